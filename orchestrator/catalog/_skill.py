@@ -1,0 +1,69 @@
+"""The Skill model: one tool or skill an agent may use, whatever format it came from.
+
+Every loader turns its source format into these, and every later stage (routing, planning,
+execution) reads only these fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Skill"]
+
+
+class Skill(BaseModel):
+    """A tool or skill: what it is called, what it does, what it takes and gives, what it costs.
+
+    ``body`` carries the full implementation or instruction text. It is often the longest and most
+    informative field, so routing indexes and reranks over it rather than over the description alone.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default="", description="Unique id in the catalog; defaults to the name.")
+    name: str = Field(min_length=1)
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments.",
+    )
+    body: str = ""
+    outputs: dict[str, Any] | None = Field(default=None, description="JSON Schema of the result.")
+    tags: tuple[str, ...] = ()
+    price: float = Field(default=0.0, ge=0.0, description="Cost per call, in any consistent unit.")
+    latency_ms: float = Field(default=100.0, ge=0.0)
+    reliability: float = Field(default=0.99, gt=0.0, le=1.0)
+    source: str | None = Field(default=None, description="Where the skill was loaded from.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_id_to_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("id") and data.get("name"):
+            data = {**data, "id": data["name"]}
+        return data
+
+    def parameter_names(self) -> list[str]:
+        """Top-level argument names, in schema order."""
+        props = self.parameters.get("properties")
+        return list(props) if isinstance(props, dict) else []
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything routing reads; equal fingerprints need no re-embedding."""
+        payload = json.dumps(
+            {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+                "body": self.body,
+                "outputs": self.outputs,
+                "tags": list(self.tags),
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,67 @@
+"""Policies: the declarative knobs (weights, thresholds, tiers) the control plane reads.
+
+The embedded default lives in ``policies/default.yaml``; a user policy file is merged over it
+section by section, so a file that sets only ``routing.no_fit.threshold`` keeps every other default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from orchestrator._resources import data_path
+from orchestrator.errors import PolicyError
+from orchestrator.routing._policy import RoutingPolicy
+
+__all__ = ["Policy", "load_policy"]
+
+
+class Policy(BaseModel):
+    """All policy sections. Unknown sections are an error, so a typo is not silently ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    routing: RoutingPolicy = RoutingPolicy()
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}: expected a mapping of policy sections, got {type(raw).__name__}")
+    return raw
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load the embedded default policy, with the file at ``path`` (if any) merged over it."""
+    default_file = data_path("policies", "default.yaml")
+    data = _read_yaml(default_file)
+    source = default_file
+    if path is not None:
+        source = Path(path)
+        data = _deep_merge(data, _read_yaml(source))
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise PolicyError(f"{source}: field {field}: {first['msg']}") from exc

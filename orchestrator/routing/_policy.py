@@ -1,0 +1,76 @@
+"""The routing section of a policy: retrieval depths, fusion, rerank weights, duplicates, no-fit."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DuplicatePolicy",
+    "IndexPolicy",
+    "NoFitPolicy",
+    "RerankPolicy",
+    "RetrievalPolicy",
+    "RoutingPolicy",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IndexPolicy(_Section):
+    """How skills are cut into indexed text."""
+
+    chunk_words: int = Field(default=160, ge=16, description="Words per body chunk.")
+    chunk_overlap: int = Field(default=32, ge=0)
+    max_chunks: int = Field(default=32, ge=1, description="Body chunks kept per skill.")
+    hnsw_above: int = Field(
+        default=50_000, ge=1, description="Vector count above which faiss uses HNSW, not exact."
+    )
+    hnsw_m: int = Field(default=32, ge=4)
+    hnsw_ef_construction: int = Field(default=80, ge=8)
+    hnsw_ef_search: int = Field(default=128, ge=8)
+    batch_size: int = Field(default=64, ge=1)
+
+
+class RetrievalPolicy(_Section):
+    """Stage 1: how many candidates each retriever proposes and how they are fused."""
+
+    bm25_k: int = Field(default=100, ge=1)
+    dense_k: int = Field(default=100, ge=1)
+    rrf_k: float = Field(default=60.0, gt=0)
+    rerank_depth: int = Field(default=30, ge=1, description="Fused candidates passed to stage 2.")
+
+
+class RerankPolicy(_Section):
+    """Stage 2: how the fused candidates are re-scored over the full body."""
+
+    kind: Literal["features", "cross-encoder", "none"] = "features"
+    cross_encoder: str | None = Field(
+        default=None, description="Local path of a sentence-transformers CrossEncoder."
+    )
+    weights: dict[str, float] = Field(default_factory=dict)
+    bias: float = 0.0
+
+
+class DuplicatePolicy(_Section):
+    """Near-duplicates: skills this similar are one group, and only the best is listed."""
+
+    similarity: float = Field(default=0.93, ge=0.0, le=1.0)
+    same_parameters_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
+
+
+class NoFitPolicy(_Section):
+    """Below ``threshold`` (on the calibrated 0-1 fit score) the router says nothing fits."""
+
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class RoutingPolicy(_Section):
+    index: IndexPolicy = IndexPolicy()
+    retrieval: RetrievalPolicy = RetrievalPolicy()
+    rerank: RerankPolicy = RerankPolicy()
+    duplicates: DuplicatePolicy = DuplicatePolicy()
+    no_fit: NoFitPolicy = NoFitPolicy()
