@@ -19,7 +19,8 @@ class Skill(BaseModel):
     """A tool or skill: what it is called, what it does, what it takes and gives, what it costs.
 
     ``body`` carries the full implementation or instruction text. It is often the longest and most
-    informative field, so routing indexes and reranks over it rather than over the description alone.
+    informative field, so routing indexes and reranks over it rather than over the description
+    alone.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

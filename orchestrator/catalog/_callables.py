@@ -1,0 +1,134 @@
+"""Python callables as skills: name, docstring, signature and source.
+
+The Skill stays plain data (frozen, serialisable); the callable itself is handed back separately by
+``callables_by_skill_id`` for whichever invoker will run it.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import json
+import textwrap
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from orchestrator.catalog._docstrings import parse_docstring
+from orchestrator.catalog._origin import Loaded, Origin
+from orchestrator.catalog._pytypes import schema_for_annotation
+from orchestrator.catalog._skill import Skill
+from orchestrator.errors import CatalogError
+
+__all__ = [
+    "callable_name",
+    "callable_skill",
+    "callables_by_skill_id",
+    "function_source",
+    "return_schema",
+    "skills_from_callables",
+]
+
+_SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def callable_name(func: Callable[..., Any]) -> str:
+    """The skill id of ``func``: its ``__name__``, which must be a real identifier."""
+    name = getattr(func, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise CatalogError(
+            f"expected a named function (def or class), got {func!r}; wrap it in a def",
+            source="python",
+        )
+    return name
+
+
+def function_source(func: Any) -> str | None:
+    """The dedented source of ``func``, or None when it has none (builtins, REPL, C extensions)."""
+    try:
+        return textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        return None
+
+
+def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except (NameError, TypeError, AttributeError):
+        # An unresolvable forward reference: fall back to "any value" for every argument.
+        return {}
+
+
+def _json_default(value: Any) -> tuple[bool, Any]:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False, None
+    return True, value
+
+
+def return_schema(func: Callable[..., Any], doc: str = "") -> dict[str, Any] | None:
+    """The JSON Schema of what ``func`` returns, from its annotation; None for ``-> None``."""
+    annotation = _type_hints(func).get("return", inspect.Signature.empty)
+    if annotation in (None, type(None)) or annotation is inspect.Signature.empty:
+        return {"description": doc} if doc else None
+    schema = schema_for_annotation(annotation)
+    return {**schema, "description": doc} if doc else schema
+
+
+def _parameters(func: Callable[..., Any], origin: Origin, docs: dict[str, str]) -> dict[str, Any]:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise origin.error(f"cannot read the signature: {exc}") from exc
+    hints = _type_hints(func)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in signature.parameters.values():
+        if param.kind in _SKIPPED_KINDS:
+            continue
+        schema = schema_for_annotation(hints.get(param.name, Any))
+        if param.name in docs and "description" not in schema:
+            schema["description"] = docs[param.name]
+        if param.default is inspect.Parameter.empty:
+            required.append(param.name)
+        else:
+            serialisable, default = _json_default(param.default)
+            if serialisable:
+                schema["default"] = default
+        properties[param.name] = schema
+    parameters: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        parameters["required"] = required
+    return parameters
+
+
+def callable_skill(func: Callable[..., Any]) -> Loaded:
+    """One callable as a skill; async functions are marked in ``metadata["async"]``."""
+    name = callable_name(func)
+    qualname = f"{getattr(func, '__module__', None) or '?'}.{getattr(func, '__qualname__', name)}"
+    origin = Origin(f"python:{qualname}")
+    full_doc = inspect.getdoc(func) or ""
+    doc = parse_docstring(full_doc)
+    fields = {
+        "name": name,
+        "description": doc.summary,
+        "parameters": _parameters(func, origin, doc.params),
+        "outputs": return_schema(func, doc.returns),
+        "body": function_source(func) or full_doc,
+        "source": origin.location,
+        "metadata": {"python": qualname, "async": inspect.iscoroutinefunction(func)},
+    }
+    return Loaded(origin.skill(fields), origin)
+
+
+def skills_from_callables(funcs: Iterable[Callable[..., Any]]) -> list[Skill]:
+    """Skills from plain or async Python functions."""
+    return [callable_skill(func).skill for func in funcs]
+
+
+def callables_by_skill_id(funcs: Iterable[Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """The callables keyed by the id their skill gets, for the invoker that will run them."""
+    return {callable_name(func): func for func in funcs}

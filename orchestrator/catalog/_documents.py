@@ -1,0 +1,63 @@
+"""Which loader reads a parsed document or file: format detection in one place.
+
+A ``.json`` file may hold a function list, one function, an MCP ``tools/list`` result or an
+OpenAPI document; the shape of the parsed value decides, not the file name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.catalog._agent_skills import agent_skill
+from orchestrator.catalog._files import read_json, read_jsonl, read_yaml
+from orchestrator.catalog._functions import function_skill
+from orchestrator.catalog._mcp import is_mcp_tool, mcp_tool_skill, mcp_tools_skills
+from orchestrator.catalog._openapi import openapi_skills
+from orchestrator.catalog._origin import Loaded, Origin
+from orchestrator.errors import CatalogError
+
+__all__ = ["CATALOG_SUFFIXES", "document_skills", "file_skills", "record_skill"]
+
+CATALOG_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml")
+
+
+def record_skill(record: Any, origin: Origin) -> Loaded:
+    """One tool object: an MCP tool if it has ``inputSchema``, else a function record."""
+    if is_mcp_tool(record):
+        return mcp_tool_skill(record, origin)
+    return function_skill(record, origin)
+
+
+def document_skills(document: Any, origin: Origin) -> list[Loaded]:
+    """The skills of one parsed JSON or YAML document, whatever its shape."""
+    if isinstance(document, Mapping):
+        if "openapi" in document or "swagger" in document:
+            return openapi_skills(document, origin)
+        if "tools" in document or "jsonrpc" in document:
+            return mcp_tools_skills(document, origin)
+        return [record_skill(document, origin)]
+    if isinstance(document, list):
+        return [record_skill(record, origin.at(i)) for i, record in enumerate(document)]
+    raise origin.mismatch(
+        "a list of functions, a function, an MCP tools/list result or an OpenAPI document", document
+    )
+
+
+def file_skills(path: Path) -> list[Loaded]:
+    """The skills of one catalog file, chosen by its suffix."""
+    suffix = path.suffix.lower()
+    if path.name == "SKILL.md":
+        return [agent_skill(path)]
+    if suffix == ".jsonl":
+        return [record_skill(rec, Origin(str(path), line)) for line, rec in read_jsonl(path)]
+    if suffix == ".json":
+        return document_skills(read_json(path), Origin(str(path)))
+    if suffix in (".yaml", ".yml"):
+        return document_skills(read_yaml(path), Origin(str(path)))
+    raise CatalogError(
+        f"unsupported catalog file type {suffix or '(none)'!r}; expected SKILL.md or one of "
+        + ", ".join(CATALOG_SUFFIXES),
+        source=str(path),
+    )

@@ -1,0 +1,79 @@
+"""Reading catalog files into plain JSON values, with the line of any syntax error.
+
+YAML is read without timestamp resolution, so a date in an example or front matter stays a string
+and every skill stays JSON-serialisable (its fingerprint and the JSONL writer depend on that).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import CatalogError
+
+__all__ = ["parse_yaml", "read_json", "read_jsonl", "read_text", "read_yaml"]
+
+
+class _JsonSafeLoader(yaml.SafeLoader):
+    """A SafeLoader that leaves ``2024-01-01`` as a string instead of a ``date``."""
+
+
+_JsonSafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or a ``CatalogError`` naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read file ({exc.strerror})", source=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"not UTF-8 text: {exc.reason}", source=str(path)) from exc
+
+
+def _decode_error(exc: json.JSONDecodeError, source: str, line: int | None = None) -> CatalogError:
+    where = f"line {line if line is not None else exc.lineno}, column {exc.colno}"
+    return CatalogError(f"invalid JSON: {exc.msg}", source=source, where=where)
+
+
+def read_json(path: Path) -> Any:
+    """One JSON document."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise _decode_error(exc, str(path)) from exc
+
+
+def read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    """``(line number, value)`` for every non-blank line of a JSON Lines file."""
+    records = []
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise _decode_error(exc, str(path), number) from exc
+    return records
+
+
+def parse_yaml(text: str, source: str, first_line: int = 1) -> Any:
+    """Parse YAML text starting on ``first_line`` of ``source`` (front matter starts on line 2)."""
+    try:
+        return yaml.load(text, Loader=_JsonSafeLoader)  # a SafeLoader: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + first_line}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CatalogError(f"invalid YAML: {problem}", source=source, where=where) from exc
+
+
+def read_yaml(path: Path) -> Any:
+    """One YAML document."""
+    return parse_yaml(read_text(path), str(path))

@@ -1,0 +1,61 @@
+"""Function-calling catalogs: OpenAI tools, BFCL function docs and our native Skill records.
+
+All three are JSON objects with ``name``/``description``/``parameters``; OpenAI wraps them in
+``{"type": "function", "function": ...}`` and BFCL spells JSON Schema types as Python ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestrator.catalog._origin import Loaded, Origin
+from orchestrator.catalog._schema import normalise_bfcl_schema
+from orchestrator.catalog._skill import Skill
+
+__all__ = ["function_skill", "skills_from_functions"]
+
+# OpenAI's "strict" flag says how the model must fill arguments, not what the tool does: keep it
+# as metadata rather than rejecting it as an unknown field.
+_METADATA_KEYS = frozenset({"strict"})
+
+
+def function_skill(record: Any, origin: Origin) -> Loaded:
+    """One OpenAI, BFCL or native function record as a skill."""
+    obj = origin.mapping(record)
+    if "type" in obj:
+        if obj["type"] != "function":
+            raise origin.at("type").mismatch("'function'", obj["type"])
+        if "function" in obj:
+            origin = origin.at("function")
+            obj = origin.mapping(obj["function"])
+        else:  # the Responses API puts the function fields next to "type"
+            obj = {k: v for k, v in obj.items() if k != "type"}
+    # Checked before pydantic, whose id-defaults-to-name step would report a bad name as a bad id.
+    origin.string(obj, "name")
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key in _METADATA_KEYS:
+            extra[key] = value
+        elif key == "response" and "outputs" not in obj:  # BFCL's name for the result schema
+            fields["outputs"] = value
+        else:
+            fields[key] = value
+    for key in ("parameters", "outputs"):
+        if fields.get(key) is None:
+            fields.pop(key, None)
+        else:
+            source_key = "response" if key == "outputs" and "response" in obj else key
+            fields[key] = normalise_bfcl_schema(origin.at(source_key).mapping(fields[key]))
+    if extra and isinstance(fields.get("metadata", {}), Mapping):
+        fields["metadata"] = {**extra, **fields.get("metadata", {})}
+    fields.setdefault("source", origin.location)
+    keys = {"outputs": "response"} if "response" in obj and "outputs" not in obj else None
+    return Loaded(origin.skill(fields, keys), origin)
+
+
+def skills_from_functions(records: Sequence[Any], *, source: str = "<functions>") -> list[Skill]:
+    """Skills from a list of OpenAI / BFCL / native function objects (already parsed JSON)."""
+    root = Origin(source)
+    return [function_skill(record, root.at(i)).skill for i, record in enumerate(records)]

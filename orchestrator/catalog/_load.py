@@ -1,0 +1,112 @@
+"""The front door: ``load_catalog`` reads any supported source into one list of skills.
+
+It detects the format, then checks ids across the whole catalog, since a duplicate usually means two
+sources describe the same tool and routing would otherwise split its score between them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from orchestrator.catalog._agent_skills import agent_skill, skill_files
+from orchestrator.catalog._callables import callable_skill
+from orchestrator.catalog._documents import CATALOG_SUFFIXES, file_skills, record_skill
+from orchestrator.catalog._langchain import is_langchain_tool, langchain_tool_skill
+from orchestrator.catalog._origin import Loaded, Origin
+from orchestrator.catalog._skill import Skill
+from orchestrator.errors import CatalogError, DuplicateSkillError
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+__all__ = ["CatalogSource", "load_catalog"]
+
+CatalogItem: TypeAlias = "Skill | Mapping[str, Any] | BaseTool | Callable[..., Any]"
+CatalogSource: TypeAlias = "str | os.PathLike[str] | Sequence[CatalogItem]"
+
+_OBJECTS = "<objects>"
+
+
+def _directory_skills(directory: Path) -> list[Loaded]:
+    skill_mds = skill_files(directory)
+    if skill_mds:
+        # A folder of Agent Skills: its other files (scripts, references) are not catalogs.
+        return [agent_skill(path) for path in skill_mds]
+    files = sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in CATALOG_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
+    if not files:
+        raise CatalogError(
+            "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
+            source=str(directory),
+        )
+    return [loaded for path in files for loaded in file_skills(path)]
+
+
+def _path_skills(path: Path) -> list[Loaded]:
+    if path.is_dir():
+        return _directory_skills(path)
+    if not path.exists():
+        raise CatalogError("no such file or directory", source=str(path))
+    return file_skills(path)
+
+
+def _item_skill(item: object, origin: Origin) -> Loaded:
+    # BaseTool is callable too, so it is recognised before plain callables.
+    if isinstance(item, Skill):
+        return Loaded(item, origin)
+    if isinstance(item, Mapping):
+        return record_skill(item, origin)
+    if is_langchain_tool(item):
+        return langchain_tool_skill(item)  # type: ignore[arg-type]
+    if callable(item):
+        return callable_skill(item)
+    raise origin.mismatch("a Skill, a dict, a callable or a LangChain tool", item)
+
+
+def _unique(loaded: list[Loaded], dedupe: bool) -> list[Skill]:
+    first_seen: dict[str, Loaded] = {}
+    skills = []
+    for entry in loaded:
+        first = first_seen.setdefault(entry.skill.id, entry)
+        if first is entry:
+            skills.append(entry.skill)
+        elif not dedupe:
+            error = entry.origin.error(
+                f"duplicate skill id {entry.skill.id!r}, first defined at {first.origin.location}"
+            )
+            raise DuplicateSkillError(error.reason, source=error.source, where=error.where)
+    return skills
+
+
+def load_catalog(source: CatalogSource, *, dedupe: bool = False) -> list[Skill]:
+    """Load skills from a file, a directory, or a sequence of skills, dicts, callables and tools.
+
+    Files: ``.jsonl`` (one function/skill/MCP tool per line), ``.json`` (a function list, one
+    function, an MCP ``tools/list`` result or an OpenAPI 3 document), ``.yaml``/``.yml``
+    (OpenAPI 3).
+    A directory holding any ``SKILL.md`` is read as Agent-Skills folders, otherwise as every catalog
+    file below it.
+
+    Raises
+    ------
+    CatalogError
+        The input is malformed; the message names the file and the line or JSON pointer.
+    DuplicateSkillError
+        Two skills share an id and ``dedupe`` is false. With ``dedupe=True`` the first is kept.
+    """
+    if isinstance(source, str | os.PathLike):
+        loaded = _path_skills(Path(source))
+    elif isinstance(source, Sequence):
+        root = Origin(_OBJECTS)
+        loaded = [_item_skill(item, root.at(i)) for i, item in enumerate(source)]
+    else:
+        raise Origin(_OBJECTS).mismatch("a path or a sequence of skills", source)
+    return _unique(loaded, dedupe)

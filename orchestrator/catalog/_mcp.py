@@ -1,0 +1,83 @@
+"""MCP ``tools/list`` results as skills.
+
+Takes the parsed JSON result (or the SDK's pydantic result, dumped by alias), so the MCP
+integration can turn a live server into a catalog source with one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator.catalog._origin import Loaded, Origin
+from orchestrator.catalog._skill import Skill
+
+__all__ = ["is_mcp_tool", "mcp_tool_skill", "mcp_tools_skills", "skills_from_mcp_tools"]
+
+# MCP spells these in camelCase on the wire; a plain ``model_dump()`` of SDK types gives snake_case.
+_INPUT_KEYS = ("inputSchema", "input_schema")
+_OUTPUT_KEYS = ("outputSchema", "output_schema")
+_HANDLED = frozenset({"name", "title", "description", *_INPUT_KEYS, *_OUTPUT_KEYS})
+
+
+def is_mcp_tool(record: Any) -> bool:
+    """Whether ``record`` looks like one MCP tool rather than a function-calling record."""
+    return isinstance(record, Mapping) and any(key in record for key in _INPUT_KEYS)
+
+
+def mcp_tool_skill(record: Any, origin: Origin) -> Loaded:
+    """One MCP tool object as a skill; ``annotations`` and other extras go to ``metadata``."""
+    obj = origin.mapping(record)
+    name = origin.string(obj, "name")
+    title = origin.string(obj, "title", required=False)
+    description = origin.string(obj, "description", required=False) or ""
+    input_key = next((k for k in _INPUT_KEYS if k in obj), None)
+    if input_key is None:
+        raise origin.error("missing required field 'inputSchema'")
+    parameters = origin.at(input_key).mapping(obj[input_key])
+    output_key = next((k for k in _OUTPUT_KEYS if k in obj), "outputSchema")
+    outputs = obj.get(output_key)
+    if outputs is not None:
+        outputs = dict(origin.at(output_key).mapping(outputs))
+    if obj.get("annotations") is not None:
+        origin.at("annotations").mapping(obj["annotations"])
+    metadata = {k: v for k, v in obj.items() if k not in _HANDLED and v is not None}
+    if title:
+        metadata["title"] = title
+        # The title is often the only human wording of what the tool does, so routing should see it.
+        if title.lower() not in description.lower():
+            description = f"{title}\n\n{description}" if description else title
+    fields = {
+        "name": name,
+        "description": description,
+        "parameters": dict(parameters),
+        "outputs": outputs,
+        "metadata": metadata,
+        "source": origin.location,
+    }
+    keys = {"parameters": input_key, "outputs": output_key}
+    return Loaded(origin.skill(fields, keys), origin)
+
+
+def mcp_tools_skills(result: Any, origin: Origin) -> list[Loaded]:
+    """Skills from a ``tools/list`` result, a JSON-RPC response carrying one, or a list of tools."""
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(result, Mapping) and "result" in result and "tools" not in result:
+        origin = origin.at("result")
+        result = origin.mapping(result["result"])
+    if isinstance(result, Mapping):
+        if "tools" not in result:
+            raise origin.error("missing required field 'tools'")
+        origin = origin.at("tools")
+        result = result["tools"]
+    if not isinstance(result, Sequence) or isinstance(result, str):
+        raise origin.mismatch("an array of tools", result)
+    return [mcp_tool_skill(tool, origin.at(i)) for i, tool in enumerate(result)]
+
+
+def skills_from_mcp_tools(result: Any, *, source: str = "<mcp>") -> list[Skill]:
+    """Skills from an MCP ``tools/list`` result (parsed JSON or the SDK's pydantic model)."""
+    return [loaded.skill for loaded in mcp_tools_skills(result, Origin(source))]

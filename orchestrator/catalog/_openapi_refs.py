@@ -1,0 +1,79 @@
+"""Local ``$ref`` resolution for OpenAPI documents, with cycle guards and pointed errors.
+
+Skills must be self-contained (routing and execution never see the document again), so schema
+references are inlined; a recursive schema is cut at its second visit instead of looping forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from orchestrator.catalog._origin import Origin, json_pointer
+
+__all__ = ["RefResolver"]
+
+
+class RefResolver:
+    """Resolves ``#/...`` references inside one OpenAPI document."""
+
+    def __init__(self, document: Mapping[str, Any], origin: Origin) -> None:
+        self._document = document
+        self._root = origin
+
+    def lookup(self, ref: Any, origin: Origin) -> tuple[Any, Origin]:
+        """The value ``ref`` points at, and its origin; ``origin`` is where the ``$ref`` is."""
+        if not isinstance(ref, str):
+            raise origin.mismatch("a string", ref)
+        if not ref.startswith("#"):
+            raise origin.error(f"only local $refs ('#/...') are supported, got {ref!r}")
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in unquote(ref[1:]).split("/")[1:]]
+        node: Any = self._document
+        for depth, part in enumerate(parts):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                missing = json_pointer(*parts[: depth + 1])
+                raise origin.error(f"$ref {ref!r} does not resolve: nothing at {missing}")
+        return node, self._root.at(*parts)
+
+    def follow(self, value: Any, origin: Origin) -> tuple[Mapping[str, Any], Origin]:
+        """``value`` with any chain of top-level ``$ref``s followed, as a mapping."""
+        seen: list[str] = []
+        while isinstance(value, Mapping) and "$ref" in value:
+            ref = value["$ref"]
+            if ref in seen:
+                raise origin.at("$ref").error(f"circular $ref chain: {' -> '.join([*seen, ref])}")
+            seen.append(ref)
+            value, origin = self.lookup(ref, origin.at("$ref"))
+        return origin.mapping(value), origin
+
+    def inline(self, schema: Any, origin: Origin) -> Any:
+        """``schema`` with every ``$ref`` replaced by its target, recursively."""
+        return self._inline(schema, origin, ())
+
+    def _inline(self, value: Any, origin: Origin, stack: tuple[str, ...]) -> Any:
+        if isinstance(value, list):
+            return [self._inline(v, origin.at(i), stack) for i, v in enumerate(value)]
+        if not isinstance(value, Mapping):
+            return value
+        ref = value.get("$ref")
+        if isinstance(ref, str):
+            target, target_origin = self.lookup(ref, origin.at("$ref"))
+            name = ref.rsplit("/", 1)[-1]
+            if ref in stack:
+                # A recursive schema: describe the cut rather than expand forever.
+                cut = {"description": f"recursive reference to {name} ({ref})"}
+                if isinstance(target, Mapping) and isinstance(target.get("type"), str):
+                    cut["type"] = target["type"]
+                return {"title": name, **cut}
+            resolved = self._inline(target, target_origin, (*stack, ref))
+            siblings = {k: v for k, v in value.items() if k != "$ref"}
+            if isinstance(resolved, Mapping):
+                # Keep the component name: "Pet" tells a reader more than an anonymous object.
+                return {"title": name, **resolved, **self._inline(siblings, origin, stack)}
+            return resolved
+        return {k: self._inline(v, origin.at(k), stack) for k, v in value.items()}

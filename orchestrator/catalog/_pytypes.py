@@ -1,0 +1,110 @@
+"""Python type hints as JSON Schema, for skills made from callables and LangChain tools.
+
+Only the shapes a tool's arguments commonly take are mapped; anything else becomes ``{}`` (any
+value) rather than a guess, since a wrong schema misleads routing more than a missing one.
+"""
+
+from __future__ import annotations
+
+import collections.abc as abc
+import enum
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+__all__ = ["schema_for_annotation"]
+
+_SCALARS: dict[Any, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    bytes: "string",
+    type(None): "null",
+    None: "null",
+}
+_ARRAYS = frozenset(
+    {list, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Iterable, abc.Collection}
+    | {abc.Set, abc.MutableSet}
+)
+_OBJECTS = frozenset({dict, abc.Mapping, abc.MutableMapping})
+
+
+def _json_type(value: Any) -> str | None:
+    return next((name for tp, name in _SCALARS.items() if type(value) is tp), None)
+
+
+def _enum_schema(values: list[Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"enum": values}
+    kinds = {_json_type(v) for v in values}
+    if len(kinds) == 1 and None not in kinds:
+        schema["type"] = kinds.pop()
+    return schema
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        out = {**schema, "type": [kind, "null"]}
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        return out
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _union(args: tuple[Any, ...]) -> dict[str, Any]:
+    present = [a for a in args if a is not type(None)]
+    nullable = len(present) < len(args)
+    if len(present) == 1:
+        schema = schema_for_annotation(present[0])
+        return _nullable(schema) if nullable and schema else schema
+    options = [schema_for_annotation(a) for a in present]
+    if any(not o for o in options):
+        return {}
+    return {"anyOf": options + ([{"type": "null"}] if nullable else [])}
+
+
+def _sequence(container: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array"}
+    if container is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            schema["items"] = schema_for_annotation(args[0])
+        elif args:
+            schema["prefixItems"] = [schema_for_annotation(a) for a in args]
+            schema["minItems"] = schema["maxItems"] = len(args)
+        return schema
+    if args and (items := schema_for_annotation(args[0])):
+        schema["items"] = items
+    if container in (set, frozenset, abc.Set, abc.MutableSet):
+        schema["uniqueItems"] = True
+    return schema
+
+
+def schema_for_annotation(annotation: Any) -> dict[str, Any]:
+    """The JSON Schema of values of type ``annotation``; ``{}`` when it cannot be said."""
+    if annotation in _SCALARS:
+        return {"type": _SCALARS[annotation]}
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is typing.Annotated:
+        schema = schema_for_annotation(args[0])
+        doc = next((a for a in args[1:] if isinstance(a, str)), None)
+        return {**schema, "description": doc} if doc else schema
+    if origin is Union or origin is types.UnionType:
+        return _union(args)
+    if origin is Literal:
+        return _enum_schema(list(args))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return _enum_schema([member.value for member in annotation])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation.model_json_schema()
+    container = origin or annotation
+    if container is tuple or container in _ARRAYS:
+        return _sequence(container, args)
+    if container in _OBJECTS:
+        mapping: dict[str, Any] = {"type": "object"}
+        if len(args) == 2 and (values := schema_for_annotation(args[1])):
+            mapping["additionalProperties"] = values
+        return mapping
+    return {}

@@ -1,0 +1,45 @@
+"""Persisting a catalog: its stable hash and an atomic native JSONL writer.
+
+The hash decides whether a routing index built earlier is stale; the writer never leaves a
+half-written catalog behind, because it renames a finished temp file over the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from orchestrator.catalog._skill import Skill
+
+__all__ = ["catalog_hash", "save_catalog_jsonl"]
+
+
+def catalog_hash(skills: Iterable[Skill]) -> str:
+    """A hash of every skill's id and fingerprint, independent of catalog order."""
+    digest = hashlib.sha256()
+    for skill_id, fingerprint in sorted((s.id, s.fingerprint()) for s in skills):
+        digest.update(f"{skill_id}\0{fingerprint}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def save_catalog_jsonl(skills: Iterable[Skill], path: str | os.PathLike[str]) -> None:
+    """Write ``skills`` as native JSONL (one Skill per line, defaults omitted), atomically."""
+    target = Path(path)
+    lines = [
+        json.dumps(s.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
+        for s in skills
+    ]
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
