@@ -1,0 +1,189 @@
+"""Malformed catalog input fails with a CatalogError naming the file, the line or pointer, and
+what was expected; raw pydantic, JSON and YAML errors never reach the user."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.catalog import load_catalog, skills_from_mcp_tools, skills_from_openapi
+from orchestrator.errors import CatalogError
+
+BAD = Path(__file__).parent / "fixtures" / "catalogs" / "bad"
+
+
+def catalog_error(source: object) -> CatalogError:
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(source)  # type: ignore[arg-type]
+    return caught.value
+
+
+def test_truncated_json_names_file_and_line() -> None:
+    error = catalog_error(BAD / "truncated.json")
+    assert error.source == str(BAD / "truncated.json")
+    assert error.where == "line 9, column 1"
+    assert error.reason.startswith("invalid JSON: ")
+    assert not isinstance(error.__cause__, CatalogError)
+
+
+def test_wrong_type_on_jsonl_line_3_names_line_and_pointer() -> None:
+    error = catalog_error(BAD / "wrong_type_line3.jsonl")
+    assert error.source == str(BAD / "wrong_type_line3.jsonl")
+    assert error.where == "line 3"
+    assert error.reason == "expected a string at /function/name, got the number 42"
+
+
+def test_wrong_type_in_json_list_names_json_pointer() -> None:
+    error = catalog_error(BAD / "null_name.json")
+    assert str(error) == f"{BAD / 'null_name.json'}: /3/name: expected a string, got null"
+
+
+def test_invalid_jsonl_line_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "tools.jsonl"
+    path.write_text('{"name": "a"}\n{"name": "b"}\n{"name": "c",\n')
+    error = catalog_error(path)
+    assert error.where is not None and error.where.startswith("line 3, column")
+
+
+def test_openapi_operation_without_responses_names_its_pointer() -> None:
+    error = catalog_error(BAD / "openapi_missing_responses.yaml")
+    assert error.source == str(BAD / "openapi_missing_responses.yaml")
+    assert error.where == "/paths/~1pets/get"
+    assert "missing required field 'responses'" in error.reason
+
+
+def test_openapi_3_1_operation_may_omit_responses() -> None:
+    doc = {"openapi": "3.1.0", "paths": {"/ping": {"get": {"operationId": "ping"}}}}
+    [skill] = skills_from_openapi(doc)
+    assert skill.outputs is None
+
+
+def test_openapi_broken_ref_names_the_pointer_of_the_ref() -> None:
+    error = catalog_error(BAD / "openapi_broken_ref.yaml")
+    assert error.source == str(BAD / "openapi_broken_ref.yaml")
+    assert error.where == "/paths/~1pets/post/requestBody/content/application~1json/schema/$ref"
+    assert "'#/components/schemas/NewPett' does not resolve" in error.reason
+
+
+def test_openapi_remote_ref_is_refused() -> None:
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/x": {"get": {"parameters": [{"$ref": "common.yaml#/P"}], "responses": {}}}},
+    }
+    with pytest.raises(CatalogError, match="only local \\$refs") as caught:
+        skills_from_openapi(doc, source="api.yaml")
+    assert caught.value.where == "/paths/~1x/get/parameters/0/$ref"
+
+
+def test_openapi_circular_parameter_ref_chain_is_an_error() -> None:
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/x": {"get": {"parameters": [{"$ref": "#/components/parameters/A"}]}}},
+        "components": {
+            "parameters": {
+                "A": {"$ref": "#/components/parameters/B"},
+                "B": {"$ref": "#/components/parameters/A"},
+            }
+        },
+    }
+    with pytest.raises(CatalogError, match="circular \\$ref chain"):
+        skills_from_openapi(doc)
+
+
+def test_openapi_parameter_of_wrong_type_names_its_pointer() -> None:
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/pets": {"get": {"parameters": [{"name": 7, "in": "query"}], "responses": {}}}},
+    }
+    with pytest.raises(CatalogError) as caught:
+        skills_from_openapi(doc, source="api.json")
+    assert (
+        str(caught.value)
+        == "api.json: /paths/~1pets/get/parameters/0/name: expected a string, got the number 7"
+    )
+
+
+def test_swagger_2_is_refused_with_a_reason() -> None:
+    with pytest.raises(CatalogError, match=r"Swagger 2\.0 is not supported"):
+        skills_from_openapi({"swagger": "2.0", "paths": {}})
+
+
+def test_skill_md_without_front_matter_names_the_file() -> None:
+    error = catalog_error(BAD / "skill_without_front_matter")
+    assert error.source == str(BAD / "skill_without_front_matter" / "SKILL.md")
+    assert error.where == "line 1"
+    assert "missing YAML front matter" in error.reason
+
+
+def test_skill_md_without_name_names_the_file() -> None:
+    error = catalog_error(BAD / "skill_without_name")
+    assert error.source == str(BAD / "skill_without_name" / "SKILL.md")
+    assert error.reason == "missing required field 'name' in the front matter"
+
+
+def test_invalid_front_matter_yaml_names_the_file_line(tmp_path: Path) -> None:
+    path = tmp_path / "SKILL.md"
+    path.write_text("---\nname: ok\ndescription: [unclosed\n---\nbody\n")
+    error = catalog_error(path)
+    assert error.source == str(path)
+    assert error.where is not None and error.where.startswith("line ")
+    assert int(error.where.split()[1]) >= 3
+    assert error.reason.startswith("invalid YAML")
+
+
+def test_pydantic_errors_are_translated_to_pointed_messages(tmp_path: Path) -> None:
+    path = tmp_path / "native.json"
+    path.write_text(json.dumps([{"name": "ok"}, {"name": "cheap", "price": -1}]))
+    error = catalog_error(path)
+    assert str(error) == f"{path}: /1/price: expected a number >= 0.0, got the number -1"
+    assert "Input should" not in str(error)
+
+
+def test_misspelt_field_is_reported_as_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "tools.jsonl"
+    path.write_text('{"name": "ok", "descripton": "typo"}\n')
+    error = catalog_error(path)
+    assert (error.where, error.reason) == ("line 1", "unknown field 'descripton' (at /descripton)")
+
+
+def test_parameters_that_are_not_an_object_are_an_error() -> None:
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([{"name": "f", "parameters": "x: int"}])
+    assert caught.value.where == "/0/parameters"
+    assert caught.value.reason == "expected an object, got the string 'x: int'"
+
+
+def test_mcp_tool_without_input_schema_is_an_error() -> None:
+    with pytest.raises(CatalogError, match="missing required field 'inputSchema'") as caught:
+        skills_from_mcp_tools(
+            {
+                "tools": [
+                    {"name": "a", "inputSchema": {}},
+                    {"name": "b", "description": "x", "annotations": {}},
+                ]
+            }
+        )
+    assert caught.value.where == "/tools/1"
+
+
+def test_non_function_tool_type_is_an_error() -> None:
+    error = catalog_error([{"type": "code_interpreter"}])
+    assert (error.where, error.reason) == (
+        "/0/type",
+        "expected 'function', got the string 'code_interpreter'",
+    )
+
+
+def test_unsupported_file_type_and_missing_path_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "tools.toml").write_text("")
+    assert "unsupported catalog file type '.toml'" in catalog_error(tmp_path / "tools.toml").reason
+    assert catalog_error(tmp_path / "nope.json").reason == "no such file or directory"
+
+
+def test_directory_without_catalog_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing to load")
+    error = catalog_error(tmp_path)
+    assert error.source == str(tmp_path)
+    assert error.reason.startswith("no SKILL.md and no catalog files")

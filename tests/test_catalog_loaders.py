@@ -1,0 +1,360 @@
+"""Each catalog format, read from real-shaped fixture files, becomes the skills it describes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.catalog import (
+    Skill,
+    load_agent_skill,
+    load_agent_skills,
+    load_catalog,
+    skills_from_functions,
+    skills_from_mcp_tools,
+    skills_from_openapi,
+)
+from orchestrator.errors import DuplicateSkillError
+
+CATALOGS = Path(__file__).parent / "fixtures" / "catalogs"
+GOOD = CATALOGS / "good"
+
+
+def by_id(skills: list[Skill]) -> dict[str, Skill]:
+    return {s.id: s for s in skills}
+
+
+# --- function lists: BFCL, OpenAI, native ---------------------------------------------------
+
+
+def test_bfcl_dict_type_is_read_as_object() -> None:
+    skills = by_id(load_catalog(GOOD / "bfcl_functions.json"))
+    assert skills["calculate_triangle_area"].parameters["type"] == "object"
+    passenger = skills["flight.book"].parameters["properties"]["passengers"]["items"]
+    assert passenger["type"] == "object"
+    assert passenger["properties"]["age"] == {"type": "integer", "description": "Age in years."}
+
+
+def test_bfcl_float_tuple_and_any_types_are_normalised() -> None:
+    skills = by_id(load_catalog(GOOD / "bfcl_functions.json"))
+    assert skills["math.hypot"].parameters["properties"]["x"]["type"] == "number"
+    props = skills["flight.book"].parameters["properties"]
+    assert props["dates"]["type"] == "array"
+    assert "type" not in props["preferences"]
+    assert props["preferences"]["description"] == "Free-form seat and meal preferences."
+
+
+def test_bfcl_normalisation_leaves_enum_values_alone() -> None:
+    cabin = by_id(load_catalog(GOOD / "bfcl_functions.json"))["flight.book"].parameters[
+        "properties"
+    ]["cabin"]
+    assert cabin["enum"] == ["economy", "business", "dict"]
+
+
+def test_bfcl_type_lists_are_normalised_too() -> None:
+    [skill] = skills_from_functions(
+        [
+            {
+                "name": "f",
+                "parameters": {"type": "dict", "properties": {"x": {"type": ["float", "null"]}}},
+            }
+        ]
+    )
+    assert skill.parameters["properties"]["x"]["type"] == ["number", "null"]
+
+
+def test_functions_without_body_keep_body_empty() -> None:
+    skills = load_catalog(GOOD / "bfcl_functions.json")
+    assert skills and all(s.body == "" for s in skills)
+    assert all(s.outputs is None for s in skills)
+
+
+def test_openai_jsonl_reads_wrapped_bare_flat_and_native_records() -> None:
+    skills = by_id(load_catalog(GOOD / "openai_tools.jsonl"))
+    assert list(skills) == [
+        "get_current_weather",
+        "send_email",
+        "convert_currency",
+        "geo.reverse",
+        "search_docs",
+    ]
+    weather = skills["get_current_weather"]
+    assert weather.description == "Get the current weather in a given location."
+    assert weather.parameters["required"] == ["location"]
+    assert skills["search_docs"].parameter_names() == ["query"]
+
+
+def test_jsonl_skill_source_names_file_and_line() -> None:
+    skills = by_id(load_catalog(GOOD / "openai_tools.jsonl"))
+    # Line 3 is blank, so the bare function is on line 4.
+    assert skills["convert_currency"].source == f"{GOOD / 'openai_tools.jsonl'}:4"
+
+
+def test_native_skill_records_keep_every_field() -> None:
+    skill = by_id(load_catalog(GOOD / "openai_tools.jsonl"))["geo.reverse"]
+    assert skill.name == "reverse_geocode"
+    assert skill.body.startswith("def reverse_geocode(lat, lon):")
+    assert skill.outputs == {"type": "object", "properties": {"address": {"type": "string"}}}
+    assert skill.tags == ("geo", "maps")
+    assert (skill.price, skill.latency_ms, skill.reliability) == (0.002, 350, 0.97)
+    assert skill.metadata == {"provider": "nominatim"}
+
+
+def test_openai_strict_flag_is_kept_as_metadata() -> None:
+    skill = by_id(load_catalog(GOOD / "openai_tools.jsonl"))["send_email"]
+    assert skill.metadata == {"strict": True}
+    assert skill.parameters["additionalProperties"] is False
+
+
+def test_single_function_object_in_a_json_file_is_one_skill(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"name": "ping", "description": "Check the host is up."}))
+    [skill] = load_catalog(path)
+    assert (skill.id, skill.description) == ("ping", "Check the host is up.")
+    assert skill.parameters == {"type": "object", "properties": {}}
+
+
+# --- MCP ------------------------------------------------------------------------------------
+
+
+def test_mcp_tools_list_maps_input_and_output_schemas() -> None:
+    skills = by_id(load_catalog(GOOD / "mcp_tools_list.json"))
+    forecast = skills["get_forecast"]
+    assert forecast.parameters["required"] == ["latitude", "longitude"]
+    assert forecast.outputs is not None
+    assert forecast.outputs["required"] == ["temperature", "conditions"]
+    assert skills["read_file"].outputs is None
+
+
+def test_mcp_annotations_and_title_are_kept() -> None:
+    skills = by_id(load_catalog(GOOD / "mcp_tools_list.json"))
+    read_file = skills["read_file"]
+    assert read_file.metadata["annotations"] == {"readOnlyHint": True, "openWorldHint": False}
+    assert read_file.metadata["title"] == "Read File"
+    assert "Read File" in read_file.description
+    assert "complete contents of a file" in read_file.description
+    assert skills["get_forecast"].metadata["_meta"] == {"vendor": "example"}
+
+
+def test_mcp_title_already_in_description_is_not_repeated() -> None:
+    forecast = by_id(load_catalog(GOOD / "mcp_tools_list.json"))["get_forecast"]
+    assert forecast.description == "Get the weather forecast for a location."
+    assert forecast.metadata["title"] == "Weather Forecast"
+
+
+def test_mcp_jsonrpc_response_and_snake_case_dump_are_accepted() -> None:
+    response = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {"tools": [{"name": "echo", "input_schema": {"type": "object"}}]},
+    }
+    [skill] = skills_from_mcp_tools(response, source="server:echo")
+    assert skill.parameters == {"type": "object"}
+    assert skill.source == "server:echo#/result/tools/0"
+
+
+# --- OpenAPI --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def petstore() -> dict[str, Skill]:
+    return by_id(load_catalog(GOOD / "petstore.yaml"))
+
+
+def test_openapi_yields_one_skill_per_operation(petstore: dict[str, Skill]) -> None:
+    assert sorted(petstore) == ["createPet", "delete_pets_petid", "listPets", "showPetById"]
+
+
+def test_openapi_operation_without_operation_id_gets_a_slugged_method_and_path(
+    petstore: dict[str, Skill],
+) -> None:
+    delete = petstore["delete_pets_petid"]
+    assert delete.metadata["openapi"]["method"] == "DELETE"
+    assert (
+        delete.description == "Delete a pet\n\nRemoves the pet for good; adoption records are kept."
+    )
+
+
+def test_openapi_query_and_header_parameters_become_arguments(petstore: dict[str, Skill]) -> None:
+    params = petstore["listPets"].parameters
+    assert params["properties"]["limit"] == {
+        "type": "integer",
+        "format": "int32",
+        "maximum": 100,
+        "description": "How many items to return at one time (max 100)",
+    }
+    # Accept is set by the transport and cookies are not arguments.
+    assert petstore["listPets"].parameter_names() == ["limit", "X-Request-Id"]
+    assert "required" not in params
+    places = petstore["listPets"].metadata["openapi"]["arguments"]
+    assert places["X-Request-Id"] == {"in": "header", "name": "X-Request-Id"}
+
+
+def test_openapi_path_level_parameter_ref_is_resolved_and_required(
+    petstore: dict[str, Skill],
+) -> None:
+    show = petstore["showPetById"]
+    assert show.parameters["properties"]["petId"] == {
+        "type": "string",
+        "description": "The id of the pet to retrieve",
+    }
+    assert show.parameters["required"] == ["petId"]
+
+
+def test_openapi_request_body_ref_is_flattened_into_arguments(petstore: dict[str, Skill]) -> None:
+    create = petstore["createPet"]
+    assert create.parameter_names() == ["name", "tag", "born"]
+    assert create.parameters["required"] == ["name"]
+    assert create.metadata["openapi"]["arguments"]["name"] == {"in": "body", "name": "name"}
+    assert create.metadata["openapi"]["body_media_type"] == "application/json"
+
+
+def test_openapi_non_object_body_is_one_body_argument() -> None:
+    doc = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/tags": {
+                "put": {
+                    "operationId": "replaceTags",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "array"}}},
+                    },
+                }
+            }
+        },
+    }
+    [skill] = skills_from_openapi(doc)
+    assert skill.parameters == {
+        "type": "object",
+        "properties": {"body": {"type": "array"}},
+        "required": ["body"],
+    }
+
+
+def test_openapi_nullable_becomes_a_null_type(petstore: dict[str, Skill]) -> None:
+    tag = petstore["createPet"].parameters["properties"]["tag"]
+    assert tag["type"] == ["string", "null"]
+    assert "nullable" not in tag
+
+
+def test_yaml_dates_stay_strings_so_skills_stay_serialisable(petstore: dict[str, Skill]) -> None:
+    born = petstore["createPet"].parameters["properties"]["born"]
+    assert born["example"] == "2024-01-01"
+    assert len(petstore["createPet"].fingerprint()) == 32
+
+
+def test_openapi_outputs_come_from_the_success_json_response(petstore: dict[str, Skill]) -> None:
+    outputs = petstore["listPets"].outputs
+    assert outputs is not None
+    assert outputs["type"] == "array"
+    pet = outputs["items"]
+    assert pet["title"] == "Pet"
+    assert pet["allOf"][0]["properties"]["name"]["type"] == "string"
+    assert petstore["createPet"].outputs is not None  # from the 201 response
+    assert petstore["delete_pets_petid"].outputs is None  # 204 has no content
+
+
+def test_openapi_recursive_schema_is_cut_not_expanded_forever(petstore: dict[str, Skill]) -> None:
+    outputs = petstore["showPetById"].outputs
+    assert outputs is not None
+    parent = outputs["allOf"][1]["properties"]["parent"]
+    assert "$ref" not in json.dumps(outputs)
+    assert parent["description"] == "recursive reference to Pet (#/components/schemas/Pet)"
+
+
+def test_openapi_body_renders_method_path_server_and_docs(petstore: dict[str, Skill]) -> None:
+    body = petstore["listPets"].body
+    assert body.splitlines()[:2] == ["GET /pets", "Server: https://eu.petstore.example.com/v1"]
+    assert "- limit (query, integer, optional): How many items to return" in body
+    assert "- 200 (application/json): A paged array of pets -> array of Pet" in body
+    assert "- default (application/json): unexpected error -> object Error" in body
+    create = petstore["createPet"].body
+    assert "Request body (application/json, required): object NewPet" in create
+    assert "- name (string, required): The pet's name." in create
+
+
+def test_openapi_json_document_is_detected_by_its_openapi_key(tmp_path: Path) -> None:
+    import yaml
+
+    document = yaml.safe_load((GOOD / "petstore.yaml").read_text())
+    path = tmp_path / "petstore.json"
+    path.write_text(json.dumps(document, default=str))
+    assert sorted(by_id(load_catalog(path))) == [
+        "createPet",
+        "delete_pets_petid",
+        "listPets",
+        "showPetById",
+    ]
+
+
+# --- Agent Skills and directories -----------------------------------------------------------
+
+
+def test_agent_skills_directory_loads_every_skill_md() -> None:
+    skills = by_id(load_catalog(CATALOGS / "agent_skills"))
+    assert sorted(skills) == ["pdf-form-filling", "release-notes"]
+    notes = skills["release-notes"]
+    assert notes.description == (
+        "Draft release notes from merged pull requests, grouped into Added, Changed and Fixed."
+    )
+    assert notes.body.startswith("# Release notes\n\nCollect the pull requests")
+
+
+def test_agent_skill_front_matter_extras_go_to_metadata() -> None:
+    skill = load_agent_skill(CATALOGS / "agent_skills" / "pdf-form-filling")
+    assert skill.metadata == {
+        "license": "Apache-2.0",
+        "allowed-tools": ["Bash", "Read"],
+        "metadata": {"version": "1.2", "reviewed": "2025-03-01"},
+    }
+    assert "---" not in skill.body
+
+
+def test_files_inside_skill_folders_are_not_read_as_catalogs() -> None:
+    # release-notes/templates/sections.json is not a function list and would fail if read as one.
+    assert len(load_agent_skills(CATALOGS / "agent_skills")) == 2
+
+
+def test_directory_without_skill_md_loads_every_catalog_file() -> None:
+    skills = load_catalog(GOOD)
+    sources = {Path((s.source or "").split("#")[0].rsplit(":", 1)[0]).name for s in skills}
+    assert sources == {
+        "bfcl_functions.json",
+        "mcp_tools_list.json",
+        "openai_tools.jsonl",
+        "petstore.yaml",
+    }
+    assert len(skills) == 3 + 3 + 5 + 4
+
+
+def test_sequence_of_dicts_skills_and_mcp_tools_loads_in_order() -> None:
+    skill = Skill(name="existing", description="Already a skill.")
+    skills = load_catalog(
+        [
+            skill,
+            {"type": "function", "function": {"name": "wrapped"}},
+            {"name": "mcp_tool", "inputSchema": {"type": "object"}},
+        ]
+    )
+    assert [s.id for s in skills] == ["existing", "wrapped", "mcp_tool"]
+    assert skills[0] is skill
+
+
+def test_duplicate_ids_are_an_error_unless_deduped() -> None:
+    path = CATALOGS / "bad" / "duplicate_ids.jsonl"
+    with pytest.raises(DuplicateSkillError) as caught:
+        load_catalog(path)
+    assert caught.value.source == str(path)
+    assert caught.value.where == "line 3"
+    assert f"first defined at {path}:1" in str(caught.value)
+    skills = load_catalog(path, dedupe=True)
+    assert [s.id for s in skills] == ["get_current_weather", "get_time"]
+    assert skills[0].description == "Get the current weather in a given location."
+
+
+def test_duplicates_across_sources_name_both_places() -> None:
+    with pytest.raises(DuplicateSkillError, match=r"'ping', first defined at <objects>#/0"):
+        load_catalog([{"name": "ping"}, Skill(name="ping")])

@@ -1,0 +1,276 @@
+"""Python callables and LangChain tools become skills with schemas from their type hints,
+descriptions from their docstrings and bodies from their source."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Optional
+
+import pytest
+from langchain_core.tools import BaseTool, tool
+
+from orchestrator.catalog import (
+    Skill,
+    callables_by_skill_id,
+    load_catalog,
+    skills_from_callables,
+    skills_from_langchain_tools,
+)
+from orchestrator.catalog._docstrings import parse_docstring
+from orchestrator.catalog._pytypes import schema_for_annotation
+from orchestrator.errors import CatalogError
+
+
+class Cabin(enum.Enum):
+    ECONOMY = "economy"
+    BUSINESS = "business"
+
+
+def search_flights(
+    origin: str,
+    destination: str,
+    cabin: Cabin = Cabin.ECONOMY,
+    max_stops: int | None = None,
+    sort: Literal["price", "duration"] = "price",
+    *args: Any,
+    **kwargs: Any,
+) -> list[dict[str, float]]:
+    """Search one-way flights between two airports.
+
+    Results come from the cached fare index, so prices may be a few minutes old.
+
+    Args:
+        origin: IATA code of the departure airport,
+            e.g. "LHR".
+        destination (str): IATA code of the arrival airport.
+        cabin: Cabin class.
+        max_stops: Most stops allowed; None for any.
+
+    Returns:
+        list: One fare per flight.
+    """
+    return []
+
+
+async def fetch_page(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> str:
+    """Fetch a web page and return its text.
+
+    Parameters
+    ----------
+    url : str
+        Absolute http(s) URL.
+    timeout : float
+        Seconds before giving up.
+
+    Returns
+    -------
+    str
+        The decoded body.
+    """
+    return url
+
+
+def test_callable_name_and_first_docstring_paragraph_describe_the_skill() -> None:
+    [skill] = skills_from_callables([search_flights])
+    assert skill.id == skill.name == "search_flights"
+    assert skill.description == "Search one-way flights between two airports."
+    assert skill.source == f"python:{__name__}.search_flights"
+
+
+def test_callable_signature_and_hints_become_the_parameter_schema() -> None:
+    [skill] = skills_from_callables([search_flights])
+    props = skill.parameters["properties"]
+    assert list(props) == ["origin", "destination", "cabin", "max_stops", "sort"]
+    assert skill.parameters["required"] == ["origin", "destination"]
+    assert props["origin"] == {
+        "type": "string",
+        "description": 'IATA code of the departure airport, e.g. "LHR".',
+    }
+    assert props["destination"]["description"] == "IATA code of the arrival airport."
+    assert props["cabin"] == {
+        "enum": ["economy", "business"],
+        "type": "string",
+        "description": "Cabin class.",
+        "default": "economy",
+    }
+    assert props["max_stops"]["type"] == ["integer", "null"]
+    assert props["max_stops"]["default"] is None
+    assert props["sort"] == {"enum": ["price", "duration"], "type": "string", "default": "price"}
+
+
+def test_callable_return_annotation_becomes_outputs() -> None:
+    [skill] = skills_from_callables([search_flights])
+    assert skill.outputs == {
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": {"type": "number"}},
+        "description": "One fare per flight.",
+    }
+
+
+def test_callable_body_is_its_source() -> None:
+    [skill] = skills_from_callables([search_flights])
+    assert skill.body.startswith("def search_flights(\n")
+    assert "return []" in skill.body
+    assert skill.metadata == {"python": f"{__name__}.search_flights", "async": False}
+
+
+def test_async_callable_with_numpy_docstring() -> None:
+    [skill] = skills_from_callables([fetch_page])
+    assert skill.metadata["async"] is True
+    assert skill.description == "Fetch a web page and return its text."
+    props = skill.parameters["properties"]
+    assert props["url"] == {"type": "string", "description": "Absolute http(s) URL."}
+    assert props["timeout"] == {
+        "type": "number",
+        "description": "Seconds before giving up.",
+        "default": 10.0,
+    }
+    assert props["headers"]["type"] == ["object", "null"]
+    assert skill.outputs == {"type": "string", "description": "The decoded body."}
+    assert skill.body.startswith("async def fetch_page(")
+
+
+def test_callable_without_source_uses_its_docstring_as_body() -> None:
+    namespace: dict[str, Any] = {}
+    exec(  # a function with no source file, as a REPL would make
+        'def shout(text: str) -> str:\n    """Upper-case the text.\n\n    Loudly."""\n'
+        "    return text.upper()\n",
+        namespace,
+    )
+    [skill] = skills_from_callables([namespace["shout"]])
+    assert skill.body == "Upper-case the text.\n\nLoudly."
+    assert skill.description == "Upper-case the text."
+
+
+def test_callable_returning_none_has_no_outputs() -> None:
+    def log(message: str) -> None:
+        """Write a line to the audit log."""
+
+    [skill] = skills_from_callables([log])
+    assert skill.outputs is None
+    assert skill.parameters == {
+        "type": "object",
+        "properties": {"message": {"type": "string"}},
+        "required": ["message"],
+    }
+
+
+def test_lambda_is_rejected_with_a_reason() -> None:
+    with pytest.raises(CatalogError, match="expected a named function"):
+        skills_from_callables([lambda x: x])
+
+
+def test_callables_by_skill_id_returns_the_callables_themselves() -> None:
+    assert callables_by_skill_id([search_flights, fetch_page]) == {
+        "search_flights": search_flights,
+        "fetch_page": fetch_page,
+    }
+
+
+@pytest.mark.parametrize(
+    ("annotation", "schema"),
+    [
+        (bool, {"type": "boolean"}),
+        (Optional[str], {"type": ["string", "null"]}),  # noqa: UP045 - the old spelling on purpose
+        (Sequence[int], {"type": "array", "items": {"type": "integer"}}),
+        (set[str], {"type": "array", "items": {"type": "string"}, "uniqueItems": True}),
+        (tuple[int, ...], {"type": "array", "items": {"type": "integer"}}),
+        (
+            tuple[int, str],
+            {
+                "type": "array",
+                "prefixItems": [{"type": "integer"}, {"type": "string"}],
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        ),
+        (int | str, {"anyOf": [{"type": "integer"}, {"type": "string"}]}),
+        (Literal[1, "a"], {"enum": [1, "a"]}),
+        (Literal["a"] | None, {"enum": ["a", None], "type": ["string", "null"]}),
+        (Annotated[int, "How many."], {"type": "integer", "description": "How many."}),
+        (Any, {}),
+        (object, {}),
+    ],
+)
+def test_type_hints_map_to_json_schema(annotation: Any, schema: dict[str, Any]) -> None:
+    assert schema_for_annotation(annotation) == schema
+
+
+def test_docstring_without_sections_is_all_summary_and_no_params() -> None:
+    doc = parse_docstring(
+        "Convert a currency amount\nat today's rate.\n\nUses ECB reference rates."
+    )
+    assert doc.summary == "Convert a currency amount at today's rate."
+    assert doc.params == {}
+
+
+# --- LangChain --------------------------------------------------------------------------------
+
+
+@tool
+def lookup_order(order_id: str, include_items: bool = False) -> dict[str, Any]:
+    """Look up an order by its id.
+
+    Args:
+        order_id: The order number printed on the receipt.
+        include_items: Whether to list the line items.
+    """
+    return {"id": order_id}
+
+
+@tool(parse_docstring=True)
+async def cancel_order(order_id: str, reason: str) -> bool:
+    """Cancel an order that has not shipped yet.
+
+    Args:
+        order_id: The order number.
+        reason: Why the customer cancels.
+    """
+    return True
+
+
+class RefundTool(BaseTool):
+    name: str = "refund_payment"
+    description: str = "Refund a captured card payment in full."
+
+    def _run(self, payment_id: str) -> str:
+        return f"refunded {payment_id}"
+
+
+def test_langchain_tool_becomes_a_skill_with_its_argument_schema() -> None:
+    [skill] = skills_from_langchain_tools([lookup_order])
+    assert skill.id == "lookup_order"
+    assert skill.description.startswith("Look up an order by its id.")
+    assert skill.parameters["properties"]["include_items"]["type"] == "boolean"
+    assert skill.parameters["required"] == ["order_id"]
+    assert "title" not in skill.parameters
+    assert skill.body.startswith("@tool\ndef lookup_order(")
+    assert skill.outputs == {"type": "object"}
+    assert skill.source == "langchain:lookup_order"
+
+
+def test_async_langchain_tool_uses_its_coroutine_and_docstring_args() -> None:
+    [skill] = skills_from_langchain_tools([cancel_order])
+    assert skill.description == "Cancel an order that has not shipped yet."
+    assert skill.parameters["properties"]["reason"]["description"] == "Why the customer cancels."
+    assert "async def cancel_order(" in skill.body
+    assert skill.metadata["async"] is True
+    assert skill.outputs == {"type": "boolean"}
+
+
+def test_langchain_basetool_subclass_body_is_its_class_source() -> None:
+    [skill] = skills_from_langchain_tools([RefundTool()])
+    assert skill.description == "Refund a captured card payment in full."
+    assert skill.body.startswith("class RefundTool(BaseTool):")
+
+
+def test_non_tool_given_as_a_langchain_tool_is_an_error() -> None:
+    with pytest.raises(CatalogError, match="expected a langchain_core BaseTool"):
+        skills_from_langchain_tools([search_flights])  # type: ignore[list-item]
+
+
+def test_mixed_sequence_of_callables_tools_and_skills_loads_in_order() -> None:
+    skills = load_catalog([search_flights, lookup_order, Skill(name="manual")])
+    assert [s.id for s in skills] == ["search_flights", "lookup_order", "manual"]
+    assert skills[1].source == "langchain:lookup_order"  # a tool is not read as a plain callable
