@@ -33,25 +33,24 @@ def function_skill(record: Any, origin: Origin) -> Loaded:
             obj = {k: v for k, v in obj.items() if k != "type"}
     # Checked before pydantic, whose id-defaults-to-name step would report a bad name as a bad id.
     origin.string(obj, "name")
+    # BFCL calls the result schema "response"; pointers keep naming the key the user wrote.
+    keys = {"outputs": "response"} if "response" in obj and "outputs" not in obj else {}
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():
         if key in _METADATA_KEYS:
             extra[key] = value
-        elif key == "response" and "outputs" not in obj:  # BFCL's name for the result schema
-            fields["outputs"] = value
         else:
-            fields[key] = value
+            fields["outputs" if keys and key == "response" else key] = value
     for key in ("parameters", "outputs"):
         if fields.get(key) is None:
             fields.pop(key, None)
         else:
-            source_key = "response" if key == "outputs" and "response" in obj else key
-            fields[key] = normalise_bfcl_schema(origin.at(source_key).mapping(fields[key]))
+            schema = origin.at(keys.get(key, key)).mapping(fields[key])
+            fields[key] = normalise_bfcl_schema(schema)
     if extra and isinstance(fields.get("metadata", {}), Mapping):
         fields["metadata"] = {**extra, **fields.get("metadata", {})}
     fields.setdefault("source", origin.location)
-    keys = {"outputs": "response"} if "response" in obj and "outputs" not in obj else None
     return Loaded(origin.skill(fields, keys), origin)
 
 

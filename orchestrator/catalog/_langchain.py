@@ -50,7 +50,9 @@ def _argument_schema(tool: BaseTool, origin: Origin) -> dict[str, Any]:
 def langchain_tool_skill(tool: BaseTool) -> Loaded:
     """One LangChain tool as a skill."""
     origin = Origin(f"langchain:{tool.name}")
-    func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
+    sync_func = getattr(tool, "func", None)
+    async_func = getattr(tool, "coroutine", None)
+    func = sync_func or async_func
     body = None
     outputs = None
     if callable(func):
@@ -68,8 +70,7 @@ def langchain_tool_skill(tool: BaseTool) -> Loaded:
         "source": origin.location,
         "metadata": {
             "langchain": type(tool).__name__,
-            "async": getattr(tool, "func", None) is None
-            and getattr(tool, "coroutine", None) is not None,
+            "async": sync_func is None and async_func is not None,
         },
     }
     return Loaded(origin.skill(fields), origin)

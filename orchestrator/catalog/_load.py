@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CatalogSource", "load_catalog"]
 
+# Strings, so that naming LangChain's BaseTool here does not import LangChain at runtime.
 CatalogItem: TypeAlias = "Skill | Mapping[str, Any] | BaseTool | Callable[..., Any]"
 CatalogSource: TypeAlias = "str | os.PathLike[str] | Sequence[CatalogItem]"
 
