@@ -65,6 +65,13 @@ def test_bfcl_type_lists_are_normalised_too() -> None:
     assert skill.parameters["properties"]["x"]["type"] == ["number", "null"]
 
 
+def test_bfcl_response_schema_becomes_outputs() -> None:
+    [skill] = skills_from_functions(
+        [{"name": "get_stock_price", "response": {"type": "dict", "properties": {}}}]
+    )
+    assert skill.outputs == {"type": "object", "properties": {}}
+
+
 def test_functions_without_body_keep_body_empty() -> None:
     skills = load_catalog(GOOD / "bfcl_functions.json")
     assert skills and all(s.body == "" for s in skills)
