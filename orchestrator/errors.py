@@ -12,22 +12,36 @@ can fix their input without reading our source.
     ├── GraphError              a tool-graph definition is malformed
     ├── NoPathError             no healthy path from the current state to the goal
     ├── ScenarioError           a scenario file is malformed
-    └── EscalationError         the escalation handler failed or answered nonsense
+    ├── EscalationError         the escalation handler failed or answered nonsense
+    └── ToolFailure             one call of a tool failed; the executor classifies and heals it
+        ├── ToolUnavailableError    the tool is down or unreachable
+        ├── ToolCallError           the tool ran and reported an error
+        ├── ToolTimeoutError        the call outlived its step timeout
+        ├── MalformedOutputError    the output does not match the tool's outputs schema
+        ├── RateLimitedError        the tool refused the call for now (may carry retry_after)
+        └── CircuitOpenError        the tool's breaker is open, so it was not called
 """
 
 from __future__ import annotations
 
 __all__ = [
     "CatalogError",
+    "CircuitOpenError",
     "DuplicateSkillError",
     "EscalationError",
     "GraphError",
     "IndexFormatError",
+    "MalformedOutputError",
     "ModelLoadError",
     "NoPathError",
     "OrchestratorError",
     "PolicyError",
+    "RateLimitedError",
     "ScenarioError",
+    "ToolCallError",
+    "ToolFailure",
+    "ToolTimeoutError",
+    "ToolUnavailableError",
 ]
 
 
@@ -84,3 +98,40 @@ class ScenarioError(OrchestratorError):
 
 class EscalationError(OrchestratorError):
     """The escalation handler failed or returned an answer that cannot be applied."""
+
+
+class ToolFailure(OrchestratorError):
+    """One call of a tool failed; ``tool`` names it. The executor classifies, retries or reroutes."""
+
+    def __init__(self, message: str, *, tool: str | None = None):
+        self.tool = tool
+        self.reason = message
+        super().__init__(f"{tool}: {message}" if tool else message)
+
+
+class ToolUnavailableError(ToolFailure):
+    """The tool is down or unreachable; retrying now will not help."""
+
+
+class ToolCallError(ToolFailure):
+    """The tool ran and reported an error; it may succeed if called again."""
+
+
+class ToolTimeoutError(ToolFailure):
+    """The call outlived its step timeout and was cancelled."""
+
+
+class MalformedOutputError(ToolFailure):
+    """The tool answered, but its output does not match the tool's ``outputs`` schema."""
+
+
+class RateLimitedError(ToolFailure):
+    """The tool refused the call for now; ``retry_after`` (seconds) says when to try again."""
+
+    def __init__(self, message: str, *, tool: str | None = None, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message, tool=tool)
+
+
+class CircuitOpenError(ToolFailure):
+    """The tool's circuit breaker is open, so the call was refused without reaching the tool."""

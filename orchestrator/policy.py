@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator._resources import data_path
 from orchestrator.errors import PolicyError
+from orchestrator.execution._policy import ExecutionPolicy
+from orchestrator.graph._policy import GraphPolicy
 from orchestrator.routing._policy import RoutingPolicy
 
 __all__ = ["Policy", "load_policy"]
@@ -25,6 +27,8 @@ class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     routing: RoutingPolicy = RoutingPolicy()
+    graph: GraphPolicy = GraphPolicy()
+    execution: ExecutionPolicy = ExecutionPolicy()
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""Execution: invoke tools, heal failures, watch health, escalate, and log every decision."""
+
+from orchestrator.execution._breaker import (
+    STATE_CLOSED,
+    STATE_HALF_OPEN,
+    STATE_OPEN,
+    CircuitBreaker,
+)
+from orchestrator.execution._escalation import (
+    Demote,
+    Escalation,
+    EscalationDecision,
+    EscalationRequest,
+    GiveUp,
+    LLMClient,
+    LLMEscalation,
+    ScriptedEscalation,
+    parse_decision,
+)
+from orchestrator.execution._executor import Executor, Outcome, RunResult
+from orchestrator.execution._failures import Failure, FailureKind, classify
+from orchestrator.execution._invoker import CallableInvoker, Invoker, ProbingInvoker
+from orchestrator.execution._log import Action, Decision, DecisionLog, silent_failures
+from orchestrator.execution._monitors import (
+    DEFAULT_MONITORS,
+    Condition,
+    HealthMonitor,
+    LatencySpikeMonitor,
+    RateLimitMonitor,
+    RiskMonitor,
+    ToolDownMonitor,
+)
+from orchestrator.execution._openai import OpenAICompatibleClient
+from orchestrator.execution._policy import (
+    BreakerPolicy,
+    EscalationPolicy,
+    ExecutionPolicy,
+    MonitorPolicy,
+    RetryPolicy,
+)
+
+__all__ = [
+    "DEFAULT_MONITORS",
+    "STATE_CLOSED",
+    "STATE_HALF_OPEN",
+    "STATE_OPEN",
+    "Action",
+    "BreakerPolicy",
+    "CallableInvoker",
+    "CircuitBreaker",
+    "Condition",
+    "Decision",
+    "DecisionLog",
+    "Demote",
+    "Escalation",
+    "EscalationDecision",
+    "EscalationPolicy",
+    "EscalationRequest",
+    "ExecutionPolicy",
+    "Executor",
+    "Failure",
+    "FailureKind",
+    "GiveUp",
+    "HealthMonitor",
+    "Invoker",
+    "LLMClient",
+    "LLMEscalation",
+    "LatencySpikeMonitor",
+    "MonitorPolicy",
+    "OpenAICompatibleClient",
+    "Outcome",
+    "ProbingInvoker",
+    "RateLimitMonitor",
+    "RetryPolicy",
+    "RiskMonitor",
+    "RunResult",
+    "ScriptedEscalation",
+    "ToolDownMonitor",
+    "classify",
+    "parse_decision",
+    "silent_failures",
+]

@@ -1,0 +1,148 @@
+"""Escalation: when no healthy path is left, ask a pluggable handler to demote the goal or give up.
+
+Each ``escalate`` call is one control-plane LLM call and is counted as such. ``LLMEscalation``
+asks any ``LLMClient`` (``OpenAICompatibleClient`` speaks the chat-completions API);
+``ScriptedEscalation`` answers from a script, for tests and scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from orchestrator.errors import EscalationError
+from orchestrator.graph import Fallback
+
+__all__ = [
+    "Demote",
+    "Escalation",
+    "EscalationDecision",
+    "EscalationRequest",
+    "GiveUp",
+    "LLMClient",
+    "LLMEscalation",
+    "ScriptedEscalation",
+]
+
+
+@dataclass(frozen=True)
+class EscalationRequest:
+    """What the handler is told: the unreachable goal, what is done and failed, the options."""
+
+    graph: str
+    goal: str
+    done: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+    fallbacks: tuple[Fallback, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Demote:
+    """Pursue the fallback goal ``fallback`` instead."""
+
+    fallback: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Stop and hand the task back, saying why."""
+
+    reason: str
+
+
+EscalationDecision = Demote | GiveUp
+
+
+class Escalation(Protocol):
+    """Decides what to do when no path is left; one call is one control-plane LLM call."""
+
+    async def escalate(self, request: EscalationRequest) -> EscalationDecision: ...
+
+
+class LLMClient(Protocol):
+    """A chat model: messages in, the assistant's text out."""
+
+    async def complete(self, messages: Sequence[Mapping[str, str]]) -> str: ...
+
+
+class ScriptedEscalation:
+    """Answers from ``script`` in order; once it runs out, demotes to the first untried fallback
+    or gives up. ``calls`` counts the questions asked."""
+
+    def __init__(self, script: Sequence[EscalationDecision] = ()) -> None:
+        self.script = list(script)
+        self.calls = 0
+
+    async def escalate(self, request: EscalationRequest) -> EscalationDecision:
+        self.calls += 1
+        if self.calls <= len(self.script):
+            return self.script[self.calls - 1]
+        if request.fallbacks:
+            fallback = request.fallbacks[0]
+            return Demote(fallback.goal, fallback.description)
+        return GiveUp(f"no fallback left for {request.goal}")
+
+
+_SYSTEM = (
+    "You supervise a tool pipeline. No healthy route reaches the goal. Answer with one JSON "
+    'object only: {"action": "demote", "fallback": "<one of the fallback goals>", "reason": '
+    '"..."} to settle for a fallback, or {"action": "give_up", "reason": "..."}.'
+)
+
+
+class LLMEscalation:
+    """Escalate by asking an LLM, which must answer with a JSON decision."""
+
+    def __init__(self, client: LLMClient) -> None:
+        self.client = client
+        self.calls = 0
+
+    async def escalate(self, request: EscalationRequest) -> EscalationDecision:
+        self.calls += 1
+        prompt = {
+            "graph": request.graph,
+            "goal": request.goal,
+            "done": list(request.done),
+            "failed": [{"tool": t, "failure": f} for t, f in request.failed],
+            "fallbacks": [
+                {"goal": f.goal, "description": f.description} for f in request.fallbacks
+            ],
+            "reason": request.reason,
+        }
+        answer = await self.client.complete(
+            [
+                {"role": "system", "content": _SYSTEM},
+                {"role": "user", "content": json.dumps(prompt)},
+            ]
+        )
+        return parse_decision(answer, request)
+
+
+def parse_decision(answer: str, request: EscalationRequest) -> EscalationDecision:
+    """Read the LLM's JSON answer; raise ``EscalationError`` if it is not a valid decision."""
+    text = answer.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EscalationError(f"escalation answer is not JSON: {answer[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise EscalationError(f"escalation answer is not a JSON object: {answer[:200]!r}")
+    action = data.get("action")
+    reason = str(data.get("reason", ""))
+    if action == "give_up":
+        return GiveUp(reason or "the escalation handler gave up")
+    if action == "demote":
+        goal = data.get("fallback")
+        allowed = [f.goal for f in request.fallbacks]
+        if goal not in allowed:
+            raise EscalationError(
+                f"escalation answer: field fallback: {goal!r} is not one of {allowed}"
+            )
+        return Demote(str(goal), reason)
+    raise EscalationError(
+        f"escalation answer: field action: expected demote or give_up, got {action!r}"
+    )

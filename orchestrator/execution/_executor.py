@@ -1,0 +1,498 @@
+"""The executor: run a task along the cheapest healthy plan, healing failures as it goes.
+
+Each step goes through one ``Invoker`` with a timeout, output validation and bounded retries of
+transient failures. A step that still fails is masked (its edges weigh ``None``) and the plan is
+recomputed from everything already done, so completed steps never run twice. When no plan is left
+the escalation handler may demote the goal to a declared fallback or give up. Every decision lands
+in one ``DecisionLog``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from orchestrator.errors import (
+    CircuitOpenError,
+    EscalationError,
+    MalformedOutputError,
+    NoPathError,
+    RateLimitedError,
+    ToolCallError,
+    ToolFailure,
+    ToolTimeoutError,
+    ToolUnavailableError,
+)
+from orchestrator.execution._breaker import STATE_HALF_OPEN, CircuitBreaker
+from orchestrator.execution._escalation import (
+    Demote,
+    Escalation,
+    EscalationRequest,
+)
+from orchestrator.execution._failures import Failure, FailureKind, classify
+from orchestrator.execution._invoker import Invoker, ProbingInvoker
+from orchestrator.execution._log import Decision, DecisionLog, silent_failures
+from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
+from orchestrator.graph import Plan, ToolGraph, ToolStats, Weights, plan_route
+
+if TYPE_CHECKING:
+    from orchestrator.policy import Policy
+
+__all__ = ["Executor", "Outcome", "RunResult"]
+
+Outcome = Literal["completed", "demoted", "escalated", "failed"]
+
+
+@dataclass
+class RunResult:
+    """How one run ended, the tools that succeeded in order, their outputs and the decision log."""
+
+    outcome: Outcome
+    goal: str
+    path: list[str]
+    outputs: dict[str, Any]
+    log: DecisionLog
+    llm_calls: int = 0
+    conditions: list[Condition] = field(default_factory=list)
+
+    @property
+    def reroutes(self) -> int:
+        return self.log.count("reroute")
+
+    @property
+    def retries(self) -> int:
+        return self.log.count("retry")
+
+    def silent_failures(self) -> list[Decision]:
+        return silent_failures(self.log)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable summary the CLI prints with ``--json``."""
+        return {
+            "outcome": self.outcome,
+            "goal": self.goal,
+            "path": list(self.path),
+            "llm_calls": self.llm_calls,
+            "reroutes": self.reroutes,
+            "retries": self.retries,
+            "decisions": [
+                {"action": d.action, "tool": d.tool, "reason": d.reason, "t_ms": d.t_ms}
+                for d in self.log
+            ],
+        }
+
+
+def _as_tool_failure(exc: Exception, tool: str, timeout_s: float) -> ToolFailure:
+    if isinstance(exc, ToolFailure):
+        if exc.tool is None:
+            exc.tool = tool
+        return exc
+    if isinstance(exc, TimeoutError):
+        return ToolTimeoutError(f"no answer within {timeout_s:.3g} s", tool=tool)
+    if isinstance(exc, ConnectionError):
+        return ToolUnavailableError(f"{type(exc).__name__}: {exc}", tool=tool)
+    return ToolCallError(f"{type(exc).__name__}: {exc}", tool=tool)
+
+
+def _route_text(plan: Plan) -> str:
+    if not plan.steps:
+        return f"{plan.goal} already reached"
+    return f"new route {' -> '.join(plan.path)} (cost {plan.cost:.4g})"
+
+
+class Executor:
+    """Runs tasks on one tool graph through one invoker, keeping tool health across runs.
+
+    Parameters
+    ----------
+    graph
+        The tool graph; validated here.
+    invoker
+        How tools are called (wrap it in a fault injector to test healing).
+    policy
+        Graph weights and execution settings; the embedded default when omitted.
+    escalation
+        Asked when no healthy plan is left; without one, such runs end ``escalated``.
+    monitors
+        Health monitors run beside execution.
+    clock
+        Monotonic clock for circuit breakers, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        graph: ToolGraph,
+        invoker: Invoker,
+        *,
+        policy: Policy | None = None,
+        escalation: Escalation | None = None,
+        monitors: Sequence[HealthMonitor] = DEFAULT_MONITORS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if policy is None:
+            # Imported here: orchestrator.policy imports this package's policy section.
+            from orchestrator.policy import load_policy
+
+            policy = load_policy()
+        graph.validate()
+        self.graph = graph
+        self.invoker = invoker
+        self.policy = policy
+        self.escalation = escalation
+        self.monitors = tuple(monitors)
+        ex = policy.execution
+        self.stats: dict[str, ToolStats] = {
+            t: ToolStats.prior(graph.node(t)) for t in graph.tools()
+        }
+        self.breakers: dict[str, CircuitBreaker] = {
+            t: CircuitBreaker(ex.breaker.fail_max, ex.breaker.reset_timeout_s, clock=clock)
+            for t in graph.tools()
+        }
+        self.conditions: list[Condition] = []
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def assess(self) -> list[Condition]:
+        """Run the health monitors now; the result is kept in ``conditions``."""
+        self.conditions = assess(
+            self.monitors,
+            self.graph.nodes(),
+            self.stats,
+            self.breakers,
+            self.policy.execution.monitors,
+        )
+        return self.conditions
+
+    def known_down(self) -> set[str]:
+        """Tools not to route to: breaker open, or a monitor reports them down."""
+        down = {t for t, b in self.breakers.items() if not b.allows_call()}
+        down.update(c.tool for c in self.conditions if c.kind == "down")
+        return down
+
+    async def _watch(self) -> None:
+        interval = self.policy.execution.monitors.interval_s
+        while True:
+            await anyio.sleep(interval)
+            if isinstance(self.invoker, ProbingInvoker):
+                for tool, breaker in self.breakers.items():
+                    if breaker.state == STATE_HALF_OPEN:
+                        healthy = await self.invoker.probe(tool)
+                        if healthy:
+                            breaker.record_success()
+                        else:
+                            breaker.record_failure()
+            self.assess()
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def weights(self, masked: Sequence[str] | set[str] = ()) -> Weights:
+        return Weights(self.graph, self.policy.graph, self.stats, masked)
+
+    def plan(
+        self, *, goal: str | None = None, done: Sequence[str] = (), masked: set[str] | None = None
+    ) -> Plan:
+        """The current cheapest healthy plan, avoiding tools known to be down."""
+        hidden = (masked or set()) | (self.known_down() - set(done))
+        return plan_route(self.graph, self.weights(hidden), goal=goal, done=done)
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _validate_output(self, tool: str, output: Any) -> None:
+        schema = self.graph.node(tool).outputs
+        if schema is None:
+            return
+        validator = self._validators.get(tool)
+        if validator is None:
+            validator = self._validators[tool] = Draft202012Validator(dict(schema))
+        error = best_match(validator.iter_errors(output))
+        if error is not None:
+            where = "/" + "/".join(str(p) for p in error.absolute_path)
+            raise MalformedOutputError(f"output {where}: {error.message}", tool=tool)
+
+    def _observe(self, tool: str, elapsed_ms: float, failure: Failure | None) -> None:
+        rate_limited = failure is not None and failure.kind == FailureKind.RATE_LIMITED
+        self.stats[tool].observe(
+            latency_ms=elapsed_ms,
+            failed=failure is not None,
+            rate_limited=rate_limited,
+            alpha=self.policy.graph.ewma_alpha,
+        )
+        breaker = self.breakers[tool]
+        if failure is None:
+            breaker.record_success()
+        elif not rate_limited:
+            # A refusal for load says nothing about whether the tool works.
+            breaker.record_failure()
+
+    async def invoke_step(self, tool: str, arguments: Mapping[str, Any], log: DecisionLog) -> Any:
+        """Call ``tool`` once: breaker check, timeout, output validation, health update, log entry.
+
+        Raises
+        ------
+        ToolFailure
+            The classified failure (also logged as ``fail``).
+        """
+        node = self.graph.node(tool)
+        breaker = self.breakers[tool]
+        if not breaker.allows_call():
+            log.record("fail", tool, f"down: breaker {breaker.state}, not called")
+            raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
+        timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(timeout_s):
+                output = await self.invoker.invoke(tool, arguments)
+            self._validate_output(tool, output)
+        except Exception as exc:
+            failure_exc = _as_tool_failure(exc, tool, timeout_s)
+            failure = classify(failure_exc)
+            self._observe(tool, (time.perf_counter() - started) * 1000.0, failure)
+            log.record("fail", tool, failure.describe())
+            if failure_exc is exc:
+                raise
+            raise failure_exc from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        self._observe(tool, elapsed_ms, None)
+        log.record("execute", tool, f"ok in {elapsed_ms:.2f} ms")
+        return output
+
+    async def run_step(self, tool: str, arguments: Mapping[str, Any], log: DecisionLog) -> Any:
+        """Call ``tool``, retrying transient failures with exponential backoff and jitter.
+
+        A ``retry_after`` on a rate-limit refusal is honoured (up to ``max_retry_after_s``; longer
+        is treated as a hard failure, so the step is rerouted instead).
+        """
+        policy = self.policy.execution.retry
+        backoff = wait_exponential_jitter(
+            multiplier=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
+        )
+
+        def transient(exc: BaseException) -> bool:
+            failure = classify(exc)
+            if failure.kind not in policy.transient:
+                return False
+            return failure.retry_after is None or failure.retry_after <= policy.max_retry_after_s
+
+        def wait(state: RetryCallState) -> float:
+            delay = float(backoff(state))
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                delay = max(delay, exc.retry_after)
+            return delay
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            kind = classify(exc).kind if exc else "?"
+            delay = state.next_action.sleep if state.next_action else 0.0
+            log.record(
+                "retry",
+                tool,
+                f"{kind}: attempt {state.attempt_number + 1} of {policy.max_attempts} "
+                f"after {delay * 1000.0:.0f} ms",
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=wait,
+            retry=retry_if_exception(transient),
+            sleep=anyio.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self.invoke_step(tool, arguments, log)
+        raise AssertionError("tenacity stopped without an outcome")  # pragma: no cover
+
+    # -- a whole run ----------------------------------------------------------------------------
+
+    async def run(
+        self, inputs: Mapping[str, Any] | None = None, *, log: DecisionLog | None = None
+    ) -> RunResult:
+        """Run the task from the start to the goal (or a fallback goal) and say how it ended.
+
+        Health monitors run beside the task in the same task group and stop with it.
+        """
+        run = _Run(self, dict(inputs or {}), log or DecisionLog())
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch)
+            try:
+                result = await run.drive()
+            except Exception as exc:
+                # Re-raised below as itself, not wrapped in the task group's ExceptionGroup.
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        return result
+
+
+class _Run:
+    """The state of one run: what is done, what failed, which goal is pursued."""
+
+    def __init__(self, executor: Executor, inputs: dict[str, Any], log: DecisionLog) -> None:
+        self.ex = executor
+        self.graph = executor.graph
+        self.inputs = inputs
+        self.log = log
+        self.done: set[str] = {self.graph.start}
+        self.path: list[str] = []
+        self.outputs: dict[str, Any] = {}
+        self.failed: dict[str, Failure] = {}
+        self.unanswered: list[str] = []
+        self.goal = self.graph.goal
+        self.tried_goals: set[str] = {self.goal}
+        self.demoted = False
+        self.escalations = 0
+        self.llm_calls = 0
+        self.avoided: set[str] = set()
+
+    def result(self, outcome: Outcome) -> RunResult:
+        return RunResult(
+            outcome=outcome,
+            goal=self.goal,
+            path=self.path,
+            outputs=self.outputs,
+            log=self.log,
+            llm_calls=self.llm_calls,
+            conditions=list(self.ex.conditions),
+        )
+
+    def _announce_avoided(self, down: set[str]) -> None:
+        """Log tools known down before they were called, if the cheapest plan would use them."""
+        fresh = down - self.avoided - set(self.failed)
+        self.avoided |= down
+        if not fresh:
+            return
+        try:
+            ideal = plan_route(
+                self.graph, self.ex.weights(set(self.failed)), goal=self.goal, done=self.done
+            )
+        except NoPathError:
+            return
+        for tool in sorted(fresh & set(ideal.steps)):
+            detail = next(
+                (c.detail for c in self.ex.conditions if c.tool == tool and c.kind == "down"),
+                f"breaker {self.ex.breakers[tool].state}",
+            )
+            self.log.record("reroute", tool, f"known down ({detail}); avoided before any call")
+
+    async def drive(self) -> RunResult:
+        while True:
+            if self.goal in self.done:
+                self.log.record("complete", self.goal, f"reached {self.goal}")
+                return self.result("demoted" if self.demoted else "completed")
+            down = self.ex.known_down() - self.done
+            self._announce_avoided(down)
+            try:
+                plan = plan_route(
+                    self.graph,
+                    self.ex.weights(set(self.failed) | down),
+                    goal=self.goal,
+                    done=self.done,
+                )
+            except NoPathError as exc:
+                ended = await self._escalate(exc)
+                if ended is not None:
+                    return self.result(ended)
+                continue
+            for tool in self.unanswered:
+                self.log.record(
+                    "reroute", tool, f"{self.failed[tool].describe()}; {_route_text(plan)}"
+                )
+            self.unanswered.clear()
+            ready = plan.ready(self.done)
+            states = [s for s in ready if not self.graph.node(s).is_tool]
+            if states:
+                self.done.update(states)
+                continue
+            await self._run_wave(ready, plan)
+            self.ex.assess()
+
+    async def _run_wave(self, ready: list[str], plan: Plan) -> None:
+        results: dict[str, tuple[bool, Any]] = {}
+
+        async def one(tool: str) -> None:
+            upstream = {p: self.outputs[p] for p in plan.needs[tool] if p in self.outputs}
+            arguments = {"inputs": self.inputs, "upstream": upstream}
+            try:
+                results[tool] = (True, await self.ex.run_step(tool, arguments, self.log))
+            except ToolFailure as exc:
+                results[tool] = (False, classify(exc))
+
+        if len(ready) == 1:
+            await one(ready[0])
+        else:
+            async with anyio.create_task_group() as tg:
+                for tool in ready:
+                    tg.start_soon(one, tool)
+        for tool in ready:  # plan order, so the path does not depend on who finished first
+            ok, value = results[tool]
+            if ok:
+                self.done.add(tool)
+                self.path.append(tool)
+                self.outputs[tool] = value
+            else:
+                self.failed[tool] = value
+                self.unanswered.append(tool)
+
+    async def _escalate(self, exc: NoPathError) -> Outcome | None:
+        """Ask the handler; return the final outcome, or None to continue towards a new goal."""
+        self.unanswered.clear()
+        reason = str(exc)
+        handler = self.ex.escalation
+        budget = self.ex.policy.execution.escalation.max_escalations
+        if handler is None:
+            self.log.record("escalate", self.goal, f"{reason}; no escalation handler")
+            return "escalated"
+        if self.escalations >= budget:
+            self.log.record("escalate", self.goal, f"{reason}; {budget} escalations spent")
+            return "escalated"
+        self.escalations += 1
+        self.llm_calls += 1
+        request = EscalationRequest(
+            graph=self.graph.name,
+            goal=self.goal,
+            done=tuple(sorted(self.done)),
+            failed=tuple((t, str(f.kind)) for t, f in self.failed.items()),
+            fallbacks=tuple(f for f in self.graph.fallbacks if f.goal not in self.tried_goals),
+            reason=reason,
+        )
+        try:
+            decision = await handler.escalate(request)
+            if isinstance(decision, Demote) and decision.fallback not in {
+                f.goal for f in request.fallbacks
+            }:
+                raise EscalationError(
+                    f"cannot demote to {decision.fallback!r}: not an untried fallback"
+                )
+        except EscalationError as err:
+            self.log.record("escalate", self.goal, f"{reason}; handler failed: {err}")
+            return "failed"
+        if not isinstance(decision, Demote):
+            self.log.record("escalate", self.goal, f"{reason}; gave up: {decision.reason}")
+            return "escalated"
+        self.log.record("escalate", self.goal, f"{reason}; handler demotes to {decision.fallback}")
+        fallback = self.graph.fallback(decision.fallback)
+        description = fallback.description if fallback else ""
+        self.log.record("demote", decision.fallback, description or decision.reason)
+        self.goal = decision.fallback
+        self.tried_goals.add(self.goal)
+        self.demoted = True
+        return None

@@ -1,0 +1,50 @@
+"""Classify a failed call: down, error, timeout, malformed output or rate-limited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from orchestrator.errors import (
+    CircuitOpenError,
+    MalformedOutputError,
+    RateLimitedError,
+    ToolTimeoutError,
+    ToolUnavailableError,
+)
+
+__all__ = ["Failure", "FailureKind", "classify"]
+
+
+class FailureKind(StrEnum):
+    DOWN = "down"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MALFORMED = "malformed"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong with one call, as data the retry and reroute decisions read."""
+
+    kind: FailureKind
+    message: str
+    retry_after: float | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+def classify(exc: BaseException) -> Failure:
+    """Map an exception raised by (or on behalf of) a tool call to a ``Failure``."""
+    message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, RateLimitedError):
+        return Failure(FailureKind.RATE_LIMITED, message, exc.retry_after)
+    if isinstance(exc, ToolUnavailableError | CircuitOpenError | ConnectionError):
+        return Failure(FailureKind.DOWN, message)
+    if isinstance(exc, ToolTimeoutError | TimeoutError):
+        return Failure(FailureKind.TIMEOUT, message)
+    if isinstance(exc, MalformedOutputError):
+        return Failure(FailureKind.MALFORMED, message)
+    return Failure(FailureKind.ERROR, message)

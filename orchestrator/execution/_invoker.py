@@ -1,0 +1,65 @@
+"""The one way the executor invokes a tool: an ``Invoker``.
+
+A Python callable, an MCP session or a scenario's simulated tool is each one implementation, and
+fault injection wraps any of them (as httpx's ``MockTransport`` is one transport among others).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, Protocol, runtime_checkable
+
+import anyio.to_thread
+
+from orchestrator.errors import ToolUnavailableError
+
+__all__ = ["CallableInvoker", "Invoker", "ProbingInvoker"]
+
+
+@runtime_checkable
+class Invoker(Protocol):
+    """Calls a tool by name with its arguments and returns its output, or raises ``ToolFailure``.
+
+    Any other exception is classified by the executor (``TimeoutError`` as a timeout,
+    ``ConnectionError`` as down, anything else as an error).
+    """
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class ProbingInvoker(Invoker, Protocol):
+    """An invoker that can also check a tool's health without doing work (a recovery probe)."""
+
+    async def probe(self, tool: str) -> bool: ...
+
+
+class CallableInvoker:
+    """Invoke plain Python callables, sync or async, each taking the arguments mapping.
+
+    Sync callables run in a worker thread (``threaded=True``) so that a step timeout can abandon
+    them; pass ``threaded=False`` for cheap pure functions.
+    """
+
+    def __init__(
+        self, tools: Mapping[str, Callable[[Mapping[str, Any]], Any]], *, threaded: bool = True
+    ) -> None:
+        self.tools = dict(tools)
+        self.threaded = threaded
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        try:
+            fn = self.tools[tool]
+        except KeyError:
+            raise ToolUnavailableError("no callable registered", tool=tool) from None
+        if inspect.iscoroutinefunction(fn):
+            return await fn(arguments)
+        if self.threaded:
+            result = await anyio.to_thread.run_sync(partial(fn, arguments), abandon_on_cancel=True)
+        else:
+            result = fn(arguments)
+        if inspect.isawaitable(result):
+            return await result
+        return result

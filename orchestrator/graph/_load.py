@@ -1,0 +1,114 @@
+"""Read a tool-graph definition (YAML or JSON, a file or a mapping) into a ``ToolGraph``.
+
+The format is the one scenario files embed: ``start``, ``goal``, ``edges`` as ``[from, to, cost]``,
+and optionally ``nodes`` (attributes of tools and states) and ``fallbacks`` (demotion goals).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import GraphError
+from orchestrator.graph._graph import ToolGraph
+
+__all__ = ["graph_from_definition", "load_graph"]
+
+
+class _NodeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["tool", "state"] = "tool"
+    price: float = Field(default=0.0, ge=0.0)
+    latency_ms: float = Field(default=100.0, ge=0.0)
+    reliability: float = Field(default=0.99, gt=0.0, le=1.0)
+    outputs: dict[str, Any] | None = None
+    join: Literal["any", "all", "quorum"] = "any"
+    quorum: int | None = Field(default=None, ge=1)
+    timeout_ms: float | None = Field(default=None, gt=0.0)
+    risk: float = Field(default=0.0, ge=0.0, le=1.0)
+    description: str = ""
+
+
+class _FallbackSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    goal: str = Field(min_length=1)
+    description: str = ""
+
+
+class _GraphSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    topology: Literal["linear", "dag", "fanout"] | None = None
+    description: str = ""
+    start: str = Field(min_length=1)
+    goal: str = Field(min_length=1)
+    nodes: dict[str, _NodeSpec] = Field(default_factory=dict)
+    edges: list[tuple[str, str, float] | tuple[str, str]] = Field(min_length=1)
+    fallbacks: list[_FallbackSpec] = Field(default_factory=list)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
+    """Build and validate a ``ToolGraph`` from a parsed definition.
+
+    Raises
+    ------
+    GraphError
+        If a field is missing, unknown or of the wrong type, or the structure is invalid; the
+        message names ``source`` and the field.
+    """
+    if not isinstance(data, dict):
+        raise GraphError(f"{source}: expected a mapping with start, goal and edges")
+    try:
+        spec = _GraphSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise GraphError(f"{source}: field {_field(first['loc'])}: {first['msg']}") from exc
+    graph = ToolGraph(start=spec.start, goal=spec.goal, name=spec.name or source)
+    states = {spec.start, spec.goal, *(f.goal for f in spec.fallbacks)}
+    try:
+        for name, node in spec.nodes.items():
+            attrs = node.model_dump(exclude={"kind", "timeout_ms"})
+            attrs["timeout_s"] = node.timeout_ms / 1000.0 if node.timeout_ms else None
+            if node.kind == "state" or name in states:
+                graph.add_state(name, join=node.join, quorum=node.quorum)
+            else:
+                graph.add_tool(name, **attrs)
+        for state in states - set(spec.nodes):
+            graph.add_state(state)
+        for i, edge in enumerate(spec.edges):
+            source_node, target = edge[0], edge[1]
+            cost = edge[2] if len(edge) == 3 else 1.0
+            if graph.digraph.has_edge(source_node, target):
+                raise GraphError(f"field edges.{i}: duplicate edge {source_node} -> {target}")
+            graph.add_edge(source_node, target, cost)
+        for fallback in spec.fallbacks:
+            graph.add_fallback(fallback.goal, fallback.description)
+        graph.validate()
+    except GraphError as exc:
+        raise GraphError(f"{source}: {exc}") from exc
+    return graph
+
+
+def load_graph(path: str | Path) -> ToolGraph:
+    """Load a graph definition from a ``.yaml``/``.yml`` or ``.json`` file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GraphError(f"{file}: cannot read graph definition ({exc.strerror})") from exc
+    try:
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise GraphError(f"{file}: not valid {file.suffix.lstrip('.').upper()}: {exc}") from exc
+    return graph_from_definition(data, source=str(file))

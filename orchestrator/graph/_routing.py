@@ -1,0 +1,164 @@
+"""Plan the cheapest healthy way from what is done to a goal.
+
+Graphs whose nodes all take ``any`` predecessor are routed with networkx's multi-source Dijkstra
+from every completed node, so a reroute never re-runs a finished step. Graphs with ``all`` or
+``quorum`` joins are planned over their topological order: a join costs the sum of the inputs it
+needs, and the plan is the set of steps that feeds the goal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from orchestrator.errors import NoPathError
+from orchestrator.graph._graph import ToolGraph
+from orchestrator.graph._weights import EdgeCost, Weights
+
+__all__ = ["Plan", "plan_route"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The steps still to run to reach ``goal``, what each waits for, and why it is cheapest.
+
+    ``steps`` are in dependency order and exclude completed nodes; ``needs[step]`` are the
+    predecessors the step waits for; ``edges`` give the cost breakdown of every edge used.
+    """
+
+    goal: str
+    steps: tuple[str, ...]
+    needs: Mapping[str, tuple[str, ...]]
+    edges: tuple[EdgeCost, ...]
+    cost: float
+    origin: tuple[str, ...] = field(default=())
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """For a path plan: the completed node it starts from, then its steps."""
+        return (*self.origin, *self.steps)
+
+    def ready(self, done: Collection[str]) -> list[str]:
+        """Steps not yet done whose every needed predecessor is done."""
+        return [s for s in self.steps if s not in done and all(p in done for p in self.needs[s])]
+
+    def explain(self) -> list[str]:
+        """One line per edge, with its factors, then the total."""
+        return [e.describe() for e in self.edges] + [f"total cost {self.cost:.4g}"]
+
+
+def plan_route(
+    graph: ToolGraph,
+    weights: Weights,
+    *,
+    goal: str | None = None,
+    done: Collection[str] = (),
+) -> Plan:
+    """The cheapest plan from the completed nodes ``done`` (plus the start) to ``goal``.
+
+    Parameters
+    ----------
+    graph
+        The tool graph.
+    weights
+        The weight callable; masked tools are unreachable.
+    goal
+        Defaults to the graph's goal; pass a fallback goal after a demotion.
+    done
+        Nodes already completed; they cost nothing and are never planned again.
+
+    Raises
+    ------
+    NoPathError
+        If no healthy plan reaches the goal (the trigger for escalation).
+
+    Examples
+    --------
+    >>> g = ToolGraph(start="S", goal="G")
+    >>> g.add_edge("S", "A", 1.0); g.add_edge("A", "G", 0.0)
+    >>> plan_route(g, Weights(g)).steps
+    ('A', 'G')
+    """
+    target = goal or graph.goal
+    completed = {graph.start, *done}
+    if target in completed:
+        return Plan(goal=target, steps=(), needs={}, edges=(), cost=0.0)
+    if graph.has_joins:
+        return _plan_joins(graph, weights, target, completed)
+    try:
+        cost, path = nx.multi_source_dijkstra(
+            graph.digraph, completed, target=target, weight=weights
+        )
+    except nx.NetworkXNoPath:
+        raise NoPathError(_no_path_message(graph, target, weights)) from None
+    needs = {path[i + 1]: (path[i],) for i in range(len(path) - 1)}
+    edges = tuple(weights.breakdown(path[i], path[i + 1]) for i in range(len(path) - 1))
+    return Plan(
+        goal=target,
+        steps=tuple(path[1:]),
+        needs=needs,
+        edges=edges,
+        cost=float(cost),
+        origin=(path[0],),
+    )
+
+
+def _no_path_message(graph: ToolGraph, goal: str, weights: Weights) -> str:
+    masked = ", ".join(sorted(weights.masked)) or "none"
+    return f"no healthy path to {goal!r} in {graph.name or 'graph'} (masked tools: {masked})"
+
+
+def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -> Plan:
+    g = graph.digraph
+    best: dict[str, float] = {}
+    choice: dict[str, tuple[str, ...]] = {}
+    for v in nx.topological_sort(g):
+        if v in done:
+            best[v], choice[v] = 0.0, ()
+            continue
+        feasible: list[tuple[float, str]] = []
+        for u, data in g.pred[v].items():
+            w = weights(u, v, data)
+            if w is not None and math.isfinite(best.get(u, math.inf)):
+                feasible.append((best[u] + w, u))
+        node = graph.node(v)
+        preds = len(g.pred[v])
+        if node.join == "any":
+            if feasible:
+                cost, u = min(feasible)
+                best[v], choice[v] = cost, (u,)
+        elif node.join == "all":
+            if preds and len(feasible) == preds:
+                best[v], choice[v] = sum(c for c, _ in feasible), tuple(u for _, u in feasible)
+        else:
+            k = node.quorum or preds
+            met = [(c, u) for c, u in feasible if u in done]
+            # Quorum already met by finished branches: wait for nothing else. Otherwise fan out
+            # to every feasible branch at once, so up to n - k of them may still fail.
+            chosen = met if len(met) >= k else feasible
+            if len(chosen) >= k:
+                best[v], choice[v] = sum(c for c, _ in chosen), tuple(u for _, u in chosen)
+        if v == goal:
+            break
+    if not math.isfinite(best.get(goal, math.inf)):
+        raise NoPathError(_no_path_message(graph, goal, weights))
+    needed: set[str] = set()
+    stack = [goal]
+    while stack:
+        v = stack.pop()
+        if v in needed or v in done:
+            continue
+        needed.add(v)
+        stack.extend(choice[v])
+    order = [v for v in nx.topological_sort(g) if v in needed]
+    edges = tuple(weights.breakdown(u, v) for v in order for u in choice[v])
+    return Plan(
+        goal=goal,
+        steps=tuple(order),
+        needs={v: choice[v] for v in order},
+        edges=edges,
+        cost=sum(e.weight for e in edges),
+    )

@@ -1,0 +1,142 @@
+"""Effective edge weights: a tool's declared and observed condition applied to an edge's cost.
+
+``Weights`` is the ``(u, v, data) -> float | None`` callable networkx's shortest-path functions
+accept; returning ``None`` hides the edge, which is how failed or open-circuit tools are masked
+without mutating the graph. The formula is documented in ``orchestrator.graph._policy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.graph._graph import ToolGraph, ToolNode
+from orchestrator.graph._policy import GraphPolicy
+
+__all__ = ["EdgeCost", "ToolStats", "Weights"]
+
+
+@dataclass
+class ToolStats:
+    """What execution has observed of one tool, as moving averages seeded by its declared hints."""
+
+    latency_ms: float
+    failure_rate: float
+    pressure: float = 0.0
+    last_latency_ms: float | None = None
+    calls: int = 0
+    failures: int = 0
+
+    @classmethod
+    def prior(cls, node: ToolNode) -> ToolStats:
+        """Stats before any observation: the graph's declared latency and reliability."""
+        return cls(latency_ms=node.latency_ms, failure_rate=1.0 - node.reliability)
+
+    def observe(
+        self, *, latency_ms: float | None, failed: bool, rate_limited: bool, alpha: float
+    ) -> None:
+        """Fold one call's outcome into the averages (``alpha`` is the newest call's weight)."""
+        self.calls += 1
+        self.failures += int(failed)
+        if latency_ms is not None:
+            self.last_latency_ms = latency_ms
+            self.latency_ms += alpha * (latency_ms - self.latency_ms)
+        self.failure_rate += alpha * (float(failed) - self.failure_rate)
+        self.pressure += alpha * (float(rate_limited) - self.pressure)
+
+
+@dataclass(frozen=True)
+class EdgeCost:
+    """One edge's weight and the factors it is made of, for explanations."""
+
+    source: str
+    target: str
+    base: float
+    price: float
+    latency_factor: float
+    reliability_factor: float
+    pressure_factor: float
+    weight: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.source} -> {self.target}: ({self.base:.3g} + price {self.price:.3g})"
+            f" x latency {self.latency_factor:.3f} x 1/reliability {self.reliability_factor:.3f}"
+            f" x pressure {self.pressure_factor:.3f} = {self.weight:.4g}"
+        )
+
+
+_NEUTRAL = (0.0, 1.0, 1.0, 1.0)
+
+
+class Weights:
+    """The weight callable for one routing decision.
+
+    Parameters
+    ----------
+    graph
+        The tool graph.
+    policy
+        Formula constants.
+    stats
+        Observed conditions by tool; tools without an entry use their declared hints.
+    masked
+        Tools to hide: every edge into them weighs ``None``.
+    """
+
+    def __init__(
+        self,
+        graph: ToolGraph,
+        policy: GraphPolicy | None = None,
+        stats: Mapping[str, ToolStats] | None = None,
+        masked: Collection[str] = (),
+    ) -> None:
+        self.graph = graph
+        self.policy = policy or GraphPolicy()
+        self.stats = stats or {}
+        self.masked = frozenset(masked)
+        self._nodes = graph.digraph.nodes
+        # Per-target (price term, latency, reliability, pressure factors), computed once per node.
+        self._factors: dict[str, tuple[float, float, float, float]] = {}
+
+    def factors(self, target: str) -> tuple[float, float, float, float]:
+        cached = self._factors.get(target)
+        if cached is not None:
+            return cached
+        node: ToolNode = self._nodes[target]["node"]
+        if not node.is_tool:
+            result = _NEUTRAL
+        else:
+            p = self.policy
+            stats = self.stats.get(target) or ToolStats.prior(node)
+            reliability = max(p.min_reliability, 1.0 - stats.failure_rate)
+            result = (
+                p.price_weight * node.price,
+                1.0 + p.latency_weight * stats.latency_ms / p.latency_ref_ms,
+                1.0 / reliability,
+                1.0 + p.pressure_weight * stats.pressure,
+            )
+        self._factors[target] = result
+        return result
+
+    def __call__(self, source: str, target: str, data: Mapping[str, Any]) -> float | None:
+        if target in self.masked:
+            return None
+        price, latency, reliability, pressure = self.factors(target)
+        return (float(data["cost"]) + price) * latency * reliability * pressure
+
+    def breakdown(self, source: str, target: str) -> EdgeCost:
+        """The weight of ``source -> target`` and its factors (the edge must exist)."""
+        base = float(self.graph.digraph.edges[source, target]["cost"])
+        price, latency, reliability, pressure = self.factors(target)
+        return EdgeCost(
+            source=source,
+            target=target,
+            base=base,
+            price=price,
+            latency_factor=latency,
+            reliability_factor=reliability,
+            pressure_factor=pressure,
+            weight=(base + price) * latency * reliability * pressure,
+        )

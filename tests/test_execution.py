@@ -1,0 +1,401 @@
+"""The executor: retries, reroutes without re-running, breakers, monitors, escalation, the log."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from orchestrator.errors import (
+    EscalationError,
+    RateLimitedError,
+    ToolCallError,
+    ToolUnavailableError,
+)
+from orchestrator.execution import (
+    STATE_CLOSED,
+    STATE_HALF_OPEN,
+    STATE_OPEN,
+    CallableInvoker,
+    CircuitBreaker,
+    Decision,
+    DecisionLog,
+    Demote,
+    EscalationRequest,
+    Executor,
+    GiveUp,
+    LLMEscalation,
+    OpenAICompatibleClient,
+    ScriptedEscalation,
+    silent_failures,
+)
+from orchestrator.graph import ToolGraph, ToolStats, load_graph
+from orchestrator.policy import Policy
+
+pytestmark = pytest.mark.anyio
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
+
+
+def fast_policy(**execution: Any) -> Policy:
+    base = Policy().model_dump()
+    base["execution"]["retry"].update({"initial_s": 0.001, "max_s": 0.01, "jitter_s": 0.001})
+    base["execution"].update(execution)
+    return Policy.model_validate(base)
+
+
+class Calls:
+    """Python callables that count their calls; behaviour per tool is a list of outcomes."""
+
+    def __init__(self, script: Mapping[str, list[Any]] | None = None) -> None:
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.count: Counter[str] = Counter()
+
+    def tool(self, name: str) -> Any:
+        async def call(arguments: Mapping[str, Any]) -> Any:
+            self.count[name] += 1
+            queue = self.script.get(name)
+            step = queue.pop(0) if queue else {"tool": name, "refund_id": f"r-{name}"}
+            if isinstance(step, BaseException):
+                raise step
+            if isinstance(step, float):
+                await anyio.sleep(step)
+                return {"tool": name, "refund_id": "slow"}
+            return step
+
+        return call
+
+    def invoker(self, graph: ToolGraph) -> CallableInvoker:
+        return CallableInvoker({t: self.tool(t) for t in graph.tools()})
+
+
+def support() -> ToolGraph:
+    return load_graph(GRAPHS / "customer_support.yaml")
+
+
+def down(name: str) -> ToolUnavailableError:
+    return ToolUnavailableError("connection refused", tool=name)
+
+
+def actions(result_log: DecisionLog) -> list[tuple[str, str]]:
+    return [(d.action, d.tool) for d in result_log]
+
+
+async def test_happy_path_runs_the_cheapest_route_once() -> None:
+    g = support()
+    calls = Calls()
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "completed"
+    assert result.path == ["CRM", "Stripe", "Email"]
+    assert actions(result.log)[-1] == ("complete", "Complete")
+    assert result.llm_calls == 0
+
+
+async def test_down_tool_is_rerouted_around_without_rerunning_completed_steps() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")] * 5})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "completed"
+    assert result.path == ["CRM", "Razorpay", "Email"]
+    assert calls.count["CRM"] == 1
+    assert calls.count["Stripe"] == 1  # down is not transient: no retry
+    assert ("reroute", "Stripe") in actions(result.log)
+    assert result.silent_failures() == []
+
+
+async def test_transient_error_is_retried_with_backoff_and_then_succeeds() -> None:
+    g = support()
+    calls = Calls({"Stripe": [ToolCallError("503"), ToolCallError("503")]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.path == ["CRM", "Stripe", "Email"]
+    assert result.retries == 2
+    assert result.reroutes == 0
+    assert calls.count["Stripe"] == 3
+
+
+async def test_retries_are_bounded_then_the_step_is_rerouted() -> None:
+    g = support()
+    calls = Calls({"Stripe": [ToolCallError("500")] * 10})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert calls.count["Stripe"] == 3
+    assert result.retries == 2
+    assert result.path == ["CRM", "Razorpay", "Email"]
+
+
+async def test_retry_after_is_honoured() -> None:
+    g = support()
+    calls = Calls({"Stripe": [RateLimitedError("429", retry_after=0.15)]})
+    started = time.perf_counter()
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert time.perf_counter() - started >= 0.15
+    assert result.path == ["CRM", "Stripe", "Email"]
+    assert result.retries == 1
+
+
+async def test_retry_after_beyond_the_cap_reroutes_instead_of_waiting() -> None:
+    g = support()
+    calls = Calls({"Stripe": [RateLimitedError("429", retry_after=600.0)]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.retries == 0
+    assert result.path == ["CRM", "Razorpay", "Email"]
+
+
+async def test_step_timeout_cancels_a_hung_call() -> None:
+    g = support()
+    calls = Calls({"Stripe": [5.0, 5.0, 5.0]})
+    started = time.perf_counter()
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(step_timeout_s=0.05)).run()
+    assert time.perf_counter() - started < 2.0
+    assert [d.reason.split(":")[0] for d in result.log if d.action == "fail"] == ["timeout"] * 3
+    assert result.path == ["CRM", "Razorpay", "Email"]
+
+
+async def test_sync_callable_runs_in_a_thread_and_can_time_out() -> None:
+    g = support()
+
+    def slow(arguments: Mapping[str, Any]) -> Any:
+        time.sleep(0.3)
+        return {"refund_id": "late"}
+
+    def ok(arguments: Mapping[str, Any]) -> Any:
+        return {"refund_id": "ok"}
+
+    tools = {t: ok for t in g.tools()} | {"Stripe": slow}
+    policy = fast_policy(step_timeout_s=0.05, retry={"max_attempts": 1})
+    result = await Executor(g, CallableInvoker(tools), policy=policy).run()
+    assert result.path == ["CRM", "Razorpay", "Email"]
+
+
+async def test_malformed_output_fails_validation_and_is_rerouted_not_retried() -> None:
+    g = support()
+    calls = Calls({"Stripe": [{"status": "weird"}]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    fails = [d for d in result.log if d.action == "fail"]
+    assert len(fails) == 1
+    assert fails[0].reason.startswith("malformed:")
+    assert "refund_id" in fails[0].reason
+    assert result.path == ["CRM", "Razorpay", "Email"]
+
+
+async def test_upstream_outputs_reach_a_join_step() -> None:
+    g = load_graph(GRAPHS / "release_pipeline.yaml")
+    seen: dict[str, Any] = {}
+
+    def tool(name: str) -> Any:
+        async def call(arguments: Mapping[str, Any]) -> Any:
+            seen[name] = arguments
+            return {"from": name}
+
+        return call
+
+    invoker = CallableInvoker({t: tool(t) for t in g.tools()})
+    result = await Executor(g, invoker, policy=fast_policy()).run({"version": "1.2"})
+    assert result.outcome == "completed"
+    assert set(seen["Package"]["upstream"]) == {"Build", "Docs"}
+    assert seen["Package"]["inputs"] == {"version": "1.2"}
+
+
+async def test_fan_out_branches_run_concurrently() -> None:
+    g = load_graph(GRAPHS / "research_fanout.yaml")
+    calls = Calls({t: [0.1] for t in ("Bing", "Brave", "Tavily", "Exa")})
+    started = time.perf_counter()
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert time.perf_counter() - started < 0.3  # four 0.1 s branches, not 0.4 s in a row
+    assert result.outcome == "completed"
+
+
+async def test_quorum_survives_failed_branches_and_logs_each() -> None:
+    g = load_graph(GRAPHS / "research_fanout.yaml")
+    calls = Calls({"Bing": [down("Bing")], "Exa": [down("Exa")]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "completed"
+    assert {"Brave", "Tavily", "Summarise"} <= set(result.path)
+    assert {d.tool for d in result.log if d.action == "reroute"} == {"Bing", "Exa"}
+    assert result.silent_failures() == []
+
+
+async def test_no_path_demotes_to_the_declared_fallback() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    escalation = ScriptedEscalation()
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(), escalation=escalation).run()
+    assert result.outcome == "demoted"
+    assert result.goal == "RefundTicketed"
+    assert result.path == ["CRM", "ManualTicket"]
+    assert result.llm_calls == escalation.calls == 1
+    assert ("demote", "RefundTicketed") in actions(result.log)
+    assert calls.count["CRM"] == 1
+
+
+async def test_no_path_without_a_handler_escalates_explicitly() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "escalated"
+    assert result.log.entries[-1].action == "escalate"
+    assert result.silent_failures() == []
+
+
+async def test_handler_giving_up_ends_escalated_and_nonsense_ends_failed() -> None:
+    g = support()
+    script = {"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]}
+    gave_up = await Executor(
+        g,
+        Calls(script).invoker(g),
+        policy=fast_policy(),
+        escalation=ScriptedEscalation([GiveUp("no")]),
+    ).run()
+    assert gave_up.outcome == "escalated"
+    nonsense = await Executor(
+        g,
+        Calls(script).invoker(g),
+        policy=fast_policy(),
+        escalation=ScriptedEscalation([Demote("Nowhere")]),
+    ).run()
+    assert nonsense.outcome == "failed"
+    assert "Nowhere" in nonsense.log.entries[-1].reason
+
+
+async def test_llm_escalation_over_an_openai_compatible_endpoint() -> None:
+    asked: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content))
+        answer = {"action": "demote", "fallback": "RefundTicketed", "reason": "providers down"}
+        return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(answer)}}]})
+
+    client = OpenAICompatibleClient(
+        "http://llm.local/v1", "small", transport=httpx.MockTransport(handler)
+    )
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    escalation = LLMEscalation(client)
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(), escalation=escalation).run()
+    assert result.outcome == "demoted"
+    assert client.calls == result.llm_calls == 1
+    assert asked[0]["model"] == "small"
+    assert "RefundTicketed" in asked[0]["messages"][1]["content"]
+
+
+async def test_llm_escalation_rejects_an_unparseable_answer() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"choices": [{"message": {"content": "sure, demote!"}}]})
+
+    client = OpenAICompatibleClient("http://x/v1", "m", transport=httpx.MockTransport(handler))
+    request = EscalationRequest("g", "Complete", (), (), (), "no path")
+    with pytest.raises(EscalationError, match="not JSON"):
+        await LLMEscalation(client).escalate(request)
+
+
+async def test_http_errors_become_escalation_errors() -> None:
+    client = OpenAICompatibleClient(
+        "http://x/v1", "m", transport=httpx.MockTransport(lambda r: httpx.Response(500))
+    )
+    with pytest.raises(EscalationError, match="chat completion failed"):
+        await client.complete([{"role": "user", "content": "hi"}])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_breaker_opens_after_fail_max_and_half_opens_after_reset() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(fail_max=5, reset_timeout=60.0, clock=clock)
+    for _ in range(4):
+        breaker.record_failure()
+    assert breaker.state == STATE_CLOSED
+    breaker.record_failure()
+    assert breaker.state == STATE_OPEN
+    assert not breaker.allows_call()
+    clock.now = 60.0
+    assert breaker.state == STATE_HALF_OPEN
+    breaker.record_failure()  # the trial call failed: open again
+    assert breaker.state == STATE_OPEN
+    clock.now = 120.0
+    breaker.record_success()
+    assert breaker.state == STATE_CLOSED
+
+
+async def test_tool_with_open_breaker_is_avoided_before_it_is_called() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")] * 10})
+    clock = Clock()
+    executor = Executor(g, calls.invoker(g), policy=fast_policy(), clock=clock)
+    for _ in range(5):
+        with pytest.raises(ToolUnavailableError):
+            await executor.invoke_step("Stripe", {}, DecisionLog())
+    assert executor.breakers["Stripe"].state == STATE_OPEN
+    # Forget the learned failure rate so only the open breaker keeps Stripe off the route.
+    executor.stats["Stripe"] = ToolStats.prior(g.node("Stripe"))
+    before = calls.count["Stripe"]
+    result = await executor.run()
+    assert calls.count["Stripe"] == before
+    assert result.path == ["CRM", "Razorpay", "Email"]
+    assert [d.action for d in result.log if d.tool == "Stripe"] == ["reroute"]
+    assert "known down" in next(d.reason for d in result.log if d.tool == "Stripe")
+
+
+class ProbingTools(CallableInvoker):
+    def __init__(self, tools: Mapping[str, Any], healthy: set[str]) -> None:
+        super().__init__(tools)
+        self.healthy = healthy
+        self.probes: list[str] = []
+
+    async def probe(self, tool: str) -> bool:
+        self.probes.append(tool)
+        return tool in self.healthy
+
+
+async def test_monitor_probe_closes_a_half_open_breaker_during_a_run() -> None:
+    g = support()
+    calls = Calls({"CRM": [0.2]})  # keep the run busy while the monitor ticks
+    invoker = ProbingTools({t: calls.tool(t) for t in g.tools()}, healthy={"Stripe"})
+    clock = Clock()
+    policy = fast_policy(
+        breaker={"fail_max": 1, "reset_timeout_s": 10.0}, monitors={"interval_s": 0.01}
+    )
+    executor = Executor(g, invoker, policy=policy, clock=clock)
+    executor.breakers["Stripe"].record_failure()
+    assert executor.breakers["Stripe"].state == STATE_OPEN
+    clock.now = 10.0
+    result = await executor.run()
+    assert "Stripe" in invoker.probes
+    assert executor.breakers["Stripe"].state == STATE_CLOSED
+    assert result.path == ["CRM", "Stripe", "Email"]
+
+
+async def test_monitors_report_rate_limit_pressure_and_latency_spikes() -> None:
+    g = support()
+    calls = Calls({"Stripe": [RateLimitedError("429", retry_after=0.001)] * 3})
+    executor = Executor(g, calls.invoker(g), policy=fast_policy())
+    result = await executor.run()
+    kinds = {(c.kind, c.tool) for c in result.conditions}
+    assert ("rate_limit_pressure", "Stripe") in kinds
+    executor.stats["Email"].last_latency_ms = 10 * executor.stats["Email"].latency_ms
+    assert ("latency_spike", "Email") in {(c.kind, c.tool) for c in executor.assess()}
+
+
+def test_silent_failure_checker_flags_a_skipped_stage_only() -> None:
+    def log(*entries: tuple[str, str]) -> list[Decision]:
+        return [Decision(a, t, "", float(i)) for i, (a, t) in enumerate(entries)]  # type: ignore[arg-type]
+
+    skipped = log(("fail", "Stripe"), ("execute", "Email"), ("complete", "Complete"))
+    assert [d.tool for d in silent_failures(skipped)] == ["Stripe"]
+    healed = log(("fail", "Stripe"), ("execute", "X"), ("reroute", "Stripe"), ("complete", "C"))
+    assert silent_failures(healed) == []
+    retried = log(("fail", "Stripe"), ("retry", "Stripe"), ("fail", "Stripe"), ("escalate", "C"))
+    assert silent_failures(retried) == []
+    dangling = log(("execute", "A"), ("fail", "B"))
+    assert [d.tool for d in silent_failures(dangling)] == ["B"]

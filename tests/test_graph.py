@@ -1,0 +1,206 @@
+"""The tool graph: definitions, weights, Dijkstra routing with masks, joins and quorums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.catalog import Skill
+from orchestrator.errors import GraphError, NoPathError
+from orchestrator.graph import (
+    GraphPolicy,
+    ToolGraph,
+    ToolStats,
+    Weights,
+    graph_from_definition,
+    load_graph,
+    plan_route,
+)
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
+
+
+def linear() -> ToolGraph:
+    return graph_from_definition(
+        {
+            "start": "Start",
+            "goal": "Complete",
+            "edges": [
+                ["Start", "CRM", 0.1],
+                ["CRM", "Stripe", 0.3],
+                ["CRM", "Razorpay", 0.5],
+                ["Stripe", "Email", 0.1],
+                ["Razorpay", "Email", 0.1],
+                ["Email", "Complete", 0.0],
+            ],
+        }
+    )
+
+
+def test_cheapest_path_follows_edge_costs() -> None:
+    g = linear()
+    assert plan_route(g, Weights(g)).path == ("Start", "CRM", "Stripe", "Email", "Complete")
+
+
+def test_masked_tool_is_never_on_the_path_and_graph_is_not_mutated() -> None:
+    g = linear()
+    edges_before = g.digraph.number_of_edges()
+    plan = plan_route(g, Weights(g, masked={"Stripe"}))
+    assert "Stripe" not in plan.steps
+    assert plan.path == ("Start", "CRM", "Razorpay", "Email", "Complete")
+    assert g.digraph.number_of_edges() == edges_before
+
+
+def test_no_path_raises_no_path_error_naming_the_masked_tools() -> None:
+    g = linear()
+    with pytest.raises(NoPathError, match="Razorpay, Stripe"):
+        plan_route(g, Weights(g, masked={"Stripe", "Razorpay"}))
+
+
+def test_reroute_starts_from_completed_steps_without_replanning_them() -> None:
+    g = linear()
+    plan = plan_route(g, Weights(g, masked={"Stripe"}), done={"CRM"})
+    assert plan.origin == ("CRM",)
+    assert plan.steps == ("Razorpay", "Email", "Complete")
+
+
+def test_weight_formula_multiplies_latency_reliability_and_pressure() -> None:
+    g = ToolGraph(start="S", goal="G")
+    g.add_tool("T", price=0.5, latency_ms=500.0, reliability=0.8)
+    g.add_edge("S", "T", 1.0)
+    g.add_edge("T", "G", 0.0)
+    policy = GraphPolicy(latency_ref_ms=1000.0, pressure_weight=4.0)
+    stats = {"T": ToolStats(latency_ms=500.0, failure_rate=0.2, pressure=0.25)}
+    cost = Weights(g, policy, stats).breakdown("S", "T")
+    assert cost.weight == pytest.approx((1.0 + 0.5) * 1.5 * (1 / 0.8) * 2.0)
+
+
+def test_observed_failures_raise_the_weight_online() -> None:
+    g = linear()
+    stats = {"Stripe": ToolStats.prior(g.node("Stripe"))}
+    before = Weights(g, stats=stats).breakdown("CRM", "Stripe").weight
+    for _ in range(3):
+        stats["Stripe"].observe(latency_ms=100.0, failed=True, rate_limited=False, alpha=0.3)
+    after = Weights(g, stats=stats).breakdown("CRM", "Stripe").weight
+    assert after > 1.5 * before
+    # Cost now favours the other provider although Stripe never hard-failed the route.
+    assert "Razorpay" in plan_route(g, Weights(g, stats=stats)).steps
+
+
+def test_explanation_lists_every_edge_and_the_total() -> None:
+    g = linear()
+    plan = plan_route(g, Weights(g))
+    lines = plan.explain()
+    assert lines[0].startswith("Start -> CRM:")
+    assert len(lines) == len(plan.edges) + 1
+    assert sum(e.weight for e in plan.edges) == pytest.approx(plan.cost)
+
+
+def test_all_join_plans_every_input_and_orders_them_first() -> None:
+    g = load_graph(GRAPHS / "release_pipeline.yaml")
+    plan = plan_route(g, Weights(g))
+    assert set(plan.needs["Release"]) == {"Package", "UnitTests", "Scanned"}
+    assert set(plan.needs["Package"]) == {"Build", "Docs"}
+    for step, needs in plan.needs.items():
+        for need in needs:
+            if need in plan.steps:
+                assert plan.steps.index(need) < plan.steps.index(step)
+
+
+def test_join_takes_the_cheaper_alternative_for_an_any_state() -> None:
+    g = load_graph(GRAPHS / "release_pipeline.yaml")
+    plan = plan_route(g, Weights(g))
+    scanners = {"Snyk", "Trivy"} & set(plan.steps)
+    assert len(scanners) == 1
+    masked = plan_route(g, Weights(g, masked=scanners))
+    assert ({"Snyk", "Trivy"} - scanners) <= set(masked.steps)
+
+
+def test_all_join_with_a_masked_input_has_no_plan() -> None:
+    g = load_graph(GRAPHS / "release_pipeline.yaml")
+    with pytest.raises(NoPathError):
+        plan_route(g, Weights(g, masked={"UnitTests"}))
+
+
+def test_quorum_fans_out_to_every_feasible_branch_and_needs_k() -> None:
+    g = load_graph(GRAPHS / "research_fanout.yaml")
+    plan = plan_route(g, Weights(g))
+    assert set(plan.needs["Gathered"]) == {"Bing", "Brave", "Tavily", "Exa"}
+    two_left = plan_route(g, Weights(g, masked={"Bing", "Exa"}))
+    assert set(two_left.needs["Gathered"]) == {"Brave", "Tavily"}
+    with pytest.raises(NoPathError):
+        plan_route(g, Weights(g, masked={"Bing", "Exa", "Brave"}))
+
+
+def test_quorum_met_by_done_branches_waits_for_no_more() -> None:
+    g = load_graph(GRAPHS / "research_fanout.yaml")
+    plan = plan_route(g, Weights(g), done={"Plan", "Bing", "Brave"})
+    assert plan.needs["Gathered"] == ("Bing", "Brave")
+    assert plan.ready({"Start", "Plan", "Bing", "Brave"}) == ["Gathered"]
+
+
+def test_fallback_goal_is_routable_after_demotion() -> None:
+    g = load_graph(GRAPHS / "customer_support.yaml")
+    plan = plan_route(g, Weights(g), goal="RefundTicketed", done={"CRM"})
+    assert plan.steps == ("ManualTicket", "RefundTicketed")
+    assert not g.node("RefundTicketed").is_tool
+
+
+def test_graph_from_skills_takes_their_cost_hints() -> None:
+    g = ToolGraph(start="S", goal="G")
+    g.add_tool(Skill(name="search", price=0.2, latency_ms=50.0, reliability=0.9))
+    g.add_edge("S", "search", 1.0)
+    g.add_edge("search", "G", 0.0)
+    node = g.node("search")
+    assert (node.price, node.latency_ms, node.reliability) == (0.2, 50.0, 0.9)
+    assert plan_route(g, Weights(g)).steps == ("search", "G")
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        ({"start": "S", "goal": "G", "edges": [["S", "G", 1]], "colour": 1}, "field colour"),
+        ({"start": "S", "goal": "G"}, "field edges"),
+        ({"start": "S", "goal": "G", "edges": [["S", "A", "x"]]}, "field edges.0"),
+        ({"start": "S", "goal": "G", "edges": [["S", "A", 1]]}, "not reachable"),
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "G", 1]],
+                "nodes": {"G": {"join": "all", "quorum": 2}},
+            },
+            "quorum",
+        ),
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "A", 1], ["A", "B", 1], ["B", "A", 1], ["B", "G", 1]],
+                "nodes": {"G": {"join": "all"}},
+            },
+            "acyclic",
+        ),
+        ({"start": "S", "goal": "G", "edges": [["S", "G", -1]]}, "cost must be >= 0"),
+    ],
+)
+def test_bad_definitions_name_the_file_and_field(definition: object, message: str) -> None:
+    with pytest.raises(GraphError, match=message) as info:
+        graph_from_definition(definition, source="bad.yaml")
+    assert str(info.value).startswith("bad.yaml: ")
+
+
+def test_load_graph_names_the_file_on_bad_yaml(tmp_path: Path) -> None:
+    bad = tmp_path / "g.yaml"
+    bad.write_text("start: [unclosed\n")
+    with pytest.raises(GraphError, match=str(bad)):
+        load_graph(bad)
+
+
+@pytest.mark.parametrize("name", ["customer_support", "release_pipeline", "research_fanout"])
+def test_shipped_graphs_load_and_plan(name: str) -> None:
+    g = load_graph(GRAPHS / f"{name}.yaml")
+    assert plan_route(g, Weights(g)).steps[-1] == g.goal
+    for fallback in g.fallbacks:
+        assert plan_route(g, Weights(g), goal=fallback.goal).steps[-1] == fallback.goal
