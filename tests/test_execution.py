@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import yaml
 
 from orchestrator.errors import (
     EscalationError,
@@ -29,6 +30,7 @@ from orchestrator.execution import (
     DecisionLog,
     Demote,
     EscalationRequest,
+    ExecutionPolicy,
     Executor,
     GiveUp,
     LLMEscalation,
@@ -36,7 +38,7 @@ from orchestrator.execution import (
     ScriptedEscalation,
     silent_failures,
 )
-from orchestrator.graph import ToolGraph, ToolStats, load_graph
+from orchestrator.graph import GraphPolicy, ToolGraph, ToolStats, load_graph
 from orchestrator.policy import Policy
 
 pytestmark = pytest.mark.anyio
@@ -399,3 +401,11 @@ def test_silent_failure_checker_flags_a_skipped_stage_only() -> None:
     assert silent_failures(retried) == []
     dangling = log(("execute", "A"), ("fail", "B"))
     assert [d.tool for d in silent_failures(dangling)] == ["B"]
+
+
+def test_default_policy_file_matches_the_built_in_defaults() -> None:
+    data = yaml.safe_load((GRAPHS.parent / "policies" / "default.yaml").read_text())
+    assert GraphPolicy.model_validate(data["graph"]) == GraphPolicy()
+    assert ExecutionPolicy.model_validate(data["execution"]) == ExecutionPolicy()
+    assert ExecutionPolicy().breaker.fail_max == 5
+    assert ExecutionPolicy().breaker.reset_timeout_s == 60.0

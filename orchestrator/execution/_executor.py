@@ -46,7 +46,7 @@ from orchestrator.execution._failures import Failure, FailureKind, classify
 from orchestrator.execution._invoker import Invoker, ProbingInvoker
 from orchestrator.execution._log import Decision, DecisionLog, silent_failures
 from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
-from orchestrator.graph import Plan, ToolGraph, ToolStats, Weights, plan_route
+from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, plan_route
 
 if TYPE_CHECKING:
     from orchestrator.policy import Policy
@@ -327,7 +327,7 @@ class Executor:
 
         Health monitors run beside the task in the same task group and stop with it.
         """
-        run = _Run(self, dict(inputs or {}), log or DecisionLog())
+        run = _Run(self, dict(inputs or {}), DecisionLog() if log is None else log)
         error: Exception | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch)
@@ -452,6 +452,20 @@ class _Run:
                 self.failed[tool] = value
                 self.unanswered.append(tool)
 
+    def _reachable_fallbacks(self) -> tuple[Fallback, ...]:
+        # Offer only fallbacks a plan can still reach, so the handler cannot pick a dead end.
+        masked = set(self.failed) | (self.ex.known_down() - self.done)
+        reachable = []
+        for fallback in self.graph.fallbacks:
+            if fallback.goal in self.tried_goals:
+                continue
+            try:
+                plan_route(self.graph, self.ex.weights(masked), goal=fallback.goal, done=self.done)
+            except NoPathError:
+                continue
+            reachable.append(fallback)
+        return tuple(reachable)
+
     async def _escalate(self, exc: NoPathError) -> Outcome | None:
         """Ask the handler; return the final outcome, or None to continue towards a new goal."""
         self.unanswered.clear()
@@ -471,7 +485,7 @@ class _Run:
             goal=self.goal,
             done=tuple(sorted(self.done)),
             failed=tuple((t, str(f.kind)) for t, f in self.failed.items()),
-            fallbacks=tuple(f for f in self.graph.fallbacks if f.goal not in self.tried_goals),
+            fallbacks=self._reachable_fallbacks(),
             reason=reason,
         )
         try:
@@ -480,7 +494,7 @@ class _Run:
                 f.goal for f in request.fallbacks
             }:
                 raise EscalationError(
-                    f"cannot demote to {decision.fallback!r}: not an untried fallback"
+                    f"cannot demote to {decision.fallback!r}: not a reachable, untried fallback"
                 )
         except EscalationError as err:
             self.log.record("escalate", self.goal, f"{reason}; handler failed: {err}")

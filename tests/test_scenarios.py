@@ -1,0 +1,215 @@
+"""Scenario files, fault injection, baselines and the ``scenario run`` command."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.errors import ScenarioError, ToolCallError, ToolUnavailableError
+from orchestrator.graph import load_graph
+from orchestrator.scenarios import (
+    FaultInjector,
+    SimulatedInvoker,
+    load_scenario,
+    run_scenario,
+)
+from orchestrator.scenarios._model import ScenarioSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.yaml"))
+
+
+def test_at_least_forty_scenarios_cover_all_three_topologies() -> None:
+    topologies = Counter(load_scenario(p).topology for p in SCENARIOS)
+    assert len(SCENARIOS) >= 40
+    assert set(topologies) == {"linear", "dag", "fanout"}
+    assert min(topologies.values()) >= 10
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+async def test_router_meets_every_scenario_expectation(path: Path) -> None:
+    result = await run_scenario(load_scenario(path))
+    assert result.mismatches == []
+    assert result.silent_failures == []
+    if result.last.outcome == "completed":
+        assert result.llm_calls == 0  # the LLM is only asked when no path is left
+    executed = [d.tool for d in result.log if d.action == "execute"]
+    if result.scenario.spec.runs == 1:
+        assert len(executed) == len(set(executed))  # no step ran twice
+
+
+@pytest.mark.anyio
+async def test_static_workflow_skips_are_reported_as_silent_failures() -> None:
+    scenario = load_scenario(ROOT / "tests/scenarios/cs05_both_payments_down_demote.yaml")
+    static = await run_scenario(scenario, "static")
+    assert static.last.outcome == "completed"  # what the workflow believes
+    assert not static.outcome_correct
+    assert [d.tool for d in static.silent_failures] == ["Razorpay"]
+
+
+@pytest.mark.anyio
+async def test_react_baseline_pays_an_llm_call_per_step_and_failure() -> None:
+    scenario = load_scenario(ROOT / "tests/scenarios/cs02_payment_down.yaml")
+    router = await run_scenario(scenario, "router")
+    react = await run_scenario(scenario, "react")
+    assert router.llm_calls == 0
+    # CRM, Stripe (fails), Razorpay, Email: four routing questions plus one after the failure.
+    assert react.llm_calls == 5
+    assert react.last.path == router.last.path
+
+
+def _injector(faults: list[dict[str, object]], seed: int = 0) -> FaultInjector:
+    graph = load_graph(ROOT / "graphs/customer_support.yaml")
+    spec = ScenarioSpec.model_validate(
+        {"id": "t", "graph": {}, "faults": faults, "expect": {"outcome": "completed"}, "seed": seed}
+    )
+    return FaultInjector(SimulatedInvoker(graph), spec.faults, seed=seed)
+
+
+async def _outcomes(injector: FaultInjector, tool: str, n: int) -> list[str]:
+    found = []
+    for _ in range(n):
+        try:
+            await injector.invoke(tool, {})
+            found.append("ok")
+        except (ToolCallError, ToolUnavailableError) as exc:
+            found.append(type(exc).__name__)
+    return found
+
+
+def test_fault_starts_after_n_successes_and_stops_after_times() -> None:
+    injector = _injector([{"tool": "Stripe", "kind": "error", "after": 2, "times": 2}])
+    outcomes = anyio.run(_outcomes, injector, "Stripe", 6)
+    assert outcomes == ["ok", "ok", "ToolCallError", "ToolCallError", "ok", "ok"]
+
+
+def test_flaky_fault_is_reproducible_from_the_seed() -> None:
+    def draw(seed: int) -> list[str]:
+        injector = _injector([{"tool": "Stripe", "kind": "flaky", "p": 0.5}], seed=seed)
+        return anyio.run(_outcomes, injector, "Stripe", 40)
+
+    assert draw(1) == draw(1)
+    assert draw(1) != draw(2)
+    assert 5 < draw(1).count("ok") < 35
+
+
+def test_down_fault_fails_the_recovery_probe() -> None:
+    injector = _injector([{"tool": "Stripe", "kind": "down", "after": 1}])
+    assert anyio.run(injector.probe, "Stripe")
+    anyio.run(_outcomes, injector, "Stripe", 1)
+    assert not anyio.run(injector.probe, "Stripe")
+
+
+def test_malformed_fault_returns_output_that_fails_the_schema() -> None:
+    injector = _injector([{"tool": "Stripe", "kind": "malformed", "times": 1}])
+    assert "refund_id" not in anyio.run(injector.invoke, "Stripe", {})
+    assert "refund_id" in anyio.run(injector.invoke, "Stripe", {})
+
+
+VALID = """\
+id: T-1
+topology: linear
+graph:
+  start: Start
+  goal: Complete
+  edges:
+    - [Start, CRM, 0.1]
+    - [CRM, Stripe, 0.3]
+    - [Stripe, Complete, 0]
+faults:
+  - {tool: Stripe, kind: down}
+expect:
+  outcome: [escalated, demoted]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("topology: linear", "topology: linear\ncolour: red", "field colour"),
+        ("kind: down}", "kind: exploded}", "field faults.0"),
+        ("kind: down}", "kind: down, ms: 5}", "field faults.0.ms"),
+        ("{tool: Stripe,", "{tool: Paypal,", "field faults.0.tool"),
+        ("{tool: Stripe, kind: down}", "{tool: Stripe, kind: flaky}", "field faults.0.p"),
+        ("outcome: [escalated, demoted]", "outcome: vanished", "field expect.outcome"),
+        (
+            "outcome: [escalated, demoted]",
+            "outcome: escalated\n  path: [Start, X]",
+            "expect.path.1",
+        ),
+        ("  goal: Complete\n", "", "field goal"),
+        (
+            "topology: linear",
+            "topology: linear\npolicy: {execution: {retry: {max_attempts: 0}}}",
+            "field policy.execution.retry.max_attempts",
+        ),
+        (
+            "topology: linear",
+            "topology: linear\nescalation: [{demote: Nowhere}]",
+            "field escalation.0.demote",
+        ),
+    ],
+)
+def test_bad_scenario_files_name_the_file_and_field(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    assert old in VALID
+    path = tmp_path / "bad.yaml"
+    path.write_text(VALID.replace(old, new, 1))
+    with pytest.raises(ScenarioError, match=field) as info:
+        load_scenario(path)
+    assert str(path) in str(info.value)
+
+
+def test_the_valid_template_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(VALID)
+    assert load_scenario(path).id == "T-1"
+
+
+def test_graph_reference_that_does_not_exist_is_a_scenario_error(tmp_path: Path) -> None:
+    path = tmp_path / "ref.yaml"
+    path.write_text(
+        VALID.split("graph:")[0] + "graph: graphs/nope.yaml\nexpect: {outcome: completed}\n"
+    )
+    with pytest.raises(ScenarioError, match="field graph"):
+        load_scenario(path)
+
+
+runner = CliRunner()
+
+
+def test_cli_prints_one_object_for_one_file_and_a_list_for_several() -> None:
+    one = runner.invoke(app, ["scenario", "run", str(SCENARIOS[0]), "--json"])
+    assert one.exit_code == 0, one.output
+    data = json.loads(one.output)
+    assert set(data) >= {"id", "outcome", "path", "llm_calls", "reroutes", "retries", "decisions"}
+    assert set(data["decisions"][0]) == {"action", "tool", "reason", "t_ms"}
+    two = runner.invoke(app, ["scenario", "run", str(SCENARIOS[0]), str(SCENARIOS[1]), "--json"])
+    assert two.exit_code == 0, two.output
+    assert [d["id"] for d in json.loads(two.output)] == [
+        load_scenario(SCENARIOS[0]).id,
+        load_scenario(SCENARIOS[1]).id,
+    ]
+
+
+def test_cli_exits_non_zero_when_an_expectation_fails(tmp_path: Path) -> None:
+    path = tmp_path / "wrong.yaml"
+    path.write_text(VALID.replace("outcome: [escalated, demoted]", "outcome: completed"))
+    result = runner.invoke(app, ["scenario", "run", str(path), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["outcome"] == "escalated"
+
+
+def test_cli_exits_two_on_a_malformed_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("id: X\n")
+    result = runner.invoke(app, ["scenario", "run", str(path)])
+    assert result.exit_code == 2
