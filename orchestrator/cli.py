@@ -5,7 +5,22 @@ Human tables by default, ``--json`` for machines. No logic lives here that the A
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestrator._resources import data_path
+from orchestrator.errors import OrchestratorError
 
 app = typer.Typer(
     name="orchestrator",
@@ -13,11 +28,245 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+console = Console()
+err_console = Console(stderr=True)
+
+SAMPLE_CATALOG = data_path("skills", "sample.jsonl")
+
+CatalogOption = Annotated[
+    Path,
+    typer.Option(
+        "--catalog", "-c", help="Catalog file or folder (default: the shipped sample catalog)."
+    ),
+]
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="Policy YAML merged over the embedded default.")
+]
+EmbedderOption = Annotated[
+    Path | None,
+    typer.Option("--embedder", help="Local path of a sentence-transformers model."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+@contextmanager
+def _errors_exit() -> Iterator[None]:
+    """Turn our own errors into one clear line and exit code 2, instead of a traceback."""
+    try:
+        yield
+    except OrchestratorError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from exc
+
+
+def _default_index_dir(catalog: Path) -> Path:
+    root = Path(os.environ.get("ORCHESTRATOR_CACHE") or Path.home() / ".cache" / "orchestrator")
+    digest = hashlib.sha256(str(catalog.resolve()).encode()).hexdigest()[:16]
+    return root / "indexes" / f"{catalog.stem}-{digest}"
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("embedding skills"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("embed", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _open_router(
+    catalog: Path,
+    index: Path | None,
+    policy: Path | None,
+    embedder: Path | None,
+    cross_encoder: Path | None,
+    *,
+    show_progress: bool,
+) -> Any:
+    from orchestrator.routing import SkillRouter
+
+    with _progress_bar(show_progress) as progress:
+        return SkillRouter.from_catalog(
+            catalog,
+            policy=policy,
+            index_dir=index if index is not None else _default_index_dir(catalog),
+            embedder=embedder,
+            cross_encoder=cross_encoder,
+            progress=progress,
+        )
+
+
+@app.command()
+def index(
+    catalog: Annotated[Path, typer.Argument(help="Catalog file or folder to index.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Index directory to write.")],
+    policy: PolicyOption = None,
+    embedder: EmbedderOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Index a catalog into DIR (atomically, with a manifest). An existing index there is
+    updated incrementally: only new or changed skills are embedded."""
+    from orchestrator.routing import SkillIndex
+
+    with _errors_exit():
+        router = _open_router(catalog, out, policy, embedder, None, show_progress=not json_out)
+        manifest = SkillIndex.read_manifest(out)
+    if json_out:
+        print(json.dumps(manifest))
+        return
+    console.print(
+        f"indexed [bold]{len(router.skills)}[/] skills ({manifest['vectors']} vectors, "
+        f"{manifest['dense_index']} faiss index, model {manifest['model']}) into {out}"
+    )
+
+
+def _result_line(result: Any, query_id: Any | None) -> dict[str, Any]:
+    line: dict[str, Any] = {} if query_id is None else {"id": query_id}
+    if query_id is None:
+        line["query"] = result.query
+    line["fits"] = result.fits
+    line["results"] = [
+        {
+            "id": m.skill.id,
+            "name": m.skill.name,
+            "score": round(m.score, 6),
+            "duplicates": [d.id for d in m.duplicates],
+        }
+        for m in result.matches
+    ]
+    return line
+
+
+def _read_queries(path: Path) -> list[tuple[Any, str]]:
+    from orchestrator.errors import CatalogError
+
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CatalogError(f"cannot read queries file ({exc.strerror})", source=str(path)) from exc
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise CatalogError(
+                f"not valid JSON ({exc.msg})", source=str(path), where=f"line {number}"
+            ) from exc
+        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+            raise CatalogError(
+                'expected an object {"id": ..., "query": "text"}',
+                source=str(path),
+                where=f"line {number}",
+            )
+        out.append((item.get("id"), item["query"]))
+    return out
+
+
+@app.command()
+def route(
+    query: Annotated[str | None, typer.Argument(help="The task text.")] = None,
+    catalog: CatalogOption = SAMPLE_CATALOG,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index directory (default: a per-catalog cache folder)."),
+    ] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="How many skills to return.")] = 5,
+    queries: Annotated[
+        Path | None,
+        typer.Option("--queries", help='JSONL file of {"id": ..., "query": ...} lines.'),
+    ] = None,
+    policy: PolicyOption = None,
+    embedder: EmbedderOption = None,
+    cross_encoder: Annotated[
+        Path | None,
+        typer.Option("--cross-encoder", help="Local path of a CrossEncoder used to rerank."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Route a task (or a JSONL file of tasks) to the best-fitting skills."""
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give either a task text or --queries FILE, not both")
+    with _errors_exit():
+        batch = _read_queries(queries) if queries is not None else [(None, query or "")]
+        router = _open_router(
+            catalog, index_dir, policy, embedder, cross_encoder, show_progress=not json_out
+        )
+        results = router.route_batch([text for _, text in batch], k=k)
+    if json_out:
+        for (query_id, _), result in zip(batch, results, strict=True):
+            sys.stdout.write(json.dumps(_result_line(result, query_id)) + "\n")
+        return
+    for (query_id, _), result in zip(batch, results, strict=True):
+        _print_route(result, query_id)
+
+
+def _print_route(result: Any, query_id: Any | None) -> None:
+    verdict = "[green]fits[/]" if result.fits else "[yellow]no skill fits[/]"
+    title = f"{query_id}: " if query_id is not None else ""
+    table = Table(title=f"{title}{result.query}  ({verdict}, threshold {result.threshold:.2f})")
+    table.add_column("#", justify="right")
+    table.add_column("skill")
+    table.add_column("score", justify="right")
+    table.add_column("bm25", justify="right")
+    table.add_column("dense", justify="right")
+    table.add_column("near-duplicates")
+    for rank, m in enumerate(result.matches, start=1):
+        table.add_row(
+            str(rank),
+            m.skill.id,
+            f"{m.score:.3f}",
+            f"{m.scores.get('bm25', 0.0):.2f}",
+            f"{m.scores.get('dense', 0.0):.2f}",
+            ", ".join(d.id for d in m.duplicates),
+        )
+    console.print(table)
+
+
+DEMO_TASKS = (
+    "refund the customer's last card payment",
+    "what will the weather be like in Lisbon over the next five days?",
+    "find me a flight from Berlin to Tokyo next Friday",
+    "email the invoice PDF to the client",
+    "order me a large pepperoni pizza",
+)
+
+
+@app.command()
+def demo(
+    catalog: CatalogOption = SAMPLE_CATALOG,
+    k: Annotated[int, typer.Option("-k", min=1)] = 3,
+    json_out: JsonOption = False,
+) -> None:
+    """Route a few everyday tasks over the sample catalog, offline, with embedded defaults."""
+    with _errors_exit():
+        router = _open_router(catalog, None, None, None, None, show_progress=not json_out)
+        results = router.route_batch(list(DEMO_TASKS), k=k)
+    if json_out:
+        for result in results:
+            sys.stdout.write(json.dumps(_result_line(result, None)) + "\n")
+        return
+    console.print(f"[bold]orchestrator demo[/]: {len(router.skills)} skills in {catalog.name}\n")
+    for result in results:
+        _print_route(result, None)
 
 
 # --- scenario commands (issue 3) ---

@@ -101,7 +101,7 @@ class EscalationError(OrchestratorError):
 
 
 class ToolFailure(OrchestratorError):
-    """One call of a tool failed; ``tool`` names it. The executor classifies, retries or reroutes."""
+    """One call of a tool failed; ``tool`` names it. The executor classifies, retries, reroutes."""
 
     def __init__(self, message: str, *, tool: str | None = None):
         self.tool = tool

@@ -51,7 +51,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise PolicyError(f"{path}: expected a mapping of policy sections, got {type(raw).__name__}")
+        raise PolicyError(
+            f"{path}: expected a mapping of policy sections, got {type(raw).__name__}"
+        )
     return raw
 
 

@@ -1,0 +1,92 @@
+"""Skill routing: hybrid retrieval (BM25 + dense), fusion, full-body rerank, duplicates, no-fit.
+
+Names are imported on first use: the policy models must load without pulling in torch and faiss,
+so that ``import orchestrator`` and ``orchestrator --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.routing._policy import RoutingPolicy
+
+if TYPE_CHECKING:
+    from orchestrator.routing._duplicates import group_duplicates
+    from orchestrator.routing._embedder import (
+        Embedder,
+        SentenceEmbedder,
+        default_model_path,
+        load_embedder,
+    )
+    from orchestrator.routing._fusion import reciprocal_rank_fusion
+    from orchestrator.routing._index import SkillIndex
+    from orchestrator.routing._rerank import (
+        FIT_FEATURES,
+        RANK_SIGNALS,
+        Candidate,
+        CrossEncoderReranker,
+        FitModel,
+        RankFusionReranker,
+        Reranker,
+        fit_features,
+        fit_logistic,
+    )
+    from orchestrator.routing._router import Match, RetrievalMethod, RouteResult, SkillRouter
+
+_LAZY = {
+    "group_duplicates": "_duplicates",
+    "Embedder": "_embedder",
+    "SentenceEmbedder": "_embedder",
+    "default_model_path": "_embedder",
+    "load_embedder": "_embedder",
+    "reciprocal_rank_fusion": "_fusion",
+    "SkillIndex": "_index",
+    "FIT_FEATURES": "_rerank",
+    "RANK_SIGNALS": "_rerank",
+    "Candidate": "_rerank",
+    "CrossEncoderReranker": "_rerank",
+    "FitModel": "_rerank",
+    "RankFusionReranker": "_rerank",
+    "Reranker": "_rerank",
+    "fit_features": "_rerank",
+    "fit_logistic": "_rerank",
+    "Match": "_router",
+    "RetrievalMethod": "_router",
+    "RouteResult": "_router",
+    "SkillRouter": "_router",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "FIT_FEATURES",
+    "RANK_SIGNALS",
+    "Candidate",
+    "CrossEncoderReranker",
+    "Embedder",
+    "FitModel",
+    "Match",
+    "RankFusionReranker",
+    "Reranker",
+    "RetrievalMethod",
+    "RouteResult",
+    "RoutingPolicy",
+    "SentenceEmbedder",
+    "SkillIndex",
+    "SkillRouter",
+    "default_model_path",
+    "fit_features",
+    "fit_logistic",
+    "group_duplicates",
+    "load_embedder",
+    "reciprocal_rank_fusion",
+]

@@ -45,14 +45,19 @@ class RetrievalPolicy(_Section):
 
 
 class RerankPolicy(_Section):
-    """Stage 2: how the fused candidates are re-scored over the full body."""
+    """Stage 2: how the fused candidates are re-ordered over the full body.
 
-    kind: Literal["features", "cross-encoder", "none"] = "features"
+    ``fusion`` (default) fuses the candidates' ranks by BM25, best dense chunk, dense head and
+    body coverage, weighted by ``weights``; ``cross-encoder`` scores (query, passage) pairs with
+    the CrossEncoder at ``cross_encoder``; ``none`` keeps the stage-1 order.
+    """
+
+    kind: Literal["fusion", "cross-encoder", "none"] = "fusion"
     cross_encoder: str | None = Field(
         default=None, description="Local path of a sentence-transformers CrossEncoder."
     )
     weights: dict[str, float] = Field(default_factory=dict)
-    bias: float = 0.0
+    k: float = Field(default=60.0, gt=0, description="Rank offset of the fusion.")
 
 
 class DuplicatePolicy(_Section):
@@ -63,9 +68,13 @@ class DuplicatePolicy(_Section):
 
 
 class NoFitPolicy(_Section):
-    """Below ``threshold`` (on the calibrated 0-1 fit score) the router says nothing fits."""
+    """Nothing fits when the best match's fit probability is below ``threshold``. The
+    probability comes from a logistic model over the best match's evidence (``weights``,
+    ``bias``), fitted with ``bench/train_reranker.py``."""
 
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    weights: dict[str, float] = Field(default_factory=dict)
+    bias: float = 0.0
 
 
 class RoutingPolicy(_Section):

@@ -1,0 +1,351 @@
+"""The skill index: BM25 over every field and dense vectors of the head and body chunks.
+
+Built once per catalog and written to disk atomically with a manifest; rebuilt incrementally
+(only new or changed skills are embedded) when the catalog changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from orchestrator.catalog import Skill, catalog_hash
+from orchestrator.errors import IndexFormatError
+from orchestrator.routing._embedder import Embedder
+from orchestrator.routing._policy import IndexPolicy
+from orchestrator.routing._text import skill_text, tokenize
+
+__all__ = ["INDEX_FORMAT", "Progress", "SkillIndex"]
+
+INDEX_FORMAT = 1
+MANIFEST = "manifest.json"
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while skills are embedded."""
+
+
+def _package_version() -> str:
+    try:
+        return version("orchestrator")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+@dataclass
+class SkillIndex:
+    """Everything stage 1 needs, in memory. Rows are positions in ``skills``."""
+
+    skills: list[Skill]
+    policy: IndexPolicy
+    embedder_name: str
+    vectors: npt.NDArray[np.float32]
+    owners: npt.NDArray[np.int32]
+    bm25: Any
+    faiss_index: Any
+    catalog_hash: str
+    _row_of: dict[str, int] = field(init=False, repr=False)
+    _first_vector: npt.NDArray[np.int64] = field(init=False, repr=False)
+    _tokens: dict[int, frozenset[str]] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._row_of = {s.id: i for i, s in enumerate(self.skills)}
+        # owners is sorted by construction: the vectors of skill i are contiguous.
+        self._first_vector = np.searchsorted(self.owners, np.arange(len(self.skills) + 1))
+
+    # ----------------------------------------------------------------- build
+    @classmethod
+    def build(
+        cls,
+        skills: Sequence[Skill],
+        embedder: Embedder,
+        policy: IndexPolicy,
+        *,
+        previous: SkillIndex | None = None,
+        progress: Progress | None = None,
+    ) -> SkillIndex:
+        """Index ``skills``. Vectors of skills unchanged since ``previous`` are reused."""
+        skills = list(skills)
+        texts = [
+            skill_text(
+                s,
+                chunk_words=policy.chunk_words,
+                chunk_overlap=policy.chunk_overlap,
+                max_chunks=policy.max_chunks,
+            )
+            for s in skills
+        ]
+        reusable: dict[str, npt.NDArray[np.float32]] = {}
+        if (
+            previous is not None
+            and previous.embedder_name == embedder.name
+            and previous.policy == policy
+        ):
+            for row, skill in enumerate(previous.skills):
+                reusable[skill.fingerprint()] = previous.vectors_of(row)
+
+        blocks: list[npt.NDArray[np.float32] | None] = []
+        pending: list[tuple[int, list[str]]] = []
+        for row, (skill, text) in enumerate(zip(skills, texts, strict=True)):
+            cached = reusable.get(skill.fingerprint())
+            blocks.append(cached)
+            if cached is None:
+                pending.append((row, list(text.passages)))
+
+        total = len(pending)
+        if progress:
+            progress(0, total)
+        batch: list[tuple[int, list[str]]] = []
+        done = 0
+        for item in pending:
+            batch.append(item)
+            if sum(len(p) for _, p in batch) >= policy.batch_size * 4:
+                done += _embed_batch(batch, blocks, embedder, policy.batch_size)
+                batch = []
+                if progress:
+                    progress(done, total)
+        if batch:
+            done += _embed_batch(batch, blocks, embedder, policy.batch_size)
+            if progress:
+                progress(done, total)
+
+        dim = embedder.dimension
+        filled = [b if b is not None else np.zeros((0, dim), np.float32) for b in blocks]
+        vectors = np.ascontiguousarray(
+            np.concatenate(filled) if filled else np.zeros((0, dim), np.float32)
+        )
+        owners = np.concatenate(
+            [np.full(len(b), i, dtype=np.int32) for i, b in enumerate(filled)]
+            or [np.zeros(0, np.int32)]
+        )
+        bm25 = _build_bm25([tokenize(t.full) for t in texts])
+        return cls(
+            skills=skills,
+            policy=policy,
+            embedder_name=embedder.name,
+            vectors=vectors,
+            owners=owners,
+            bm25=bm25,
+            faiss_index=_build_faiss(vectors, policy),
+            catalog_hash=catalog_hash(skills),
+        )
+
+    # ---------------------------------------------------------------- access
+    def __len__(self) -> int:
+        return len(self.skills)
+
+    def row(self, skill_id: str) -> int | None:
+        return self._row_of.get(skill_id)
+
+    def vectors_of(self, row: int) -> npt.NDArray[np.float32]:
+        """All vectors of one skill: its head first, then its chunks."""
+        start, stop = self._first_vector[row], self._first_vector[row + 1]
+        return self.vectors[start:stop]
+
+    def tokens_of(self, row: int) -> frozenset[str]:
+        """The stemmed token set of a skill's full text (computed on demand, then cached)."""
+        cached = self._tokens.get(row)
+        if cached is None:
+            skill = self.skills[row]
+            text = skill_text(
+                skill,
+                chunk_words=self.policy.chunk_words,
+                chunk_overlap=self.policy.chunk_overlap,
+                max_chunks=self.policy.max_chunks,
+            )
+            cached = frozenset(tokenize(text.full))
+            self._tokens[row] = cached
+        return cached
+
+    @property
+    def kind(self) -> str:
+        """``"hnsw"`` or ``"flat"``: which faiss index serves dense search."""
+        return "hnsw" if isinstance(self.faiss_index, faiss.IndexHNSWFlat) else "flat"
+
+    # ---------------------------------------------------------------- search
+    def bm25_scores(self, query_tokens: list[str]) -> npt.NDArray[np.float32]:
+        """BM25 score of every skill (0 for skills sharing no token with the query)."""
+        if not self.skills:
+            return np.zeros(0, np.float32)
+        known = [t for t in query_tokens if t in self.bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.skills), np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+    def dense_search(
+        self, query_vector: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The ``k`` skills whose best vector is closest to the query: (rows, cosine)."""
+        if not self.skills or k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        depth = min(len(self.owners), max(k * 4, k + 32))
+        scores, ids = self.faiss_index.search(query_vector.reshape(1, -1), depth)
+        best: dict[int, float] = {}
+        for vid, score in zip(ids[0], scores[0], strict=True):
+            if vid < 0:
+                continue
+            owner = int(self.owners[vid])
+            if owner not in best:
+                best[owner] = float(score)
+        rows = sorted(best, key=best.__getitem__, reverse=True)[:k]
+        return np.asarray(rows, np.int64), np.asarray([best[r] for r in rows], np.float32)
+
+    def dense_scores(
+        self, query_vector: npt.NDArray[np.float32], rows: Sequence[int]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """For the given skills: (cosine to the head vector, best cosine over all vectors)."""
+        heads = np.empty(len(rows), np.float32)
+        best = np.empty(len(rows), np.float32)
+        for i, row in enumerate(rows):
+            sims = self.vectors_of(row) @ query_vector
+            heads[i] = sims[0] if len(sims) else 0.0
+            best[i] = sims.max() if len(sims) else 0.0
+        return heads, best
+
+    # ----------------------------------------------------------- persistence
+    def save(self, directory: str | Path) -> None:
+        """Write the index to ``directory`` atomically: a reader sees the old index or the new
+        one, never a mix; the manifest is written last, so a crash leaves no valid half-index."""
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            with (staging / "skills.jsonl").open("w", encoding="utf-8") as out:
+                for skill in self.skills:
+                    out.write(skill.model_dump_json() + "\n")
+            np.save(staging / "vectors.npy", self.vectors)
+            np.save(staging / "owners.npy", self.owners)
+            self.bm25.save(str(staging / "bm25"), show_progress=False)
+            faiss.write_index(self.faiss_index, str(staging / "dense.faiss"))
+            manifest = {
+                "format": INDEX_FORMAT,
+                "orchestrator": _package_version(),
+                "model": self.embedder_name,
+                "dimension": int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0,
+                "catalog_hash": self.catalog_hash,
+                "skills": len(self.skills),
+                "vectors": len(self.owners),
+                "dense_index": self.kind,
+                "policy": self.policy.model_dump(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            _swap_in(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    @staticmethod
+    def read_manifest(directory: str | Path) -> dict[str, Any]:
+        path = Path(directory) / MANIFEST
+        try:
+            manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexFormatError(f"{path}: no index manifest here") from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            raise IndexFormatError(f"{path}: unreadable index manifest: {exc}") from exc
+        if manifest.get("format") != INDEX_FORMAT:
+            raise IndexFormatError(
+                f"{path}: field format: expected {INDEX_FORMAT}, got {manifest.get('format')!r}; "
+                "rebuild the index with `orchestrator index`"
+            )
+        return manifest
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SkillIndex:
+        """Read an index written by :meth:`save`."""
+        root = Path(directory)
+        manifest = cls.read_manifest(root)
+        try:
+            skills = [
+                Skill.model_validate_json(line)
+                for line in (root / "skills.jsonl").read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
+            vectors = np.load(root / "vectors.npy")
+            owners = np.load(root / "owners.npy")
+            bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
+            dense = faiss.read_index(str(root / "dense.faiss"))
+            policy = IndexPolicy.model_validate(manifest["policy"])
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise IndexFormatError(f"{root}: corrupt index ({exc}); rebuild it") from exc
+        if len(skills) != manifest.get("skills") or len(owners) != manifest.get("vectors"):
+            raise IndexFormatError(f"{root}: index files disagree with the manifest; rebuild it")
+        _apply_search_params(dense, policy)
+        return cls(
+            skills=skills,
+            policy=policy,
+            embedder_name=str(manifest["model"]),
+            vectors=vectors.astype(np.float32, copy=False),
+            owners=owners.astype(np.int32, copy=False),
+            bm25=bm25,
+            faiss_index=dense,
+            catalog_hash=str(manifest["catalog_hash"]),
+        )
+
+
+def _embed_batch(
+    batch: list[tuple[int, list[str]]],
+    blocks: list[npt.NDArray[np.float32] | None],
+    embedder: Embedder,
+    batch_size: int,
+) -> int:
+    flat = [p for _, passages in batch for p in passages]
+    encoded = embedder.encode(flat, batch_size=batch_size)
+    start = 0
+    for row, passages in batch:
+        blocks[row] = encoded[start : start + len(passages)]
+        start += len(passages)
+    return len(batch)
+
+
+def _build_bm25(corpus_tokens: list[list[str]]) -> Any:
+    bm25 = bm25s.BM25()
+    # An empty document list would make bm25s fail; keep one empty token row per skill.
+    bm25.index([t or [""] for t in corpus_tokens] or [[""]], show_progress=False)
+    return bm25
+
+
+def _build_faiss(vectors: npt.NDArray[np.float32], policy: IndexPolicy) -> Any:
+    dim = vectors.shape[1]
+    index: Any
+    if len(vectors) > policy.hnsw_above:
+        index = faiss.IndexHNSWFlat(dim, policy.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = policy.hnsw_ef_construction
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    _apply_search_params(index, policy)
+    return index
+
+
+def _apply_search_params(index: Any, policy: IndexPolicy) -> None:
+    if isinstance(index, faiss.IndexHNSWFlat):
+        index.hnsw.efSearch = policy.hnsw_ef_search
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
+        raise IndexFormatError(
+            f"{target}: exists and is not an orchestrator index; refusing to replace it"
+        )
+    retired = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+    os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,414 @@
+"""SkillRouter: from a task to the few skills that fit it, best first.
+
+Stage 1 retrieves candidates with BM25 and dense search and fuses them (RRF); stage 2 reranks the
+fused candidates over the full body; near-duplicates are then grouped so they share one slot, and
+the best candidate's calibrated score decides whether anything fits at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import anyio.to_thread
+import numpy as np
+import numpy.typing as npt
+
+from orchestrator.catalog import CatalogSource, Skill, catalog_hash, load_catalog
+from orchestrator.errors import IndexFormatError
+from orchestrator.policy import Policy, load_policy
+from orchestrator.routing._duplicates import group_duplicates
+from orchestrator.routing._embedder import Embedder, load_embedder
+from orchestrator.routing._fusion import reciprocal_rank_fusion
+from orchestrator.routing._index import Progress, SkillIndex
+from orchestrator.routing._policy import RoutingPolicy
+from orchestrator.routing._rerank import (
+    Candidate,
+    CrossEncoderReranker,
+    FitModel,
+    RankFusionReranker,
+    Reranker,
+    query_coverage,
+)
+from orchestrator.routing._text import identifier_words, skill_text, tokenize
+
+__all__ = ["Match", "RetrievalMethod", "RouteResult", "SkillRouter"]
+
+RetrievalMethod = Literal["bm25", "dense", "rrf"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One routed skill. ``score`` is the stage-2 score that orders the matches; ``scores``
+    holds each stage's evidence and ``fit``, the probability that this skill fits the query;
+    ``duplicates`` are the near-duplicates this match stands for, best first — alternatives
+    an executor can fall back on."""
+
+    skill: Skill
+    score: float
+    scores: dict[str, float]
+    duplicates: tuple[Skill, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.skill.id
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The answer to one query. ``fits`` is false when even the best match scores below the
+    policy's no-fit threshold: the matches are then listed but should not be used blindly."""
+
+    query: str
+    matches: tuple[Match, ...]
+    fits: bool
+    threshold: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+
+def _parameter_key(skill: Skill) -> frozenset[str]:
+    return frozenset(identifier_words(p).lower().replace(" ", "") for p in skill.parameter_names())
+
+
+class SkillRouter:
+    """Routes queries over one indexed catalog. Build it with :meth:`from_catalog`."""
+
+    def __init__(
+        self,
+        index: SkillIndex,
+        embedder: Embedder,
+        policy: RoutingPolicy,
+        *,
+        reranker: Reranker | None = None,
+        index_dir: Path | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.policy = policy
+        self.index_dir = index_dir
+        self.reranker = reranker if reranker is not None else _default_reranker(policy)
+        self.fit_model = FitModel(policy.no_fit.weights, policy.no_fit.bias)
+        self._parameter_keys: dict[int, frozenset[str]] = {}
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_catalog(
+        cls,
+        catalog: CatalogSource,
+        *,
+        policy: Policy | RoutingPolicy | str | Path | None = None,
+        index_dir: str | Path | None = None,
+        embedder: Embedder | str | Path | None = None,
+        cross_encoder: str | Path | None = None,
+        dedupe: bool = False,
+        progress: Progress | None = None,
+    ) -> SkillRouter:
+        """Index a catalog (a file, a directory, or a list of skills/callables/tools).
+
+        With ``index_dir``, an index already there is reused when it was built from the same
+        catalog, model and chunking; otherwise it is updated incrementally (only new or changed
+        skills are embedded) and written back atomically.
+        """
+        routing = _routing_policy(policy)
+        if cross_encoder is not None:
+            routing = routing.model_copy(
+                update={
+                    "rerank": routing.rerank.model_copy(
+                        update={"kind": "cross-encoder", "cross_encoder": str(cross_encoder)}
+                    )
+                }
+            )
+        model = embedder if isinstance(embedder, Embedder) else load_embedder(embedder)
+        skills = load_catalog(catalog, dedupe=dedupe)
+        directory = Path(index_dir) if index_dir is not None else None
+        previous: SkillIndex | None = None
+        if directory is not None and (directory / "manifest.json").exists():
+            previous = SkillIndex.load(directory)
+            if (
+                previous.catalog_hash == catalog_hash(skills)
+                and previous.embedder_name == model.name
+                and previous.policy == routing.index
+            ):
+                return cls(previous, model, routing, index_dir=directory)
+        index = SkillIndex.build(skills, model, routing.index, previous=previous, progress=progress)
+        if directory is not None:
+            index.save(directory)
+        return cls(index, model, routing, index_dir=directory)
+
+    @classmethod
+    def from_index(
+        cls,
+        index_dir: str | Path,
+        *,
+        policy: Policy | RoutingPolicy | str | Path | None = None,
+        embedder: Embedder | str | Path | None = None,
+    ) -> SkillRouter:
+        """Open an index written by ``orchestrator index`` without reading the catalog again."""
+        directory = Path(index_dir)
+        index = SkillIndex.load(directory)
+        model = embedder if isinstance(embedder, Embedder) else load_embedder(embedder)
+        if index.embedder_name != model.name:
+            raise IndexFormatError(
+                f"{directory}: built with model {index.embedder_name}, but the router was given "
+                f"{model.name}; rebuild the index or pass the same embedder"
+            )
+        return cls(index, model, _routing_policy(policy), index_dir=directory)
+
+    def add_skills(self, skills: Sequence[Skill], *, progress: Progress | None = None) -> None:
+        """Add (or replace, by id) skills; only they are embedded. Saved when index-backed."""
+        by_id = {s.id: s for s in self.index.skills}
+        for skill in skills:
+            by_id[skill.id] = skill
+        self.index = SkillIndex.build(
+            list(by_id.values()),
+            self.embedder,
+            self.policy.index,
+            previous=self.index,
+            progress=progress,
+        )
+        self._parameter_keys.clear()
+        if self.index_dir is not None:
+            self.index.save(self.index_dir)
+
+    @property
+    def skills(self) -> list[Skill]:
+        return self.index.skills
+
+    # ------------------------------------------------------------- routing
+    def route(self, query: str, k: int = 10, *, only: Collection[str] | None = None) -> RouteResult:
+        """The ``k`` best skills for ``query`` (fewer only if the catalog is smaller).
+
+        ``only`` restricts routing to the given skill ids (an allow-list, e.g. the tools one
+        server or one user may call).
+        """
+        vector = self.embedder.encode([query])[0]
+        return self._route(query, vector, k, only)
+
+    def route_batch(
+        self, queries: Sequence[str], k: int = 10, *, only: Collection[str] | None = None
+    ) -> list[RouteResult]:
+        """Route many queries; their embeddings are computed in batches."""
+        vectors = self.embedder.encode(list(queries), batch_size=self.policy.index.batch_size)
+        return [self._route(q, v, k, only) for q, v in zip(queries, vectors, strict=True)]
+
+    async def aroute(
+        self, query: str, k: int = 10, *, only: Collection[str] | None = None
+    ) -> RouteResult:
+        """:meth:`route` in a worker thread, so an event loop keeps serving while it runs."""
+        return await anyio.to_thread.run_sync(lambda: self.route(query, k, only=only))
+
+    def retrieve(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        method: RetrievalMethod = "rrf",
+        only: Collection[str] | None = None,
+        vector: npt.NDArray[np.float32] | None = None,
+    ) -> list[tuple[Skill, float]]:
+        """Stage 1 alone (BM25, dense, or their RRF fusion), no rerank and no grouping: the
+        baselines the benchmark compares the full router against."""
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+        stage = self._stage_one(tokenize(query), vector, self._allowed_rows(only))
+        ranking: list[int]
+        score: dict[int, float]
+        if method == "bm25":
+            ranking = stage.bm25_ranking
+            score = {r: float(stage.bm25[r]) for r in ranking[:k]}
+        elif method == "dense":
+            ranking, score = stage.dense_ranking, stage.dense
+        else:
+            ranking, score = stage.fused, stage.rrf
+        return [(self.index.skills[r], score.get(r, 0.0)) for r in ranking[:k]]
+
+    # ----------------------------------------------------------- internals
+    def _allowed_rows(self, only: Collection[str] | None) -> npt.NDArray[np.int64] | None:
+        if only is None:
+            return None
+        rows = [self.index.row(i) for i in only]
+        return np.asarray(sorted(r for r in rows if r is not None), dtype=np.int64)
+
+    def _stage_one(
+        self,
+        query_tokens: list[str],
+        vector: npt.NDArray[np.float32],
+        allowed: npt.NDArray[np.int64] | None,
+    ) -> _StageOne:
+        rp = self.policy.retrieval
+        bm25 = self.index.bm25_scores(query_tokens)
+        if allowed is None:
+            positive = np.flatnonzero(bm25 > 0)
+            top = positive[np.argsort(-bm25[positive], kind="stable")[: rp.bm25_k]]
+            dense_rows, dense_scores = self.index.dense_search(vector, rp.dense_k)
+            dense = dict(zip(dense_rows.tolist(), dense_scores.tolist(), strict=True))
+            dense_ranking = dense_rows.tolist()
+        else:
+            sub = bm25[allowed]
+            keep = np.flatnonzero(sub > 0)
+            top = allowed[keep[np.argsort(-sub[keep], kind="stable")[: rp.bm25_k]]]
+            _, best = self.index.dense_scores(vector, allowed.tolist())
+            order = np.argsort(-best, kind="stable")[: rp.dense_k]
+            dense_ranking = allowed[order].tolist()
+            dense = {int(allowed[i]): float(best[i]) for i in order}
+        bm25_ranking = top.tolist()
+        rrf = reciprocal_rank_fusion([bm25_ranking, dense_ranking], k=rp.rrf_k)
+        fused = sorted(rrf, key=lambda r: (-rrf[r], r))
+        return _StageOne(bm25, bm25_ranking, dense, dense_ranking, rrf, fused)
+
+    def candidates(
+        self,
+        query: str,
+        *,
+        depth: int | None = None,
+        only: Collection[str] | None = None,
+        vector: npt.NDArray[np.float32] | None = None,
+    ) -> list[Candidate]:
+        """The fused stage-1 candidates with their evidence, as stage 2 sees them: what a
+        reranker is trained on (see ``bench/train_reranker.py``)."""
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+        query_tokens = tokenize(query)
+        stage = self._stage_one(query_tokens, vector, self._allowed_rows(only))
+        rows = stage.fused[: depth or self.policy.retrieval.rerank_depth]
+        return self._candidates(rows, stage, vector, query_tokens)
+
+    def _route(
+        self,
+        query: str,
+        vector: npt.NDArray[np.float32],
+        k: int,
+        only: Collection[str] | None,
+    ) -> RouteResult:
+        query_tokens = tokenize(query)
+        stage = self._stage_one(query_tokens, vector, self._allowed_rows(only))
+        depth = max(self.policy.retrieval.rerank_depth, 2 * k)
+        candidates = self._candidates(stage.fused[:depth], stage, vector, query_tokens)
+        if self.policy.rerank.kind == "none" or not candidates:
+            final = np.asarray([c.rrf for c in candidates], dtype=np.float64)
+        else:
+            final = self.reranker.score(query, candidates)
+        order = sorted(range(len(candidates)), key=lambda i: (-final[i], -candidates[i].rrf))
+        ranked = [candidates[i] for i in order]
+        heads = (
+            np.stack([self.index.vectors_of(c.row)[0] for c in ranked])
+            if ranked
+            else np.zeros((0, 1), np.float32)
+        )
+        groups = group_duplicates(
+            heads, [self._parameter_key(c.row) for c in ranked], self.policy.duplicates
+        )
+        leaders = [ranked[g[0]] for g in groups]
+        matches = []
+        for n, group in enumerate(groups[:k]):
+            lead = ranked[group[0]]
+            runner_up = leaders[n + 1] if n + 1 < len(leaders) else None
+            matches.append(
+                Match(
+                    skill=self.index.skills[lead.row],
+                    score=float(final[order[group[0]]]),
+                    scores={
+                        "bm25": lead.bm25,
+                        "dense": lead.dense_best,
+                        "coverage": lead.coverage,
+                        "rrf": lead.rrf,
+                        "fit": self.fit_model.probability(lead, runner_up),
+                    },
+                    duplicates=tuple(self.index.skills[ranked[i].row] for i in group[1:]),
+                )
+            )
+        # Always k results when the catalog has k: top up from stage 1 beyond the rerank depth.
+        if len(matches) < k:
+            seen = {c.row for c in ranked}
+            floor = min((m.score for m in matches), default=0.0)
+            for row in stage.fused[depth:] + self._rest(seen, stage, only):
+                if len(matches) >= k:
+                    break
+                if row in seen:
+                    continue
+                seen.add(row)
+                matches.append(
+                    Match(
+                        self.index.skills[row], floor, {"rrf": stage.rrf.get(row, 0.0), "fit": 0.0}
+                    )
+                )
+        threshold = self.policy.no_fit.threshold
+        fits = bool(matches) and matches[0].scores["fit"] >= threshold
+        return RouteResult(query=query, matches=tuple(matches), fits=fits, threshold=threshold)
+
+    def _rest(self, seen: set[int], stage: _StageOne, only: Collection[str] | None) -> list[int]:
+        allowed = self._allowed_rows(only)
+        pool = range(len(self.index)) if allowed is None else allowed.tolist()
+        return [r for r in pool if r not in seen and r not in stage.rrf]
+
+    def _candidates(
+        self,
+        rows: Sequence[int],
+        stage: _StageOne,
+        vector: npt.NDArray[np.float32],
+        query_tokens: Sequence[str],
+    ) -> list[Candidate]:
+        heads, best = self.index.dense_scores(vector, rows)
+        want_passages = isinstance(self.reranker, CrossEncoderReranker)
+        return [
+            Candidate(
+                row=row,
+                bm25=float(stage.bm25[row]),
+                dense_head=float(heads[i]),
+                dense_best=float(best[i]),
+                rrf=stage.rrf.get(row, 0.0),
+                coverage=query_coverage(query_tokens, self.index.tokens_of(row)),
+                passages=self._passages(self.index.skills[row]) if want_passages else (),
+            )
+            for i, row in enumerate(rows)
+        ]
+
+    def _passages(self, skill: Skill) -> tuple[str, ...]:
+        p = self.policy.index
+        return skill_text(
+            skill, chunk_words=p.chunk_words, chunk_overlap=p.chunk_overlap, max_chunks=p.max_chunks
+        ).passages
+
+    def _parameter_key(self, row: int) -> frozenset[str]:
+        key = self._parameter_keys.get(row)
+        if key is None:
+            key = _parameter_key(self.index.skills[row])
+            self._parameter_keys[row] = key
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class _StageOne:
+    bm25: npt.NDArray[np.float32]
+    bm25_ranking: list[int]
+    dense: dict[int, float]
+    dense_ranking: list[int]
+    rrf: dict[int, float]
+    fused: list[int]
+
+
+def _routing_policy(policy: Policy | RoutingPolicy | str | Path | None) -> RoutingPolicy:
+    if isinstance(policy, RoutingPolicy):
+        return policy
+    if isinstance(policy, Policy):
+        return policy.routing
+    return load_policy(policy).routing
+
+
+def _default_reranker(policy: RoutingPolicy) -> Reranker:
+    if policy.rerank.kind == "cross-encoder":
+        if not policy.rerank.cross_encoder:
+            from orchestrator.errors import PolicyError
+
+            raise PolicyError(
+                "routing.rerank.cross_encoder: expected the local path of a CrossEncoder "
+                "when routing.rerank.kind is cross-encoder"
+            )
+        return CrossEncoderReranker(policy.rerank.cross_encoder)
+    return RankFusionReranker(policy.rerank.weights, policy.rerank.k)

@@ -1,0 +1,107 @@
+"""Turn skills and queries into the text each retriever indexes.
+
+Tool names are identifiers (``getCurrentWeather``, ``stripe.refunds.create``), so tokens are split
+on case and punctuation before stemming; otherwise BM25 never matches "current weather" to them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from orchestrator.catalog import Skill
+
+__all__ = ["SkillText", "identifier_words", "skill_text", "tokenize"]
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def identifier_words(identifier: str) -> str:
+    """``"ChaDri.change_drink"`` -> ``"Cha Dri change drink"``."""
+    spaced = _CAMEL.sub(" ", identifier)
+    return " ".join(_WORD.findall(spaced))
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    stemmed: str = _STEMMER.stemWord(word)
+    return stemmed
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stemmed word tokens without stopwords, identifiers split into words."""
+    words = _WORD.findall(_CAMEL.sub(" ", text).lower())
+    return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+def _schema_lines(schema: dict[str, Any] | None, prefix: str = "") -> Iterable[str]:
+    if not isinstance(schema, dict):
+        return
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return
+    for name, spec in props.items():
+        spec = spec if isinstance(spec, dict) else {}
+        desc = str(spec.get("description", "")).strip()
+        enum = spec.get("enum")
+        extra = f" (one of {', '.join(map(str, enum[:12]))})" if isinstance(enum, list) else ""
+        yield f"{prefix}{identifier_words(str(name))}: {desc}{extra}".rstrip(": ")
+        if spec.get("type") == "object" or "properties" in spec:
+            yield from _schema_lines(spec, prefix=f"{prefix}{name}.")
+
+
+@dataclass(frozen=True, slots=True)
+class SkillText:
+    """The texts of one skill: ``head`` says what it is; ``passages`` are what the dense index
+    embeds (head first, then chunks of the schema text and body); ``full`` is what BM25 reads."""
+
+    head: str
+    passages: tuple[str, ...]
+    full: str
+
+
+def _chunks(words: Sequence[str], size: int, overlap: int, limit: int) -> list[str]:
+    step = max(1, size - overlap)
+    out = []
+    for start in range(0, len(words), step):
+        out.append(" ".join(words[start : start + size]))
+        if start + size >= len(words) or len(out) >= limit:
+            break
+    return out
+
+
+def skill_text(skill: Skill, *, chunk_words: int, chunk_overlap: int, max_chunks: int) -> SkillText:
+    """Cut a skill into indexed text. Long bodies become several chunks rather than being
+    truncated, each prefixed with the skill's name so a chunk still says whose it is."""
+    name = identifier_words(skill.name)
+    head = f"{name}. {skill.description}".strip()
+    params = "; ".join(_schema_lines(skill.parameters))
+    outputs = "; ".join(_schema_lines(skill.outputs))
+    tags = ", ".join(skill.tags)
+    detail_parts = [
+        f"Parameters: {params}" if params else "",
+        f"Returns: {outputs}" if outputs else "",
+        f"Tags: {tags}" if tags else "",
+        skill.body,
+    ]
+    detail = "\n".join(p for p in detail_parts if p)
+    passages = [f"{head} {('Parameters: ' + params) if params else ''}".strip()]
+    if skill.body or outputs:
+        body_words = "\n".join(
+            p for p in (f"Returns: {outputs}" if outputs else "", skill.body) if p
+        )
+        passages.extend(
+            f"{name}: {chunk}"
+            for chunk in _chunks(body_words.split(), chunk_words, chunk_overlap, max_chunks)
+        )
+    full = f"{name} {name} {skill.description}\n{detail}"
+    return SkillText(head=head, passages=tuple(passages), full=full)
