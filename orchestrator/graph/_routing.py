@@ -1,7 +1,8 @@
 """Plan the cheapest healthy way from what is done to a goal.
 
 Graphs whose nodes all take ``any`` predecessor are routed with networkx's multi-source Dijkstra
-from every completed node, so a reroute never re-runs a finished step. Graphs with ``all`` or
+from every completed node, so a reroute never re-runs a finished step; given a ``GoalBound`` that
+still holds, the same search runs on reduced weights, which makes it A*. Graphs with ``all`` or
 ``quorum`` joins are planned over their topological order: a join costs the sum of the inputs it
 needs, and the plan is the set of steps that feeds the goal.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
 from orchestrator.errors import NoPathError
+from orchestrator.graph._bound import GoalBound
 from orchestrator.graph._graph import ToolGraph
 from orchestrator.graph._weights import EdgeCost, Weights
 
@@ -56,6 +59,7 @@ def plan_route(
     *,
     goal: str | None = None,
     done: Collection[str] = (),
+    bound: GoalBound | None = None,
 ) -> Plan:
     """The cheapest plan from the completed nodes ``done`` (plus the start) to ``goal``.
 
@@ -69,6 +73,10 @@ def plan_route(
         Defaults to the graph's goal; pass a fallback goal after a demotion.
     done
         Nodes already completed; they cost nothing and are never planned again.
+    bound
+        Lower bounds on the cost to ``goal``. When they still hold for ``weights``
+        (``bound.admits``), the search is A* and settles little beyond the route; otherwise,
+        and for graphs with joins, it is plain Dijkstra. Either way the plan is the cheapest.
 
     Raises
     ------
@@ -86,6 +94,8 @@ def plan_route(
     completed = {graph.start, *done}
     if target in completed:
         return Plan(goal=target, steps=(), needs={}, edges=(), cost=0.0)
+    if bound is not None and bound.goal == target and bound.admits(weights, completed):
+        return _plan_towards(graph, weights, bound, target, completed)
     if graph.has_joins:
         return _plan_joins(graph, weights, target, completed)
     try:
@@ -94,16 +104,51 @@ def plan_route(
         )
     except nx.NetworkXNoPath:
         raise NoPathError(_no_path_message(graph, target, weights)) from None
-    needs = {path[i + 1]: (path[i],) for i in range(len(path) - 1)}
+    return _path_plan(weights, target, path, float(cost))
+
+
+def _path_plan(weights: Weights, goal: str, path: list[str], cost: float | None = None) -> Plan:
     edges = tuple(weights.breakdown(path[i], path[i + 1]) for i in range(len(path) - 1))
     return Plan(
-        goal=target,
+        goal=goal,
         steps=tuple(path[1:]),
-        needs=needs,
+        needs={path[i + 1]: (path[i],) for i in range(len(path) - 1)},
         edges=edges,
-        cost=float(cost),
+        cost=sum(e.weight for e in edges) if cost is None else cost,
         origin=(path[0],),
     )
+
+
+def _plan_towards(
+    graph: ToolGraph, weights: Weights, bound: GoalBound, goal: str, completed: set[str]
+) -> Plan:
+    """Multi-source A*: Dijkstra on weights reduced by the bound ``h``.
+
+    An edge u -> v weighs w - h(u) + h(v), which a consistent bound keeps >= 0; an edge leaving a
+    completed node weighs w + h(v), so every source starts at its own estimate and the distance
+    settled at the goal is the route's true cost. Edges into completed nodes are hidden (no route
+    needs them) and so are edges into nodes with no way to the goal.
+    """
+    h = bound.distance
+
+    def reduced(u: str, v: str, data: Mapping[str, Any]) -> float | None:
+        hv = h.get(v)
+        if hv is None or v in completed:
+            return None
+        w = weights(u, v, data)
+        if w is None:
+            return None
+        if u in completed:
+            return w + hv
+        # Rounding can leave an edge on a bounding route a hair below zero.
+        return max(0.0, w - h[u] + hv)
+
+    try:
+        _, path = nx.multi_source_dijkstra(graph.digraph, completed, target=goal, weight=reduced)
+    except nx.NetworkXNoPath:
+        raise NoPathError(_no_path_message(graph, goal, weights)) from None
+    # The settled distance is in reduced units; the plan's cost is the sum of its real weights.
+    return _path_plan(weights, goal, path)
 
 
 def _no_path_message(graph: ToolGraph, goal: str, weights: Weights) -> str:

@@ -99,9 +99,19 @@ class Weights:
         self._nodes = graph.digraph.nodes
         # Per-target (price term, latency, reliability, pressure factors), computed once per node.
         self._factors: dict[str, tuple[float, float, float, float]] = {}
+        self._assumed: Mapping[str, tuple[float, float, float, float]] = {}
+
+    def assume(self, factors: Mapping[str, tuple[float, float, float, float]]) -> None:
+        """Take ``factors`` for every node not computed yet.
+
+        For ``GoalBound``, which computes the nodes whose observations changed since its snapshot
+        first, so the rest are exactly its snapshot; it saves recomputing them on every route.
+        """
+        self._assumed = factors
 
     def factors(self, target: str) -> tuple[float, float, float, float]:
-        cached = self._factors.get(target)
+        """(price term, latency, reliability, pressure factors) of edges into ``target``."""
+        cached = self._factors.get(target) or self._assumed.get(target)
         if cached is not None:
             return cached
         node: ToolNode = self._nodes[target]["node"]
