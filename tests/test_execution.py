@@ -213,6 +213,46 @@ async def test_fan_out_branches_run_concurrently() -> None:
     assert result.outcome == "completed"
 
 
+async def test_a_slow_branch_does_not_delay_the_dependent_of_a_fast_branch() -> None:
+    # Slow answers only once FastNext has started; scheduling in waves would hold FastNext back
+    # until Slow finished, so Slow would time out instead.
+    g = ToolGraph(start="Start", goal="Done")
+    g.add_tool("Slow", timeout_s=1.0)
+    g.add_state("Joined", join="all")
+    for source, target in [
+        ("Start", "Slow"),
+        ("Start", "Fast"),
+        ("Fast", "FastNext"),
+        ("Slow", "Joined"),
+        ("FastNext", "Joined"),
+        ("Joined", "Done"),
+    ]:
+        g.add_edge(source, target, 1.0)
+    fast_next_started = anyio.Event()
+    order: list[str] = []
+
+    async def slow(arguments: Mapping[str, Any]) -> Any:
+        await fast_next_started.wait()
+        order.append("Slow")
+        return {}
+
+    async def fast(arguments: Mapping[str, Any]) -> Any:
+        order.append("Fast")
+        return {}
+
+    async def fast_next(arguments: Mapping[str, Any]) -> Any:
+        fast_next_started.set()
+        order.append("FastNext")
+        return {}
+
+    invoker = CallableInvoker({"Slow": slow, "Fast": fast, "FastNext": fast_next})
+    result = await Executor(g, invoker, policy=fast_policy()).run()
+    assert result.outcome == "completed"
+    assert order == ["Fast", "FastNext", "Slow"]
+    assert result.path == ["Fast", "FastNext", "Slow"]
+    assert [d.action for d in result.log if d.action == "fail"] == []
+
+
 async def test_quorum_survives_failed_branches_and_logs_each() -> None:
     g = load_graph(GRAPHS / "research_fanout.yaml")
     calls = Calls({"Bing": [down("Bing")], "Exa": [down("Exa")]})

@@ -9,12 +9,15 @@ in one ``DecisionLog``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from tenacity import (
@@ -54,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["Executor", "Outcome", "RunResult"]
 
 Outcome = Literal["completed", "demoted", "escalated", "failed"]
+# A finished step: the tool, its failure (None on success) and its output.
+_StepResult = tuple[str, Failure | None, Any]
 
 
 @dataclass
@@ -362,6 +367,8 @@ class _Run:
         self.escalations = 0
         self.llm_calls = 0
         self.avoided: set[str] = set()
+        self.running: dict[str, int] = {}  # step -> its place in start order
+        self.started: list[str] = []
 
     def result(self, outcome: Outcome) -> RunResult:
         return RunResult(
@@ -394,10 +401,24 @@ class _Run:
             self.log.record("reroute", tool, f"known down ({detail}); avoided before any call")
 
     async def drive(self) -> RunResult:
+        """Start every step as soon as what it needs is done; replan after each completion.
+
+        Steps run in one task group, so a slow branch delays only what depends on it. A failure
+        masks its tool and the next plan starts from everything done; steps still running keep
+        going. With no plan left, running steps are let finish before escalating.
+        """
+        send, finished = anyio.create_memory_object_stream[_StepResult](math.inf)
+        async with send, finished, anyio.create_task_group() as tg:
+            result = await self._schedule(tg, send, finished)
+        return result
+
+    async def _schedule(
+        self,
+        tg: TaskGroup,
+        send: MemoryObjectSendStream[_StepResult],
+        finished: MemoryObjectReceiveStream[_StepResult],
+    ) -> RunResult:
         while True:
-            if self.goal in self.done:
-                self.log.record("complete", self.goal, f"reached {self.goal}")
-                return self.result("demoted" if self.demoted else "completed")
             down = self.ex.known_down() - self.done
             self._announce_avoided(down)
             try:
@@ -408,6 +429,9 @@ class _Run:
                     done=self.done,
                 )
             except NoPathError as exc:
+                if self.running:
+                    await self._settle(finished)
+                    continue
                 ended = await self._escalate(exc)
                 if ended is not None:
                     return self.result(ended)
@@ -417,40 +441,53 @@ class _Run:
                     "reroute", tool, f"{self.failed[tool].describe()}; {_route_text(plan)}"
                 )
             self.unanswered.clear()
-            ready = plan.ready(self.done)
+            if self.goal in self.done and not self.running:
+                self.log.record("complete", self.goal, f"reached {self.goal}")
+                return self.result("demoted" if self.demoted else "completed")
+            ready = [s for s in plan.ready(self.done) if s not in self.running]
             states = [s for s in ready if not self.graph.node(s).is_tool]
             if states:
                 self.done.update(states)
                 continue
-            await self._run_wave(ready, plan)
-            self.ex.assess()
+            for tool in ready:
+                self.running[tool] = len(self.started)
+                self.started.append(tool)
+                tg.start_soon(self._step, tool, plan.needs[tool], send)
+            if not self.running:  # pragma: no cover - a plan always has a ready step
+                raise AssertionError(f"plan {plan.steps} has no ready step")
+            await self._settle(finished)
 
-    async def _run_wave(self, ready: list[str], plan: Plan) -> None:
-        results: dict[str, tuple[bool, Any]] = {}
-
-        async def one(tool: str) -> None:
-            upstream = {p: self.outputs[p] for p in plan.needs[tool] if p in self.outputs}
-            arguments = {"inputs": self.inputs, "upstream": upstream}
-            try:
-                results[tool] = (True, await self.ex.run_step(tool, arguments, self.log))
-            except ToolFailure as exc:
-                results[tool] = (False, classify(exc))
-
-        if len(ready) == 1:
-            await one(ready[0])
+    async def _step(
+        self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
+    ) -> None:
+        upstream = {p: self.outputs[p] for p in needs if p in self.outputs}
+        arguments = {"inputs": self.inputs, "upstream": upstream}
+        try:
+            output = await self.ex.run_step(tool, arguments, self.log)
+        except ToolFailure as exc:
+            send.send_nowait((tool, classify(exc), None))
         else:
-            async with anyio.create_task_group() as tg:
-                for tool in ready:
-                    tg.start_soon(one, tool)
-        for tool in ready:  # plan order, so the path does not depend on who finished first
-            ok, value = results[tool]
-            if ok:
+            send.send_nowait((tool, None, output))
+
+    async def _settle(self, finished: MemoryObjectReceiveStream[_StepResult]) -> None:
+        """Wait for a step to finish and take in every step finished by then."""
+        batch = [await finished.receive()]
+        while True:
+            try:
+                batch.append(finished.receive_nowait())
+            except anyio.WouldBlock:
+                break
+        # In start order, so the path does not depend on which of simultaneous steps won.
+        for tool, failure, output in sorted(batch, key=lambda r: self.running[r[0]]):
+            del self.running[tool]
+            if failure is None:
                 self.done.add(tool)
                 self.path.append(tool)
-                self.outputs[tool] = value
+                self.outputs[tool] = output
             else:
-                self.failed[tool] = value
+                self.failed[tool] = failure
                 self.unanswered.append(tool)
+        self.ex.assess()
 
     def _reachable_fallbacks(self) -> tuple[Fallback, ...]:
         # Offer only fallbacks a plan can still reach, so the handler cannot pick a dead end.
