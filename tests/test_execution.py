@@ -429,6 +429,57 @@ async def test_monitors_report_rate_limit_pressure_and_latency_spikes() -> None:
     assert ("latency_spike", "Email") in {(c.kind, c.tool) for c in executor.assess()}
 
 
+def two_ways(**a_attributes: Any) -> ToolGraph:
+    """Start -> A -> Done (cheaper) or Start -> B -> Done; both declared 1 ms."""
+    g = ToolGraph(start="Start", goal="Done")
+    g.add_tool("A", latency_ms=1.0, reliability=1.0, **a_attributes)
+    g.add_tool("B", latency_ms=1.0, reliability=1.0)
+    g.add_edge("Start", "A", 1.0)
+    g.add_edge("Start", "B", 1.5)
+    g.add_edge("A", "Done", 0.0)
+    g.add_edge("B", "Done", 0.0)
+    return g
+
+
+async def test_latency_spike_is_logged_and_reweights_the_next_route() -> None:
+    g = two_ways()
+    calls = Calls({"A": [0.1]})  # 100 ms against a declared 1 ms
+    base = fast_policy().model_dump()
+    base["graph"]["latency_ref_ms"] = 10.0
+    executor = Executor(g, calls.invoker(g), policy=Policy.model_validate(base))
+    first = await executor.run()
+    assert first.path == ["A"]
+    spike = [d for d in first.log if d.action == "monitor"]
+    assert [(d.tool, d.reason.split(":")[0]) for d in spike] == [("A", "latency_spike")]
+    assert executor.weights().breakdown("Start", "A").latency_factor > 2.5
+    second = await executor.run()
+    assert second.path == ["B"]
+    assert second.silent_failures() == []
+
+
+async def test_rate_limit_pressure_is_logged_and_reweights_the_next_route() -> None:
+    g = two_ways()
+    calls = Calls({"A": [RateLimitedError("429", retry_after=0.001)] * 3})
+    executor = Executor(g, calls.invoker(g), policy=fast_policy())
+    first = await executor.run()
+    assert first.path == ["B"]  # three refusals: retried, then rerouted
+    pressure = [d for d in first.log if d.action == "monitor"]
+    assert [(d.tool, d.reason.split(":")[0]) for d in pressure] == [("A", "rate_limit_pressure")]
+    assert first.silent_failures() == []
+    assert executor.weights().breakdown("Start", "A").pressure_factor > 3.0
+    # A answers again and is not masked, but its pressure still makes B the cheaper route.
+    second = await executor.run()
+    assert second.path == ["B"]
+    assert calls.count["A"] == 3
+
+
+async def test_a_risky_tool_is_flagged_in_the_log_before_it_is_called() -> None:
+    g = two_ways(risk=0.9)
+    result = await Executor(g, Calls().invoker(g), policy=fast_policy()).run()
+    assert actions(result.log) == [("monitor", "A"), ("execute", "A"), ("complete", "Done")]
+    assert "declared risk 0.90" in result.log.entries[0].reason
+
+
 def test_silent_failure_checker_flags_a_skipped_stage_only() -> None:
     def log(*entries: tuple[str, str]) -> list[Decision]:
         return [Decision(a, t, "", float(i)) for i, (a, t) in enumerate(entries)]  # type: ignore[arg-type]
@@ -439,6 +490,8 @@ def test_silent_failure_checker_flags_a_skipped_stage_only() -> None:
     assert silent_failures(healed) == []
     retried = log(("fail", "Stripe"), ("retry", "Stripe"), ("fail", "Stripe"), ("escalate", "C"))
     assert silent_failures(retried) == []
+    observed = log(("fail", "A"), ("monitor", "A"), ("reroute", "A"), ("complete", "C"))
+    assert silent_failures(observed) == []
     dangling = log(("execute", "A"), ("fail", "B"))
     assert [d.tool for d in silent_failures(dangling)] == ["B"]
 

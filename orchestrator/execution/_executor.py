@@ -368,6 +368,7 @@ class _Run:
         self.llm_calls = 0
         self.avoided: set[str] = set()
         self.running: dict[str, int] = {}  # step -> its place in start order
+        self.noted: set[tuple[str, str]] = set()  # (condition kind, tool) logged this run
         self.started: list[str] = []
 
     def result(self, outcome: Outcome) -> RunResult:
@@ -407,6 +408,7 @@ class _Run:
         masks its tool and the next plan starts from everything done; steps still running keep
         going. With no plan left, running steps are let finish before escalating.
         """
+        self.ex.assess()
         send, finished = anyio.create_memory_object_stream[_StepResult](math.inf)
         async with send, finished, anyio.create_task_group() as tg:
             result = await self._schedule(tg, send, finished)
@@ -450,6 +452,7 @@ class _Run:
                 self.done.update(states)
                 continue
             for tool in ready:
+                self._flag_risk(tool)
                 self.running[tool] = len(self.started)
                 self.started.append(tool)
                 tg.start_soon(self._step, tool, plan.needs[tool], send)
@@ -487,7 +490,29 @@ class _Run:
             else:
                 self.failed[tool] = failure
                 self.unanswered.append(tool)
-        self.ex.assess()
+        self._log_reweights(self.ex.assess())
+
+    def _log_reweights(self, conditions: list[Condition]) -> None:
+        """Log each new latency spike or rate-limit pressure with the factor it weighs by now."""
+        weights = self.ex.weights()
+        for c in conditions:
+            if (
+                c.kind not in ("latency_spike", "rate_limit_pressure")
+                or (c.kind, c.tool) in self.noted
+            ):
+                continue
+            self.noted.add((c.kind, c.tool))
+            _, latency, _, pressure = weights.factors(c.tool)
+            factor = latency if c.kind == "latency_spike" else pressure
+            what = "latency" if c.kind == "latency_spike" else "pressure"
+            self.log.record(
+                "monitor", c.tool, f"{c.kind}: {c.detail}; edges into it x{factor:.3g} for {what}"
+            )
+
+    def _flag_risk(self, tool: str) -> None:
+        for c in self.ex.conditions:
+            if c.kind == "risk" and c.tool == tool:
+                self.log.record("monitor", tool, f"risk: {c.detail}; calling it, on the route")
 
     def _reachable_fallbacks(self) -> tuple[Fallback, ...]:
         # Offer only fallbacks a plan can still reach, so the handler cannot pick a dead end.

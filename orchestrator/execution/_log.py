@@ -1,4 +1,5 @@
-"""The decision log: every execute, fail, retry, reroute, escalate, demote and complete, as data.
+"""The decision log: every execute, fail, retry, reroute, escalate, demote and complete, as data,
+and the monitor conditions that reweighted or flagged a tool during the run.
 
 CLI tables, JSON output and the silent-failure checker all read this one log.
 """
@@ -12,7 +13,7 @@ from typing import Any, Literal
 
 __all__ = ["Action", "Decision", "DecisionLog", "silent_failures"]
 
-Action = Literal["execute", "fail", "retry", "reroute", "escalate", "demote", "complete"]
+Action = Literal["execute", "fail", "retry", "reroute", "escalate", "demote", "complete", "monitor"]
 
 # A fail is answered by one of these about the same tool, or by an escalation or demotion.
 _ANSWERS = frozenset({"retry", "reroute", "escalate", "demote"})
@@ -61,7 +62,8 @@ def silent_failures(decisions: Iterable[Decision]) -> list[Decision]:
     """Every ``fail`` not answered by a retry or reroute of that tool, an escalation or a demotion.
 
     The answer must come before anything else happens to that tool and before the run completes,
-    so a workflow that skips a failed stage and carries on is caught.
+    so a workflow that skips a failed stage and carries on is caught. ``monitor`` entries are
+    observations, neither an answer nor a next step.
     """
     entries = list(decisions)
     silent = []
@@ -70,6 +72,8 @@ def silent_failures(decisions: Iterable[Decision]) -> list[Decision]:
             continue
         answered = False
         for later in entries[i + 1 :]:
+            if later.action == "monitor":
+                continue
             if later.action in ("escalate", "demote"):
                 answered = True
                 break

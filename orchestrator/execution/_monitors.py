@@ -1,7 +1,12 @@
 """Health monitors: score each tool's condition (down, rate-limit pressure, latency spike, risk).
 
 Monitors are pure functions of what is known about a tool; the executor runs them beside
-execution on a timer, and a ``down`` condition masks the tool before anyone calls it.
+execution on a timer and after every step. A ``down`` condition masks the tool before anyone calls
+it. Rate-limit pressure and latency spikes act through the weights: they are read from the same
+moving averages (``ToolStats.pressure``, ``ToolStats.latency_ms``) the weight formula multiplies
+by, so a tool under either costs more and routes prefer its alternatives; the executor logs each
+such condition once per run as a ``monitor`` decision with the factor it now weighs. A ``risk``
+condition is logged when a risky tool is about to be called.
 """
 
 from __future__ import annotations
