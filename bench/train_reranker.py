@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bfcl
 
 from orchestrator._resources import data_path
+from orchestrator.errors import IndexFormatError
 from orchestrator.policy import load_policy
 from orchestrator.routing import (
     FIT_FEATURES,
@@ -47,8 +48,11 @@ def pool_router(reuse: bool, embedder_path: Path | None = None) -> tuple[SkillRo
     cache = bfcl.cache_dir() / f"pool-index-{embedder.name}"
     index = None
     if reuse and (cache / "manifest.json").exists():
-        index = SkillIndex.load(cache)
-        if index.embedder_name != embedder.name or index.policy != policy.index:
+        try:
+            index = SkillIndex.load(cache)
+        except IndexFormatError:
+            index = None
+        if index and (index.embedder_name != embedder.name or index.policy != policy.index):
             index = None
     build_s = float("nan")
     if index is None:

@@ -30,7 +30,7 @@ from orchestrator.routing._text import skill_text, tokenize
 
 __all__ = ["INDEX_FORMAT", "Progress", "SkillIndex"]
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 MANIFEST = "manifest.json"
 
 Progress = Callable[[int, int], None]
@@ -54,11 +54,14 @@ class SkillIndex:
     vectors: npt.NDArray[np.float32]
     owners: npt.NDArray[np.int32]
     bm25: Any
+    bm25_signature: Any
     faiss_index: Any
     catalog_hash: str
     _row_of: dict[str, int] = field(init=False, repr=False)
     _first_vector: npt.NDArray[np.int64] = field(init=False, repr=False)
-    _tokens: dict[int, frozenset[str]] = field(init=False, repr=False, default_factory=dict)
+    _tokens: dict[tuple[int, bool], frozenset[str]] = field(
+        init=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._row_of = {s.id: i for i, s in enumerate(self.skills)}
@@ -131,6 +134,7 @@ class SkillIndex:
             or [np.zeros(0, np.int32)]
         )
         bm25 = _build_bm25([tokenize(t.full) for t in texts])
+        bm25_signature = _build_bm25([tokenize(f"{t.head} {t.signature}") for t in texts])
         return cls(
             skills=skills,
             policy=policy,
@@ -138,6 +142,7 @@ class SkillIndex:
             vectors=vectors,
             owners=owners,
             bm25=bm25,
+            bm25_signature=bm25_signature,
             faiss_index=_build_faiss(vectors, policy),
             catalog_hash=catalog_hash(skills),
         )
@@ -154,19 +159,20 @@ class SkillIndex:
         start, stop = self._first_vector[row], self._first_vector[row + 1]
         return self.vectors[start:stop]
 
-    def tokens_of(self, row: int) -> frozenset[str]:
-        """The stemmed token set of a skill's full text (computed on demand, then cached)."""
-        cached = self._tokens.get(row)
+    def tokens_of(self, row: int, *, signature_only: bool = False) -> frozenset[str]:
+        """The stemmed token set of a skill's full text, or of its name, description and
+        parameters only (computed on demand, then cached)."""
+        key = (row, signature_only)
+        cached = self._tokens.get(key)
         if cached is None:
-            skill = self.skills[row]
             text = skill_text(
-                skill,
+                self.skills[row],
                 chunk_words=self.policy.chunk_words,
                 chunk_overlap=self.policy.chunk_overlap,
                 max_chunks=self.policy.max_chunks,
             )
-            cached = frozenset(tokenize(text.full))
-            self._tokens[row] = cached
+            cached = frozenset(tokenize(text.signature if signature_only else text.full))
+            self._tokens[key] = cached
         return cached
 
     @property
@@ -175,14 +181,18 @@ class SkillIndex:
         return "hnsw" if isinstance(self.faiss_index, faiss.IndexHNSWFlat) else "flat"
 
     # ---------------------------------------------------------------- search
-    def bm25_scores(self, query_tokens: list[str]) -> npt.NDArray[np.float32]:
-        """BM25 score of every skill (0 for skills sharing no token with the query)."""
+    def bm25_scores(
+        self, query_tokens: list[str], *, signature_only: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """BM25 score of every skill over all its fields, or over its name, description and
+        parameters only (0 for skills sharing no token with the query)."""
+        index = self.bm25_signature if signature_only else self.bm25
         if not self.skills:
             return np.zeros(0, np.float32)
-        known = [t for t in query_tokens if t in self.bm25.vocab_dict]
+        known = [t for t in query_tokens if t in index.vocab_dict]
         if not known:
             return np.zeros(len(self.skills), np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+        return np.asarray(index.get_scores(known), dtype=np.float32)
 
     def dense_search(
         self, query_vector: npt.NDArray[np.float32], k: int
@@ -228,6 +238,7 @@ class SkillIndex:
             np.save(staging / "vectors.npy", self.vectors)
             np.save(staging / "owners.npy", self.owners)
             self.bm25.save(str(staging / "bm25"), show_progress=False)
+            self.bm25_signature.save(str(staging / "bm25-signature"), show_progress=False)
             faiss.write_index(self.faiss_index, str(staging / "dense.faiss"))
             manifest = {
                 "format": INDEX_FORMAT,
@@ -277,6 +288,7 @@ class SkillIndex:
             vectors = np.load(root / "vectors.npy")
             owners = np.load(root / "owners.npy")
             bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
+            bm25_signature = bm25s.BM25.load(str(root / "bm25-signature"), show_progress=False)
             dense = faiss.read_index(str(root / "dense.faiss"))
             policy = IndexPolicy.model_validate(manifest["policy"])
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -291,6 +303,7 @@ class SkillIndex:
             vectors=vectors.astype(np.float32, copy=False),
             owners=owners.astype(np.int32, copy=False),
             bm25=bm25,
+            bm25_signature=bm25_signature,
             faiss_index=dense,
             catalog_hash=str(manifest["catalog_hash"]),
         )

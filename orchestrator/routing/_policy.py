@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.routing._rerank import FIT_FEATURES, RANK_SIGNALS
 
 __all__ = [
     "DuplicatePolicy",
@@ -59,6 +61,16 @@ class RerankPolicy(_Section):
     weights: dict[str, float] = Field(default_factory=dict)
     k: float = Field(default=60.0, gt=0, description="Rank offset of the fusion.")
 
+    @field_validator("weights")
+    @classmethod
+    def _known_signals(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(RANK_SIGNALS))
+        if unknown:
+            raise ValueError(
+                f"unknown rank signal(s) {unknown}; expected some of {list(RANK_SIGNALS)}"
+            )
+        return weights
+
 
 class DuplicatePolicy(_Section):
     """Near-duplicates: skills this similar are one group, and only the best is listed."""
@@ -75,6 +87,16 @@ class NoFitPolicy(_Section):
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     weights: dict[str, float] = Field(default_factory=dict)
     bias: float = 0.0
+
+    @field_validator("weights")
+    @classmethod
+    def _known_features(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(FIT_FEATURES))
+        if unknown:
+            raise ValueError(
+                f"unknown fit feature(s) {unknown}; expected some of {list(FIT_FEATURES)}"
+            )
+        return weights
 
 
 class RoutingPolicy(_Section):

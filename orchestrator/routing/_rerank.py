@@ -14,7 +14,6 @@ A sentence-transformers CrossEncoder, loaded from a local path, can replace the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +43,12 @@ class Candidate:
 
     row: int
     bm25: float
+    bm25_signature: float
     dense_head: float
     dense_best: float
     rrf: float
     coverage: float
+    coverage_signature: float
     passages: tuple[str, ...] = ()
 
 
@@ -57,7 +58,14 @@ def query_coverage(query_tokens: Sequence[str], skill_tokens: frozenset[str]) ->
     return len(q & skill_tokens) / len(q) if q else 0.0
 
 
-RANK_SIGNALS: tuple[str, ...] = ("bm25", "dense_best", "dense_head", "coverage")
+RANK_SIGNALS: tuple[str, ...] = (
+    "bm25",
+    "bm25_signature",
+    "dense_best",
+    "dense_head",
+    "coverage",
+    "coverage_signature",
+)
 
 
 class Reranker(Protocol):
@@ -148,14 +156,22 @@ class CrossEncoderReranker:
 
 # ---------------------------------------------------------------------------- fit / no fit
 
-FIT_FEATURES: tuple[str, ...] = ("dense_head", "dense_best", "bm25_log", "coverage", "dense_margin")
+FIT_FEATURES: tuple[str, ...] = (
+    "dense_head",
+    "dense_best",
+    "coverage",
+    "coverage_signature",
+    "dense_margin",
+)
+"""Bounded evidence only (cosines, coverage shares): BM25 scores depend on the catalog's size and
+document lengths, so a threshold on them would not carry from one catalog to another."""
 
 
 def fit_features(top: Candidate, runner_up: Candidate | None) -> npt.NDArray[np.float64]:
-    """Absolute evidence that the best candidate fits (columns in :data:`FIT_FEATURES` order)."""
+    """Evidence that the best candidate fits (columns in :data:`FIT_FEATURES` order)."""
     margin = top.dense_best - runner_up.dense_best if runner_up is not None else 0.0
     return np.asarray(
-        [top.dense_head, top.dense_best, math.log1p(max(top.bm25, 0.0)), top.coverage, margin]
+        [top.dense_head, top.dense_best, top.coverage, top.coverage_signature, margin]
     )
 
 

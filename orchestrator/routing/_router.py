@@ -129,8 +129,12 @@ class SkillRouter:
         directory = Path(index_dir) if index_dir is not None else None
         previous: SkillIndex | None = None
         if directory is not None and (directory / "manifest.json").exists():
-            previous = SkillIndex.load(directory)
-            if (
+            try:
+                previous = SkillIndex.load(directory)
+            except IndexFormatError:
+                # Written by another version or damaged: this directory is a cache, rebuild it.
+                previous = None
+            if previous is not None and (
                 previous.catalog_hash == catalog_hash(skills)
                 and previous.embedder_name == model.name
                 and previous.policy == routing.index
@@ -355,15 +359,20 @@ class SkillRouter:
         query_tokens: Sequence[str],
     ) -> list[Candidate]:
         heads, best = self.index.dense_scores(vector, rows)
+        bm25_signature = self.index.bm25_scores(list(query_tokens), signature_only=True)
         want_passages = isinstance(self.reranker, CrossEncoderReranker)
         return [
             Candidate(
                 row=row,
                 bm25=float(stage.bm25[row]),
+                bm25_signature=float(bm25_signature[row]),
                 dense_head=float(heads[i]),
                 dense_best=float(best[i]),
                 rrf=stage.rrf.get(row, 0.0),
                 coverage=query_coverage(query_tokens, self.index.tokens_of(row)),
+                coverage_signature=query_coverage(
+                    query_tokens, self.index.tokens_of(row, signature_only=True)
+                ),
                 passages=self._passages(self.index.skills[row]) if want_passages else (),
             )
             for i, row in enumerate(rows)

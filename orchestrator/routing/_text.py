@@ -61,10 +61,12 @@ def _schema_lines(schema: dict[str, Any] | None, prefix: str = "") -> Iterable[s
 
 @dataclass(frozen=True, slots=True)
 class SkillText:
-    """The texts of one skill: ``head`` says what it is; ``passages`` are what the dense index
-    embeds (head first, then chunks of the schema text and body); ``full`` is what BM25 reads."""
+    """The texts of one skill: ``head`` says what it is; ``signature`` adds its parameters;
+    ``passages`` are what the dense index embeds (the signature first, then chunks of the output
+    schema and body); ``full`` is every field, body included."""
 
     head: str
+    signature: str
     passages: tuple[str, ...]
     full: str
 
@@ -94,7 +96,8 @@ def skill_text(skill: Skill, *, chunk_words: int, chunk_overlap: int, max_chunks
         skill.body,
     ]
     detail = "\n".join(p for p in detail_parts if p)
-    passages = [f"{head} {('Parameters: ' + params) if params else ''}".strip()]
+    signature = f"{head} {('Parameters: ' + params) if params else ''}".strip()
+    passages = [signature]
     if skill.body or outputs:
         body_words = "\n".join(
             p for p in (f"Returns: {outputs}" if outputs else "", skill.body) if p
@@ -104,4 +107,4 @@ def skill_text(skill: Skill, *, chunk_words: int, chunk_overlap: int, max_chunks
             for chunk in _chunks(body_words.split(), chunk_words, chunk_overlap, max_chunks)
         )
     full = f"{name} {name} {skill.description}\n{detail}"
-    return SkillText(head=head, passages=tuple(passages), full=full)
+    return SkillText(head=head, signature=signature, passages=tuple(passages), full=full)
