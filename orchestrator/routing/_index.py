@@ -90,11 +90,13 @@ class SkillIndex:
             )
             for s in skills
         ]
+        head_only, max_tokens = _large_catalog(policy, len(skills))
         reusable: dict[str, npt.NDArray[np.float32]] = {}
         if (
             previous is not None
             and previous.embedder_name == embedder.name
             and previous.policy == policy
+            and _large_catalog(policy, len(previous.skills))[1] == max_tokens
         ):
             for row, skill in enumerate(previous.skills):
                 reusable[skill.fingerprint()] = previous.vectors_of(row)
@@ -102,10 +104,16 @@ class SkillIndex:
         blocks: list[npt.NDArray[np.float32] | None] = []
         pending: list[tuple[int, list[str]]] = []
         for row, (skill, text) in enumerate(zip(skills, texts, strict=True)):
+            passages = text.passages[:1] if head_only else text.passages
             cached = reusable.get(skill.fingerprint())
+            if cached is not None:
+                # The head vector comes first, so a head-only index can reuse any block.
+                cached = cached[: len(passages)]
+                if len(cached) != len(passages):
+                    cached = None
             blocks.append(cached)
             if cached is None:
-                pending.append((row, list(text.passages)))
+                pending.append((row, list(passages)))
 
         total = len(pending)
         if progress:
@@ -115,12 +123,12 @@ class SkillIndex:
         for item in pending:
             batch.append(item)
             if sum(len(p) for _, p in batch) >= policy.batch_size * 4:
-                done += _embed_batch(batch, blocks, embedder, policy.batch_size)
+                done += _embed_batch(batch, blocks, embedder, policy.batch_size, max_tokens)
                 batch = []
                 if progress:
                     progress(done, total)
         if batch:
-            done += _embed_batch(batch, blocks, embedder, policy.batch_size)
+            done += _embed_batch(batch, blocks, embedder, policy.batch_size, max_tokens)
             if progress:
                 progress(done, total)
 
@@ -309,14 +317,25 @@ class SkillIndex:
         )
 
 
+def _large_catalog(policy: IndexPolicy, skills: int) -> tuple[bool, int | None]:
+    """(embed heads only?, token cap or None) for a catalog of this many skills."""
+    head_only = policy.head_only_above is not None and skills > policy.head_only_above
+    capped = policy.max_tokens_above is not None and skills > policy.max_tokens_above
+    return head_only, policy.max_tokens if capped else None
+
+
 def _embed_batch(
     batch: list[tuple[int, list[str]]],
     blocks: list[npt.NDArray[np.float32] | None],
     embedder: Embedder,
     batch_size: int,
+    max_tokens: int | None = None,
 ) -> int:
     flat = [p for _, passages in batch for p in passages]
-    encoded = embedder.encode(flat, batch_size=batch_size)
+    if max_tokens is None:
+        encoded = embedder.encode(flat, batch_size=batch_size)
+    else:
+        encoded = embedder.encode(flat, batch_size=batch_size, max_tokens=max_tokens)
     start = 0
     for row, passages in batch:
         blocks[row] = encoded[start : start + len(passages)]

@@ -35,6 +35,21 @@ class IndexPolicy(_Section):
     hnsw_ef_construction: int = Field(default=80, ge=8)
     hnsw_ef_search: int = Field(default=128, ge=8)
     batch_size: int = Field(default=64, ge=1)
+    # Large catalogs: embedding is most of the build time (MiniLM on CPU), so these trade a
+    # little dense detail for speed. All off by default; see bench/README.md.
+    embedder_backend: Literal["torch", "onnx-int8"] = Field(
+        default="torch", description="How the embedder runs (onnx-int8 needs orchestrator[onnx])."
+    )
+    head_only_above: int | None = Field(
+        default=None,
+        ge=0,
+        description="Above this many skills, embed only each skill's head passage (name, "
+        "description, parameters); bodies are still read by BM25 and the reranker.",
+    )
+    max_tokens_above: int | None = Field(
+        default=None, ge=0, description="Above this many skills, embed at most max_tokens tokens."
+    )
+    max_tokens: int = Field(default=64, ge=8, description="Token cap of max_tokens_above.")
 
 
 class RetrievalPolicy(_Section):
