@@ -1,9 +1,10 @@
 """Large-catalog benchmark (not a test): a seeded synthetic catalog shaped like a community tool
 registry, its index build time and size, route latency, and HNSW quality against an exact index.
 
-    python bench/synthetic.py                  # 100,000 skills (the issue's target)
-    python bench/synthetic.py --skills 10000   # a quick run
-    python bench/synthetic.py --policy P.yaml  # e.g. other routing.index / embedder options
+    python bench/synthetic.py --backend onnx-int8 --head-only-above 50000 \
+        --max-tokens-above 50000               # 100,000 skills, the large-catalog options
+    python bench/synthetic.py --skills 10000   # a quick run (--hnsw-above 5000 for HNSW)
+    python bench/synthetic.py --policy P.yaml  # any routing policy (the flags override it)
 
 Skills combine domains, objects, verbs, providers, qualifiers and parameter sets into names in
 several conventions, descriptions, JSON-Schema parameters and short bodies; the same operation
