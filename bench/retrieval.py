@@ -3,7 +3,6 @@ BM25-only, dense-only and RRF baselines, all in the same run.
 
     python bench/retrieval.py                 # live split (the report), irrelevance, timings
     python bench/retrieval.py --split nonlive # the tuning split
-    python bench/retrieval.py --synthetic 100000   # also the synthetic large-catalog timing
 
 Prints a table and writes JSON to bench/results/retrieval.json.
 """

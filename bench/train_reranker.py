@@ -3,15 +3,18 @@
     python bench/train_reranker.py            # fit and print
     python bench/train_reranker.py --write    # also write them into policies/default.yaml
 
-Reproducible and CPU-only. Positives are non-live queries that have a fitting function, routed
-over the whole pool and over their own function list; negatives are the non-live irrelevance
-queries, routed over their own (non-fitting) lists. The threshold keeps 97% of the positives
-fitting. Live data is never read here; judge the result with ``bench/retrieval.py``.
+Reproducible and CPU-only. Two catalogs, so the model does not learn one catalog's score scale:
+BFCL non-live (positives: queries with a fitting function, routed over the whole pool and over
+their own function list; negatives: the irrelevance queries over their own lists) and the
+sample catalog (every other query of ``skills/sample_queries.jsonl``; the rest is held out). The
+threshold keeps 97% of BFCL's non-live relevant queries fitting. Live data is never read here;
+judge the result with ``bench/retrieval.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -63,18 +66,29 @@ def pool_router(reuse: bool, embedder_path: Path | None = None) -> tuple[SkillRo
     return SkillRouter(index, embedder, policy), build_s
 
 
-def top_features(router: SkillRouter, queries: list[bfcl.Query], own_list: bool) -> np.ndarray:
-    vectors = router.embedder.encode([q.text for q in queries], batch_size=64)
+def top_features(
+    router: SkillRouter, texts: list[str], only: list[tuple[str, ...]] | None = None
+) -> np.ndarray:
+    """The fit features of each query's best match (over ``only[i]`` when given)."""
+    vectors = router.embedder.encode(texts, batch_size=64)
     rows = []
-    for query, vector in zip(queries, vectors, strict=True):
-        only = query.own_ids if own_list else None
-        result = router.route(query.text, k=2, only=only)
-        cands = router.candidates(query.text, only=only, vector=vector)
+    for n, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+        allowed = only[n] if only is not None else None
+        result = router.route(text, k=2, only=allowed)
+        cands = router.candidates(text, only=allowed, vector=vector)
         by_id = {router.skills[c.row].id: c for c in cands}
         ranked = [by_id[m.skill.id] for m in result.matches if m.skill.id in by_id]
         if ranked:
             rows.append(fit_features(ranked[0], ranked[1] if len(ranked) > 1 else None))
     return np.vstack(rows)
+
+
+def sample_queries(half: int) -> tuple[list[str], list[str]]:
+    """The sample catalog's queries, every other line (half 0 trains, half 1 is held out):
+    (texts with a fitting skill, texts without)."""
+    lines = data_path("skills", "sample_queries.jsonl").read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in lines if line.strip()][half::2]
+    return [q["query"] for q in items if q["gold"]], [q["query"] for q in items if not q["gold"]]
 
 
 def main() -> None:
@@ -87,30 +101,57 @@ def main() -> None:
     args = parser.parse_args()
 
     router, _ = pool_router(args.reuse_index)
+    sample = SkillRouter.from_catalog(
+        data_path("skills", "sample.jsonl"), index_dir=bfcl.cache_dir() / "sample-index"
+    )
     relevant = [q for c in bfcl.NON_LIVE for q in bfcl.queries(c)]
     irrelevant = [q for c in bfcl.IRRELEVANCE_NON_LIVE for q in bfcl.queries(c)]
-    pos = np.vstack([top_features(router, relevant, False), top_features(router, relevant, True)])
-    neg = top_features(router, irrelevant, True)
-    x = np.vstack([pos, neg])
-    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    # Balance the classes so the threshold, not the class ratio, sets the trade-off.
-    x_bal = np.vstack([x, np.repeat(neg, max(1, len(pos) // len(neg)) - 1, axis=0)])
-    y_bal = np.concatenate([y, np.zeros(len(x_bal) - len(x))])
-    w, b = fit_logistic(x_bal, y_bal, l2=args.l2)
-    p_pos = 1 / (1 + np.exp(-(pos @ w + b)))
-    p_neg = 1 / (1 + np.exp(-(neg @ w + b)))
-    threshold = float(np.quantile(p_pos, 1 - KEEP))
-    print(f"positives {len(pos)}, negatives {len(neg)}")
-    print(
-        f"threshold {threshold:.4f}: keeps {np.mean(p_pos >= threshold):.3f} of relevant, "
-        f"flags {np.mean(p_neg < threshold):.3f} of irrelevance (non-live, in-sample)"
+    texts = [q.text for q in relevant]
+    sample_pos, sample_neg = sample_queries(0)
+    pos_parts = [
+        top_features(router, texts),
+        top_features(router, texts, [q.own_ids for q in relevant]),
+        top_features(sample, sample_pos),
+    ]
+    neg_parts = [
+        top_features(router, [q.text for q in irrelevant], [q.own_ids for q in irrelevant]),
+        top_features(sample, sample_neg),
+    ]
+    # Each source weighs the same, and so do the two classes, so neither BFCL's size nor the
+    # class ratio sets the trade-off: the threshold does.
+    x = np.vstack(pos_parts + neg_parts)
+    y = np.concatenate([np.ones(sum(map(len, pos_parts))), np.zeros(sum(map(len, neg_parts)))])
+    weight = np.concatenate(
+        [np.full(len(p), 1.0 / (len(p) * len(pos_parts))) for p in pos_parts]
+        + [np.full(len(n), 1.0 / (len(n) * len(neg_parts))) for n in neg_parts]
     )
+    w, b = fit_logistic(x, y, l2=args.l2, sample_weight=weight * len(x))
+    threshold = float(np.quantile(_prob(pos_parts[0], w, b), 1 - KEEP))
+    print(f"no-fit threshold {threshold:.4f} (keeps {KEEP:.0%} of BFCL non-live relevant queries)")
+    held_pos, held_neg = sample_queries(1)
+    for name, part, fits_expected in [
+        ("BFCL non-live relevant, pool", pos_parts[0], True),
+        ("BFCL non-live relevant, own list", pos_parts[1], True),
+        ("BFCL non-live irrelevance, own list", neg_parts[0], False),
+        ("sample catalog relevant (train half)", pos_parts[2], True),
+        ("sample catalog no-fit (train half)", neg_parts[1], False),
+        ("sample catalog relevant (held-out half)", top_features(sample, held_pos), True),
+        ("sample catalog no-fit (held-out half)", top_features(sample, held_neg), False),
+    ]:
+        fits = _prob(part, w, b) >= threshold
+        share = fits.mean() if fits_expected else 1 - fits.mean()
+        verb = "fit" if fits_expected else "flagged"
+        print(f"  {name:<42} {share:.3f} {verb} (n={len(part)})")
     weights = {f: round(float(v), 5) for f, v in zip(FIT_FEATURES, w, strict=True)}
     for f, v in weights.items():
         print(f"  {f:<14} {v:+.4f}")
     print(f"  {'bias':<14} {b:+.4f}")
     if args.write:
         write_policy(weights, round(b, 5), round(threshold, 4))
+
+
+def _prob(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
+    return np.asarray(1 / (1 + np.exp(-(x @ w + b))))
 
 
 def write_policy(weights: dict[str, float], bias: float, threshold: float) -> None:

@@ -60,7 +60,7 @@ def _errors_exit() -> Iterator[None]:
     try:
         yield
     except OrchestratorError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from exc
 
 

@@ -1,47 +1,96 @@
 """Near-duplicate grouping: functionally equal skills (the same tool from several providers or
-community copies) form one group, so they take one slot of the top-k instead of all of them."""
+community copies) form one group, so they take one slot of the top-k instead of all of them.
+
+Two skills are taken to be functionally equal when they promise the same contract — the same
+operation name, or overlapping inputs and outputs — and say similar things. Text similarity
+alone does not separate them: two providers' refund tools are worded further apart than a
+refund tool and a refund-status tool are.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from orchestrator.catalog import Skill
 from orchestrator.routing._policy import DuplicatePolicy
+from orchestrator.routing._text import tokenize
 
-__all__ = ["group_duplicates"]
+__all__ = ["Contract", "contract_of", "group_duplicates", "is_duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """What a skill promises, reduced to comparable token sets."""
+
+    name: frozenset[str]
+    parameters: frozenset[str]
+    outputs: frozenset[str]
+
+
+def _property_tokens(schema: object) -> frozenset[str]:
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return frozenset(tokenize(" ".join(props))) if isinstance(props, dict) else frozenset()
+
+
+def contract_of(skill: Skill) -> Contract:
+    return Contract(
+        name=frozenset(tokenize(skill.name)),
+        parameters=_property_tokens(skill.parameters),
+        outputs=_property_tokens(skill.outputs),
+    )
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    union = a | b
+    return len(a & b) / len(union) if union else 0.0
+
+
+def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicatePolicy) -> bool:
+    """Whether two skills with text similarity ``similarity`` are near-duplicates.
+
+    Any of: nearly the same text; the same name and the same parameters (one tool served from
+    two places); similar text with the same parameters; or the same output contract with
+    overlapping parameters and related text (two providers of one operation).
+    """
+    if similarity >= policy.similarity:
+        return True
+    same_parameters = a.parameters == b.parameters
+    if same_parameters and a.name == b.name:
+        return True
+    if same_parameters and similarity >= policy.same_parameters_similarity:
+        return True
+    return (
+        bool(a.outputs and b.outputs)
+        and _overlap(a.outputs, b.outputs) >= policy.output_overlap
+        and _overlap(a.parameters, b.parameters) >= policy.parameter_overlap
+        and similarity >= policy.contract_similarity
+    )
 
 
 def group_duplicates(
     head_vectors: npt.NDArray[np.float32],
-    parameter_sets: Sequence[frozenset[str]],
+    contracts: Sequence[Contract],
     policy: DuplicatePolicy,
 ) -> list[list[int]]:
     """Group ranked items (best first) into near-duplicate groups, best first within each.
 
-    Item ``i`` joins the first group whose leader is at least ``policy.similarity`` cosine-similar
-    to it, or at least ``policy.same_parameters_similarity`` similar while taking exactly the same
-    parameter names (two providers of one operation usually agree on the arguments, while two
-    different operations with similar wording, such as current weather and a forecast, differ).
-    ``head_vectors`` must be L2-normalised, one row per item in rank order.
+    Item ``i`` joins the first group whose leader it duplicates (see :func:`is_duplicate`), so
+    every group is led by its best-ranked member. ``head_vectors`` must be L2-normalised, one row
+    per item in rank order.
     """
     groups: list[list[int]] = []
     leaders: list[int] = []
     for item in range(len(head_vectors)):
-        joined = False
-        if leaders:
-            sims = head_vectors[leaders] @ head_vectors[item]
-            for g, leader in enumerate(leaders):
-                sim = float(sims[g])
-                same_params = parameter_sets[leader] == parameter_sets[item]
-                if sim >= policy.similarity or (
-                    same_params and sim >= policy.same_parameters_similarity
-                ):
-                    groups[g].append(item)
-                    joined = True
-                    break
-        if not joined:
+        sims = head_vectors[leaders] @ head_vectors[item] if leaders else np.zeros(0)
+        for g, leader in enumerate(leaders):
+            if is_duplicate(float(sims[g]), contracts[leader], contracts[item], policy):
+                groups[g].append(item)
+                break
+        else:
             leaders.append(item)
             groups.append([item])
     return groups

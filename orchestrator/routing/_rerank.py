@@ -208,6 +208,7 @@ def fit_logistic(
     *,
     l2: float = 1e-2,
     iterations: int = 50,
+    sample_weight: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], float]:
     """L2-regularised logistic regression by Newton's method: returns (weights, bias).
 
@@ -217,12 +218,13 @@ def fit_logistic(
     n, d = x.shape
     xb = np.hstack([x, np.ones((n, 1))])
     w = np.zeros(d + 1)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     reg = np.full(d + 1, l2)
     reg[-1] = 0.0
     for _ in range(iterations):
         p = _sigmoid(xb @ w)
-        grad = xb.T @ (p - y) / n + reg * w
-        hess = (xb.T * (p * (1 - p))) @ xb / n + np.diag(reg + 1e-9)
+        grad = xb.T @ (sw * (p - y)) / n + reg * w
+        hess = (xb.T * (sw * p * (1 - p))) @ xb / n + np.diag(reg + 1e-9)
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.max(np.abs(step)) < 1e-8:

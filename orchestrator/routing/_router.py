@@ -19,7 +19,7 @@ import numpy.typing as npt
 from orchestrator.catalog import CatalogSource, Skill, catalog_hash, load_catalog
 from orchestrator.errors import IndexFormatError
 from orchestrator.policy import Policy, load_policy
-from orchestrator.routing._duplicates import group_duplicates
+from orchestrator.routing._duplicates import Contract, contract_of, group_duplicates
 from orchestrator.routing._embedder import Embedder, load_embedder
 from orchestrator.routing._fusion import reciprocal_rank_fusion
 from orchestrator.routing._index import Progress, SkillIndex
@@ -32,7 +32,7 @@ from orchestrator.routing._rerank import (
     Reranker,
     query_coverage,
 )
-from orchestrator.routing._text import identifier_words, skill_text, tokenize
+from orchestrator.routing._text import skill_text, tokenize
 
 __all__ = ["Match", "RetrievalMethod", "RouteResult", "SkillRouter"]
 
@@ -72,10 +72,6 @@ class RouteResult:
         return self.matches[0] if self.matches else None
 
 
-def _parameter_key(skill: Skill) -> frozenset[str]:
-    return frozenset(identifier_words(p).lower().replace(" ", "") for p in skill.parameter_names())
-
-
 class SkillRouter:
     """Routes queries over one indexed catalog. Build it with :meth:`from_catalog`."""
 
@@ -94,7 +90,7 @@ class SkillRouter:
         self.index_dir = index_dir
         self.reranker = reranker if reranker is not None else _default_reranker(policy)
         self.fit_model = FitModel(policy.no_fit.weights, policy.no_fit.bias)
-        self._parameter_keys: dict[int, frozenset[str]] = {}
+        self._contracts: dict[int, Contract] = {}
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -124,7 +120,11 @@ class SkillRouter:
                     )
                 }
             )
-        model = embedder if isinstance(embedder, Embedder) else load_embedder(embedder)
+        model = (
+            embedder
+            if isinstance(embedder, Embedder)
+            else load_embedder(embedder, backend=routing.index.embedder_backend)
+        )
         skills = load_catalog(catalog, dedupe=dedupe)
         directory = Path(index_dir) if index_dir is not None else None
         previous: SkillIndex | None = None
@@ -156,7 +156,11 @@ class SkillRouter:
         """Open an index written by ``orchestrator index`` without reading the catalog again."""
         directory = Path(index_dir)
         index = SkillIndex.load(directory)
-        model = embedder if isinstance(embedder, Embedder) else load_embedder(embedder)
+        model = (
+            embedder
+            if isinstance(embedder, Embedder)
+            else load_embedder(embedder, backend=index.policy.embedder_backend)
+        )
         if index.embedder_name != model.name:
             raise IndexFormatError(
                 f"{directory}: built with model {index.embedder_name}, but the router was given "
@@ -176,7 +180,7 @@ class SkillRouter:
             previous=self.index,
             progress=progress,
         )
-        self._parameter_keys.clear()
+        self._contracts.clear()
         if self.index_dir is not None:
             self.index.save(self.index_dir)
 
@@ -306,7 +310,7 @@ class SkillRouter:
             else np.zeros((0, 1), np.float32)
         )
         groups = group_duplicates(
-            heads, [self._parameter_key(c.row) for c in ranked], self.policy.duplicates
+            heads, [self._contract(c.row) for c in ranked], self.policy.duplicates
         )
         leaders = [ranked[g[0]] for g in groups]
         matches = []
@@ -384,12 +388,12 @@ class SkillRouter:
             skill, chunk_words=p.chunk_words, chunk_overlap=p.chunk_overlap, max_chunks=p.max_chunks
         ).passages
 
-    def _parameter_key(self, row: int) -> frozenset[str]:
-        key = self._parameter_keys.get(row)
-        if key is None:
-            key = _parameter_key(self.index.skills[row])
-            self._parameter_keys[row] = key
-        return key
+    def _contract(self, row: int) -> Contract:
+        contract = self._contracts.get(row)
+        if contract is None:
+            contract = contract_of(self.index.skills[row])
+            self._contracts[row] = contract
+        return contract
 
 
 @dataclass(frozen=True, slots=True)

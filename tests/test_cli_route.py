@@ -1,0 +1,119 @@
+"""The CLI contract other tools depend on: `route --json`, `index`, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from tests.conftest import SAMPLE_CATALOG
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def index_dir(sample_index_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(sample_index_dir, target)
+    return target
+
+
+def test_batch_route_writes_one_json_line_per_query_with_k_results(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        json.dumps({"id": "a", "query": "convert 100 dollars to euros"})
+        + "\n"
+        + json.dumps({"id": 7, "query": "play some jazz on Spotify"})
+        + "\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "route",
+            "--catalog",
+            str(SAMPLE_CATALOG),
+            "--index",
+            str(index_dir),
+            "--queries",
+            str(queries),
+            "-k",
+            "4",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a", 7]
+    for line in lines:
+        assert isinstance(line["fits"], bool)
+        assert len(line["results"]) == 4, "always K results, even when nothing fits"
+        assert all({"id", "name", "score"} <= set(r) for r in line["results"])
+        scores = [r["score"] for r in line["results"]]
+        assert scores == sorted(scores, reverse=True)
+    assert lines[1]["fits"] is False
+
+
+def test_single_route_prints_a_table(index_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["route", "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "shorten this link"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "shorten" in result.stdout and "skill" in result.stdout
+
+
+def test_malformed_queries_file_names_the_file_and_line(index_dir: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"id": 1, "query": "ok"}\n{"id": 2, "text": "no query field"}\n')
+    result = runner.invoke(
+        app,
+        [
+            "route",
+            "--catalog",
+            str(SAMPLE_CATALOG),
+            "--index",
+            str(index_dir),
+            "--queries",
+            str(queries),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "queries.jsonl: line 2" in result.output
+    assert result.stdout == "", "nothing half-written to stdout"
+
+
+def test_route_needs_a_task_or_a_queries_file() -> None:
+    result = runner.invoke(app, ["route", "--catalog", str(SAMPLE_CATALOG)])
+    assert result.exit_code != 0
+    assert "task text or --queries" in result.output
+
+
+def test_index_command_writes_a_manifest_and_reports_it(tmp_path: Path) -> None:
+    catalog = tmp_path / "tools.jsonl"
+    catalog.write_text(
+        '{"name": "get_weather", "description": "Current weather for a city."}\n'
+        '{"name": "send_sms", "description": "Send a text message."}\n'
+    )
+    out = tmp_path / "idx"
+    result = runner.invoke(app, ["index", str(catalog), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["skills"] == 2 and manifest["dimension"] == 384
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+
+
+def test_bad_catalog_is_one_clear_error_line(tmp_path: Path) -> None:
+    catalog = tmp_path / "broken.jsonl"
+    catalog.write_text('{"name": "ok"}\n{"name": 42}\n')
+    result = runner.invoke(app, ["index", str(catalog), "--out", str(tmp_path / "idx")])
+    assert result.exit_code == 2
+    assert "broken.jsonl: line 2" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "idx").exists()

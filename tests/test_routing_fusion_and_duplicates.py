@@ -1,0 +1,112 @@
+"""Pure parts of routing: rank fusion, rank-fusion reranking, duplicate grouping, policy checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from orchestrator import PolicyError, load_policy
+from orchestrator.routing import Candidate, RankFusionReranker, reciprocal_rank_fusion
+from orchestrator.routing._duplicates import Contract, group_duplicates, is_duplicate
+from orchestrator.routing._policy import DuplicatePolicy
+
+
+def test_item_ranked_by_both_retrievers_beats_one_ranked_first_by_only_one() -> None:
+    scores = reciprocal_rank_fusion([[7, 1, 2], [1, 3, 4]], k=60)
+    assert max(scores, key=lambda item: scores[item]) == 1
+    assert scores[7] == pytest.approx(1 / 61)
+    assert scores[1] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_fusion_rejects_a_non_positive_rank_offset() -> None:
+    with pytest.raises(ValueError, match="k must be positive"):
+        reciprocal_rank_fusion([[1]], k=0)
+
+
+def _candidate(row: int, **signals: float) -> Candidate:
+    values = {
+        "bm25": 0.0,
+        "bm25_signature": 0.0,
+        "dense_head": 0.0,
+        "dense_best": 0.0,
+        "rrf": 0.0,
+        "coverage": 0.0,
+        "coverage_signature": 0.0,
+    }
+    values.update(signals)
+    return Candidate(row=row, **values)
+
+
+def test_rank_fusion_prefers_the_candidate_most_signals_agree_on() -> None:
+    reranker = RankFusionReranker({"bm25": 1, "dense_best": 1, "coverage": 1}, k=60)
+    lexical_only = _candidate(0, bm25=9.0, dense_best=0.1, coverage=0.2)
+    balanced = _candidate(1, bm25=5.0, dense_best=0.8, coverage=0.9)
+    scores = reranker.score("q", [lexical_only, balanced])
+    assert scores[1] > scores[0]
+
+
+def test_a_zero_weight_silences_a_signal() -> None:
+    reranker = RankFusionReranker(
+        {s: 0.0 for s in ("bm25_signature", "dense_head", "dense_best", "coverage")}
+        | {"bm25": 1.0, "coverage_signature": 0.0},
+        k=60,
+    )
+    scores = reranker.score("q", [_candidate(0, bm25=1.0, dense_best=0.9), _candidate(1, bm25=2.0)])
+    assert scores[1] > scores[0]
+
+
+def test_unknown_rank_signal_in_a_policy_file_names_the_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing:\n  rerank:\n    weights: {bm25: 1, popularity: 2}\n")
+    with pytest.raises(
+        PolicyError, match=r"policy\.yaml: field routing\.rerank\.weights.*popularity"
+    ):
+        load_policy(policy)
+
+
+def test_policy_file_overrides_only_what_it_sets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing:\n  no_fit:\n    threshold: 0.9\n")
+    loaded = load_policy(policy)
+    assert loaded.routing.no_fit.threshold == 0.9
+    assert loaded.routing.no_fit.weights == load_policy().routing.no_fit.weights
+    assert loaded.routing.retrieval == load_policy().routing.retrieval
+
+
+POLICY = DuplicatePolicy()
+REFUND = Contract(
+    name=frozenset({"stripe", "creat", "refund"}),
+    parameters=frozenset({"payment", "id", "amount", "reason"}),
+    outputs=frozenset({"refund", "id", "status", "amount"}),
+)
+OTHER_PROVIDER_REFUND = Contract(
+    name=frozenset({"razorpay", "refund", "payment"}),
+    parameters=frozenset({"payment", "id", "amount", "note"}),
+    outputs=frozenset({"refund", "id", "status", "amount"}),
+)
+REFUND_STATUS = Contract(
+    name=frozenset({"get", "refund", "status"}),
+    parameters=frozenset({"refund", "id"}),
+    outputs=frozenset({"refund", "id", "status", "amount"}),
+)
+
+
+def test_two_providers_of_one_operation_are_duplicates_despite_different_wording() -> None:
+    assert is_duplicate(0.55, REFUND, OTHER_PROVIDER_REFUND, POLICY)
+
+
+def test_related_operation_with_other_inputs_is_not_a_duplicate() -> None:
+    assert not is_duplicate(0.75, REFUND, REFUND_STATUS, POLICY)
+
+
+def test_same_tool_name_and_parameters_on_two_servers_are_duplicates() -> None:
+    twin = Contract(name=REFUND.name, parameters=REFUND.parameters, outputs=frozenset())
+    assert is_duplicate(0.1, twin, Contract(REFUND.name, REFUND.parameters, frozenset()), POLICY)
+
+
+def test_groups_are_led_by_their_best_ranked_member() -> None:
+    vectors = np.eye(4, dtype=np.float32)
+    vectors[2] = vectors[0]  # item 2 repeats item 0 word for word
+    contracts = [REFUND, REFUND_STATUS, OTHER_PROVIDER_REFUND, REFUND_STATUS]
+    groups = group_duplicates(vectors, contracts, POLICY)
+    assert groups == [[0, 2], [1, 3]]

@@ -1,0 +1,146 @@
+"""Index persistence: atomic writes with a manifest, reuse, incremental updates, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestrator import IndexFormatError, Skill, load_policy
+from orchestrator.catalog import catalog_hash, load_catalog
+from orchestrator.routing import SkillIndex, SkillRouter
+from tests.conftest import SAMPLE_CATALOG, CountingEmbedder
+
+
+@pytest.fixture
+def index_copy(sample_index_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(sample_index_dir, target)
+    return target
+
+
+def test_manifest_records_model_dimension_catalog_hash_and_version(sample_index_dir: Path) -> None:
+    manifest = SkillIndex.read_manifest(sample_index_dir)
+    assert manifest["model"].startswith("all-MiniLM-L6-v2@")
+    assert manifest["dimension"] == 384
+    assert manifest["catalog_hash"] == catalog_hash(load_catalog(SAMPLE_CATALOG))
+    assert manifest["orchestrator"]
+    assert manifest["skills"] == len(load_catalog(SAMPLE_CATALOG))
+
+
+def test_unchanged_catalog_reuses_the_index_without_embedding(
+    index_copy: Path, counting_embedder: CountingEmbedder
+) -> None:
+    router = SkillRouter.from_catalog(
+        SAMPLE_CATALOG, index_dir=index_copy, embedder=counting_embedder
+    )
+    assert counting_embedder.texts_embedded == 0
+    assert len(router.skills) == len(load_catalog(SAMPLE_CATALOG))
+
+
+def test_changed_catalog_embeds_only_new_and_changed_skills(
+    index_copy: Path, tmp_path: Path, counting_embedder: CountingEmbedder
+) -> None:
+    skills = load_catalog(SAMPLE_CATALOG)
+    changed = skills[0].model_copy(update={"description": skills[0].description + " Also pets."})
+    added = Skill(name="adopt_a_cat", description="Find cats to adopt at local shelters.")
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("\n".join(s.model_dump_json() for s in [changed, *skills[1:], added]) + "\n")
+    router = SkillRouter.from_catalog(catalog, index_dir=index_copy, embedder=counting_embedder)
+    passages_of_two = len(router.index.vectors_of(0)) + len(
+        router.index.vectors_of(router.index.row("adopt_a_cat") or 0)
+    )
+    assert counting_embedder.texts_embedded == passages_of_two
+    assert SkillIndex.read_manifest(index_copy)["skills"] == len(skills) + 1
+    assert router.route("I want to adopt a kitten", k=1).matches[0].id == "adopt_a_cat"
+
+
+def test_add_skills_updates_the_saved_index_incrementally(
+    index_copy: Path, counting_embedder: CountingEmbedder
+) -> None:
+    router = SkillRouter.from_index(index_copy, embedder=counting_embedder)
+    router.add_skills([Skill(name="water_plants", description="Turn on the garden sprinkler.")])
+    assert counting_embedder.texts_embedded == 1
+    reopened = SkillRouter.from_index(index_copy)
+    assert reopened.route("water the garden", k=1).matches[0].id == "water_plants"
+
+
+def test_loaded_index_routes_like_the_one_that_was_saved(
+    sample_router: SkillRouter, sample_index_dir: Path
+) -> None:
+    reopened = SkillRouter.from_index(sample_index_dir)
+    task = "find me a hotel near the Lisbon airport"
+    assert [m.id for m in reopened.route(task, k=5).matches] == [
+        m.id for m in sample_router.route(task, k=5).matches
+    ]
+
+
+def test_a_failed_save_leaves_the_old_index_untouched(
+    index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = (index_copy / "manifest.json").read_text()
+    index = SkillIndex.load(index_copy)
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        index.save(index_copy)
+    assert (index_copy / "manifest.json").read_text() == before
+    leftovers = [p.name for p in index_copy.parent.iterdir() if p.name != index_copy.name]
+    assert leftovers == [], "staging directories must be cleaned up"
+    SkillIndex.load(index_copy)  # still a whole, loadable index
+
+
+def test_corrupt_manifest_is_a_clear_error_naming_the_file(index_copy: Path) -> None:
+    (index_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexFormatError, match=r"manifest\.json: unreadable index manifest"):
+        SkillRouter.from_index(index_copy)
+
+
+def test_index_from_another_format_version_is_rebuilt_when_used_as_a_cache(
+    index_copy: Path,
+) -> None:
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    manifest["format"] = 0
+    (index_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="rebuild the index"):
+        SkillRouter.from_index(index_copy)
+    embedder = CountingEmbedder()
+    SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_copy, embedder=embedder)
+    assert embedder.texts_embedded > 0
+    assert SkillIndex.read_manifest(index_copy)["format"] != 0
+
+
+def test_refuses_to_overwrite_a_directory_that_is_not_an_index(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    with pytest.raises(IndexFormatError, match="not an orchestrator index"):
+        SkillRouter.from_catalog(
+            [{"name": "noop", "description": "does nothing"}], index_dir=precious
+        )
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_large_catalogs_switch_to_an_hnsw_index_with_the_same_answers(
+    sample_router: SkillRouter,
+) -> None:
+    routing = load_policy().routing
+    small_threshold = routing.model_copy(
+        update={"index": routing.index.model_copy(update={"hnsw_above": 10})}
+    )
+    hnsw = SkillIndex.build(
+        sample_router.skills,
+        sample_router.embedder,
+        small_threshold.index,
+        previous=sample_router.index,
+    )
+    assert hnsw.kind == "hnsw" and sample_router.index.kind == "flat"
+    router = SkillRouter(hnsw, sample_router.embedder, small_threshold)
+    for task in ("convert 100 dollars to yen", "open a pull request", "what's the weather"):
+        assert router.route(task, k=3).matches[0].id == sample_router.route(task, k=3).matches[0].id

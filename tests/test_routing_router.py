@@ -1,0 +1,115 @@
+"""The skill router end to end on the real sample catalog with the real packaged embedder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.routing import RouteResult, SkillRouter
+from tests.conftest import REPO
+
+FAMILIES = json.loads((REPO / "skills" / "sample_duplicate_families.json").read_text())["families"]
+
+
+def _family_of(skill_id: str) -> int | None:
+    return next((n for n, family in enumerate(FAMILIES) if skill_id in family), None)
+
+
+def test_route_returns_k_matches_best_first(sample_router: SkillRouter) -> None:
+    result = sample_router.route("convert 250 US dollars into euros", k=5)
+    assert len(result.matches) == 5
+    scores = [m.score for m in result.matches]
+    assert scores == sorted(scores, reverse=True)
+    assert _family_of(result.matches[0].id) == _family_of("convert_currency")
+
+
+def test_near_duplicates_take_one_slot_and_are_exposed_as_its_group(
+    sample_router: SkillRouter,
+) -> None:
+    result = sample_router.route("refund the customer's card payment", k=8)
+    families = [_family_of(m.id) for m in result.matches]
+    declared = [f for f in families if f is not None]
+    assert len(declared) == len(set(declared)), "two members of one family fill the top-k"
+    refund = next(
+        m for m in result.matches if _family_of(m.id) == _family_of("stripe_create_refund")
+    )
+    assert len(refund.duplicates) >= 2
+    assert all(_family_of(d.id) == _family_of(refund.id) for d in refund.duplicates)
+
+
+@pytest.mark.parametrize(
+    "task",
+    ["play some jazz on Spotify", "what's the meaning of this Rilke poem?"],
+)
+def test_unrelated_task_is_flagged_as_no_fit(sample_router: SkillRouter, task: str) -> None:
+    result = sample_router.route(task, k=5)
+    assert not result.fits
+    assert len(result.matches) == 5, "k matches are listed even when nothing fits"
+
+
+@pytest.mark.parametrize(
+    ("task", "family_member"),
+    [
+        ("resize this image to 800 pixels wide", "resize_image"),
+        ("create a GitHub issue for the login bug", "github_create_issue"),
+        ("what is the current weather in Paris?", "get_current_weather"),
+    ],
+)
+def test_clear_task_fits(sample_router: SkillRouter, task: str, family_member: str) -> None:
+    result = sample_router.route(task, k=3)
+    assert result.fits
+    assert result.best is not None and result.best.scores["fit"] >= result.threshold
+    assert result.best.id == family_member or _family_of(result.best.id) == _family_of(
+        family_member
+    )
+
+
+def test_only_restricts_routing_to_the_given_ids(sample_router: SkillRouter) -> None:
+    allowed = {"get_weather_forecast", "send_email", "book_flight"}
+    result = sample_router.route("refund the last payment", k=10, only=allowed)
+    assert {m.id for m in result.matches} == allowed
+
+
+def test_batch_routing_matches_one_by_one(sample_router: SkillRouter) -> None:
+    tasks = ["what's the weather in Lisbon right now?", "shorten this link for me"]
+    batch = sample_router.route_batch(tasks, k=3)
+    for task, batched in zip(tasks, batch, strict=True):
+        single = sample_router.route(task, k=3)
+        assert [m.id for m in batched.matches] == [m.id for m in single.matches]
+
+
+def test_k_larger_than_the_catalog_returns_the_whole_catalog() -> None:
+    router = SkillRouter.from_catalog(
+        [
+            {"name": "get_weather", "description": "Current weather for a city."},
+            {"name": "send_sms", "description": "Send a text message to a phone number."},
+        ]
+    )
+    result = router.route("text my mum", k=10)
+    assert result.matches[0].id == "send_sms"
+    assert len(result.matches) == 2
+
+
+def test_empty_query_still_answers_with_k_matches(sample_router: SkillRouter) -> None:
+    result = sample_router.route("", k=3)
+    assert len(result.matches) == 3
+
+
+@pytest.mark.anyio
+async def test_async_route_gives_the_same_answer(sample_router: SkillRouter) -> None:
+    task = "book a table for two tonight"
+    result = await sample_router.aroute(task, k=3)
+    assert isinstance(result, RouteResult)
+    assert [m.id for m in result.matches] == [m.id for m in sample_router.route(task, k=3).matches]
+
+
+def test_reranking_reads_the_body(sample_router: SkillRouter) -> None:
+    """The manual-refund fallback says in its body (not its description) that it is for
+    refunds a provider could not process; a task phrased that way must find it."""
+    skill = next(s for s in sample_router.skills if s.id == "create_manual_refund_ticket")
+    assert "bank transfer" in skill.body and "bank transfer" not in skill.description
+    result = sample_router.route(
+        "the customer paid by bank transfer, so finance has to send the money back by hand", k=3
+    )
+    assert result.best is not None and result.best.id == "create_manual_refund_ticket"
