@@ -18,6 +18,13 @@ __all__ = [
 ]
 
 
+def _only_known(weights: dict[str, float], known: tuple[str, ...], what: str) -> dict[str, float]:
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; expected some of {list(known)}")
+    return weights
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -79,12 +86,7 @@ class RerankPolicy(_Section):
     @field_validator("weights")
     @classmethod
     def _known_signals(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(weights) - set(RANK_SIGNALS))
-        if unknown:
-            raise ValueError(
-                f"unknown rank signal(s) {unknown}; expected some of {list(RANK_SIGNALS)}"
-            )
-        return weights
+        return _only_known(weights, RANK_SIGNALS, "rank signal")
 
 
 class DuplicatePolicy(_Section):
@@ -115,12 +117,7 @@ class NoFitPolicy(_Section):
     @field_validator("weights")
     @classmethod
     def _known_features(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(weights) - set(FIT_FEATURES))
-        if unknown:
-            raise ValueError(
-                f"unknown fit feature(s) {unknown}; expected some of {list(FIT_FEATURES)}"
-            )
-        return weights
+        return _only_known(weights, FIT_FEATURES, "fit feature")
 
 
 class RoutingPolicy(_Section):

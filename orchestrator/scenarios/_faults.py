@@ -20,6 +20,7 @@ from orchestrator.scenarios._model import (
     DownFault,
     ErrorFault,
     FlakyFault,
+    InjectedFault,
     LatencyFault,
     MalformedFault,
     RateLimitedFault,
@@ -27,16 +28,6 @@ from orchestrator.scenarios._model import (
 )
 
 __all__ = ["FaultInjector", "InjectedFault"]
-
-InjectedFault = (
-    DownFault
-    | ErrorFault
-    | TimeoutFault
-    | LatencyFault
-    | MalformedFault
-    | FlakyFault
-    | RateLimitedFault
-)
 
 
 class FaultInjector:

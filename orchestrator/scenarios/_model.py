@@ -22,6 +22,7 @@ __all__ = [
     "SIMULATED_OUTPUTS",
     "Expectation",
     "Fault",
+    "InjectedFault",
     "Scenario",
     "ScenarioSpec",
     "load_scenario",
@@ -83,16 +84,16 @@ class RateLimitedFault(_Fault):
     retry_after_ms: float | None = Field(default=None, ge=0)
 
 
-Fault = Annotated[
+InjectedFault = (
     DownFault
     | ErrorFault
     | TimeoutFault
     | LatencyFault
     | MalformedFault
     | FlakyFault
-    | RateLimitedFault,
-    Field(discriminator="kind"),
-]
+    | RateLimitedFault
+)
+Fault = Annotated[InjectedFault, Field(discriminator="kind")]
 
 
 class Expectation(BaseModel):

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Create .venv and install orchestrator into it; "$1" names the extras (e.g. "[test]").
+# torch is pinned first: an unpinned torch would pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".${1:-}"
