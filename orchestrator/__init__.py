@@ -4,7 +4,9 @@ It decides which tool or skill to use (routing), in what order (planning and the
 how hard to think (effort), and keeps working when tools fail (self-healing execution).
 """
 
-from orchestrator.catalog import Skill
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.catalog import Skill, catalog_hash, load_catalog
 from orchestrator.errors import (
     CatalogError,
     CircuitOpenError,
@@ -40,6 +42,22 @@ from orchestrator.graph import Plan, ToolGraph, load_graph, plan_route
 from orchestrator.policy import Policy, load_policy
 from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_scenario
 
+if TYPE_CHECKING:
+    from orchestrator.routing import Match, RouteResult, SkillIndex, SkillRouter
+
+_ROUTING = frozenset({"Match", "RouteResult", "SkillIndex", "SkillRouter"})
+
+
+def __getattr__(name: str) -> Any:
+    # Routing pulls in torch and faiss; import it on first use so `import orchestrator` and the
+    # CLI's --help stay fast.
+    if name in _ROUTING:
+        import orchestrator.routing
+
+        return getattr(orchestrator.routing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CallableInvoker",
     "CatalogError",
@@ -55,6 +73,7 @@ __all__ = [
     "Invoker",
     "LLMEscalation",
     "MalformedOutputError",
+    "Match",
     "ModelLoadError",
     "NoPathError",
     "OpenAICompatibleClient",
@@ -63,16 +82,21 @@ __all__ = [
     "Policy",
     "PolicyError",
     "RateLimitedError",
+    "RouteResult",
     "RunResult",
     "Scenario",
     "ScenarioError",
     "ScriptedEscalation",
     "Skill",
+    "SkillIndex",
+    "SkillRouter",
     "ToolCallError",
     "ToolFailure",
     "ToolGraph",
     "ToolTimeoutError",
     "ToolUnavailableError",
+    "catalog_hash",
+    "load_catalog",
     "load_graph",
     "load_policy",
     "load_scenario",

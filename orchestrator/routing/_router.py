@@ -8,7 +8,7 @@ the best candidate's calibrated score decides whether anything fits at all.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -65,7 +65,6 @@ class RouteResult:
     matches: tuple[Match, ...]
     fits: bool
     threshold: float
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def best(self) -> Match | None:
