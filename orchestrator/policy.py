@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from orchestrator._files import read_document
 from orchestrator._resources import data_path
 from orchestrator.errors import PolicyError
 from orchestrator.execution._policy import ExecutionPolicy
@@ -42,12 +42,7 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_document(path, PolicyError, "policy file")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

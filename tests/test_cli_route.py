@@ -15,6 +15,14 @@ from tests.conftest import SAMPLE_CATALOG
 runner = CliRunner()
 
 
+def _route_batch(index_dir: Path, queries: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(
+        app,
+        ["route", "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+         "--queries", str(queries), "--json", *extra],
+    )  # fmt: skip
+
+
 @pytest.fixture
 def index_dir(sample_index_dir: Path, tmp_path: Path) -> Path:
     target = tmp_path / "index"
@@ -32,21 +40,7 @@ def test_batch_route_writes_one_json_line_per_query_with_k_results(
         + json.dumps({"id": 7, "query": "play some jazz on Spotify"})
         + "\n"
     )
-    result = runner.invoke(
-        app,
-        [
-            "route",
-            "--catalog",
-            str(SAMPLE_CATALOG),
-            "--index",
-            str(index_dir),
-            "--queries",
-            str(queries),
-            "-k",
-            "4",
-            "--json",
-        ],
-    )
+    result = _route_batch(index_dir, queries, "-k", "4")
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["a", 7]
@@ -71,19 +65,7 @@ def test_single_route_prints_a_table(index_dir: Path) -> None:
 def test_malformed_queries_file_names_the_file_and_line(index_dir: Path, tmp_path: Path) -> None:
     queries = tmp_path / "queries.jsonl"
     queries.write_text('{"id": 1, "query": "ok"}\n{"id": 2, "text": "no query field"}\n')
-    result = runner.invoke(
-        app,
-        [
-            "route",
-            "--catalog",
-            str(SAMPLE_CATALOG),
-            "--index",
-            str(index_dir),
-            "--queries",
-            str(queries),
-            "--json",
-        ],
-    )
+    result = _route_batch(index_dir, queries)
     assert result.exit_code == 2
     assert "queries.jsonl: line 2" in result.output
     assert result.stdout == "", "nothing half-written to stdout"

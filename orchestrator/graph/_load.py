@@ -6,13 +6,12 @@ and optionally ``nodes`` (attributes of tools and states) and ``fallbacks`` (dem
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orchestrator._files import read_document
 from orchestrator.errors import GraphError
 from orchestrator.graph._graph import ToolGraph
 
@@ -103,12 +102,5 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
 def load_graph(path: str | Path) -> ToolGraph:
     """Load a graph definition from a ``.yaml``/``.yml`` or ``.json`` file."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GraphError(f"{file}: cannot read graph definition ({exc.strerror})") from exc
-    try:
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise GraphError(f"{file}: not valid {file.suffix.lstrip('.').upper()}: {exc}") from exc
+    data = read_document(file, GraphError, "graph definition")
     return graph_from_definition(data, source=str(file))

@@ -118,19 +118,18 @@ class SkillIndex:
         total = len(pending)
         if progress:
             progress(0, total)
+        # Embed a few batches' worth of passages per call: the model sorts each call's texts by
+        # length, so larger calls waste less padding, and progress still moves.
         batch: list[tuple[int, list[str]]] = []
-        done = 0
-        for item in pending:
+        queued = done = 0
+        for n, item in enumerate(pending, start=1):
             batch.append(item)
-            if sum(len(p) for _, p in batch) >= policy.batch_size * 4:
+            queued += len(item[1])
+            if queued >= policy.batch_size * 4 or n == total:
                 done += _embed_batch(batch, blocks, embedder, policy.batch_size, max_tokens)
-                batch = []
+                batch, queued = [], 0
                 if progress:
                     progress(done, total)
-        if batch:
-            done += _embed_batch(batch, blocks, embedder, policy.batch_size, max_tokens)
-            if progress:
-                progress(done, total)
 
         dim = embedder.dimension
         filled = [b if b is not None else np.zeros((0, dim), np.float32) for b in blocks]

@@ -7,6 +7,7 @@ the best candidate's calibrated score decides whether anything fits at all.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from orchestrator.catalog import CatalogSource, Skill, catalog_hash, load_catalog
-from orchestrator.errors import IndexFormatError
+from orchestrator.errors import IndexFormatError, PolicyError
 from orchestrator.policy import Policy, load_policy
 from orchestrator.routing._duplicates import Contract, contract_of, group_duplicates
 from orchestrator.routing._embedder import Embedder, load_embedder
@@ -330,11 +331,14 @@ class SkillRouter:
                     duplicates=tuple(self.index.skills[ranked[i].row] for i in group[1:]),
                 )
             )
-        # Always k results when the catalog has k: top up from stage 1 beyond the rerank depth.
+        # Always k results when the catalog has k: top up from stage 1 beyond the rerank depth,
+        # and only when that runs out, from the rest of the catalog (walked lazily: it is large).
         if len(matches) < k:
             seen = {c.row for c in ranked}
             floor = min((m.score for m in matches), default=0.0)
-            for row in stage.fused[depth:] + self._rest(seen, stage, only):
+            allowed = self._allowed_rows(only)
+            rest = range(len(self.index)) if allowed is None else allowed.tolist()
+            for row in itertools.chain(stage.fused[depth:], rest):
                 if len(matches) >= k:
                     break
                 if row in seen:
@@ -348,11 +352,6 @@ class SkillRouter:
         threshold = self.policy.no_fit.threshold
         fits = bool(matches) and matches[0].scores["fit"] >= threshold
         return RouteResult(query=query, matches=tuple(matches), fits=fits, threshold=threshold)
-
-    def _rest(self, seen: set[int], stage: _StageOne, only: Collection[str] | None) -> list[int]:
-        allowed = self._allowed_rows(only)
-        pool = range(len(self.index)) if allowed is None else allowed.tolist()
-        return [r for r in pool if r not in seen and r not in stage.rrf]
 
     def _candidates(
         self,
@@ -416,8 +415,6 @@ def _routing_policy(policy: Policy | RoutingPolicy | str | Path | None) -> Routi
 def _default_reranker(policy: RoutingPolicy) -> Reranker:
     if policy.rerank.kind == "cross-encoder":
         if not policy.rerank.cross_encoder:
-            from orchestrator.errors import PolicyError
-
             raise PolicyError(
                 "routing.rerank.cross_encoder: expected the local path of a CrossEncoder "
                 "when routing.rerank.kind is cross-encoder"

@@ -10,9 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchestrator._files import read_document
 from orchestrator._resources import data_path
 from orchestrator.errors import GraphError, ScenarioError
 from orchestrator.graph import ToolGraph, graph_from_definition, load_graph
@@ -193,12 +193,7 @@ def load_scenario(path: str | Path) -> Scenario:
         tools the graph lacks, expected paths through unknown nodes, a bad graph or policy.
     """
     file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{file}: cannot read scenario ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{file}: not valid YAML: {exc}") from exc
+    raw = read_document(file, ScenarioError, "scenario")
     if not isinstance(raw, dict):
         raise ScenarioError(f"{file}: expected a mapping with id, graph, faults and expect")
     try:
