@@ -112,6 +112,21 @@ async def test_down_tool_is_rerouted_around_without_rerunning_completed_steps() 
     assert result.silent_failures() == []
 
 
+async def test_log_listeners_see_each_decision_live_with_its_structured_data() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")]})
+    log = DecisionLog()
+    seen: list[Decision] = []
+    log.subscribe(seen.append)
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run(log=log)
+    assert seen == log.entries
+    fail = next(d for d in seen if d.action == "fail")
+    assert fail.data["kind"] == "down" and fail.data["duration_ms"] >= 0
+    reroute = next(d for d in seen if d.action == "reroute")
+    assert reroute.data["path"] == ["CRM", "Razorpay", "Email", "Complete"]
+    assert result.to_dict()["decisions"][0]["data"]["duration_ms"] >= 0
+
+
 async def test_transient_error_is_retried_with_backoff_and_then_succeeds() -> None:
     g = support()
     calls = Calls({"Stripe": [ToolCallError("503"), ToolCallError("503")]})

@@ -20,7 +20,13 @@ from orchestrator.execution._escalation import (
 from orchestrator.execution._executor import Executor, Outcome, RunResult
 from orchestrator.execution._failures import Failure, FailureKind, classify
 from orchestrator.execution._invoker import CallableInvoker, Invoker, ProbingInvoker
-from orchestrator.execution._log import Action, Decision, DecisionLog, silent_failures
+from orchestrator.execution._log import (
+    Action,
+    Decision,
+    DecisionListener,
+    DecisionLog,
+    silent_failures,
+)
 from orchestrator.execution._monitors import (
     DEFAULT_MONITORS,
     Condition,
@@ -50,6 +56,7 @@ __all__ = [
     "CircuitBreaker",
     "Condition",
     "Decision",
+    "DecisionListener",
     "DecisionLog",
     "Demote",
     "Escalation",

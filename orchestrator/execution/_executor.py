@@ -93,10 +93,7 @@ class RunResult:
             "llm_calls": self.llm_calls,
             "reroutes": self.reroutes,
             "retries": self.retries,
-            "decisions": [
-                {"action": d.action, "tool": d.tool, "reason": d.reason, "t_ms": d.t_ms}
-                for d in self.log
-            ],
+            "decisions": self.log.to_dicts(),
         }
 
 
@@ -265,14 +262,17 @@ class Executor:
         except Exception as exc:
             failure_exc = _as_tool_failure(exc, tool, timeout_s)
             failure = classify(failure_exc)
-            self._observe(tool, (time.perf_counter() - started) * 1000.0, failure)
-            log.record("fail", tool, failure.describe())
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            self._observe(tool, elapsed_ms, failure)
+            log.record(
+                "fail", tool, failure.describe(), kind=str(failure.kind), duration_ms=elapsed_ms
+            )
             if failure_exc is exc:
                 raise
             raise failure_exc from exc
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._observe(tool, elapsed_ms, None)
-        log.record("execute", tool, f"ok in {elapsed_ms:.2f} ms")
+        log.record("execute", tool, f"ok in {elapsed_ms:.2f} ms", duration_ms=elapsed_ms)
         return output
 
     async def run_step(self, tool: str, arguments: Mapping[str, Any], log: DecisionLog) -> Any:
@@ -308,6 +308,8 @@ class Executor:
                 tool,
                 f"{kind}: attempt {state.attempt_number + 1} of {policy.max_attempts} "
                 f"after {delay * 1000.0:.0f} ms",
+                attempt=state.attempt_number + 1,
+                delay_ms=delay * 1000.0,
             )
 
         retrying = AsyncRetrying(
@@ -440,7 +442,10 @@ class _Run:
                 continue
             for tool in self.unanswered:
                 self.log.record(
-                    "reroute", tool, f"{self.failed[tool].describe()}; {_route_text(plan)}"
+                    "reroute",
+                    tool,
+                    f"{self.failed[tool].describe()}; {_route_text(plan)}",
+                    path=list(plan.path),
                 )
             self.unanswered.clear()
             if self.goal in self.done and not self.running:

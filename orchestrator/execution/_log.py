@@ -7,11 +7,11 @@ CLI tables, JSON output and the silent-failure checker all read this one log.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Action", "Decision", "DecisionLog", "silent_failures"]
+__all__ = ["Action", "Decision", "DecisionListener", "DecisionLog", "silent_failures"]
 
 Action = Literal["execute", "fail", "retry", "reroute", "escalate", "demote", "complete", "monitor"]
 
@@ -21,28 +21,57 @@ _ANSWERS = frozenset({"retry", "reroute", "escalate", "demote"})
 
 @dataclass(frozen=True)
 class Decision:
-    """One entry: what was done, to which tool (or goal), why, and when (ms since the log began)."""
+    """One entry: what was done, to which tool (or goal), why, and when (ms since the log began).
+
+    ``data`` holds structured facts beside the human ``reason`` (a step's ``duration_ms``, the
+    ``attempt``, the ``effort``, a reroute's ``path``), so tracing and JSON output need not parse
+    text.
+    """
 
     action: Action
     tool: str
     reason: str
     t_ms: float
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        entry: dict[str, Any] = {
+            "action": self.action,
+            "tool": self.tool,
+            "reason": self.reason,
+            "t_ms": self.t_ms,
+        }
+        if self.data:
+            entry["data"] = dict(self.data)
+        return entry
+
+
+DecisionListener = Callable[[Decision], None]
 
 
 class DecisionLog:
-    """An append-only list of decisions with a clock you can inject."""
+    """An append-only list of decisions with a clock you can inject.
+
+    Listeners (``subscribe``) see each decision as it is recorded: this is how tracing follows a
+    run live while the log stays the one record of it.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._t0 = clock()
         self.entries: list[Decision] = []
+        self._listeners: list[DecisionListener] = []
 
-    def record(self, action: Action, tool: str, reason: str) -> Decision:
-        decision = Decision(action, tool, reason, round((self._clock() - self._t0) * 1000.0, 3))
+    def subscribe(self, listener: DecisionListener) -> None:
+        """Call ``listener`` with every decision recorded from now on."""
+        self._listeners.append(listener)
+
+    def record(self, action: Action, tool: str, reason: str, **data: Any) -> Decision:
+        t_ms = round((self._clock() - self._t0) * 1000.0, 3)
+        decision = Decision(action, tool, reason, t_ms, data)
         self.entries.append(decision)
+        for listener in self._listeners:
+            listener(decision)
         return decision
 
     def count(self, action: Action) -> int:
