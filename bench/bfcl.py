@@ -145,3 +145,73 @@ def irrelevance_catalog(category: str) -> list[tuple[Query, list[dict[str, Any]]
         (q, e["function"])
         for q, e in zip(queries(category), read_jsonl(f"BFCL_v4_{category}.json"), strict=True)
     ]
+
+
+# Multi-turn data: each class's function docs live in their own file, named differently from the
+# class that ``involved_classes`` lists.
+MULTI_TURN_FILES = {
+    "GorillaFileSystem": "gorilla_file_system",
+    "MathAPI": "math_api",
+    "MessageAPI": "message_api",
+    "TwitterAPI": "posting_api",
+    "TicketAPI": "ticket_api",
+    "TradingBot": "trading_bot",
+    "TravelAPI": "travel_booking",
+    "VehicleControlAPI": "vehicle_control",
+    "WebSearchAPI": "web_search",
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One user turn of a multi-turn conversation and the tools its ground truth calls, in order."""
+
+    id: str
+    text: str
+    needed: tuple[str, ...]  # skill ids in first-call order
+
+
+@cache
+def multi_turn_functions() -> tuple[Skill, ...]:
+    """Every multi-turn function as a skill with id ``{file}.{name}`` (names repeat across
+    classes)."""
+    records = []
+    for stem in MULTI_TURN_FILES.values():
+        for function in read_jsonl(f"multi_turn_func_doc/{stem}.json"):
+            records.append({**function, "id": f"{stem}.{function['name']}"})
+    return tuple(load_catalog(records))
+
+
+def _called_names(turn: list[str]) -> list[str]:
+    names: list[str] = []
+    for call in turn:
+        name = call.split("(", 1)[0].strip()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def multi_turn_tasks(category: str = "multi_turn_base") -> list[Task]:
+    """Each user turn with a non-empty ground truth, as a task over that entry's classes."""
+    answers = {a["id"]: a["ground_truth"] for a in read_jsonl(f"possible_answer/BFCL_v4_{category}.json")}
+    by_file: dict[str, set[str]] = {}
+    for skill in multi_turn_functions():
+        stem, name = skill.id.split(".", 1)
+        by_file.setdefault(stem, set()).add(name)
+    tasks = []
+    for entry in read_jsonl(f"BFCL_v4_{category}.json"):
+        stems = [MULTI_TURN_FILES[c] for c in entry["involved_classes"]]
+        for turn_no, (messages, calls) in enumerate(
+            zip(entry["question"], answers[entry["id"]], strict=False)
+        ):
+            users = [m["content"] for m in messages if m.get("role") == "user"]
+            if not users or not calls:
+                continue
+            needed = []
+            for name in _called_names(calls):
+                owner = next((s for s in stems if name in by_file[s]), None)
+                if owner is None:
+                    raise ValueError(f"{entry['id']}: {name} not in {stems}")
+                needed.append(f"{owner}.{name}")
+            tasks.append(Task(f"{entry['id']}:{turn_no}", "\n".join(users), tuple(needed)))
+    return tasks

@@ -1,12 +1,16 @@
-"""Read the declarative files (policies, graphs, scenarios) with errors that name the file.
+"""Read the declarative files (policies, graphs, scenarios) with errors that name the file, and
+write output files atomically.
 
 One reader, so every kind of file fails the same way: the path, what it was meant to be, and
-what went wrong, raised as the caller's own error class.
+what went wrong, raised as the caller's own error class. One writer, so no reader ever sees a
+half-written catalog, cache or trace.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,23 @@ import yaml
 
 from orchestrator.errors import OrchestratorError
 
-__all__ = ["read_document"]
+__all__ = ["read_document", "write_text_atomic"]
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so
+    the file is either the old one or the whole new one."""
+    target = Path(path)
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
 
 
 def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 
+from orchestrator._files import write_text_atomic
 from orchestrator.catalog._skill import Skill
 
 __all__ = ["catalog_hash", "save_catalog_jsonl"]
@@ -28,18 +27,8 @@ def catalog_hash(skills: Iterable[Skill]) -> str:
 
 def save_catalog_jsonl(skills: Iterable[Skill], path: str | os.PathLike[str]) -> None:
     """Write ``skills`` as native JSONL (one Skill per line, defaults omitted), atomically."""
-    target = Path(path)
     lines = [
         json.dumps(s.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
         for s in skills
     ]
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
