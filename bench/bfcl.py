@@ -193,7 +193,9 @@ def _called_names(turn: list[str]) -> list[str]:
 
 def multi_turn_tasks(category: str = "multi_turn_base") -> list[Task]:
     """Each user turn with a non-empty ground truth, as a task over that entry's classes."""
-    answers = {a["id"]: a["ground_truth"] for a in read_jsonl(f"possible_answer/BFCL_v4_{category}.json")}
+    answers = {
+        a["id"]: a["ground_truth"] for a in read_jsonl(f"possible_answer/BFCL_v4_{category}.json")
+    }
     by_file: dict[str, set[str]] = {}
     for skill in multi_turn_functions():
         stem, name = skill.id.split(".", 1)

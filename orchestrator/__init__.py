@@ -18,6 +18,7 @@ from orchestrator.errors import (
     ModelLoadError,
     NoPathError,
     OrchestratorError,
+    PlanningError,
     PolicyError,
     RateLimitedError,
     ScenarioError,
@@ -39,23 +40,38 @@ from orchestrator.execution import (
     silent_failures,
 )
 from orchestrator.graph import Plan, ToolGraph, load_graph, plan_route
+from orchestrator.planning import PlanningPolicy
 from orchestrator.policy import Policy, load_policy
 from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_scenario
 
 if TYPE_CHECKING:
+    from orchestrator._orchestrator import Orchestrator, TaskResult, keyword_tools
+    from orchestrator.planning import Planner, PlanStep, TaskPlan
     from orchestrator.routing import Match, RouteResult, SkillIndex, SkillRouter
 
-_ROUTING = frozenset({"Match", "RouteResult", "SkillIndex", "SkillRouter"})
+# Routing pulls in torch and faiss, planning the router's text processing: import them on first
+# use so `import orchestrator` and the CLI's --help stay fast.
+_LAZY = {
+    "Match": "orchestrator.routing",
+    "RouteResult": "orchestrator.routing",
+    "SkillIndex": "orchestrator.routing",
+    "SkillRouter": "orchestrator.routing",
+    "Planner": "orchestrator.planning",
+    "PlanStep": "orchestrator.planning",
+    "TaskPlan": "orchestrator.planning",
+    "Orchestrator": "orchestrator._orchestrator",
+    "TaskResult": "orchestrator._orchestrator",
+    "keyword_tools": "orchestrator._orchestrator",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Routing pulls in torch and faiss; import it on first use so `import orchestrator` and the
-    # CLI's --help stay fast.
-    if name in _ROUTING:
-        import orchestrator.routing
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(orchestrator.routing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = [
@@ -77,8 +93,13 @@ __all__ = [
     "ModelLoadError",
     "NoPathError",
     "OpenAICompatibleClient",
+    "Orchestrator",
     "OrchestratorError",
     "Plan",
+    "PlanStep",
+    "Planner",
+    "PlanningError",
+    "PlanningPolicy",
     "Policy",
     "PolicyError",
     "RateLimitedError",
@@ -90,12 +111,15 @@ __all__ = [
     "Skill",
     "SkillIndex",
     "SkillRouter",
+    "TaskPlan",
+    "TaskResult",
     "ToolCallError",
     "ToolFailure",
     "ToolGraph",
     "ToolTimeoutError",
     "ToolUnavailableError",
     "catalog_hash",
+    "keyword_tools",
     "load_catalog",
     "load_graph",
     "load_policy",

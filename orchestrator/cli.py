@@ -200,6 +200,12 @@ def route(
         Path | None,
         typer.Option("--cross-encoder", help="Local path of a CrossEncoder used to rerank."),
     ] = None,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan", help="Also plan each task: the skills to run, in order, with what they need."
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Route a task (or a JSONL file of tasks) to the best-fitting skills."""
@@ -211,12 +217,41 @@ def route(
             catalog, index_dir, policy, embedder, cross_encoder, show_progress=not json_out
         )
         results = router.route_batch([text for _, text in batch], k=k)
-    if json_out:
-        for (query_id, _), result in zip(batch, results, strict=True):
-            sys.stdout.write(json.dumps(_result_line(result, query_id)) + "\n")
-        return
-    for (query_id, _), result in zip(batch, results, strict=True):
+        plans = _plans(router, policy, [text for _, text in batch]) if plan else None
+    for n, ((query_id, _), result) in enumerate(zip(batch, results, strict=True)):
+        if json_out:
+            line = _result_line(result, query_id)
+            if plans is not None:
+                line["plan"] = plans[n].contract()
+            sys.stdout.write(json.dumps(line) + "\n")
+            continue
         _print_route(result, query_id)
+        if plans is not None:
+            _print_plan(plans[n])
+
+
+def _plans(router: Any, policy: Path | None, tasks: list[str]) -> list[Any]:
+    from orchestrator.planning import Planner
+    from orchestrator.policy import load_policy
+
+    planner = Planner.from_router(router, load_policy(policy))
+    return [planner.plan(task) for task in tasks]
+
+
+def _print_plan(plan: Any) -> None:
+    table = Table(title=f"plan: {plan.task}")
+    table.add_column("#", justify="right")
+    table.add_column("skill")
+    table.add_column("needs")
+    table.add_column("alternatives")
+    table.add_column("why")
+    for n, step in enumerate(plan.steps, start=1):
+        table.add_row(
+            str(n), step.id, ", ".join(step.needs), ", ".join(step.alternatives), step.reason
+        )
+    console.print(table)
+    if plan.unplanned:
+        console.print("no skill fits: " + "; ".join(repr(g) for g in plan.unplanned))
 
 
 def _print_route(result: Any, query_id: Any | None) -> None:
@@ -241,13 +276,182 @@ def _print_route(result: Any, query_id: Any | None) -> None:
     console.print(table)
 
 
+def _import_tool(spec: str) -> tuple[str, Any]:
+    """``SKILL=module:function`` -> (skill id, the function)."""
+    import importlib
+
+    skill, sep, target = spec.partition("=")
+    module_name, colon, attribute = target.partition(":")
+    if not sep or not colon or not skill or not module_name or not attribute:
+        raise typer.BadParameter(
+            f"expected SKILL=module:function, got {spec!r}", param_hint="--tool"
+        )
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise typer.BadParameter(f"cannot import {target}: {exc}", param_hint="--tool") from exc
+    if not callable(function):
+        raise typer.BadParameter(f"{target} is not callable", param_hint="--tool")
+    return skill, function
+
+
+def _parse_fault(spec: str) -> Any:
+    """``TOOL:KIND[:TIMES]`` -> an injected fault (kinds as in scenario files)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from orchestrator.scenarios import Fault
+
+    tool, _, rest = spec.partition(":")
+    kind, _, times = rest.partition(":")
+    data: dict[str, Any] = {"tool": tool, "kind": kind}
+    if times:
+        data["times"] = times
+    try:
+        return TypeAdapter(Fault).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise typer.BadParameter(
+            f"{spec!r}: {first['msg']} (expected TOOL:KIND[:TIMES], KIND one of down, error, "
+            "timeout, malformed, rate_limited)",
+            param_hint="--fail",
+        ) from exc
+
+
+def _run_task(
+    orchestrator: Any,
+    task: str,
+    *,
+    graph: Any = None,
+    bound: dict[str, Any] | None = None,
+    faults: list[Any] | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> Any:
+    """Plan and run ``task``: catalog tools are simulated from their outputs schema unless bound
+    to a real function; ``faults`` are injected around all of them."""
+    import anyio
+
+    from orchestrator import keyword_tools
+    from orchestrator.execution import CallableInvoker, CompositeInvoker, Invoker
+    from orchestrator.scenarios import FaultInjector, SimulatedInvoker
+
+    plan = orchestrator.plan(task, inputs=inputs)
+    if graph is None and not plan.steps:
+        return anyio.run(
+            lambda: orchestrator.run(task, tools={}, inputs=inputs, plan=plan),
+        )
+    run_graph = graph if graph is not None else plan.to_graph(orchestrator.skills)
+    real = CallableInvoker(keyword_tools(bound or {}, orchestrator.skills))
+    invoker: Invoker = CompositeInvoker(
+        dict.fromkeys(real.tools, real), default=SimulatedInvoker(run_graph)
+    )
+    if faults:
+        invoker = FaultInjector(invoker, faults)
+    return anyio.run(
+        lambda: orchestrator.run(task, tools=invoker, inputs=inputs, plan=plan, graph=graph)
+    )
+
+
+def _print_decisions(result: Any) -> None:
+    table = Table(title=f"{result.outcome}: {result.task}")
+    table.add_column("ms", justify="right")
+    table.add_column("decision")
+    table.add_column("tool / goal")
+    table.add_column("why")
+    for d in result.log:
+        table.add_row(f"{d.t_ms:.1f}", d.action, d.tool, d.reason)
+    console.print(table)
+    console.print(
+        f"path: {' > '.join(result.path) or '-'}   llm calls: {result.llm_calls}   "
+        f"reroutes: {result.log.count('reroute')}   retries: {result.log.count('retry')}   "
+        f"cost: {result.cost:.4g}   {result.elapsed_ms:.0f} ms"
+    )
+
+
+@app.command("run")
+def run_command(
+    task: Annotated[str, typer.Argument(help="The task text.")],
+    catalog: CatalogOption = SAMPLE_CATALOG,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index directory (default: a per-catalog cache folder)."),
+    ] = None,
+    graph: Annotated[
+        Path | None,
+        typer.Option("--graph", help="Run this tool-graph definition instead of the plan's."),
+    ] = None,
+    tool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tool",
+            help="Bind a skill to a real function: SKILL=module:function (repeatable). "
+            "Unbound skills are simulated from their outputs schema.",
+        ),
+    ] = None,
+    fail: Annotated[
+        list[str] | None,
+        typer.Option("--fail", help="Inject a fault: TOOL:KIND[:TIMES] (repeatable)."),
+    ] = None,
+    inputs: Annotated[
+        str | None,
+        typer.Option("--inputs", help='Values the task already has, as JSON: {"param": value}.'),
+    ] = None,
+    policy: PolicyOption = None,
+    embedder: EmbedderOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
+    completed (or was demoted to a fallback goal)."""
+    from orchestrator import Orchestrator
+    from orchestrator.graph import load_graph
+
+    values: dict[str, Any] | None = None
+    if inputs is not None:
+        try:
+            values = json.loads(inputs)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"not valid JSON: {exc.msg}", param_hint="--inputs") from exc
+        if not isinstance(values, dict):
+            raise typer.BadParameter("expected a JSON object", param_hint="--inputs")
+    bound = dict(_import_tool(spec) for spec in tool or [])
+    faults = [_parse_fault(spec) for spec in fail or []]
+    with _errors_exit():
+        router = _open_router(
+            catalog, index_dir, policy, embedder, None, show_progress=not json_out
+        )
+        orchestrator = Orchestrator(router, policy=policy)
+        tool_graph = load_graph(graph) if graph is not None else None
+        result = _run_task(
+            orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
+        )
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
+    else:
+        _print_plan(result.plan)
+        _print_decisions(result)
+    if result.outcome not in ("completed", "demoted"):
+        raise typer.Exit(1)
+
+
 DEMO_TASKS = (
     "refund the customer's last card payment",
+    "look up the customer by email jane@example.com and open a support ticket about the "
+    "double charge",
     "what will the weather be like in Lisbon over the next five days?",
-    "find me a flight from Berlin to Tokyo next Friday",
-    "email the invoice PDF to the client",
     "order me a large pepperoni pizza",
 )
+# The run the demo heals: the tool chosen for the refund is down (rerouted to an alternative),
+# and the first step fails once (retried).
+DEMO_RUN = DEMO_TASKS[0]
+
+
+def _demo_faults(plan: Any) -> list[Any]:
+    faults = []
+    if plan.steps:
+        faults.append(_parse_fault(f"{plan.steps[0].id}:error:1"))
+    healable = next((s for s in plan.steps if s.alternatives), None)
+    if healable is not None:
+        faults.append(_parse_fault(f"{healable.id}:down"))
+    return faults
 
 
 @app.command()
@@ -256,17 +460,32 @@ def demo(
     k: Annotated[int, typer.Option("-k", min=1)] = 3,
     json_out: JsonOption = False,
 ) -> None:
-    """Route a few everyday tasks over the sample catalog, offline, with embedded defaults."""
+    """The whole loop on the sample catalog, offline, with embedded defaults: a few tasks
+    routed and planned, then one run whose failures are healed, with its decisions."""
+    from orchestrator import Orchestrator
+
     with _errors_exit():
         router = _open_router(catalog, None, None, None, None, show_progress=not json_out)
+        orchestrator = Orchestrator(router)
         results = router.route_batch(list(DEMO_TASKS), k=k)
+        plans = [orchestrator.planner.plan(task) for task in DEMO_TASKS]
+        faults = _demo_faults(plans[0])
+        run = _run_task(orchestrator, DEMO_RUN, faults=faults)
     if json_out:
-        for result in results:
-            sys.stdout.write(json.dumps(_result_line(result, None)) + "\n")
+        for result, plan in zip(results, plans, strict=True):
+            line = _result_line(result, None)
+            line["plan"] = plan.contract()
+            sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.write(json.dumps({"run": run.to_dict()}, default=str) + "\n")
         return
     console.print(f"[bold]orchestrator demo[/]: {len(router.skills)} skills in {catalog.name}\n")
-    for result in results:
+    for result, plan in zip(results, plans, strict=True):
         _print_route(result, None)
+        _print_plan(plan)
+    injected = ", ".join(f"{f.tool} {f.kind}" for f in faults)
+    console.print(f"\n[bold]run with injected faults[/] ({injected}):")
+    _print_plan(run.plan)
+    _print_decisions(run)
 
 
 # --- scenario commands (issue 3) ---

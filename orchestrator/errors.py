@@ -11,6 +11,7 @@ can fix their input without reading our source.
     ├── ModelLoadError          an embedding or reranking model cannot be loaded offline
     ├── GraphError              a tool-graph definition is malformed
     ├── NoPathError             no healthy path from the current state to the goal
+    ├── PlanningError           a task cannot be planned (nothing fits, or a bad decomposition)
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
@@ -35,6 +36,7 @@ __all__ = [
     "ModelLoadError",
     "NoPathError",
     "OrchestratorError",
+    "PlanningError",
     "PolicyError",
     "RateLimitedError",
     "ScenarioError",
@@ -90,6 +92,10 @@ class GraphError(OrchestratorError):
 
 class NoPathError(OrchestratorError):
     """No healthy path leads from the current state to the goal."""
+
+
+class PlanningError(OrchestratorError):
+    """A task cannot be planned: no skill fits it, or the decomposer answered nonsense."""
 
 
 class ScenarioError(OrchestratorError):

@@ -48,10 +48,12 @@ def counting_embedder() -> CountingEmbedder:
 @pytest.fixture(scope="session")
 def sample_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An index of the sample catalog, built once; tests copy it before changing it."""
+    from orchestrator.planning import Planner
     from orchestrator.routing import SkillRouter
 
     directory = tmp_path_factory.mktemp("sample-index") / "index"
-    SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=directory)
+    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=directory)
+    Planner.from_router(router)  # caches the dependency graph beside the index
     yield directory
 
 

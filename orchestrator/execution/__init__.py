@@ -19,7 +19,12 @@ from orchestrator.execution._escalation import (
 )
 from orchestrator.execution._executor import Executor, Outcome, RunResult
 from orchestrator.execution._failures import Failure, FailureKind, classify
-from orchestrator.execution._invoker import CallableInvoker, Invoker, ProbingInvoker
+from orchestrator.execution._invoker import (
+    CallableInvoker,
+    CompositeInvoker,
+    Invoker,
+    ProbingInvoker,
+)
 from orchestrator.execution._log import (
     Action,
     Decision,
@@ -54,6 +59,7 @@ __all__ = [
     "BreakerPolicy",
     "CallableInvoker",
     "CircuitBreaker",
+    "CompositeInvoker",
     "Condition",
     "Decision",
     "DecisionListener",

@@ -468,14 +468,30 @@ class _Run:
     async def _step(
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
     ) -> None:
-        upstream = {p: self.outputs[p] for p in needs if p in self.outputs}
-        arguments = {"inputs": self.inputs, "upstream": upstream}
+        arguments = {"inputs": self.inputs, "upstream": self._upstream(needs)}
         try:
             output = await self.ex.run_step(tool, arguments, self.log)
         except ToolFailure as exc:
             send.send_nowait((tool, classify(exc), None))
         else:
             send.send_nowait((tool, None, output))
+
+    def _upstream(self, needs: tuple[str, ...]) -> dict[str, Any]:
+        """Outputs of the tools a step waits for; a state (a join point) stands for the tools
+        that reached it."""
+        upstream: dict[str, Any] = {}
+        pending = list(needs)
+        seen: set[str] = set()
+        while pending:
+            node = pending.pop(0)
+            if node in seen:
+                continue
+            seen.add(node)
+            if node in self.outputs:
+                upstream[node] = self.outputs[node]
+            elif not self.graph.node(node).is_tool and node != self.graph.start:
+                pending.extend(p for p in self.graph.predecessors(node) if p in self.done)
+        return upstream
 
     async def _settle(self, finished: MemoryObjectReceiveStream[_StepResult]) -> None:
         """Wait for a step to finish and take in every step finished by then."""

@@ -15,7 +15,7 @@ import anyio.to_thread
 
 from orchestrator.errors import ToolUnavailableError
 
-__all__ = ["CallableInvoker", "Invoker", "ProbingInvoker"]
+__all__ = ["CallableInvoker", "CompositeInvoker", "Invoker", "ProbingInvoker"]
 
 
 @runtime_checkable
@@ -63,3 +63,18 @@ class CallableInvoker:
         if inspect.isawaitable(result):
             return await result
         return result
+
+
+class CompositeInvoker:
+    """Send each tool to the invoker that serves it, the rest to ``default``: real functions for
+    some tools and simulated or remote ones for the others, in one run."""
+
+    def __init__(self, routes: Mapping[str, Invoker], default: Invoker | None = None) -> None:
+        self.routes = dict(routes)
+        self.default = default
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        invoker = self.routes.get(tool, self.default)
+        if invoker is None:
+            raise ToolUnavailableError("no invoker serves this tool", tool=tool)
+        return await invoker.invoke(tool, arguments)

@@ -1,0 +1,262 @@
+"""The end-to-end loop: task -> plan -> tool graph -> self-healing run.
+
+``Orchestrator`` owns one routed catalog, its dependency graph and a policy. ``run`` plans the
+task, turns the plan into a tool graph (alternatives become branches the executor can heal
+across), binds each skill's arguments from the caller's inputs and upstream outputs, and executes
+through the one executor. The LLM is asked only to decompose (when an LLM decomposer is given)
+and to escalate when no path is left.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from orchestrator.catalog import Skill
+from orchestrator.execution import (
+    CallableInvoker,
+    DecisionLog,
+    Escalation,
+    Executor,
+    Invoker,
+    RunResult,
+)
+from orchestrator.graph import ToolGraph
+from orchestrator.planning import BindingInvoker, Decomposer, Planner, RuleDecomposer, TaskPlan
+from orchestrator.policy import Policy, load_policy
+
+if TYPE_CHECKING:
+    from orchestrator.catalog import CatalogSource
+    from orchestrator.routing import Embedder, SkillRouter
+
+__all__ = ["Orchestrator", "TaskResult", "keyword_tools"]
+
+TaskOutcome = Literal["completed", "demoted", "escalated", "failed"]
+ToolFunction = Callable[..., Any]
+
+
+@dataclass
+class TaskResult:
+    """How a task ended: its plan, the run (None when nothing could be planned), the decision
+    log, the LLM calls spent and what the tool calls cost."""
+
+    task: str
+    plan: TaskPlan
+    outcome: TaskOutcome
+    log: DecisionLog
+    run: RunResult | None = None
+    elapsed_ms: float = 0.0
+    cost: float = 0.0
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return dict(self.run.outputs) if self.run else {}
+
+    @property
+    def path(self) -> list[str]:
+        return list(self.run.path) if self.run else []
+
+    @property
+    def llm_calls(self) -> int:
+        return self.plan.llm_calls + (self.run.llm_calls if self.run else 0)
+
+    def silent_failures(self) -> list[Any]:
+        return self.run.silent_failures() if self.run else []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "outcome": self.outcome,
+            "plan": self.plan.contract(),
+            "unplanned": list(self.plan.unplanned),
+            "path": self.path,
+            "llm_calls": self.llm_calls,
+            "reroutes": self.log.count("reroute"),
+            "retries": self.log.count("retry"),
+            "cost": round(self.cost, 6),
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "outputs": self.outputs,
+            "decisions": self.log.to_dicts(),
+        }
+
+
+def keyword_tools(
+    functions: Mapping[str, ToolFunction], skills: Mapping[str, Skill]
+) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+    """Adapt plain functions (``def book(flight_id, seat)``) to the invoker's one-mapping call,
+    keyed by skill id; a function may be registered under the skill's id or its name."""
+    by_name = {s.name: s.id for s in skills.values()}
+    adapted: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+    for key, fn in functions.items():
+        skill_id = key if key in skills else by_name.get(key, key)
+        if inspect.iscoroutinefunction(fn):
+
+            async def call_async(
+                arguments: Mapping[str, Any], fn: Callable[..., Awaitable[Any]] = fn
+            ) -> Any:
+                return await fn(**arguments)
+
+            adapted[skill_id] = call_async
+        else:
+
+            def call(arguments: Mapping[str, Any], fn: ToolFunction = fn) -> Any:
+                return fn(**arguments)
+
+            adapted[skill_id] = call
+    return adapted
+
+
+class Orchestrator:
+    """Plan and run tasks over one catalog.
+
+    Parameters
+    ----------
+    catalog
+        A catalog file, folder or list of skills (indexed on first use), or a ready
+        ``SkillRouter``.
+    policy
+        A ``Policy`` or a policy file merged over the embedded default.
+    index_dir
+        Where the routing index and the dependency graph are cached.
+    embedder
+        A local sentence-transformers model path or an ``Embedder`` (default: packaged MiniLM).
+    escalation
+        Asked when no healthy path is left (one LLM call each).
+    decomposer
+        Splits tasks into sub-goals; the rule-based one (no LLM) by default.
+
+    Examples
+    --------
+    >>> orch = Orchestrator("skills/sample.jsonl")                    # doctest: +SKIP
+    >>> result = orch.run_sync("refund order 42 and email the customer",
+    ...                        tools={"stripe_refund": refund, ...})  # doctest: +SKIP
+    >>> result.outcome, result.path                                   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        catalog: CatalogSource | SkillRouter,
+        *,
+        policy: Policy | str | Path | None = None,
+        index_dir: str | Path | None = None,
+        embedder: Embedder | str | Path | None = None,
+        escalation: Escalation | None = None,
+        decomposer: Decomposer | None = None,
+    ) -> None:
+        from orchestrator.routing import SkillRouter
+
+        self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        if isinstance(catalog, SkillRouter):
+            self.router = catalog
+        else:
+            self.router = SkillRouter.from_catalog(
+                catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
+            )
+        self.planner = Planner.from_router(self.router, self.policy)
+        self.escalation = escalation
+        self.decomposer = decomposer
+
+    @property
+    def skills(self) -> Mapping[str, Skill]:
+        return self.planner.skills
+
+    # -- planning -------------------------------------------------------------------------------
+
+    async def aplan(self, task: str, *, inputs: Mapping[str, Any] | None = None) -> TaskPlan:
+        """Plan ``task``; an LLM decomposer (if given) is awaited here and counted."""
+        subgoals = None
+        llm_calls = 0
+        if self.decomposer is not None and not isinstance(self.decomposer, RuleDecomposer):
+            subgoals = await self.decomposer.decompose(task)
+            llm_calls = 1
+        return await anyio.to_thread.run_sync(
+            partial(self.planner.plan, task, subgoals=subgoals, inputs=inputs, llm_calls=llm_calls)
+        )
+
+    def plan(self, task: str, *, inputs: Mapping[str, Any] | None = None) -> TaskPlan:
+        """``aplan`` for scripts."""
+        return anyio.run(partial(self.aplan, task, inputs=inputs))
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _invoker(self, tools: Mapping[str, ToolFunction] | Invoker) -> Invoker:
+        if isinstance(tools, Invoker):
+            return tools
+        return CallableInvoker(keyword_tools(tools, self.skills))
+
+    async def run(
+        self,
+        task: str,
+        *,
+        tools: Mapping[str, ToolFunction] | Invoker,
+        inputs: Mapping[str, Any] | None = None,
+        plan: TaskPlan | None = None,
+        graph: ToolGraph | None = None,
+        log: DecisionLog | None = None,
+    ) -> TaskResult:
+        """Plan ``task`` and run the plan with the self-healing executor.
+
+        ``tools`` are plain functions by skill id or name (called with keyword arguments) or any
+        ``Invoker``; ``inputs`` are values the task already has, by parameter name (or
+        ``"skill_id.param"``). ``plan`` reuses a plan made earlier (``aplan``) for this task;
+        ``graph`` runs a tool graph you defined instead of the plan's.
+        A task that nothing in the catalog fits ends ``escalated`` without running anything.
+        """
+        started = time.perf_counter()
+        log = DecisionLog() if log is None else log
+        if plan is None:
+            plan = await self.aplan(task, inputs=inputs)
+        if not plan.steps and graph is None:
+            log.record(
+                "escalate",
+                task,
+                "no skill in the catalog fits the task; handed back to the agent",
+                unplanned=list(plan.unplanned),
+            )
+            elapsed = (time.perf_counter() - started) * 1000.0
+            return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
+        run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
+        invoker = BindingInvoker(self._invoker(tools), plan, self.skills, self.planner.dependencies)
+        executor = Executor(run_graph, invoker, policy=self.policy, escalation=self.escalation)
+        result = await executor.run(dict(inputs or {}), log=log)
+        return TaskResult(
+            task,
+            plan,
+            result.outcome,
+            log,
+            run=result,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            cost=self._cost(log),
+        )
+
+    def run_sync(
+        self,
+        task: str,
+        *,
+        tools: Mapping[str, ToolFunction] | Invoker,
+        inputs: Mapping[str, Any] | None = None,
+        plan: TaskPlan | None = None,
+        graph: ToolGraph | None = None,
+    ) -> TaskResult:
+        """``run`` for scripts (starts its own event loop)."""
+        return anyio.run(
+            partial(self.run, task, tools=tools, inputs=inputs, plan=plan, graph=graph)
+        )
+
+    def _cost(self, log: DecisionLog) -> float:
+        """The declared price of every call made, failed ones included (they are billed too)."""
+        total = 0.0
+        for decision in log:
+            called = decision.action in ("execute", "fail") and "duration_ms" in decision.data
+            skill = self.skills.get(decision.tool)
+            if called and skill is not None:
+                total += skill.price
+        return total

@@ -1,0 +1,85 @@
+"""Planning: from a task to an ordered plan of skills, built from I/O dependencies.
+
+The dependency graph says which skill's output can feed which skill's input; the planner routes
+each sub-goal, adds the prerequisites the chosen skills need, and orders the result. The plan
+becomes a tool graph the self-healing executor runs.
+
+Names are imported on first use: ``orchestrator.policy`` reads this package's policy section,
+and that must not pull in the router's text processing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.planning._policy import DecompositionPolicy, DependencyPolicy, PlanningPolicy
+
+if TYPE_CHECKING:
+    from orchestrator.planning._binding import BindingInvoker
+    from orchestrator.planning._decompose import (
+        Decomposer,
+        LLMDecomposer,
+        RuleDecomposer,
+        split_subgoals,
+    )
+    from orchestrator.planning._dependencies import (
+        DependencyEdge,
+        DependencyGraph,
+        cached_dependencies,
+        derive_dependencies,
+    )
+    from orchestrator.planning._fields import FieldRef, input_fields, output_fields
+    from orchestrator.planning._plan import Binding, PlanStep, TaskPlan
+    from orchestrator.planning._planner import Planner
+
+_LAZY = {
+    "Binding": "_plan",
+    "BindingInvoker": "_binding",
+    "Decomposer": "_decompose",
+    "DependencyEdge": "_dependencies",
+    "DependencyGraph": "_dependencies",
+    "FieldRef": "_fields",
+    "LLMDecomposer": "_decompose",
+    "PlanStep": "_plan",
+    "Planner": "_planner",
+    "RuleDecomposer": "_decompose",
+    "TaskPlan": "_plan",
+    "cached_dependencies": "_dependencies",
+    "derive_dependencies": "_dependencies",
+    "input_fields": "_fields",
+    "output_fields": "_fields",
+    "split_subgoals": "_decompose",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Binding",
+    "BindingInvoker",
+    "Decomposer",
+    "DecompositionPolicy",
+    "DependencyEdge",
+    "DependencyGraph",
+    "DependencyPolicy",
+    "FieldRef",
+    "LLMDecomposer",
+    "PlanStep",
+    "Planner",
+    "PlanningPolicy",
+    "RuleDecomposer",
+    "TaskPlan",
+    "cached_dependencies",
+    "derive_dependencies",
+    "input_fields",
+    "output_fields",
+    "split_subgoals",
+]

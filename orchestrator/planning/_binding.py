@@ -1,0 +1,120 @@
+"""Fill each planned skill's arguments from the caller's inputs and its producers' outputs.
+
+The executor hands every step ``{"inputs": ..., "upstream": {tool: output}}``. ``BindingInvoker``
+wraps any invoker and turns that into the skill's own arguments by name, following the plan's
+bindings (``book_flight.travel_from`` <- ``get_nearest_airport_by_city.nearestAirport``), so real
+functions are called with the keyword arguments they declare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.catalog import Skill
+from orchestrator.execution import Invoker
+from orchestrator.planning._dependencies import DependencyGraph
+from orchestrator.planning._fields import input_fields
+from orchestrator.planning._plan import PlanStep, TaskPlan
+
+__all__ = ["BindingInvoker", "read_field"]
+
+_MISSING = object()
+
+
+def read_field(output: Any, path: str) -> Any:
+    """Value at ``path`` (``orders.id``) in ``output``; a list on the way yields its first item.
+    Returns a private sentinel when absent, so ``None`` stays a value."""
+    value = output
+    for part in path.split("."):
+        if isinstance(value, list):
+            if not value:
+                return _MISSING
+            value = value[0]
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+class BindingInvoker:
+    """Invoke ``inner`` with each skill's arguments bound by name.
+
+    Parameters
+    ----------
+    inner
+        The invoker that really calls tools (callables, MCP, simulated, fault-injected).
+    plan
+        The plan being run; its bindings say which producer output feeds which input.
+    skills
+        The catalog's skills by id (for parameter names).
+    dependencies
+        Used when a step was served by an alternative producer, whose output fields differ.
+    """
+
+    def __init__(
+        self,
+        inner: Invoker,
+        plan: TaskPlan,
+        skills: Mapping[str, Skill],
+        dependencies: DependencyGraph | None = None,
+    ) -> None:
+        self.inner = inner
+        self.plan = plan
+        self.skills = skills
+        self.dependencies = dependencies
+        self._step_of: dict[str, PlanStep] = {}
+        for step in plan.steps:
+            for skill_id in (step.id, *step.alternatives):
+                self._step_of.setdefault(skill_id, step)
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        inputs = arguments.get("inputs") or {}
+        upstream = arguments.get("upstream") or {}
+        return await self.inner.invoke(tool, self.arguments_for(tool, inputs, upstream))
+
+    def arguments_for(
+        self, tool: str, inputs: Mapping[str, Any], upstream: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``tool``'s arguments: ``inputs["tool.param"]``, else ``inputs["param"]``, else the
+        bound producer's output field; parameters with none of these are left out."""
+        skill = self.skills.get(tool)
+        if skill is None:
+            return dict(inputs)
+        step = self._step_of.get(tool)
+        bound: dict[str, Any] = {}
+        for field_ref in input_fields(skill):
+            name = field_ref.name
+            for key in (f"{tool}.{name}", name):
+                if key in inputs:
+                    bound[name] = inputs[key]
+                    break
+            else:
+                value = self._from_upstream(tool, name, step, upstream)
+                if value is not _MISSING:
+                    bound[name] = value
+        return bound
+
+    def _from_upstream(
+        self, tool: str, name: str, step: PlanStep | None, upstream: Mapping[str, Any]
+    ) -> Any:
+        if step is None:
+            return _MISSING
+        for binding in step.bindings:
+            if binding.input != name:
+                continue
+            # The producing step may have been served by its chosen skill or an alternative.
+            for producer, output in upstream.items():
+                if producer == binding.step:
+                    value = read_field(output, binding.output)
+                elif self.dependencies is not None:
+                    edge = next(
+                        (e for e in self.dependencies.between(producer, tool) if e.input == name),
+                        None,
+                    )
+                    value = read_field(output, edge.output) if edge else _MISSING
+                else:
+                    value = read_field(output, binding.output)
+                if value is not _MISSING:
+                    return value
+        return _MISSING

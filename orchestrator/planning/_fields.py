@@ -1,0 +1,107 @@
+"""The input and output fields of a skill, as the units dependencies are derived between.
+
+An output field of one skill can feed a required input of another; both are read from the JSON
+Schemas (top-level properties, and the properties of objects or arrays of objects one level down,
+since results are often ``{"orders": [{"id": ...}]}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from orchestrator.catalog import Skill
+from orchestrator.routing._text import identifier_words, tokenize
+
+__all__ = ["GENERIC_NAMES", "FieldRef", "input_fields", "output_fields"]
+
+# Names that say nothing about what a value is: "result" of one tool is not the "message" another
+# needs. They take part in dependencies only through their descriptions.
+GENERIC_NAMES = frozenset(
+    tokenize(
+        "result results status success ok error errors message messages data value values "
+        "output response content text type info detail details flag"
+    )
+)
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """One field: whose it is, which side, its name (``orders.id`` when nested) and schema bits."""
+
+    skill: str
+    side: Literal["input", "output"]
+    name: str
+    description: str
+    type: str | None
+    required: bool
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Stemmed words of the leaf name, e.g. ``nearestAirport`` -> {"nearest", "airport"}."""
+        return frozenset(tokenize(identifier_words(self.leaf)))
+
+    @property
+    def specific_words(self) -> frozenset[str]:
+        return self.words - GENERIC_NAMES
+
+    def text(self) -> str:
+        """What is embedded to compare fields by meaning."""
+        words = identifier_words(self.leaf)
+        return f"{words}: {self.description}" if self.description else words
+
+    def describe(self) -> str:
+        return f"{self.skill}.{'outputs' if self.side == 'output' else 'parameters'}.{self.name}"
+
+
+def _type_of(spec: Mapping[str, Any]) -> str | None:
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    return kind if isinstance(kind, str) else None
+
+
+def _properties(schema: Any) -> Iterator[tuple[str, Mapping[str, Any], bool]]:
+    if not isinstance(schema, Mapping):
+        return
+    props = schema.get("properties")
+    if not isinstance(props, Mapping):
+        return
+    required = schema.get("required")
+    required_names = set(required) if isinstance(required, list) else set()
+    for name, spec in props.items():
+        yield str(name), spec if isinstance(spec, Mapping) else {}, name in required_names
+
+
+def input_fields(skill: Skill) -> list[FieldRef]:
+    """The top-level arguments of ``skill`` (only these are bound by name when it is called)."""
+    return [
+        FieldRef(skill.id, "input", name, str(spec.get("description", "")), _type_of(spec), req)
+        for name, spec, req in _properties(skill.parameters)
+    ]
+
+
+def output_fields(skill: Skill) -> list[FieldRef]:
+    """The result fields of ``skill``: top-level properties and one level of nesting."""
+    fields = []
+    for name, spec, _ in _properties(skill.outputs):
+        description = str(spec.get("description", ""))
+        fields.append(FieldRef(skill.id, "output", name, description, _type_of(spec), True))
+        inner = spec.get("items") if _type_of(spec) == "array" else spec
+        for sub, sub_spec, _ in _properties(inner):
+            fields.append(
+                FieldRef(
+                    skill.id,
+                    "output",
+                    f"{name}.{sub}",
+                    str(sub_spec.get("description", "")) or description,
+                    _type_of(sub_spec),
+                    True,
+                )
+            )
+    return fields

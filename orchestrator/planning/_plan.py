@@ -1,0 +1,142 @@
+"""A task plan: the skills to run, in order, what each takes its inputs from, and its alternatives.
+
+A plan is plain data. ``to_graph`` turns it into a ``ToolGraph`` the self-healing executor runs:
+each step is a state reached by any one of its skills (the chosen one or an alternative), and a
+skill waits for every step it takes inputs from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.catalog import Skill
+from orchestrator.errors import PlanningError
+from orchestrator.graph import ToolGraph
+
+__all__ = ["Binding", "PlanStep", "TaskPlan"]
+
+START = "Start"
+GOAL = "Done"
+# Prefer the chosen skill over its alternatives unless its health says otherwise.
+_ALTERNATIVE_PENALTY = 0.5
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Input ``input`` of a step is taken from output field ``output`` of step ``step``."""
+
+    input: str
+    step: str
+    output: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step: the chosen skill, why it is there, what it waits for, and what may replace it."""
+
+    id: str
+    name: str
+    needs: tuple[str, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    alternatives: tuple[str, ...] = ()
+    subgoal: str = ""
+    reason: str = ""
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "needs": list(self.needs),
+            "alternatives": list(self.alternatives),
+            "bindings": [
+                {"input": b.input, "from": b.step, "output": b.output, "reason": b.reason}
+                for b in self.bindings
+            ],
+            "subgoal": self.subgoal,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """The steps for ``task`` in execution order, the sub-goals it was split into, and the
+    sub-goals no skill fits."""
+
+    task: str
+    subgoals: tuple[str, ...]
+    steps: tuple[PlanStep, ...]
+    unplanned: tuple[str, ...] = ()
+    llm_calls: int = 0
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.steps]
+
+    def step(self, skill_id: str) -> PlanStep:
+        for s in self.steps:
+            if s.id == skill_id:
+                return s
+        raise KeyError(skill_id)
+
+    def contract(self) -> list[dict[str, Any]]:
+        """The ``"plan"`` of ``orchestrator route --plan``: ``[{"id", "name", "needs"}, ...]``."""
+        return [{"id": s.id, "name": s.name, "needs": list(s.needs)} for s in self.steps]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "subgoals": list(self.subgoals),
+            "steps": [s.to_dict() for s in self.steps],
+            "unplanned": list(self.unplanned),
+            "llm_calls": self.llm_calls,
+        }
+
+    def to_graph(self, skills: Mapping[str, Skill], *, name: str = "plan") -> ToolGraph:
+        """The tool graph the executor runs: ``Start`` -> each step's skills -> ``Done``.
+
+        Steps run in plan order: a skill waits for the step before it and for every step it
+        takes inputs from; a step is done when any one of its skills (chosen first, alternatives
+        after) succeeds; ``Done`` needs every step.
+
+        Raises
+        ------
+        PlanningError
+            The plan is empty, or names a skill missing from ``skills``.
+        """
+        if not self.steps:
+            raise PlanningError(f"no step to run for task {self.task!r}")
+        graph = ToolGraph(start=START, goal=GOAL, name=name)
+        graph.add_state(GOAL, join="all")
+        # The state reached when a step is done, by any one of its skills.
+        state = {step.id: f"step {n}" for n, step in enumerate(self.steps, start=1)}
+        placed: set[str] = set()
+        previous: str | None = None
+        for step in self.steps:
+            graph.add_state(state[step.id])
+            for rank, skill_id in enumerate((step.id, *step.alternatives)):
+                if skill_id in placed:
+                    continue  # one skill serves one step; it is the chosen one where it is
+                try:
+                    skill = skills[skill_id]
+                except KeyError:
+                    raise PlanningError(
+                        f"plan step {step.id}: skill {skill_id!r} is not in the catalog"
+                    ) from None
+                placed.add(skill_id)
+                waits = [state[n] for n in step.needs]
+                if previous is not None and previous not in waits:
+                    waits.append(previous)
+                sources = waits or [START]
+                graph.add_tool(skill, join="all" if len(sources) > 1 else "any")
+                for source in sources:
+                    graph.add_edge(source, skill_id, 1.0 + _ALTERNATIVE_PENALTY * rank)
+                graph.add_edge(skill_id, state[step.id], 0.0)
+            graph.add_edge(state[step.id], GOAL, 0.0)
+            previous = state[step.id]
+        graph.validate()
+        return graph

@@ -1,0 +1,397 @@
+"""Plan a task: route each sub-goal, add the prerequisites that produce the inputs the chosen
+skills need, and order the result.
+
+Single-shot retrieval ranks tools one at a time and misses prerequisites, whose text rarely looks
+like the task ("book a flight from Boston" never mentions the airport-code lookup that feeds the
+booking). The dependency graph finds them; the task's own ranking decides which of the possible
+producers this task needs, and the cheapest of those is chosen.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from orchestrator.catalog import Skill
+from orchestrator.planning._decompose import split_subgoals
+from orchestrator.planning._dependencies import DependencyEdge, DependencyGraph, cached_dependencies
+from orchestrator.planning._fields import FieldRef, input_fields
+from orchestrator.planning._plan import Binding, PlanStep, TaskPlan
+from orchestrator.planning._policy import PlanningPolicy
+from orchestrator.routing._text import tokenize
+
+if TYPE_CHECKING:
+    from orchestrator.policy import Policy
+    from orchestrator.routing import Match, RouteResult, SkillRouter
+
+__all__ = ["Planner"]
+
+
+def namespace(skill_id: str) -> str:
+    """The provider part of a qualified id: ``time_b/get_time`` -> ``time_b``, ``travel.book``
+    -> ``travel``; empty for a bare name."""
+    for separator in ("/", "."):
+        if separator in skill_id:
+            return skill_id.rsplit(separator, 1)[0]
+    return ""
+
+
+# Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
+_ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
+# A value written in the task: a quoted string, a token with a digit, an e-mail address.
+_LITERAL = re.compile(r"""'[^']+'|"[^"]+"|\b\w*\d\w*\b|\S+@\S+""")
+
+
+def _given_by_task(field_ref: FieldRef, task_words: Collection[str], has_literal: bool) -> bool:
+    """Whether the task itself supplies the input: it names it ("refund payment pi_3Mt...",
+    "my access token is abc123") and writes some value, so no producer is needed."""
+    words = (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
+    return has_literal and bool(words) and all(w in task_words for w in words)
+
+
+def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
+    return {skill_id for m in matches for skill_id in (m.id, *(d.id for d in m.duplicates))}
+
+
+def skill_cost(skill: Skill) -> float:
+    """A producer's expected cost: price and latency, inflated by unreliability."""
+    return (skill.price + skill.latency_ms / 1000.0) / max(skill.reliability, 0.05)
+
+
+@dataclass
+class _Draft:
+    """A step while the plan is being built."""
+
+    skill: Skill
+    order: float  # sub-goal position; prerequisites sort just before their consumer
+    subgoal: str
+    reason: str
+    score: float
+    alternatives: list[str] = field(default_factory=list)
+    bindings: list[Binding] = field(default_factory=list)
+
+
+class Planner:
+    """Builds ``TaskPlan``s over one routed catalog.
+
+    Parameters
+    ----------
+    router
+        The skill router over the catalog.
+    dependencies
+        Producer -> consumer edges of the same catalog (see ``Planner.from_router``).
+    policy
+        The planning section; the embedded default when omitted.
+    """
+
+    def __init__(
+        self,
+        router: SkillRouter,
+        dependencies: DependencyGraph,
+        policy: PlanningPolicy | None = None,
+    ) -> None:
+        self.router = router
+        self.dependencies = dependencies
+        self.policy = policy or PlanningPolicy()
+        self._skills = {s.id: s for s in router.skills}
+
+    @classmethod
+    def from_router(
+        cls,
+        router: SkillRouter,
+        policy: Policy | PlanningPolicy | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+    ) -> Planner:
+        """Derive (or read from the cache beside the router's index) the dependency graph."""
+        planning = policy if isinstance(policy, PlanningPolicy | None) else policy.planning
+        planning = planning or PlanningPolicy()
+        directory = cache_dir if cache_dir is not None else router.index_dir
+        dependencies = cached_dependencies(
+            router.skills, router.embedder, planning.dependencies, directory
+        )
+        return cls(router, dependencies, planning)
+
+    @property
+    def skills(self) -> Mapping[str, Skill]:
+        return self._skills
+
+    def subgoals(self, task: str) -> list[str]:
+        decomposition = self.policy.decomposition
+        if decomposition.kind == "none":
+            return [task]
+        return split_subgoals(task, min_words=decomposition.min_words)
+
+    def plan(
+        self,
+        task: str,
+        *,
+        subgoals: Sequence[str] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        only: Collection[str] | None = None,
+        llm_calls: int = 0,
+    ) -> TaskPlan:
+        """Plan ``task``.
+
+        ``subgoals`` come from a decomposer (default: the rule-based split); ``inputs`` are values
+        the caller already has, by parameter name, so no prerequisite is added to produce them;
+        ``only`` restricts the plan to these skill ids.
+        """
+        started = time.perf_counter()
+        goals = list(subgoals) if subgoals is not None else self.subgoals(task)
+        k = self.policy.candidates
+        queries = [task, *goals] if len(goals) > 1 else [task]
+        routed = self.router.route_batch(queries, k=k, only=only)
+        whole, per_goal = routed[0], (routed[1:] if len(goals) > 1 else routed)
+        plan = self.assemble(task, goals, whole, per_goal, inputs=inputs, llm_calls=llm_calls)
+        total_ms = (time.perf_counter() - started) * 1000.0
+        return replace(plan, timings_ms={"total": round(total_ms, 3)})
+
+    def assemble(
+        self,
+        task: str,
+        goals: Sequence[str],
+        whole: RouteResult,
+        per_goal: Sequence[RouteResult],
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        llm_calls: int = 0,
+    ) -> TaskPlan:
+        """The plan from routing results already in hand: ``whole`` for the task, ``per_goal``
+        for each sub-goal (the same result as ``whole`` when there is one sub-goal)."""
+        policy = self.policy
+        # Rank of each skill in the task's own ranking; a near-duplicate shares its leader's.
+        window: dict[str, int] = {}
+        for rank, match in enumerate(whole.matches[: policy.prerequisite_window]):
+            for skill_id in (match.id, *(d.id for d in match.duplicates)):
+                window.setdefault(skill_id, rank)
+        provider = self._provider([whole, *per_goal])
+        drafts: dict[str, _Draft] = {}
+        unplanned: list[str] = []
+        if whole.fits and whole.matches:
+            best = self._pick(whole, provider) or whole.matches[0]
+            # The sub-goal that asks for it (ranks it near the top): it needs no other skill.
+            covered = next(
+                (
+                    n
+                    for n, r in enumerate(per_goal)
+                    if best.id in _ids_with_duplicates(r.matches[: policy.subgoal_depth])
+                ),
+                None,
+            )
+            drafts[best.id] = self._draft(best, float(covered or 0), task, "the whole task")
+        else:
+            covered = None
+        if len(goals) > 1:
+            for position, (goal, result) in enumerate(zip(goals, per_goal, strict=True)):
+                if position == covered:
+                    continue
+                chosen = self._choose(result, provider, window)
+                if chosen is None:
+                    unplanned.append(goal)
+                elif not _ids_with_duplicates([chosen]) & set(drafts):
+                    drafts[chosen.id] = self._draft(
+                        chosen, float(position), goal, f"sub-goal {goal!r}"
+                    )
+        elif not drafts:
+            unplanned.append(task)
+
+        self._close(drafts, window, dict(inputs or {}), task)
+        return TaskPlan(
+            task=task,
+            subgoals=tuple(goals),
+            steps=self._order(drafts),
+            unplanned=tuple(unplanned),
+            llm_calls=llm_calls,
+        )
+
+    # -- choosing -------------------------------------------------------------------------------
+
+    def _draft(self, match: Match, position: float, goal: str, what: str) -> _Draft:
+        fit = match.scores.get("fit", 0.0)
+        return _Draft(
+            match.skill,
+            position,
+            goal,
+            f"best for {what} (fit {fit:.2f})",
+            match.score,
+            alternatives=[d.id for d in match.duplicates][: self.policy.alternatives],
+        )
+
+    def _provider(self, results: Sequence[RouteResult]) -> str | None:
+        """The provider (id namespace) the task's rankings point to, if any.
+
+        Steps of one task usually come from one provider (one MCP server, one API), so each
+        ranking votes for the namespaces of its top matches, by fit and rank.
+        """
+        depth = self.policy.provider_votes
+        votes: dict[str, float] = {}
+        for result in results:
+            for rank, match in enumerate(result.matches[:depth]):
+                space = namespace(match.id)
+                if space:
+                    votes[space] = votes.get(space, 0.0) + match.scores.get("fit", 0.0) / (rank + 1)
+        if not votes:
+            return None
+        return max(sorted(votes), key=lambda v: votes[v])
+
+    def _pick(self, result: RouteResult, provider: str | None) -> Match | None:
+        """The best match from ``provider`` within the provider depth of ``result``."""
+        if provider is None:
+            return None
+        depth = self.policy.provider_depth
+        return next((m for m in result.matches[:depth] if namespace(m.id) == provider), None)
+
+    def _choose(
+        self, result: RouteResult, provider: str | None, window: Collection[str]
+    ) -> Match | None:
+        """A sub-goal's skill, or None when the sub-goal asks for none (small talk, context).
+
+        The sub-goal must fit one of its top matches (the fit model judges each match on its
+        own, so a confident second beats an unsure first); its pick is then the best match
+        from the task's provider, else its most fitting match if the whole task ranks it too or
+        the fit is confident on its own.
+        """
+        top = result.matches[: self.policy.subgoal_depth]
+        if not top:
+            return None
+        best = max(top, key=lambda m: m.scores.get("fit", 0.0))
+        if best.scores.get("fit", 0.0) < result.threshold + self.policy.subgoal_margin:
+            return None
+        picked = self._pick(result, provider)
+        if picked is not None:
+            return picked
+        confident = best.scores.get("fit", 0.0) >= self.policy.subgoal_confident_fit
+        return best if confident or best.id in window else None
+
+    # -- prerequisites --------------------------------------------------------------------------
+
+    def _close(
+        self,
+        drafts: dict[str, _Draft],
+        window: Mapping[str, int],
+        inputs: Mapping[str, Any],
+        task: str,
+    ) -> None:
+        """Add producers for the required inputs the plan cannot otherwise fill.
+
+        A producer qualifies when the task itself ranks it within the prerequisite window (the
+        task needs what it does) or it is already in the plan; the cheapest qualifying one is
+        chosen. Its own inputs are followed up to ``max_depth`` levels.
+        """
+        task_words = set(tokenize(task))
+        has_literal = _LITERAL.search(task) is not None
+        frontier = [(skill_id, 0) for skill_id in drafts]
+        while frontier:
+            consumer_id, depth = frontier.pop(0)
+            consumer = drafts[consumer_id]
+            for field_ref in input_fields(consumer.skill):
+                if not field_ref.required or field_ref.name in inputs:
+                    continue
+                if self.policy.mentioned_inputs_are_given and _given_by_task(
+                    field_ref, task_words, has_literal
+                ):
+                    continue
+                if any(b.input == field_ref.name for b in consumer.bindings):
+                    continue
+                # A near-duplicate of the consumer does its job; it does not feed it.
+                edges = [
+                    e
+                    for e in self.dependencies.producers(consumer_id, field_ref.name)
+                    if (e.producer in drafts or e.producer in window)
+                    and e.producer not in consumer.alternatives
+                ]
+                edge = self._producer(edges, drafts, window)
+                if edge is None or self._creates_cycle(drafts, edge):
+                    continue
+                if edge.producer not in drafts:
+                    if depth >= self.policy.max_depth:
+                        continue
+                    others = [e.producer for e in edges if e.producer not in drafts]
+                    drafts[edge.producer] = _Draft(
+                        self._skills[edge.producer],
+                        consumer.order - 0.5 / (depth + 2),
+                        consumer.subgoal,
+                        f"produces {field_ref.name} for {consumer_id} ({edge.reason})",
+                        0.0,
+                        alternatives=[o for o in others if o != edge.producer][
+                            : self.policy.alternatives
+                        ],
+                    )
+                    frontier.append((edge.producer, depth + 1))
+                consumer.bindings.append(
+                    Binding(field_ref.name, edge.producer, edge.output, edge.reason)
+                )
+
+    def _producer(
+        self,
+        edges: Sequence[DependencyEdge],
+        drafts: Mapping[str, _Draft],
+        window: Mapping[str, int],
+    ) -> DependencyEdge | None:
+        """A step already planned first (it costs nothing more), then the producer the task
+        ranks highest, then the cheapest of equals (near-duplicates share a rank)."""
+        if not edges:
+            return None
+        return min(
+            edges,
+            key=lambda e: (
+                e.producer not in drafts,
+                window.get(e.producer, len(window)),
+                skill_cost(self._skills[e.producer]),
+                -e.score,
+                e.producer,
+            ),
+        )
+
+    @staticmethod
+    def _creates_cycle(drafts: Mapping[str, _Draft], edge: DependencyEdge) -> bool:
+        if edge.producer not in drafts:
+            return False
+        graph = nx.DiGraph()
+        for skill_id, draft in drafts.items():
+            graph.add_node(skill_id)
+            for binding in draft.bindings:
+                graph.add_edge(binding.step, skill_id)
+        graph.add_edge(edge.producer, edge.consumer)
+        return not nx.is_directed_acyclic_graph(graph)
+
+    # -- ordering -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _order(drafts: Mapping[str, _Draft]) -> tuple[PlanStep, ...]:
+        """Topological order of the bindings; sub-goal order among independent steps."""
+        graph = nx.DiGraph()
+        for skill_id, draft in drafts.items():
+            graph.add_node(skill_id)
+            for binding in draft.bindings:
+                graph.add_edge(binding.step, skill_id)
+        sequence = list(
+            nx.lexicographical_topological_sort(
+                graph, key=lambda n: (drafts[n].order, list(drafts).index(n))
+            )
+        )
+        placed = set(sequence)
+        steps = []
+        for skill_id in sequence:
+            draft = drafts[skill_id]
+            needs = tuple(dict.fromkeys(b.step for b in draft.bindings))
+            steps.append(
+                PlanStep(
+                    id=skill_id,
+                    name=draft.skill.name,
+                    needs=needs,
+                    bindings=tuple(draft.bindings),
+                    alternatives=tuple(a for a in draft.alternatives if a not in placed),
+                    subgoal=draft.subgoal,
+                    reason=draft.reason,
+                    score=draft.score,
+                )
+            )
+        return tuple(steps)

@@ -1,0 +1,95 @@
+"""The planning section of a policy: when one skill's output feeds another's input, how tasks
+are split, and how much of the catalog a plan may draw on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DecompositionPolicy", "DependencyPolicy", "PlanningPolicy"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DependencyPolicy(_Section):
+    """Thresholds for a producer -> consumer edge (an output field feeding a required input)."""
+
+    name_overlap: float = Field(
+        default=0.67,
+        ge=0.0,
+        le=1.0,
+        description="Least Jaccard overlap of the two fields' specific name words.",
+    )
+    description_similarity: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="Least cosine similarity of the fields' embedded names and descriptions.",
+    )
+    max_producers: int = Field(default=8, ge=1, description="Producers kept per input, best first.")
+
+
+class DecompositionPolicy(_Section):
+    """How a task is split into sub-goals before routing."""
+
+    kind: Literal["rules", "none"] = Field(
+        default="rules",
+        description="rules: split on sentences, sequencing words and conjunctions (no LLM); "
+        "none: route the task whole. An LLM decomposer is passed in code.",
+    )
+    min_words: int = Field(
+        default=2, ge=1, description="Shorter fragments are merged into their neighbour."
+    )
+
+
+class PlanningPolicy(_Section):
+    """How a plan is built from routed sub-goals and the dependency graph."""
+
+    dependencies: DependencyPolicy = DependencyPolicy()
+    decomposition: DecompositionPolicy = DecompositionPolicy()
+    candidates: int = Field(
+        default=20, ge=1, description="Skills retrieved per sub-goal (and for the whole task)."
+    )
+    prerequisite_window: int = Field(
+        default=5,
+        ge=0,
+        description="A producer is added as a prerequisite only if the task itself ranks it "
+        "this high: its input must look needed by this task, not merely satisfiable.",
+    )
+    subgoal_margin: float = Field(
+        default=0.0,
+        description="A sub-goal's best skill joins the plan only if its fit probability is at "
+        "least the no-fit threshold plus this margin.",
+    )
+    subgoal_depth: int = Field(
+        default=3, ge=1, description="A sub-goal's skill is sought among this many top matches."
+    )
+    subgoal_confident_fit: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="A sub-goal's skill outside the task's own top matches joins the plan only "
+        "with at least this fit.",
+    )
+    provider_votes: int = Field(
+        default=10,
+        ge=0,
+        description="Each ranking (task and sub-goals) votes for the providers (id namespaces) "
+        "of this many top matches; 0 turns the provider prior off.",
+    )
+    provider_depth: int = Field(
+        default=10,
+        ge=1,
+        description="How far down a ranking a skill of the task's provider is preferred.",
+    )
+    mentioned_inputs_are_given: bool = Field(
+        default=True,
+        description='An input the task names ("my access token is ...") needs no producer.',
+    )
+    alternatives: int = Field(
+        default=2, ge=0, description="Alternative skills kept per step for healing."
+    )
+    max_depth: int = Field(default=3, ge=0, description="Levels of prerequisites followed.")

@@ -1,0 +1,381 @@
+"""Planning: dependencies derived from schemas, decomposition, closure, ordering, alternatives,
+and the end-to-end Orchestrator run that heals a failure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from orchestrator import Orchestrator, Skill
+from orchestrator.errors import IndexFormatError, PlanningError
+from orchestrator.execution import DecisionLog, OpenAICompatibleClient
+from orchestrator.planning import (
+    BindingInvoker,
+    DependencyGraph,
+    DependencyPolicy,
+    LLMDecomposer,
+    Planner,
+    TaskPlan,
+    cached_dependencies,
+    derive_dependencies,
+    split_subgoals,
+)
+from orchestrator.routing import SkillRouter
+
+pytestmark = pytest.mark.anyio
+
+
+def skill(
+    skill_id: str,
+    description: str,
+    inputs: Mapping[str, str] | None = None,
+    outputs: Mapping[str, str] | None = None,
+    *,
+    required: list[str] | None = None,
+    price: float = 0.0,
+    types: Mapping[str, str] | None = None,
+) -> Skill:
+    """A skill whose inputs/outputs are {name: description}; every input is required unless
+    ``required`` says otherwise."""
+    types = types or {}
+
+    def props(fields: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            name: {"type": types.get(name, "string"), "description": text}
+            for name, text in fields.items()
+        }
+
+    inputs = inputs or {}
+    return Skill(
+        id=skill_id,
+        name=skill_id,
+        description=description,
+        parameters={
+            "type": "object",
+            "properties": props(inputs),
+            "required": list(inputs) if required is None else required,
+        },
+        outputs={"type": "object", "properties": props(outputs or {})},
+        price=price,
+    )
+
+
+GEOCODE = skill(
+    "geocode_city",
+    "Geocode a city or address name into latitude and longitude coordinates.",
+    {"address": "City name or street address"},
+    {"latitude": "Latitude in degrees", "longitude": "Longitude in degrees"},
+    types={"latitude": "number", "longitude": "number"},
+)
+FORECAST = skill(
+    "weather_forecast",
+    "Daily weather forecast (temperature, rain) for the coming days at a location.",
+    {"latitude": "Latitude of the location", "longitude": "Longitude of the location"},
+    {"days": "One entry per day"},
+    types={"latitude": "number", "longitude": "number", "days": "array"},
+)
+EMAIL = skill(
+    "send_email",
+    "Send an email message to a recipient address with a subject and a body.",
+    {"to": "Recipient email address", "subject": "Subject line", "body": "Message text"},
+    {"message_id": "Id of the sent message"},
+    price=0.001,
+)
+EMAIL_TWIN = skill(
+    "mailgun_send_email",
+    "Send an email message to a recipient address with a subject and a body via Mailgun.",
+    {"to": "Recipient email address", "subject": "Subject line", "body": "Message text"},
+    {"message_id": "Id of the sent message"},
+    price=0.002,
+)
+TRANSLATE = skill(
+    "translate_text",
+    "Translate a text into another language.",
+    {"text": "Text to translate", "target_language": "Language code"},
+    {"translation": "The translated text", "status": "ok or error"},
+)
+STATUS = skill(
+    "service_status",
+    "Report whether the service is healthy.",
+    {},
+    {"status": "ok or error", "healthy": "True when the service works"},
+    types={"healthy": "boolean"},
+)
+CATALOG = [GEOCODE, FORECAST, EMAIL, EMAIL_TWIN, TRANSLATE, STATUS]
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory: pytest.TempPathFactory) -> SkillRouter:
+    index = tmp_path_factory.mktemp("planning") / "index"
+    return SkillRouter.from_catalog(CATALOG, index_dir=index)
+
+
+@pytest.fixture(scope="module")
+def planner(router: SkillRouter) -> Planner:
+    return Planner.from_router(router)
+
+
+# -- dependencies ---------------------------------------------------------------------------
+
+
+def test_an_output_feeds_a_required_input_with_the_same_name() -> None:
+    graph = derive_dependencies(CATALOG, None)
+    edges = graph.producers("weather_forecast", "latitude")
+    assert [(e.producer, e.output, e.reason) for e in edges] == [
+        ("geocode_city", "latitude", "same name")
+    ]
+    assert "geocode_city.latitude -> weather_forecast.latitude" in edges[0].describe()
+
+
+def test_generic_names_and_flags_do_not_make_dependencies() -> None:
+    consumer = skill("set_status", "Set a status.", {"status": "New status", "active": "On?"})
+    graph = derive_dependencies([STATUS, consumer, TRANSLATE], None)
+    assert graph.producers("set_status", "status") == []  # "status" says nothing about a value
+    flag = skill("f", "x", outputs={"active": "is it on"}, types={"active": "boolean"})
+    text = skill("g", "y", {"active": "which account is active"})
+    assert derive_dependencies([flag, text], None).producers("g", "active") == []
+
+
+def test_a_skill_never_feeds_itself() -> None:
+    echo = skill("echo", "Echo a token.", {"token": "A token"}, {"token": "The same token"})
+    assert len(derive_dependencies([echo], None)) == 0
+
+
+def test_similar_descriptions_link_differently_named_fields(router: SkillRouter) -> None:
+    airport = skill(
+        "lookup_airport",
+        "Find the airport of a city.",
+        {"city": "City name"},
+        {"iata_code": "IATA code of the airport"},
+    )
+    flights = skill(
+        "search_flights",
+        "Search flights.",
+        {"origin_iata": "IATA code of the departure airport", "date": "Departure date"},
+    )
+    graph = derive_dependencies([airport, flights], router.embedder)
+    [edge] = graph.producers("search_flights", "origin_iata")
+    assert edge.producer == "lookup_airport" and edge.reason == "similar description"
+    strict = DependencyPolicy(name_overlap=1.0, description_similarity=0.99)
+    assert derive_dependencies([airport, flights], router.embedder, strict).edges == ()
+
+
+def test_dependency_cache_is_reused_until_the_catalog_changes(
+    router: SkillRouter, tmp_path: Path
+) -> None:
+    policy = DependencyPolicy()
+    first = cached_dependencies(CATALOG, router.embedder, policy, tmp_path)
+    assert (tmp_path / "dependencies.json").exists()
+    assert DependencyGraph.load(tmp_path, key=first.key) is not None
+    again = cached_dependencies(CATALOG, None, policy, tmp_path)  # other model: not reused
+    assert again.key != first.key
+    changed = cached_dependencies(CATALOG[:-1], None, policy, None)
+    assert DependencyGraph.load(tmp_path, key=changed.key) is None
+
+
+def test_a_damaged_dependency_cache_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "dependencies.json").write_text("{not json")
+    with pytest.raises(IndexFormatError, match=r"dependencies\.json: damaged dependency cache"):
+        DependencyGraph.load(tmp_path)
+
+
+# -- decomposition ----------------------------------------------------------------------------
+
+
+def test_sequencing_words_and_new_actions_split_a_task_in_order() -> None:
+    assert split_subgoals(
+        "Find the airport codes, then search flights and book the hotel near the airport"
+    ) == ["Find the airport codes", "search flights", "book the hotel near the airport"]
+
+
+def test_an_after_clause_is_done_first() -> None:
+    assert split_subgoals("Book the cheapest flight after checking my card balance") == [
+        "checking my card balance",
+        "Book the cheapest flight",
+    ]
+    assert split_subgoals("Once the refund is issued, email the customer") == [
+        "the refund is issued",
+        "email the customer",
+    ]
+
+
+def test_one_word_fragments_join_their_neighbour() -> None:
+    assert split_subgoals("Translate it. Thanks") == ["Translate it Thanks"]
+
+
+def _transport(handler: Any) -> httpx.MockTransport:
+    return httpx.MockTransport(handler)
+
+
+async def test_llm_decomposer_asks_the_client_and_counts_the_call() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        content = '["geocode Lisbon", "get the forecast there"]'
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
+    decomposer = LLMDecomposer(client)
+    assert await decomposer.decompose("weather in Lisbon") == [
+        "geocode Lisbon",
+        "get the forecast there",
+    ]
+    assert decomposer.calls == 1
+    assert seen[0]["messages"][-1] == {"role": "user", "content": "weather in Lisbon"}
+
+
+async def test_llm_decomposer_rejects_an_answer_that_is_not_a_list_of_steps() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"choices": [{"message": {"content": "do it all"}}]})
+
+    client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
+    with pytest.raises(PlanningError, match="not a JSON list"):
+        await LLMDecomposer(client).decompose("anything")
+
+
+# -- plans ------------------------------------------------------------------------------------
+
+
+def test_a_prerequisite_producing_a_needed_input_is_planned_first(planner: Planner) -> None:
+    plan = planner.plan("What is the weather forecast for Lisbon this week?")
+    assert plan.ids == ["geocode_city", "weather_forecast"]
+    forecast = plan.step("weather_forecast")
+    assert forecast.needs == ("geocode_city",)
+    assert {b.input for b in forecast.bindings} == {"latitude", "longitude"}
+    assert "produces latitude for weather_forecast" in plan.step("geocode_city").reason
+
+
+def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planner) -> None:
+    given = planner.plan(
+        "What is the weather forecast for Lisbon this week?",
+        inputs={"latitude": 38.7, "longitude": -9.1},
+    )
+    assert given.ids == ["weather_forecast"]
+    written = planner.plan("Weather forecast at latitude 38.7 and longitude -9.1")
+    assert written.ids == ["weather_forecast"]
+
+
+def test_sub_goals_get_their_skills_in_task_order(planner: Planner) -> None:
+    plan = planner.plan(
+        "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
+    )
+    assert plan.ids[-1] == "send_email"
+    assert plan.ids.index("geocode_city") < plan.ids.index("weather_forecast")
+    assert plan.contract()[-1] == {"id": "send_email", "name": "send_email", "needs": []}
+
+
+def test_near_duplicates_become_alternatives_not_extra_steps(planner: Planner) -> None:
+    plan = planner.plan("Send an email to ana@example.com saying hello")
+    assert plan.ids == ["send_email"]
+    assert plan.step("send_email").alternatives == ("mailgun_send_email",)
+
+
+def test_small_talk_adds_no_step(planner: Planner) -> None:
+    plan = planner.plan("It has been a long week. Send an email to ana@example.com saying hi")
+    assert plan.ids == ["send_email"]
+
+
+def test_the_plan_graph_joins_inputs_and_branches_alternatives(planner: Planner) -> None:
+    plan = planner.plan("Weather forecast for Lisbon, then email it to ana@example.com")
+    graph = plan.to_graph(planner.skills)
+    assert set(graph.tools()) == {"geocode_city", "weather_forecast", "send_email",
+                                  "mailgun_send_email"}  # fmt: skip
+    assert graph.predecessors("weather_forecast") == ["step 1"]  # its inputs, and its turn
+    assert graph.predecessors("send_email") == ["step 2"]  # no inputs, but "then"
+    assert sorted(graph.predecessors("step 3")) == ["mailgun_send_email", "send_email"]
+    with pytest.raises(PlanningError, match="no step to run"):
+        TaskPlan("nothing", ("nothing",), ()).to_graph(planner.skills)
+
+
+async def test_binding_fills_arguments_from_inputs_and_upstream_outputs(planner: Planner) -> None:
+    plan = planner.plan("What is the weather forecast for Lisbon this week?")
+    calls: dict[str, Mapping[str, Any]] = {}
+
+    class Recorder:
+        async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+            calls[tool] = arguments
+            return {}
+
+    binder = BindingInvoker(Recorder(), plan, planner.skills, planner.dependencies)
+    upstream = {"geocode_city": {"latitude": 38.7, "longitude": -9.1, "extra": 1}}
+    await binder.invoke("weather_forecast", {"inputs": {"address": "x"}, "upstream": upstream})
+    assert calls["weather_forecast"] == {"latitude": 38.7, "longitude": -9.1}
+    await binder.invoke("geocode_city", {"inputs": {"geocode_city.address": "Lisbon"}})
+    assert calls["geocode_city"] == {"address": "Lisbon"}
+
+
+# -- end to end -------------------------------------------------------------------------------
+
+
+class Tools:
+    """Real Python functions with keyword arguments; the first email provider is down."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def geocode_city(self, address: str) -> dict[str, Any]:
+        self.calls.append(("geocode_city", {"address": address}))
+        return {"latitude": 38.72, "longitude": -9.14}
+
+    def weather_forecast(self, latitude: float, longitude: float) -> dict[str, Any]:
+        self.calls.append(("weather_forecast", {"latitude": latitude, "longitude": longitude}))
+        return {"days": [{"max_c": 19}]}
+
+    async def send_email(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("send_email", kwargs))
+        raise ConnectionError("smtp relay refused the connection")
+
+    async def mailgun_send_email(self, to: str, subject: str, body: str) -> dict[str, Any]:
+        self.calls.append(("mailgun_send_email", {"to": to}))
+        return {"message_id": "m-1"}
+
+    def mapping(self) -> dict[str, Any]:
+        names = ("geocode_city", "weather_forecast", "send_email", "mailgun_send_email")
+        return {name: getattr(self, name) for name in names}
+
+
+async def test_orchestrator_plans_runs_and_heals_a_failed_step(router: SkillRouter) -> None:
+    tools = Tools()
+    orchestrator = Orchestrator(router)
+    result = await orchestrator.run(
+        "Get the weather forecast for Lisbon, then send an email with it to ana@example.com",
+        tools=tools.mapping(),
+        inputs={"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"},
+    )
+    assert result.outcome == "completed"
+    assert result.path == ["geocode_city", "weather_forecast", "mailgun_send_email"]
+    assert ("weather_forecast", {"latitude": 38.72, "longitude": -9.14}) in tools.calls
+    assert [name for name, _ in tools.calls].count("geocode_city") == 1  # never redone
+    assert ("reroute", "send_email") in [(d.action, d.tool) for d in result.log]
+    assert result.silent_failures() == []
+    assert result.cost == pytest.approx(0.001 + 0.002)  # the failed call is billed too
+    assert result.to_dict()["plan"][0] == {"id": "geocode_city", "name": "geocode_city",
+                                           "needs": []}  # fmt: skip
+
+
+async def test_a_task_nothing_fits_escalates_without_running_anything(
+    router: SkillRouter,
+) -> None:
+    orchestrator = Orchestrator(router)
+    log = DecisionLog()
+    result = await orchestrator.run("order a large pepperoni pizza", tools={}, log=log)
+    assert result.outcome == "escalated"
+    assert result.run is None and result.path == []
+    assert [d.action for d in log] == ["escalate"]
+    assert "no skill in the catalog fits" in log.entries[0].reason
+
+
+def test_run_sync_works_from_a_script(router: SkillRouter) -> None:
+    tools = Tools()
+    result = Orchestrator(router).run_sync(
+        "Send an email to ana@example.com saying hi",
+        tools={"mailgun_send_email": tools.mailgun_send_email, "send_email": tools.send_email},
+        inputs={"to": "ana@example.com", "subject": "hi", "body": "hi"},
+    )
+    assert result.outcome == "completed" and result.path == ["mailgun_send_email"]
