@@ -1,0 +1,134 @@
+"""The file exporter: OTLP JSON lines, one export request per line, as the OpenTelemetry
+Collector's file exporter writes them (so ``otelcol`` and our ``trace show`` read the same files).
+
+Lines go to a temporary file beside the target, which replaces it only when the exporters shut
+down: a reader never sees a half-written trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from orchestrator.errors import TelemetryError
+
+__all__ = ["OtlpJsonLines", "OtlpJsonMetricExporter", "OtlpJsonSpanExporter", "otlp_json"]
+
+# OTLP/JSON writes trace and span ids as hex, not as protobuf JSON's base64.
+_HEX_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+
+
+def _hex_ids(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: base64.b64decode(value).hex()
+            if key in _HEX_ID_FIELDS and isinstance(value, str)
+            else _hex_ids(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_hex_ids(v) for v in node]
+    return node
+
+
+def otlp_json(message: Message) -> str:
+    """One OTLP export request as a line of OTLP/JSON (lowerCamelCase keys, hex ids)."""
+    as_dict = MessageToDict(message, preserving_proto_field_name=False)
+    return json.dumps(_hex_ids(as_dict), separators=(",", ":"))
+
+
+class OtlpJsonLines:
+    """One output file shared by the span and metric exporters; committed when both are done."""
+
+    def __init__(self, path: str | Path, *, writers: int = 1) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._open_writers = writers
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        except OSError as exc:
+            raise TelemetryError(
+                f"{self.path}: cannot write the trace file ({exc.strerror})"
+            ) from exc
+        self._temp = Path(temp)
+        self._file = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, message: Message) -> None:
+        line = otlp_json(message) + "\n"
+        with self._lock:
+            if self._file.closed:
+                return
+            self._file.write(line)
+            self._file.flush()
+
+    def release(self) -> None:
+        """One writer is done; the last one moves the file into place."""
+        with self._lock:
+            self._open_writers -= 1
+            if self._open_writers > 0 or self._file.closed:
+                return
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temp, self.path)
+
+
+class OtlpJsonSpanExporter(SpanExporter):
+    """Writes each batch of spans as one ``ExportTraceServiceRequest`` line."""
+
+    def __init__(self, lines: OtlpJsonLines) -> None:
+        self.lines = lines
+        self._done = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if spans:
+            self.lines.write(encode_spans(spans))
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        if not self._done:
+            self._done = True
+            self.lines.release()
+
+
+class OtlpJsonMetricExporter(MetricExporter):
+    """Writes each metrics collection as one ``ExportMetricsServiceRequest`` line."""
+
+    def __init__(self, lines: OtlpJsonLines) -> None:
+        super().__init__()
+        self.lines = lines
+        self._done = False
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        if metrics_data.resource_metrics:
+            self.lines.write(encode_metrics(metrics_data))
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        if not self._done:
+            self._done = True
+            self.lines.release()
