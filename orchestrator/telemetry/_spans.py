@@ -106,6 +106,7 @@ def traced_run(
     *,
     workflow: str = "orchestrator",
     new_trace: bool = False,
+    call_id: str | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[TracedRun]:
     """Trace one task: a root span ``invoke_workflow {workflow}``, current for the block (so
@@ -113,7 +114,9 @@ def traced_run(
     ``log`` during the block turned into spans and events below it.
 
     The root is a child of the current span, if any, so a task stays one trace; ``new_trace``
-    starts a fresh trace regardless. Off (no work, no listener) when tracing is off.
+    starts a fresh trace regardless. ``call_id`` is the ``gen_ai.tool.call.id`` of every step
+    (the model's tool call the run answers); otherwise each attempt gets its own. Off (no work,
+    no listener) when tracing is off.
     """
     tracer = current_tracer()
     if tracer is None:
@@ -125,7 +128,7 @@ def traced_run(
     root = tracer.start_span(
         f"invoke_workflow {workflow}", context=parent, attributes=_attributes(root_attributes)
     )
-    recorder = DecisionSpans(tracer, root, instruments())
+    recorder = DecisionSpans(tracer, root, instruments(), call_id=call_id)
     log.subscribe(recorder)
     run = TracedRun(root, recorder)
     try:
@@ -144,8 +147,16 @@ class DecisionSpans:
     (retry, reroute, escalation, demotion), which is added to it as an event before it ends.
     """
 
-    def __init__(self, tracer: trace.Tracer, root: Span, metrics: Instruments | None) -> None:
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        root: Span,
+        metrics: Instruments | None,
+        *,
+        call_id: str | None = None,
+    ) -> None:
         self.tracer = tracer
+        self.call_id = call_id
         self.root = root
         self.metrics = metrics
         self.context = trace.set_span_in_context(root)
@@ -196,7 +207,7 @@ class DecisionSpans:
         self.calls += 1
         data = dict(decision.data)
         duration_ms = float(data.pop("duration_ms", 0.0) or 0.0)
-        call_id = data.pop("call_id", None) or f"call_{self.calls}"
+        call_id = data.pop("call_id", None) or self.call_id or f"call_{self.calls}"
         kind = data.pop("kind", None)  # written as error.type below
         end_ns = time.time_ns()
         start_ns = end_ns - int(duration_ms * 1e6)
