@@ -141,7 +141,10 @@ def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage:
                 name=requested,
             )
         # The model asked for one tool and another answered: say so, and why.
-        why = "; ".join(d.reason for d in result.log if d.action == "fail" and d.tool == requested)
+        reasons = [d.reason for d in result.log if d.action == "fail" and d.tool == requested]
+        why = "; ".join(dict.fromkeys(reasons))
+        if len(reasons) > 1:
+            why += f", {len(reasons)} attempts"
         return ToolMessage(
             content=f"[{requested} failed ({why}); answered by {answered_by} instead]\n"
             f"{message.content}",
