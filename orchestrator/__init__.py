@@ -21,6 +21,7 @@ from orchestrator.errors import (
     PolicyError,
     RateLimitedError,
     ScenarioError,
+    TelemetryError,
     ToolCallError,
     ToolFailure,
     ToolTimeoutError,
@@ -41,6 +42,7 @@ from orchestrator.execution import (
 from orchestrator.graph import Plan, ToolGraph, load_graph, plan_route
 from orchestrator.policy import Policy, load_policy
 from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_scenario
+from orchestrator.telemetry import TracedLLMClient, span, traced_run, tracing
 
 if TYPE_CHECKING:
     from orchestrator.routing import Match, RouteResult, SkillIndex, SkillRouter
@@ -90,11 +92,13 @@ __all__ = [
     "Skill",
     "SkillIndex",
     "SkillRouter",
+    "TelemetryError",
     "ToolCallError",
     "ToolFailure",
     "ToolGraph",
     "ToolTimeoutError",
     "ToolUnavailableError",
+    "TracedLLMClient",
     "catalog_hash",
     "load_catalog",
     "load_graph",
@@ -103,4 +107,7 @@ __all__ = [
     "plan_route",
     "run_scenario",
     "silent_failures",
+    "span",
+    "traced_run",
+    "tracing",
 ]
