@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import BaseTool, StructuredTool, tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import Field
 
 from orchestrator.catalog import Skill, load_catalog
@@ -29,7 +30,7 @@ from orchestrator.integrations.langgraph import (
 )
 from orchestrator.scenarios import FaultInjector
 from orchestrator.scenarios._model import DownFault, ErrorFault
-from orchestrator.telemetry import read_spans
+from orchestrator.telemetry import read_spans, tracing
 from tests.conftest import SAMPLE_CATALOG
 
 REPO = Path(__file__).resolve().parent.parent
@@ -234,7 +235,7 @@ async def test_a_call_no_tool_can_answer_becomes_an_error_message_naming_each_fa
 
 
 @pytest.mark.anyio
-async def test_a_tool_found_down_is_avoided_by_the_next_call() -> None:
+async def test_calls_stop_reaching_a_tool_that_keeps_failing() -> None:
     invoker = FaultInjector(
         LangChainToolInvoker([send_email, send_email_backup]),
         [DownFault(tool="send_email", kind="down")],
@@ -244,15 +245,18 @@ async def test_a_tool_found_down_is_avoided_by_the_next_call() -> None:
         alternatives={"send_email": ["send_email_backup"]},
         invoker=invoker,
     )
-    # Open the breaker quickly: as many down calls as its threshold.
-    for _ in range(
-        healer.executor(("send_email", "send_email_backup")).policy.execution.breaker.fail_max
-    ):
-        await _email(healer)
+    replies = [await _email(healer) for _ in range(5)]
     calls_before = invoker.calls["send_email"]
-    reply = await _email(healer)
-    assert str(reply.content).endswith("backup sent to ana@example.com")
-    assert invoker.calls["send_email"] == calls_before  # not called again while down
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        replies.append(await _email(healer))
+    # Health (failure statistics, breakers) is kept across calls: by now the down tool weighs
+    # more than its alternative, so the sixth call goes straight to the backup.
+    assert invoker.calls["send_email"] == calls_before < 6
+    assert all(str(r.content).endswith("backup sent to ana@example.com") for r in replies)
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert "execute_tool send_email" not in spans
+    assert spans["execute_tool send_email_backup"].attributes["gen_ai.tool.call.id"] == "call_7"
 
 
 # -- the example ------------------------------------------------------------------------------

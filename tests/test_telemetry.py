@@ -108,6 +108,13 @@ def test_an_unknown_otlp_protocol_is_an_error_naming_the_choices() -> None:
         pass
 
 
+def test_a_trace_file_that_cannot_be_created_is_an_error_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(TelemetryError, match="not-a-dir"), tracing(blocker / "trace.jsonl"):
+        pass
+
+
 # -- spans from the decision log --------------------------------------------------------------
 
 
@@ -131,6 +138,9 @@ async def test_each_step_attempt_is_an_execute_tool_span_with_genai_attributes()
         assert exception.attributes["exception.type"] == "orchestrator.errors.ToolCallError"
         assert attempt.parent is not None and attempt.parent.span_id == root.context.span_id
     assert len(call_ids) == 3
+    # Three errors stay below the breaker's threshold (fail_max 5 in the default policy).
+    breaker = [s.attributes["orchestrator.breaker.state"] for s in stripe]
+    assert breaker == ["closed", "closed", "closed"]
     (razorpay,) = _named(spans, "execute_tool Razorpay")
     assert razorpay.status.status_code is StatusCode.OK
     assert razorpay.start_time < razorpay.end_time
@@ -147,6 +157,8 @@ async def test_retries_and_the_reroute_are_events_on_the_failed_attempts_with_th
     stripe = _named(memory.get_finished_spans(), "execute_tool Stripe")
     answers = [[e.name for e in s.events if e.name != "exception"] for s in stripe]
     assert answers == [["orchestrator.retry"], ["orchestrator.retry"], ["orchestrator.reroute"]]
+    (root,) = _named(memory.get_finished_spans(), "invoke_workflow CS-10")
+    assert [e.name for e in root.events] == ["orchestrator.complete"]  # not repeated on the root
     reroute = next(e for e in stripe[-1].events if e.name == "orchestrator.reroute")
     assert list(reroute.attributes["orchestrator.path"]) == [
         "CRM",

@@ -117,6 +117,7 @@ async def run_scenario(scenario: Scenario, controller: Controller = "router") ->
         scenario.spec.name,
         workflow=scenario.id,
         new_trace=True,
+        executor=executor,
         attributes=_trace_tags(scenario, controller),
     ) as traced:
         for _ in range(spec.runs):

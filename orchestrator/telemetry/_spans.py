@@ -22,7 +22,7 @@ from orchestrator.telemetry._state import attribute_value, current_tracer
 
 if TYPE_CHECKING:
     # Types only: routing imports this package, and must not pull the executor in with it.
-    from orchestrator.execution import Decision, DecisionLog, RunResult
+    from orchestrator.execution import Decision, DecisionLog, Executor, RunResult
 
 __all__ = ["DecisionSpans", "TracedRun", "span", "traced_run"]
 
@@ -107,6 +107,7 @@ def traced_run(
     workflow: str = "orchestrator",
     new_trace: bool = False,
     call_id: str | None = None,
+    executor: Executor | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[TracedRun]:
     """Trace one task: a root span ``invoke_workflow {workflow}``, current for the block (so
@@ -115,8 +116,9 @@ def traced_run(
 
     The root is a child of the current span, if any, so a task stays one trace; ``new_trace``
     starts a fresh trace regardless. ``call_id`` is the ``gen_ai.tool.call.id`` of every step
-    (the model's tool call the run answers); otherwise each attempt gets its own. Off (no work,
-    no listener) when tracing is off.
+    (the model's tool call the run answers); otherwise each attempt gets its own. Given the
+    ``executor``, each step span also carries its tool's breaker state after the call. Off (no
+    work, no listener) when tracing is off.
     """
     tracer = current_tracer()
     if tracer is None:
@@ -128,7 +130,7 @@ def traced_run(
     root = tracer.start_span(
         f"invoke_workflow {workflow}", context=parent, attributes=_attributes(root_attributes)
     )
-    recorder = DecisionSpans(tracer, root, instruments(), call_id=call_id)
+    recorder = DecisionSpans(tracer, root, instruments(), call_id=call_id, executor=executor)
     log.subscribe(recorder)
     run = TracedRun(root, recorder)
     try:
@@ -154,9 +156,11 @@ class DecisionSpans:
         metrics: Instruments | None,
         *,
         call_id: str | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.tracer = tracer
         self.call_id = call_id
+        self.executor = executor
         self.root = root
         self.metrics = metrics
         self.context = trace.set_span_in_context(root)
@@ -188,7 +192,9 @@ class DecisionSpans:
                 other.add_event(event, attributes)
                 other.end()
             self.open_failures.clear()
-        self.root.add_event(event, attributes)
+        if pending is None or action not in ("retry", "reroute"):
+            # A step's own answer stays on its span; run-level decisions go on the root.
+            self.root.add_event(event, attributes)
         if self.metrics is not None:
             counter = {
                 "reroute": self.metrics.reroutes,
@@ -219,6 +225,10 @@ class DecisionSpans:
             "orchestrator.attempt": self.attempts[tool],
         }
         attributes.update(_orchestrator_attributes(data))
+        breaker = self.executor.breakers.get(tool) if self.executor is not None else None
+        if breaker is not None:
+            # The listener runs right after the executor updated the breaker for this call.
+            attributes["orchestrator.breaker.state"] = breaker.state
         step = self.tracer.start_span(
             f"execute_tool {tool}",
             context=self.context,

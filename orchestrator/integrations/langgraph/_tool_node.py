@@ -118,8 +118,11 @@ class SelfHealingToolCalls:
         log = DecisionLog()
         self.logs.append(log)
         inputs = {TOOL_CALL: {"args": dict(call.get("args") or {}), "id": call_id}}
-        with traced_run(log, name, workflow=f"tool_call {name}", call_id=call_id) as traced:
-            result = await self.executor(candidates).run(inputs, log=log)
+        executor = self.executor(candidates)
+        with traced_run(
+            log, name, workflow=f"tool_call {name}", call_id=call_id, executor=executor
+        ) as traced:
+            result = await executor.run(inputs, log=log)
             traced.set_result(result)
         return _answer(result, name, call_id)
 
