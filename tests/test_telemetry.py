@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.errors import TelemetryError
-from orchestrator.execution import DecisionLog
-from orchestrator.scenarios import load_scenario, run_scenario
+from orchestrator.execution import DecisionLog, Executor, LLMEscalation
+from orchestrator.scenarios import FaultInjector, SimulatedInvoker, load_scenario, run_scenario
 from orchestrator.telemetry import (
     TracedLLMClient,
     current_tracer,
@@ -272,6 +272,27 @@ async def test_llm_calls_are_chat_spans_with_model_provider_usage_and_effort() -
     assert values["orchestrator.llm.calls"] == 2
     assert values["gen_ai.client.token.usage"] == 2  # input and output of the one success
     assert client.reasoning_effort == "low"  # other attributes pass through
+
+
+@pytest.mark.anyio
+async def test_an_escalation_llm_call_is_a_chat_span_inside_the_run_trace() -> None:
+    scenario = load_scenario(DEMOTE)
+    reply = json.dumps({"action": "demote", "fallback": "RefundTicketed", "reason": "no provider"})
+    client = TracedLLMClient(_ScriptedClient([reply]))
+    invoker = FaultInjector(SimulatedInvoker(scenario.graph), scenario.spec.faults)
+    executor = Executor(
+        scenario.graph, invoker, policy=scenario.policy, escalation=LLMEscalation(client)
+    )
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with tracing(exporters=[memory]), traced_run(log, "refund", executor=executor) as run:
+        result = await executor.run(scenario.spec.inputs, log=log)
+        run.set_result(result)
+    assert result.outcome == "demoted"
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    chat, root = spans["chat gpt-test"], spans["invoke_workflow orchestrator"]
+    assert chat.parent is not None and chat.parent.span_id == root.context.span_id
+    assert root.attributes["orchestrator.llm_calls"] == 1
 
 
 @pytest.mark.anyio
