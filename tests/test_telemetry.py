@@ -318,6 +318,7 @@ async def test_trace_file_holds_collector_format_lines_and_appears_only_when_com
     first = lines[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert len(first["traceId"]) == 32 and int(first["traceId"], 16)
     assert len(first["spanId"]) == 16 and int(first["spanId"], 16)
+    assert first["kind"] == 1  # SPAN_KIND_INTERNAL: OTLP/JSON writes enums as integers
     assert [p.name for p in path.parent.iterdir()] == ["trace.jsonl"]  # no temp file left
     spans = read_spans(path)
     assert {s.name for s in spans} >= {"invoke_workflow CS-10", "execute_tool Stripe"}

@@ -46,8 +46,9 @@ def _hex_ids(node: Any) -> Any:
 
 
 def otlp_json(message: Message) -> str:
-    """One OTLP export request as a line of OTLP/JSON (lowerCamelCase keys, hex ids)."""
-    as_dict = MessageToDict(message, preserving_proto_field_name=False)
+    """One OTLP export request as a line of OTLP/JSON: lowerCamelCase keys, hex ids and enums
+    as integers, as the OTLP specification requires."""
+    as_dict = MessageToDict(message, preserving_proto_field_name=False, use_integers_for_enums=True)
     return json.dumps(_hex_ids(as_dict), separators=(",", ":"))
 
 
