@@ -98,10 +98,6 @@ def _check(
     return problems
 
 
-def _trace_tags(scenario: Scenario, controller: Controller) -> dict[str, str]:
-    return {"orchestrator.scenario": scenario.id, "orchestrator.controller": controller}
-
-
 async def run_scenario(scenario: Scenario, controller: Controller = "router") -> ScenarioResult:
     """Run ``scenario`` ``runs`` times on one executor (tool health and fault counters persist)."""
     spec = scenario.spec
@@ -118,7 +114,7 @@ async def run_scenario(scenario: Scenario, controller: Controller = "router") ->
         workflow=scenario.id,
         new_trace=True,
         executor=executor,
-        attributes=_trace_tags(scenario, controller),
+        attributes={"orchestrator.scenario": scenario.id, "orchestrator.controller": controller},
     ) as traced:
         for _ in range(spec.runs):
             if controller == "router":
