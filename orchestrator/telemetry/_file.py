@@ -53,16 +53,16 @@ def otlp_json(message: Message) -> str:
 
 
 class OtlpJsonLines:
-    """One output file shared by the span and metric exporters; committed when both are done."""
+    """One output file shared by the span and metric exporters: lines go to a temporary file in
+    the same folder, which ``commit`` renames onto the target once both exporters are done."""
 
-    def __init__(self, path: str | Path, *, writers: int = 1) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._open_writers = writers
         directory = self.path.parent
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         except OSError as exc:
             raise TelemetryError(
                 f"{self.path}: cannot write the trace file ({exc.strerror})"
@@ -73,21 +73,25 @@ class OtlpJsonLines:
     def write(self, message: Message) -> None:
         line = otlp_json(message) + "\n"
         with self._lock:
+            if not self._file.closed:
+                self._file.write(line)
+
+    def commit(self) -> None:
+        """Move the finished file into place (the exporters must be shut down first)."""
+        with self._lock:
             if self._file.closed:
                 return
-            self._file.write(line)
-            self._file.flush()
-
-    def release(self) -> None:
-        """One writer is done; the last one moves the file into place."""
-        with self._lock:
-            self._open_writers -= 1
-            if self._open_writers > 0 or self._file.closed:
-                return
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.replace(self._temp, self.path)
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                os.replace(self._temp, self.path)
+            except OSError as exc:
+                self._file.close()
+                self._temp.unlink(missing_ok=True)
+                raise TelemetryError(
+                    f"{self.path}: cannot write the trace file ({exc.strerror})"
+                ) from exc
 
 
 class OtlpJsonSpanExporter(SpanExporter):
@@ -95,7 +99,6 @@ class OtlpJsonSpanExporter(SpanExporter):
 
     def __init__(self, lines: OtlpJsonLines) -> None:
         self.lines = lines
-        self._done = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if spans:
@@ -106,9 +109,7 @@ class OtlpJsonSpanExporter(SpanExporter):
         return True
 
     def shutdown(self) -> None:
-        if not self._done:
-            self._done = True
-            self.lines.release()
+        pass  # the file is committed by tracing() once metrics are written too
 
 
 class OtlpJsonMetricExporter(MetricExporter):
@@ -117,7 +118,6 @@ class OtlpJsonMetricExporter(MetricExporter):
     def __init__(self, lines: OtlpJsonLines) -> None:
         super().__init__()
         self.lines = lines
-        self._done = False
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
@@ -130,6 +130,4 @@ class OtlpJsonMetricExporter(MetricExporter):
         return True
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        if not self._done:
-            self._done = True
-            self.lines.release()
+        pass  # the file is committed by tracing() once spans are written too

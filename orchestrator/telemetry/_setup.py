@@ -173,7 +173,7 @@ def tracing(
             readers.append(_otlp_metric_reader(_protocol("METRICS", protocol), endpoint))
     lines = None
     if file is not None:
-        lines = OtlpJsonLines(file, writers=2)
+        lines = OtlpJsonLines(file)
         span_exporters.append(OtlpJsonSpanExporter(lines))
         # Exported once, at shutdown: the file holds the run's totals after its spans.
         readers.append(
@@ -206,3 +206,5 @@ def tracing(
         tracer_provider.shutdown()
         if meter_provider is not None:
             meter_provider.shutdown()
+        if lines is not None:
+            lines.commit()
