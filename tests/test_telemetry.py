@@ -185,6 +185,15 @@ async def test_escalation_and_demotion_land_on_the_run_span_with_the_outcome() -
 
 
 @pytest.mark.anyio
+async def test_attempts_count_tries_of_one_step_and_restart_for_the_next_call() -> None:
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await _run(SCENARIOS / "cs20_mid_run_payment_outage.yaml")  # three runs on one log
+    crm = _named(memory.get_finished_spans(), "execute_tool CRM")
+    assert [s.attributes["orchestrator.attempt"] for s in crm] == [1, 1, 1]
+
+
+@pytest.mark.anyio
 async def test_every_scenario_run_is_its_own_trace() -> None:
     memory = InMemorySpanExporter()
     with tracing(exporters=[memory]):

@@ -182,6 +182,10 @@ class DecisionSpans:
             {"tool": decision.tool, "reason": decision.reason, **decision.data}
         )
         event = f"orchestrator.{action}"
+        if action == "reroute":
+            self.attempts[decision.tool] = 0
+        elif action == "complete":
+            self.attempts.clear()
         pending = self.open_failures.pop(decision.tool, None)
         if pending is not None:
             pending.add_event(event, attributes)
@@ -240,6 +244,8 @@ class DecisionSpans:
         if decision.action == "execute":
             step.set_status(Status(StatusCode.OK))
             step.end(end_time=end_ns)
+            # A later call of this tool (a later run on the same log) is a new step.
+            self.attempts[tool] = 0
         else:
             error_type = str(kind) if kind else "circuit_open"
             step.set_attribute(ERROR_TYPE, error_type)
