@@ -194,7 +194,7 @@ async def test_attempts_count_tries_of_one_step_and_restart_for_the_next_call() 
 
 
 @pytest.mark.anyio
-async def test_every_scenario_run_is_its_own_trace() -> None:
+async def test_every_scenario_is_its_own_trace() -> None:
     memory = InMemorySpanExporter()
     with tracing(exporters=[memory]):
         await _run(REROUTE, DEMOTE)
