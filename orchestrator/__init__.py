@@ -22,6 +22,7 @@ from orchestrator.errors import (
     PolicyError,
     RateLimitedError,
     ScenarioError,
+    TelemetryError,
     ToolCallError,
     ToolFailure,
     ToolTimeoutError,
@@ -43,6 +44,7 @@ from orchestrator.graph import Plan, ToolGraph, load_graph, plan_route
 from orchestrator.planning import PlanningPolicy
 from orchestrator.policy import Policy, load_policy
 from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_scenario
+from orchestrator.telemetry import TracedLLMClient, span, traced_run, tracing
 
 if TYPE_CHECKING:
     from orchestrator._orchestrator import Orchestrator, TaskResult, keyword_tools
@@ -113,11 +115,13 @@ __all__ = [
     "SkillRouter",
     "TaskPlan",
     "TaskResult",
+    "TelemetryError",
     "ToolCallError",
     "ToolFailure",
     "ToolGraph",
     "ToolTimeoutError",
     "ToolUnavailableError",
+    "TracedLLMClient",
     "catalog_hash",
     "keyword_tools",
     "load_catalog",
@@ -127,4 +131,7 @@ __all__ = [
     "plan_route",
     "run_scenario",
     "silent_failures",
+    "span",
+    "traced_run",
+    "tracing",
 ]

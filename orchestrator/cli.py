@@ -501,6 +501,10 @@ def scenario_run(
     controller: str = typer.Option(
         "router", help="router (the executor), or a baseline: react, static."
     ),
+    trace_file: Annotated[
+        Path | None,
+        typer.Option("--trace-file", help="Write the runs' traces as OTLP JSON lines here."),
+    ] = None,
 ) -> None:
     """Run scenarios; exit 1 if any expectation fails, 2 on a malformed file."""
     import json as _json
@@ -509,15 +513,19 @@ def scenario_run(
     from rich.console import Console
     from rich.table import Table
 
-    from orchestrator.errors import ScenarioError
+    from orchestrator.errors import ScenarioError, TelemetryError
     from orchestrator.scenarios import CONTROLLERS, run_scenario_files
 
     if controller not in CONTROLLERS:
         choices = ", ".join(CONTROLLERS)
         raise typer.BadParameter(f"expected one of {choices}", param_hint="--controller")
+    from orchestrator.telemetry import tracing
+
     try:
-        results = anyio.run(run_scenario_files, files, controller)
-    except ScenarioError as exc:
+        # One trace per scenario; also to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        with tracing(trace_file):
+            results = anyio.run(run_scenario_files, files, controller)
+    except (ScenarioError, TelemetryError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
@@ -540,3 +548,27 @@ def scenario_run(
         Console().print(table)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+# --- trace commands (issue 6) ---
+trace_app = typer.Typer(help="Read traces written with --trace-file (OTLP JSON lines).")
+app.add_typer(trace_app, name="trace")
+
+
+@trace_app.command("show")
+def trace_show(
+    file: Annotated[Path, typer.Argument(help="An OTLP JSON-lines trace file.")],
+    events: Annotated[
+        bool, typer.Option("--events/--no-events", help="List each span's decisions.")
+    ] = True,
+) -> None:
+    """Print each trace in FILE as an indented tree with timings and decisions."""
+    from orchestrator.telemetry import read_spans, render_traces
+
+    with _errors_exit():
+        spans = read_spans(file)
+    if not spans:
+        err_console.print(f"{file}: no spans", highlight=False)
+        raise typer.Exit(1)
+    for line in render_traces(spans, events=events):
+        typer.echo(line)

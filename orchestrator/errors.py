@@ -14,6 +14,7 @@ can fix their input without reading our source.
     ├── PlanningError           a task cannot be planned (nothing fits, or a bad decomposition)
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
+    ├── TelemetryError          tracing cannot be set up, or a trace file cannot be read
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
         ├── ToolUnavailableError    the tool is down or unreachable
         ├── ToolCallError           the tool ran and reported an error
@@ -40,6 +41,7 @@ __all__ = [
     "PolicyError",
     "RateLimitedError",
     "ScenarioError",
+    "TelemetryError",
     "ToolCallError",
     "ToolFailure",
     "ToolTimeoutError",
@@ -141,3 +143,7 @@ class RateLimitedError(ToolFailure):
 
 class CircuitOpenError(ToolFailure):
     """The tool's circuit breaker is open, so the call was refused without reaching the tool."""
+
+
+class TelemetryError(OrchestratorError):
+    """Tracing cannot be set up (exporter, protocol, file), or a trace file cannot be read."""

@@ -34,6 +34,7 @@ from orchestrator.routing._rerank import (
     query_coverage,
 )
 from orchestrator.routing._text import skill_text, tokenize
+from orchestrator.telemetry import routing_span, span
 
 __all__ = ["Match", "RetrievalMethod", "RouteResult", "SkillRouter"]
 
@@ -294,14 +295,29 @@ class SkillRouter:
         k: int,
         only: Collection[str] | None,
     ) -> RouteResult:
+        # Traced as a retrieval span with retrieve / rerank children (no-ops when tracing is off).
+        with routing_span(query, k) as traced:
+            result = self._route_untraced(query, vector, k, only)
+            traced.record(result)
+        return result
+
+    def _route_untraced(
+        self,
+        query: str,
+        vector: npt.NDArray[np.float32],
+        k: int,
+        only: Collection[str] | None,
+    ) -> RouteResult:
         query_tokens = tokenize(query)
-        stage = self._stage_one(query_tokens, vector, self._allowed_rows(only))
+        with span("retrieve", method="rrf"):
+            stage = self._stage_one(query_tokens, vector, self._allowed_rows(only))
         depth = max(self.policy.retrieval.rerank_depth, 2 * k)
-        candidates = self._candidates(stage.fused[:depth], stage, vector, query_tokens)
-        if self.policy.rerank.kind == "none" or not candidates:
-            final = np.asarray([c.rrf for c in candidates], dtype=np.float64)
-        else:
-            final = self.reranker.score(query, candidates)
+        with span("rerank", depth=depth, reranker=self.policy.rerank.kind):
+            candidates = self._candidates(stage.fused[:depth], stage, vector, query_tokens)
+            if self.policy.rerank.kind == "none" or not candidates:
+                final = np.asarray([c.rrf for c in candidates], dtype=np.float64)
+            else:
+                final = self.reranker.score(query, candidates)
         order = sorted(range(len(candidates)), key=lambda i: (-final[i], -candidates[i].rrf))
         ranked = [candidates[i] for i in order]
         heads = (

@@ -26,6 +26,7 @@ from orchestrator.scenarios._baselines import ReactAgent, StaticWorkflow
 from orchestrator.scenarios._faults import FaultInjector
 from orchestrator.scenarios._model import Scenario, load_scenario
 from orchestrator.scenarios._simulated import SimulatedInvoker
+from orchestrator.telemetry import traced_run
 
 __all__ = ["CONTROLLERS", "Controller", "ScenarioResult", "run_scenario", "run_scenario_files"]
 
@@ -106,15 +107,25 @@ async def run_scenario(scenario: Scenario, controller: Controller = "router") ->
     log = DecisionLog()
     llm_calls = 0
     last: RunResult | None = None
-    for _ in range(spec.runs):
-        if controller == "router":
-            last = await executor.run(spec.inputs, log=log)
-        elif controller == "react":
-            last = await ReactAgent(executor).run(spec.inputs, log=log)
-        else:
-            last = await StaticWorkflow(executor).run(spec.inputs, log=log)
-        llm_calls += last.llm_calls
-    assert last is not None  # runs >= 1
+    # One trace per scenario (a no-op unless a ``tracing()`` block is active).
+    with traced_run(
+        log,
+        scenario.spec.name,
+        workflow=scenario.id,
+        new_trace=True,
+        executor=executor,
+        attributes={"orchestrator.scenario": scenario.id, "orchestrator.controller": controller},
+    ) as traced:
+        for _ in range(spec.runs):
+            if controller == "router":
+                last = await executor.run(spec.inputs, log=log)
+            elif controller == "react":
+                last = await ReactAgent(executor).run(spec.inputs, log=log)
+            else:
+                last = await StaticWorkflow(executor).run(spec.inputs, log=log)
+            llm_calls += last.llm_calls
+        assert last is not None  # runs >= 1
+        traced.set_result(last)
     return ScenarioResult(
         scenario=scenario,
         controller=controller,

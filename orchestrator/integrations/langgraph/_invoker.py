@@ -1,0 +1,56 @@
+"""LangChain tools as one ``Invoker``: the executor calls a ``BaseTool`` like any other tool, so
+retries, reroutes, breakers and fault injection work on LangGraph tool calls unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
+
+from orchestrator.errors import ToolCallError, ToolUnavailableError
+
+__all__ = ["TOOL_CALL", "LangChainToolInvoker"]
+
+# The run input under which the self-healing tool node passes the model's call ({args, id}).
+TOOL_CALL = "tool_call"
+
+
+def _inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+    # The executor passes a run's inputs under "inputs" (beside "upstream" outputs).
+    inputs = arguments.get("inputs")
+    if isinstance(inputs, Mapping) and set(arguments) <= {"inputs", "upstream"}:
+        return inputs
+    return arguments
+
+
+class LangChainToolInvoker:
+    """Invoke LangChain tools by name; a tool's error becomes a ``ToolCallError``.
+
+    Run inputs holding a ``tool_call`` (``{"args": ..., "id": ...}``) call the tool as that
+    call, so it answers with a ``ToolMessage`` as LangGraph's ``ToolNode`` expects; any other
+    inputs are passed to the tool as its arguments.
+    """
+
+    def __init__(self, tools: Iterable[BaseTool] | Mapping[str, BaseTool]) -> None:
+        items = tools.values() if isinstance(tools, Mapping) else tools
+        self.tools: dict[str, BaseTool] = {t.name: t for t in items}
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        try:
+            found = self.tools[tool]
+        except KeyError:
+            raise ToolUnavailableError("no LangChain tool of that name", tool=tool) from None
+        inputs = _inputs(arguments)
+        call = inputs.get(TOOL_CALL)
+        if not isinstance(call, Mapping):
+            return await found.ainvoke(dict(inputs))
+        result = await found.ainvoke(
+            {"type": "tool_call", "name": tool, "args": dict(call["args"]), "id": call["id"]}
+        )
+        # A tool that handles its own errors answers with an error message instead of raising.
+        if isinstance(result, ToolMessage) and result.status == "error":
+            raise ToolCallError(str(result.content), tool=tool)
+        return result

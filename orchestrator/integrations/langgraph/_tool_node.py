@@ -1,0 +1,194 @@
+"""A self-healing LangGraph tool node: each tool call the model makes runs through the executor,
+with retries, reroutes to the tool's near-duplicates, and a clear error message to the model when
+nothing is left (escalation).
+
+It plugs into LangGraph's own ``ToolNode`` as its ``awrap_tool_call``, so messages, ``Send`` and
+state handling stay LangGraph's; only how a call is executed changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
+from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command
+
+from orchestrator.execution import (
+    CircuitBreaker,
+    DecisionLog,
+    Escalation,
+    Executor,
+    Invoker,
+    RunResult,
+)
+from orchestrator.graph import ToolGraph, ToolStats
+from orchestrator.integrations.langgraph._invoker import TOOL_CALL, LangChainToolInvoker
+from orchestrator.policy import Policy
+from orchestrator.telemetry import traced_run
+
+__all__ = ["ALTERNATIVES_KEY", "SelfHealingToolCalls", "healing_tool_node"]
+
+# State key under which an agent may pass {tool: [alternatives]} (the router's duplicate groups).
+ALTERNATIVES_KEY = "alternatives"
+_START, _ANSWERED = "tool_call", "answered"
+# Edge cost per rank: the requested tool first, then its alternatives in the router's order.
+_RANK_COST = 0.5
+
+Execute = Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
+
+
+class SelfHealingToolCalls:
+    """The ``awrap_tool_call`` of a ``ToolNode``: run a call through the self-healing executor.
+
+    Parameters
+    ----------
+    tools
+        Every tool a call may be answered by (requested tools and their alternatives).
+    alternatives
+        ``{tool: [near-duplicates, best first]}``; the agent state's ``alternatives`` adds to it.
+    invoker
+        How tools are called (default: ``LangChainToolInvoker(tools)``); wrap it, e.g. in a
+        ``FaultInjector``, to test healing.
+    policy, escalation
+        As for ``Executor``; without an escalation handler a call nothing can answer becomes
+        an error ``ToolMessage`` for the model.
+
+    Health (breakers, latency and failure statistics) is kept per tool across calls, so a tool
+    found down in one call is avoided by the next.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[BaseTool],
+        *,
+        alternatives: Mapping[str, Sequence[str]] | None = None,
+        invoker: Invoker | None = None,
+        policy: Policy | None = None,
+        escalation: Escalation | None = None,
+    ) -> None:
+        self.tools = {t.name: t for t in tools}
+        self.alternatives = {k: list(v) for k, v in (alternatives or {}).items()}
+        self.invoker = invoker if invoker is not None else LangChainToolInvoker(self.tools)
+        self.policy = policy
+        self.escalation = escalation
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.stats: dict[str, ToolStats] = {}
+        self._executors: dict[tuple[str, ...], Executor] = {}
+        self.logs: list[DecisionLog] = []
+
+    def candidates(self, tool: str, state: Any) -> tuple[str, ...]:
+        """The requested tool, then its known alternatives that are registered tools."""
+        extra: Sequence[str] = ()
+        if isinstance(state, Mapping):
+            extra = (state.get(ALTERNATIVES_KEY) or {}).get(tool, ())
+        ordered = [tool, *self.alternatives.get(tool, ()), *extra]
+        seen: list[str] = []
+        for name in ordered:
+            if name not in seen and (name == tool or name in self.tools):
+                seen.append(name)
+        return tuple(seen)
+
+    def executor(self, candidates: tuple[str, ...]) -> Executor:
+        """One executor per candidate set, sharing each tool's breaker and statistics."""
+        found = self._executors.get(candidates)
+        if found is not None:
+            return found
+        graph = ToolGraph(start=_START, goal=_ANSWERED, name=f"tool call {candidates[0]}")
+        for rank, name in enumerate(candidates):
+            graph.add_tool(name, description=getattr(self.tools.get(name), "description", ""))
+            graph.add_edge(_START, name, 1.0 + _RANK_COST * rank)
+            graph.add_edge(name, _ANSWERED, 0.0)
+        found = Executor(graph, self.invoker, policy=self.policy, escalation=self.escalation)
+        for name in candidates:
+            found.breakers[name] = self.breakers.setdefault(name, found.breakers[name])
+            found.stats[name] = self.stats.setdefault(name, found.stats[name])
+        self._executors[candidates] = found
+        return found
+
+    async def __call__(
+        self, request: ToolCallRequest, execute: Execute
+    ) -> ToolMessage | Command[Any]:
+        call = request.tool_call
+        name, call_id = call["name"], call.get("id") or ""
+        candidates = self.candidates(name, request.state)
+        log = DecisionLog()
+        self.logs.append(log)
+        inputs = {TOOL_CALL: {"args": dict(call.get("args") or {}), "id": call_id}}
+        executor = self.executor(candidates)
+        with traced_run(
+            log, name, workflow=f"tool_call {name}", call_id=call_id, executor=executor
+        ) as traced:
+            result = await executor.run(inputs, log=log)
+            traced.set_result(result)
+        return _answer(result, name, call_id)
+
+
+def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage:
+    if result.outcome in ("completed", "demoted") and result.path:
+        answered_by = result.path[-1]
+        output = result.outputs[answered_by]
+        message = (
+            output
+            if isinstance(output, ToolMessage)
+            else ToolMessage(content=str(output), tool_call_id=call_id)
+        )
+        if answered_by == requested:
+            return ToolMessage(
+                content=message.content,
+                artifact=message.artifact,
+                tool_call_id=call_id,
+                name=requested,
+            )
+        # The model asked for one tool and another answered: say so, and why.
+        reasons = [d.reason for d in result.log if d.action == "fail" and d.tool == requested]
+        why = "; ".join(dict.fromkeys(reasons))
+        if len(reasons) > 1:
+            why += f", {len(reasons)} attempts"
+        return ToolMessage(
+            content=f"[{requested} failed ({why}); answered by {answered_by} instead]\n"
+            f"{message.content}",
+            artifact=message.artifact,
+            tool_call_id=call_id,
+            name=requested,
+            response_metadata={"answered_by": answered_by, "rerouted_from": requested},
+        )
+    failures = [f"{d.tool}: {d.reason}" for d in result.log if d.action == "fail"]
+    escalations = [d.reason for d in result.log if d.action == "escalate"]
+    escalation = escalations[-1] if escalations else ""
+    tried = sorted({d.tool for d in result.log if d.action == "fail"})
+    return ToolMessage(
+        content=(
+            f"Error: the call to {requested} could not be completed, and no alternative worked "
+            f"(tried {', '.join(tried) or requested}). Failures: {'; '.join(failures)}. "
+            f"{escalation}. Do not retry this call; answer without it or ask the user."
+        ),
+        tool_call_id=call_id,
+        name=requested,
+        status="error",
+    )
+
+
+def healing_tool_node(
+    tools: Iterable[BaseTool],
+    *,
+    alternatives: Mapping[str, Sequence[str]] | None = None,
+    invoker: Invoker | None = None,
+    policy: Policy | None = None,
+    escalation: Escalation | None = None,
+    name: str = "tools",
+) -> ToolNode:
+    """A LangGraph ``ToolNode`` whose calls heal: retried, rerouted to alternatives, or
+    answered with an error message the model can act on. See ``SelfHealingToolCalls``."""
+    registered = list(tools)
+    healer = SelfHealingToolCalls(
+        registered,
+        alternatives=alternatives,
+        invoker=invoker,
+        policy=policy,
+        escalation=escalation,
+    )
+    return ToolNode(registered, name=name, awrap_tool_call=healer)

@@ -1,0 +1,130 @@
+"""LLM call spans: ``TracedLLMClient`` wraps any client with ``async complete(messages) -> str``
+in a ``chat {model}`` span with the GenAI attributes, token usage and reasoning effort.
+
+Clients differ in what they expose, so model, provider, effort and usage are read defensively
+from attributes (``model``, ``provider``, ``reasoning_effort``, ``last_usage``/``usage``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.trace import Status, StatusCode
+
+from orchestrator.telemetry._metrics import instruments
+from orchestrator.telemetry._spans import OPERATION, span
+from orchestrator.telemetry._state import current_tracer
+
+__all__ = ["TracedLLMClient", "usage_tokens"]
+
+PROVIDER = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+INPUT_TOKENS = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+TOKEN_TYPE = "gen_ai.token.type"
+REASONING_EFFORT = "orchestrator.reasoning_effort"
+
+_TOKEN_KEYS = {
+    "input": ("input_tokens", "prompt_tokens"),
+    "output": ("output_tokens", "completion_tokens"),
+}
+
+
+def _first_attribute(obj: object, names: Sequence[str]) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None and not callable(value):
+            return value
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    # Enums (a provider or effort enum) read as their value.
+    return str(getattr(value, "value", value))
+
+
+def usage_tokens(usage: Any) -> dict[str, int]:
+    """Input and output token counts from a usage object or mapping, by either naming scheme
+    (``input_tokens``/``output_tokens`` or ``prompt_tokens``/``completion_tokens``)."""
+    found: dict[str, int] = {}
+    if usage is None:
+        return found
+    for direction, keys in _TOKEN_KEYS.items():
+        for key in keys:
+            value = usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                found[direction] = value
+                break
+    return found
+
+
+class TracedLLMClient:
+    """An LLM client that traces each ``complete`` call as a ``chat {model}`` span.
+
+    Everything else is passed through to the wrapped client, so it can stand wherever the
+    client did. With tracing off a call costs one check.
+    """
+
+    def __init__(self, inner: Any, *, provider: str | None = None) -> None:
+        self.inner = inner
+        self._provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names this wrapper lacks: the client's own attributes.
+        return getattr(self.inner, name)
+
+    @property
+    def model(self) -> str | None:
+        return _text(_first_attribute(self.inner, ("model", "model_name", "name")))
+
+    @property
+    def provider(self) -> str | None:
+        if self._provider is not None:
+            return self._provider
+        return _text(_first_attribute(self.inner, ("provider", "provider_name", "system")))
+
+    async def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
+        if current_tracer() is None:
+            result: str = await self.inner.complete(messages)
+            return result
+        model = self.model
+        effort = _text(_first_attribute(self.inner, ("reasoning_effort", "effort")))
+        attributes = {
+            OPERATION: "chat",
+            PROVIDER: self.provider,
+            REQUEST_MODEL: model,
+            REASONING_EFFORT: effort,
+        }
+        metric_attributes = {
+            k: v for k, v in {OPERATION: "chat", PROVIDER: self.provider}.items() if v is not None
+        }
+        started = time.perf_counter()
+        tools = instruments()
+        with span(f"chat {model}" if model else "chat", attributes) as current:
+            try:
+                result = await self.inner.complete(messages)
+            except Exception as exc:
+                current.set_attribute("error.type", type(exc).__qualname__)
+                current.set_status(Status(StatusCode.ERROR, str(exc)))
+                if tools is not None:
+                    tools.llm_calls.add(1, metric_attributes)
+                    tools.llm_duration.record(
+                        time.perf_counter() - started,
+                        {**metric_attributes, "error.type": type(exc).__qualname__},
+                    )
+                raise
+            usage = usage_tokens(_first_attribute(self.inner, ("last_usage", "usage")))
+            if "input" in usage:
+                current.set_attribute(INPUT_TOKENS, usage["input"])
+            if "output" in usage:
+                current.set_attribute(OUTPUT_TOKENS, usage["output"])
+        if tools is not None:
+            tools.llm_calls.add(1, metric_attributes)
+            tools.llm_duration.record(time.perf_counter() - started, metric_attributes)
+            for direction, count in usage.items():
+                tools.token_usage.record(count, {**metric_attributes, TOKEN_TYPE: direction})
+        return result

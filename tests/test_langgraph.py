@@ -1,0 +1,285 @@
+"""The LangGraph integration: router retrieval as langgraph-bigtool's retrieval functions (with
+the real package), our routed agent binding only the routed tools, and the self-healing tool node
+retrying, rerouting to near-duplicates and escalating with a clear error message."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool, StructuredTool, tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import Field
+
+from orchestrator.catalog import Skill, load_catalog
+from orchestrator.integrations.langgraph import (
+    LangChainToolInvoker,
+    SelfHealingToolCalls,
+    create_routed_agent,
+    retrieval_functions,
+)
+from orchestrator.scenarios import FaultInjector
+from orchestrator.scenarios._model import DownFault, ErrorFault
+from orchestrator.telemetry import read_spans, tracing
+from tests.conftest import SAMPLE_CATALOG
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """Answers from a script; records the tool names of every ``bind_tools``."""
+
+    bound: list[list[str]] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
+        self.bound.append([getattr(t, "name", str(t)) for t in tools])
+        return self
+
+
+def _model(*replies: AIMessage) -> ScriptedChatModel:
+    model = ScriptedChatModel(messages=iter(replies))
+    return model
+
+
+def _call(name: str, args: dict[str, Any], call_id: str) -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+def _catalog_tool(skill: Skill, calls: list[str]) -> BaseTool:
+    async def run(**arguments: Any) -> str:
+        calls.append(skill.id)
+        return json.dumps({"tool": skill.id, "arguments": arguments})
+
+    return StructuredTool.from_function(
+        coroutine=run, name=skill.id, description=skill.description, args_schema=skill.parameters
+    )
+
+
+@pytest.fixture(scope="module")
+def catalog_tools() -> tuple[list[BaseTool], list[str]]:
+    calls: list[str] = []
+    return [_catalog_tool(s, calls) for s in load_catalog(SAMPLE_CATALOG)], calls
+
+
+REFUND = {"payment_id": "pi_1", "amount": 12.5, "currency": "EUR"}
+TASK = "refund the customer's last card payment"
+
+
+# -- retrieval: langgraph-bigtool ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_router_retrieval_drives_langgraph_bigtool_create_agent(
+    sample_router: Any, catalog_tools: tuple[list[BaseTool], list[str]]
+) -> None:
+    from langgraph_bigtool import create_agent
+
+    tools, calls = catalog_tools
+    executed_before = len(calls)
+    registry = {t.name: t for t in tools}
+    function, coroutine = retrieval_functions(sample_router, k=3, registry=registry)
+    # Only the retrieval step: langgraph-bigtool 0.0.3 executes other tools through
+    # ToolNode.inject_tool_args, which langgraph-prebuilt 1.x removed (an upstream break).
+    model = _model(
+        _call("retrieve_tools", {"query": "refund a card payment made with Stripe"}, "r1"),
+        AIMessage(content="I can refund it with stripe_create_refund."),
+    )
+    agent = create_agent(
+        model, registry, retrieve_tools_function=function, retrieve_tools_coroutine=coroutine
+    ).compile()
+    state = await agent.ainvoke({"messages": [HumanMessage(TASK)]})
+    assert "stripe_create_refund" in state["selected_tool_ids"]
+    assert len(state["selected_tool_ids"]) == 3
+    assert model.bound[0] == ["retrieve_tools"]  # bigtool starts with the retrieval tool only
+    assert model.bound[1] == ["retrieve_tools", *state["selected_tool_ids"]]
+    (listing,) = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert "stripe_create_refund" in str(listing.content)
+    assert len(calls) == executed_before  # nothing executed: only retrieved
+
+
+@pytest.mark.slow
+def test_sync_retrieval_function_returns_registry_ids_of_the_best_fits(sample_router: Any) -> None:
+    allowed = ["get_current_weather", "openweather_current", "send_email", "stripe_create_refund"]
+    function, _ = retrieval_functions(sample_router, k=2, registry=allowed)
+    found = function("what's the weather in Lisbon right now?")
+    assert found[0] in ("get_current_weather", "openweather_current")
+    assert set(found) <= set(allowed)
+    assert function.__name__ == "retrieve_tools" and function.__doc__
+
+
+# -- our routed agent ---------------------------------------------------------------------------
+
+
+def _messages_of(state: dict[str, Any]) -> list[BaseMessage]:
+    messages: list[BaseMessage] = state["messages"]
+    return messages
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_routed_agent_binds_only_the_tools_routed_for_the_task(
+    sample_router: Any, catalog_tools: tuple[list[BaseTool], list[str]]
+) -> None:
+    tools, _ = catalog_tools
+    model = _model(_call("stripe_create_refund", REFUND, "c1"), AIMessage(content="done"))
+    agent = create_routed_agent(model, tools, sample_router, k=3).compile()
+    state = await agent.ainvoke({"messages": [HumanMessage(TASK)]})
+    assert len(model.bound[0]) == 3 and "stripe_create_refund" in model.bound[0]
+    assert all(bound == model.bound[0] for bound in model.bound)
+    assert "refund_payment" in state["alternatives"]["stripe_create_refund"]
+    (reply,) = [m for m in _messages_of(state) if isinstance(m, ToolMessage)]
+    assert reply.status == "success" and reply.name == "stripe_create_refund"
+    assert json.loads(str(reply.content))["tool"] == "stripe_create_refund"
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_routed_agent_reroutes_a_down_tool_to_its_near_duplicate(
+    sample_router: Any, catalog_tools: tuple[list[BaseTool], list[str]]
+) -> None:
+    tools, _ = catalog_tools
+    faulty = FaultInjector(
+        LangChainToolInvoker(tools), [DownFault(tool="stripe_create_refund", kind="down")]
+    )
+    model = _model(_call("stripe_create_refund", REFUND, "c1"), AIMessage(content="done"))
+    agent = create_routed_agent(model, tools, sample_router, k=3, invoker=faulty).compile()
+    state = await agent.ainvoke({"messages": [HumanMessage(TASK)]})
+    (reply,) = [m for m in _messages_of(state) if isinstance(m, ToolMessage)]
+    first_alternative = state["alternatives"]["stripe_create_refund"][0]
+    assert reply.status == "success"
+    assert reply.response_metadata["answered_by"] == first_alternative
+    assert "stripe_create_refund failed (down" in str(reply.content)
+    assert faulty.calls["stripe_create_refund"] == 1  # down is not retried: rerouted at once
+    assert faulty.calls[first_alternative] == 1
+
+
+# -- the self-healing tool node on its own ------------------------------------------------------
+
+
+@tool
+async def send_email(to: str, body: str) -> str:
+    """Send an email through the primary provider."""
+    return f"primary sent to {to}"
+
+
+@tool
+async def send_email_backup(to: str, body: str) -> str:
+    """Send an email through the backup provider."""
+    return f"backup sent to {to}"
+
+
+def _tool_graph(node: ToolNode) -> Any:
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", node)
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    return builder.compile()
+
+
+async def _email(healer: SelfHealingToolCalls) -> ToolMessage:
+    graph = _tool_graph(ToolNode([send_email, send_email_backup], awrap_tool_call=healer))
+    call = _call("send_email", {"to": "ana@example.com", "body": "hi"}, "call_7")
+    state = await graph.ainvoke({"messages": [call]})
+    reply = state["messages"][-1]
+    assert isinstance(reply, ToolMessage) and reply.tool_call_id == "call_7"
+    return reply
+
+
+@pytest.mark.anyio
+async def test_a_transient_error_is_retried_on_the_requested_tool() -> None:
+    invoker = FaultInjector(
+        LangChainToolInvoker([send_email, send_email_backup]),
+        [ErrorFault(tool="send_email", kind="error", times=1)],
+    )
+    healer = SelfHealingToolCalls(
+        [send_email, send_email_backup],
+        alternatives={"send_email": ["send_email_backup"]},
+        invoker=invoker,
+    )
+    reply = await _email(healer)
+    assert reply.content == "primary sent to ana@example.com"
+    assert [d.action for d in healer.logs[0]] == ["fail", "retry", "execute", "complete"]
+
+
+@pytest.mark.anyio
+async def test_a_call_no_tool_can_answer_becomes_an_error_message_naming_each_failure() -> None:
+    invoker = FaultInjector(
+        LangChainToolInvoker([send_email, send_email_backup]),
+        [
+            DownFault(tool="send_email", kind="down"),
+            DownFault(tool="send_email_backup", kind="down"),
+        ],
+    )
+    healer = SelfHealingToolCalls(
+        [send_email, send_email_backup],
+        alternatives={"send_email": ["send_email_backup"]},
+        invoker=invoker,
+    )
+    reply = await _email(healer)
+    assert reply.status == "error"
+    text = str(reply.content)
+    assert "could not be completed" in text
+    assert "send_email: down" in text and "send_email_backup: down" in text
+    assert healer.logs[0].count("escalate") == 1
+
+
+@pytest.mark.anyio
+async def test_calls_stop_reaching_a_tool_that_keeps_failing() -> None:
+    invoker = FaultInjector(
+        LangChainToolInvoker([send_email, send_email_backup]),
+        [DownFault(tool="send_email", kind="down")],
+    )
+    healer = SelfHealingToolCalls(
+        [send_email, send_email_backup],
+        alternatives={"send_email": ["send_email_backup"]},
+        invoker=invoker,
+    )
+    replies = [await _email(healer) for _ in range(5)]
+    calls_before = invoker.calls["send_email"]
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        replies.append(await _email(healer))
+    # Health (failure statistics, breakers) is kept across calls: by now the down tool weighs
+    # more than its alternative, so the sixth call goes straight to the backup.
+    assert invoker.calls["send_email"] == calls_before < 6
+    assert all(str(r.content).endswith("backup sent to ana@example.com") for r in replies)
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert "execute_tool send_email" not in spans
+    assert spans["execute_tool send_email_backup"].attributes["gen_ai.tool.call.id"] == "call_7"
+
+
+# -- the example ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_langgraph_example_heals_the_injected_failure_and_writes_the_trace(
+    sample_index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(sample_index_dir, index)
+    trace_file = tmp_path / "trace.jsonl"
+    argv = ["langgraph_self_healing.py", "--trace-file", str(trace_file), "--index", str(index)]
+    monkeypatch.setattr(sys, "argv", argv)
+    namespace = runpy.run_path(str(REPO / "examples" / "langgraph_self_healing.py"))
+    report = namespace["main"](argv[1:])
+    assert report["tool_status"] == "success"
+    assert report["answered_by"] != "stripe_create_refund"
+    spans = read_spans(trace_file)
+    names = [s.name for s in spans]
+    assert "invoke_agent refund_agent" in names and "retrieval skills" in names
+    stripe = next(s for s in spans if s.name == "execute_tool stripe_create_refund")
+    assert stripe.status == "error"
+    assert stripe.attributes["gen_ai.tool.call.id"] == "call_refund_1"
+    assert any(name == "orchestrator.reroute" for _, name, _ in stripe.events)
+    assert len({s.trace_id for s in spans}) == 1

@@ -1,0 +1,472 @@
+"""Tracing and metrics built from the decision log: spans per step, decisions as events, one trace
+per task, the LLM wrapper, the OTLP exporters (against real loopback receivers) and the file
+exporter read back by ``trace show``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.errors import TelemetryError
+from orchestrator.execution import DecisionLog, Executor, LLMEscalation
+from orchestrator.scenarios import FaultInjector, SimulatedInvoker, load_scenario, run_scenario
+from orchestrator.telemetry import (
+    TracedLLMClient,
+    current_tracer,
+    read_spans,
+    span,
+    traced_run,
+    tracing,
+)
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+REROUTE = SCENARIOS / "cs10_persistent_error_rerouted.yaml"
+DEMOTE = SCENARIOS / "cs05_both_payments_down_demote.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_otlp_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_SDK_DISABLED",
+        "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def _run(*paths: Path) -> list[Any]:
+    return [await run_scenario(load_scenario(p)) for p in paths]
+
+
+def _named(spans: Sequence[ReadableSpan], name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name == name]
+
+
+def _values(metrics: Any) -> dict[str, Any]:
+    """Metric name -> summed counter value, or histogram count."""
+    found: dict[str, Any] = {}
+    for resource in metrics.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                points = metric.data.data_points
+                if hasattr(points[0], "bucket_counts"):
+                    found[metric.name] = sum(p.count for p in points)
+                else:
+                    found[metric.name] = sum(p.value for p in points)
+    return found
+
+
+# -- off --------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_without_configuration_tracing_is_off_and_nothing_listens_to_the_log() -> None:
+    assert current_tracer() is None
+    log = DecisionLog()
+    with tracing() as handle, traced_run(log, "task") as run, span("plan") as s:
+        assert not handle.enabled
+        assert run.recorder is None
+        assert not s.is_recording()
+
+
+def test_otel_sdk_disabled_turns_a_configured_block_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    with tracing(tmp_path / "t.jsonl") as handle:
+        assert not handle.enabled
+        assert current_tracer() is None
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_an_unknown_otlp_protocol_is_an_error_naming_the_choices() -> None:
+    with (
+        pytest.raises(TelemetryError, match="grpc, http/protobuf"),
+        tracing(otlp=True, protocol="thrift"),  # type: ignore[arg-type]
+    ):
+        pass
+
+
+def test_a_trace_file_that_cannot_be_created_is_an_error_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(TelemetryError, match="not-a-dir"), tracing(blocker / "trace.jsonl"):
+        pass
+
+
+# -- spans from the decision log --------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_each_step_attempt_is_an_execute_tool_span_with_genai_attributes() -> None:
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await _run(REROUTE)
+    spans = memory.get_finished_spans()
+    (root,) = _named(spans, "invoke_workflow CS-10")
+    stripe = _named(spans, "execute_tool Stripe")
+    assert [s.attributes["orchestrator.attempt"] for s in stripe] == [1, 2, 3]
+    call_ids = set()
+    for attempt in stripe:
+        assert attempt.attributes["gen_ai.operation.name"] == "execute_tool"
+        assert attempt.attributes["gen_ai.tool.name"] == "Stripe"
+        call_ids.add(attempt.attributes["gen_ai.tool.call.id"])
+        assert attempt.status.status_code is StatusCode.ERROR
+        assert attempt.attributes["error.type"] == "error"
+        (exception,) = [e for e in attempt.events if e.name == "exception"]
+        assert exception.attributes["exception.type"] == "orchestrator.errors.ToolCallError"
+        assert attempt.parent is not None and attempt.parent.span_id == root.context.span_id
+    assert len(call_ids) == 3
+    # Three errors stay below the breaker's threshold (fail_max 5 in the default policy).
+    breaker = [s.attributes["orchestrator.breaker.state"] for s in stripe]
+    assert breaker == ["closed", "closed", "closed"]
+    (razorpay,) = _named(spans, "execute_tool Razorpay")
+    assert razorpay.status.status_code is StatusCode.OK
+    assert razorpay.start_time < razorpay.end_time
+    assert {s.context.trace_id for s in spans} == {root.context.trace_id}
+
+
+@pytest.mark.anyio
+async def test_retries_and_the_reroute_are_events_on_the_failed_attempts_with_the_new_path() -> (
+    None
+):
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await _run(REROUTE)
+    stripe = _named(memory.get_finished_spans(), "execute_tool Stripe")
+    answers = [[e.name for e in s.events if e.name != "exception"] for s in stripe]
+    assert answers == [["orchestrator.retry"], ["orchestrator.retry"], ["orchestrator.reroute"]]
+    (root,) = _named(memory.get_finished_spans(), "invoke_workflow CS-10")
+    assert [e.name for e in root.events] == ["orchestrator.complete"]  # not repeated on the root
+    reroute = next(e for e in stripe[-1].events if e.name == "orchestrator.reroute")
+    assert list(reroute.attributes["orchestrator.path"]) == [
+        "CRM",
+        "Razorpay",
+        "Email",
+        "Complete",
+    ]
+    assert "internal error" in str(reroute.attributes["orchestrator.reason"])
+
+
+@pytest.mark.anyio
+async def test_escalation_and_demotion_land_on_the_run_span_with_the_outcome() -> None:
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await _run(DEMOTE)
+    (root,) = _named(memory.get_finished_spans(), "invoke_workflow CS-5")
+    events = [e.name for e in root.events]
+    assert events.index("orchestrator.escalate") < events.index("orchestrator.demote")
+    demote = next(e for e in root.events if e.name == "orchestrator.demote")
+    assert demote.attributes["orchestrator.tool"] == "RefundTicketed"
+    assert root.attributes["orchestrator.outcome"] == "demoted"
+    assert root.attributes["orchestrator.escalations"] == 1
+    assert root.attributes["orchestrator.silent_failures"] == 0
+
+
+@pytest.mark.anyio
+async def test_attempts_count_tries_of_one_step_and_restart_for_the_next_call() -> None:
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await _run(SCENARIOS / "cs20_mid_run_payment_outage.yaml")  # three runs on one log
+    crm = _named(memory.get_finished_spans(), "execute_tool CRM")
+    assert [s.attributes["orchestrator.attempt"] for s in crm] == [1, 1, 1]
+
+
+@pytest.mark.anyio
+async def test_every_scenario_is_its_own_trace() -> None:
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await _run(REROUTE, DEMOTE)
+    spans = memory.get_finished_spans()
+    roots = [s for s in spans if s.parent is None]
+    assert sorted(s.name for s in roots) == ["invoke_workflow CS-10", "invoke_workflow CS-5"]
+    assert len({s.context.trace_id for s in spans}) == 2
+
+
+@pytest.mark.anyio
+async def test_spans_opened_inside_a_traced_run_nest_under_it() -> None:
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with tracing(exporters=[memory]), traced_run(log, "refund") as run:
+        with span("plan", {"gen_ai.operation.name": "plan"}, steps=3):
+            pass
+        log.record("execute", "CRM", "ok", duration_ms=1.0, call_id="toolu_1")
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    root = spans["invoke_workflow orchestrator"]
+    assert spans["plan"].parent is not None
+    assert spans["plan"].parent.span_id == run.span.get_span_context().span_id
+    assert spans["plan"].attributes["orchestrator.steps"] == 3
+    assert spans["execute_tool CRM"].attributes["gen_ai.tool.call.id"] == "toolu_1"
+    assert root.attributes["orchestrator.task"] == "refund"
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_metrics_count_reroutes_retries_and_report_zero_silent_failures() -> None:
+    reader = InMemoryMetricReader()
+    with tracing(metric_readers=[reader]):
+        await _run(REROUTE, DEMOTE)
+        values = _values(reader.get_metrics_data())
+    assert values["orchestrator.reroutes"] == 2  # one in each scenario
+    assert values["orchestrator.retries"] == 2
+    assert values["orchestrator.escalations"] == 1
+    assert values["orchestrator.silent_failures"] == 0
+    assert values["gen_ai.execute_tool.duration"] == 6 + 4  # every attempt of both runs
+
+
+# -- LLM calls --------------------------------------------------------------------------------
+
+
+class _ScriptedClient:
+    """A client with the attributes the real ones expose, answering from a list."""
+
+    def __init__(self, replies: list[str | Exception]) -> None:
+        self.model = "gpt-test"
+        self.provider = "openai"
+        self.reasoning_effort = "low"
+        self.last_usage: Mapping[str, int] | None = None
+        self.replies = replies
+
+    async def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        self.last_usage = {"prompt_tokens": 12, "completion_tokens": 5}
+        return reply
+
+
+@pytest.mark.anyio
+async def test_llm_calls_are_chat_spans_with_model_provider_usage_and_effort() -> None:
+    memory = InMemorySpanExporter()
+    reader = InMemoryMetricReader()
+    client = TracedLLMClient(_ScriptedClient(["ok", RuntimeError("quota")]))
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        assert await client.complete([{"role": "user", "content": "hi"}]) == "ok"
+        with pytest.raises(RuntimeError):
+            await client.complete([{"role": "user", "content": "again"}])
+        values = _values(reader.get_metrics_data())
+    first, second = memory.get_finished_spans()
+    assert first.name == "chat gpt-test"
+    assert first.attributes["gen_ai.operation.name"] == "chat"
+    assert first.attributes["gen_ai.provider.name"] == "openai"
+    assert first.attributes["gen_ai.request.model"] == "gpt-test"
+    assert first.attributes["gen_ai.usage.input_tokens"] == 12
+    assert first.attributes["gen_ai.usage.output_tokens"] == 5
+    assert first.attributes["orchestrator.reasoning_effort"] == "low"
+    assert second.status.status_code is StatusCode.ERROR
+    assert second.attributes["error.type"] == "RuntimeError"
+    assert values["orchestrator.llm.calls"] == 2
+    assert values["gen_ai.client.token.usage"] == 2  # input and output of the one success
+    assert client.reasoning_effort == "low"  # other attributes pass through
+
+
+@pytest.mark.anyio
+async def test_an_escalation_llm_call_is_a_chat_span_inside_the_run_trace() -> None:
+    scenario = load_scenario(DEMOTE)
+    reply = json.dumps({"action": "demote", "fallback": "RefundTicketed", "reason": "no provider"})
+    client = TracedLLMClient(_ScriptedClient([reply]))
+    invoker = FaultInjector(SimulatedInvoker(scenario.graph), scenario.spec.faults)
+    executor = Executor(
+        scenario.graph, invoker, policy=scenario.policy, escalation=LLMEscalation(client)
+    )
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with tracing(exporters=[memory]), traced_run(log, "refund", executor=executor) as run:
+        result = await executor.run(scenario.spec.inputs, log=log)
+        run.set_result(result)
+    assert result.outcome == "demoted"
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    chat, root = spans["chat gpt-test"], spans["invoke_workflow orchestrator"]
+    assert chat.parent is not None and chat.parent.span_id == root.context.span_id
+    assert root.attributes["orchestrator.llm_calls"] == 1
+
+
+@pytest.mark.anyio
+async def test_llm_wrapper_is_transparent_with_tracing_off() -> None:
+    client = TracedLLMClient(_ScriptedClient(["ok"]))
+    assert await client.complete([]) == "ok"
+
+
+# -- exporters --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_trace_file_holds_collector_format_lines_and_appears_only_when_complete(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out" / "trace.jsonl"
+    with tracing(path):
+        await _run(REROUTE)
+        assert not path.exists()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    kinds = [next(iter(line)) for line in lines]
+    assert "resourceSpans" in kinds and kinds[-1] == "resourceMetrics"
+    first = lines[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert len(first["traceId"]) == 32 and int(first["traceId"], 16)
+    assert len(first["spanId"]) == 16 and int(first["spanId"], 16)
+    assert first["kind"] == 1  # SPAN_KIND_INTERNAL: OTLP/JSON writes enums as integers
+    assert [p.name for p in path.parent.iterdir()] == ["trace.jsonl"]  # no temp file left
+    spans = read_spans(path)
+    assert {s.name for s in spans} >= {"invoke_workflow CS-10", "execute_tool Stripe"}
+    assert {s.service for s in spans} == {"orchestrator"}
+
+
+class _Collector(BaseHTTPRequestHandler):
+    received: list[tuple[str, bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body))
+        reply = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_collector() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    received: list[tuple[str, bytes]] = []
+    handler = type("Handler", (_Collector,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _span_names(bodies: list[bytes]) -> set[str]:
+    names = set()
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                names.update(s.name for s in scope_spans.spans)
+    return names
+
+
+@pytest.mark.anyio
+async def test_otlp_http_export_follows_the_standard_environment_variables(
+    http_collector: tuple[str, list[tuple[str, bytes]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, received = http_collector
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    with tracing() as handle:
+        assert handle.otlp == "http/protobuf"
+        await _run(REROUTE)
+    assert {path for path, _ in received} == {"/v1/traces"}
+    assert {"invoke_workflow CS-10", "execute_tool Stripe"} <= _span_names(
+        [body for _, body in received]
+    )
+
+
+@pytest.mark.anyio
+async def test_otlp_grpc_export_reaches_a_loopback_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    received: list[bytes] = []
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> ExportTraceServiceResponse:
+            received.append(request.SerializeToString())
+            return ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    try:
+        with tracing(otlp=True, protocol="grpc", endpoint=f"http://127.0.0.1:{port}") as handle:
+            assert handle.otlp == "grpc"
+            await _run(DEMOTE)
+    finally:
+        server.stop(grace=None)
+    assert {"invoke_workflow CS-5", "execute_tool ManualTicket"} <= _span_names(received)
+
+
+# -- trace show -------------------------------------------------------------------------------
+
+
+def test_trace_show_prints_each_run_as_an_indented_tree_with_its_decisions(tmp_path: Path) -> None:
+    trace_file = tmp_path / "trace.jsonl"
+    ran = runner.invoke(
+        app, ["scenario", "run", str(REROUTE), str(DEMOTE), "--trace-file", str(trace_file)]
+    )
+    assert ran.exit_code == 0, ran.output
+    shown = runner.invoke(app, ["trace", "show", str(trace_file)])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert sum(line.startswith("trace ") for line in lines) == 2
+    root = next(line for line in lines if "invoke_workflow CS-10" in line)
+    step = next(line for line in lines if "execute_tool Razorpay" in line)
+    indent = len(root) - len(root.lstrip())
+    assert len(step) - len(step.lstrip()) > indent
+    assert " ms" in step
+    assert any("reroute Stripe" in line and "path CRM > Razorpay" in line for line in lines)
+    assert any("demote RefundTicketed" in line for line in lines)
+    assert any("[error]" in line and "execute_tool Stripe" in line for line in lines)
+
+
+def test_trace_show_names_the_file_and_line_of_a_non_otlp_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"resourceSpans": []}\nnot json\n')
+    shown = runner.invoke(app, ["trace", "show", str(bad)])
+    assert shown.exit_code == 2
+    assert "bad.jsonl" in shown.output and "line 2" in shown.output
+
+
+# -- routing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_routing_is_a_retrieval_span_with_retrieve_and_rerank_children(sample_router: Any) -> None:
+    memory = InMemorySpanExporter()
+    reader = InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        result = sample_router.route("refund the customer's last card payment", k=3)
+        values = _values(reader.get_metrics_data())
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    retrieval = spans["retrieval skills"]
+    assert retrieval.attributes["gen_ai.operation.name"] == "retrieval"
+    assert retrieval.attributes["gen_ai.retrieval.top_k"] == 3
+    assert list(retrieval.attributes["orchestrator.matches"]) == [m.id for m in result.matches]
+    for child in ("retrieve", "rerank"):
+        parent = spans[child].parent
+        assert parent is not None and parent.span_id == retrieval.context.span_id
+    assert values["orchestrator.routing.duration"] == 1
