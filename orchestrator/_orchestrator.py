@@ -32,6 +32,7 @@ from orchestrator.execution import (
 from orchestrator.graph import ToolGraph
 from orchestrator.planning import BindingInvoker, Decomposer, Planner, RuleDecomposer, TaskPlan
 from orchestrator.policy import Policy, load_policy
+from orchestrator.telemetry import span, traced_run
 
 if TYPE_CHECKING:
     from orchestrator.catalog import CatalogSource
@@ -212,21 +213,31 @@ class Orchestrator:
         """
         started = time.perf_counter()
         log = DecisionLog() if log is None else log
-        if plan is None:
-            plan = await self.aplan(task, inputs=inputs)
-        if not plan.steps and graph is None:
-            log.record(
-                "escalate",
-                task,
-                "no skill in the catalog fits the task; handed back to the agent",
-                unplanned=list(plan.unplanned),
+        # One trace per task (when tracing is on): planning and every decision below its root.
+        with traced_run(log, task) as traced:
+            if plan is None:
+                with span("plan", {"gen_ai.operation.name": "plan"}) as plan_span:
+                    plan = await self.aplan(task, inputs=inputs)
+                    plan_span.set_attribute("orchestrator.plan.steps", plan.ids)
+                    plan_span.set_attribute("orchestrator.plan.unplanned", list(plan.unplanned))
+            if not plan.steps and graph is None:
+                log.record(
+                    "escalate",
+                    task,
+                    "no skill in the catalog fits the task; handed back to the agent",
+                    unplanned=list(plan.unplanned),
+                )
+                elapsed = (time.perf_counter() - started) * 1000.0
+                return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
+            run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
+            invoker = BindingInvoker(
+                self._invoker(tools), plan, self.skills, self.planner.dependencies
             )
-            elapsed = (time.perf_counter() - started) * 1000.0
-            return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
-        run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
-        invoker = BindingInvoker(self._invoker(tools), plan, self.skills, self.planner.dependencies)
-        executor = Executor(run_graph, invoker, policy=self.policy, escalation=self.escalation)
-        result = await executor.run(dict(inputs or {}), log=log)
+            executor = Executor(run_graph, invoker, policy=self.policy, escalation=self.escalation)
+            if traced.recorder is not None:
+                traced.recorder.executor = executor  # breaker states on step spans
+            result = await executor.run(dict(inputs or {}), log=log)
+            traced.set_result(result)
         return TaskResult(
             task,
             plan,

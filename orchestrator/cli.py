@@ -334,21 +334,12 @@ def _run_task(
     from orchestrator.execution import CallableInvoker, CompositeInvoker, Invoker
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
-    plan = orchestrator.plan(task, inputs=inputs)
-    if graph is None and not plan.steps:
-        return anyio.run(
-            lambda: orchestrator.run(task, tools={}, inputs=inputs, plan=plan),
-        )
-    run_graph = graph if graph is not None else plan.to_graph(orchestrator.skills)
     real = CallableInvoker(keyword_tools(bound or {}, orchestrator.skills))
-    invoker: Invoker = CompositeInvoker(
-        dict.fromkeys(real.tools, real), default=SimulatedInvoker(run_graph)
-    )
+    simulated = SimulatedInvoker.for_skills(orchestrator.skills.values())
+    invoker: Invoker = CompositeInvoker(dict.fromkeys(real.tools, real), default=simulated)
     if faults:
         invoker = FaultInjector(invoker, faults)
-    return anyio.run(
-        lambda: orchestrator.run(task, tools=invoker, inputs=inputs, plan=plan, graph=graph)
-    )
+    return anyio.run(lambda: orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph))
 
 
 def _print_decisions(result: Any) -> None:
@@ -397,12 +388,17 @@ def run_command(
     ] = None,
     policy: PolicyOption = None,
     embedder: EmbedderOption = None,
+    trace_file: Annotated[
+        Path | None,
+        typer.Option("--trace-file", help="Write the run's trace as OTLP JSON lines here."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
     from orchestrator.graph import load_graph
+    from orchestrator.telemetry import tracing
 
     values: dict[str, Any] | None = None
     if inputs is not None:
@@ -420,9 +416,10 @@ def run_command(
         )
         orchestrator = Orchestrator(router, policy=policy)
         tool_graph = load_graph(graph) if graph is not None else None
-        result = _run_task(
-            orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
-        )
+        with tracing(trace_file):
+            result = _run_task(
+                orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
+            )
     if json_out:
         sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
     else:
@@ -458,11 +455,16 @@ def _demo_faults(plan: Any) -> list[Any]:
 def demo(
     catalog: CatalogOption = SAMPLE_CATALOG,
     k: Annotated[int, typer.Option("-k", min=1)] = 3,
+    trace_file: Annotated[
+        Path | None,
+        typer.Option("--trace-file", help="Write the run's trace as OTLP JSON lines here."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """The whole loop on the sample catalog, offline, with embedded defaults: a few tasks
     routed and planned, then one run whose failures are healed, with its decisions."""
     from orchestrator import Orchestrator
+    from orchestrator.telemetry import tracing
 
     with _errors_exit():
         router = _open_router(catalog, None, None, None, None, show_progress=not json_out)
@@ -470,7 +472,8 @@ def demo(
         results = router.route_batch(list(DEMO_TASKS), k=k)
         plans = [orchestrator.planner.plan(task) for task in DEMO_TASKS]
         faults = _demo_faults(plans[0])
-        run = _run_task(orchestrator, DEMO_RUN, faults=faults)
+        with tracing(trace_file):
+            run = _run_task(orchestrator, DEMO_RUN, faults=faults)
     if json_out:
         for result, plan in zip(results, plans, strict=True):
             line = _result_line(result, None)

@@ -111,3 +111,22 @@ def test_demo_routes_plans_and_heals_a_run_offline(
     assert run["outcome"] == "completed"
     assert run["reroutes"] >= 1 and run["retries"] >= 1
     assert not [d for d in run["decisions"] if d["action"] == "escalate"]
+
+
+def test_run_writes_one_trace_with_the_plan_retrieval_and_each_step(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    from orchestrator.telemetry import read_spans
+
+    trace = tmp_path / "trace.jsonl"
+    result = _invoke("run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+                     "--trace-file", str(trace), "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    spans = read_spans(trace)
+    assert len({s.trace_id for s in spans}) == 1
+    names = [s.name for s in spans]
+    assert "invoke_workflow orchestrator" in names and "plan" in names
+    assert any(n.startswith("retrieval") for n in names)  # routing nests under the plan
+    steps = [s.name.removeprefix("execute_tool ") for s in spans if s.name.startswith("execute_")]
+    assert sorted(steps) == sorted(report["path"])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio
 
+from orchestrator.catalog import Skill
 from orchestrator.errors import ToolUnavailableError
 from orchestrator.graph import ToolGraph
 
@@ -48,15 +49,24 @@ class SimulatedInvoker:
     its declared latency), returning ``sample_output`` for its outputs schema."""
 
     def __init__(self, graph: ToolGraph, *, latency_scale: float = 0.0) -> None:
-        self.graph = graph
+        tools = [graph.node(t) for t in graph.tools()]
+        self._outputs = {t.name: sample_output(t.name, t.outputs) for t in tools}
+        self._latency_ms = {t.name: t.latency_ms for t in tools}
         self.latency_scale = latency_scale
-        self._outputs = {t: sample_output(t, graph.node(t).outputs) for t in graph.tools()}
+
+    @classmethod
+    def for_skills(cls, skills: Iterable[Skill], *, latency_scale: float = 0.0) -> SimulatedInvoker:
+        """Simulate every skill of a catalog, whatever graph a plan makes of them."""
+        graph = ToolGraph(start="Start", goal="Done", name="catalog")
+        for skill in skills:
+            graph.add_tool(skill)
+        return cls(graph, latency_scale=latency_scale)
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         try:
             output = self._outputs[tool]
         except KeyError:
-            raise ToolUnavailableError("not a tool of the simulated graph", tool=tool) from None
+            raise ToolUnavailableError("not a simulated tool", tool=tool) from None
         if self.latency_scale > 0:
-            await anyio.sleep(self.graph.node(tool).latency_ms * self.latency_scale / 1000.0)
+            await anyio.sleep(self._latency_ms[tool] * self.latency_scale / 1000.0)
         return dict(output)
