@@ -13,8 +13,10 @@ can fix their input without reading our source.
     ├── NoPathError             no healthy path from the current state to the goal
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
+    ├── McpServerError          an MCP server did not start or list its tools
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
         ├── ToolUnavailableError    the tool is down or unreachable
+        │   └── ConnectionLostError the connection dropped mid-call; it may have taken effect
         ├── ToolCallError           the tool ran and reported an error
         ├── ToolTimeoutError        the call outlived its step timeout
         ├── MalformedOutputError    the output does not match the tool's outputs schema
@@ -27,11 +29,13 @@ from __future__ import annotations
 __all__ = [
     "CatalogError",
     "CircuitOpenError",
+    "ConnectionLostError",
     "DuplicateSkillError",
     "EscalationError",
     "GraphError",
     "IndexFormatError",
     "MalformedOutputError",
+    "McpServerError",
     "ModelLoadError",
     "NoPathError",
     "OrchestratorError",
@@ -135,3 +139,23 @@ class RateLimitedError(ToolFailure):
 
 class CircuitOpenError(ToolFailure):
     """The tool's circuit breaker is open, so the call was refused without reaching the tool."""
+
+
+# --- MCP (issue 8) ---
+
+
+class ConnectionLostError(ToolUnavailableError):
+    """The connection to the tool dropped mid-call, so the call may already have taken effect."""
+
+
+class McpServerError(OrchestratorError):
+    """An MCP server did not start or list its tools; the message names it, its command and the
+    tail of its stderr."""
+
+    def __init__(self, server: str, command: str, reason: str, stderr_tail: str = ""):
+        self.server = server
+        self.command = command
+        self.reason = reason
+        self.stderr_tail = stderr_tail
+        tail = f"; stderr: {stderr_tail}" if stderr_tail else ""
+        super().__init__(f"MCP server {server!r} ({command}): {reason}{tail}")

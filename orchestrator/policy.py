@@ -16,6 +16,7 @@ from orchestrator._resources import data_path
 from orchestrator.errors import PolicyError
 from orchestrator.execution._policy import ExecutionPolicy
 from orchestrator.graph._policy import GraphPolicy
+from orchestrator.integrations.mcp._policy import McpPolicy
 from orchestrator.routing._policy import RoutingPolicy
 
 __all__ = ["Policy", "load_policy"]
@@ -29,6 +30,7 @@ class Policy(BaseModel):
     routing: RoutingPolicy = RoutingPolicy()
     graph: GraphPolicy = GraphPolicy()
     execution: ExecutionPolicy = ExecutionPolicy()
+    mcp: McpPolicy = McpPolicy()
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
