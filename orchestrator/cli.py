@@ -321,3 +321,9 @@ def scenario_run(
         Console().print(table)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+# --- MCP commands (issue 8): `orchestrator mcp serve|status`; the logic lives in the subpackage ---
+from orchestrator.integrations.mcp._cli import mcp_app  # noqa: E402
+
+app.add_typer(mcp_app, name="mcp")

@@ -16,12 +16,14 @@ from typing import TypedDict
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--ledger", required=True, type=Path)
 parser.add_argument("--die-on", action="append", default=[], help="Exit mid-call in this tool.")
 parser.add_argument("--fail-on", action="append", default=[], help="Return isError in this tool.")
+parser.add_argument("--page-size", type=int, default=0, help="Paginate tools/list.")
+parser.add_argument("--port", type=int, default=0, help="Serve streamable HTTP on 127.0.0.1.")
 options = parser.parse_args()
 
 class Record(TypedDict):
@@ -46,6 +48,16 @@ class FaultyServer(MCPServer):
             t.model_copy(update={"output_schema": RECORD_SCHEMA}) if t.name == "broken_record" else t
             for t in tools
         ]
+
+    async def _handle_list_tools(self, ctx, params):  # type: ignore[no-untyped-def]
+        tools = await self.list_tools()
+        if not options.page_size:
+            return ListToolsResult(tools=tools)
+        start = int(params.cursor) if params is not None and params.cursor else 0
+        end = start + options.page_size
+        return ListToolsResult(
+            tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None
+        )
 
 
 server = FaultyServer(name="faulty")
@@ -101,4 +113,7 @@ def broken_record(key: str) -> CallToolResult:
 
 
 if __name__ == "__main__":
-    server.run()
+    if options.port:
+        server.run("streamable-http", host="127.0.0.1", port=options.port)
+    else:
+        server.run()

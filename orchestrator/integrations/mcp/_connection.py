@@ -134,11 +134,9 @@ class ServerConnection:
             try:
                 await group.start(self._supervise)
             except Exception as exc:  # every way a start fails is reported, with stderr
-                reason = _describe(exc)
-                self._crashed(reason)
-                raise McpServerError(
-                    self.name, self.spec.describe(), reason, self.stderr_tail()
-                ) from exc
+                reason, tail = _describe(exc), self.stderr_tail()
+                self._crashed(f"{reason}; stderr: {tail}" if tail else reason)
+                raise McpServerError(self.name, self.spec.describe(), reason, tail) from exc
 
     async def ensure_up(self, tool: str) -> ClientSession:
         """The live session, restarting the server if its circuit allows (else fail fast)."""
