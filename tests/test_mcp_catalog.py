@@ -31,10 +31,16 @@ from orchestrator.policy import load_policy
 def test_config_file_lists_each_servers_tools_live_with_qualified_ids(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "servers.json",
-        {"time_a": time_server(), "time_b": time_server(), "memory": {"command": npm_server("mcp-server-memory")}},
+        {
+            "time_a": time_server(),
+            "time_b": time_server(),
+            "memory": {"command": npm_server("mcp-server-memory")},
+        },
     )
     skills = {s.id: s for s in load_catalog(config)}
-    assert {"time_a/get_current_time", "time_b/get_current_time", "memory/create_entities"} <= set(skills)
+    assert {"time_a/get_current_time", "time_b/get_current_time", "memory/create_entities"} <= set(
+        skills
+    )
     current = skills["time_b/get_current_time"]
     assert current.name == "get_current_time"
     assert current.metadata["server"] == "time_b"
@@ -71,7 +77,11 @@ def test_server_that_fails_to_start_is_reported_and_the_others_still_load(
 ) -> None:
     config = write_config(
         tmp_path / "servers.json",
-        {"broken": broken_server(), "missing": {"command": str(tmp_path / "no-such-server")}, "time_a": time_server()},
+        {
+            "broken": broken_server(),
+            "missing": {"command": str(tmp_path / "no-such-server")},
+            "time_a": time_server(),
+        },
     )
     with caplog.at_level(logging.WARNING, logger="orchestrator.mcp"):
         skills = load_catalog(config)
@@ -84,7 +94,7 @@ def test_server_that_fails_to_start_is_reported_and_the_others_still_load(
 
 def test_catalog_with_no_server_up_is_an_error_naming_each(tmp_path: Path) -> None:
     config = write_config(tmp_path / "servers.json", {"broken": broken_server()})
-    with pytest.raises(CatalogError, match="no MCP server listed its tools.*fatal: no API key"):
+    with pytest.raises(CatalogError, match=r"no MCP server listed its tools.*fatal: no API key"):
         load_catalog(config)
 
 
@@ -127,7 +137,11 @@ def test_offline_tools_list_file_still_loads_with_risk_hints(tmp_path: Path) -> 
                 "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}}},
                 "annotations": {"destructiveHint": True},
             },
-            {"name": "get_row", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": True}},
+            {
+                "name": "get_row",
+                "inputSchema": {"type": "object"},
+                "annotations": {"readOnlyHint": True},
+            },
         ]
     }
     path = tmp_path / "tools.json"
@@ -165,5 +179,5 @@ def test_deny_rules_match_by_pattern_server_and_annotation() -> None:
 def test_policy_file_with_a_rule_without_condition_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("mcp:\n  deny:\n    - reason: nothing to match\n", encoding="utf-8")
-    with pytest.raises(PolicyError, match="mcp.deny.0"):
+    with pytest.raises(PolicyError, match=r"mcp\.deny\.0"):
         load_policy(path)

@@ -101,7 +101,9 @@ async def test_sessions_are_reused_and_no_child_process_outlives_the_pool(tmp_pa
             await invoker.invoke("b/append_journal", {"text": "x"})
         assert _children() - before == during  # no new process: the sessions were reused
         assert [c.starts for c in servers] == [1, 1]
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in during)
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in during
+    )
 
 
 # -- idempotency-aware healing, in the one executor ---------------------------------------------

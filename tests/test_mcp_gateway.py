@@ -71,7 +71,9 @@ def _text(result: Any) -> str:
     return "\n".join(b.text for b in result.content if b.type == "text")
 
 
-async def test_search_finds_the_right_tool(embedder: Embedder, index_dir: Path, tmp_path: Path) -> None:
+async def test_search_finds_the_right_tool(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
     servers = {
         "time_a": time_server(),
         "fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]},
@@ -98,7 +100,9 @@ async def test_search_finds_the_right_tool(embedder: Embedder, index_dir: Path, 
         assert len(timed.structured_content["tools"]) == 5  # k defaults to 5
 
 
-async def test_call_tool_has_its_real_effect(embedder: Embedder, index_dir: Path, tmp_path: Path) -> None:
+async def test_call_tool_has_its_real_effect(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "note.txt"
     servers = {"fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]}}
     async with gateway_client(servers, embedder, index_dir) as (client, _):
@@ -129,7 +133,10 @@ async def test_dying_servers_read_only_tool_is_healed_on_its_twin(
         )
         assert not result.is_error, _text(result)
         assert result.structured_content == {"key": "k1", "value": "value-of-k1"}
-        assert result.meta is not None and result.meta["orchestrator"]["tool"] == "steady/lookup_record"
+        assert (
+            result.meta is not None
+            and result.meta["orchestrator"]["tool"] == "steady/lookup_record"
+        )
         assert len(ledger_lines(flaky, "lookup_record")) == 1
         assert len(ledger_lines(steady, "lookup_record")) == 1
         assert [d.action for d in decisions] == ["fail", "reroute", "execute", "complete"]
@@ -202,7 +209,11 @@ async def test_denied_tools_are_hidden_from_search_and_refused_by_call(
 ) -> None:
     base = load_policy()
     policy = base.model_copy(
-        update={"mcp": McpPolicy(deny=(DenyRule(annotation="destructiveHint", reason="read-only agent"),))}
+        update={
+            "mcp": McpPolicy(
+                deny=(DenyRule(annotation="destructiveHint", reason="read-only agent"),)
+            )
+        }
     )
     servers = {"fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]}}
     async with gateway_client(servers, embedder, index_dir, policy=policy) as (client, _):
@@ -230,8 +241,16 @@ async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: 
     )
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-c", "from orchestrator.cli import main; main()", "mcp", "serve",
-              "--config", str(config), "--index", str(index_dir / "cli")],
+        args=[
+            "-c",
+            "from orchestrator.cli import main; main()",
+            "mcp",
+            "serve",
+            "--config",
+            str(config),
+            "--index",
+            str(index_dir / "cli"),
+        ],
         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
         cwd=str(REPO),
     )
@@ -245,8 +264,10 @@ async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: 
         assert found.structured_content["tools"][0]["name"] == "time_a/get_current_time"
         created = await session.call_tool(
             "call_tool",
-            {"name": "memory/create_entities",
-             "arguments": {"entities": [{"name": "x", "entityType": "t", "observations": []}]}},
+            {
+                "name": "memory/create_entities",
+                "arguments": {"entities": [{"name": "x", "entityType": "t", "observations": []}]},
+            },
         )
         assert not created.is_error
     _, alive = psutil.wait_procs([gateway, *children], timeout=10)

@@ -26,6 +26,7 @@ parser.add_argument("--page-size", type=int, default=0, help="Paginate tools/lis
 parser.add_argument("--port", type=int, default=0, help="Serve streamable HTTP on 127.0.0.1.")
 options = parser.parse_args()
 
+
 class Record(TypedDict):
     key: str
     value: str
@@ -45,7 +46,9 @@ class FaultyServer(MCPServer):
     async def list_tools(self):  # type: ignore[no-untyped-def]
         tools = await super().list_tools()
         return [
-            t.model_copy(update={"output_schema": RECORD_SCHEMA}) if t.name == "broken_record" else t
+            t.model_copy(update={"output_schema": RECORD_SCHEMA})
+            if t.name == "broken_record"
+            else t
             for t in tools
         ]
 

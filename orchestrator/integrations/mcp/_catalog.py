@@ -94,7 +94,11 @@ def server_indexes(
             tool_skill(connection.name, tool, source=f"mcp:{connection.name}")
             for tool in connection.tools
         ]
-        parts.append(_server_index(connection.name, connection.tools_hash, skills, embedder, policy, cache_dir))
+        parts.append(
+            _server_index(
+                connection.name, connection.tools_hash, skills, embedder, policy, cache_dir
+            )
+        )
     skills = [s for part in parts for s in part.skills]
     previous = _concatenate(parts, embedder, policy) if parts else None
     return SkillIndex.build(skills, embedder, policy, previous=previous)

@@ -40,7 +40,9 @@ class ServerSpec(BaseModel):
     @model_validator(mode="after")
     def _one_transport(self) -> ServerSpec:
         if (self.command is None) == (self.url is None):
-            raise ValueError("expected either 'command' (a stdio server) or 'url' (streamable HTTP)")
+            raise ValueError(
+                "expected either 'command' (a stdio server) or 'url' (streamable HTTP)"
+            )
         if "/" in self.name:
             raise ValueError("a server name cannot contain '/' (it separates server and tool)")
         return self
@@ -67,7 +69,9 @@ def parse_servers_config(
     for name, entry in document[SERVERS_KEY].items():
         where = f"/{SERVERS_KEY}/{name}"
         if not isinstance(entry, Mapping):
-            raise CatalogError(f"expected an object, got {type(entry).__name__}", source=source, where=where)
+            raise CatalogError(
+                f"expected an object, got {type(entry).__name__}", source=source, where=where
+            )
         fields = dict(entry)
         if base is not None and isinstance(fields.get("cwd"), str):
             fields["cwd"] = str((base / fields["cwd"]).resolve())
@@ -90,7 +94,8 @@ def load_servers_config(path: str | Path) -> list[ServerSpec]:
     Raises
     ------
     CatalogError
-        The file is unreadable, not JSON, or a server entry is malformed (the JSON pointer names it).
+        The file is unreadable, not JSON, or a server entry is malformed (a JSON pointer
+        names it).
     """
     file = Path(path)
     try:

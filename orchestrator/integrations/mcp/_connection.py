@@ -25,7 +25,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, PaginatedRequestParams, Tool
+from mcp_types import (
+    CONNECTION_CLOSED,
+    REQUEST_TIMEOUT,
+    CallToolResult,
+    PaginatedRequestParams,
+    Tool,
+)
 
 from orchestrator.errors import (
     CircuitOpenError,
@@ -88,7 +94,8 @@ class ServerConnection:
         self._stop: anyio.Event | None = None
         self._lock = anyio.Lock()
         self._group: TaskGroup | None = None
-        self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        # Kept open for the connection's life (every restart appends); closed by close_log().
+        self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
 
     @property
     def name(self) -> str:
@@ -211,7 +218,9 @@ class ServerConnection:
             params = StdioServerParameters(
                 command=spec.command, args=list(spec.args), env=spec.env, cwd=spec.cwd
             )
-            streams: Any = await stack.enter_async_context(stdio_client(params, errlog=self._errlog))
+            streams: Any = await stack.enter_async_context(
+                stdio_client(params, errlog=self._errlog)
+            )
         else:
             client = await stack.enter_async_context(
                 create_mcp_http_client(headers=spec.headers or None)
@@ -266,10 +275,14 @@ class ServerConnection:
             if exc.code == CONNECTION_CLOSED:
                 raise self._lost(qualified) from exc
             if exc.code == REQUEST_TIMEOUT:
-                raise ToolTimeoutError(f"no answer within {timeout_s:.3g} s", tool=qualified) from exc
+                raise ToolTimeoutError(
+                    f"no answer within {timeout_s:.3g} s", tool=qualified
+                ) from exc
             limited, retry_after = rate_limit_of(exc.message)
             if limited:
-                raise RateLimitedError(exc.message, tool=qualified, retry_after=retry_after) from exc
+                raise RateLimitedError(
+                    exc.message, tool=qualified, retry_after=retry_after
+                ) from exc
             raise ToolCallError(f"MCP error {exc.code}: {exc.message}", tool=qualified) from exc
         except RuntimeError as exc:
             # The SDK checks structuredContent against the listed outputSchema itself.

@@ -18,7 +18,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from orchestrator.catalog import Skill
-from orchestrator.execution import CircuitBreaker, DecisionListener, DecisionLog, Executor, RunResult
+from orchestrator.execution import (
+    CircuitBreaker,
+    DecisionListener,
+    DecisionLog,
+    Executor,
+    RunResult,
+)
 from orchestrator.graph import ToolGraph, ToolStats
 from orchestrator.integrations.mcp._catalog import server_indexes
 from orchestrator.integrations.mcp._config import ServerSpec
@@ -231,7 +237,9 @@ def _error(text: str) -> CallToolResult:
 def _exhausted(name: str, run: RunResult) -> str:
     """What was tried and why each attempt failed, from the run's decision log."""
     attempts = [f"{d.tool} ({d.reason})" for d in run.log if d.action == "fail"]
-    avoided = [f"{d.tool} ({d.reason})" for d in run.log if d.action == "reroute" and "avoided" in d.reason]
+    avoided = [
+        f"{d.tool} ({d.reason})" for d in run.log if d.action == "reroute" and "avoided" in d.reason
+    ]
     escalations = [d.reason for d in run.log if d.action == "escalate"]
     lines = [f"call_tool {name}: healing exhausted, the run {run.outcome}."]
     if attempts:

@@ -60,9 +60,7 @@ class DenyRule(_Section):
 
     def describe(self) -> str:
         parts = [
-            f"{k}={v}"
-            for k, v in (("tool", self.tool), ("server", self.server))
-            if v is not None
+            f"{k}={v}" for k, v in (("tool", self.tool), ("server", self.server)) if v is not None
         ]
         if self.annotation is not None:
             parts.append(f"{self.annotation}={str(self.value).lower()}")

@@ -119,11 +119,7 @@ class McpServers:
 
     def skills(self) -> list[Skill]:
         """Every listed tool of every server as a Skill, server by server in config order."""
-        return [
-            tool_skill(c.name, tool, source=f"mcp:{c.name}")
-            for c in self
-            for tool in c.tools
-        ]
+        return [tool_skill(c.name, tool, source=f"mcp:{c.name}") for c in self for tool in c.tools]
 
     def status(self) -> list[ServerStatus]:
         return [
