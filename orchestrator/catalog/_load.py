@@ -59,9 +59,17 @@ def _path_skills(path: Path) -> list[Loaded]:
     if path.suffix.lower() == ".json":
         # An MCP client config ({"mcpServers": ...}) lists its servers' tools live. Imported
         # here: the MCP integration sits at the edge and loads the MCP SDK.
-        from orchestrator.integrations.mcp import is_servers_config_file, servers_skills
+        from orchestrator.integrations.mcp._config import is_servers_config_file
 
         if is_servers_config_file(path):
+            try:
+                from orchestrator.integrations.mcp._catalog import servers_skills
+            except ImportError as exc:
+                raise CatalogError(
+                    f"an mcpServers config needs the MCP SDK ({exc}); "
+                    "install it with: pip install 'orchestrator[mcp]'",
+                    source=str(path),
+                ) from exc
             return [Loaded(s, Origin(s.source or str(path))) for s in servers_skills(path)]
     return file_skills(path)
 

@@ -7,12 +7,12 @@ Names are imported on first use, so the policy model can be read without loading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.integrations.mcp._catalog import (
+    from orchestrator.integrations.mcp._catalog import list_servers_tools, servers_skills
+    from orchestrator.integrations.mcp._config import (
+        ServerSpec,
         is_servers_config_file,
-        list_servers_tools,
-        servers_skills,
+        load_servers_config,
     )
-    from orchestrator.integrations.mcp._config import ServerSpec, load_servers_config
     from orchestrator.integrations.mcp._gateway import Gateway, serve
     from orchestrator.integrations.mcp._invoker import McpInvoker
     from orchestrator.integrations.mcp._policy import DenyRule, McpPolicy, RestartPolicy
@@ -28,7 +28,7 @@ _WHERE = {
     "RestartPolicy": "_policy",
     "ServerSpec": "_config",
     "ServerStatus": "_servers",
-    "is_servers_config_file": "_catalog",
+    "is_servers_config_file": "_config",
     "list_servers_tools": "_catalog",
     "load_servers_config": "_config",
     "qualified_name": "_tools",

@@ -7,7 +7,6 @@ logged with its command and stderr tail, and the others still load.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ import numpy as np
 
 from orchestrator.catalog import Skill
 from orchestrator.errors import CatalogError, IndexFormatError, McpServerError
-from orchestrator.integrations.mcp._config import SERVERS_KEY, ServerSpec, load_servers_config
+from orchestrator.integrations.mcp._config import ServerSpec, load_servers_config
 from orchestrator.integrations.mcp._policy import McpPolicy
 from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._tools import tool_skill
@@ -26,24 +25,12 @@ from orchestrator.routing import Embedder, SkillIndex
 from orchestrator.routing._policy import IndexPolicy
 
 __all__ = [
-    "is_servers_config_file",
     "list_servers_tools",
     "server_indexes",
     "servers_skills",
 ]
 
 logger = logging.getLogger("orchestrator.mcp")
-
-
-def is_servers_config_file(path: Path) -> bool:
-    """Whether ``path`` is a JSON file with an ``mcpServers`` object (not a tools catalog)."""
-    if path.suffix.lower() != ".json" or not path.is_file():
-        return False
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(document, dict) and isinstance(document.get(SERVERS_KEY), dict)
 
 
 async def list_servers_tools(

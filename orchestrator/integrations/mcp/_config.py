@@ -16,7 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from orchestrator.errors import CatalogError
 
-__all__ = ["SERVERS_KEY", "ServerSpec", "load_servers_config", "parse_servers_config"]
+__all__ = [
+    "SERVERS_KEY",
+    "ServerSpec",
+    "is_servers_config_file",
+    "load_servers_config",
+    "parse_servers_config",
+]
 
 SERVERS_KEY = "mcpServers"
 
@@ -107,3 +113,14 @@ def load_servers_config(path: str | Path) -> list[ServerSpec]:
             f"not valid JSON ({exc.msg})", source=str(file), where=f"line {exc.lineno}"
         ) from exc
     return parse_servers_config(document, source=str(file), base=file.resolve().parent)
+
+
+def is_servers_config_file(path: Path) -> bool:
+    """Whether ``path`` is a JSON file with an ``mcpServers`` object (not a tools catalog)."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get(SERVERS_KEY), dict)
