@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import psutil
 import pytest
 from mcp import Client, ClientSession, StdioServerParameters
@@ -20,6 +21,7 @@ from mcp.client.stdio import stdio_client
 from mcp_servers import (
     broken_server,
     faulty_server,
+    free_port,
     ledger_lines,
     npm_server,
     time_server,
@@ -272,3 +274,70 @@ async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: 
         assert not created.is_error
     _, alive = psutil.wait_procs([gateway, *children], timeout=10)
     assert alive == []
+
+
+class _Counting:
+    """The module's embedder, counting the texts it embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.texts = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, max_tokens: int | None = None
+    ) -> Any:
+        self.texts += len(texts)
+        return self.inner.encode(texts, batch_size=batch_size, max_tokens=max_tokens)
+
+
+async def test_twins_share_a_duplicate_group_and_unchanged_servers_are_not_re_embedded(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    specs = parse_servers_config({"mcpServers": {"time_a": time_server(), "time_b": time_server()}})
+    counting = _Counting(embedder)
+    async with McpServers(specs) as pool:
+        first = Gateway.open(pool, embedder=counting, index_dir=tmp_path)
+        embedded_first = counting.texts
+        again = Gateway.open(pool, embedder=counting, index_dir=tmp_path)
+        embedded_again = counting.texts - embedded_first
+        found = await again.search("what is the current time in Tokyo", k=2)
+    assert embedded_first > 0 and embedded_again == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{c.name}-{c.tools_hash}" for c in pool
+    )
+    best = found["tools"][0]
+    twin = "time_b/get_current_time" if best["server"] == "time_a" else "time_a/get_current_time"
+    assert best["name"].endswith("/get_current_time") and best["alternatives"] == [twin]
+    match = first.router.route("what is the current time in Tokyo", 1).matches[0]
+    assert [d.id for d in match.duplicates] == [twin]
+
+
+async def test_gateway_serves_streamable_http(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    port = free_port()
+    specs = parse_servers_config({"mcpServers": {"time_a": time_server()}})
+    async with McpServers(specs) as pool, anyio.create_task_group() as tg:
+        gateway = Gateway.open(pool, embedder=embedder, index_dir=index_dir)
+        app = gateway.mcp_server().streamable_http_app(host="127.0.0.1")
+        http = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        tg.start_soon(http.serve)
+        with anyio.fail_after(20):
+            while not http.started:
+                await anyio.sleep(0.05)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            now = await client.call_tool(
+                "call_tool", {"name": "time_a/get_current_time", "arguments": {"timezone": "UTC"}}
+            )
+        http.should_exit = True
+    assert not now.is_error and now.structured_content["timezone"] == "UTC"
