@@ -181,3 +181,10 @@ def test_policy_file_with_a_rule_without_condition_is_rejected(tmp_path: Path) -
     path.write_text("mcp:\n  deny:\n    - reason: nothing to match\n", encoding="utf-8")
     with pytest.raises(PolicyError, match=r"mcp\.deny\.0"):
         load_policy(path)
+
+
+@pytest.mark.anyio
+async def test_config_file_loads_from_inside_an_event_loop(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "servers.json", {"time_a": time_server()})
+    skills = load_catalog(config)  # a sync API called from async code
+    assert {s.id for s in skills} == {"time_a/get_current_time", "time_a/convert_time"}

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import psutil
 import pytest
-from mcp_servers import faulty_server, ledger_lines, time_server
+from mcp_servers import broken_server, faulty_server, ledger_lines, time_server
 
 from orchestrator.errors import (
     CircuitOpenError,
@@ -20,6 +20,7 @@ from orchestrator.errors import (
     RateLimitedError,
     ToolCallError,
     ToolTimeoutError,
+    ToolUnavailableError,
 )
 from orchestrator.execution import CallableInvoker, DecisionLog, Executor
 from orchestrator.graph import ToolGraph
@@ -180,3 +181,21 @@ async def test_ambiguous_timeout_of_an_idempotent_tool_is_retried_then_rerouted(
     )
     assert run.outcome == "completed" and run.path == ["b"]
     assert calls == ["hang"] * policy.execution.retry.max_attempts + ["answer"]
+
+
+async def test_failed_restarts_back_off_doubling_up_to_the_cap() -> None:
+    policy = McpPolicy(restart=RestartPolicy(initial_s=0.05, max_s=0.15))
+    specs = _specs({"broken": broken_server()})
+    async with McpServers(specs, policy=policy) as servers:
+        connection = servers.connection("broken")
+        assert "broken" in servers.failures
+        backoffs = [connection.breaker.reset_timeout]
+        for _ in range(3):
+            await anyio.sleep(connection.circuit_remaining_s())
+            with pytest.raises(ToolUnavailableError, match="fatal: no API key set"):
+                await McpInvoker(servers).invoke("broken/anything", {})
+            backoffs.append(connection.breaker.reset_timeout)
+        with pytest.raises(CircuitOpenError):
+            await McpInvoker(servers).invoke("broken/anything", {})
+    assert backoffs == [0.05, 0.1, 0.15, 0.15]
+    assert connection.starts == 4

@@ -7,9 +7,11 @@ logged with its command and stderr tail, and the others still load.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -50,7 +52,18 @@ def servers_skills(path: str | Path, *, policy: McpPolicy | None = None) -> list
         The config is malformed, or no server could list its tools (each one's reason named).
     """
     specs = load_servers_config(path)
-    skills, failures = anyio.run(lambda: list_servers_tools(specs, policy=policy))
+
+    def listing() -> tuple[list[Skill], dict[str, McpServerError]]:
+        return anyio.run(lambda: list_servers_tools(specs, policy=policy))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        skills, failures = listing()
+    else:
+        # Called from async code (a sync API inside an event loop): list on a thread of its own.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            skills, failures = pool.submit(listing).result()
     for failure in failures.values():
         logger.warning("%s", failure)
     if failures and len(failures) == len(specs):
