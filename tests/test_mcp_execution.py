@@ -72,19 +72,30 @@ async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Pa
     assert result.structured_content["timezone"] == "Asia/Tokyo"
 
 
+class ManualClock:
+    """A monotonic clock the test moves, so circuit timing does not depend on machine load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_crashed_server_opens_its_circuit_then_restarts_after_backoff(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
+    clock = ManualClock()
     specs = _specs({"f": faulty_server(ledger, "--die-on", "lookup_record")})
-    async with McpServers(specs, policy=FAST) as servers:
+    async with McpServers(specs, policy=FAST, clock=clock) as servers:
         invoker = McpInvoker(servers)
         connection = servers.connection("f")
         with pytest.raises(ConnectionLostError, match="may have taken effect"):
             await invoker.invoke("f/lookup_record", {"key": "a"})
         assert connection.state == "open circuit"
-        with pytest.raises(CircuitOpenError, match="next restart in"):
+        with pytest.raises(CircuitOpenError, match=r"next restart in 0\.3 s"):
             await invoker.invoke("f/append_journal", {"text": "x"})
         assert ledger_lines(ledger, "append_journal") == []  # avoided, never sent
-        await anyio.sleep(0.35)
+        clock.now += 0.3
         result = await invoker.invoke("f/append_journal", {"text": "x"})
         assert not result.is_error
         assert connection.state == "up" and connection.starts == 2
@@ -184,18 +195,19 @@ async def test_ambiguous_timeout_of_an_idempotent_tool_is_retried_then_rerouted(
 
 
 async def test_failed_restarts_back_off_doubling_up_to_the_cap() -> None:
-    policy = McpPolicy(restart=RestartPolicy(initial_s=0.05, max_s=0.15))
+    policy = McpPolicy(restart=RestartPolicy(initial_s=0.5, max_s=1.5))
+    clock = ManualClock()
     specs = _specs({"broken": broken_server()})
-    async with McpServers(specs, policy=policy) as servers:
+    async with McpServers(specs, policy=policy, clock=clock) as servers:
         connection = servers.connection("broken")
         assert "broken" in servers.failures
         backoffs = [connection.breaker.reset_timeout]
         for _ in range(3):
-            await anyio.sleep(connection.circuit_remaining_s())
+            clock.now += connection.circuit_remaining_s()
             with pytest.raises(ToolUnavailableError, match="fatal: no API key set"):
                 await McpInvoker(servers).invoke("broken/anything", {})
             backoffs.append(connection.breaker.reset_timeout)
         with pytest.raises(CircuitOpenError):
             await McpInvoker(servers).invoke("broken/anything", {})
-    assert backoffs == [0.05, 0.1, 0.15, 0.15]
+    assert backoffs == [0.5, 1.0, 1.5, 1.5]
     assert connection.starts == 4

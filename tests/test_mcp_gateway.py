@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,11 @@ async def gateway_client(
     index_dir: Path,
     policy: Policy | None = None,
     decisions: list[Decision] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[tuple[Client, McpServers]]:
     policy = policy or load_policy()
     specs = parse_servers_config({"mcpServers": servers})
-    async with McpServers(specs, policy=policy.mcp) as pool:
+    async with McpServers(specs, policy=policy.mcp, clock=clock) as pool:
         listeners = [decisions.append] if decisions is not None else []
         gateway = Gateway.open(
             pool, policy=policy, embedder=embedder, index_dir=index_dir, listeners=listeners
@@ -129,7 +131,10 @@ async def test_dying_servers_read_only_tool_is_healed_on_its_twin(
         "steady": faulty_server(steady),
     }
     decisions: list[Decision] = []
-    async with gateway_client(servers, embedder, index_dir, decisions=decisions) as (client, pool):
+    frozen = 0.0  # a clock that never moves: the crashed server's circuit stays open
+    async with gateway_client(
+        servers, embedder, index_dir, decisions=decisions, clock=lambda: frozen
+    ) as (client, pool):
         result = await client.call_tool(
             "call_tool", {"name": "flaky/lookup_record", "arguments": {"key": "k1"}}
         )
