@@ -244,7 +244,7 @@ class ServerConnection:
                     await send.send(item)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 return  # the session closed first: our own shutdown
-        if not stop.is_set():
+        if self._stop is stop and not stop.is_set():  # up, and not stopped by us
             self._crashed("the server closed the connection (exited or crashed)")
             stop.set()
 
