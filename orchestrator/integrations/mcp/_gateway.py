@@ -110,9 +110,7 @@ class Gateway:
         if not self.allowed:
             return {"tools": [], "fits": False}
         only = None if len(self.allowed) == len(self.skills) else self.allowed
-        result = await anyio.to_thread.run_sync(
-            lambda: self.router.route(query, max(1, k), only=only)
-        )
+        result = await self.router.aroute(query, max(1, k), only=only)
         tools = []
         for match in result.matches:
             skill = match.skill
@@ -124,7 +122,7 @@ class Gateway:
                     "annotations": skill.metadata.get("annotations", {}),
                     "server": skill.metadata.get("server", split_name(skill.id)[0]),
                     "score": round(match.score, 6),
-                    "alternatives": [t for t in self._alternatives(skill.id)],
+                    "alternatives": self._alternatives(skill.id),
                 }
             )
         return {"tools": tools, "fits": result.fits}
