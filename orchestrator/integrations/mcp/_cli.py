@@ -49,6 +49,19 @@ def _fail(exc: OrchestratorError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _require_sdk() -> None:
+    """One clear line instead of a traceback when the optional MCP SDK is missing."""
+    try:
+        import mcp  # noqa: F401
+    except ImportError as exc:
+        typer.echo(
+            f"error: the mcp commands need the MCP SDK ({exc}); "
+            "install it with: pip install 'orchestrator[mcp]'",
+            err=True,
+        )
+        raise typer.Exit(code=2) from exc
+
+
 @mcp_app.command("serve")
 def serve_command(
     config: ConfigOption,
@@ -68,6 +81,7 @@ def serve_command(
     """Start the configured servers and serve search_tools and call_tool (stdio by default)."""
     import anyio
 
+    _require_sdk()
     from orchestrator.integrations.mcp._gateway import serve
 
     address = _host_port(http) if http is not None else None
@@ -96,6 +110,7 @@ def status_command(
     from rich.console import Console
     from rich.table import Table
 
+    _require_sdk()
     from orchestrator.integrations.mcp._config import load_servers_config
     from orchestrator.integrations.mcp._servers import McpServers, ServerStatus
     from orchestrator.policy import load_policy

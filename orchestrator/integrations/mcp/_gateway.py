@@ -256,16 +256,21 @@ async def serve(
     http: tuple[str, int] | None = None,
     index_dir: Path | None = None,
     embedder: Path | None = None,
+    listeners: Sequence[DecisionListener] = (),
 ) -> None:
     """Start every configured server, index their tools, and serve the gateway (stdio, or
-    streamable HTTP at ``http``) until the client goes away; then stop every server."""
+    streamable HTTP at ``http``) until the client goes away; then stop every server.
+
+    ``listeners`` see every decision of every ``call_tool`` run as it is recorded (tracing)."""
     from orchestrator.integrations.mcp._config import load_servers_config
 
     specs: list[ServerSpec] = load_servers_config(config)
     policy = load_policy(policy_file)
     async with McpServers(specs, policy=policy.mcp) as servers:
         gateway = await anyio.to_thread.run_sync(
-            lambda: Gateway.open(servers, policy=policy, embedder=embedder, index_dir=index_dir)
+            lambda: Gateway.open(
+                servers, policy=policy, embedder=embedder, index_dir=index_dir, listeners=listeners
+            )
         )
         server = gateway.mcp_server()
         if http is None:
