@@ -15,8 +15,10 @@ can fix their input without reading our source.
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
     ├── TelemetryError          tracing cannot be set up, or a trace file cannot be read
+    ├── McpServerError          an MCP server did not start or list its tools
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
         ├── ToolUnavailableError    the tool is down or unreachable
+        │   └── ConnectionLostError the connection dropped mid-call; it may have taken effect
         ├── ToolCallError           the tool ran and reported an error
         ├── ToolTimeoutError        the call outlived its step timeout
         ├── MalformedOutputError    the output does not match the tool's outputs schema
@@ -29,11 +31,13 @@ from __future__ import annotations
 __all__ = [
     "CatalogError",
     "CircuitOpenError",
+    "ConnectionLostError",
     "DuplicateSkillError",
     "EscalationError",
     "GraphError",
     "IndexFormatError",
     "MalformedOutputError",
+    "McpServerError",
     "ModelLoadError",
     "NoPathError",
     "OrchestratorError",
@@ -147,3 +151,21 @@ class CircuitOpenError(ToolFailure):
 
 class TelemetryError(OrchestratorError):
     """Tracing cannot be set up (exporter, protocol, file), or a trace file cannot be read."""
+# --- MCP (issue 8) ---
+
+
+class ConnectionLostError(ToolUnavailableError):
+    """The connection to the tool dropped mid-call, so the call may already have taken effect."""
+
+
+class McpServerError(OrchestratorError):
+    """An MCP server did not start or list its tools; the message names it, its command and the
+    tail of its stderr."""
+
+    def __init__(self, server: str, command: str, reason: str, stderr_tail: str = ""):
+        self.server = server
+        self.command = command
+        self.reason = reason
+        self.stderr_tail = stderr_tail
+        tail = f"; stderr: {stderr_tail}" if stderr_tail else ""
+        super().__init__(f"MCP server {server!r} ({command}): {reason}{tail}")

@@ -16,6 +16,7 @@ from orchestrator._resources import data_path
 from orchestrator.errors import PolicyError
 from orchestrator.execution._policy import ExecutionPolicy
 from orchestrator.graph._policy import GraphPolicy
+from orchestrator.integrations.mcp._policy import McpPolicy
 from orchestrator.planning._policy import PlanningPolicy
 from orchestrator.routing._policy import RoutingPolicy
 
@@ -31,6 +32,7 @@ class Policy(BaseModel):
     graph: GraphPolicy = GraphPolicy()
     execution: ExecutionPolicy = ExecutionPolicy()
     planning: PlanningPolicy = PlanningPolicy()
+    mcp: McpPolicy = McpPolicy()
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

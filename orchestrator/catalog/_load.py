@@ -56,6 +56,21 @@ def _path_skills(path: Path) -> list[Loaded]:
         return _directory_skills(path)
     if not path.exists():
         raise CatalogError("no such file or directory", source=str(path))
+    if path.suffix.lower() == ".json":
+        # An MCP client config ({"mcpServers": ...}) lists its servers' tools live. Imported
+        # here: the MCP integration sits at the edge and loads the MCP SDK.
+        from orchestrator.integrations.mcp._config import is_servers_config_file
+
+        if is_servers_config_file(path):
+            try:
+                from orchestrator.integrations.mcp._catalog import servers_skills
+            except ImportError as exc:
+                raise CatalogError(
+                    f"an mcpServers config needs the MCP SDK ({exc}); "
+                    "install it with: pip install 'orchestrator[mcp]'",
+                    source=str(path),
+                ) from exc
+            return [Loaded(s, Origin(s.source or str(path))) for s in servers_skills(path)]
     return file_skills(path)
 
 
@@ -92,7 +107,8 @@ def load_catalog(source: CatalogSource, *, dedupe: bool = False) -> list[Skill]:
 
     Files: ``.jsonl`` (one function/skill/MCP tool per line), ``.json`` (a function list, one
     function, an MCP ``tools/list`` result or an OpenAPI 3 document), ``.yaml``/``.yml``
-    (OpenAPI 3).
+    (OpenAPI 3). A ``.json`` MCP client config (``{"mcpServers": ...}``) starts its servers and
+    lists their tools live, as ``server/tool`` ids; a server that fails is logged and skipped.
     A directory holding any ``SKILL.md`` is read as Agent-Skills folders, otherwise as every catalog
     file below it.
 

@@ -14,12 +14,38 @@ from pydantic import BaseModel
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.catalog._skill import Skill
 
-__all__ = ["is_mcp_tool", "mcp_tool_skill", "mcp_tools_skills", "skills_from_mcp_tools"]
+__all__ = [
+    "is_mcp_tool",
+    "mcp_tool_skill",
+    "mcp_tools_skills",
+    "risk_hints",
+    "skills_from_mcp_tools",
+]
 
 # MCP spells these in camelCase on the wire; a plain ``model_dump()`` of SDK types gives snake_case.
 _INPUT_KEYS = ("inputSchema", "input_schema")
 _OUTPUT_KEYS = ("outputSchema", "output_schema")
 _HANDLED = frozenset({"name", "title", "description", *_INPUT_KEYS, *_OUTPUT_KEYS})
+
+
+# MCP annotation -> Skill risk field. MCP's own defaults apply when a hint is absent (read-only
+# false, destructive true, idempotent false, open-world true), since the spec defines them so.
+_HINTS = {
+    "readOnlyHint": ("read_only", False),
+    "destructiveHint": ("destructive", True),
+    "idempotentHint": ("idempotent", False),
+    "openWorldHint": ("open_world", True),
+}
+
+
+def risk_hints(annotations: Mapping[str, Any] | None) -> dict[str, bool]:
+    """The Skill risk fields of an MCP tool's ``annotations`` (camelCase, as on the wire)."""
+    given = annotations or {}
+    hints = {field: bool(given.get(key, default)) for key, (field, default) in _HINTS.items()}
+    if hints["read_only"]:
+        # The spec: destructive and idempotent are meaningful only when not read-only.
+        hints["destructive"] = False
+    return hints
 
 
 def is_mcp_tool(record: Any) -> bool:
@@ -41,8 +67,9 @@ def mcp_tool_skill(record: Any, origin: Origin) -> Loaded:
     outputs = obj.get(output_key)
     if outputs is not None:
         outputs = dict(origin.at(output_key).mapping(outputs))
-    if obj.get("annotations") is not None:
-        origin.at("annotations").mapping(obj["annotations"])
+    annotations = obj.get("annotations")
+    if annotations is not None:
+        annotations = origin.at("annotations").mapping(annotations)
     metadata = {k: v for k, v in obj.items() if k not in _HANDLED and v is not None}
     if title:
         metadata["title"] = title
@@ -56,6 +83,7 @@ def mcp_tool_skill(record: Any, origin: Origin) -> Loaded:
         "outputs": outputs,
         "metadata": metadata,
         "source": origin.location,
+        **risk_hints(annotations),
     }
     keys = {"parameters": input_key, "outputs": output_key}
     return Loaded(origin.skill(fields, keys), origin)

@@ -40,6 +40,13 @@ class Skill(BaseModel):
     reliability: float = Field(default=0.99, gt=0.0, le=1.0)
     source: str | None = Field(default=None, description="Where the skill was loaded from.")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Risk hints (MCP tool annotations); None when the source does not say.
+    read_only: bool | None = Field(default=None, description="Does not modify its environment.")
+    destructive: bool | None = Field(default=None, description="May destroy or overwrite data.")
+    idempotent: bool | None = Field(
+        default=None, description="Calling again with the same arguments has no further effect."
+    )
+    open_world: bool | None = Field(default=None, description="Reaches outside a closed domain.")
 
     @model_validator(mode="before")
     @classmethod
@@ -47,6 +54,12 @@ class Skill(BaseModel):
         if isinstance(data, dict) and not data.get("id") and data.get("name"):
             data = {**data, "id": data["name"]}
         return data
+
+    @property
+    def repeatable(self) -> bool:
+        """Safe to call again after an ambiguous failure: read-only or idempotent, or not
+        declared either way (catalogs without risk hints keep the executor's old behaviour)."""
+        return self.read_only is not False or self.idempotent is not False
 
     def parameter_names(self) -> list[str]:
         """Top-level argument names, in schema order."""

@@ -290,6 +290,8 @@ class Executor:
             failure = classify(exc)
             if failure.kind not in policy.transient:
                 return False
+            if failure.ambiguous and not self.graph.node(tool).idempotent:
+                return False  # it may have taken effect: never repeated (escalated by _Run)
             return failure.retry_after is None or failure.retry_after <= policy.max_retry_after_s
 
         def wait(state: RetryCallState) -> float:
@@ -372,6 +374,8 @@ class _Run:
         self.running: dict[str, int] = {}  # step -> its place in start order
         self.noted: set[tuple[str, str]] = set()  # (condition kind, tool) logged this run
         self.started: list[str] = []
+        # Ambiguous failures of tools not safe to repeat: the run stops rather than reroute.
+        self.uncertain: dict[str, Failure] = {}
 
     def result(self, outcome: Outcome) -> RunResult:
         return RunResult(
@@ -423,6 +427,8 @@ class _Run:
         finished: MemoryObjectReceiveStream[_StepResult],
     ) -> RunResult:
         while True:
+            if self.uncertain:
+                return await self._escalate_uncertain(finished)
             down = self.ex.known_down() - self.done
             self._announce_avoided(down)
             try:
@@ -511,7 +517,28 @@ class _Run:
             else:
                 self.failed[tool] = failure
                 self.unanswered.append(tool)
+                if failure.ambiguous and not self.graph.node(tool).idempotent:
+                    self.uncertain[tool] = failure
         self._log_reweights(self.ex.assess())
+
+    async def _escalate_uncertain(
+        self, finished: MemoryObjectReceiveStream[_StepResult]
+    ) -> RunResult:
+        """Stop after an ambiguous failure of a tool that is not safe to repeat: the call may
+        already have taken effect, so neither a retry nor an alternative may run it again."""
+        while self.running:
+            await self._settle(finished)
+        self.unanswered.clear()
+        for tool, failure in self.uncertain.items():
+            self.log.record(
+                "escalate",
+                tool,
+                f"{failure.describe()}; {tool} is not marked read-only or idempotent, so the "
+                "call may already have taken effect: not retried, not rerouted",
+                kind=str(failure.kind),
+                may_have_taken_effect=True,
+            )
+        return self.result("escalated")
 
     def _log_reweights(self, conditions: list[Condition]) -> None:
         """Log each new latency spike or rate-limit pressure with the factor it weighs by now."""

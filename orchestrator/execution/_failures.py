@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from orchestrator.errors import (
     CircuitOpenError,
+    ConnectionLostError,
     MalformedOutputError,
     RateLimitedError,
     ToolTimeoutError,
@@ -26,11 +27,16 @@ class FailureKind(StrEnum):
 
 @dataclass(frozen=True)
 class Failure:
-    """What went wrong with one call, as data the retry and reroute decisions read."""
+    """What went wrong with one call, as data the retry and reroute decisions read.
+
+    ``ambiguous`` failures (a timeout, a connection lost mid-call) leave open whether the call took
+    effect, so only a tool safe to repeat may be retried or rerouted after one.
+    """
 
     kind: FailureKind
     message: str
     retry_after: float | None = None
+    ambiguous: bool = False
 
     def describe(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -42,9 +48,9 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, RateLimitedError):
         return Failure(FailureKind.RATE_LIMITED, message, exc.retry_after)
     if isinstance(exc, ToolUnavailableError | CircuitOpenError | ConnectionError):
-        return Failure(FailureKind.DOWN, message)
+        return Failure(FailureKind.DOWN, message, ambiguous=isinstance(exc, ConnectionLostError))
     if isinstance(exc, ToolTimeoutError | TimeoutError):
-        return Failure(FailureKind.TIMEOUT, message)
+        return Failure(FailureKind.TIMEOUT, message, ambiguous=True)
     if isinstance(exc, MalformedOutputError):
         return Failure(FailureKind.MALFORMED, message)
     return Failure(FailureKind.ERROR, message)

@@ -26,7 +26,13 @@ Join = Literal["any", "all", "quorum"]
 
 @dataclass(frozen=True)
 class ToolNode:
-    """One node: a tool with its declared cost hints, or a state reached without a call."""
+    """One node: a tool with its declared cost hints, or a state reached without a call.
+
+    ``idempotent`` says whether the tool is safe to call again after an ambiguous failure (a
+    timeout, a connection lost mid-call). Graph tools are assumed to be; a tool that may change
+    the world (an MCP tool not marked read-only or idempotent) sets it false, and then such a
+    failure escalates instead of being retried or rerouted.
+    """
 
     name: str
     kind: NodeKind = "tool"
@@ -39,6 +45,7 @@ class ToolNode:
     timeout_s: float | None = None
     risk: float = 0.0
     description: str = ""
+    idempotent: bool = True
 
     @property
     def is_tool(self) -> bool:
@@ -92,6 +99,7 @@ class ToolGraph:
                 "reliability": tool.reliability,
                 "outputs": tool.outputs,
                 "description": tool.description,
+                "idempotent": tool.repeatable,
             }
             node = ToolNode(name=tool.id, **{**hints, **attributes})
         self._put(node)

@@ -31,6 +31,7 @@ class _NodeSpec(BaseModel):
     timeout_ms: float | None = Field(default=None, gt=0.0)
     risk: float = Field(default=0.0, ge=0.0, le=1.0)
     description: str = ""
+    idempotent: bool = True  # false: never repeated after a timeout or a lost connection
 
 
 class _FallbackSpec(BaseModel):

@@ -1,0 +1,158 @@
+"""Live servers as a catalog: list every configured server's tools, and index them with a cache
+per server and ``tools/list`` hash, so an unchanged server is never embedded again.
+
+``load_catalog`` calls :func:`servers_skills` for an ``mcpServers`` file; a server that fails is
+logged with its command and stderr tail, and the others still load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import anyio
+import numpy as np
+
+from orchestrator.catalog import Skill
+from orchestrator.errors import CatalogError, IndexFormatError, McpServerError
+from orchestrator.integrations.mcp._config import ServerSpec, load_servers_config
+from orchestrator.integrations.mcp._policy import McpPolicy
+from orchestrator.integrations.mcp._servers import McpServers
+from orchestrator.integrations.mcp._tools import tool_skill
+from orchestrator.routing import Embedder, SkillIndex
+from orchestrator.routing._policy import IndexPolicy
+
+__all__ = [
+    "list_servers_tools",
+    "server_indexes",
+    "servers_skills",
+]
+
+logger = logging.getLogger("orchestrator.mcp")
+
+
+async def list_servers_tools(
+    specs: Sequence[ServerSpec], *, policy: McpPolicy | None = None
+) -> tuple[list[Skill], dict[str, McpServerError]]:
+    """Start the servers, list their tools (following pagination) and stop them again."""
+    async with McpServers(specs, policy=policy) as servers:
+        return servers.skills(), dict(servers.failures)
+
+
+def servers_skills(path: str | Path, *, policy: McpPolicy | None = None) -> list[Skill]:
+    """The live tools of every server in an ``mcpServers`` config file, as skills.
+
+    Raises
+    ------
+    CatalogError
+        The config is malformed, or no server could list its tools (each one's reason named).
+    """
+    specs = load_servers_config(path)
+
+    def listing() -> tuple[list[Skill], dict[str, McpServerError]]:
+        return anyio.run(lambda: list_servers_tools(specs, policy=policy))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        skills, failures = listing()
+    else:
+        # Called from async code (a sync API inside an event loop): list on a thread of its own.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            skills, failures = pool.submit(listing).result()
+    for failure in failures.values():
+        logger.warning("%s", failure)
+    if failures and len(failures) == len(specs):
+        raise CatalogError(
+            "no MCP server listed its tools: " + "; ".join(str(f) for f in failures.values()),
+            source=str(path),
+        )
+    return skills
+
+
+def server_indexes(
+    servers: McpServers,
+    embedder: Embedder,
+    policy: IndexPolicy,
+    cache_dir: Path | None,
+) -> SkillIndex:
+    """One index over every up server's tools, reusing each server's cached vectors.
+
+    Each server's index is kept under ``cache_dir/<server>-<tools hash>``; a server whose
+    ``tools/list`` is unchanged is loaded, not embedded, and a changed one is embedded reusing the
+    vectors of its unchanged tools. The combined index then only rebuilds BM25 and faiss.
+    """
+    parts: list[SkillIndex] = []
+    for connection in servers:
+        if connection.session is None:
+            continue
+        skills = [
+            tool_skill(connection.name, tool, source=f"mcp:{connection.name}")
+            for tool in connection.tools
+        ]
+        parts.append(
+            _server_index(
+                connection.name, connection.tools_hash, skills, embedder, policy, cache_dir
+            )
+        )
+    skills = [s for part in parts for s in part.skills]
+    previous = _concatenate(parts, embedder, policy) if parts else None
+    return SkillIndex.build(skills, embedder, policy, previous=previous)
+
+
+def _server_index(
+    server: str,
+    digest: str,
+    skills: list[Skill],
+    embedder: Embedder,
+    policy: IndexPolicy,
+    cache_dir: Path | None,
+) -> SkillIndex:
+    if cache_dir is None:
+        return SkillIndex.build(skills, embedder, policy)
+    directory = cache_dir / f"{server}-{digest}"
+    stale = [d for d in cache_dir.glob(f"{server}-*") if d.is_dir() and d != directory]
+    if (directory / "manifest.json").exists():
+        try:
+            cached = SkillIndex.load(directory)
+        except IndexFormatError:
+            cached = None  # a cache: rebuild it
+        if (
+            cached is not None
+            and cached.embedder_name == embedder.name
+            and cached.policy == policy
+            and [s.id for s in cached.skills] == [s.id for s in skills]
+        ):
+            return cached
+    previous = None
+    for old in stale:
+        try:
+            previous = SkillIndex.load(old)
+            break
+        except IndexFormatError:
+            continue
+    index = SkillIndex.build(skills, embedder, policy, previous=previous)
+    index.save(directory)
+    for old in stale:
+        shutil.rmtree(old, ignore_errors=True)
+    return index
+
+
+def _concatenate(parts: list[SkillIndex], embedder: Embedder, policy: IndexPolicy) -> SkillIndex:
+    """The parts' skills and vectors as one index to reuse vectors from (no search structures)."""
+    offsets = np.cumsum([0] + [len(p.skills) for p in parts[:-1]])
+    return SkillIndex(
+        skills=[s for p in parts for s in p.skills],
+        policy=policy,
+        embedder_name=embedder.name,
+        vectors=np.concatenate([p.vectors for p in parts]),
+        owners=np.concatenate([p.owners + off for p, off in zip(parts, offsets, strict=True)]),
+        bm25=None,
+        bm25_signature=None,
+        faiss_index=None,
+        catalog_hash="",
+    )

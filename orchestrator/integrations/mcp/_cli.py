@@ -1,0 +1,137 @@
+"""The ``orchestrator mcp`` commands: ``serve`` the gateway, show each server's ``status``.
+
+Thin: parse, call this package's API, print. The MCP SDK is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.errors import OrchestratorError
+
+__all__ = ["default_index_dir", "mcp_app"]
+
+mcp_app = typer.Typer(
+    help="Serve orchestrator as an MCP tool-search gateway; inspect configured MCP servers.",
+    no_args_is_help=True,
+)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", help='An MCP client config: {"mcpServers": {...}}.')
+]
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="Policy YAML merged over the embedded default.")
+]
+
+
+def default_index_dir(config: Path) -> Path:
+    """Where the gateway caches its per-server indexes for this config file."""
+    root = Path(os.environ.get("ORCHESTRATOR_CACHE") or Path.home() / ".cache" / "orchestrator")
+    digest = hashlib.sha256(str(config.resolve()).encode()).hexdigest()[:16]
+    return root / "mcp" / f"{config.stem}-{digest}"
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8765", param_hint="--http")
+    return host, int(port)
+
+
+def _fail(exc: OrchestratorError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=2)
+
+
+def _require_sdk() -> None:
+    """One clear line instead of a traceback when the optional MCP SDK is missing."""
+    try:
+        import mcp  # noqa: F401
+    except ImportError as exc:
+        typer.echo(
+            f"error: the mcp commands need the MCP SDK ({exc}); "
+            "install it with: pip install 'orchestrator[mcp]'",
+            err=True,
+        )
+        raise typer.Exit(code=2) from exc
+
+
+@mcp_app.command("serve")
+def serve_command(
+    config: ConfigOption,
+    policy: PolicyOption = None,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", help="Serve streamable HTTP at HOST:PORT instead of stdio."),
+    ] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index cache folder (default: a per-config cache folder)."),
+    ] = None,
+    embedder: Annotated[
+        Path | None, typer.Option("--embedder", help="Local path of a sentence-transformers model.")
+    ] = None,
+) -> None:
+    """Start the configured servers and serve search_tools and call_tool (stdio by default)."""
+    import anyio
+
+    _require_sdk()
+    from orchestrator.integrations.mcp._gateway import serve
+
+    address = _host_port(http) if http is not None else None
+    try:
+        anyio.run(
+            lambda: serve(
+                config,
+                policy_file=policy,
+                http=address,
+                index_dir=index if index is not None else default_index_dir(config),
+                embedder=embedder,
+            )
+        )
+    except OrchestratorError as exc:
+        raise _fail(exc) from exc
+
+
+@mcp_app.command("status")
+def status_command(
+    config: ConfigOption,
+    policy: PolicyOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+) -> None:
+    """Start each configured server once and show its state, tool count and last error."""
+    import anyio
+    from rich.console import Console
+    from rich.table import Table
+
+    _require_sdk()
+    from orchestrator.integrations.mcp._config import load_servers_config
+    from orchestrator.integrations.mcp._servers import McpServers, ServerStatus
+    from orchestrator.policy import load_policy
+
+    async def collect() -> list[ServerStatus]:
+        async with McpServers(load_servers_config(config), policy=load_policy(policy).mcp) as pool:
+            return pool.status()
+
+    try:
+        rows = anyio.run(collect)
+    except OrchestratorError as exc:
+        raise _fail(exc) from exc
+    if json_out:
+        typer.echo(json.dumps([r.to_dict() for r in rows]))
+    else:
+        table = Table("server", "state", "tools", "command / url", "last error")
+        for r in rows:
+            colour = {"up": "green", "down": "red"}.get(r.state, "yellow")
+            table.add_row(
+                r.server, f"[{colour}]{r.state}[/]", str(r.tools), r.target, r.last_error or ""
+            )
+        Console().print(table)
+    if any(r.state != "up" for r in rows):
+        raise typer.Exit(1)

@@ -1,0 +1,126 @@
+"""The ``mcpServers`` config file MCP clients already use, read into one ``ServerSpec`` per server.
+
+``{"mcpServers": {NAME: {"command", "args", "env", "cwd"}}}`` starts a stdio server;
+``{NAME: {"url", "headers"}}`` connects to a streamable-HTTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchestrator.errors import CatalogError
+
+__all__ = [
+    "SERVERS_KEY",
+    "ServerSpec",
+    "is_servers_config_file",
+    "load_servers_config",
+    "parse_servers_config",
+]
+
+SERVERS_KEY = "mcpServers"
+
+
+class ServerSpec(BaseModel):
+    """How to reach one server: a command to start (stdio) or a URL (streamable HTTP)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Accepted because other MCP clients write them; "disabled" servers are skipped.
+    type: Literal["stdio", "http", "streamable-http", "streamableHttp"] | None = None
+    disabled: bool = False
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> ServerSpec:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(
+                "expected either 'command' (a stdio server) or 'url' (streamable HTTP)"
+            )
+        if "/" in self.name:
+            raise ValueError("a server name cannot contain '/' (it separates server and tool)")
+        return self
+
+    @property
+    def transport(self) -> Literal["stdio", "http"]:
+        return "stdio" if self.command is not None else "http"
+
+    def describe(self) -> str:
+        """The command line or URL, for error messages and status tables."""
+        if self.command is not None:
+            return shlex.join([self.command, *self.args])
+        return str(self.url)
+
+
+def parse_servers_config(
+    document: Any, *, source: str = "<config>", base: Path | None = None
+) -> list[ServerSpec]:
+    """The servers of a parsed config document, in file order; relative ``cwd`` is resolved
+    against ``base`` (the config file's folder)."""
+    if not isinstance(document, Mapping) or not isinstance(document.get(SERVERS_KEY), Mapping):
+        raise CatalogError(f"expected an object with an {SERVERS_KEY!r} object", source=source)
+    specs = []
+    for name, entry in document[SERVERS_KEY].items():
+        where = f"/{SERVERS_KEY}/{name}"
+        if not isinstance(entry, Mapping):
+            raise CatalogError(
+                f"expected an object, got {type(entry).__name__}", source=source, where=where
+            )
+        fields = dict(entry)
+        if base is not None and isinstance(fields.get("cwd"), str):
+            fields["cwd"] = str((base / fields["cwd"]).resolve())
+        try:
+            spec = ServerSpec.model_validate({**fields, "name": name})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = "/".join(str(p) for p in first["loc"])
+            raise CatalogError(
+                first["msg"], source=source, where=f"{where}/{loc}" if loc else where
+            ) from exc
+        if not spec.disabled:
+            specs.append(spec)
+    return specs
+
+
+def load_servers_config(path: str | Path) -> list[ServerSpec]:
+    """Read an ``mcpServers`` config file.
+
+    Raises
+    ------
+    CatalogError
+        The file is unreadable, not JSON, or a server entry is malformed (a JSON pointer
+        names it).
+    """
+    file = Path(path)
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogError(f"cannot read config ({exc.strerror})", source=str(file)) from exc
+    except json.JSONDecodeError as exc:
+        raise CatalogError(
+            f"not valid JSON ({exc.msg})", source=str(file), where=f"line {exc.lineno}"
+        ) from exc
+    return parse_servers_config(document, source=str(file), base=file.resolve().parent)
+
+
+def is_servers_config_file(path: Path) -> bool:
+    """Whether ``path`` is a JSON file with an ``mcpServers`` object (not a tools catalog)."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get(SERVERS_KEY), dict)

@@ -1,0 +1,333 @@
+"""One live MCP server: its supervised session (stdio or streamable HTTP), circuit and restarts.
+
+The session runs in a task of its own, so the transport's cancel scopes are entered and left in
+one task (an ``AsyncExitStack`` inside the pool's task group). A relay between the transport and
+the session notices the server going away even between calls, so a crash opens the circuit at
+once; the server's stderr goes to a temporary file whose tail says why a start failed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from mcp_types import (
+    CONNECTION_CLOSED,
+    REQUEST_TIMEOUT,
+    CallToolResult,
+    PaginatedRequestParams,
+    Tool,
+)
+
+from orchestrator.errors import (
+    CircuitOpenError,
+    ConnectionLostError,
+    MalformedOutputError,
+    McpServerError,
+    RateLimitedError,
+    ToolCallError,
+    ToolTimeoutError,
+    ToolUnavailableError,
+)
+from orchestrator.execution import STATE_OPEN, CircuitBreaker
+from orchestrator.integrations.mcp._config import ServerSpec
+from orchestrator.integrations.mcp._policy import McpPolicy
+from orchestrator.integrations.mcp._tools import tools_hash
+
+__all__ = ["ServerConnection", "ServerState", "rate_limit_of"]
+
+ServerState = Literal["up", "down", "open circuit"]
+
+_MAX_PAGES = 1000
+_TAIL_CHARS = 600
+_RATE_LIMIT = re.compile(r"rate[ _-]?limit|too many requests|\b429\b|quota exceeded", re.IGNORECASE)
+_RETRY_AFTER = re.compile(r"retry[ _-]?after\D{0,4}(\d+(?:\.\d+)?)\s*(ms|s)?", re.IGNORECASE)
+_TransportItem = SessionMessage | Exception
+
+
+def rate_limit_of(text: str) -> tuple[bool, float | None]:
+    """Whether ``text`` is a rate-limit refusal, and the retry-after it names (seconds)."""
+    if not _RATE_LIMIT.search(text):
+        return False, None
+    match = _RETRY_AFTER.search(text)
+    if match is None:
+        return True, None
+    value = float(match.group(1))
+    return True, value / 1000.0 if (match.group(2) or "").lower() == "ms" else value
+
+
+class ServerConnection:
+    """A server of the pool: started on demand, reused across calls, restarted with backoff.
+
+    The circuit opens when the server crashes or fails to start and stays open for a backoff that
+    doubles per failed restart; while it is open, calls fail fast with ``CircuitOpenError``.
+    """
+
+    def __init__(
+        self, spec: ServerSpec, policy: McpPolicy, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.spec = spec
+        self.policy = policy
+        self.breaker = CircuitBreaker(1, policy.restart.initial_s, clock=clock)
+        self.session: ClientSession | None = None
+        self.tools: list[Tool] = []
+        self.tools_hash = ""
+        self.last_error: str | None = None
+        self.starts = 0
+        self._clock = clock
+        self._failures_in_row = 0
+        self._opened_at = 0.0
+        self._stop: anyio.Event | None = None
+        self._lock = anyio.Lock()
+        self._group: TaskGroup | None = None
+        # Kept open for the connection's life (every restart appends); closed by close_log().
+        self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def state(self) -> ServerState:
+        if self.session is not None:
+            return "up"
+        return "open circuit" if self.breaker.state == STATE_OPEN else "down"
+
+    def circuit_remaining_s(self) -> float:
+        """How long the circuit stays open before a restart may be tried (0 when not open)."""
+        if self.breaker.state != STATE_OPEN:
+            return 0.0
+        return max(1e-3, self.breaker.reset_timeout - (self._clock() - self._opened_at))
+
+    def stderr_tail(self) -> str:
+        """The last few hundred characters the server wrote to stderr, on one line."""
+        self._errlog.flush()
+        size = self._errlog.seek(0, 2)
+        self._errlog.seek(max(0, size - _TAIL_CHARS))
+        tail = self._errlog.read()
+        self._errlog.seek(0, 2)
+        return " | ".join(line.strip() for line in tail.splitlines() if line.strip())[-_TAIL_CHARS:]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, group: TaskGroup) -> None:
+        """Start the server (unless up), initialize and list its tools, following pagination.
+
+        Raises
+        ------
+        McpServerError
+            It did not start, initialize or list its tools in time; names the server, its command
+            and its stderr tail. The circuit opens for the restart backoff.
+        """
+        async with self._lock:
+            if self.session is not None:
+                return
+            self._group = group
+            self.starts += 1
+            try:
+                await group.start(self._supervise)
+            except Exception as exc:  # every way a start fails is reported, with stderr
+                reason, tail = _describe(exc), self.stderr_tail()
+                self._crashed(f"{reason}; stderr: {tail}" if tail else reason)
+                raise McpServerError(self.name, self.spec.describe(), reason, tail) from exc
+
+    async def ensure_up(self, tool: str) -> ClientSession:
+        """The live session, restarting the server if its circuit allows (else fail fast)."""
+        session = self.session
+        if session is not None:
+            return session
+        if not self.breaker.allows_call():
+            raise CircuitOpenError(
+                f"server {self.name} circuit open ({self.last_error}); next restart in "
+                f"{self.circuit_remaining_s():.1f} s",
+                tool=tool,
+            )
+        if self._group is None:
+            raise ToolUnavailableError(f"server {self.name} was never started", tool=tool)
+        try:
+            await self.start(self._group)
+        except McpServerError as exc:
+            raise ToolUnavailableError(str(exc), tool=tool) from exc
+        if self.session is None:  # pragma: no cover - start() either sets it or raises
+            raise ToolUnavailableError(f"server {self.name} did not come up", tool=tool)
+        return self.session
+
+    def stop(self) -> None:
+        """Ask the supervising task to close the session and stop the server."""
+        if self._stop is not None:
+            self._stop.set()
+
+    def close_log(self) -> None:
+        self._errlog.close()
+
+    async def _supervise(self, *, task_status: TaskStatus[None]) -> None:
+        stop = anyio.Event()
+        started = False
+        deadline = anyio.current_time() + self.policy.startup_timeout_s
+        try:
+            with anyio.CancelScope(deadline=deadline) as scope:
+                async with AsyncExitStack() as stack:
+                    read, write = await self._open_transport(stack)
+                    relays = await stack.enter_async_context(anyio.create_task_group())
+                    send, receive = anyio.create_memory_object_stream[_TransportItem](0)
+                    relays.start_soon(self._relay, read, send, stop)
+                    session = await stack.enter_async_context(ClientSession(receive, write))
+                    await session.initialize()
+                    tools = await _list_tools(session)
+                    scope.deadline = math.inf
+                    self.session, self.tools, self.tools_hash = session, tools, tools_hash(tools)
+                    self._stop = stop
+                    self.breaker.record_success()
+                    self._failures_in_row = 0
+                    started = True
+                    task_status.started()
+                    try:
+                        await stop.wait()
+                    finally:
+                        self.session = None
+                        relays.cancel_scope.cancel()
+            if not started and scope.cancelled_caught:
+                raise TimeoutError(
+                    f"no answer within {self.policy.startup_timeout_s:.3g} s (startup_timeout_s)"
+                )
+        except Exception as exc:
+            if not started:
+                raise
+            # After start, a failing shutdown must not take the pool's other servers down.
+            self.last_error = f"while stopping: {_describe(exc)}"
+
+    async def _open_transport(
+        self, stack: AsyncExitStack
+    ) -> tuple[MemoryObjectReceiveStream[_TransportItem], MemoryObjectSendStream[SessionMessage]]:
+        spec = self.spec
+        if spec.command is not None:
+            params = StdioServerParameters(
+                command=spec.command, args=list(spec.args), env=spec.env, cwd=spec.cwd
+            )
+            streams: Any = await stack.enter_async_context(
+                stdio_client(params, errlog=self._errlog)
+            )
+        else:
+            client = await stack.enter_async_context(
+                create_mcp_http_client(headers=spec.headers or None)
+            )
+            streams = await stack.enter_async_context(
+                streamable_http_client(str(spec.url), http_client=client)
+            )
+        read, write = streams
+        return read, write
+
+    async def _relay(
+        self,
+        read: MemoryObjectReceiveStream[_TransportItem],
+        send: MemoryObjectSendStream[_TransportItem],
+        stop: anyio.Event,
+    ) -> None:
+        """Pass messages to the session; at end of stream the server is gone: say so at once."""
+        async with send:
+            try:
+                async for item in read:
+                    await send.send(item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return  # the session closed first: our own shutdown
+        if self._stop is stop and not stop.is_set():  # up, and not stopped by us
+            self._crashed("the server closed the connection (exited or crashed)")
+            stop.set()
+
+    def _crashed(self, reason: str) -> None:
+        """Record a crash or failed start and open the circuit for the next backoff."""
+        self.last_error = reason
+        self._failures_in_row += 1
+        restart = self.policy.restart
+        self.breaker.reset_timeout = min(
+            restart.max_s, restart.initial_s * 2 ** (self._failures_in_row - 1)
+        )
+        self.breaker.open()
+        self._opened_at = self._clock()
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def call(
+        self, tool: str, arguments: dict[str, Any], *, qualified: str, timeout_s: float
+    ) -> CallToolResult:
+        """One ``tools/call``, its failures raised as the executor's ``ToolFailure`` kinds.
+
+        A result with ``isError`` is returned as is (the caller reads its text).
+        """
+        session = await self.ensure_up(qualified)
+        try:
+            return await session.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise self._lost(qualified) from exc
+            if exc.code == REQUEST_TIMEOUT:
+                raise ToolTimeoutError(
+                    f"no answer within {timeout_s:.3g} s", tool=qualified
+                ) from exc
+            limited, retry_after = rate_limit_of(exc.message)
+            if limited:
+                raise RateLimitedError(
+                    exc.message, tool=qualified, retry_after=retry_after
+                ) from exc
+            raise ToolCallError(f"MCP error {exc.code}: {exc.message}", tool=qualified) from exc
+        except RuntimeError as exc:
+            # The SDK checks structuredContent against the listed outputSchema itself.
+            if "structured content" in str(exc):
+                raise MalformedOutputError(str(exc), tool=qualified) from exc
+            raise ToolCallError(f"{type(exc).__name__}: {exc}", tool=qualified) from exc
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError) as exc:
+            raise self._lost(qualified) from exc
+
+    def _lost(self, qualified: str) -> ConnectionLostError:
+        if self.session is not None or self.breaker.state != STATE_OPEN:
+            self._crashed("the connection was lost mid-call")
+        self.stop()
+        tail = self.stderr_tail()
+        detail = f"; stderr: {tail}" if tail else ""
+        return ConnectionLostError(
+            f"connection to server {self.name} lost mid-call, so the call may have taken "
+            f"effect{detail}",
+            tool=qualified,
+        )
+
+
+async def _list_tools(session: ClientSession) -> list[Tool]:
+    """Every tool the server lists, following ``nextCursor`` pagination."""
+    tools: list[Tool] = []
+    cursor: str | None = None
+    for _ in range(_MAX_PAGES):
+        params = PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_tools(params=params)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+    # Converted by start() into an McpServerError naming the server.
+    raise RuntimeError(f"tools/list did not end after {_MAX_PAGES} pages")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, McpServerError):
+        return exc.reason
+    if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
+        return "the server closed the connection during startup (exited or crashed)"
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found ({exc.filename or exc})"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

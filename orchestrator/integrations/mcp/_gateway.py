@@ -1,0 +1,280 @@
+"""The gateway: orchestrator as one small MCP server in front of many.
+
+A client sees two tools instead of hundreds: ``search_tools`` routes a query over every server's
+tools, and ``call_tool`` runs the chosen tool through the self-healing executor on a small graph
+(start -> the tool or its twins on other servers -> done), so a dead server costs a reroute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+from orchestrator.catalog import Skill
+from orchestrator.execution import (
+    CircuitBreaker,
+    DecisionListener,
+    DecisionLog,
+    Executor,
+    RunResult,
+)
+from orchestrator.graph import ToolGraph, ToolStats
+from orchestrator.integrations.mcp._catalog import server_indexes
+from orchestrator.integrations.mcp._config import ServerSpec
+from orchestrator.integrations.mcp._invoker import McpInvoker
+from orchestrator.integrations.mcp._servers import McpServers
+from orchestrator.integrations.mcp._tools import split_name, twin_key
+from orchestrator.policy import Policy, load_policy
+from orchestrator.routing import Embedder, SkillRouter, load_embedder
+
+__all__ = ["Gateway", "serve"]
+
+START, DONE = "start", "done"
+_TWIN_COST = 1.0  # the requested tool's edge costs 0: a twin runs only when it cannot
+_RECENT_RUNS = 100
+
+SEARCH_DESCRIPTION = (
+    "Search the tools of every connected MCP server. Returns the best matches first, each with "
+    "its qualified name (server/tool), description, inputSchema, annotations, server and score; "
+    "'fits' is false when nothing fits the query. Then call one with call_tool."
+)
+CALL_DESCRIPTION = (
+    "Call a tool found by search_tools, by its qualified name (server/tool), with its arguments. "
+    "If its server is down, the same tool on another server is used; the upstream result is "
+    "passed through."
+)
+
+
+class Gateway:
+    """``search_tools`` and ``call_tool`` over an entered server pool and a router of its tools.
+
+    Build it with :meth:`open` (which indexes the pool's tools), or pass a router yourself.
+    """
+
+    def __init__(
+        self,
+        servers: McpServers,
+        router: SkillRouter,
+        *,
+        policy: Policy | None = None,
+        listeners: Sequence[DecisionListener] = (),
+    ) -> None:
+        self.servers = servers
+        self.router = router
+        self.policy = policy if policy is not None else load_policy()
+        self.listeners = tuple(listeners)
+        self.skills: dict[str, Skill] = {s.id: s for s in router.skills}
+        self.invoker = McpInvoker(servers, self.skills, timeout_s=self.policy.mcp.call_timeout_s)
+        self.allowed = [i for i, s in self.skills.items() if self.policy.mcp.denied_by(s) is None]
+        self.twins: dict[str, list[str]] = {}
+        for skill in self.skills.values():
+            self.twins.setdefault(twin_key(skill), []).append(skill.id)
+        # Tool health outlives one call: every per-call executor shares these.
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.stats: dict[str, ToolStats] = {}
+        self.runs: deque[RunResult] = deque(maxlen=_RECENT_RUNS)
+
+    @classmethod
+    def open(
+        cls,
+        servers: McpServers,
+        *,
+        policy: Policy | None = None,
+        embedder: Embedder | str | Path | None = None,
+        index_dir: Path | None = None,
+        listeners: Sequence[DecisionListener] = (),
+    ) -> Gateway:
+        """Index the entered pool's tools (cached per server and tools-list hash in
+        ``index_dir``) and build the gateway."""
+        policy = policy if policy is not None else load_policy()
+        model = (
+            embedder
+            if isinstance(embedder, Embedder)
+            else load_embedder(embedder, backend=policy.routing.index.embedder_backend)
+        )
+        index = server_indexes(servers, model, policy.routing.index, index_dir)
+        router = SkillRouter(index, model, policy.routing)
+        return cls(servers, router, policy=policy, listeners=listeners)
+
+    # -- search_tools ---------------------------------------------------------------------------
+
+    async def search(self, query: str, k: int = 5) -> dict[str, Any]:
+        """The ``k`` best allowed tools for ``query`` and whether anything fits."""
+        if not self.allowed:
+            return {"tools": [], "fits": False}
+        only = None if len(self.allowed) == len(self.skills) else self.allowed
+        result = await self.router.aroute(query, max(1, k), only=only)
+        tools = []
+        for match in result.matches:
+            skill = match.skill
+            tools.append(
+                {
+                    "name": skill.id,
+                    "description": skill.description,
+                    "inputSchema": skill.parameters,
+                    "annotations": skill.metadata.get("annotations", {}),
+                    "server": skill.metadata.get("server", split_name(skill.id)[0]),
+                    "score": round(match.score, 6),
+                    "alternatives": self._alternatives(skill.id),
+                }
+            )
+        return {"tools": tools, "fits": result.fits}
+
+    # -- call_tool ------------------------------------------------------------------------------
+
+    def _alternatives(self, name: str) -> list[str]:
+        skill = self.skills[name]
+        return [
+            t
+            for t in self.twins[twin_key(skill)]
+            if t != name and self.policy.mcp.denied_by(self.skills[t]) is None
+        ]
+
+    def graph_for(self, name: str) -> ToolGraph:
+        """start -> ``name`` (cost 0) or a twin on another server (cost 1) -> done."""
+        graph = ToolGraph(start=START, goal=DONE, name=f"call_tool {name}")
+        timeout_s = self.policy.mcp.call_timeout_s * 1.1 + 0.5  # the per-call timeout wins
+        for tool, cost in [(name, 0.0), *((t, _TWIN_COST) for t in self._alternatives(name))]:
+            graph.add_tool(self.skills[tool], outputs=None, timeout_s=timeout_s)
+            graph.add_edge(START, tool, cost)
+            graph.add_edge(tool, DONE, 0.0)
+        return graph
+
+    def _executor(self, graph: ToolGraph) -> Executor:
+        executor = Executor(graph, self.invoker, policy=self.policy)
+        ex = self.policy.execution
+        for tool in graph.tools():
+            breaker = self.breakers.setdefault(
+                tool, CircuitBreaker(ex.breaker.fail_max, ex.breaker.reset_timeout_s)
+            )
+            executor.breakers[tool] = breaker
+            executor.stats[tool] = self.stats.setdefault(tool, executor.stats[tool])
+            connection = self.servers.connections.get(split_name(tool)[0])
+            if connection is not None and connection.state == "open circuit":
+                # Its server crashed and waits out its restart backoff: avoid it, do not call it.
+                executor.breakers[tool] = CircuitBreaker(1, connection.circuit_remaining_s())
+                executor.breakers[tool].open()
+        return executor
+
+    async def call(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+        """Run ``name`` through the self-healing executor; never raises for a tool's failure."""
+        skill = self.skills.get(name)
+        if skill is None:
+            return _error(self._unknown(name))
+        rule = self.policy.mcp.denied_by(skill)
+        if rule is not None:
+            return _error(f"tool {name} is denied by policy: {rule.describe()}")
+        log = DecisionLog()
+        for listener in self.listeners:
+            log.subscribe(listener)
+        executor = self._executor(self.graph_for(name))
+        run = await executor.run(dict(arguments or {}), log=log)
+        self.runs.append(run)
+        meta = {"orchestrator": {"requested": name, **run.to_dict()}}
+        if run.outcome in ("completed", "demoted") and run.path:
+            used = run.path[-1]
+            result: CallToolResult = run.outputs[used]
+            meta["orchestrator"]["tool"] = used
+            return result.model_copy(update={"meta": {**(result.meta or {}), **meta}})
+        return CallToolResult(
+            content=[TextContent(type="text", text=_exhausted(name, run))],
+            is_error=True,
+            _meta=meta,
+        )
+
+    def _unknown(self, name: str) -> str:
+        _, own = split_name(name)
+        near = [t for t, s in self.skills.items() if s.name in (name, own)]
+        hint = f"; did you mean {', '.join(sorted(near))}?" if near else ""
+        return (
+            f"unknown tool {name!r}: call_tool takes a qualified name server/tool as returned by "
+            f"search_tools{hint}"
+        )
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def mcp_server(self) -> MCPServer:
+        """The MCP server exposing ``search_tools`` and ``call_tool`` (one per gateway)."""
+        server: MCPServer = MCPServer(
+            name="orchestrator",
+            instructions=(
+                "Find tools with search_tools, then run one with call_tool by its qualified name."
+            ),
+        )
+
+        @server.tool(
+            name="search_tools",
+            description=SEARCH_DESCRIPTION,
+            annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+        )
+        async def search_tools(query: str, k: int = 5) -> CallToolResult:
+            found = await self.search(query, k)
+            return CallToolResult(
+                content=[TextContent(type="text", text=json.dumps(found))],
+                structured_content=found,
+            )
+
+        @server.tool(name="call_tool", description=CALL_DESCRIPTION)
+        async def call_tool(name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+            return await self.call(name, arguments)
+
+        return server
+
+
+def _error(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _exhausted(name: str, run: RunResult) -> str:
+    """What was tried and why each attempt failed, from the run's decision log."""
+    attempts = [f"{d.tool} ({d.reason})" for d in run.log if d.action == "fail"]
+    avoided = [
+        f"{d.tool} ({d.reason})" for d in run.log if d.action == "reroute" and "avoided" in d.reason
+    ]
+    escalations = [d.reason for d in run.log if d.action == "escalate"]
+    lines = [f"call_tool {name}: healing exhausted, the run {run.outcome}."]
+    if attempts:
+        lines.append("tried: " + "; ".join(attempts))
+    if avoided:
+        lines.append("not called: " + "; ".join(avoided))
+    if escalations:
+        lines.append("why it stopped: " + "; ".join(escalations))
+    return "\n".join(lines)
+
+
+async def serve(
+    config: Path,
+    *,
+    policy_file: Path | None = None,
+    http: tuple[str, int] | None = None,
+    index_dir: Path | None = None,
+    embedder: Path | None = None,
+    listeners: Sequence[DecisionListener] = (),
+) -> None:
+    """Start every configured server, index their tools, and serve the gateway (stdio, or
+    streamable HTTP at ``http``) until the client goes away; then stop every server.
+
+    ``listeners`` see every decision of every ``call_tool`` run as it is recorded (tracing)."""
+    from orchestrator.integrations.mcp._config import load_servers_config
+
+    specs: list[ServerSpec] = load_servers_config(config)
+    policy = load_policy(policy_file)
+    async with McpServers(specs, policy=policy.mcp) as servers:
+        gateway = await anyio.to_thread.run_sync(
+            lambda: Gateway.open(
+                servers, policy=policy, embedder=embedder, index_dir=index_dir, listeners=listeners
+            )
+        )
+        server = gateway.mcp_server()
+        if http is None:
+            await server.run_stdio_async()
+        else:
+            host, port = http
+            await server.run_streamable_http_async(host=host, port=port)

@@ -1,0 +1,123 @@
+"""MCP as one implementation of the executor's ``Invoker``: a call is one ``tools/call``.
+
+The executor knows nothing about MCP: this invoker maps a qualified tool id to its server session,
+passes the step's arguments, and turns every kind of failure (an ``isError`` result, a lost
+connection, a timeout, a rate-limit refusal, output that breaks ``outputSchema``) into the
+executor's ``ToolFailure`` classes, which decide retries, reroutes and escalation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent
+
+from orchestrator.catalog import Skill
+from orchestrator.errors import (
+    MalformedOutputError,
+    RateLimitedError,
+    ToolCallError,
+    ToolFailure,
+    ToolUnavailableError,
+)
+from orchestrator.integrations.mcp._connection import rate_limit_of
+from orchestrator.integrations.mcp._servers import McpServers
+from orchestrator.integrations.mcp._tools import split_name
+
+__all__ = ["McpInvoker", "executor_arguments", "result_text"]
+
+ArgumentsOf = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+def executor_arguments(tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The MCP arguments of a step: the run's ``inputs`` when the executor passes its
+    ``{"inputs", "upstream"}`` envelope, else the mapping itself."""
+    if set(arguments) == {"inputs", "upstream"} and isinstance(arguments["inputs"], Mapping):
+        return dict(arguments["inputs"])
+    return dict(arguments)
+
+
+def result_text(result: CallToolResult) -> str:
+    """The text blocks of a result, joined (what an ``isError`` result says went wrong)."""
+    return "\n".join(b.text for b in result.content if isinstance(b, TextContent)).strip()
+
+
+class McpInvoker:
+    """Call tools of live MCP servers by qualified id (``server/tool``); returns ``CallToolResult``.
+
+    Parameters
+    ----------
+    servers
+        The entered server pool.
+    skills
+        The catalog of the pool's tools (``servers.skills()`` when omitted), for output schemas.
+    arguments_of
+        How a step's arguments become the tool's arguments (default: the run's inputs).
+    timeout_s
+        Per-call timeout (the policy's ``mcp.call_timeout_s`` when omitted).
+    """
+
+    def __init__(
+        self,
+        servers: McpServers,
+        skills: Mapping[str, Skill] | None = None,
+        *,
+        arguments_of: ArgumentsOf = executor_arguments,
+        timeout_s: float | None = None,
+    ) -> None:
+        self.servers = servers
+        self.skills = dict(skills) if skills is not None else {s.id: s for s in servers.skills()}
+        self.arguments_of = arguments_of
+        self.timeout_s = timeout_s if timeout_s is not None else servers.policy.call_timeout_s
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> CallToolResult:
+        server, name = split_name(tool)
+        if server not in self.servers.connections:
+            raise ToolUnavailableError(f"no MCP server {server!r} is configured", tool=tool)
+        result = await self.servers.connection(server).call(
+            name, self.arguments_of(tool, arguments), qualified=tool, timeout_s=self.timeout_s
+        )
+        if result.is_error:
+            text = result_text(result) or "the tool reported an error without text"
+            limited, retry_after = rate_limit_of(text)
+            if limited:
+                raise RateLimitedError(text, tool=tool, retry_after=retry_after)
+            raise ToolCallError(text, tool=tool)
+        self._validate(tool, result)
+        return result
+
+    async def probe(self, tool: str) -> bool:
+        """Recovery probe for a half-open breaker: the server is up, or restarts now."""
+        server, _ = split_name(tool)
+        connection = self.servers.connections.get(server)
+        if connection is None:
+            return False
+        try:
+            session = await connection.ensure_up(tool)
+            await session.send_ping()
+        except (ToolFailure, MCPError, OSError):
+            return False
+        return True
+
+    def _validate(self, tool: str, result: CallToolResult) -> None:
+        """Check ``structuredContent`` against the tool's ``outputSchema``, whatever the server
+        claims (the SDK checks too, but only for tools its session listed)."""
+        skill = self.skills.get(tool)
+        if skill is None or skill.outputs is None:
+            return
+        validator = self._validators.get(tool)
+        if validator is None:
+            validator = self._validators[tool] = Draft202012Validator(skill.outputs)
+        if result.structured_content is None:
+            raise MalformedOutputError(
+                "no structuredContent, but the tool declares an outputSchema", tool=tool
+            )
+        error = best_match(validator.iter_errors(result.structured_content))
+        if error is not None:
+            where = "/" + "/".join(str(p) for p in error.absolute_path)
+            raise MalformedOutputError(f"structuredContent {where}: {error.message}", tool=tool)

@@ -1,0 +1,135 @@
+"""The pool of configured servers: started together, each in its own supervised task.
+
+One async context manager owns them all: entering starts every server concurrently (a server that
+fails is recorded, the others still load); leaving closes every session and stops every child
+process before it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from orchestrator.catalog import Skill
+from orchestrator.errors import McpServerError
+from orchestrator.integrations.mcp._config import ServerSpec
+from orchestrator.integrations.mcp._connection import ServerConnection, ServerState
+from orchestrator.integrations.mcp._policy import McpPolicy
+from orchestrator.integrations.mcp._tools import tool_skill
+
+__all__ = ["McpServers", "ServerStatus"]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """One server as ``orchestrator mcp status`` shows it."""
+
+    server: str
+    target: str
+    state: ServerState
+    tools: int
+    tools_hash: str
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "target": self.target,
+            "state": self.state,
+            "tools": self.tools,
+            "tools_hash": self.tools_hash,
+            "last_error": self.last_error,
+        }
+
+
+class McpServers:
+    """Live connections to the configured servers.
+
+    Examples
+    --------
+    >>> async with McpServers(load_servers_config("servers.json")) as servers:  # doctest: +SKIP
+    ...     skills = servers.skills()
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[ServerSpec],
+        *,
+        policy: McpPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.policy = policy if policy is not None else McpPolicy()
+        self.connections = {
+            spec.name: ServerConnection(spec, self.policy, clock=clock) for spec in specs
+        }
+        self.failures: dict[str, McpServerError] = {}
+        self._group: TaskGroup | None = None
+
+    def __iter__(self) -> Iterator[ServerConnection]:
+        return iter(self.connections.values())
+
+    def connection(self, server: str) -> ServerConnection:
+        return self.connections[server]
+
+    async def __aenter__(self) -> McpServers:
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        try:
+            async with anyio.create_task_group() as starting:
+                for connection in self:
+                    starting.start_soon(self._start, connection)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def _start(self, connection: ServerConnection) -> None:
+        assert self._group is not None
+        try:
+            await connection.start(self._group)
+        except McpServerError as exc:
+            self.failures[connection.name] = exc
+
+    async def aclose(self) -> None:
+        """Close every session and stop every server; returns once the children are gone."""
+        group, self._group = self._group, None
+        if group is None:
+            return
+        for connection in self:
+            connection.stop()
+        try:
+            await group.__aexit__(None, None, None)
+        finally:
+            for connection in self:
+                connection.close_log()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def skills(self) -> list[Skill]:
+        """Every listed tool of every server as a Skill, server by server in config order."""
+        return [tool_skill(c.name, tool, source=f"mcp:{c.name}") for c in self for tool in c.tools]
+
+    def status(self) -> list[ServerStatus]:
+        return [
+            ServerStatus(
+                server=c.name,
+                target=c.spec.describe(),
+                state=c.state,
+                tools=len(c.tools),
+                tools_hash=c.tools_hash,
+                last_error=c.last_error,
+            )
+            for c in self
+        ]

@@ -1,0 +1,122 @@
+"""A FastMCP (MCPServer) test server that injects faults: it dies mid-call, reports isError, is
+slow, refuses for rate limits, or returns output that breaks its outputSchema.
+
+Run as ``python faulty_server.py --ledger FILE [--die-on TOOL ...]``. Every call that reaches a
+tool appends ``tool<TAB>arguments`` to the ledger first, so a test can count what really ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import TypedDict
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--ledger", required=True, type=Path)
+parser.add_argument("--die-on", action="append", default=[], help="Exit mid-call in this tool.")
+parser.add_argument("--fail-on", action="append", default=[], help="Return isError in this tool.")
+parser.add_argument("--page-size", type=int, default=0, help="Paginate tools/list.")
+parser.add_argument("--port", type=int, default=0, help="Serve streamable HTTP on 127.0.0.1.")
+options = parser.parse_args()
+
+
+class Record(TypedDict):
+    key: str
+    value: str
+
+
+RECORD_SCHEMA = {
+    "type": "object",
+    "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+    "required": ["key", "value"],
+}
+
+
+class FaultyServer(MCPServer):
+    """Lists ``broken_record`` with the Record schema its answers break (the SDK would check a
+    schema it derived itself, so the fault is injected at listing time)."""
+
+    async def list_tools(self):  # type: ignore[no-untyped-def]
+        tools = await super().list_tools()
+        return [
+            t.model_copy(update={"output_schema": RECORD_SCHEMA})
+            if t.name == "broken_record"
+            else t
+            for t in tools
+        ]
+
+    async def _handle_list_tools(self, ctx, params):  # type: ignore[no-untyped-def]
+        tools = await self.list_tools()
+        if not options.page_size:
+            return ListToolsResult(tools=tools)
+        start = int(params.cursor) if params is not None and params.cursor else 0
+        end = start + options.page_size
+        return ListToolsResult(
+            tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None
+        )
+
+
+server = FaultyServer(name="faulty")
+
+
+def _arrive(tool: str, arguments: dict[str, object]) -> None:
+    with options.ledger.open("a", encoding="utf-8") as ledger:
+        ledger.write(f"{tool}\t{json.dumps(arguments, sort_keys=True)}\n")
+    if tool in options.die_on:
+        os._exit(1)  # mid-call: the request arrived, no answer will ever leave
+    if tool in options.fail_on:
+        raise ToolError(f"{tool} failed on purpose")
+
+
+@server.tool(
+    description="Look up the stored value of a record key in the key-value record store.",
+    annotations=ToolAnnotations(read_only_hint=True),
+)
+def lookup_record(key: str) -> Record:
+    _arrive("lookup_record", {"key": key})
+    return {"key": key, "value": f"value-of-{key}"}
+
+
+@server.tool(
+    description="Append a line of text to the audit journal (each call adds one more line).",
+    annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False),
+)
+def append_journal(text: str) -> str:
+    _arrive("append_journal", {"text": text})
+    return f"appended {text!r}"
+
+
+@server.tool(description="Wait the given seconds, then answer.")
+def slow_echo(text: str, seconds: float) -> str:
+    _arrive("slow_echo", {"text": text})
+    time.sleep(seconds)
+    return text
+
+
+@server.tool(description="Always refused: the rate limit is exceeded.")
+def limited_quote(symbol: str) -> str:
+    _arrive("limited_quote", {"symbol": symbol})
+    raise ToolError("rate limit exceeded (429 Too Many Requests); retry after 0.01 s")
+
+
+@server.tool(description="Answers with a record whose value is a number, breaking its schema.")
+def broken_record(key: str) -> CallToolResult:
+    _arrive("broken_record", {"key": key})
+    return CallToolResult(
+        content=[TextContent(type="text", text="{}")],
+        structured_content={"key": key, "value": 42},
+    )
+
+
+if __name__ == "__main__":
+    if options.port:
+        server.run("streamable-http", host="127.0.0.1", port=options.port)
+    else:
+        server.run()

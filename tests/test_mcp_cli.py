@@ -1,0 +1,43 @@
+"""`orchestrator mcp status` and catalog commands on an mcpServers config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mcp_servers import broken_server, time_server, write_config
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+
+runner = CliRunner()
+
+
+def test_status_shows_each_servers_state_tool_count_and_last_error(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "servers.json", {"time_a": time_server(), "broken": broken_server()}
+    )
+    result = runner.invoke(app, ["mcp", "status", "--config", str(config), "--json"])
+    assert result.exit_code == 1  # not every server is up
+    rows = {row["server"]: row for row in json.loads(result.stdout)}
+    assert rows["time_a"]["state"] == "up" and rows["time_a"]["tools"] == 2
+    assert rows["time_a"]["last_error"] is None
+    assert rows["broken"]["state"] in ("down", "open circuit") and rows["broken"]["tools"] == 0
+    assert "fatal: no API key set" in rows["broken"]["last_error"]
+
+
+def test_status_of_a_malformed_config_is_one_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "servers.json"
+    config.write_text('{"mcpServers": {"x": {"command": "a", "url": "http://b"}}}')
+    result = runner.invoke(app, ["mcp", "status", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "/mcpServers/x" in result.stderr and "either 'command'" in result.stderr
+
+
+@pytest.mark.slow
+def test_index_accepts_an_mcp_servers_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "servers.json", {"time_a": time_server()})
+    result = runner.invoke(app, ["index", str(config), "--out", str(tmp_path / "index"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["skills"] == 2

@@ -1,0 +1,213 @@
+"""MCP servers as executors: every failure kind classified, circuits and restarts, sessions
+reused and closed with no child left, and idempotency-aware healing in the one executor."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psutil
+import pytest
+from mcp_servers import broken_server, faulty_server, ledger_lines, time_server
+
+from orchestrator.errors import (
+    CircuitOpenError,
+    ConnectionLostError,
+    MalformedOutputError,
+    RateLimitedError,
+    ToolCallError,
+    ToolTimeoutError,
+    ToolUnavailableError,
+)
+from orchestrator.execution import CallableInvoker, DecisionLog, Executor
+from orchestrator.graph import ToolGraph
+from orchestrator.integrations.mcp import McpInvoker, McpPolicy, McpServers, RestartPolicy
+from orchestrator.integrations.mcp._config import parse_servers_config
+from orchestrator.policy import load_policy
+
+pytestmark = pytest.mark.anyio
+
+
+def _specs(servers: dict[str, dict[str, Any]]) -> list[Any]:
+    return parse_servers_config({"mcpServers": servers})
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+
+
+FAST = McpPolicy(call_timeout_s=1.0, restart=RestartPolicy(initial_s=0.3, max_s=1.0))
+
+
+async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    specs = _specs({"f": faulty_server(ledger, "--fail-on", "lookup_record")})
+    async with McpServers(specs, policy=FAST) as servers:
+        invoker = McpInvoker(servers)
+        with pytest.raises(ToolCallError, match="lookup_record failed on purpose"):
+            await invoker.invoke("f/lookup_record", {"key": "a"})
+        with pytest.raises(RateLimitedError) as limited:
+            await invoker.invoke("f/limited_quote", {"symbol": "X"})
+        assert limited.value.retry_after == pytest.approx(0.01)
+        with pytest.raises(MalformedOutputError, match="structured"):
+            await invoker.invoke("f/broken_record", {"key": "a"})
+        with pytest.raises(ToolTimeoutError):
+            await invoker.invoke("f/slow_echo", {"text": "hi", "seconds": 3})
+        # The session survives a timeout: the next call is answered on the same connection.
+        result = await invoker.invoke("f/append_journal", {"text": "after"})
+        assert not result.is_error
+        assert servers.connection("f").starts == 1
+
+
+async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Path) -> None:
+    specs = _specs({"t": time_server()})
+    async with McpServers(specs) as servers:
+        result = await McpInvoker(servers).invoke(
+            "t/get_current_time", {"inputs": {"timezone": "Asia/Tokyo"}, "upstream": {}}
+        )
+    assert result.structured_content is not None
+    assert result.structured_content["timezone"] == "Asia/Tokyo"
+
+
+class ManualClock:
+    """A monotonic clock the test moves, so circuit timing does not depend on machine load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_crashed_server_opens_its_circuit_then_restarts_after_backoff(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    clock = ManualClock()
+    specs = _specs({"f": faulty_server(ledger, "--die-on", "lookup_record")})
+    async with McpServers(specs, policy=FAST, clock=clock) as servers:
+        invoker = McpInvoker(servers)
+        connection = servers.connection("f")
+        with pytest.raises(ConnectionLostError, match="may have taken effect"):
+            await invoker.invoke("f/lookup_record", {"key": "a"})
+        assert connection.state == "open circuit"
+        with pytest.raises(CircuitOpenError, match=r"next restart in 0\.3 s"):
+            await invoker.invoke("f/append_journal", {"text": "x"})
+        assert ledger_lines(ledger, "append_journal") == []  # avoided, never sent
+        clock.now += 0.3
+        result = await invoker.invoke("f/append_journal", {"text": "x"})
+        assert not result.is_error
+        assert connection.state == "up" and connection.starts == 2
+
+
+async def test_sessions_are_reused_and_no_child_process_outlives_the_pool(tmp_path: Path) -> None:
+    before = _children()
+    specs = _specs({"a": time_server(), "b": faulty_server(tmp_path / "ledger")})
+    async with McpServers(specs) as servers:
+        during = _children() - before
+        assert len(during) >= 2
+        invoker = McpInvoker(servers)
+        for _ in range(3):
+            await invoker.invoke("a/get_current_time", {"timezone": "UTC"})
+            await invoker.invoke("b/append_journal", {"text": "x"})
+        assert _children() - before == during  # no new process: the sessions were reused
+        assert [c.starts for c in servers] == [1, 1]
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in during
+    )
+
+
+# -- idempotency-aware healing, in the one executor ---------------------------------------------
+
+
+def _twins_graph(first: str, second: str, *, idempotent: bool) -> ToolGraph:
+    graph = ToolGraph(start="start", goal="done")
+    for tool, cost in ((first, 0.0), (second, 1.0)):
+        graph.add_tool(tool, idempotent=idempotent)
+        graph.add_edge("start", tool, cost)
+        graph.add_edge(tool, "done", 0.0)
+    return graph
+
+
+async def test_non_idempotent_tool_is_not_repeated_after_a_lost_connection(tmp_path: Path) -> None:
+    flaky, steady = tmp_path / "flaky", tmp_path / "steady"
+    specs = _specs(
+        {"a": faulty_server(flaky, "--die-on", "append_journal"), "b": faulty_server(steady)}
+    )
+    async with McpServers(specs, policy=FAST) as servers:
+        invoker = McpInvoker(servers)
+        skills = invoker.skills
+        graph = ToolGraph(start="start", goal="done")
+        for tool, cost in (("a/append_journal", 0.0), ("b/append_journal", 1.0)):
+            graph.add_tool(skills[tool], outputs=None)
+            graph.add_edge("start", tool, cost)
+            graph.add_edge(tool, "done", 0.0)
+        run = await Executor(graph, invoker).run({"text": "pay invoice 7"})
+    assert run.outcome == "escalated"
+    assert len(ledger_lines(flaky, "append_journal")) == 1
+    assert ledger_lines(steady) == []  # not rerouted to the twin either
+    escalation = next(d for d in run.log if d.action == "escalate")
+    assert escalation.tool == "a/append_journal"
+    assert "may already have taken effect" in escalation.reason
+    assert escalation.data["may_have_taken_effect"] is True
+    assert run.retries == 0 and run.reroutes == 0
+
+
+async def test_ambiguous_timeout_of_a_non_idempotent_tool_is_not_retried() -> None:
+    calls: list[str] = []
+
+    async def hang(arguments: Mapping[str, Any]) -> str:
+        calls.append("hang")
+        await anyio.sleep(5)
+        return "late"
+
+    graph = ToolGraph(start="start", goal="done")
+    graph.add_tool("transfer", idempotent=False, timeout_s=0.05)
+    graph.add_edge("start", "transfer", 0.0)
+    graph.add_edge("transfer", "done", 0.0)
+    run = await Executor(graph, CallableInvoker({"transfer": hang})).run()
+    assert calls == ["hang"]
+    assert run.outcome == "escalated" and run.retries == 0
+    assert "may already have taken effect" in run.log.entries[-1].reason
+
+
+async def test_ambiguous_timeout_of_an_idempotent_tool_is_retried_then_rerouted() -> None:
+    calls: list[str] = []
+
+    async def hang(arguments: Mapping[str, Any]) -> str:
+        calls.append("hang")
+        await anyio.sleep(5)
+        return "late"
+
+    async def answer(arguments: Mapping[str, Any]) -> str:
+        calls.append("answer")
+        return "ok"
+
+    graph = _twins_graph("a", "b", idempotent=True)
+    graph.add_tool("a", idempotent=True, timeout_s=0.05)
+    policy = load_policy()
+    run = await Executor(graph, CallableInvoker({"a": hang, "b": answer}), policy=policy).run(
+        log=DecisionLog()
+    )
+    assert run.outcome == "completed" and run.path == ["b"]
+    assert calls == ["hang"] * policy.execution.retry.max_attempts + ["answer"]
+
+
+async def test_failed_restarts_back_off_doubling_up_to_the_cap() -> None:
+    policy = McpPolicy(restart=RestartPolicy(initial_s=0.5, max_s=1.5))
+    clock = ManualClock()
+    specs = _specs({"broken": broken_server()})
+    async with McpServers(specs, policy=policy, clock=clock) as servers:
+        connection = servers.connection("broken")
+        assert "broken" in servers.failures
+        backoffs = [connection.breaker.reset_timeout]
+        for _ in range(3):
+            clock.now += connection.circuit_remaining_s()
+            with pytest.raises(ToolUnavailableError, match="fatal: no API key set"):
+                await McpInvoker(servers).invoke("broken/anything", {})
+            backoffs.append(connection.breaker.reset_timeout)
+        with pytest.raises(CircuitOpenError):
+            await McpInvoker(servers).invoke("broken/anything", {})
+    assert backoffs == [0.5, 1.0, 1.5, 1.5]
+    assert connection.starts == 4

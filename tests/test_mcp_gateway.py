@@ -1,0 +1,348 @@
+"""The gateway end to end, driven by the MCP SDK's own client: search finds the right tool,
+call_tool has its real effect, a dying server's read-only tool heals on its twin, a
+non-idempotent tool is never repeated, a dead server takes nothing else down, deny rules hold,
+and no child process outlives the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psutil
+import pytest
+from mcp import Client, ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp_servers import (
+    broken_server,
+    faulty_server,
+    free_port,
+    ledger_lines,
+    npm_server,
+    time_server,
+    write_config,
+)
+
+from orchestrator.execution import Decision
+from orchestrator.integrations.mcp import DenyRule, Gateway, McpPolicy, McpServers
+from orchestrator.integrations.mcp._config import parse_servers_config
+from orchestrator.policy import Policy, load_policy
+from orchestrator.routing import Embedder, load_embedder
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    """One packaged MiniLM for the whole module (loading it takes seconds)."""
+    return load_embedder()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Per-server index caches shared by the module: unchanged servers are not re-embedded."""
+    yield tmp_path_factory.mktemp("mcp-index")
+
+
+@asynccontextmanager
+async def gateway_client(
+    servers: dict[str, dict[str, Any]],
+    embedder: Embedder,
+    index_dir: Path,
+    policy: Policy | None = None,
+    decisions: list[Decision] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[tuple[Client, McpServers]]:
+    policy = policy or load_policy()
+    specs = parse_servers_config({"mcpServers": servers})
+    async with McpServers(specs, policy=policy.mcp, clock=clock) as pool:
+        listeners = [decisions.append] if decisions is not None else []
+        gateway = Gateway.open(
+            pool, policy=policy, embedder=embedder, index_dir=index_dir, listeners=listeners
+        )
+        async with Client(gateway.mcp_server()) as client:
+            yield client, pool
+
+
+def _text(result: Any) -> str:
+    return "\n".join(b.text for b in result.content if b.type == "text")
+
+
+async def test_search_finds_the_right_tool(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    servers = {
+        "time_a": time_server(),
+        "fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]},
+        "memory": {"command": npm_server("mcp-server-memory")},
+    }
+    async with gateway_client(servers, embedder, index_dir) as (client, _):
+        listed = await client.list_tools()
+        assert sorted(t.name for t in listed.tools) == ["call_tool", "search_tools"]
+        found = await client.call_tool(
+            "search_tools", {"query": "write text content into a file on disk", "k": 3}
+        )
+        assert not found.is_error
+        tools = found.structured_content["tools"]
+        assert tools[0]["name"] == "fs/write_file"
+        assert tools[0]["server"] == "fs"
+        assert "path" in tools[0]["inputSchema"]["properties"]
+        assert tools[0]["annotations"].get("destructiveHint") is True
+        assert json.loads(_text(found)) == found.structured_content  # same JSON as text
+        assert found.structured_content["fits"] is True
+        timed = await client.call_tool(
+            "search_tools", {"query": "current time in a given timezone"}
+        )
+        assert timed.structured_content["tools"][0]["name"] == "time_a/get_current_time"
+        assert len(timed.structured_content["tools"]) == 5  # k defaults to 5
+
+
+async def test_call_tool_has_its_real_effect(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "note.txt"
+    servers = {"fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]}}
+    async with gateway_client(servers, embedder, index_dir) as (client, _):
+        result = await client.call_tool(
+            "call_tool",
+            {"name": "fs/write_file", "arguments": {"path": str(target), "content": "hello mcp"}},
+        )
+        assert not result.is_error, _text(result)
+        assert target.read_text(encoding="utf-8") == "hello mcp"
+        read = await client.call_tool(
+            "call_tool", {"name": "fs/read_text_file", "arguments": {"path": str(target)}}
+        )
+        assert "hello mcp" in _text(read)
+
+
+async def test_dying_servers_read_only_tool_is_healed_on_its_twin(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    flaky, steady = tmp_path / "flaky", tmp_path / "steady"
+    servers = {
+        "flaky": faulty_server(flaky, "--die-on", "lookup_record"),
+        "steady": faulty_server(steady),
+    }
+    decisions: list[Decision] = []
+    frozen = 0.0  # a clock that never moves: the crashed server's circuit stays open
+    async with gateway_client(
+        servers, embedder, index_dir, decisions=decisions, clock=lambda: frozen
+    ) as (client, pool):
+        result = await client.call_tool(
+            "call_tool", {"name": "flaky/lookup_record", "arguments": {"key": "k1"}}
+        )
+        assert not result.is_error, _text(result)
+        assert result.structured_content == {"key": "k1", "value": "value-of-k1"}
+        assert (
+            result.meta is not None
+            and result.meta["orchestrator"]["tool"] == "steady/lookup_record"
+        )
+        assert len(ledger_lines(flaky, "lookup_record")) == 1
+        assert len(ledger_lines(steady, "lookup_record")) == 1
+        assert [d.action for d in decisions] == ["fail", "reroute", "execute", "complete"]
+        assert pool.connection("flaky").state == "open circuit"
+        # While its circuit is open the crashed server is avoided, not called.
+        again = await client.call_tool(
+            "call_tool", {"name": "flaky/lookup_record", "arguments": {"key": "k2"}}
+        )
+        assert again.structured_content == {"key": "k2", "value": "value-of-k2"}
+        assert len(ledger_lines(flaky, "lookup_record")) == 1
+
+
+async def test_non_idempotent_tool_is_not_repeated_after_a_lost_connection(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    flaky, steady = tmp_path / "flaky", tmp_path / "steady"
+    servers = {
+        "flaky": faulty_server(flaky, "--die-on", "append_journal"),
+        "steady": faulty_server(steady),
+    }
+    async with gateway_client(servers, embedder, index_dir) as (client, _):
+        result = await client.call_tool(
+            "call_tool", {"name": "flaky/append_journal", "arguments": {"text": "pay 7"}}
+        )
+    assert result.is_error
+    text = _text(result)
+    assert "flaky/append_journal" in text
+    assert "may already have taken effect" in text
+    assert "lost mid-call" in text
+    assert len(ledger_lines(flaky, "append_journal")) == 1
+    assert ledger_lines(steady) == []
+
+
+async def test_server_that_does_not_start_does_not_take_the_others_down(
+    embedder: Embedder, index_dir: Path
+) -> None:
+    servers = {"broken": broken_server(), "time_b": time_server()}
+    async with gateway_client(servers, embedder, index_dir) as (client, pool):
+        assert pool.connection("broken").state != "up"
+        assert "fatal: no API key set" in str(pool.failures["broken"])
+        found = await client.call_tool("search_tools", {"query": "what time is it", "k": 2})
+        assert {t["server"] for t in found.structured_content["tools"]} == {"time_b"}
+        now = await client.call_tool(
+            "call_tool", {"name": "time_b/get_current_time", "arguments": {"timezone": "UTC"}}
+        )
+        assert not now.is_error and now.structured_content["timezone"] == "UTC"
+
+
+async def test_unknown_name_and_exhausted_healing_are_clear_errors(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger"
+    servers = {"only": faulty_server(ledger, "--fail-on", "lookup_record")}
+    async with gateway_client(servers, embedder, index_dir) as (client, _):
+        unknown = await client.call_tool("call_tool", {"name": "lookup_record", "arguments": {}})
+        assert unknown.is_error
+        assert "unknown tool 'lookup_record'" in _text(unknown)
+        assert "only/lookup_record" in _text(unknown)  # the qualified name it probably meant
+        failed = await client.call_tool(
+            "call_tool", {"name": "only/lookup_record", "arguments": {"key": "k"}}
+        )
+        assert failed.is_error
+        text = _text(failed)
+        assert text.startswith("call_tool only/lookup_record: healing exhausted")
+        assert text.count("lookup_record failed on purpose") == 3  # every attempt, with its reason
+
+
+async def test_denied_tools_are_hidden_from_search_and_refused_by_call(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    base = load_policy()
+    policy = base.model_copy(
+        update={
+            "mcp": McpPolicy(
+                deny=(DenyRule(annotation="destructiveHint", reason="read-only agent"),)
+            )
+        }
+    )
+    servers = {"fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]}}
+    async with gateway_client(servers, embedder, index_dir, policy=policy) as (client, _):
+        found = await client.call_tool("search_tools", {"query": "write a file", "k": 10})
+        names = {t["name"] for t in found.structured_content["tools"]}
+        assert names and not names & {"fs/write_file", "fs/edit_file", "fs/move_file"}
+        refused = await client.call_tool(
+            "call_tool",
+            {"name": "fs/write_file", "arguments": {"path": str(tmp_path / "x"), "content": "x"}},
+        )
+    assert refused.is_error
+    assert "denied by policy" in _text(refused) and "read-only agent" in _text(refused)
+    assert not (tmp_path / "x").exists()
+
+
+async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: Path) -> None:
+    """`orchestrator mcp serve` as a real process, driven over stdio by the SDK's client."""
+    config = write_config(
+        tmp_path / "servers.json",
+        {
+            "time_a": time_server(),
+            "memory": {"command": npm_server("mcp-server-memory")},
+            "f": faulty_server(tmp_path / "ledger"),
+        },
+    )
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-c",
+            "from orchestrator.cli import main; main()",
+            "mcp",
+            "serve",
+            "--config",
+            str(config),
+            "--index",
+            str(index_dir / "cli"),
+        ],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+        cwd=str(REPO),
+    )
+    mine = psutil.Process(os.getpid())
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        gateway = next(p for p in mine.children() if str(config) in " ".join(p.cmdline()))
+        children = gateway.children(recursive=True)
+        assert len(children) >= 3
+        found = await session.call_tool("search_tools", {"query": "current time in Lisbon", "k": 1})
+        assert found.structured_content["tools"][0]["name"] == "time_a/get_current_time"
+        created = await session.call_tool(
+            "call_tool",
+            {
+                "name": "memory/create_entities",
+                "arguments": {"entities": [{"name": "x", "entityType": "t", "observations": []}]},
+            },
+        )
+        assert not created.is_error
+    _, alive = psutil.wait_procs([gateway, *children], timeout=10)
+    assert alive == []
+
+
+class _Counting:
+    """The module's embedder, counting the texts it embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.texts = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, max_tokens: int | None = None
+    ) -> Any:
+        self.texts += len(texts)
+        return self.inner.encode(texts, batch_size=batch_size, max_tokens=max_tokens)
+
+
+async def test_twins_share_a_duplicate_group_and_unchanged_servers_are_not_re_embedded(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    specs = parse_servers_config({"mcpServers": {"time_a": time_server(), "time_b": time_server()}})
+    counting = _Counting(embedder)
+    async with McpServers(specs) as pool:
+        first = Gateway.open(pool, embedder=counting, index_dir=tmp_path)
+        embedded_first = counting.texts
+        again = Gateway.open(pool, embedder=counting, index_dir=tmp_path)
+        embedded_again = counting.texts - embedded_first
+        found = await again.search("what is the current time in Tokyo", k=2)
+    assert embedded_first > 0 and embedded_again == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{c.name}-{c.tools_hash}" for c in pool
+    )
+    best = found["tools"][0]
+    twin = "time_b/get_current_time" if best["server"] == "time_a" else "time_a/get_current_time"
+    assert best["name"].endswith("/get_current_time") and best["alternatives"] == [twin]
+    match = first.router.route("what is the current time in Tokyo", 1).matches[0]
+    assert [d.id for d in match.duplicates] == [twin]
+
+
+async def test_gateway_serves_streamable_http(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    port = free_port()
+    specs = parse_servers_config({"mcpServers": {"time_a": time_server()}})
+    async with McpServers(specs) as pool, anyio.create_task_group() as tg:
+        gateway = Gateway.open(pool, embedder=embedder, index_dir=index_dir)
+        app = gateway.mcp_server().streamable_http_app(host="127.0.0.1")
+        http = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        tg.start_soon(http.serve)
+        with anyio.fail_after(20):
+            while not http.started:
+                await anyio.sleep(0.05)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            now = await client.call_tool(
+                "call_tool", {"name": "time_a/get_current_time", "arguments": {"timezone": "UTC"}}
+            )
+        http.should_exit = True
+    assert not now.is_error and now.structured_content["timezone"] == "UTC"
