@@ -575,6 +575,8 @@ def trace_show(
         raise typer.Exit(1)
     for line in render_traces(spans, events=events):
         typer.echo(line)
+
+
 # --- MCP commands (issue 8): `orchestrator mcp serve|status`; the logic lives in the subpackage ---
 from orchestrator.integrations.mcp._cli import mcp_app  # noqa: E402
 

@@ -151,6 +151,8 @@ class CircuitOpenError(ToolFailure):
 
 class TelemetryError(OrchestratorError):
     """Tracing cannot be set up (exporter, protocol, file), or a trace file cannot be read."""
+
+
 # --- MCP (issue 8) ---
 
 

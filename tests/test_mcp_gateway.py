@@ -85,7 +85,7 @@ async def test_search_finds_the_right_tool(
     }
     async with gateway_client(servers, embedder, index_dir) as (client, _):
         listed = await client.list_tools()
-        assert sorted(t.name for t in listed.tools) == ["call_tool", "search_tools"]
+        assert sorted(t.name for t in listed.tools) == ["call_tool", "plan_task", "search_tools"]
         found = await client.call_tool(
             "search_tools", {"query": "write text content into a file on disk", "k": 3}
         )
@@ -120,6 +120,40 @@ async def test_call_tool_has_its_real_effect(
             "call_tool", {"name": "fs/read_text_file", "arguments": {"path": str(target)}}
         )
         assert "hello mcp" in _text(read)
+
+
+async def test_plan_task_returns_an_ordered_plan_over_the_servers_tools(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    servers = {"fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]}}
+    async with gateway_client(servers, embedder, index_dir) as (client, _):
+        result = await client.call_tool(
+            "plan_task", {"task": "create a folder called drafts, then write hello into it"}
+        )
+        assert not result.is_error, _text(result)
+        planned = result.structured_content
+        assert json.loads(_text(result)) == planned
+        ids = [step["id"] for step in planned["plan"]]
+        assert "fs/write_file" in ids
+        assert all(set(step) == {"id", "name", "needs"} for step in planned["plan"])
+        assert ids.index("fs/create_directory") < ids.index("fs/write_file")
+
+
+async def test_every_gateway_call_is_one_trace_of_its_decisions(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    from orchestrator.telemetry import read_spans, tracing
+
+    trace = tmp_path / "trace.jsonl"
+    servers = {"fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(tmp_path)]}}
+    with tracing(trace):
+        async with gateway_client(servers, embedder, index_dir) as (client, _):
+            arguments = {"path": str(tmp_path / "a"), "content": "x"}
+            await client.call_tool("call_tool", {"name": "fs/write_file", "arguments": arguments})
+    spans = read_spans(trace)
+    root = next(s for s in spans if s.name == "invoke_workflow mcp_gateway")
+    step = next(s for s in spans if s.name == "execute_tool fs/write_file")
+    assert step.trace_id == root.trace_id and step.parent_id == root.span_id
 
 
 async def test_dying_servers_read_only_tool_is_healed_on_its_twin(

@@ -1,8 +1,9 @@
 """The gateway: orchestrator as one small MCP server in front of many.
 
-A client sees two tools instead of hundreds: ``search_tools`` routes a query over every server's
-tools, and ``call_tool`` runs the chosen tool through the self-healing executor on a small graph
-(start -> the tool or its twins on other servers -> done), so a dead server costs a reroute.
+A client sees a few tools instead of hundreds: ``search_tools`` routes a query over every
+server's tools, ``call_tool`` runs the chosen tool through the self-healing executor on a small
+graph (start -> the tool or its twins on other servers -> done), so a dead server costs a
+reroute, and ``plan_task`` returns the multi-step plan for a task. Every call is traced.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from orchestrator.integrations.mcp._config import ServerSpec
 from orchestrator.integrations.mcp._invoker import McpInvoker
 from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._tools import split_name, twin_key
+from orchestrator.planning import Planner
 from orchestrator.policy import Policy, load_policy
 from orchestrator.routing import Embedder, SkillRouter, load_embedder
+from orchestrator.telemetry import traced_run
 
 __all__ = ["Gateway", "serve"]
 
@@ -44,6 +47,10 @@ SEARCH_DESCRIPTION = (
     "Search the tools of every connected MCP server. Returns the best matches first, each with "
     "its qualified name (server/tool), description, inputSchema, annotations, server and score; "
     "'fits' is false when nothing fits the query. Then call one with call_tool."
+)
+PLAN_DESCRIPTION = (
+    "Plan a multi-step task over every connected server's tools: the tools to call in order, "
+    "what each takes its inputs from (needs), and alternatives for each step."
 )
 CALL_DESCRIPTION = (
     "Call a tool found by search_tools, by its qualified name (server/tool), with its arguments. "
@@ -80,6 +87,7 @@ class Gateway:
         self.breakers: dict[str, CircuitBreaker] = {}
         self.stats: dict[str, ToolStats] = {}
         self.runs: deque[RunResult] = deque(maxlen=_RECENT_RUNS)
+        self._planner: Planner | None = None
 
     @classmethod
     def open(
@@ -126,6 +134,26 @@ class Gateway:
                 }
             )
         return {"tools": tools, "fits": result.fits}
+
+    # -- plan_task ------------------------------------------------------------------------------
+
+    async def plan(self, task: str) -> dict[str, Any]:
+        """The plan for ``task`` over the allowed tools (the dependency graph of the servers'
+        tools is derived on first use)."""
+
+        def make() -> dict[str, Any]:
+            if self._planner is None:
+                self._planner = Planner.from_router(self.router, self.policy)
+            only = None if len(self.allowed) == len(self.skills) else self.allowed
+            plan = self._planner.plan(task, only=only)
+            return {
+                "plan": plan.contract(),
+                "steps": [step.to_dict() for step in plan.steps],
+                "subgoals": list(plan.subgoals),
+                "unplanned": list(plan.unplanned),
+            }
+
+        return await anyio.to_thread.run_sync(make)
 
     # -- call_tool ------------------------------------------------------------------------------
 
@@ -175,7 +203,9 @@ class Gateway:
         for listener in self.listeners:
             log.subscribe(listener)
         executor = self._executor(self.graph_for(name))
-        run = await executor.run(dict(arguments or {}), log=log)
+        with traced_run(log, f"call_tool {name}", workflow="mcp_gateway", executor=executor) as t:
+            run = await executor.run(dict(arguments or {}), log=log)
+            t.set_result(run)
         self.runs.append(run)
         meta = {"orchestrator": {"requested": name, **run.to_dict()}}
         if run.outcome in ("completed", "demoted") and run.path:
@@ -219,6 +249,18 @@ class Gateway:
             return CallToolResult(
                 content=[TextContent(type="text", text=json.dumps(found))],
                 structured_content=found,
+            )
+
+        @server.tool(
+            name="plan_task",
+            description=PLAN_DESCRIPTION,
+            annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+        )
+        async def plan_task(task: str) -> CallToolResult:
+            planned = await self.plan(task)
+            return CallToolResult(
+                content=[TextContent(type="text", text=json.dumps(planned))],
+                structured_content=planned,
             )
 
         @server.tool(name="call_tool", description=CALL_DESCRIPTION)
