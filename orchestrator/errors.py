@@ -13,6 +13,8 @@ can fix their input without reading our source.
     ├── NoPathError             no healthy path from the current state to the goal
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
+    │   └── LLMError            an LLM call failed or its answer is malformed
+    ├── EffortError             an effort replay file or a saved effort router is malformed
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
         ├── ToolUnavailableError    the tool is down or unreachable
         ├── ToolCallError           the tool ran and reported an error
@@ -28,9 +30,11 @@ __all__ = [
     "CatalogError",
     "CircuitOpenError",
     "DuplicateSkillError",
+    "EffortError",
     "EscalationError",
     "GraphError",
     "IndexFormatError",
+    "LLMError",
     "MalformedOutputError",
     "ModelLoadError",
     "NoPathError",
@@ -135,3 +139,15 @@ class RateLimitedError(ToolFailure):
 
 class CircuitOpenError(ToolFailure):
     """The tool's circuit breaker is open, so the call was refused without reaching the tool."""
+
+
+class LLMError(EscalationError):
+    """An LLM call failed (HTTP, timeout) or answered something unreadable.
+
+    A subclass of ``EscalationError`` because escalation was the first LLM caller and handles it
+    as a failed escalation; other callers catch ``LLMError`` itself.
+    """
+
+
+class EffortError(OrchestratorError):
+    """An effort replay file or a saved effort router is malformed or from another version."""

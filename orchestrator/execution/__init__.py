@@ -12,7 +12,6 @@ from orchestrator.execution._escalation import (
     EscalationDecision,
     EscalationRequest,
     GiveUp,
-    LLMClient,
     LLMEscalation,
     ScriptedEscalation,
     parse_decision,
@@ -36,7 +35,6 @@ from orchestrator.execution._monitors import (
     RiskMonitor,
     ToolDownMonitor,
 )
-from orchestrator.execution._openai import OpenAICompatibleClient
 from orchestrator.execution._policy import (
     BreakerPolicy,
     EscalationPolicy,
@@ -44,6 +42,10 @@ from orchestrator.execution._policy import (
     MonitorPolicy,
     RetryPolicy,
 )
+
+# The client protocol and the OpenAI-compatible client moved to orchestrator.llm; re-exported
+# here so existing imports keep working.
+from orchestrator.llm import LLMClient, OpenAICompatibleClient
 
 __all__ = [
     "DEFAULT_MONITORS",
