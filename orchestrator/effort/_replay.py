@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "PolicyResult",
     "ReplayReport",
     "ReplayStep",
+    "fit_and_replay",
     "read_replay",
     "replay",
     "training_observations",
@@ -254,7 +255,7 @@ def replay(router: EffortRouter, steps: Sequence[ReplayStep]) -> ReplayReport:
             tried.append(effort)
             if s.outcomes[effort].success:
                 break
-            step = Step(**{**step.__dict__, "tried": tuple(tried), "retries": len(tried) - 1})
+            step = replace(step, tried=tuple(tried), retries=len(tried) - 1)
             effort = router.escalate(step, effort)
         return tried
 
@@ -287,3 +288,18 @@ def write_choices(path: str | Path, choices: Sequence[dict[str, Any]]) -> None:
     except BaseException:
         Path(staging).unlink(missing_ok=True)
         raise
+
+
+def fit_and_replay(
+    test: str | Path,
+    train: str | Path,
+    router: EffortRouter,
+    choices: str | Path | None = None,
+) -> ReplayReport:
+    """Fit ``router`` on ``train`` (outcomes visible), replay ``test`` and write the choices."""
+    levels = router.levels
+    router.fit(training_observations(read_replay(train, levels), levels))
+    report = replay(router, read_replay(test, levels))
+    if choices is not None:
+        write_choices(choices, report.choices)
+    return report

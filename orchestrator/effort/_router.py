@@ -12,7 +12,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -263,7 +263,7 @@ class EffortRouter:
         when no level is left or stopping is expected to cost less."""
         self._check_level(failed)
         tried = tuple(sorted({*step.tried, failed}, key=self.levels.index))
-        retried = Step(**{**step.__dict__, "tried": tried, "retries": step.retries + 1})
+        retried = replace(step, tried=tried, retries=step.retries + 1)
         plan = self.plan(retried)
         return plan[0] if plan else None
 

@@ -18,7 +18,12 @@ from orchestrator.execution._escalation import (
 )
 from orchestrator.execution._executor import Executor, Outcome, RunResult
 from orchestrator.execution._failures import Failure, FailureKind, classify
-from orchestrator.execution._invoker import CallableInvoker, Invoker, ProbingInvoker
+from orchestrator.execution._invoker import (
+    CallableInvoker,
+    EffortInvoker,
+    Invoker,
+    ProbingInvoker,
+)
 from orchestrator.execution._log import (
     Action,
     Decision,
@@ -61,6 +66,7 @@ __all__ = [
     "DecisionListener",
     "DecisionLog",
     "Demote",
+    "EffortInvoker",
     "Escalation",
     "EscalationDecision",
     "EscalationPolicy",
