@@ -48,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bfcl import _zip, read_jsonl  # noqa: E402
+from bfcl import _zip, read_jsonl
 
 CATEGORIES = {"base": 0.0, "long_context": 0.3, "miss_param": 0.2}
 ABILITY = {"low": 0.0, "medium": 1.2, "high": 2.4}
@@ -155,9 +155,10 @@ def episodes(intercept: float = INTERCEPT) -> list[tuple[int, list[dict[str, Any
     descriptions, sizes = _docs()
     out = []
     for category, offset in CATEGORIES.items():
-        answers = {a["id"]: a["ground_truth"] for a in read_jsonl(
-            f"possible_answer/BFCL_v4_multi_turn_{category}.json"
-        )}
+        answers = {
+            a["id"]: a["ground_truth"]
+            for a in read_jsonl(f"possible_answer/BFCL_v4_multi_turn_{category}.json")
+        }
         for entry in read_jsonl(f"BFCL_v4_multi_turn_{category}.json"):
             episode = entry["id"]
             number = int(episode.rsplit("_", 1)[1])

@@ -17,10 +17,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from orchestrator.effort import (  # noqa: E402
+from orchestrator.effort import (
     EffortPolicy,
     EffortRouter,
     PolicyResult,
+    TextEncoder,
     read_replay,
     replay,
     training_observations,
@@ -46,12 +47,13 @@ def main() -> None:
     levels = EffortPolicy().levels
     train = training_observations(read_replay(train_file, levels), levels)
     test = read_replay(test_file, levels)
+    encoder = TextEncoder()  # one embedding cache for every configuration
     rows: list[dict[str, Any]] = []
     baselines: list[PolicyResult] = []
     for name, overrides in CONFIGS.items():
         if args.only and name != args.only:
             continue
-        router = EffortRouter(EffortPolicy(**overrides))
+        router = EffortRouter(EffortPolicy(**overrides), encoder=encoder)
         started = time.perf_counter()
         router.fit(train)
         fit_s = time.perf_counter() - started
@@ -67,10 +69,18 @@ def main() -> None:
     ladder_row = ladder.results[0].to_dict(ladder.high_tokens)
     ladder_row["policy"] = "cascade low->medium->high"
     rows += [r.to_dict(high) for r in baselines] + [ladder_row]
-    print(f"held-out: {len(test)} steps in {baselines[0].episodes} episodes; train "
-          f"{len(train) // len(levels)} steps")
-    header = ("policy", "tokens", "tokens_vs_high", "episode_success", "step_success",
-              "attempts_per_step")
+    print(
+        f"held-out: {len(test)} steps in {baselines[0].episodes} episodes; train "
+        f"{len(train) // len(levels)} steps"
+    )
+    header = (
+        "policy",
+        "tokens",
+        "tokens_vs_high",
+        "episode_success",
+        "step_success",
+        "attempts_per_step",
+    )
     widths = [34, 11, 14, 15, 12, 17]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:

@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator._files import read_document
 from orchestrator._resources import data_path
+from orchestrator.effort._policy import EffortPolicy
 from orchestrator.errors import PolicyError
 from orchestrator.execution._policy import ExecutionPolicy
 from orchestrator.graph._policy import GraphPolicy
+from orchestrator.llm._policy import LLMPolicy
 from orchestrator.routing._policy import RoutingPolicy
 
 __all__ = ["Policy", "load_policy"]
@@ -29,6 +31,8 @@ class Policy(BaseModel):
     routing: RoutingPolicy = RoutingPolicy()
     graph: GraphPolicy = GraphPolicy()
     execution: ExecutionPolicy = ExecutionPolicy()
+    effort: EffortPolicy = EffortPolicy()
+    llm: LLMPolicy = LLMPolicy()
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

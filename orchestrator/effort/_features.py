@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,18 @@ SIGNALS = (
     "has_confidence",
     "margin",
     "log_alternatives",
+    "tool_named",
 )
+
+
+def _tool_named(step: Step) -> float:
+    """Share of the tool name's words found in the latest part of the task: a request that names
+    the tool (``grep the file``) asks for less inference than one that implies it (``cd`` first)."""
+    words = [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", step.tool) if len(w) > 2]
+    if not words:
+        return 0.0
+    tail = step.task[-400:].lower()
+    return sum(1 for w in words if w.lower() in tail) / len(words)
 
 
 def signals(steps: Sequence[Step]) -> Matrix:
@@ -44,6 +56,7 @@ def signals(steps: Sequence[Step]) -> Matrix:
             1.0 if s.confidence is not None else 0.0,
             s.margin if s.margin is not None else 0.0,
             math.log1p(s.alternatives),
+            _tool_named(s),
         ]
         for s in steps
     ]

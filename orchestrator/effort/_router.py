@@ -102,6 +102,8 @@ class EffortRouter:
     embedder
         Sentence embedder for ``features: text``; the packaged MiniLM, loaded on first use,
         when omitted.
+    encoder
+        A ``TextEncoder`` to share (and its cache of embedded texts) between routers.
 
     Examples
     --------
@@ -111,11 +113,15 @@ class EffortRouter:
     """
 
     def __init__(
-        self, policy: EffortPolicy | None = None, *, embedder: Embedder | None = None
+        self,
+        policy: EffortPolicy | None = None,
+        *,
+        embedder: Embedder | None = None,
+        encoder: TextEncoder | None = None,
     ) -> None:
         self.policy = policy if policy is not None else EffortPolicy()
         self.levels: tuple[Effort, ...] = self.policy.levels
-        self.encoder = TextEncoder(embedder)
+        self.encoder = encoder if encoder is not None else TextEncoder(embedder)
         self.observations: list[Observation] = []
         self._fitted: dict[Effort, _Level] | None = None
         self._mean: Matrix | None = None

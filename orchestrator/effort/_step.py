@@ -33,12 +33,12 @@ class Step:
     retries: int = 0
     tried: tuple[Effort, ...] = ()
 
-    def text(self, limit: int = 1200) -> str:
+    def text(self, limit: int = 600) -> str:
         """The text embedded for this step: the tool first, then the latest context.
 
         The tail of the task is kept, since the current request sits at the end of a context;
         history entries the task already quotes are not repeated.
         """
-        head = f"tool {self.tool}: {self.tool_description[:300]}"
+        head = f"tool {self.tool}: {self.tool_description[:200]}"
         context = "\n".join([self.task, *(h for h in self.history if h not in self.task)])
         return f"{head}\n{context[-limit:]}"
