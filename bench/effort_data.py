@@ -7,7 +7,7 @@ model (below), sampled with a fixed seed. The router sees the text and the signa
 
 Difficulty model (hidden; d is on a logit scale):
 
-    d = -1.5
+    d = -2.5
         + 0.30 * number of arguments
         + 1.20 * share of argument values not written in the current user turn (inferred)
         + 0.35 * min(position of the call in its turn, 3)       (later calls depend on earlier)
@@ -52,7 +52,7 @@ from bfcl import _zip, read_jsonl
 
 CATEGORIES = {"base": 0.0, "long_context": 0.3, "miss_param": 0.2}
 ABILITY = {"low": 0.0, "medium": 1.2, "high": 2.4}
-INTERCEPT = -1.5
+INTERCEPT = -2.5
 REASONING = {"low": 120.0, "medium": 600.0, "high": 2200.0}
 SLIP = 0.03
 CLASS_DOCS = {

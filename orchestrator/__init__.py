@@ -7,13 +7,16 @@ how hard to think (effort), and keeps working when tools fail (self-healing exec
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.catalog import Skill, catalog_hash, load_catalog
+from orchestrator.effort import EffortRouter
 from orchestrator.errors import (
     CatalogError,
     CircuitOpenError,
     DuplicateSkillError,
+    EffortError,
     EscalationError,
     GraphError,
     IndexFormatError,
+    LLMError,
     MalformedOutputError,
     ModelLoadError,
     NoPathError,
@@ -39,6 +42,7 @@ from orchestrator.execution import (
     silent_failures,
 )
 from orchestrator.graph import Plan, ToolGraph, load_graph, plan_route
+from orchestrator.llm import AnthropicClient, GptOssClient, QwenClient
 from orchestrator.policy import Policy, load_policy
 from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_scenario
 
@@ -59,18 +63,23 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AnthropicClient",
     "CallableInvoker",
     "CatalogError",
     "CircuitOpenError",
     "DecisionLog",
     "DuplicateSkillError",
+    "EffortError",
+    "EffortRouter",
     "Escalation",
     "EscalationError",
     "Executor",
     "FaultInjector",
+    "GptOssClient",
     "GraphError",
     "IndexFormatError",
     "Invoker",
+    "LLMError",
     "LLMEscalation",
     "MalformedOutputError",
     "Match",
@@ -81,6 +90,7 @@ __all__ = [
     "Plan",
     "Policy",
     "PolicyError",
+    "QwenClient",
     "RateLimitedError",
     "RouteResult",
     "RunResult",
