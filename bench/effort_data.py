@@ -28,7 +28,9 @@ Tokens (generated tokens: reasoning + the call; input tokens are not counted):
     tokens[e] = reasoning[e] * exp(0.3 * clip(d, -2, 4)) * LogNormal(0, 0.25) + 15 + len(call)/3.5
     reasoning = low 120, medium 600, high 2200
 
-The router never sees d, the arguments of the call it is about to make, the offsets or u.
+The router never sees d, the arguments of the call it is about to make, the offsets or u; d
+and d_call (d without the episode and step noise) go to a side file, {split}.hidden.jsonl, which
+only bench/effort_replay.py reads, for bounds on what knowing them would save.
 Episodes are split by their BFCL number (the same task in the three categories stays on one
 side), 60% train and 40% test.
 """
@@ -112,7 +114,10 @@ def _leaves(value: Any) -> list[str]:
 
 def _difficulty(
     episode: str, offset: float, turn_text: str, call: str, position: int, intercept: float
-) -> tuple[float, str]:
+) -> tuple[float, float, str]:
+    """The step's difficulty d, and the part of it the call alone determines (d_call: without
+    the episode and step noise; still more than the router knows, since it never sees the
+    call's arguments)."""
     name, values = _call(call)
     leaves = _leaves(values)
     said = turn_text.lower()
@@ -120,7 +125,7 @@ def _difficulty(
     words = [w for w in re.split(r"[_\W]+", name.lower()) if len(w) > 2]
     implicit = not any(w in said for w in words)
     value_chars = sum(len(v) for v in leaves)
-    d = (
+    d_call = (
         intercept
         + 0.30 * len(values)
         + 1.20 * unstated
@@ -128,11 +133,14 @@ def _difficulty(
         + 0.70 * implicit
         + 0.25 * math.log1p(value_chars / 20)
         + 0.5 * _normal("tool", name)
+    )
+    d = (
+        d_call
         + 0.6 * _normal("episode", episode)
         + offset
         + 0.6 * _normal("step", episode, call, position)
     )
-    return d, name
+    return d, d_call, name
 
 
 def _outcomes(d: float, key: tuple[object, ...], call: str) -> dict[str, dict[str, Any]]:
@@ -171,7 +179,9 @@ def episodes(intercept: float = INTERCEPT) -> list[tuple[int, list[dict[str, Any
                 if turn_text:
                     conversation.append(f"user: {turn_text}")
                 for position, call in enumerate(calls):
-                    d, name = _difficulty(episode, offset, turn_text, call, position, intercept)
+                    d, d_call, name = _difficulty(
+                        episode, offset, turn_text, call, position, intercept
+                    )
                     key = (episode, len(lines))
                     lines.append(
                         {
@@ -183,6 +193,8 @@ def episodes(intercept: float = INTERCEPT) -> list[tuple[int, list[dict[str, Any
                             "history": list(history),
                             "signals": {"alternatives": alternatives},
                             "outcomes": _outcomes(d, key, call),
+                            # Hidden: written to a side file, never into the replay file.
+                            "hidden": {"d": d, "d_call": d_call},
                         }
                     )
                     conversation.append(f"call: {call}")
@@ -210,14 +222,18 @@ def main() -> None:
     test = set(rng.sample(numbers, round(len(numbers) * args.test_share)))
     counts = {"train": [0, 0], "test": [0, 0]}
     handles = {s: (args.out / f"{s}.jsonl").open("w", encoding="utf-8") for s in counts}
+    hidden = {s: (args.out / f"{s}.hidden.jsonl").open("w", encoding="utf-8") for s in counts}
     rates = {level: 0 for level in ABILITY}
-    with handles["train"], handles["test"]:
+    with handles["train"], handles["test"], hidden["train"], hidden["test"]:
         for number, lines in generated:
             split = "test" if number in test else "train"
             counts[split][0] += 1
             counts[split][1] += len(lines)
             for line in lines:
+                secret = line.pop("hidden")
                 handles[split].write(json.dumps(line) + "\n")
+                key = {"episode": line["episode"], "step": line["step"]}
+                hidden[split].write(json.dumps({**key, **secret}) + "\n")
                 for level in ABILITY:
                     rates[level] += line["outcomes"][level]["success"]
     total = sum(c[1] for c in counts.values())

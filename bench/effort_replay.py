@@ -12,15 +12,23 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from effort_data import ABILITY, CATEGORIES, REASONING
 
 from orchestrator.effort import (
     EffortPolicy,
     EffortRouter,
+    Estimate,
     PolicyResult,
+    ReplayStep,
+    Step,
     TextEncoder,
     read_replay,
     replay,
@@ -34,6 +42,60 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "logistic text+signals": {"model": "logistic"},
     "logistic signals only": {"model": "logistic", "features": "signals"},
 }
+
+
+class _Told(EffortRouter):
+    """A router told the step's (hidden) difficulty: an upper bound, not a policy."""
+
+    current: Estimate
+
+    def estimate(self, step: Step) -> Estimate:
+        return self.current
+
+
+def _told_estimate(d: float, spread: float) -> Estimate:
+    """P(success) and expected tokens per level for difficulty d plus N(0, spread) unknown."""
+    z = np.random.default_rng(0).normal(0.0, 1.0, 400) * spread if spread else np.zeros(1)
+    ds = d + z
+    success = {e: float((1 / (1 + np.exp(-2 * (a - ds)))).mean()) for e, a in ABILITY.items()}
+    scale = np.exp(0.3 * np.clip(ds, -2, 4)).mean() * np.exp(0.25**2 / 2)
+    tokens = {e: float(r * scale + 25) for e, r in REASONING.items()}
+    return Estimate(success, tokens)
+
+
+def _bound(
+    name: str, test: list[ReplayStep], hidden: dict[tuple[str, int], dict[str, float]], key: str
+) -> PolicyResult:
+    """Walk ``test`` as the replay does, with the router told ``key`` (d or d_call)."""
+    router = _Told(EffortPolicy(features="signals"))
+    offset = float(np.mean(list(CATEGORIES.values())))
+    spread = 0.0 if key == "d" else float(np.hypot(0.6, 0.6))
+    result = PolicyResult(name)
+    episodes: dict[str, list[ReplayStep]] = {}
+    for s in test:
+        episodes.setdefault(s.episode, []).append(s)
+    for steps in episodes.values():
+        solved = True
+        for s in steps:
+            d = hidden[(s.episode, s.step)][key] + (0.0 if key == "d" else offset)
+            router.current = _told_estimate(d, spread)
+            step = s.as_step(0)
+            effort: str | None = router.choose(step)
+            tried: list[str] = []
+            while effort is not None:
+                tried.append(effort)
+                if s.outcomes[effort].success:
+                    break
+                effort = router.escalate(replace(step, tried=tuple(tried)), effort)
+            ok = any(s.outcomes[e].success for e in tried)
+            result.tokens += sum(s.outcomes[e].tokens for e in tried)
+            result.attempts += len(tried)
+            result.steps += 1
+            result.steps_solved += ok
+            solved = solved and ok
+        result.episodes += 1
+        result.episodes_solved += solved
+    return result
 
 
 def main() -> None:
@@ -69,6 +131,14 @@ def main() -> None:
     ladder_row = ladder.results[0].to_dict(ladder.high_tokens)
     ladder_row["policy"] = "cascade low->medium->high"
     rows += [r.to_dict(high) for r in baselines] + [ladder_row]
+    hidden_file = args.data / "test.hidden.jsonl"
+    if hidden_file.exists():
+        hidden = {}
+        for text in hidden_file.read_text().splitlines():
+            h = json.loads(text)
+            hidden[(h["episode"], h["step"])] = h
+        for key, label in (("d_call", "bound: told d_call"), ("d", "bound: told d")):
+            rows.append(_bound(label, test, hidden, key).to_dict(high))
     print(
         f"held-out: {len(test)} steps in {baselines[0].episodes} episodes; train "
         f"{len(train) // len(levels)} steps"
