@@ -3,7 +3,7 @@ train episodes, walk the held-out ones, and compare with fixed levels, a medium-
 a low->medium->high cascade and the oracle, all in the same run.
 
     python bench/effort_data.py        # writes bench/results/effort/{train,test}.jsonl
-    python bench/effort_replay.py      # table + bench/results/effort_replay.json
+    python bench/effort_replay.py      # table + bench/results/effort_replay_effort.json
 """
 
 from __future__ import annotations
@@ -98,6 +98,18 @@ def _bound(
     return result
 
 
+def _auc(router: EffortRouter, test: list[ReplayStep], level: str) -> float:
+    """How well the router ranks held-out steps by P(success at level) (0.5: not at all)."""
+    p = np.asarray([router.estimate(s.as_step(0)).success[level] for s in test])
+    y = np.asarray([s.outcomes[level].success for s in test])
+    pos, neg = p[y], p[~y]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return float(greater + 0.5 * ties)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=RESULTS / "effort")
@@ -124,7 +136,14 @@ def main() -> None:
         walk_s = time.perf_counter() - started
         high = report.high_tokens
         policy = report.results[0].to_dict(high)
-        rows.append({**policy, "policy": f"router: {name}", "fit_s": fit_s, "walk_s": walk_s})
+        auc = {level: _auc(router, test, level) for level in levels}
+        rows.append(
+            {**policy, "policy": f"router: {name}", "fit_s": fit_s, "walk_s": walk_s, "auc": auc}
+        )
+        print(
+            f"{name}: held-out AUC of P(success) "
+            + ", ".join(f"{level} {value:.3f}" for level, value in auc.items())
+        )
         baselines = report.results[1:]
     # The low->medium->high cascade is the router's own fallback without a model: a baseline.
     ladder = replay(EffortRouter(EffortPolicy(features="signals", failure_cost_tokens=1e12)), test)
@@ -157,7 +176,7 @@ def main() -> None:
         cells = [str(row[h]) for h in header]
         print(" | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "effort_replay.json"
+    out = RESULTS / f"effort_replay_{args.data.name}.json"
     out.write_text(json.dumps({"rows": rows}, indent=2))
     print(f"-> {out}")
 
