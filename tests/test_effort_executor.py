@@ -119,11 +119,12 @@ async def test_plain_invokers_still_work_and_the_step_context_reaches_the_router
     )
     result = await Executor(
         graph(), invoker, policy=fast_policy(), effort=Recording(EffortPolicy(features="signals"))
-    ).run({"task": "brief the board on Q3"})
+    ).run({"task": "brief the board on Q3", "routing": {"confidence": 0.9, "alternatives": 4}})
     assert result.outcome == "completed" and calls == ["fetch", "summarise"]
     assert [(s.tool, s.history) for s in seen] == [("fetch", ()), ("summarise", ("fetch",))]
     assert seen[1].task == "brief the board on Q3"
     assert seen[1].tool_description == "Summarise the report for the board."
+    assert (seen[1].confidence, seen[1].margin, seen[1].alternatives) == (0.9, None, 4)
 
 
 async def test_without_a_router_no_effort_is_logged() -> None:

@@ -526,18 +526,26 @@ class _Run:
 
     def _effort_step(self, tool: str) -> Step:
         """What the effort router sees of a step: the task (``inputs["task"]`` or the graph and
-        goal, with the inputs), the tools done so far, the tool and the failures so far."""
+        goal, with the other inputs), the tools done so far, the tool, the failures so far, and
+        routing signals if the caller passed them as ``inputs["routing"]`` (``confidence``,
+        ``margin``, ``alternatives``)."""
         task = self.inputs.get("task")
         if not isinstance(task, str):
             task = f"{self.graph.name}: reach {self.goal}"
-        others = {k: v for k, v in self.inputs.items() if k != "task"}
+        others = {k: v for k, v in self.inputs.items() if k not in ("task", "routing")}
         if others:
             task = f"{task}\ninputs: {json.dumps(others, default=str)[:1000]}"
+        routing = self.inputs.get("routing")
+        signals = routing if isinstance(routing, Mapping) else {}
+        confidence, margin = signals.get("confidence"), signals.get("margin")
         return Step(
             task=task,
             tool=tool,
             tool_description=self.graph.node(tool).description,
             history=tuple(self.path),
+            confidence=float(confidence) if confidence is not None else None,
+            margin=float(margin) if margin is not None else None,
+            alternatives=int(signals.get("alternatives", 0)),
             failures=self.log.count("fail"),
         )
 
