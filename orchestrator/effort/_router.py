@@ -312,7 +312,11 @@ class EffortRouter:
 
     @classmethod
     def load(cls, path: str | Path, *, embedder: Embedder | None = None) -> EffortRouter:
-        """Read a router written by ``save``; the embedder must be the one it was fitted with."""
+        """Read a router written by ``save``; the embedder must be the one it was fitted with.
+
+        The file keeps feature rows, not steps: a later ``fit`` learns from the observations
+        made after loading only, so keep the observation log if the router is to be refitted.
+        """
         source = Path(path)
         try:
             with zipfile.ZipFile(source) as archive:
