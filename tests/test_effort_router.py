@@ -149,3 +149,17 @@ def test_text_features_tell_tools_apart_with_the_packaged_embedder() -> None:
     assert router.choose(Step(task=probe, tool="ls", tool_description="List files.")) == "low"
     flight = Step(task=probe, tool="book_flight", tool_description="Book a flight, with a card.")
     assert router.choose(flight) == "high"
+
+
+def test_step_text_keeps_the_tool_and_the_latest_context() -> None:
+    transcript = Step(
+        task="user: move the report\ncall: cd(folder='docs')",
+        tool="mv",
+        tool_description="Move a file.",
+        history=("cd(folder='docs')",),
+    )
+    assert transcript.text() == "tool mv: Move a file.\n" + transcript.task
+    run = Step(task="brief the board", tool="summarise", history=("fetch",))
+    assert run.text().endswith("brief the board\nfetch")
+    long = Step(task="x" * 5000 + " the request", tool="t")
+    assert long.text().endswith(" the request") and len(long.text()) < 700

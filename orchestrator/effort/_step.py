@@ -36,9 +36,11 @@ class Step:
     def text(self, limit: int = 600) -> str:
         """The text embedded for this step: the tool first, then the latest context.
 
-        The tail of the task is kept, since the current request sits at the end of a context;
-        history entries the task already quotes are not repeated.
+        The tail of the task is kept, since the current request sits at the end of a context.
+        A task that already ends with the latest history entry is a transcript that quotes the
+        history, which is then not repeated.
         """
         head = f"tool {self.tool}: {self.tool_description[:200]}"
-        context = "\n".join([self.task, *(h for h in self.history if h not in self.task)])
+        quoted = bool(self.history) and self.task.endswith(self.history[-1])
+        context = "\n".join([self.task] if quoted else [self.task, *self.history])
         return f"{head}\n{context[-limit:]}"
