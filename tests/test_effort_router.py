@@ -153,7 +153,7 @@ def test_text_features_tell_tools_apart_with_the_packaged_embedder() -> None:
 
 def test_step_text_keeps_the_tool_and_the_latest_context() -> None:
     transcript = Step(
-        task="user: move the report\ncall: cd(folder='docs')",
+        task="user: move the report\ncall: cd(folder='docs')\nuser: and now the notes",
         tool="mv",
         tool_description="Move a file.",
         history=("cd(folder='docs')",),

@@ -37,10 +37,10 @@ class Step:
         """The text embedded for this step: the tool first, then the latest context.
 
         The tail of the task is kept, since the current request sits at the end of a context.
-        A task that already ends with the latest history entry is a transcript that quotes the
-        history, which is then not repeated.
+        A task that already contains every history entry is a transcript quoting the history,
+        which is then not repeated.
         """
         head = f"tool {self.tool}: {self.tool_description[:200]}"
-        quoted = bool(self.history) and self.task.endswith(self.history[-1])
+        quoted = all(h in self.task for h in self.history)
         context = "\n".join([self.task] if quoted else [self.task, *self.history])
         return f"{head}\n{context[-limit:]}"
