@@ -224,10 +224,12 @@ class ReplayReport:
 
     results: list[PolicyResult]
     choices: list[dict[str, Any]]
+    top: Effort = "high"
 
     @property
     def high_tokens(self) -> float:
-        return next(r.tokens for r in self.results if r.name.startswith("fixed-high"))
+        """Tokens of the fixed top level (``high`` by default), the reference of every ratio."""
+        return next(r.tokens for r in self.results if r.name == f"fixed-{self.top}")
 
     def to_dict(self) -> dict[str, Any]:
         high = self.high_tokens
@@ -272,7 +274,7 @@ def replay(router: EffortRouter, steps: Sequence[ReplayStep]) -> ReplayReport:
         upper = levels[-2:]
         results.append(_run(f"cascade {'->'.join(upper)}", episodes, _cascade(upper))[0])
     results.append(_run("oracle", episodes, oracle)[0])
-    return ReplayReport(results, choices)
+    return ReplayReport(results, choices, top=levels[-1])
 
 
 def write_choices(path: str | Path, choices: Sequence[dict[str, Any]]) -> None:
