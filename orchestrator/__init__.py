@@ -7,14 +7,17 @@ how hard to think (effort), and keeps working when tools fail (self-healing exec
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.catalog import Skill, catalog_hash, load_catalog
+from orchestrator.effort import EffortRouter
 from orchestrator.errors import (
     CatalogError,
     CircuitOpenError,
     ConnectionLostError,
     DuplicateSkillError,
+    EffortError,
     EscalationError,
     GraphError,
     IndexFormatError,
+    LLMError,
     MalformedOutputError,
     McpServerError,
     ModelLoadError,
@@ -43,6 +46,7 @@ from orchestrator.execution import (
     silent_failures,
 )
 from orchestrator.graph import Plan, ToolGraph, load_graph, plan_route
+from orchestrator.llm import AnthropicClient, GptOssClient, QwenClient
 from orchestrator.planning import PlanningPolicy
 from orchestrator.policy import Policy, load_policy
 from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_scenario
@@ -79,19 +83,24 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AnthropicClient",
     "CallableInvoker",
     "CatalogError",
     "CircuitOpenError",
     "ConnectionLostError",
     "DecisionLog",
     "DuplicateSkillError",
+    "EffortError",
+    "EffortRouter",
     "Escalation",
     "EscalationError",
     "Executor",
     "FaultInjector",
+    "GptOssClient",
     "GraphError",
     "IndexFormatError",
     "Invoker",
+    "LLMError",
     "LLMEscalation",
     "MalformedOutputError",
     "Match",
@@ -108,6 +117,7 @@ __all__ = [
     "PlanningPolicy",
     "Policy",
     "PolicyError",
+    "QwenClient",
     "RateLimitedError",
     "RouteResult",
     "RunResult",

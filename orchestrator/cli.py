@@ -581,3 +581,46 @@ def trace_show(
 from orchestrator.integrations.mcp._cli import mcp_app  # noqa: E402
 
 app.add_typer(mcp_app, name="mcp")
+# --- effort commands (issue 5) ---
+effort_app = typer.Typer(help="Per-step reasoning effort: evaluate the effort router offline.")
+app.add_typer(effort_app, name="effort")
+
+
+@effort_app.command("replay")
+def effort_replay(
+    test: Annotated[Path, typer.Argument(help="Replay JSONL to walk (outcomes hidden).")],
+    train: Annotated[Path, typer.Option("--train", help="Replay JSONL to fit on.")],
+    choices: Annotated[
+        Path, typer.Option("--choices", help="Where to write each step's tried efforts (JSONL).")
+    ],
+    policy: PolicyOption = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Also save the fitted router to this file.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit the effort router on TRAIN, walk TEST step by step, compare with fixed levels."""
+    from orchestrator.effort import EffortRouter, fit_and_replay
+    from orchestrator.policy import load_policy
+
+    with _errors_exit():
+        router = EffortRouter(load_policy(policy).effort)
+        report = fit_and_replay(test, train, router, choices)
+        if save is not None:
+            router.save(save)
+    summary = report.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    table = Table("policy", "tokens", "vs fixed-high", "episode success", "step success", "tries")
+    for row in summary["results"]:
+        table.add_row(
+            row["policy"],
+            f"{row['tokens']:,.0f}",
+            f"{row['tokens_vs_high']:.1%}",
+            f"{row['episode_success']:.1%}",
+            f"{row['step_success']:.1%}",
+            f"{row['attempts_per_step']:.2f}",
+        )
+    console.print(table)
+    console.print(f"choices written to {choices}")

@@ -14,6 +14,8 @@ can fix their input without reading our source.
     ├── PlanningError           a task cannot be planned (nothing fits, or a bad decomposition)
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
+    │   └── LLMError            an LLM call failed or its answer is malformed
+    ├── EffortError             an effort replay file or a saved effort router is malformed
     ├── TelemetryError          tracing cannot be set up, or a trace file cannot be read
     ├── McpServerError          an MCP server did not start or list its tools
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
@@ -33,9 +35,11 @@ __all__ = [
     "CircuitOpenError",
     "ConnectionLostError",
     "DuplicateSkillError",
+    "EffortError",
     "EscalationError",
     "GraphError",
     "IndexFormatError",
+    "LLMError",
     "MalformedOutputError",
     "McpServerError",
     "ModelLoadError",
@@ -171,3 +175,15 @@ class McpServerError(OrchestratorError):
         self.stderr_tail = stderr_tail
         tail = f"; stderr: {stderr_tail}" if stderr_tail else ""
         super().__init__(f"MCP server {server!r} ({command}): {reason}{tail}")
+
+
+class LLMError(EscalationError):
+    """An LLM call failed (HTTP, timeout) or answered something unreadable.
+
+    A subclass of ``EscalationError`` because escalation was the first LLM caller and handles it
+    as a failed escalation; other callers catch ``LLMError`` itself.
+    """
+
+
+class EffortError(OrchestratorError):
+    """An effort replay file or a saved effort router is malformed or from another version."""

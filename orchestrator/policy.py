@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator._files import read_document
 from orchestrator._resources import data_path
+from orchestrator.effort._policy import EffortPolicy
 from orchestrator.errors import PolicyError
 from orchestrator.execution._policy import ExecutionPolicy
 from orchestrator.graph._policy import GraphPolicy
 from orchestrator.integrations.mcp._policy import McpPolicy
+from orchestrator.llm._policy import LLMPolicy
 from orchestrator.planning._policy import PlanningPolicy
 from orchestrator.routing._policy import RoutingPolicy
 
@@ -33,6 +35,8 @@ class Policy(BaseModel):
     execution: ExecutionPolicy = ExecutionPolicy()
     planning: PlanningPolicy = PlanningPolicy()
     mcp: McpPolicy = McpPolicy()
+    effort: EffortPolicy = EffortPolicy()
+    llm: LLMPolicy = LLMPolicy()
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

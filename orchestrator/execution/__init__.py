@@ -12,7 +12,6 @@ from orchestrator.execution._escalation import (
     EscalationDecision,
     EscalationRequest,
     GiveUp,
-    LLMClient,
     LLMEscalation,
     ScriptedEscalation,
     parse_decision,
@@ -22,6 +21,7 @@ from orchestrator.execution._failures import Failure, FailureKind, classify
 from orchestrator.execution._invoker import (
     CallableInvoker,
     CompositeInvoker,
+    EffortInvoker,
     Invoker,
     ProbingInvoker,
 )
@@ -41,7 +41,6 @@ from orchestrator.execution._monitors import (
     RiskMonitor,
     ToolDownMonitor,
 )
-from orchestrator.execution._openai import OpenAICompatibleClient
 from orchestrator.execution._policy import (
     BreakerPolicy,
     EscalationPolicy,
@@ -49,6 +48,10 @@ from orchestrator.execution._policy import (
     MonitorPolicy,
     RetryPolicy,
 )
+
+# The client protocol and the OpenAI-compatible client moved to orchestrator.llm; re-exported
+# here so existing imports keep working.
+from orchestrator.llm import LLMClient, OpenAICompatibleClient
 
 __all__ = [
     "DEFAULT_MONITORS",
@@ -65,6 +68,7 @@ __all__ = [
     "DecisionListener",
     "DecisionLog",
     "Demote",
+    "EffortInvoker",
     "Escalation",
     "EscalationDecision",
     "EscalationPolicy",

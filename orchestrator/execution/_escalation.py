@@ -1,19 +1,20 @@
 """Escalation: when no healthy path is left, ask a pluggable handler to demote the goal or give up.
 
 Each ``escalate`` call is one control-plane LLM call and is counted as such. ``LLMEscalation``
-asks any ``LLMClient`` (``OpenAICompatibleClient`` speaks the chat-completions API);
+asks any ``LLMClient`` (see ``orchestrator.llm`` for the provider adapters);
 ``ScriptedEscalation`` answers from a script, for tests and scenarios.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.errors import EscalationError
 from orchestrator.graph import Fallback
+from orchestrator.llm import LLMClient
 
 __all__ = [
     "Demote",
@@ -61,12 +62,6 @@ class Escalation(Protocol):
     """Decides what to do when no path is left; one call is one control-plane LLM call."""
 
     async def escalate(self, request: EscalationRequest) -> EscalationDecision: ...
-
-
-class LLMClient(Protocol):
-    """A chat model: messages in, the assistant's text out."""
-
-    async def complete(self, messages: Sequence[Mapping[str, str]]) -> str: ...
 
 
 class ScriptedEscalation:

@@ -9,10 +9,11 @@ in one ``DecisionLog``.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -28,6 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from orchestrator.effort import EffortRouter, Step
 from orchestrator.errors import (
     CircuitOpenError,
     EscalationError,
@@ -46,7 +48,7 @@ from orchestrator.execution._escalation import (
     EscalationRequest,
 )
 from orchestrator.execution._failures import Failure, FailureKind, classify
-from orchestrator.execution._invoker import Invoker, ProbingInvoker
+from orchestrator.execution._invoker import EffortInvoker, Invoker, ProbingInvoker
 from orchestrator.execution._log import Decision, DecisionLog, silent_failures
 from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
 from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, plan_route
@@ -132,6 +134,9 @@ class Executor:
         Health monitors run beside execution.
     clock
         Monotonic clock for circuit breakers, injectable for tests.
+    effort
+        Chooses each step's reasoning effort (logged as ``effort`` on its decisions and passed to
+        an ``EffortInvoker``); a retried step runs at a strictly higher effort, or is not retried.
     """
 
     def __init__(
@@ -143,6 +148,7 @@ class Executor:
         escalation: Escalation | None = None,
         monitors: Sequence[HealthMonitor] = DEFAULT_MONITORS,
         clock: Callable[[], float] = time.monotonic,
+        effort: EffortRouter | None = None,
     ) -> None:
         if policy is None:
             # Imported here: orchestrator.policy imports this package's policy section.
@@ -155,6 +161,7 @@ class Executor:
         self.policy = policy
         self.escalation = escalation
         self.monitors = tuple(monitors)
+        self.effort = effort
         ex = policy.execution
         self.stats: dict[str, ToolStats] = {
             t: ToolStats.prior(graph.node(t)) for t in graph.tools()
@@ -240,7 +247,14 @@ class Executor:
             # A refusal for load says nothing about whether the tool works.
             breaker.record_failure()
 
-    async def invoke_step(self, tool: str, arguments: Mapping[str, Any], log: DecisionLog) -> Any:
+    async def invoke_step(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        log: DecisionLog,
+        *,
+        effort: str | None = None,
+    ) -> Any:
         """Call ``tool`` once: breaker check, timeout, output validation, health update, log entry.
 
         Raises
@@ -250,14 +264,18 @@ class Executor:
         """
         node = self.graph.node(tool)
         breaker = self.breakers[tool]
+        chosen = {"effort": effort} if effort is not None else {}
         if not breaker.allows_call():
-            log.record("fail", tool, f"down: breaker {breaker.state}, not called")
+            log.record("fail", tool, f"down: breaker {breaker.state}, not called", **chosen)
             raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
         timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
         started = time.perf_counter()
         try:
             with anyio.fail_after(timeout_s):
-                output = await self.invoker.invoke(tool, arguments)
+                if effort is not None and isinstance(self.invoker, EffortInvoker):
+                    output = await self.invoker.invoke_with_effort(tool, arguments, effort)
+                else:
+                    output = await self.invoker.invoke(tool, arguments)
             self._validate_output(tool, output)
         except Exception as exc:
             failure_exc = _as_tool_failure(exc, tool, timeout_s)
@@ -265,22 +283,40 @@ class Executor:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self._observe(tool, elapsed_ms, failure)
             log.record(
-                "fail", tool, failure.describe(), kind=str(failure.kind), duration_ms=elapsed_ms
+                "fail",
+                tool,
+                failure.describe(),
+                kind=str(failure.kind),
+                duration_ms=elapsed_ms,
+                **chosen,
             )
             if failure_exc is exc:
                 raise
             raise failure_exc from exc
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._observe(tool, elapsed_ms, None)
-        log.record("execute", tool, f"ok in {elapsed_ms:.2f} ms", duration_ms=elapsed_ms)
+        log.record("execute", tool, f"ok in {elapsed_ms:.2f} ms", duration_ms=elapsed_ms, **chosen)
         return output
 
-    async def run_step(self, tool: str, arguments: Mapping[str, Any], log: DecisionLog) -> Any:
+    async def run_step(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        log: DecisionLog,
+        *,
+        step: Step | None = None,
+    ) -> Any:
         """Call ``tool``, retrying transient failures with exponential backoff and jitter.
 
         A ``retry_after`` on a rate-limit refusal is honoured (up to ``max_retry_after_s``; longer
-        is treated as a hard failure, so the step is rerouted instead).
+        is treated as a hard failure, so the step is rerouted instead). With an effort router and
+        a ``step``, the router picks the first effort and each retry's, strictly higher; when it
+        has none left (or judges another try not worth its tokens) the failure stands.
         """
+        router = self.effort if step is not None else None
+        efforts: list[str] = []
+        if router is not None and step is not None:
+            efforts.append(router.choose(step))
         policy = self.policy.execution.retry
         backoff = wait_exponential_jitter(
             multiplier=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
@@ -292,7 +328,15 @@ class Executor:
                 return False
             if failure.ambiguous and not self.graph.node(tool).idempotent:
                 return False  # it may have taken effect: never repeated (escalated by _Run)
-            return failure.retry_after is None or failure.retry_after <= policy.max_retry_after_s
+            if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
+                return False
+            if router is not None and step is not None:
+                tried = replace(step, tried=tuple(efforts), retries=len(efforts) - 1)
+                higher = router.escalate(tried, efforts[-1])
+                if higher is None:
+                    return False
+                efforts.append(higher)
+            return True
 
         def wait(state: RetryCallState) -> float:
             delay = float(backoff(state))
@@ -312,6 +356,7 @@ class Executor:
                 f"after {delay * 1000.0:.0f} ms",
                 attempt=state.attempt_number + 1,
                 delay_ms=delay * 1000.0,
+                **({"effort": efforts[-1]} if efforts else {}),
             )
 
         retrying = AsyncRetrying(
@@ -324,7 +369,8 @@ class Executor:
         )
         async for attempt in retrying:
             with attempt:
-                return await self.invoke_step(tool, arguments, log)
+                effort = efforts[-1] if efforts else None
+                return await self.invoke_step(tool, arguments, log, effort=effort)
         raise AssertionError("tenacity stopped without an outcome")  # pragma: no cover
 
     # -- a whole run ----------------------------------------------------------------------------
@@ -475,8 +521,9 @@ class _Run:
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
     ) -> None:
         arguments = {"inputs": self.inputs, "upstream": self._upstream(needs)}
+        step = self._effort_step(tool) if self.ex.effort is not None else None
         try:
-            output = await self.ex.run_step(tool, arguments, self.log)
+            output = await self.ex.run_step(tool, arguments, self.log, step=step)
         except ToolFailure as exc:
             send.send_nowait((tool, classify(exc), None))
         else:
@@ -498,6 +545,31 @@ class _Run:
             elif not self.graph.node(node).is_tool and node != self.graph.start:
                 pending.extend(p for p in self.graph.predecessors(node) if p in self.done)
         return upstream
+
+    def _effort_step(self, tool: str) -> Step:
+        """What the effort router sees of a step: the task (``inputs["task"]`` or the graph and
+        goal, with the other inputs), the tools done so far, the tool, the failures so far, and
+        routing signals if the caller passed them as ``inputs["routing"]`` (``confidence``,
+        ``margin``, ``alternatives``)."""
+        task = self.inputs.get("task")
+        if not isinstance(task, str):
+            task = f"{self.graph.name}: reach {self.goal}"
+        others = {k: v for k, v in self.inputs.items() if k not in ("task", "routing")}
+        if others:
+            task = f"{task}\ninputs: {json.dumps(others, default=str)[:1000]}"
+        routing = self.inputs.get("routing")
+        signals = routing if isinstance(routing, Mapping) else {}
+        confidence, margin = signals.get("confidence"), signals.get("margin")
+        return Step(
+            task=task,
+            tool=tool,
+            tool_description=self.graph.node(tool).description,
+            history=tuple(self.path),
+            confidence=float(confidence) if confidence is not None else None,
+            margin=float(margin) if margin is not None else None,
+            alternatives=int(signals.get("alternatives", 0)),
+            failures=self.log.count("fail"),
+        )
 
     async def _settle(self, finished: MemoryObjectReceiveStream[_StepResult]) -> None:
         """Wait for a step to finish and take in every step finished by then."""

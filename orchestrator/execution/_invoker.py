@@ -15,7 +15,7 @@ import anyio.to_thread
 
 from orchestrator.errors import ToolUnavailableError
 
-__all__ = ["CallableInvoker", "CompositeInvoker", "Invoker", "ProbingInvoker"]
+__all__ = ["CallableInvoker", "CompositeInvoker", "EffortInvoker", "Invoker", "ProbingInvoker"]
 
 
 @runtime_checkable
@@ -34,6 +34,16 @@ class ProbingInvoker(Invoker, Protocol):
     """An invoker that can also check a tool's health without doing work (a recovery probe)."""
 
     async def probe(self, tool: str) -> bool: ...
+
+
+@runtime_checkable
+class EffortInvoker(Invoker, Protocol):
+    """An invoker whose calls reason (an agent step, an LLM-backed tool) and so take the effort
+    the executor's effort router chose; ``invoke`` stays the call without one."""
+
+    async def invoke_with_effort(
+        self, tool: str, arguments: Mapping[str, Any], effort: str
+    ) -> Any: ...
 
 
 class CallableInvoker:

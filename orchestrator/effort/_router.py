@@ -1,0 +1,355 @@
+"""The effort router: predicts, per level, whether a step succeeds and what it costs, and picks
+the escalation plan (start low and climb, or go straight to high) with the least expected cost.
+
+It learns from outcomes (``observe``, ``fit``); before fitting it follows the policy's priors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from orchestrator.effort._features import SIGNALS, Matrix, TextEncoder, signals
+from orchestrator.effort._policy import EffortPolicy
+from orchestrator.effort._step import Effort, Step
+from orchestrator.errors import EffortError
+
+if TYPE_CHECKING:
+    from orchestrator.routing import Embedder
+
+__all__ = ["EffortRouter", "Estimate", "Observation"]
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One outcome: ``step`` ran at ``effort``, succeeded or not, and spent ``tokens``."""
+
+    step: Step
+    effort: Effort
+    success: bool
+    tokens: float
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The router's belief about one step: success probability and tokens per level."""
+
+    success: dict[Effort, float]
+    tokens: dict[Effort, float]
+
+
+class _Level:
+    """Fitted data of one effort level: feature rows, outcomes and (logistic) weights."""
+
+    def __init__(self, x: Matrix, success: Matrix, tokens: Matrix) -> None:
+        self.x = x
+        self.success = success
+        self.tokens = tokens
+        self.rate = float(success.mean()) if len(success) else 0.0
+        self.mean_log_tokens = float(np.log(tokens).mean()) if len(tokens) else 0.0
+        self.weights: Matrix | None = None
+        self.token_weights: Matrix | None = None
+
+
+def _sigmoid(z: Matrix) -> Matrix:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float64)
+
+
+def _fit_logistic(x: Matrix, y: Matrix, l2: float, iterations: int = 25) -> Matrix:
+    """L2-regularised logistic regression by Newton's method (intercept unpenalised)."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = np.full(xb.shape[1], l2)
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        p = _sigmoid(xb @ w)
+        gradient = xb.T @ (p - y) + penalty * w
+        hessian = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(penalty + 1e-6)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.abs(step).max()) < 1e-6:
+            break
+    return w
+
+
+def _fit_ridge(x: Matrix, y: Matrix, l2: float) -> Matrix:
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    penalty = np.full(xb.shape[1], max(l2, 1e-6))
+    penalty[-1] = 1e-6
+    return np.asarray(np.linalg.solve(xb.T @ xb + np.diag(penalty), xb.T @ y), dtype=np.float64)
+
+
+class EffortRouter:
+    """Chooses each step's effort level and, on failure, whether and how far to escalate.
+
+    Parameters
+    ----------
+    policy
+        The ``effort`` policy section (levels, model, priors); the default when omitted.
+    embedder
+        Sentence embedder for ``features: text``; the packaged MiniLM, loaded on first use,
+        when omitted.
+    encoder
+        A ``TextEncoder`` to share (and its cache of embedded texts) between routers.
+
+    Examples
+    --------
+    >>> router = EffortRouter(EffortPolicy(features="signals"))
+    >>> router.choose(Step(task="list the files"))
+    'low'
+    """
+
+    def __init__(
+        self,
+        policy: EffortPolicy | None = None,
+        *,
+        embedder: Embedder | None = None,
+        encoder: TextEncoder | None = None,
+    ) -> None:
+        self.policy = policy if policy is not None else EffortPolicy()
+        self.levels: tuple[Effort, ...] = self.policy.levels
+        self.encoder = encoder if encoder is not None else TextEncoder(embedder)
+        self.observations: list[Observation] = []
+        self._fitted: dict[Effort, _Level] | None = None
+        self._mean: Matrix | None = None
+        self._scale: Matrix | None = None
+        self._embedder_name: str | None = None
+
+    # -- learning -------------------------------------------------------------------------------
+
+    def observe(self, step: Step, effort: Effort, success: bool, tokens: float) -> None:
+        """Record one outcome; it counts from the next ``fit``."""
+        self._check_level(effort)
+        self.observations.append(Observation(step, effort, bool(success), float(tokens)))
+
+    @property
+    def fitted(self) -> bool:
+        return self._fitted is not None
+
+    def fit(self, observations: Iterable[Observation] = ()) -> EffortRouter:
+        """Fit on every observation so far plus ``observations``; returns the router."""
+        for o in observations:
+            self.observe(o.step, o.effort, o.success, o.tokens)
+        if not self.observations:
+            raise EffortError("cannot fit the effort router: no observations")
+        steps = [o.step for o in self.observations]
+        raw = signals(steps)
+        self._mean = raw.mean(axis=0)
+        self._scale = np.where(raw.std(axis=0) > 1e-9, raw.std(axis=0), 1.0)
+        x = self._features(steps)
+        efforts = np.asarray([o.effort for o in self.observations])
+        success = np.asarray([o.success for o in self.observations], dtype=np.float64)
+        tokens = np.asarray([max(o.tokens, 1.0) for o in self.observations], dtype=np.float64)
+        self._fitted = {}
+        for level in self.levels:
+            rows = efforts == level
+            fitted = _Level(x[rows], success[rows], tokens[rows])
+            if self.policy.model == "logistic" and rows.any():
+                fitted.weights = _fit_logistic(fitted.x, fitted.success, self.policy.l2)
+                fitted.token_weights = _fit_ridge(fitted.x, np.log(fitted.tokens), self.policy.l2)
+            self._fitted[level] = fitted
+        return self
+
+    def _features(self, steps: Sequence[Step]) -> Matrix:
+        assert self._mean is not None and self._scale is not None
+        numeric = (signals(steps) - self._mean) / self._scale
+        if self.policy.features == "signals":
+            return numeric
+        if self._embedder_name is None:
+            self._embedder_name = self.encoder.name
+        text = self.encoder.encode(steps)
+        if self.policy.model == "knn":
+            # Cosine over [text, weighted signals]: the signals shift, not swamp, the neighbours.
+            weight = self.policy.signal_weight / np.sqrt(len(SIGNALS))
+            return np.hstack([text, numeric * weight])
+        return np.hstack([text, numeric])
+
+    # -- prediction -----------------------------------------------------------------------------
+
+    def estimate(self, step: Step) -> Estimate:
+        """Success probability and expected tokens per level for ``step``.
+
+        Success is made non-decreasing in the level: a step that a lower effort solves is taken
+        as solvable by a higher one, which is what lets a failure be read as evidence.
+        """
+        prior = self.policy.prior
+        if self._fitted is None:
+            success = {e: prior.success[e] for e in self.levels}
+            tokens = {e: prior.tokens[e] for e in self.levels}
+        else:
+            x = self._features([step])[0]
+            success, tokens = {}, {}
+            for level in self.levels:
+                success[level], tokens[level] = self._predict(self._fitted[level], x, level)
+        best = 0.0
+        for level in self.levels:
+            best = max(best, success[level])
+            success[level] = best
+        return Estimate(success, tokens)
+
+    def _predict(self, fitted: _Level, x: Matrix, level: Effort) -> tuple[float, float]:
+        prior = self.policy.prior
+        if len(fitted.success) == 0:
+            return prior.success[level], prior.tokens[level]
+        if fitted.weights is not None and fitted.token_weights is not None:
+            xb = np.append(x, 1.0)
+            p = float(_sigmoid(np.asarray(xb @ fitted.weights)))
+            return p, float(np.exp(xb @ fitted.token_weights))
+        if self.policy.features == "signals":
+            distance = np.linalg.norm(fitted.x - x, axis=1)
+            similarity = -distance
+        else:
+            norms = np.linalg.norm(fitted.x, axis=1) * max(float(np.linalg.norm(x)), 1e-12)
+            similarity = (fitted.x @ x) / np.maximum(norms, 1e-12)
+        k = min(self.policy.neighbours, len(similarity))
+        nearest = np.argpartition(-similarity, k - 1)[:k]
+        a = prior.strength
+        p = (float(fitted.success[nearest].sum()) + a * fitted.rate) / (k + a)
+        log_tokens = (float(np.log(fitted.tokens[nearest]).sum()) + a * fitted.mean_log_tokens) / (
+            k + a
+        )
+        return p, float(np.exp(log_tokens))
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def plan(self, step: Step) -> tuple[Effort, ...]:
+        """The efforts to try on ``step`` in order, above any in ``step.tried``, with the least
+        expected cost: tokens spent plus ``failure_cost_tokens`` times the chance all fail.
+
+        Empty when stopping is cheaper than any further attempt (only after a failure).
+        """
+        estimate = self.estimate(step)
+        floor = max((self.levels.index(e) for e in step.tried), default=-1)
+        above = self.levels[floor + 1 :]
+        budget = self.policy.max_attempts - len(step.tried)
+        if not above or budget <= 0:
+            return ()
+        p_failed = estimate.success[self.levels[floor]] if floor >= 0 else 0.0
+        alive = max(1.0 - p_failed, 1e-9)
+        lam = self.policy.failure_cost_tokens
+        plans: list[tuple[Effort, ...]] = [
+            plan for n in range(1, min(budget, len(above)) + 1) for plan in combinations(above, n)
+        ]
+        best_plan: tuple[Effort, ...] = ()
+        best_cost = lam if step.tried else float("inf")
+        for plan in plans:
+            cost, reach = 0.0, 1.0
+            for level in plan:
+                cost += reach * estimate.tokens[level]
+                reach = max(1.0 - estimate.success[level], 0.0) / alive
+            cost += reach * lam
+            if cost < best_cost - 1e-9:
+                best_plan, best_cost = plan, cost
+        return best_plan
+
+    def choose(self, step: Step) -> Effort:
+        """The effort to run ``step`` at first (above ``step.tried``, if it says any)."""
+        plan = self.plan(step)
+        if not plan:
+            raise EffortError(
+                f"no effort level above {list(step.tried)} is left to try (levels {self.levels})"
+            )
+        return plan[0]
+
+    def escalate(self, step: Step, failed: Effort) -> Effort | None:
+        """After ``step`` failed at ``failed``: a strictly higher effort to retry at, or ``None``
+        when no level is left or stopping is expected to cost less."""
+        self._check_level(failed)
+        tried = tuple(sorted({*step.tried, failed}, key=self.levels.index))
+        retried = replace(step, tried=tried, retries=step.retries + 1)
+        plan = self.plan(retried)
+        return plan[0] if plan else None
+
+    def _check_level(self, effort: Effort) -> None:
+        if effort not in self.levels:
+            raise EffortError(f"effort {effort!r}: expected one of {list(self.levels)}")
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted router to ``path`` (a zip of arrays and a JSON manifest), atomically."""
+        if self._fitted is None or self._mean is None or self._scale is None:
+            raise EffortError("cannot save an effort router that was never fitted")
+        manifest: dict[str, Any] = {
+            "format": _FORMAT,
+            "policy": self.policy.model_dump(mode="json"),
+            "embedder": self._embedder_name,
+            "signals": list(SIGNALS),
+        }
+        arrays: dict[str, npt.NDArray[Any]] = {"mean": self._mean, "scale": self._scale}
+        for i, level in enumerate(self.levels):
+            fitted = self._fitted[level]
+            arrays[f"x{i}"] = fitted.x
+            arrays[f"success{i}"] = fitted.success
+            arrays[f"tokens{i}"] = fitted.tokens
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+                archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+                for name, array in arrays.items():
+                    buffer = io.BytesIO()
+                    np.save(buffer, array, allow_pickle=False)
+                    archive.writestr(f"{name}.npy", buffer.getvalue())
+            os.replace(staging, target)
+        except BaseException:
+            Path(staging).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path, *, embedder: Embedder | None = None) -> EffortRouter:
+        """Read a router written by ``save``; the embedder must be the one it was fitted with.
+
+        The file keeps feature rows, not steps: a later ``fit`` learns from the observations
+        made after loading only, so keep the observation log if the router is to be refitted.
+        """
+        source = Path(path)
+        try:
+            with zipfile.ZipFile(source) as archive:
+                manifest = json.loads(archive.read("manifest.json"))
+                arrays = {
+                    name.removesuffix(".npy"): np.load(
+                        io.BytesIO(archive.read(name)), allow_pickle=False
+                    )
+                    for name in archive.namelist()
+                    if name.endswith(".npy")
+                }
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise EffortError(f"{source}: not a saved effort router: {exc}") from exc
+        if manifest.get("format") != _FORMAT or manifest.get("signals") != list(SIGNALS):
+            raise EffortError(
+                f"{source}: field format: expected {_FORMAT} with signals {list(SIGNALS)}, got "
+                f"{manifest.get('format')!r}; refit the router"
+            )
+        router = cls(EffortPolicy.model_validate(manifest["policy"]), embedder=embedder)
+        expected = manifest.get("embedder")
+        if router.policy.features == "text":
+            if expected is None or router.encoder.name != expected:
+                raise EffortError(
+                    f"{source}: field embedder: fitted with {expected!r}, "
+                    f"loaded with {router.encoder.name!r}"
+                )
+            router._embedder_name = expected
+        router._mean, router._scale = arrays["mean"], arrays["scale"]
+        router._fitted = {}
+        for i, level in enumerate(router.levels):
+            fitted = _Level(arrays[f"x{i}"], arrays[f"success{i}"], arrays[f"tokens{i}"])
+            if router.policy.model == "logistic" and len(fitted.success):
+                fitted.weights = _fit_logistic(fitted.x, fitted.success, router.policy.l2)
+                fitted.token_weights = _fit_ridge(fitted.x, np.log(fitted.tokens), router.policy.l2)
+            router._fitted[level] = fitted
+        return router

@@ -1,0 +1,116 @@
+"""The Anthropic Messages API client: effort as adaptive thinking with ``output_config.effort``,
+or as a ``thinking`` token budget for models before adaptive thinking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from orchestrator.errors import LLMError
+from orchestrator.llm._http import post_json, unknown_effort
+from orchestrator.llm._policy import LLMPolicy
+from orchestrator.llm._protocol import Completion, Message, Usage
+
+__all__ = ["ANTHROPIC_VERSION", "AnthropicClient"]
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+class AnthropicClient:
+    """POST ``{base_url}/v1/messages``; system messages become the top-level ``system``.
+
+    The API reports thinking inside ``output_tokens``, so ``Usage.reasoning_tokens`` is ``None``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str = "https://api.anthropic.com",
+        api_key: str | None = None,
+        timeout_s: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        policy: LLMPolicy | None = None,
+        provider: str = "anthropic",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.provider = provider
+        self.api_key = api_key
+        self.policy = policy if policy is not None else LLMPolicy()
+        self.timeout_s = timeout_s if timeout_s is not None else self.policy.timeout_s
+        self.transport = transport
+        self.calls = 0
+        self.usage = Usage()
+        self.last: Completion | None = None
+
+    def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
+        """The JSON body sent for ``messages`` at ``effort`` (``None``: no thinking settings)."""
+        policy = self.policy.anthropic
+        system = [m["content"] for m in messages if m.get("role") == "system"]
+        turns = [
+            {"role": m["role"], "content": m["content"]}
+            for m in messages
+            if m.get("role") != "system"
+        ]
+        body: dict[str, Any] = {"model": self.model, "max_tokens": policy.max_tokens}
+        if system:
+            body["system"] = "\n\n".join(system)
+        body["messages"] = turns
+        if effort is None:
+            return body
+        if policy.mode == "adaptive":
+            if effort not in policy.effort:
+                raise unknown_effort("anthropic.effort", effort, policy.effort)
+            body["thinking"] = {"type": "adaptive"}
+            body["output_config"] = {"effort": policy.effort[effort]}
+        else:
+            if effort not in policy.budget_tokens:
+                raise unknown_effort("anthropic.budget_tokens", effort, policy.budget_tokens)
+            budget = policy.budget_tokens[effort]
+            body["thinking"] = (
+                {"type": "enabled", "budget_tokens": budget} if budget else {"type": "disabled"}
+            )
+        return body
+
+    async def complete(self, messages: Sequence[Message], *, effort: str | None = None) -> str:
+        return (await self.chat(messages, effort=effort)).text
+
+    async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
+        self.calls += 1
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        data = await post_json(
+            f"{self.base_url}/v1/messages",
+            self.request_body(messages, effort),
+            headers,
+            timeout_s=self.timeout_s,
+            transport=self.transport,
+            what="messages call",
+        )
+        completion = self._read(data, effort)
+        self.usage = self.usage + completion.usage
+        self.last = completion
+        return completion
+
+    def _read(self, data: dict[str, Any], effort: str | None) -> Completion:
+        blocks = data.get("content")
+        if not isinstance(blocks, list):
+            raise LLMError(f"{self.base_url}: field content missing in the response")
+        texts = [b["text"] for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+        thoughts = [
+            b["thinking"] for b in blocks if isinstance(b, dict) and b.get("type") == "thinking"
+        ]
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise LLMError(f"{self.base_url}: field content has no text block")
+        usage = data.get("usage") or {}
+        return Completion(
+            text="".join(texts),
+            usage=Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))),
+            model=str(data.get("model") or self.model),
+            effort=effort,
+            reasoning="".join(str(t) for t in thoughts) if thoughts else None,
+        )

@@ -1,0 +1,150 @@
+"""Chat-completions clients: OpenAI's ``reasoning_effort``, gpt-oss's system line, Qwen's
+``enable_thinking``. One wire format (``POST {base_url}/chat/completions``), three effort knobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from orchestrator.errors import LLMError
+from orchestrator.llm._http import post_json, unknown_effort
+from orchestrator.llm._policy import LLMPolicy
+from orchestrator.llm._protocol import Completion, Message, Usage
+
+__all__ = ["GptOssClient", "OpenAICompatibleClient", "QwenClient"]
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+class OpenAICompatibleClient:
+    """POST ``{base_url}/chat/completions`` and return the first choice's text.
+
+    The effort goes out as ``reasoning_effort`` (mapped by the policy's ``llm.openai``); usage is
+    read from ``usage``, reasoning tokens from ``completion_tokens_details.reasoning_tokens``.
+    ``usage`` sums every call; ``last`` is the latest ``Completion``. Pass ``transport`` (e.g.
+    ``httpx.MockTransport``) to test without a network.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        policy: LLMPolicy | None = None,
+        provider: str = "openai",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.provider = provider
+        self.api_key = api_key
+        self.policy = policy if policy is not None else LLMPolicy()
+        self.timeout_s = timeout_s if timeout_s is not None else self.policy.timeout_s
+        self.transport = transport
+        self.calls = 0
+        self.usage = Usage()
+        self.last: Completion | None = None
+
+    def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
+        """The JSON body sent for ``messages`` at ``effort`` (``None``: the provider's default)."""
+        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages]}
+        if effort is not None:
+            mapping = self.policy.openai.reasoning_effort
+            if effort not in mapping:
+                raise unknown_effort("openai.reasoning_effort", effort, mapping)
+            body["reasoning_effort"] = mapping[effort]
+        return body
+
+    async def complete(self, messages: Sequence[Message], *, effort: str | None = None) -> str:
+        return (await self.chat(messages, effort=effort)).text
+
+    async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
+        self.calls += 1
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        data = await post_json(
+            f"{self.base_url}/chat/completions",
+            self.request_body(messages, effort),
+            headers,
+            timeout_s=self.timeout_s,
+            transport=self.transport,
+            what="chat completion",
+        )
+        completion = self._read(data, effort)
+        self.usage = self.usage + completion.usage
+        self.last = completion
+        return completion
+
+    def _read(self, data: dict[str, Any], effort: str | None) -> Completion:
+        try:
+            message = data["choices"][0]["message"]
+            content = message["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError(
+                f"{self.base_url}: field choices.0.message.content missing in the response"
+            ) from exc
+        if not isinstance(content, str):
+            raise LLMError(f"{self.base_url}: field choices.0.message.content is not text")
+        # vLLM and SGLang return visible reasoning beside the content, under either name.
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        usage = data.get("usage") or {}
+        details = usage.get("completion_tokens_details") or {}
+        reasoning_tokens = details.get("reasoning_tokens")
+        return Completion(
+            text=content,
+            usage=Usage(
+                _int(usage.get("prompt_tokens")),
+                _int(usage.get("completion_tokens")),
+                _int(reasoning_tokens) if reasoning_tokens is not None else None,
+            ),
+            model=str(data.get("model") or self.model),
+            effort=effort,
+            reasoning=reasoning if isinstance(reasoning, str) else None,
+        )
+
+
+class GptOssClient(OpenAICompatibleClient):
+    """gpt-oss served behind chat completions: the effort is the harmony system line
+    ``Reasoning: low|medium|high``, appended to the system message (or sent as one)."""
+
+    def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages]}
+        if effort is None:
+            return body
+        mapping = self.policy.gpt_oss.reasoning
+        if effort not in mapping:
+            raise unknown_effort("gpt_oss.reasoning", effort, mapping)
+        line = f"Reasoning: {mapping[effort]}"
+        sent: list[dict[str, str]] = body["messages"]
+        if sent and sent[0].get("role") == "system":
+            sent[0]["content"] = f"{sent[0].get('content', '')}\n{line}".lstrip("\n")
+        else:
+            sent.insert(0, {"role": "system", "content": line})
+        return body
+
+
+class QwenClient(OpenAICompatibleClient):
+    """Qwen3-style hybrid thinking behind chat completions: the effort switches
+    ``enable_thinking`` (and, in DashScope's top-level form, sets ``thinking_budget``)."""
+
+    def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages]}
+        if effort is None:
+            return body
+        qwen = self.policy.qwen
+        if effort not in qwen.enable_thinking:
+            raise unknown_effort("qwen.enable_thinking", effort, qwen.enable_thinking)
+        thinking = qwen.enable_thinking[effort]
+        if qwen.placement == "chat_template_kwargs":
+            body["chat_template_kwargs"] = {"enable_thinking": thinking}
+        else:
+            body["enable_thinking"] = thinking
+            if thinking and effort in qwen.thinking_budget:
+                body["thinking_budget"] = qwen.thinking_budget[effort]
+        return body

@@ -1,0 +1,79 @@
+"""The client protocol every LLM call goes through: messages in, the assistant's text out.
+
+``LLMClient`` is the minimal call escalation and decomposition make; ``ReasoningClient`` adds the
+per-call ``effort``, the model and provider names (for tracing) and token usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Completion", "LLMClient", "Message", "ReasoningClient", "Usage"]
+
+Message = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens one call (or a client over its life) consumed.
+
+    ``reasoning_tokens`` is part of ``output_tokens`` and ``None`` when the provider does not
+    report it separately (Anthropic bills thinking as output without a separate count).
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        if self.reasoning_tokens is None and other.reasoning_tokens is None:
+            reasoning = None
+        else:
+            reasoning = (self.reasoning_tokens or 0) + (other.reasoning_tokens or 0)
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            reasoning,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answer: its text, the model's visible reasoning if any, usage and the effort asked."""
+
+    text: str
+    usage: Usage
+    model: str
+    effort: str | None = None
+    reasoning: str | None = None
+
+
+class LLMClient(Protocol):
+    """A chat model: messages in, the assistant's text out."""
+
+    async def complete(self, messages: Sequence[Message]) -> str: ...
+
+
+@runtime_checkable
+class ReasoningClient(LLMClient, Protocol):
+    """A chat model whose reasoning effort is set per call, reporting the tokens it used.
+
+    ``provider`` is an OpenTelemetry ``gen_ai.provider.name`` ("openai", "anthropic", ...).
+    ``complete(messages)`` without ``effort`` leaves the provider's default.
+    """
+
+    model: str
+    provider: str
+    usage: Usage
+
+    async def complete(self, messages: Sequence[Message], *, effort: str | None = None) -> str: ...
+
+    async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
+        """Like ``complete`` but returning the whole ``Completion`` with its usage."""
+        ...

@@ -1,0 +1,134 @@
+"""The executor with an effort router: every step's effort is chosen, logged and passed on, and
+a retried step runs at a strictly higher effort."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from orchestrator.effort import EffortPolicy, EffortPrior, EffortRouter, Step
+from orchestrator.errors import ToolCallError
+from orchestrator.execution import CallableInvoker, EffortInvoker, Executor
+from orchestrator.graph import ToolGraph
+from orchestrator.policy import Policy
+
+pytestmark = pytest.mark.anyio
+
+
+def graph() -> ToolGraph:
+    g = ToolGraph(start="Start", goal="Done")
+    g.add_tool("fetch", description="Fetch the report.")
+    g.add_tool("summarise", description="Summarise the report for the board.")
+    g.add_edge("Start", "fetch")
+    g.add_edge("fetch", "summarise")
+    g.add_edge("summarise", "Done")
+    return g
+
+
+def fast_policy() -> Policy:
+    base = Policy().model_dump()
+    base["execution"]["retry"].update({"initial_s": 0.001, "max_s": 0.01, "jitter_s": 0.001})
+    return Policy.model_validate(base)
+
+
+class ThinkingTools:
+    """An effort-aware invoker: ``summarise`` fails below the effort it needs."""
+
+    def __init__(self, needs: str = "high") -> None:
+        self.needs = needs
+        self.calls: list[tuple[str, str | None]] = []
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        self.calls.append((tool, None))
+        return {"tool": tool}
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        self.calls.append((tool, effort))
+        levels = ("low", "medium", "high")
+        if tool == "summarise" and levels.index(effort) < levels.index(self.needs):
+            raise ToolCallError(f"shallow answer at {effort}", tool=tool)
+        return {"tool": tool, "effort": effort}
+
+
+class AlwaysWrong(ThinkingTools):
+    """``summarise`` is wrong at every effort."""
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        self.calls.append((tool, effort))
+        if tool == "summarise":
+            raise ToolCallError("wrong at any effort", tool=tool)
+        return {"tool": tool}
+
+
+def router() -> EffortRouter:
+    return EffortRouter(EffortPolicy(features="signals"))
+
+
+async def test_each_step_runs_at_the_routers_effort_and_the_log_records_it() -> None:
+    tools = ThinkingTools(needs="low")
+    assert isinstance(tools, EffortInvoker)
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=router()).run()
+    assert result.outcome == "completed"
+    assert tools.calls == [("fetch", "low"), ("summarise", "low")]
+    executed = [d for d in result.log if d.action == "execute"]
+    assert [(d.tool, d.data["effort"]) for d in executed] == [
+        ("fetch", "low"),
+        ("summarise", "low"),
+    ]
+
+
+async def test_a_failed_step_is_retried_at_strictly_higher_effort() -> None:
+    tools = ThinkingTools(needs="high")
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=router()).run()
+    assert result.outcome == "completed"
+    efforts = [e for t, e in tools.calls if t == "summarise"]
+    ranks = [("low", "medium", "high").index(e) for e in efforts if e is not None]
+    assert ranks == sorted(set(ranks)) and efforts[-1] == "high" and len(efforts) > 1
+    retries = [d for d in result.log if d.action == "retry"]
+    fails = [d for d in result.log if d.action == "fail"]
+    assert [d.data["effort"] for d in retries] == efforts[1:]
+    assert [d.data["effort"] for d in fails] == efforts[:-1]
+
+
+async def test_no_retry_when_the_router_has_no_higher_effort_left() -> None:
+    # The router goes straight to high (low and medium look hopeless), so a failure there is
+    # not retried at the same effort: the step fails and the run has no other route.
+    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
+    straight_high = EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
+    tools = AlwaysWrong()
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=straight_high).run()
+    assert result.outcome == "escalated"
+    assert [e for t, e in tools.calls if t == "summarise"] == ["high"]
+    assert result.retries == 0
+
+
+async def test_plain_invokers_still_work_and_the_step_context_reaches_the_router() -> None:
+    seen: list[Step] = []
+
+    class Recording(EffortRouter):
+        def choose(self, step: Step) -> str:
+            seen.append(step)
+            return super().choose(step)
+
+    calls: list[str] = []
+    invoker = CallableInvoker(
+        {t: (lambda a, t=t: calls.append(t) or {"ok": t}) for t in ("fetch", "summarise")},
+        threaded=False,
+    )
+    result = await Executor(
+        graph(), invoker, policy=fast_policy(), effort=Recording(EffortPolicy(features="signals"))
+    ).run({"task": "brief the board on Q3", "routing": {"confidence": 0.9, "alternatives": 4}})
+    assert result.outcome == "completed" and calls == ["fetch", "summarise"]
+    assert [(s.tool, s.history) for s in seen] == [("fetch", ()), ("summarise", ("fetch",))]
+    assert seen[1].task == "brief the board on Q3"
+    assert seen[1].tool_description == "Summarise the report for the board."
+    assert (seen[1].confidence, seen[1].margin, seen[1].alternatives) == (0.9, None, 4)
+
+
+async def test_without_a_router_no_effort_is_logged() -> None:
+    tools = ThinkingTools()
+    result = await Executor(graph(), tools, policy=fast_policy()).run()
+    assert tools.calls == [("fetch", None), ("summarise", None)]
+    assert all("effort" not in d.data for d in result.log)

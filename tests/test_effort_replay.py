@@ -1,0 +1,138 @@
+"""Replay evaluation and the ``orchestrator effort replay`` command on small replay files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.effort import EffortPolicy, EffortRouter, fit_and_replay, read_replay
+from orchestrator.errors import EffortError
+
+LEVELS = ("low", "medium", "high")
+runner = CliRunner()
+
+
+def line(episode: str, step: int, tool: str, task: str, needs: str | None) -> dict[str, Any]:
+    """A step solved from level ``needs`` upwards (never, if None)."""
+    first = LEVELS.index(needs) if needs else len(LEVELS)
+    tokens = {"low": 100, "medium": 400, "high": 1500}
+    return {
+        "episode": episode,
+        "step": step,
+        "context": task,
+        "tool": tool,
+        "tool_description": f"{tool} things",
+        "outcomes": {
+            level: {"success": i >= first, "tokens": tokens[level] + step}
+            for i, level in enumerate(LEVELS)
+        },
+    }
+
+
+def episodes(prefix: str, n: int) -> list[dict[str, Any]]:
+    """Named tools are easy; steps whose task does not name the tool need high; one step of
+    every third episode is beyond any effort."""
+    out = []
+    for e in range(n):
+        episode = f"{prefix}{e}"
+        out.append(line(episode, 0, "grep", "grep the log for errors", "low"))
+        out.append(line(episode, 1, "archive", "keep the results somewhere safe", "high"))
+        out.append(line(episode, 2, "sort", "sort the lines", "low"))
+        if e % 3 == 0:
+            out.append(line(episode, 3, "mail", "tell the team", None))
+    return out
+
+
+def write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path, list[dict[str, Any]]]:
+    test_rows = episodes("test", 6)
+    return (
+        write(tmp_path / "train.jsonl", episodes("train", 12)),
+        write(tmp_path / "test.jsonl", test_rows),
+        test_rows,
+    )
+
+
+def signals_policy(tmp_path: Path) -> Path:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("effort:\n  features: signals\n  neighbours: 5\n")
+    return policy
+
+
+def test_replay_reveals_only_tried_efforts_and_stops_at_the_first_success(
+    files: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    train, test, rows = files
+    choices = tmp_path / "choices.jsonl"
+    router = EffortRouter(EffortPolicy(features="signals", neighbours=5))
+    report = fit_and_replay(test, train, router, choices)
+    written = [json.loads(x) for x in choices.read_text().splitlines()]
+    assert [(c["episode"], c["step"]) for c in written] == [(r["episode"], r["step"]) for r in rows]
+    spent = 0.0
+    for choice, row in zip(written, rows, strict=True):
+        efforts = choice["efforts"]
+        ranks = [LEVELS.index(e) for e in efforts]
+        assert ranks == sorted(set(ranks))  # strictly higher on every retry
+        outcomes = [row["outcomes"][e]["success"] for e in efforts]
+        assert not any(outcomes[:-1])  # nothing after a success
+        spent += sum(row["outcomes"][e]["tokens"] for e in efforts)
+    results = {r.name: r for r in report.results}
+    assert results["router"].tokens == spent
+    high = sum(r["outcomes"]["high"]["tokens"] for r in rows)
+    assert results["fixed-high"].tokens == high
+    # The router learnt the pattern: far cheaper than high, and no less successful.
+    assert results["router"].tokens < 0.6 * high
+    assert results["router"].episodes_solved >= results["fixed-high"].episodes_solved
+    oracle = results["oracle"]
+    assert oracle.tokens <= results["router"].tokens
+    assert oracle.episodes_solved == sum(1 for e in range(6) if e % 3 != 0)
+
+
+def test_cli_replay_prints_the_comparison_and_writes_choices(
+    files: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    train, test, rows = files
+    choices = tmp_path / "out" / "choices.jsonl"
+    saved = tmp_path / "effort.router"
+    args = ["effort", "replay", str(test), "--train", str(train), "--choices", str(choices)]
+    policy = ["--policy", str(signals_policy(tmp_path))]
+    result = runner.invoke(app, [*args, *policy, "--json", "--save", str(saved)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    names = [r["policy"] for r in summary["results"]]
+    assert names == [
+        "router",
+        "fixed-low",
+        "fixed-medium",
+        "fixed-high",
+        "cascade medium->high",
+        "oracle",
+    ]
+    assert len(choices.read_text().splitlines()) == len(rows)
+    assert EffortRouter.load(saved).fitted
+    table = runner.invoke(app, [*args, *policy])
+    assert table.exit_code == 0
+    assert "fixed-medium" in table.output and "oracle" in table.output
+
+
+def test_malformed_replay_line_names_file_line_and_field(tmp_path: Path) -> None:
+    row = line("e", 0, "grep", "grep it", "low")
+    del row["outcomes"]["medium"]
+    bad = write(tmp_path / "bad.jsonl", [line("e", 0, "grep", "grep it", "low"), row])
+    with pytest.raises(EffortError, match=r"bad\.jsonl: line 2: field outcomes\.medium"):
+        read_replay(bad, LEVELS)
+    result = runner.invoke(
+        app, ["effort", "replay", str(bad), "--train", str(bad), "--choices", "x.jsonl"]
+    )
+    assert result.exit_code == 2
+    assert "line 2" in result.output

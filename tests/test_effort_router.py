@@ -1,0 +1,165 @@
+"""The effort router: learns which steps need which effort, plans escalation, persists."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestrator.effort import EffortPolicy, EffortPrior, EffortRouter, Observation, Step
+from orchestrator.errors import EffortError
+
+LEVELS = ("low", "medium", "high")
+TOKENS = {"low": 200.0, "medium": 800.0, "high": 3000.0}
+
+
+def named(tool: str) -> Step:
+    """A step whose request names its tool: easy."""
+    return Step(task=f"please {tool} the report file", tool=tool)
+
+
+def implied(tool: str) -> Step:
+    """A step whose request does not name its tool: in this world it needs high effort."""
+    return Step(task="get the quarterly numbers sorted out", tool=tool)
+
+
+def world(n: int = 60, seed: int = 0) -> list[Observation]:
+    """Named steps succeed at every level; implied ones only at high."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        tool = rng.choice(["grep", "sort", "archive", "upload"])
+        step = named(tool) if i % 2 else implied(tool)
+        for level in LEVELS:
+            success = level == "high" or (step is not None and i % 2 == 1)
+            out.append(Observation(step, level, success, TOKENS[level] * rng.uniform(0.9, 1.1)))
+    return out
+
+
+def signals_router(**overrides: object) -> EffortRouter:
+    return EffortRouter(EffortPolicy.model_validate({"features": "signals", **overrides}))
+
+
+@pytest.mark.parametrize("model", ["knn", "logistic"])
+def test_router_starts_easy_steps_low_and_hard_ones_straight_at_high(model: str) -> None:
+    router = signals_router(model=model).fit(world())
+    assert router.choose(named("grep")) == "low"
+    assert router.choose(implied("grep")) == "high"
+    assert router.plan(named("sort")) == ("low", "high")  # climbing is not worth medium
+
+
+def test_estimates_are_probabilities_non_decreasing_in_effort() -> None:
+    router = signals_router().fit(world())
+    estimate = router.estimate(implied("upload"))
+    p = [estimate.success[level] for level in LEVELS]
+    assert p == sorted(p) and all(0.0 <= x <= 1.0 for x in p)
+    assert estimate.tokens["low"] < estimate.tokens["medium"] < estimate.tokens["high"]
+
+
+def test_unfitted_router_follows_the_policy_priors() -> None:
+    cautious = EffortPrior(success={"low": 0.05, "medium": 0.1, "high": 0.95})
+    assert signals_router(prior=cautious.model_dump()).choose(named("grep")) == "high"
+    assert signals_router().choose(named("grep")) == "low"
+
+
+def test_escalation_is_strictly_higher_and_ends_at_the_top() -> None:
+    router = signals_router()
+    step = named("grep")
+    assert router.escalate(step, "low") in ("medium", "high")
+    assert router.escalate(step, "medium") == "high"
+    assert router.escalate(step, "high") is None
+    with pytest.raises(EffortError, match="no effort level above"):
+        router.choose(Step(task="x", tried=("high",)))
+
+
+def test_a_cheap_failure_makes_the_router_stop_instead_of_escalating() -> None:
+    router = signals_router(failure_cost_tokens=0.0)
+    assert router.choose(named("grep")) == "low"  # a fresh step always gets one try
+    assert router.escalate(named("grep"), "low") is None
+
+
+def test_max_attempts_caps_the_plan() -> None:
+    router = signals_router(max_attempts=1)
+    assert len(router.plan(named("grep"))) == 1
+    assert router.escalate(named("grep"), "low") is None
+
+
+def test_observe_then_fit_learns_from_outcomes() -> None:
+    router = signals_router()
+    for o in world():
+        router.observe(o.step, o.effort, o.success, o.tokens)
+    assert not router.fitted
+    router.fit()
+    assert router.fitted and router.choose(implied("archive")) == "high"
+    with pytest.raises(EffortError, match="expected one of"):
+        router.observe(named("grep"), "extreme", True, 10)
+    with pytest.raises(EffortError, match="no observations"):
+        signals_router().fit()
+
+
+@pytest.mark.parametrize("model", ["knn", "logistic"])
+def test_saved_router_reloads_with_the_same_estimates(tmp_path: Path, model: str) -> None:
+    router = signals_router(model=model).fit(world())
+    target = tmp_path / "effort.router"
+    router.save(target)
+    loaded = EffortRouter.load(target)
+    for step in (named("grep"), implied("sort"), implied("grep")):
+        a, b = router.estimate(step), loaded.estimate(step)
+        assert np.allclose(list(a.success.values()), list(b.success.values()))
+        assert np.allclose(list(a.tokens.values()), list(b.tokens.values()))
+        assert router.plan(step) == loaded.plan(step)
+    assert [p.name for p in tmp_path.iterdir()] == ["effort.router"]  # no staging file left
+
+
+def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.router"
+    junk.write_text("not a zip")
+    with pytest.raises(EffortError, match=r"junk\.router: not a saved effort router"):
+        EffortRouter.load(junk)
+    with pytest.raises(EffortError, match="never fitted"):
+        signals_router().save(tmp_path / "x")
+
+
+def test_policy_rejects_levels_without_priors() -> None:
+    with pytest.raises(ValueError, match=r"prior\.success: no value for levels \['max'\]"):
+        EffortPolicy(levels=("low", "high", "max"))
+
+
+@pytest.mark.slow
+def test_text_features_tell_tools_apart_with_the_packaged_embedder() -> None:
+    """With the real MiniLM: the tool's text alone separates an easy tool from a hard one."""
+    # No shrinkage towards the level's overall rate: with 3 neighbours it would dominate.
+    no_shrink = EffortPrior(strength=0.0)
+    router = EffortRouter(EffortPolicy(neighbours=3, prior=no_shrink))
+    observations = []
+    for i in range(6):
+        easy = Step(task=f"case {i}: list the folder", tool="ls", tool_description="List files.")
+        hard = Step(
+            task=f"case {i}: list the folder",
+            tool="book_flight",
+            tool_description="Book a flight between two airports on a date, with a card.",
+        )
+        for level in LEVELS:
+            observations.append(Observation(easy, level, True, TOKENS[level]))
+            observations.append(Observation(hard, level, level == "high", TOKENS[level]))
+    router.fit(observations)
+    probe = "case 9: list the folder"
+    assert router.choose(Step(task=probe, tool="ls", tool_description="List files.")) == "low"
+    flight = Step(task=probe, tool="book_flight", tool_description="Book a flight, with a card.")
+    assert router.choose(flight) == "high"
+
+
+def test_step_text_keeps_the_tool_and_the_latest_context() -> None:
+    transcript = Step(
+        task="user: move the report\ncall: cd(folder='docs')\nuser: and now the notes",
+        tool="mv",
+        tool_description="Move a file.",
+        history=("cd(folder='docs')",),
+    )
+    assert transcript.text() == "tool mv: Move a file.\n" + transcript.task
+    run = Step(task="brief the board", tool="summarise", history=("fetch",))
+    assert run.text().endswith("brief the board\nfetch")
+    long = Step(task="x" * 5000 + " the request", tool="t")
+    assert long.text().endswith(" the request") and len(long.text()) < 700

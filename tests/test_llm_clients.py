@@ -1,0 +1,281 @@
+"""LLM clients on the wire: a real HTTP server on loopback speaks each provider's format and
+records every request, so the exact bodies each effort produces are pinned down."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import orchestrator
+import orchestrator.execution
+from orchestrator.errors import EscalationError, LLMError, PolicyError
+from orchestrator.llm import (
+    AnthropicClient,
+    GptOssClient,
+    LLMClient,
+    LLMPolicy,
+    OpenAICompatibleClient,
+    QwenClient,
+    ReasoningClient,
+    Usage,
+)
+from orchestrator.policy import load_policy
+
+pytestmark = pytest.mark.anyio
+
+CHAT_ANSWER = {
+    "id": "c1",
+    "model": "served-model",
+    "choices": [{"message": {"role": "assistant", "content": "42", "reasoning_content": "hmm"}}],
+    "usage": {
+        "prompt_tokens": 12,
+        "completion_tokens": 80,
+        "completion_tokens_details": {"reasoning_tokens": 64},
+    },
+}
+MESSAGES_ANSWER = {
+    "id": "m1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-x",
+    "content": [
+        {"type": "thinking", "thinking": "let me see", "signature": "sig"},
+        {"type": "text", "text": "forty-two"},
+    ],
+    "usage": {"input_tokens": 20, "output_tokens": 150},
+}
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Server:
+    url: str
+    requests: list[Recorded] = field(default_factory=list)
+    status: int = 200
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A loopback HTTP server answering /v1/chat/completions and /v1/messages."""
+    state = Server(url="")
+    state.answers = {"/v1/chat/completions": CHAT_ANSWER, "/v1/messages": MESSAGES_ANSWER}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            body = json.loads(self.rfile.read(length))
+            state.requests.append(
+                Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+            payload = json.dumps(state.answers.get(self.path, {})).encode()
+            self.send_response(state.status if self.path in state.answers else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean; requests are recorded above
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+MESSAGES = [
+    {"role": "system", "content": "You plan tool calls."},
+    {"role": "user", "content": "What is 6 x 7?"},
+]
+
+
+async def test_openai_client_sends_reasoning_effort_and_reads_reasoning_tokens(
+    server: Server,
+) -> None:
+    client = OpenAICompatibleClient(f"{server.url}/v1", "o-mini", api_key="k")
+    completion = await client.chat(MESSAGES, effort="high")
+    assert server.requests[0].path == "/v1/chat/completions"
+    assert server.requests[0].body == {
+        "model": "o-mini",
+        "messages": MESSAGES,
+        "reasoning_effort": "high",
+    }
+    assert server.requests[0].headers["authorization"] == "Bearer k"
+    assert completion.text == "42"
+    assert completion.reasoning == "hmm"
+    assert completion.usage == Usage(input_tokens=12, output_tokens=80, reasoning_tokens=64)
+    assert (completion.model, completion.effort) == ("served-model", "high")
+
+
+async def test_complete_without_effort_returns_text_and_sends_no_effort_knob(
+    server: Server,
+) -> None:
+    client = OpenAICompatibleClient(f"{server.url}/v1", "o-mini")
+    text = await client.complete(MESSAGES)
+    assert text == "42"
+    assert server.requests[0].body == {"model": "o-mini", "messages": MESSAGES}
+    assert "authorization" not in server.requests[0].headers
+
+
+async def test_policy_mapping_decides_the_value_on_the_wire(server: Server) -> None:
+    policy = LLMPolicy.model_validate({"openai": {"reasoning_effort": {"low": "minimal"}}})
+    client = OpenAICompatibleClient(f"{server.url}/v1", "o-mini", policy=policy)
+    await client.complete(MESSAGES, effort="low")
+    assert server.requests[0].body["reasoning_effort"] == "minimal"
+    with pytest.raises(LLMError, match=r"llm\.openai\.reasoning_effort.*'high'"):
+        await client.complete(MESSAGES, effort="high")
+    assert len(server.requests) == 1  # refused before anything was sent
+
+
+async def test_usage_accumulates_over_calls(server: Server) -> None:
+    client = OpenAICompatibleClient(f"{server.url}/v1", "o-mini")
+    await client.complete(MESSAGES, effort="low")
+    await client.complete(MESSAGES, effort="medium")
+    assert client.calls == 2
+    assert client.usage == Usage(24, 160, 128)
+    assert client.last is not None and client.last.effort == "medium"
+
+
+async def test_anthropic_adaptive_thinking_sends_output_config_effort(server: Server) -> None:
+    client = AnthropicClient("claude-x", base_url=server.url, api_key="secret")
+    completion = await client.chat(MESSAGES, effort="medium")
+    sent = server.requests[0]
+    assert sent.path == "/v1/messages"
+    assert sent.body == {
+        "model": "claude-x",
+        "max_tokens": 32000,
+        "system": "You plan tool calls.",
+        "messages": [{"role": "user", "content": "What is 6 x 7?"}],
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "medium"},
+    }
+    assert sent.headers["x-api-key"] == "secret"
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    assert completion.text == "forty-two"
+    assert completion.reasoning == "let me see"
+    assert completion.usage == Usage(20, 150, None)
+
+
+async def test_anthropic_budget_mode_sends_a_thinking_budget_or_disables_thinking(
+    server: Server,
+) -> None:
+    policy = LLMPolicy.model_validate({"anthropic": {"mode": "budget"}})
+    client = AnthropicClient("claude-old", base_url=server.url, policy=policy)
+    await client.complete(MESSAGES, effort="high")
+    await client.complete(MESSAGES, effort="low")
+    await client.complete(MESSAGES)
+    high, low, default = (r.body for r in server.requests)
+    assert high["thinking"] == {"type": "enabled", "budget_tokens": 16384}
+    assert low["thinking"] == {"type": "disabled"}
+    assert "thinking" not in default and "output_config" not in default
+    assert "output_config" not in high
+
+
+async def test_gpt_oss_effort_is_the_reasoning_line_of_the_system_message(
+    server: Server,
+) -> None:
+    client = GptOssClient(f"{server.url}/v1", "gpt-oss-20b")
+    await client.complete(MESSAGES, effort="low")
+    await client.complete(MESSAGES[1:], effort="high")
+    with_system, without_system = (r.body for r in server.requests)
+    assert with_system == {
+        "model": "gpt-oss-20b",
+        "messages": [
+            {"role": "system", "content": "You plan tool calls.\nReasoning: low"},
+            MESSAGES[1],
+        ],
+    }
+    assert without_system["messages"] == [
+        {"role": "system", "content": "Reasoning: high"},
+        MESSAGES[1],
+    ]
+    assert MESSAGES[0]["content"] == "You plan tool calls."  # the caller's list is untouched
+
+
+async def test_qwen_effort_switches_enable_thinking(server: Server) -> None:
+    vllm = QwenClient(f"{server.url}/v1", "Qwen3-8B")
+    await vllm.complete(MESSAGES, effort="low")
+    await vllm.complete(MESSAGES, effort="high")
+    dashscope = QwenClient(
+        f"{server.url}/v1",
+        "qwen-plus",
+        policy=LLMPolicy.model_validate({"qwen": {"placement": "top_level"}}),
+    )
+    await dashscope.complete(MESSAGES, effort="medium")
+    await dashscope.complete(MESSAGES, effort="low")
+    bodies = [r.body for r in server.requests]
+    assert bodies[0] == {
+        "model": "Qwen3-8B",
+        "messages": MESSAGES,
+        "chat_template_kwargs": {"enable_thinking": False},
+    }
+    assert bodies[1]["chat_template_kwargs"] == {"enable_thinking": True}
+    assert (bodies[2]["enable_thinking"], bodies[2]["thinking_budget"]) == (True, 2048)
+    assert bodies[3]["enable_thinking"] is False and "thinking_budget" not in bodies[3]
+
+
+async def test_http_error_is_an_llm_error_that_escalation_still_catches(server: Server) -> None:
+    server.status = 500
+    client = OpenAICompatibleClient(f"{server.url}/v1", "o-mini")
+    with pytest.raises(LLMError, match="chat completion failed") as caught:
+        await client.complete(MESSAGES)
+    assert isinstance(caught.value, EscalationError)
+    anthropic = AnthropicClient("claude-x", base_url=server.url)
+    with pytest.raises(LLMError, match="messages call failed"):
+        await anthropic.complete(MESSAGES)
+
+
+async def test_answer_without_text_is_an_llm_error(server: Server) -> None:
+    server.answers["/v1/messages"] = {"content": [{"type": "thinking", "thinking": "..."}]}
+    with pytest.raises(LLMError, match="no text block"):
+        await AnthropicClient("claude-x", base_url=server.url).complete(MESSAGES)
+
+
+def test_every_adapter_is_a_reasoning_client_naming_its_provider() -> None:
+    clients = [
+        OpenAICompatibleClient("http://127.0.0.1:1/v1", "a"),
+        GptOssClient("http://127.0.0.1:1/v1", "b", provider="vllm"),
+        QwenClient("http://127.0.0.1:1/v1", "c"),
+        AnthropicClient("d"),
+    ]
+    assert all(isinstance(c, ReasoningClient) for c in clients)
+    assert [c.provider for c in clients] == ["openai", "vllm", "openai", "anthropic"]
+    assert [c.model for c in clients] == ["a", "b", "c", "d"]
+
+
+def test_old_import_paths_still_reach_the_moved_client() -> None:
+    assert orchestrator.execution.OpenAICompatibleClient is OpenAICompatibleClient
+    assert orchestrator.OpenAICompatibleClient is OpenAICompatibleClient
+    assert orchestrator.execution.LLMClient is LLMClient
+
+
+def test_policy_has_llm_and_effort_sections_and_rejects_a_budget_over_max_tokens(
+    tmp_path: Path,
+) -> None:
+    policy = load_policy()
+    assert policy.llm.anthropic.mode == "adaptive"
+    assert policy.effort.levels == ("low", "medium", "high")
+    bad = tmp_path / "p.yaml"
+    bad.write_text("llm:\n  anthropic:\n    max_tokens: 2000\n")
+    with pytest.raises(PolicyError, match=r"llm\.anthropic.*budget_tokens\.medium"):
+        load_policy(bad)
