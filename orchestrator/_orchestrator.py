@@ -36,6 +36,7 @@ from orchestrator.telemetry import span, traced_run
 
 if TYPE_CHECKING:
     from orchestrator.catalog import CatalogSource
+    from orchestrator.effort import EffortRouter
     from orchestrator.routing import Embedder, SkillRouter
 
 __all__ = ["Orchestrator", "TaskResult", "keyword_tools"]
@@ -133,6 +134,8 @@ class Orchestrator:
         Asked when no healthy path is left (one LLM call each).
     decomposer
         Splits tasks into sub-goals; the rule-based one (no LLM) by default.
+    effort
+        Sets each step's reasoning effort (and raises it on retries); none by default.
 
     Examples
     --------
@@ -151,6 +154,7 @@ class Orchestrator:
         embedder: Embedder | str | Path | None = None,
         escalation: Escalation | None = None,
         decomposer: Decomposer | None = None,
+        effort: EffortRouter | None = None,
     ) -> None:
         from orchestrator.routing import SkillRouter
 
@@ -164,6 +168,7 @@ class Orchestrator:
         self.planner = Planner.from_router(self.router, self.policy)
         self.escalation = escalation
         self.decomposer = decomposer
+        self.effort = effort
 
     @property
     def skills(self) -> Mapping[str, Skill]:
@@ -233,10 +238,17 @@ class Orchestrator:
             invoker = BindingInvoker(
                 self._invoker(tools), plan, self.skills, self.planner.dependencies
             )
-            executor = Executor(run_graph, invoker, policy=self.policy, escalation=self.escalation)
+            executor = Executor(
+                run_graph,
+                invoker,
+                policy=self.policy,
+                escalation=self.escalation,
+                effort=self.effort,
+            )
             if traced.recorder is not None:
                 traced.recorder.executor = executor  # breaker states on step spans
-            result = await executor.run(dict(inputs or {}), log=log)
+            # The task rides along for the effort router's view of each step.
+            result = await executor.run({"task": task, **(inputs or {})}, log=log)
             traced.set_result(result)
         return TaskResult(
             task,

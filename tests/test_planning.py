@@ -379,3 +379,28 @@ def test_run_sync_works_from_a_script(router: SkillRouter) -> None:
         inputs={"to": "ana@example.com", "subject": "hi", "body": "hi"},
     )
     assert result.outcome == "completed" and result.path == ["mailgun_send_email"]
+
+
+async def test_an_effort_router_sets_and_logs_each_planned_steps_effort(
+    router: SkillRouter,
+) -> None:
+    from orchestrator.effort import EffortPolicy, EffortRouter
+
+    efforts: list[tuple[str, str]] = []
+
+    class Thinking:
+        async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+            raise AssertionError("an effort-aware invoker is called with its effort")
+
+        async def invoke_with_effort(
+            self, tool: str, arguments: Mapping[str, Any], effort: str
+        ) -> Any:
+            efforts.append((tool, effort))
+            return {"message_id": "m-1"}
+
+    orchestrator = Orchestrator(router, effort=EffortRouter(EffortPolicy(features="signals")))
+    result = await orchestrator.run("Send an email to ana@example.com saying hi", tools=Thinking())
+    assert result.outcome == "completed"
+    assert efforts and efforts[0][0] == "send_email"
+    executed = [d for d in result.log if d.action == "execute"]
+    assert [d.data["effort"] for d in executed] == [effort for _, effort in efforts]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.catalog import Skill
-from orchestrator.execution import Invoker
+from orchestrator.execution import EffortInvoker, Invoker
 from orchestrator.planning._dependencies import DependencyGraph
 from orchestrator.planning._fields import input_fields
 from orchestrator.planning._plan import PlanStep, TaskPlan
@@ -69,9 +69,19 @@ class BindingInvoker:
                 self._step_of.setdefault(skill_id, step)
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        return await self.inner.invoke(tool, self._bind(tool, arguments))
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        """Pass the step's reasoning effort on to an inner invoker that takes one."""
+        bound = self._bind(tool, arguments)
+        if isinstance(self.inner, EffortInvoker):
+            return await self.inner.invoke_with_effort(tool, bound, effort)
+        return await self.inner.invoke(tool, bound)
+
+    def _bind(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         inputs = arguments.get("inputs") or {}
         upstream = arguments.get("upstream") or {}
-        return await self.inner.invoke(tool, self.arguments_for(tool, inputs, upstream))
+        return self.arguments_for(tool, inputs, upstream)
 
     def arguments_for(
         self, tool: str, inputs: Mapping[str, Any], upstream: Mapping[str, Any]
