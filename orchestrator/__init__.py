@@ -4,8 +4,9 @@ It decides which tool or skill to use (routing), in what order (planning and the
 how hard to think (effort), and keeps working when tools fail (self-healing execution).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from orchestrator._lazy import lazy_attributes
 from orchestrator.catalog import Skill, catalog_hash, load_catalog
 from orchestrator.effort import EffortRouter
 from orchestrator.errors import (
@@ -73,13 +74,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -47,6 +47,13 @@ EmbedderOption = Annotated[
     typer.Option("--embedder", help="Local path of a sentence-transformers model."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+IndexOption = Annotated[
+    Path | None,
+    typer.Option("--index", help="Index directory (default: a per-catalog cache folder)."),
+]
+TraceFileOption = Annotated[
+    Path | None, typer.Option("--trace-file", help="Write the trace as OTLP JSON lines here.")
+]
 
 
 def main() -> None:
@@ -185,10 +192,7 @@ def _read_queries(path: Path) -> list[tuple[Any, str]]:
 def route(
     query: Annotated[str | None, typer.Argument(help="The task text.")] = None,
     catalog: CatalogOption = SAMPLE_CATALOG,
-    index_dir: Annotated[
-        Path | None,
-        typer.Option("--index", help="Index directory (default: a per-catalog cache folder)."),
-    ] = None,
+    index_dir: IndexOption = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many skills to return.")] = 5,
     queries: Annotated[
         Path | None,
@@ -362,10 +366,7 @@ def _print_decisions(result: Any) -> None:
 def run_command(
     task: Annotated[str, typer.Argument(help="The task text.")],
     catalog: CatalogOption = SAMPLE_CATALOG,
-    index_dir: Annotated[
-        Path | None,
-        typer.Option("--index", help="Index directory (default: a per-catalog cache folder)."),
-    ] = None,
+    index_dir: IndexOption = None,
     graph: Annotated[
         Path | None,
         typer.Option("--graph", help="Run this tool-graph definition instead of the plan's."),
@@ -388,10 +389,7 @@ def run_command(
     ] = None,
     policy: PolicyOption = None,
     embedder: EmbedderOption = None,
-    trace_file: Annotated[
-        Path | None,
-        typer.Option("--trace-file", help="Write the run's trace as OTLP JSON lines here."),
-    ] = None,
+    trace_file: TraceFileOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
@@ -455,10 +453,7 @@ def _demo_faults(plan: Any) -> list[Any]:
 def demo(
     catalog: CatalogOption = SAMPLE_CATALOG,
     k: Annotated[int, typer.Option("-k", min=1)] = 3,
-    trace_file: Annotated[
-        Path | None,
-        typer.Option("--trace-file", help="Write the run's trace as OTLP JSON lines here."),
-    ] = None,
+    trace_file: TraceFileOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """The whole loop on the sample catalog, offline, with embedded defaults: a few tasks
@@ -504,10 +499,7 @@ def scenario_run(
     controller: str = typer.Option(
         "router", help="router (the executor), or a baseline: react, static."
     ),
-    trace_file: Annotated[
-        Path | None,
-        typer.Option("--trace-file", help="Write the runs' traces as OTLP JSON lines here."),
-    ] = None,
+    trace_file: TraceFileOption = None,
 ) -> None:
     """Run scenarios; exit 1 if any expectation fails, 2 on a malformed file."""
     import json as _json

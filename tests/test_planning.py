@@ -235,7 +235,7 @@ async def test_llm_decomposer_rejects_an_answer_that_is_not_a_list_of_steps() ->
         return httpx.Response(200, json={"choices": [{"message": {"content": "do it all"}}]})
 
     client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
-    with pytest.raises(PlanningError, match="not a JSON list"):
+    with pytest.raises(PlanningError, match="decomposer answer is not JSON"):
         await LLMDecomposer(client).decompose("anything")
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from orchestrator.errors import EscalationError
 from orchestrator.graph import Fallback
 from orchestrator.llm import LLMClient
+from orchestrator.llm._answer import json_answer
 
 __all__ = [
     "Demote",
@@ -119,11 +120,7 @@ class LLMEscalation:
 
 def parse_decision(answer: str, request: EscalationRequest) -> EscalationDecision:
     """Read the LLM's JSON answer; raise ``EscalationError`` if it is not a valid decision."""
-    text = answer.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EscalationError(f"escalation answer is not JSON: {answer[:200]!r}") from exc
+    data = json_answer(answer, EscalationError, "escalation answer")
     if not isinstance(data, dict):
         raise EscalationError(f"escalation answer is not a JSON object: {answer[:200]!r}")
     action = data.get("action")

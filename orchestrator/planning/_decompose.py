@@ -8,13 +8,13 @@ control-plane LLM call.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from orchestrator.errors import PlanningError
-from orchestrator.execution import LLMClient
+from orchestrator.llm import LLMClient
+from orchestrator.llm._answer import json_answer
 
 __all__ = ["Decomposer", "LLMDecomposer", "RuleDecomposer", "split_subgoals"]
 
@@ -117,13 +117,7 @@ class LLMDecomposer:
             {"role": "user", "content": task},
         ]
         answer = await self.client.complete(messages)
-        text = answer.strip()
-        if text.startswith("```"):
-            text = text.strip("`").removeprefix("json").strip()
-        try:
-            steps = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PlanningError(f"decomposer answer is not a JSON list: {answer[:200]!r}") from exc
+        steps = json_answer(answer, PlanningError, "decomposer answer")
         if not isinstance(steps, list) or not all(isinstance(s, str) and s.strip() for s in steps):
             raise PlanningError(
                 f"decomposer answer must be a JSON list of non-empty strings, got {answer[:200]!r}"

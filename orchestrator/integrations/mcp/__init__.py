@@ -4,7 +4,9 @@ MCP tool-search gateway (``search_tools`` and ``call_tool`` in front of many ser
 Names are imported on first use, so the policy model can be read without loading the MCP SDK.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from orchestrator._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from orchestrator.integrations.mcp._catalog import list_servers_tools, servers_skills
@@ -39,13 +41,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 __all__ = [
