@@ -8,7 +8,7 @@ skill waits for every step it takes inputs from.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.catalog import Skill
@@ -71,7 +71,6 @@ class TaskPlan:
     steps: tuple[PlanStep, ...]
     unplanned: tuple[str, ...] = ()
     llm_calls: int = 0
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:

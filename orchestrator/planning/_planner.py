@@ -4,15 +4,14 @@ skills need, and order the result.
 Single-shot retrieval ranks tools one at a time and misses prerequisites, whose text rarely looks
 like the task ("book a flight from Boston" never mentions the airport-code lookup that feeds the
 booking). The dependency graph finds them; the task's own ranking decides which of the possible
-producers this task needs, and the cheapest of those is chosen.
+producers this task needs (the cheapest among equals).
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,15 +142,12 @@ class Planner:
         the caller already has, by parameter name, so no prerequisite is added to produce them;
         ``only`` restricts the plan to these skill ids.
         """
-        started = time.perf_counter()
         goals = list(subgoals) if subgoals is not None else self.subgoals(task)
         k = self.policy.candidates
         queries = [task, *goals] if len(goals) > 1 else [task]
         routed = self.router.route_batch(queries, k=k, only=only)
         whole, per_goal = routed[0], (routed[1:] if len(goals) > 1 else routed)
-        plan = self.assemble(task, goals, whole, per_goal, inputs=inputs, llm_calls=llm_calls)
-        total_ms = (time.perf_counter() - started) * 1000.0
-        return replace(plan, timings_ms={"total": round(total_ms, 3)})
+        return self.assemble(task, goals, whole, per_goal, inputs=inputs, llm_calls=llm_calls)
 
     def assemble(
         self,
@@ -282,8 +278,8 @@ class Planner:
         """Add producers for the required inputs the plan cannot otherwise fill.
 
         A producer qualifies when the task itself ranks it within the prerequisite window (the
-        task needs what it does) or it is already in the plan; the cheapest qualifying one is
-        chosen. Its own inputs are followed up to ``max_depth`` levels.
+        task needs what it does) or it is already in the plan; see ``_producer`` for which one
+        is chosen. Its own inputs are followed up to ``max_depth`` levels.
         """
         task_words = set(tokenize(task))
         has_literal = _LITERAL.search(task) is not None
