@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import post_json, unknown_effort
+from orchestrator.llm._http import HttpLLMClient, unknown_effort
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
@@ -18,11 +18,14 @@ __all__ = ["ANTHROPIC_VERSION", "AnthropicClient"]
 ANTHROPIC_VERSION = "2023-06-01"
 
 
-class AnthropicClient:
+class AnthropicClient(HttpLLMClient):
     """POST ``{base_url}/v1/messages``; system messages become the top-level ``system``.
 
     The API reports thinking inside ``output_tokens``, so ``Usage.reasoning_tokens`` is ``None``.
     """
+
+    path = "/v1/messages"
+    what = "messages call"
 
     def __init__(
         self,
@@ -35,16 +38,15 @@ class AnthropicClient:
         policy: LLMPolicy | None = None,
         provider: str = "anthropic",
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.provider = provider
-        self.api_key = api_key
-        self.policy = policy if policy is not None else LLMPolicy()
-        self.timeout_s = timeout_s if timeout_s is not None else self.policy.timeout_s
-        self.transport = transport
-        self.calls = 0
-        self.usage = Usage()
-        self.last: Completion | None = None
+        super().__init__(
+            base_url,
+            model,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            transport=transport,
+            policy=policy,
+            provider=provider,
+        )
 
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
         """The JSON body sent for ``messages`` at ``effort`` (``None``: no thinking settings)."""
@@ -75,28 +77,13 @@ class AnthropicClient:
             )
         return body
 
-    async def complete(self, messages: Sequence[Message], *, effort: str | None = None) -> str:
-        return (await self.chat(messages, effort=effort)).text
-
-    async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
-        self.calls += 1
+    def headers(self) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if self.api_key:
             headers["x-api-key"] = self.api_key
-        data = await post_json(
-            f"{self.base_url}/v1/messages",
-            self.request_body(messages, effort),
-            headers,
-            timeout_s=self.timeout_s,
-            transport=self.transport,
-            what="messages call",
-        )
-        completion = self._read(data, effort)
-        self.usage = self.usage + completion.usage
-        self.last = completion
-        return completion
+        return headers
 
-    def _read(self, data: dict[str, Any], effort: str | None) -> Completion:
+    def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         blocks = data.get("content")
         if not isinstance(blocks, list):
             raise LLMError(f"{self.base_url}: field content missing in the response")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import post_json, unknown_effort
+from orchestrator.llm._http import HttpLLMClient, unknown_effort
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
@@ -21,14 +21,16 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-class OpenAICompatibleClient:
+class OpenAICompatibleClient(HttpLLMClient):
     """POST ``{base_url}/chat/completions`` and return the first choice's text.
 
     The effort goes out as ``reasoning_effort`` (mapped by the policy's ``llm.openai``); usage is
     read from ``usage``, reasoning tokens from ``completion_tokens_details.reasoning_tokens``.
-    ``usage`` sums every call; ``last`` is the latest ``Completion``. Pass ``transport`` (e.g.
-    ``httpx.MockTransport``) to test without a network.
+    ``usage`` sums every call; ``last`` is the latest ``Completion``.
     """
+
+    path = "/chat/completions"
+    what = "chat completion"
 
     def __init__(
         self,
@@ -41,16 +43,15 @@ class OpenAICompatibleClient:
         policy: LLMPolicy | None = None,
         provider: str = "openai",
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.provider = provider
-        self.api_key = api_key
-        self.policy = policy if policy is not None else LLMPolicy()
-        self.timeout_s = timeout_s if timeout_s is not None else self.policy.timeout_s
-        self.transport = transport
-        self.calls = 0
-        self.usage = Usage()
-        self.last: Completion | None = None
+        super().__init__(
+            base_url,
+            model,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            transport=transport,
+            policy=policy,
+            provider=provider,
+        )
 
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
         """The JSON body sent for ``messages`` at ``effort`` (``None``: the provider's default)."""
@@ -62,26 +63,10 @@ class OpenAICompatibleClient:
             body["reasoning_effort"] = mapping[effort]
         return body
 
-    async def complete(self, messages: Sequence[Message], *, effort: str | None = None) -> str:
-        return (await self.chat(messages, effort=effort)).text
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
-        self.calls += 1
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        data = await post_json(
-            f"{self.base_url}/chat/completions",
-            self.request_body(messages, effort),
-            headers,
-            timeout_s=self.timeout_s,
-            transport=self.transport,
-            what="chat completion",
-        )
-        completion = self._read(data, effort)
-        self.usage = self.usage + completion.usage
-        self.last = completion
-        return completion
-
-    def _read(self, data: dict[str, Any], effort: str | None) -> Completion:
+    def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         try:
             message = data["choices"][0]["message"]
             content = message["content"]

@@ -1,15 +1,18 @@
-"""One JSON POST over httpx, shared by the adapters, with failures raised as ``LLMError``."""
+"""What the adapters share: one JSON POST over httpx (failures raised as ``LLMError``) and the
+client skeleton that sends a body, reads the answer and keeps the usage."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from orchestrator.errors import LLMError
+from orchestrator.llm._policy import LLMPolicy
+from orchestrator.llm._protocol import Completion, Message, Usage
 
-__all__ = ["post_json", "unknown_effort"]
+__all__ = ["HttpLLMClient", "post_json", "unknown_effort"]
 
 
 async def post_json(
@@ -39,3 +42,64 @@ def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> LLMErro
         f"policy field llm.{field}: no mapping for effort {effort!r}; expected one of "
         f"{sorted(known)}"
     )
+
+
+class HttpLLMClient:
+    """The skeleton of a provider adapter: subclasses say where to POST (``path``), with which
+    ``headers``, the body for a call (``request_body``) and how to read the answer (``read``).
+
+    ``usage`` sums every call; ``last`` is the latest ``Completion``. Pass ``transport`` (e.g.
+    ``httpx.MockTransport``) to test without a network.
+    """
+
+    path = ""
+    what = "LLM call"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        policy: LLMPolicy | None = None,
+        provider: str,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.provider = provider
+        self.api_key = api_key
+        self.policy = policy if policy is not None else LLMPolicy()
+        self.timeout_s = timeout_s if timeout_s is not None else self.policy.timeout_s
+        self.transport = transport
+        self.calls = 0
+        self.usage = Usage()
+        self.last: Completion | None = None
+
+    def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def read(self, data: dict[str, Any], effort: str | None) -> Completion:
+        raise NotImplementedError
+
+    async def complete(self, messages: Sequence[Message], *, effort: str | None = None) -> str:
+        return (await self.chat(messages, effort=effort)).text
+
+    async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
+        self.calls += 1
+        data = await post_json(
+            f"{self.base_url}{self.path}",
+            self.request_body(messages, effort),
+            self.headers(),
+            timeout_s=self.timeout_s,
+            transport=self.transport,
+            what=self.what,
+        )
+        completion = self.read(data, effort)
+        self.usage = self.usage + completion.usage
+        self.last = completion
+        return completion
