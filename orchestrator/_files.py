@@ -18,7 +18,7 @@ import yaml
 
 from orchestrator.errors import OrchestratorError
 
-__all__ = ["read_document", "write_text_atomic"]
+__all__ = ["read_document", "read_json_lines", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -49,3 +49,21 @@ def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:
         return json.loads(text) if is_json else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise error(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
+
+
+def read_json_lines(path: Path, error: type[OrchestratorError], what: str) -> list[tuple[int, Any]]:
+    """``(line number, value)`` for every non-blank line of a JSON Lines file; an unreadable file
+    or a line that is not JSON raises ``error`` naming the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror})") from exc
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}: line {number}: not valid JSON ({exc.msg})") from exc
+    return records

@@ -162,22 +162,11 @@ def _result_line(result: Any, query_id: Any | None) -> dict[str, Any]:
 
 
 def _read_queries(path: Path) -> list[tuple[Any, str]]:
+    from orchestrator._files import read_json_lines
     from orchestrator.errors import CatalogError
 
     out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CatalogError(f"cannot read queries file ({exc.strerror})", source=str(path)) from exc
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise CatalogError(
-                f"not valid JSON ({exc.msg})", source=str(path), where=f"line {number}"
-            ) from exc
+    for number, item in read_json_lines(path, CatalogError, "queries file"):
         if not isinstance(item, dict) or not isinstance(item.get("query"), str):
             raise CatalogError(
                 'expected an object {"id": ..., "query": "text"}',

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator._files import read_json_lines
 from orchestrator.effort._router import EffortRouter, Observation
 from orchestrator.effort._step import Effort, Step
 from orchestrator.errors import EffortError
@@ -78,19 +79,9 @@ def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], where
 def read_replay(path: str | Path, levels: Sequence[Effort]) -> list[ReplayStep]:
     """Read a replay JSONL file; every line must have an outcome for every level."""
     source = Path(path)
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise EffortError(f"{source}: cannot read the replay file: {exc}") from exc
     steps: list[ReplayStep] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for number, data in read_json_lines(source, EffortError, "the replay file"):
         where = f"{source}: line {number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EffortError(f"{where}: not JSON: {exc.msg}") from exc
         if not isinstance(data, dict):
             raise EffortError(f"{where}: expected a JSON object per line")
         outcomes_raw = _field(data, "outcomes", dict, where)

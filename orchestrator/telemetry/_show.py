@@ -6,13 +6,13 @@ Lines holding metrics or logs (the Collector writes all signals to one file) are
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator._files import read_json_lines
 from orchestrator.errors import TelemetryError
 
 __all__ = ["SpanRecord", "read_spans", "render_traces"]
@@ -89,22 +89,15 @@ def read_spans(path: str | Path) -> list[SpanRecord]:
         The file cannot be read, or a line is not an OTLP/JSON export request.
     """
     source = Path(path)
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise TelemetryError(f"{source}: cannot read the trace file ({exc.strerror})") from exc
     spans: list[SpanRecord] = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+    for number, request in read_json_lines(source, TelemetryError, "the trace file"):
         try:
-            request = json.loads(raw)
             for resource_spans in request.get("resourceSpans", []):
                 resource = _attributes(resource_spans.get("resource", {}).get("attributes", []))
                 for scope_spans in resource_spans.get("scopeSpans", []):
                     for item in scope_spans.get("spans", []):
                         spans.append(_span(item, str(resource.get("service.name", ""))))
-        except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise TelemetryError(
                 f"{source}: line {number}: expected an OTLP/JSON export request "
                 f"(one per line, as the Collector file exporter writes): {exc}"
