@@ -14,7 +14,6 @@ from typing import Any
 from orchestrator.catalog import Skill
 from orchestrator.execution import EffortInvoker, Invoker
 from orchestrator.planning._dependencies import DependencyGraph
-from orchestrator.planning._fields import input_fields
 from orchestrator.planning._plan import PlanStep, TaskPlan
 
 __all__ = ["BindingInvoker", "read_field"]
@@ -93,8 +92,7 @@ class BindingInvoker:
             return dict(inputs)
         step = self._step_of.get(tool)
         bound: dict[str, Any] = {}
-        for field_ref in input_fields(skill):
-            name = field_ref.name
+        for name in skill.parameter_names():
             for key in (f"{tool}.{name}", name):
                 if key in inputs:
                     bound[name] = inputs[key]

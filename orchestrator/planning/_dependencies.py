@@ -67,11 +67,15 @@ class DependencyGraph:
         self.edges = tuple(edges)
         self.key = key
         by_input: dict[tuple[str, str], list[DependencyEdge]] = defaultdict(list)
+        by_pair: dict[tuple[str, str], list[DependencyEdge]] = defaultdict(list)
         for edge in self.edges:
             by_input[(edge.consumer, edge.input)].append(edge)
+            by_pair[(edge.producer, edge.consumer)].append(edge)
         for found in by_input.values():
             found.sort(key=lambda e: (-e.score, e.producer))
         self._by_input = dict(by_input)
+        # Read while binding each executed step's arguments: indexed, not scanned.
+        self._by_pair = dict(by_pair)
 
     def producers(self, consumer: str, input_name: str) -> list[DependencyEdge]:
         """Edges into ``consumer``'s input ``input_name``, best first."""
@@ -79,7 +83,7 @@ class DependencyGraph:
 
     def between(self, producer: str, consumer: str) -> list[DependencyEdge]:
         """Why ``producer`` can feed ``consumer`` (empty when it cannot)."""
-        return [e for e in self.edges if e.producer == producer and e.consumer == consumer]
+        return list(self._by_pair.get((producer, consumer), ()))
 
     def __len__(self) -> int:
         return len(self.edges)
