@@ -26,6 +26,7 @@ class AnthropicClient(HttpLLMClient):
 
     path = "/v1/messages"
     what = "messages call"
+    default_provider = "anthropic"
 
     def __init__(
         self,
@@ -36,7 +37,7 @@ class AnthropicClient(HttpLLMClient):
         timeout_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: LLMPolicy | None = None,
-        provider: str = "anthropic",
+        provider: str | None = None,
     ) -> None:
         super().__init__(
             base_url,

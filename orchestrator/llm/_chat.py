@@ -7,11 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from orchestrator.errors import LLMError
 from orchestrator.llm._http import HttpLLMClient, unknown_effort
-from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
 __all__ = ["GptOssClient", "OpenAICompatibleClient", "QwenClient"]
@@ -31,27 +28,7 @@ class OpenAICompatibleClient(HttpLLMClient):
 
     path = "/chat/completions"
     what = "chat completion"
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        api_key: str | None = None,
-        timeout_s: float | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        policy: LLMPolicy | None = None,
-        provider: str = "openai",
-    ) -> None:
-        super().__init__(
-            base_url,
-            model,
-            api_key=api_key,
-            timeout_s=timeout_s,
-            transport=transport,
-            policy=policy,
-            provider=provider,
-        )
+    default_provider = "openai"
 
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
         """The JSON body sent for ``messages`` at ``effort`` (``None``: the provider's default)."""

@@ -54,6 +54,7 @@ class HttpLLMClient:
 
     path = ""
     what = "LLM call"
+    default_provider = ""  # the OpenTelemetry gen_ai.provider.name of the wire format
 
     def __init__(
         self,
@@ -64,11 +65,11 @@ class HttpLLMClient:
         timeout_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: LLMPolicy | None = None,
-        provider: str,
+        provider: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.provider = provider
+        self.provider = provider or self.default_provider
         self.api_key = api_key
         self.policy = policy if policy is not None else LLMPolicy()
         self.timeout_s = timeout_s if timeout_s is not None else self.policy.timeout_s
