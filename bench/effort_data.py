@@ -51,23 +51,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bfcl import _zip, read_jsonl
+from bfcl import MULTI_TURN_FILES, read_jsonl
 
 CATEGORIES = {"base": 0.0, "long_context": 0.3, "miss_param": 0.2}
 ABILITY = {"low": 0.0, "medium": 1.2, "high": 2.4}
 INTERCEPT = -2.5
 REASONING = {"low": 120.0, "medium": 600.0, "high": 2200.0}
 SLIP = 0.03
-CLASS_DOCS = {
-    "GorillaFileSystem": "gorilla_file_system",
-    "MathAPI": "math_api",
-    "MessageAPI": "message_api",
-    "TwitterAPI": "posting_api",
-    "TicketAPI": "ticket_api",
-    "TradingBot": "trading_bot",
-    "TravelAPI": "travel_booking",
-    "VehicleControlAPI": "vehicle_control",
-}
 OUT = Path(__file__).resolve().parent / "results" / "effort"
 
 
@@ -86,7 +76,7 @@ def _docs() -> tuple[dict[str, str], dict[str, int]]:
     """Function descriptions by name, and how many functions each involved class offers."""
     descriptions: dict[str, str] = {}
     sizes: dict[str, int] = {}
-    for cls, doc in CLASS_DOCS.items():
+    for cls, doc in MULTI_TURN_FILES.items():
         functions = read_jsonl(f"multi_turn_func_doc/{doc}.json")
         sizes[cls] = len(functions)
         for f in functions:
@@ -241,7 +231,6 @@ def main() -> None:
     for split, (n_episodes, n_steps) in counts.items():
         print(f"{split}: {n_episodes} episodes, {n_steps} steps -> {args.out / split}.jsonl")
     print("step success per level: " + ", ".join(f"{k} {v / total:.3f}" for k, v in rates.items()))
-    _zip.cache_clear()
 
 
 if __name__ == "__main__":
