@@ -328,7 +328,7 @@ def _run_task(
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
     real = CallableInvoker(keyword_tools(bound or {}, orchestrator.skills))
-    simulated = SimulatedInvoker.for_skills(orchestrator.skills.values())
+    simulated = SimulatedInvoker(orchestrator.skills.values())
     invoker: Invoker = CompositeInvoker(dict.fromkeys(real.tools, real), default=simulated)
     if faults:
         invoker = FaultInjector(invoker, faults)

@@ -1,4 +1,5 @@
-"""Simulated tools: an invoker that answers every tool of a graph with a schema-valid output."""
+"""Simulated tools: an invoker that answers every tool of a graph or catalog with a schema-valid
+output."""
 
 from __future__ import annotations
 
@@ -45,28 +46,30 @@ def sample_output(tool: str, schema: Mapping[str, Any] | None) -> dict[str, Any]
 
 
 class SimulatedInvoker:
-    """Every tool of ``graph`` succeeds at once (``latency_scale`` > 0 sleeps for a fraction of
-    its declared latency), returning ``sample_output`` for its outputs schema."""
+    """Every tool of ``tools`` succeeds at once (``latency_scale`` > 0 sleeps for a fraction of
+    its declared latency), returning ``sample_output`` for its outputs schema.
 
-    def __init__(self, graph: ToolGraph, *, latency_scale: float = 0.0) -> None:
-        tools = [graph.node(t) for t in graph.tools()]
-        self._outputs = {t.name: sample_output(t.name, t.outputs) for t in tools}
-        self._latency_ms = {t.name: t.latency_ms for t in tools}
+    ``tools`` is a tool graph (its tool nodes) or a catalog's skills (whatever graph a plan makes
+    of them); a tool's output is built on its first call.
+    """
+
+    def __init__(self, tools: ToolGraph | Iterable[Skill], *, latency_scale: float = 0.0) -> None:
+        if isinstance(tools, ToolGraph):
+            nodes = [tools.node(t) for t in tools.tools()]
+            described = [(n.name, n.outputs, n.latency_ms) for n in nodes]
+        else:
+            described = [(s.id, s.outputs, s.latency_ms) for s in tools]
+        self._schemas = {name: outputs for name, outputs, _ in described}
+        self._latency_ms = {name: latency for name, _, latency in described}
+        self._outputs: dict[str, dict[str, Any]] = {}
         self.latency_scale = latency_scale
 
-    @classmethod
-    def for_skills(cls, skills: Iterable[Skill], *, latency_scale: float = 0.0) -> SimulatedInvoker:
-        """Simulate every skill of a catalog, whatever graph a plan makes of them."""
-        graph = ToolGraph(start="Start", goal="Done", name="catalog")
-        for skill in skills:
-            graph.add_tool(skill)
-        return cls(graph, latency_scale=latency_scale)
-
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
-        try:
-            output = self._outputs[tool]
-        except KeyError:
-            raise ToolUnavailableError("not a simulated tool", tool=tool) from None
+        if tool not in self._schemas:
+            raise ToolUnavailableError("not a simulated tool", tool=tool)
+        output = self._outputs.get(tool)
+        if output is None:
+            output = self._outputs[tool] = sample_output(tool, self._schemas[tool])
         if self.latency_scale > 0:
             await anyio.sleep(self._latency_ms[tool] * self.latency_scale / 1000.0)
         return dict(output)
