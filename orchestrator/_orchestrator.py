@@ -23,6 +23,7 @@ import anyio.to_thread
 from orchestrator.catalog import Skill
 from orchestrator.execution import (
     CallableInvoker,
+    Decision,
     DecisionLog,
     Escalation,
     Executor,
@@ -70,7 +71,7 @@ class TaskResult:
     def llm_calls(self) -> int:
         return self.plan.llm_calls + (self.run.llm_calls if self.run else 0)
 
-    def silent_failures(self) -> list[Any]:
+    def silent_failures(self) -> list[Decision]:
         return self.run.silent_failures() if self.run else []
 
     def to_dict(self) -> dict[str, Any]:

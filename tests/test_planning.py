@@ -166,12 +166,16 @@ def test_similar_descriptions_link_differently_named_fields(router: SkillRouter)
 
 
 def test_dependency_cache_is_reused_until_the_catalog_changes(
-    router: SkillRouter, tmp_path: Path
+    counting_embedder: Any, tmp_path: Path
 ) -> None:
     policy = DependencyPolicy()
-    first = cached_dependencies(CATALOG, router.embedder, policy, tmp_path)
+    first = cached_dependencies(CATALOG, counting_embedder, policy, tmp_path)
     assert (tmp_path / "dependencies.json").exists()
-    assert DependencyGraph.load(tmp_path, key=first.key) is not None
+    embedded = counting_embedder.texts_embedded
+    assert embedded > 0
+    reused = cached_dependencies(CATALOG, counting_embedder, policy, tmp_path)
+    assert counting_embedder.texts_embedded == embedded  # read back, nothing embedded
+    assert reused.edges == first.edges and reused.key == first.key
     again = cached_dependencies(CATALOG, None, policy, tmp_path)  # other model: not reused
     assert again.key != first.key
     changed = cached_dependencies(CATALOG[:-1], None, policy, None)
