@@ -132,3 +132,20 @@ async def test_without_a_router_no_effort_is_logged() -> None:
     result = await Executor(graph(), tools, policy=fast_policy()).run()
     assert tools.calls == [("fetch", None), ("summarise", None)]
     assert all("effort" not in d.data for d in result.log)
+
+
+async def test_the_router_is_not_asked_for_a_retry_the_attempt_budget_forbids() -> None:
+    asked: list[str] = []
+
+    class Counting(EffortRouter):
+        def escalate(self, step: Step, current: str) -> str | None:
+            asked.append(current)
+            return super().escalate(step, current)
+
+    tools = AlwaysWrong()
+    counting = Counting(EffortPolicy(features="signals"))
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=counting).run()
+    summarise_calls = [e for t, e in tools.calls if t == "summarise"]
+    assert result.outcome == "escalated"
+    # One question per retry actually made, none after the last allowed attempt.
+    assert len(asked) == result.retries == len(summarise_calls) - 1

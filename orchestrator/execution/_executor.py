@@ -24,7 +24,6 @@ from jsonschema.exceptions import best_match
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -247,6 +246,11 @@ class Executor:
             # A refusal for load says nothing about whether the tool works.
             breaker.record_failure()
 
+    def unsafe_to_repeat(self, tool: str, failure: Failure) -> bool:
+        """An ambiguous failure (connection lost mid-call, timeout) of a tool not marked
+        read-only or idempotent: the call may have taken effect, so it is never run again."""
+        return failure.ambiguous and not self.graph.node(tool).idempotent
+
     async def invoke_step(
         self,
         tool: str,
@@ -326,7 +330,7 @@ class Executor:
             failure = classify(exc)
             if failure.kind not in policy.transient:
                 return False
-            if failure.ambiguous and not self.graph.node(tool).idempotent:
+            if self.unsafe_to_repeat(tool, failure):
                 return False  # it may have taken effect: never repeated (escalated by _Run)
             if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
                 return False
@@ -337,6 +341,13 @@ class Executor:
                     return False
                 efforts.append(higher)
             return True
+
+        def should_retry(state: RetryCallState) -> bool:
+            # The attempt budget first: on the last attempt the effort router is not asked.
+            exc = state.outcome.exception() if state.outcome else None
+            if exc is None or state.attempt_number >= policy.max_attempts:
+                return False
+            return transient(exc)
 
         def wait(state: RetryCallState) -> float:
             delay = float(backoff(state))
@@ -362,7 +373,7 @@ class Executor:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.max_attempts),
             wait=wait,
-            retry=retry_if_exception(transient),
+            retry=should_retry,
             sleep=anyio.sleep,
             before_sleep=before_sleep,
             reraise=True,
@@ -589,7 +600,7 @@ class _Run:
             else:
                 self.failed[tool] = failure
                 self.unanswered.append(tool)
-                if failure.ambiguous and not self.graph.node(tool).idempotent:
+                if self.ex.unsafe_to_repeat(tool, failure):
                     self.uncertain[tool] = failure
         self._log_reweights(self.ex.assess())
 
