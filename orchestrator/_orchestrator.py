@@ -178,12 +178,13 @@ class Orchestrator:
     # -- planning -------------------------------------------------------------------------------
 
     async def aplan(self, task: str, *, inputs: Mapping[str, Any] | None = None) -> TaskPlan:
-        """Plan ``task``; an LLM decomposer (if given) is awaited here and counted."""
+        """Plan ``task``; a decomposer (if given) is awaited here, and counted as an LLM call
+        unless it is the rule-based one."""
         subgoals = None
         llm_calls = 0
-        if self.decomposer is not None and not isinstance(self.decomposer, RuleDecomposer):
+        if self.decomposer is not None:
             subgoals = await self.decomposer.decompose(task)
-            llm_calls = 1
+            llm_calls = 0 if isinstance(self.decomposer, RuleDecomposer) else 1
         return await anyio.to_thread.run_sync(
             partial(self.planner.plan, task, subgoals=subgoals, inputs=inputs, llm_calls=llm_calls)
         )

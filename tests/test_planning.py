@@ -408,3 +408,22 @@ async def test_an_effort_router_sets_and_logs_each_planned_steps_effort(
     assert efforts and efforts[0][0] == "send_email"
     executed = [d for d in result.log if d.action == "execute"]
     assert [d.data["effort"] for d in executed] == [effort for _, effort in efforts]
+
+
+def test_a_given_decomposer_splits_the_task_and_only_an_llm_one_counts(
+    router: SkillRouter,
+) -> None:
+    from orchestrator.planning import RuleDecomposer
+
+    task = "Weather forecast for Lisbon, then email it to ana@example.com"
+    whole = Orchestrator(router, decomposer=RuleDecomposer(min_words=50)).plan(task)
+    assert len(whole.subgoals) == 1 and whole.llm_calls == 0  # its min_words, not the policy
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        content = '["get the weather forecast for Lisbon", "email it to ana@example.com"]'
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
+    split = Orchestrator(router, decomposer=LLMDecomposer(client)).plan(task)
+    assert split.subgoals == ("get the weather forecast for Lisbon", "email it to ana@example.com")
+    assert split.llm_calls == 1
