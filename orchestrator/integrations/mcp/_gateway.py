@@ -31,6 +31,7 @@ from orchestrator.integrations.mcp._catalog import server_indexes
 from orchestrator.integrations.mcp._config import ServerSpec
 from orchestrator.integrations.mcp._invoker import McpInvoker
 from orchestrator.integrations.mcp._servers import McpServers
+from orchestrator.integrations.mcp._stdio import serve_stdio
 from orchestrator.integrations.mcp._tools import split_name, twin_key
 from orchestrator.planning import Planner
 from orchestrator.policy import Policy, load_policy
@@ -88,6 +89,7 @@ class Gateway:
         self.stats: dict[str, ToolStats] = {}
         self.runs: deque[RunResult] = deque(maxlen=_RECENT_RUNS)
         self._planner: Planner | None = None
+        self._graphs: dict[str, ToolGraph] = {}
 
     @classmethod
     def open(
@@ -166,7 +168,16 @@ class Gateway:
         ]
 
     def graph_for(self, name: str) -> ToolGraph:
-        """start -> ``name`` (cost 0) or a twin on another server (cost 1) -> done."""
+        """start -> ``name`` (cost 0) or a twin on another server (cost 1) -> done.
+
+        Built once per tool: twins and deny rules are fixed for the gateway's life, and health
+        lives in the shared stats and breakers, not in the graph."""
+        graph = self._graphs.get(name)
+        if graph is None:
+            graph = self._graphs[name] = self._build_graph(name)
+        return graph
+
+    def _build_graph(self, name: str) -> ToolGraph:
         graph = ToolGraph(start=START, goal=DONE, name=f"call_tool {name}")
         timeout_s = self.policy.mcp.call_timeout_s * 1.1 + 0.5  # the per-call timeout wins
         for tool, cost in [(name, 0.0), *((t, _TWIN_COST) for t in self._alternatives(name))]:
@@ -316,7 +327,7 @@ async def serve(
         )
         server = gateway.mcp_server()
         if http is None:
-            await server.run_stdio_async()
+            await serve_stdio(server)
         else:
             host, port = http
             await server.run_streamable_http_async(host=host, port=port)
