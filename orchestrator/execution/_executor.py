@@ -191,10 +191,12 @@ class Executor:
         down.update(c.tool for c in self.conditions if c.kind == "down")
         return down
 
-    async def _watch(self) -> None:
+    async def watch(self) -> None:
+        """Run the health monitors every ``interval_s`` until cancelled: probe half-open
+        breakers (when the invoker can) and assess. A run starts this only once it has waited
+        ``interval_s`` for a step, so a short run pays for no monitor task."""
         interval = self.policy.execution.monitors.interval_s
         while True:
-            await anyio.sleep(interval)
             if isinstance(self.invoker, ProbingInvoker):
                 for tool, breaker in self.breakers.items():
                     if breaker.state == STATE_HALF_OPEN:
@@ -204,6 +206,7 @@ class Executor:
                         else:
                             breaker.record_failure()
             self.assess()
+            await anyio.sleep(interval)
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -391,22 +394,10 @@ class Executor:
     ) -> RunResult:
         """Run the task from the start to the goal (or a fallback goal) and say how it ended.
 
-        Health monitors run beside the task in the same task group and stop with it.
+        Health monitors run beside the task (``watch``) while it waits for its steps.
         """
         run = _Run(self, dict(inputs or {}), DecisionLog() if log is None else log)
-        error: Exception | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._watch)
-            try:
-                result = await run.drive()
-            except Exception as exc:
-                # Re-raised below as itself, not wrapped in the task group's ExceptionGroup.
-                error = exc
-            finally:
-                tg.cancel_scope.cancel()
-        if error is not None:
-            raise error
-        return result
+        return await run.drive()
 
 
 class _Run:
@@ -433,6 +424,7 @@ class _Run:
         self.started: list[str] = []
         # Ambiguous failures of tools not safe to repeat: the run stops rather than reroute.
         self.uncertain: dict[str, Failure] = {}
+        self.watching = False  # the health monitors run beside this run
 
     def result(self, outcome: Outcome) -> RunResult:
         return RunResult(
@@ -475,6 +467,7 @@ class _Run:
         send, finished = anyio.create_memory_object_stream[_StepResult](math.inf)
         async with send, finished, anyio.create_task_group() as tg:
             result = await self._schedule(tg, send, finished)
+            tg.cancel_scope.cancel()  # the monitors, if started; every step has finished
         return result
 
     async def _schedule(
@@ -485,7 +478,7 @@ class _Run:
     ) -> RunResult:
         while True:
             if self.uncertain:
-                return await self._escalate_uncertain(finished)
+                return await self._escalate_uncertain(tg, finished)
             down = self.ex.known_down() - self.done
             self._announce_avoided(down)
             try:
@@ -497,7 +490,7 @@ class _Run:
                 )
             except NoPathError as exc:
                 if self.running:
-                    await self._settle(finished)
+                    await self._settle(tg, finished)
                     continue
                 ended = await self._escalate(exc)
                 if ended is not None:
@@ -511,13 +504,13 @@ class _Run:
                     path=list(plan.path),
                 )
             self.unanswered.clear()
+            ready = [s for s in plan.ready(self.done) if s not in self.running]
+            states = [s for s in ready if not self.graph.node(s).is_tool]
+            self.done.update(states)  # a state is reached once what leads to it is done
             if self.goal in self.done and not self.running:
                 self.log.record("complete", self.goal, f"reached {self.goal}")
                 return self.result("demoted" if self.demoted else "completed")
-            ready = [s for s in plan.ready(self.done) if s not in self.running]
-            states = [s for s in ready if not self.graph.node(s).is_tool]
             if states:
-                self.done.update(states)
                 continue
             for tool in ready:
                 self._flag_risk(tool)
@@ -526,7 +519,7 @@ class _Run:
                 tg.start_soon(self._step, tool, plan.needs[tool], send)
             if not self.running:  # pragma: no cover - a plan always has a ready step
                 raise AssertionError(f"plan {plan.steps} has no ready step")
-            await self._settle(finished)
+            await self._settle(tg, finished)
 
     async def _step(
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
@@ -582,9 +575,20 @@ class _Run:
             failures=self.log.count("fail"),
         )
 
-    async def _settle(self, finished: MemoryObjectReceiveStream[_StepResult]) -> None:
-        """Wait for a step to finish and take in every step finished by then."""
-        batch = [await finished.receive()]
+    async def _settle(
+        self, tg: TaskGroup, finished: MemoryObjectReceiveStream[_StepResult]
+    ) -> None:
+        """Wait for a step to finish and take in every step finished by then. The health
+        monitors start beside the run the first time this waits longer than their interval."""
+        batch: list[_StepResult] = []
+        if not self.watching:
+            with anyio.move_on_after(self.ex.policy.execution.monitors.interval_s):
+                batch = [await finished.receive()]
+            if not batch:
+                self.watching = True
+                tg.start_soon(self.ex.watch)
+        if not batch:
+            batch = [await finished.receive()]
         while True:
             try:
                 batch.append(finished.receive_nowait())
@@ -605,12 +609,12 @@ class _Run:
         self._log_reweights(self.ex.assess())
 
     async def _escalate_uncertain(
-        self, finished: MemoryObjectReceiveStream[_StepResult]
+        self, tg: TaskGroup, finished: MemoryObjectReceiveStream[_StepResult]
     ) -> RunResult:
         """Stop after an ambiguous failure of a tool that is not safe to repeat: the call may
         already have taken effect, so neither a retry nor an alternative may run it again."""
         while self.running:
-            await self._settle(finished)
+            await self._settle(tg, finished)
         self.unanswered.clear()
         for tool, failure in self.uncertain.items():
             self.log.record(
