@@ -2,7 +2,9 @@
 
 - call_tool overhead: the median latency of ``echo`` through the gateway (in-process SDK client ->
   gateway -> executor -> stdio server) minus a direct SDK call to the same server (the baseline);
-  also the gateway as a separate process over stdio, which adds a second stdio hop;
+  also the gateway as a separate process over stdio, which adds a second stdio hop. The variants
+  are timed in interleaved rounds, so load on the shared machine hits them alike; the CPU time
+  the gateway process and its upstream server spend per call is reported beside;
 - search_tools p50 over a catalog of >= 1,000 tools (the sample catalog x4 on one server);
 - time to the first tools/list with 5 servers configured (started concurrently), against starting
   the same 5 one after another, and the gateway process's cold start to its first tools/list.
@@ -22,10 +24,12 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import anyio
+import psutil
 from mcp import Client, ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -65,31 +69,12 @@ def five_servers(copies: int, scratch: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-async def timed(n: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
-    for _ in range(10):  # warm-up
-        await call()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return samples
-
-
 def p50(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
 def p95(samples: list[float]) -> float:
     return sorted(samples)[int(0.95 * (len(samples) - 1))]
-
-
-async def direct_calls(copies: int, calls: int) -> list[float]:
-    params = StdioServerParameters(**bench_server(copies))
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
-        await session.list_tools()
-        return await timed(calls, lambda: session.call_tool("echo", {"text": "hi"}))
 
 
 async def startup(servers: dict[str, dict[str, Any]]) -> tuple[float, float, int]:
@@ -108,9 +93,9 @@ async def startup(servers: dict[str, dict[str, Any]]) -> tuple[float, float, int
     return concurrent, sequential, tools
 
 
-async def gateway_process(config: Path, calls: int) -> tuple[float, list[float]]:
-    """The gateway as `orchestrator mcp serve`: cold start to first tools/list, echo latency."""
-    params = StdioServerParameters(
+def gateway_params(config: Path) -> StdioServerParameters:
+    """`orchestrator mcp serve` as a child process over stdio."""
+    return StdioServerParameters(
         command=sys.executable,
         args=[
             "-c",
@@ -125,73 +110,118 @@ async def gateway_process(config: Path, calls: int) -> tuple[float, list[float]]
         env=ENV,
         cwd=str(REPO),
     )
-    start = time.perf_counter()
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
-        await session.list_tools()
-        cold = (time.perf_counter() - start) * 1000.0
-        samples = await timed(
-            calls,
-            lambda: session.call_tool(
-                "call_tool", {"name": "bench/echo", "arguments": {"text": "hi"}}
-            ),
-        )
-    return cold, samples
+
+
+def cpu_ms(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return (times.user + times.system) * 1000.0
+
+
+async def interleaved(
+    variants: dict[str, Callable[[], Awaitable[Any]]], calls: int, rounds: int
+) -> dict[str, list[float]]:
+    """Every variant timed in turn, ``calls / rounds`` calls at a time, so a load change on the
+    shared machine hits the baseline and the gateway alike."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for call in variants.values():  # warm-up
+        for _ in range(10):
+            await call()
+    per_round = max(1, calls // rounds)
+    for _ in range(rounds):
+        for name, call in variants.items():
+            for _ in range(per_round):
+                start = time.perf_counter()
+                await call()
+                samples[name].append((time.perf_counter() - start) * 1000.0)
+    return samples
 
 
 async def run(calls: int, copies: int) -> dict[str, Any]:
     scratch = RESULTS / "mcp-scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"calls": calls}
-    direct = await direct_calls(copies, calls)
+    config = RESULTS / "mcp-servers.json"
+    config.write_text(json.dumps({"mcpServers": {"bench": bench_server(copies)}}))
+    echo = {"name": "bench/echo", "arguments": {"text": "hi"}}
 
     specs = parse_servers_config({"mcpServers": {"bench": bench_server(copies)}})
     embedder = load_embedder()
-    async with McpServers(specs) as pool:
+    me = psutil.Process()
+    async with AsyncExitStack() as stack:
+        read, write = await stack.enter_async_context(
+            stdio_client(StdioServerParameters(**bench_server(copies)))
+        )
+        direct = await stack.enter_async_context(ClientSession(read, write))
+        await direct.initialize()
+        pool = await stack.enter_async_context(McpServers(specs))
         start = time.perf_counter()
         gateway = Gateway.open(pool, embedder=embedder, index_dir=INDEX)
         report["index_open_s"] = time.perf_counter() - start
         report["catalog_tools"] = len(gateway.skills)
-        async with Client(gateway.mcp_server()) as client:
-            via_client = await timed(
-                calls,
-                lambda: client.call_tool(
-                    "call_tool", {"name": "bench/echo", "arguments": {"text": "hi"}}
-                ),
-            )
-            via_api = await timed(calls, lambda: gateway.call("bench/echo", {"text": "hi"}))
-            for query in QUERIES:  # warm-up: the first pass over the queries is much slower
-                await gateway.search(query, 5)
-            searches = []
-            for query in QUERIES:
-                started = time.perf_counter()
-                await client.call_tool("search_tools", {"query": query, "k": 5})
-                searches.append((time.perf_counter() - started) * 1000.0)
-            routes = []
-            for query in QUERIES:
-                started = time.perf_counter()
-                gateway.router.route(query, 5)
-                routes.append((time.perf_counter() - started) * 1000.0)
+        client = await stack.enter_async_context(Client(gateway.mcp_server()))
+        start = time.perf_counter()
+        read, write = await stack.enter_async_context(stdio_client(gateway_params(config)))
+        process = await stack.enter_async_context(ClientSession(read, write))
+        await process.initialize()
+        await process.list_tools()
+        cold = (time.perf_counter() - start) * 1000.0
+        served = next(p for p in me.children() if str(config) in " ".join(p.cmdline()))
+        upstream = served.children()[0]
 
-    config = RESULTS / "mcp-servers.json"
-    config.write_text(json.dumps({"mcpServers": {"bench": bench_server(copies)}}))
-    cold, via_process = await gateway_process(config, calls)
+        cpu_before = (cpu_ms(served), cpu_ms(upstream))
+        samples = await interleaved(
+            {
+                "direct": lambda: direct.call_tool("echo", {"text": "hi"}),
+                "api": lambda: gateway.call("bench/echo", {"text": "hi"}),
+                "in_process_client": lambda: client.call_tool("call_tool", echo),
+                "gateway_process": lambda: process.call_tool("call_tool", echo),
+            },
+            calls,
+            rounds=max(1, calls // 50),
+        )
+        timed_calls = len(samples["gateway_process"]) + 10
+        report["cpu_ms_per_call"] = {
+            "gateway_process": (cpu_ms(served) - cpu_before[0]) / timed_calls,
+            "its_upstream_server": (cpu_ms(upstream) - cpu_before[1]) / timed_calls,
+        }
+
+        for query in QUERIES:  # warm-up: the first pass over the queries is much slower
+            await gateway.search(query, 5)
+        searches = []
+        for query in QUERIES:
+            started = time.perf_counter()
+            await client.call_tool("search_tools", {"query": query, "k": 5})
+            searches.append((time.perf_counter() - started) * 1000.0)
+        routes = []
+        for query in QUERIES:
+            started = time.perf_counter()
+            gateway.router.route(query, 5)
+            routes.append((time.perf_counter() - started) * 1000.0)
+
     concurrent, sequential, listed = await startup(five_servers(copies, scratch))
     shutil.rmtree(scratch, ignore_errors=True)
 
+    direct_ms = samples["direct"]
     rows = [
-        ("direct SDK call (baseline)", p50(direct), p95(direct)),
-        ("gateway.call (API, executor)", p50(via_api), p95(via_api)),
-        ("call_tool, in-process SDK client", p50(via_client), p95(via_client)),
-        ("call_tool, gateway process (stdio)", p50(via_process), p95(via_process)),
+        ("direct SDK call (baseline)", p50(direct_ms), p95(direct_ms)),
+        ("gateway.call (API, executor)", p50(samples["api"]), p95(samples["api"])),
+        (
+            "call_tool, in-process SDK client",
+            p50(samples["in_process_client"]),
+            p95(samples["in_process_client"]),
+        ),
+        (
+            "call_tool, gateway process (stdio)",
+            p50(samples["gateway_process"]),
+            p95(samples["gateway_process"]),
+        ),
         (f"search_tools, {len(gateway.skills)} tools", p50(searches), p95(searches)),
         (f"router.route alone, {len(gateway.skills)} tools", p50(routes), p95(routes)),
     ]
     report["latency_ms"] = {name: {"p50": a, "p95": b} for name, a, b in rows}
     report["overhead_ms"] = {
-        "api": p50(via_api) - p50(direct),
-        "in_process_client": p50(via_client) - p50(direct),
-        "gateway_process": p50(via_process) - p50(direct),
+        name: p50(samples[name]) - p50(direct_ms)
+        for name in ("api", "in_process_client", "gateway_process")
     }
     report["five_servers"] = {
         "tools": listed,
@@ -205,6 +235,8 @@ async def run(calls: int, copies: int) -> dict[str, Any]:
     print()
     for name, value in report["overhead_ms"].items():
         print(f"{'call_tool overhead, ' + name:<40} {value:>8.2f} ms (median, vs direct)")
+    for name, value in report["cpu_ms_per_call"].items():
+        print(f"{'CPU per call_tool, ' + name:<40} {value:>8.2f} ms")
     print(
         f"{'5 servers, concurrent start to tools/list':<40} {concurrent:>8.0f} ms ({listed} tools)"
     )
