@@ -196,8 +196,10 @@ class Planner:
         tools similar past tasks used (``recall``)."""
         policy = self.policy
         # Rank of each skill in the task's own ranking; a near-duplicate shares its leader's.
+        # Tools recalled from similar past tasks stand in for much of that ranking.
+        reach = policy.usage.prerequisite_window if recalled else policy.prerequisite_window
         window: dict[str, int] = {}
-        for rank, match in enumerate(whole.matches[: policy.prerequisite_window]):
+        for rank, match in enumerate(whole.matches[:reach]):
             for skill_id in (match.id, *(d.id for d in match.duplicates)):
                 window.setdefault(skill_id, rank)
         provider = self._provider([whole, *per_goal])
@@ -232,7 +234,8 @@ class Planner:
             unplanned.append(task)
 
         if recalled:
-            self._add_recalled(drafts, recalled, len(goals), task)
+            ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
+            self._add_recalled(drafts, recalled, ranked, len(goals), task)
         self._add_precedents(drafts)
         self._close(drafts, window, dict(inputs or {}), task)
         self._order_as_learned(drafts)
@@ -306,11 +309,18 @@ class Planner:
     # -- prerequisites --------------------------------------------------------------------------
 
     def _add_recalled(
-        self, drafts: dict[str, _Draft], recalled: Mapping[str, float], end: int, task: str
+        self,
+        drafts: dict[str, _Draft],
+        recalled: Mapping[str, float],
+        ranked: Collection[str],
+        end: int,
+        task: str,
     ) -> None:
         """Add the tools most similar past tasks used; drop routed steps none of them used.
 
-        Only when something is recalled: a task unlike any past one is planned from routing.
+        A recalled tool the task's own rankings also hold needs less of the neighbours' votes
+        than one they do not. Only when something is recalled: a task unlike any past one is
+        planned from routing.
         """
         rules = self.policy.usage
         if rules.drop_unrecalled:
@@ -321,7 +331,8 @@ class Planner:
             ]:
                 del drafts[skill_id]
         for tool, share in sorted(recalled.items(), key=lambda kv: (-kv[1], kv[0])):
-            if share < rules.recall_share or tool in drafts or tool not in self._skills:
+            least = rules.recall_share if tool in ranked else rules.unranked_share
+            if share < least or tool in drafts or tool not in self._skills:
                 continue
             drafts[tool] = _Draft(
                 self._skills[tool],

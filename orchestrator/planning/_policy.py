@@ -49,7 +49,7 @@ class UsagePolicy(_Section):
     """How a usage model of past successful runs (``UsageModel``) adds steps to a plan."""
 
     prerequisite_share: float = Field(
-        default=0.5,
+        default=0.7,
         ge=0.0,
         le=1.0,
         description="A tool joins the plan before a planned step when past successful runs of "
@@ -61,23 +61,37 @@ class UsagePolicy(_Section):
         description="A step's past runs are trusted only when there are at least this many.",
     )
     neighbours: int = Field(
-        default=3,
+        default=4,
         ge=0,
         description="Past tasks most like the new one whose tools are recalled; 0 turns recall "
         "off.",
     )
     recall_share: float = Field(
-        default=0.5,
+        default=0.4,
         ge=0.0,
         le=1.0,
         description="A recalled tool joins the plan when it served at least this share of the "
         "neighbours (weighted by similarity).",
+    )
+    unranked_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="recall_share for a tool none of the task's rankings (task and sub-goals) "
+        "holds.",
     )
     min_similarity: float = Field(
         default=0.0,
         ge=-1.0,
         le=1.0,
         description="Past tasks less alike than this (cosine) are not recalled.",
+    )
+    prerequisite_window: int = Field(
+        default=0,
+        ge=0,
+        description="The planning prerequisite_window used when similar past tasks were "
+        "recalled: their tools stand in for the task's ranking (0: producers only from the "
+        "plan itself).",
     )
     drop_unrecalled: bool = Field(
         default=True,
