@@ -81,10 +81,11 @@ class UsagePolicy(_Section):
         "holds.",
     )
     min_similarity: float = Field(
-        default=0.0,
+        default=0.4,
         ge=-1.0,
         le=1.0,
-        description="Past tasks less alike than this (cosine) are not recalled.",
+        description="Past tasks less alike than this (cosine) are not recalled: a task unlike "
+        "any past one is planned from routing alone.",
     )
     prerequisite_window: int = Field(
         default=0,

@@ -10,11 +10,12 @@ File format (JSON, written atomically)::
 
     {"format": "orchestrator.usage/1",
      "runs": [{"task": "Move report.txt into archive", "tools": ["fs.cd", "fs.mv"]}, ...],
-     "vectors": {"model": "all-MiniLM-L6-v2@c623beaa3218",     # optional: the tasks embedded,
-                 "float16": "<base64 of a runs x dimension float16 array>"}}
+     "vectors": {"model": "all-MiniLM-L6-v2@c623beaa3218",     # optional: the tasks embedded
+                 "dimension": 384,                          #   (the first rows of the runs that
+                 "float16": "<base64, little-endian>"}}     #   have a task, one row each)
 
 ``task`` may be empty (a run known only by its tools); ``tools`` are in first-call order.
-Without ``vectors`` (or with another model's), the tasks are embedded again on first recall.
+Tasks without a vector (or with another model's) are embedded on the next recall.
 """
 
 from __future__ import annotations
@@ -94,8 +95,7 @@ class UsageModel:
         for position, earlier in enumerate(first):
             self._before[earlier].update(first[position + 1 :])
         if task.strip():
-            self._with_task.append(len(self.runs) - 1)
-            self._vectors = None  # the new task is embedded on the next recall
+            self._with_task.append(len(self.runs) - 1)  # embedded on the next ``embed``
 
     @classmethod
     def fit(cls, runs: Iterable[PastRun]) -> UsageModel:
@@ -149,15 +149,16 @@ class UsageModel:
         return sorted(found, key=lambda p: (-p.share, p.tool))
 
     def embed(self, embedder: Embedder) -> None:
-        """Embed the past tasks with ``embedder`` unless they already are, with that model."""
-        if self._vectors is not None and self._model == embedder.name:
-            return
-        texts = [self.runs[i].task for i in self._with_task]
-        if texts:
-            self._vectors = embedder.encode(texts).astype(np.float32)
-        else:
-            self._vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
-        self._model = embedder.name
+        """Embed the past tasks not yet embedded with ``embedder`` (all of them when they were
+        embedded with another model)."""
+        have = self._vectors
+        if have is None or self._model != embedder.name:
+            have = np.zeros((0, embedder.dimension), dtype=np.float32)
+        rows = list(self._with_task)  # a snapshot: runs added meanwhile wait for the next call
+        if len(have) < len(rows):
+            texts = [self.runs[i].task for i in rows[len(have) :]]
+            have = np.vstack([have, embedder.encode(texts).astype(np.float32)])
+        self._vectors, self._model = have, embedder.name
 
     def recall(
         self, vector: npt.NDArray[np.float32], *, neighbours: int, min_similarity: float = 0.0
@@ -165,9 +166,10 @@ class UsageModel:
         """The tools of the past tasks most like ``vector`` (an embedded task), each with the
         similarity-weighted share of those ``neighbours`` tasks that used it; empty when no
         past task is at least ``min_similarity`` alike. Call ``embed`` first."""
-        if self._vectors is None or not len(self._vectors) or neighbours < 1:
+        vectors = self._vectors  # rows are a prefix of the runs with a task
+        if vectors is None or not len(vectors) or neighbours < 1:
             return {}
-        similarity = self._vectors @ vector.astype(np.float32)
+        similarity = vectors @ vector.astype(np.float32)
         nearest = np.argsort(-similarity, kind="stable")[:neighbours]
         votes: dict[str, float] = {}
         total = 0.0
@@ -195,9 +197,14 @@ class UsageModel:
             "format": USAGE_FORMAT,
             "runs": [{"task": r.task, "tools": list(r.tools)} for r in self.runs],
         }
-        if self._vectors is not None and len(self._vectors):
-            packed = base64.b64encode(self._vectors.astype("<f2").tobytes()).decode("ascii")
-            payload["vectors"] = {"model": self._model, "float16": packed}
+        vectors = self._vectors
+        if vectors is not None and len(vectors):
+            packed = base64.b64encode(vectors.astype("<f2").tobytes()).decode("ascii")
+            payload["vectors"] = {
+                "model": self._model,
+                "dimension": int(vectors.shape[1]),
+                "float16": packed,
+            }
         return payload
 
     def save(self, path: str | Path) -> Path:
@@ -243,15 +250,17 @@ class UsageModel:
         try:
             raw = base64.b64decode(vectors["float16"], validate=True)
             flat = np.frombuffer(raw, dtype="<f2")
-            rows = len(self._with_task)
-            if not rows or flat.size % rows:
-                raise ValueError(f"{flat.size} numbers for {rows} tasks")
-            self._vectors = flat.reshape(rows, -1).astype(np.float32)
+            dimension = int(vectors["dimension"])
+            if dimension < 1 or flat.size % dimension:
+                raise ValueError(f"{flat.size} numbers are not rows of {dimension}")
+            if flat.size // dimension > len(self._with_task):
+                raise ValueError(f"{flat.size // dimension} rows for {len(self._with_task)} tasks")
+            self._vectors = flat.reshape(-1, dimension).astype(np.float32)
             self._model = str(vectors["model"])
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageFormatError(
-                f"{source}: field 'vectors' must be {{'model': str, 'float16': base64 of one "
-                f"row per run with a task}} ({exc})"
+                f"{source}: field 'vectors' must be {{'model': str, 'dimension': int, "
+                f"'float16': base64 of at most one row per run with a task}} ({exc})"
             ) from exc
 
     @classmethod
