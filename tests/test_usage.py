@@ -136,3 +136,28 @@ def test_vectors_of_another_model_are_replaced_on_embed(counting_embedder: Any) 
     assert counting_embedder.texts_embedded == 1
     task = counting_embedder.encode(["Open a ticket"])[0]
     assert usage.recall(task, neighbours=1) == {"create_ticket": 1.0}
+
+
+def test_recall_by_words_finds_the_past_task_naming_the_same_things(
+    counting_embedder: Any,
+) -> None:
+    usage = UsageModel.fit(
+        [
+            PastRun("Show me the final lines of server.log", ("tail",)),
+            PastRun("Show me the opening lines of notes.txt", ("head",)),
+        ]
+    )
+    usage.embed(counting_embedder)
+    task = "What does notes.txt say at the top?"
+    vector = counting_embedder.encode([task])[0]
+    by_words = usage.recall(vector, neighbours=1, task=task, lexical_weight=1.0)
+    assert by_words == {"head": 1.0}  # "notes.txt" is the rarest word they share
+    unrelated = "Book a table for two"
+    nothing = usage.recall(
+        counting_embedder.encode([unrelated])[0],
+        neighbours=1,
+        task=unrelated,
+        lexical_weight=1.0,
+        min_similarity=0.01,
+    )
+    assert nothing == {}

@@ -177,7 +177,11 @@ class Planner:
         self.usage.embed(embedder)
         vector = embedder.encode([task])[0]
         return self.usage.recall(
-            vector, neighbours=rules.neighbours, min_similarity=rules.min_similarity
+            vector,
+            neighbours=rules.neighbours,
+            min_similarity=rules.min_similarity,
+            task=task,
+            lexical_weight=rules.lexical_weight,
         )
 
     def assemble(

@@ -80,12 +80,19 @@ class UsagePolicy(_Section):
         description="recall_share for a tool none of the task's rankings (task and sub-goals) "
         "holds.",
     )
+    lexical_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="How much of a past task's similarity is the TF-IDF cosine of the words "
+        "(the rest: the cosine of the embeddings).",
+    )
     min_similarity: float = Field(
-        default=0.4,
+        default=0.2,
         ge=-1.0,
         le=1.0,
-        description="Past tasks less alike than this (cosine) are not recalled: a task unlike "
-        "any past one is planned from routing alone.",
+        description="Past tasks less alike than this (blended similarity) are not recalled: a "
+        "task unlike any past one is planned from routing alone.",
     )
     prerequisite_window: int = Field(
         default=0,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import numpy.typing as npt
 from orchestrator._files import write_text_atomic
 from orchestrator.errors import UsageFormatError
 from orchestrator.execution import DecisionLog
+from orchestrator.routing._text import tokenize
 
 if TYPE_CHECKING:
     from orchestrator.routing import Embedder
@@ -81,6 +83,7 @@ class UsageModel:
         self._vectors: npt.NDArray[np.float32] | None = None  # rows: runs with a task
         self._model = ""
         self._with_task: list[int] = []  # indices of runs that have a task, in vector order
+        self._lexicon: _Lexicon | None = None
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -161,15 +164,28 @@ class UsageModel:
         self._vectors, self._model = have, embedder.name
 
     def recall(
-        self, vector: npt.NDArray[np.float32], *, neighbours: int, min_similarity: float = 0.0
+        self,
+        vector: npt.NDArray[np.float32],
+        *,
+        neighbours: int,
+        min_similarity: float = 0.0,
+        task: str = "",
+        lexical_weight: float = 0.0,
     ) -> dict[str, float]:
-        """The tools of the past tasks most like ``vector`` (an embedded task), each with the
-        similarity-weighted share of those ``neighbours`` tasks that used it; empty when no
-        past task is at least ``min_similarity`` alike. Call ``embed`` first."""
+        """The tools of the past tasks most like ``vector`` (the embedded ``task``), each with
+        the similarity-weighted share of those ``neighbours`` tasks that used it; empty when no
+        past task is at least ``min_similarity`` alike. Call ``embed`` first.
+
+        Similarity is the cosine of the embeddings, blended with ``lexical_weight`` of the
+        TF-IDF cosine of the words: the names a request shares with past ones (a file, a
+        ticket, "tire") say more than the embedding of a chatty sentence."""
         vectors = self._vectors  # rows are a prefix of the runs with a task
         if vectors is None or not len(vectors) or neighbours < 1:
             return {}
         similarity = vectors @ vector.astype(np.float32)
+        if lexical_weight > 0.0:
+            lexical = self._lexical().similarity(task)[: len(vectors)]
+            similarity = (1.0 - lexical_weight) * similarity + lexical_weight * lexical
         nearest = np.argsort(-similarity, kind="stable")[:neighbours]
         votes: dict[str, float] = {}
         total = 0.0
@@ -181,6 +197,13 @@ class UsageModel:
             for tool in self.runs[self._with_task[row]].tools:
                 votes[tool] = votes.get(tool, 0.0) + weight
         return {tool: vote / total for tool, vote in votes.items()} if total else {}
+
+    def _lexical(self) -> _Lexicon:
+        lexicon = self._lexicon
+        if lexicon is None or lexicon.rows != len(self._with_task):
+            lexicon = _Lexicon([self.runs[i].task for i in self._with_task])
+            self._lexicon = lexicon
+        return lexicon
 
     @property
     def can_recall(self) -> bool:
@@ -279,3 +302,31 @@ class UsageModel:
         if not isinstance(payload, dict):
             raise UsageFormatError(f"{path}: a usage model must be a JSON object")
         return cls.from_dict(payload, source=str(path))
+
+
+class _Lexicon:
+    """TF-IDF vectors (sublinear term frequency, smoothed idf, L2-normalised) of the past tasks'
+    words, searched through an inverted index."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.rows = len(texts)
+        counts = [Counter(tokenize(text)) for text in texts]
+        frequency = Counter(word for count in counts for word in count)
+        self.idf = {w: math.log((1 + self.rows) / (1 + f)) + 1.0 for w, f in frequency.items()}
+        self.postings: defaultdict[str, list[tuple[int, float]]] = defaultdict(list)
+        for row, count in enumerate(counts):
+            for word, weight in self._weights(count).items():
+                self.postings[word].append((row, weight))
+
+    def _weights(self, count: Mapping[str, int]) -> dict[str, float]:
+        raw = {w: (1.0 + math.log(n)) * self.idf[w] for w, n in count.items() if w in self.idf}
+        norm = math.sqrt(sum(v * v for v in raw.values()))
+        return {w: v / norm for w, v in raw.items()} if norm else {}
+
+    def similarity(self, text: str) -> npt.NDArray[np.float32]:
+        """The cosine of ``text`` with each past task."""
+        scores = np.zeros(self.rows, dtype=np.float32)
+        for word, weight in self._weights(Counter(tokenize(text))).items():
+            for row, other in self.postings[word]:
+                scores[row] += weight * other
+        return scores
