@@ -4,7 +4,9 @@ skills need, and order the result.
 Single-shot retrieval ranks tools one at a time and misses prerequisites, whose text rarely looks
 like the task ("book a flight from Boston" never mentions the airport-code lookup that feeds the
 booking). The dependency graph finds them; the task's own ranking decides which of the possible
-producers this task needs (the cheapest among equals).
+producers this task needs (the cheapest among equals). An optional usage model of past successful
+runs adds what no schema shows: state prerequisites (``cd`` before ``mv``), the tools similar past
+tasks needed, and the order those runs called them in.
 """
 
 from __future__ import annotations
