@@ -478,6 +478,16 @@ def test_a_routed_step_no_similar_past_task_used_is_left_out(router: SkillRouter
     ]
 
 
+def test_past_runs_of_tools_gone_from_the_catalog_do_not_empty_a_plan(
+    router: SkillRouter,
+) -> None:
+    task = "Let Rui know what the weather in Faro will be"
+    usage = UsageModel.fit([PastRun(WEATHER_MAIL.task, ("retired_weather_tool",))])
+    planner = Planner.from_router(router, usage=usage)
+    assert planner.recall(task) == {"retired_weather_tool": 1.0}
+    assert planner.plan(task).ids == Planner.from_router(router).plan(task).ids != []
+
+
 def test_an_orchestrator_that_learns_saves_each_completed_run(
     router: SkillRouter, tmp_path: Path
 ) -> None:

@@ -202,7 +202,9 @@ class Planner:
         tools similar past tasks used (``recall``)."""
         policy = self.policy
         # Rank of each skill in the task's own ranking; a near-duplicate shares its leader's.
-        # Tools recalled from similar past tasks stand in for much of that ranking.
+        # Tools recalled from similar past tasks stand in for much of that ranking; a past run's
+        # tool the catalog no longer has says nothing about this plan.
+        recalled = {t: share for t, share in (recalled or {}).items() if t in self._skills}
         reach = policy.usage.prerequisite_window if recalled else policy.prerequisite_window
         window: dict[str, int] = {}
         for rank, match in enumerate(whole.matches[:reach]):
@@ -322,31 +324,36 @@ class Planner:
         end: int,
         task: str,
     ) -> None:
-        """Add the tools most similar past tasks used; drop routed steps none of them used.
+        """Add the tools most similar past tasks used; drop routed steps none of them used,
+        unless that would leave no step at all.
 
         A recalled tool the task's own rankings also hold needs less of the neighbours' votes
         than one they do not. Only when something is recalled: a task unlike any past one is
         planned from routing.
         """
         rules = self.policy.usage
-        if rules.drop_unrecalled:
-            for skill_id in [
-                s
-                for s, d in drafts.items()
-                if not any(recalled.get(i, 0.0) > 0.0 for i in (s, *d.alternatives))
-            ]:
+        added = {
+            tool: share
+            for tool, share in sorted(recalled.items(), key=lambda kv: (-kv[1], kv[0]))
+            if share >= (rules.recall_share if tool in ranked else rules.unranked_share)
+        }
+        unused = [
+            s
+            for s, d in drafts.items()
+            if not any(recalled.get(i, 0.0) > 0.0 for i in (s, *d.alternatives))
+        ]
+        if rules.drop_unrecalled and (added or len(unused) < len(drafts)):
+            for skill_id in unused:
                 del drafts[skill_id]
-        for tool, share in sorted(recalled.items(), key=lambda kv: (-kv[1], kv[0])):
-            least = rules.recall_share if tool in ranked else rules.unranked_share
-            if share < least or tool in drafts or tool not in self._skills:
-                continue
-            drafts[tool] = _Draft(
-                self._skills[tool],
-                float(end),
-                task,
-                f"used by {share:.0%} of the most similar past tasks",
-                share,
-            )
+        for tool, share in added.items():
+            if tool not in drafts:
+                drafts[tool] = _Draft(
+                    self._skills[tool],
+                    float(end),
+                    task,
+                    f"used by {share:.0%} of the most similar past tasks",
+                    share,
+                )
 
     def _order_as_learned(self, drafts: Mapping[str, _Draft]) -> None:
         """Put each pair of steps in the order past successful runs called them, where they
