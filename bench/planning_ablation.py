@@ -114,7 +114,7 @@ def main() -> None:
     routed = routed_tasks(planner, tasks, args.reroute)
     embedded = router.embedder.encode([t.text for t in tasks])
     vectors = {t.id: v for t, v in zip(tasks, embedded, strict=True)}
-    known = _Known(router.embedder.name, {t.text: vectors[t.id] for t in tasks})
+    known = _Known(router.embedder.name, {t.text.strip(): vectors[t.id] for t in tasks})
     past = [t for t in tasks if half(t) == "tune"]
     whole = UsageModel.fit(PastRun(t.text, t.needed) for t in past)
     whole.embed(known)
