@@ -245,6 +245,7 @@ class Orchestrator:
         """
         started = time.perf_counter()
         log = DecisionLog() if log is None else log
+        first = len(log.entries)  # a log passed in may hold earlier runs
         # One trace per task (when tracing is on): planning and every decision below its root.
         with traced_run(log, task) as traced:
             if plan is None:
@@ -278,7 +279,7 @@ class Orchestrator:
             result = await executor.run({"task": task, **(inputs or {})}, log=log)
             traced.set_result(result)
         if self.learn and self.usage is not None and result.outcome == "completed":
-            self._learn(self.usage, task, log)
+            self._learn(self.usage, task, log.entries[first:])
         return TaskResult(
             task,
             plan,
@@ -303,10 +304,10 @@ class Orchestrator:
             partial(self.run, task, tools=tools, inputs=inputs, plan=plan, graph=graph)
         )
 
-    def _learn(self, usage: UsageModel, task: str, log: DecisionLog) -> None:
-        """Count a completed run in the usage model (and its file): the next plans learn from
-        it."""
-        tools = UsageModel.tools_run(log)
+    def _learn(self, usage: UsageModel, task: str, decisions: list[Decision]) -> None:
+        """Count a completed run (the decisions it added to the log) in the usage model and its
+        file: the next plans learn from it."""
+        tools = UsageModel.tools_run(decisions)
         if not tools:
             return
         usage.add(task, tools)

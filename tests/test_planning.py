@@ -508,3 +508,21 @@ def test_an_orchestrator_that_learns_saves_each_completed_run(
     assert UsageModel.load(path).runs == learned.runs  # a run that did not complete teaches nothing
     assert Orchestrator(router, usage=path).planner.usage is not None
     assert Orchestrator(router).planner.usage is None  # optional: off unless given
+
+
+async def test_learning_counts_only_the_decisions_of_its_own_run(router: SkillRouter) -> None:
+    orchestrator = Orchestrator(router, learn=True)  # an in-memory model
+    log = DecisionLog()
+    log.record("execute", "geocode_city", "a call of an earlier run in the same log")
+    log.record("complete", "Done", "the earlier run")
+    task = "Send an email to ana@example.com saying hi"
+    tools = Tools()
+    result = await orchestrator.run(
+        task,
+        tools={"mailgun_send_email": tools.mailgun_send_email, "send_email": tools.send_email},
+        inputs={"to": "ana@example.com", "subject": "hi", "body": "hi"},
+        log=log,
+    )
+    assert result.outcome == "completed"
+    assert orchestrator.usage is not None
+    assert orchestrator.usage.runs == [PastRun(task, ("mailgun_send_email",))]

@@ -93,8 +93,10 @@ class Planner:
     policy
         The planning section; the embedded default when omitted.
     usage
-        What past successful runs called, in order; its precedents of a planned step join the
-        plan before it (see ``UsagePolicy``). None plans from routing and schemas alone.
+        What past successful runs did (``UsageModel``): tools they called before a planned step
+        join the plan before it, the tools of the most similar past tasks are recalled, and
+        steps are ordered as those runs called them (see ``UsagePolicy``). None plans from
+        routing and schemas alone.
     """
 
     def __init__(

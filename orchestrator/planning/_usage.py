@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from orchestrator._files import write_text_atomic
 from orchestrator.errors import UsageFormatError
-from orchestrator.execution import DecisionLog
+from orchestrator.execution import Decision, DecisionLog
 from orchestrator.routing._text import tokenize
 
 if TYPE_CHECKING:
@@ -109,11 +109,13 @@ class UsageModel:
         return model
 
     @staticmethod
-    def tools_run(log: DecisionLog) -> list[str] | None:
-        """The tools a run called successfully, in order, or None when it did not complete."""
-        if not any(d.action == "complete" for d in log):
+    def tools_run(log: Iterable[Decision]) -> list[str] | None:
+        """The tools a run (its decision log, or the decisions one run added to a log) called
+        successfully, in order; None when it did not complete."""
+        decisions = list(log)
+        if not any(d.action == "complete" for d in decisions):
             return None
-        return [d.tool for d in log if d.action == "execute"]
+        return [d.tool for d in decisions if d.action == "execute"]
 
     @classmethod
     def from_logs(cls, logs: Iterable[tuple[str, DecisionLog]]) -> UsageModel:
