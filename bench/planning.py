@@ -11,8 +11,16 @@ distractors. Reported, for the planner and for single-shot top-10 retrieval in t
 
 Entries are split by id parity: even ids are the tuning half, odd ids the held-out half.
 
+Learning from past runs (``UsageModel``): the tuning half's ground-truth call sequences, with
+their turns' text, stand in for past successful runs. The planner with that model is reported
+beside the planner without it, in the same run: on the held-out half with the model of the whole
+tuning half, on the tuning half with the model of the tuning half minus the task's own
+conversation. Both halves use the same tool set and the same kind of conversations: this is
+in-domain learning.
+
     python bench/planning.py                  # build or reuse the index, print the table
     python bench/planning.py --failures F     # also write the held-out misses to F (JSONL)
+    python bench/planning.py --usage-out U    # also save the fitted usage model to U
 
 Writes bench/results/planning.json.
 """
@@ -20,19 +28,23 @@ Writes bench/results/planning.json.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bfcl
 from train_reranker import pool_router
 
-from orchestrator.planning import Planner, TaskPlan
+from orchestrator.planning import USAGE_FORMAT, Planner, TaskPlan, UsageModel
 from orchestrator.policy import load_policy
 from orchestrator.routing import SkillIndex, SkillRouter
 
@@ -71,7 +83,7 @@ def score_plan(ids: list[str], needed: tuple[str, ...]) -> dict[str, float]:
     }
 
 
-def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
+def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     if not rows:
         return {}
     full = [r for r in rows if r["full"]]
@@ -85,41 +97,99 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
-def evaluate(planner: Planner, tasks: list[bfcl.Task]) -> dict[str, Any]:
-    router = planner.router
-    plan_rows, top_rows, misses, latency = [], [], [], []
-    for task in tasks:
-        started = time.perf_counter()
-        plan: TaskPlan = planner.plan(task.text)
-        latency.append((time.perf_counter() - started) * 1000.0)
-        row = score_plan(plan.ids, task.needed) | {"needed": len(task.needed)}
-        row["half"] = "tune" if int(task.id.split("_")[-1].split(":")[0]) % 2 == 0 else "held"
-        plan_rows.append(row)
-        top10 = [m.id for m in router.route(task.text, k=10).matches]
-        top_rows.append(score_plan(top10, task.needed) | {"needed": len(task.needed)})
-        top_rows[-1]["half"] = row["half"]
-        if not row["full"] or row["precision"] < 1.0:
-            misses.append(
-                {
-                    "id": task.id,
-                    "half": row["half"],
-                    "text": task.text,
-                    "needed": list(task.needed),
-                    "plan": plan.ids,
-                    "subgoals": list(plan.subgoals),
-                    "reasons": [s.reason for s in plan.steps],
-                }
+def half(task: bfcl.Task) -> str:
+    return "tune" if int(conversation(task).split("_")[-1]) % 2 == 0 else "held"
+
+
+def conversation(task: bfcl.Task) -> str:
+    return task.id.split(":")[0]
+
+
+def usage_planners(
+    planner: Planner, tasks: list[bfcl.Task]
+) -> tuple[Callable[[bfcl.Task], Planner], UsageModel]:
+    """The planner with a usage model fitted on the tuning half, per task: the whole tuning half
+    for a held-out task, the tuning half without the task's own conversation for a tuning task.
+
+    The per-conversation models are built through the documented file format, so the tuning
+    tasks are embedded once."""
+    policy = planner.policy
+    past = [t for t in tasks if half(t) == "tune"]
+    embedder = planner.router.embedder
+    vectors = embedder.encode([t.text for t in past]).astype(np.float32)
+
+    def model(keep: list[int]) -> UsageModel:
+        return UsageModel.from_dict(
+            {
+                "format": USAGE_FORMAT,
+                "runs": [{"task": past[i].text, "tools": list(past[i].needed)} for i in keep],
+                "vectors": {
+                    "model": embedder.name,
+                    "dimension": int(vectors.shape[1]),
+                    "float16": base64.b64encode(vectors[keep].astype("<f2").tobytes()).decode(),
+                },
+            }
+        )
+
+    whole = model(list(range(len(past))))
+    held_planner = Planner(planner.router, planner.dependencies, policy, usage=whole)
+    per_conversation: dict[str, Planner] = {}
+
+    def planner_for(task: bfcl.Task) -> Planner:
+        if half(task) == "held":
+            return held_planner
+        name = conversation(task)
+        if name not in per_conversation:
+            keep = [i for i, t in enumerate(past) if conversation(t) != name]
+            per_conversation[name] = Planner(
+                planner.router, planner.dependencies, policy, usage=model(keep)
             )
+        return per_conversation[name]
+
+    return planner_for, whole
+
+
+def evaluate(
+    methods: dict[str, Callable[[bfcl.Task], Planner]], tasks: list[bfcl.Task], router: SkillRouter
+) -> dict[str, Any]:
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in (*methods, "top10")}
+    latency: dict[str, list[float]] = {name: [] for name in methods}
+    misses = []
+    for task in tasks:
+        where: dict[str, Any] = {"needed": len(task.needed), "half": half(task)}
+        for name, planner_for in methods.items():
+            planner = planner_for(task)
+            started = time.perf_counter()
+            plan: TaskPlan = planner.plan(task.text)
+            latency[name].append((time.perf_counter() - started) * 1000.0)
+            row: dict[str, Any] = {**score_plan(plan.ids, task.needed), **where}
+            rows[name].append(row)
+            if name == "planner+usage" and (not row["full"] or row["precision"] < 1.0):
+                misses.append(
+                    {
+                        "id": task.id,
+                        "half": row["half"],
+                        "text": task.text,
+                        "needed": list(task.needed),
+                        "plan": plan.ids,
+                        "subgoals": list(plan.subgoals),
+                        "reasons": [s.reason for s in plan.steps],
+                    }
+                )
+        top10 = [m.id for m in router.route(task.text, k=10).matches]
+        rows["top10"].append(score_plan(top10, task.needed) | where)
     report: dict[str, Any] = {}
-    for half in ("tune", "held", "all"):
-        keep = [i for i, r in enumerate(plan_rows) if half == "all" or r["half"] == half]
-        report[half] = {
-            "planner": summarise([plan_rows[i] for i in keep]),
-            "top10": summarise([top_rows[i] for i in keep]),
+    for part in ("tune", "held", "all"):
+        report[part] = {
+            name: summarise([r for r in method_rows if part == "all" or r["half"] == part])
+            for name, method_rows in rows.items()
         }
     report["latency_ms"] = {
-        "p50": statistics.median(latency),
-        "p95": sorted(latency)[int(0.95 * (len(latency) - 1))],
+        name: {
+            "p50": statistics.median(values),
+            "p95": sorted(values)[int(0.95 * (len(values) - 1))],
+        }
+        for name, values in latency.items()
     }
     report["_misses"] = misses
     return report
@@ -134,6 +204,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the multi-turn index")
     parser.add_argument("--failures", type=Path, help="write plans that missed or overshot here")
     parser.add_argument("--out", type=Path, default=RESULTS / "planning.json")
+    parser.add_argument("--usage-out", type=Path, help="save the fitted usage model here")
     args = parser.parse_args()
 
     router, index_s = multi_turn_router(reuse=not args.rebuild)
@@ -143,32 +214,41 @@ def main() -> None:
     planner = Planner.from_router(router, policy)
     deps_s = time.perf_counter() - started
     tasks = bfcl.multi_turn_tasks()[: args.limit or None]
-    report = evaluate(planner, tasks)
+    started = time.perf_counter()
+    with_usage, model = usage_planners(planner, tasks)
+    fit_s = time.perf_counter() - started
+    if args.usage_out:
+        model.save(args.usage_out)
+    methods = {"planner": lambda task: planner, "planner+usage": with_usage}
+    report = evaluate(methods, tasks, router)
     report.update(
         {
             "catalog": len(router.skills),
             "dependency_edges": len(planner.dependencies),
             "index_s": index_s,
             "dependencies_s": deps_s,
+            "usage_runs": len(model),
+            "usage_fit_s": fit_s,
         }
     )
     print(
         f"BFCL multi_turn_base: {len(tasks)} tasks over {len(router.skills)} skills "
         f"({len(planner.dependencies)} dependency edges, derived in {deps_s:.1f} s)"
     )
+    print(f"usage model: {len(model)} past runs (the tuning half), fitted in {fit_s:.1f} s")
     print(
-        f"{'half':<5} {'method':<8} {'full':>6} {'prec':>6} {'recall':>7} {'ordered':>8} "
+        f"{'half':<5} {'method':<21} {'full':>6} {'prec':>6} {'recall':>7} {'ordered':>8} "
         f"{'multi':>6}"
     )
-    for half in ("tune", "held", "all"):
-        for method in ("planner", "top10"):
-            m = report[half][method]
+    for part in ("tune", "held", "all"):
+        for method in (*methods, "top10"):
+            m = report[part][method]
             print(
-                f"{half:<5} {method:<8} {m['full']:6.3f} {m['precision']:6.3f} "
+                f"{part:<5} {method:<21} {m['full']:6.3f} {m['precision']:6.3f} "
                 f"{m['recall']:7.3f} {m['ordered_of_full']:8.3f} {m['multi_step_full']:6.3f}"
             )
-    lat = report["latency_ms"]
-    print(f"planning latency per task: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
+    for method, lat in report["latency_ms"].items():
+        print(f"{method} latency per task: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
     misses = report.pop("_misses")
     if args.failures:
         args.failures.write_text("\n".join(json.dumps(m) for m in misses) + "\n")

@@ -33,6 +33,7 @@ from orchestrator.errors import (
     ToolFailure,
     ToolTimeoutError,
     ToolUnavailableError,
+    UsageFormatError,
 )
 from orchestrator.execution import (
     CallableInvoker,
@@ -55,7 +56,7 @@ from orchestrator.telemetry import TracedLLMClient, span, traced_run, tracing
 
 if TYPE_CHECKING:
     from orchestrator._orchestrator import Orchestrator, TaskResult, keyword_tools
-    from orchestrator.planning import Planner, PlanStep, TaskPlan
+    from orchestrator.planning import Planner, PlanStep, TaskPlan, UsageModel
     from orchestrator.routing import Match, RouteResult, SkillIndex, SkillRouter
 
 # Routing pulls in torch and faiss, planning the router's text processing: import them on first
@@ -68,6 +69,7 @@ _LAZY = {
     "Planner": "orchestrator.planning",
     "PlanStep": "orchestrator.planning",
     "TaskPlan": "orchestrator.planning",
+    "UsageModel": "orchestrator.planning",
     "Orchestrator": "orchestrator._orchestrator",
     "TaskResult": "orchestrator._orchestrator",
     "keyword_tools": "orchestrator._orchestrator",
@@ -131,6 +133,8 @@ __all__ = [
     "ToolTimeoutError",
     "ToolUnavailableError",
     "TracedLLMClient",
+    "UsageFormatError",
+    "UsageModel",
     "catalog_hash",
     "keyword_tools",
     "load_catalog",

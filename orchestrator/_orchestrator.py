@@ -31,7 +31,14 @@ from orchestrator.execution import (
     RunResult,
 )
 from orchestrator.graph import ToolGraph
-from orchestrator.planning import BindingInvoker, Decomposer, Planner, RuleDecomposer, TaskPlan
+from orchestrator.planning import (
+    BindingInvoker,
+    Decomposer,
+    Planner,
+    RuleDecomposer,
+    TaskPlan,
+    UsageModel,
+)
 from orchestrator.policy import Policy, load_policy
 from orchestrator.telemetry import span, traced_run
 
@@ -137,6 +144,14 @@ class Orchestrator:
         Splits tasks into sub-goals; the rule-based one (no LLM) by default.
     effort
         Sets each step's reasoning effort (and raises it on retries); none by default.
+    usage
+        What past successful runs did (a ``UsageModel`` or its file): plans add the
+        prerequisites those runs show and the tools of similar past tasks (see
+        ``policies/default.yaml``, ``planning.usage``). A file that does not exist yet starts an
+        empty model.
+    learn
+        Count each completed run in ``usage`` (one is created when none is given), and save it
+        to the ``usage`` file, if one was given, after each.
 
     Examples
     --------
@@ -156,6 +171,8 @@ class Orchestrator:
         escalation: Escalation | None = None,
         decomposer: Decomposer | None = None,
         effort: EffortRouter | None = None,
+        usage: UsageModel | str | Path | None = None,
+        learn: bool = False,
     ) -> None:
         from orchestrator.routing import SkillRouter
 
@@ -166,7 +183,15 @@ class Orchestrator:
             self.router = SkillRouter.from_catalog(
                 catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
             )
-        self.planner = Planner.from_router(self.router, self.policy)
+        self.usage_file: Path | None = None
+        if isinstance(usage, str | Path):
+            self.usage_file = Path(usage)
+            usage = UsageModel.load(usage) if self.usage_file.exists() else UsageModel()
+        elif usage is None and learn:
+            usage = UsageModel()
+        self.usage = usage
+        self.learn = learn
+        self.planner = Planner.from_router(self.router, self.policy, usage=usage)
         self.escalation = escalation
         self.decomposer = decomposer
         self.effort = effort
@@ -220,6 +245,7 @@ class Orchestrator:
         """
         started = time.perf_counter()
         log = DecisionLog() if log is None else log
+        first = len(log.entries)  # a log passed in may hold earlier runs
         # One trace per task (when tracing is on): planning and every decision below its root.
         with traced_run(log, task) as traced:
             if plan is None:
@@ -252,6 +278,8 @@ class Orchestrator:
             # The task rides along for the effort router's view of each step.
             result = await executor.run({"task": task, **(inputs or {})}, log=log)
             traced.set_result(result)
+        if self.learn and self.usage is not None and result.outcome == "completed":
+            self._learn(self.usage, task, log.entries[first:])
         return TaskResult(
             task,
             plan,
@@ -275,6 +303,16 @@ class Orchestrator:
         return anyio.run(
             partial(self.run, task, tools=tools, inputs=inputs, plan=plan, graph=graph)
         )
+
+    def _learn(self, usage: UsageModel, task: str, decisions: list[Decision]) -> None:
+        """Count a completed run (the decisions it added to the log) in the usage model and its
+        file: the next plans learn from it."""
+        tools = UsageModel.tools_run(decisions)
+        if not tools:
+            return
+        usage.add(task, tools)
+        if self.usage_file is not None:
+            usage.save(self.usage_file)
 
     def _cost(self, log: DecisionLog) -> float:
         """The declared price of every call made, failed ones included (they are billed too)."""

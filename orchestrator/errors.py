@@ -12,6 +12,7 @@ can fix their input without reading our source.
     ├── GraphError              a tool-graph definition is malformed
     ├── NoPathError             no healthy path from the current state to the goal
     ├── PlanningError           a task cannot be planned (nothing fits, or a bad decomposition)
+    │   └── UsageFormatError    a saved usage model (past runs) is malformed
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
     │   └── LLMError            an LLM call failed or its answer is malformed
@@ -54,6 +55,7 @@ __all__ = [
     "ToolFailure",
     "ToolTimeoutError",
     "ToolUnavailableError",
+    "UsageFormatError",
 ]
 
 
@@ -187,3 +189,7 @@ class LLMError(EscalationError):
 
 class EffortError(OrchestratorError):
     """An effort replay file or a saved effort router is malformed or from another version."""
+
+
+class UsageFormatError(PlanningError):
+    """A saved usage model (what past runs called, in which order) is malformed or missing."""

@@ -19,8 +19,10 @@ from orchestrator.planning import (
     DependencyGraph,
     DependencyPolicy,
     LLMDecomposer,
+    PastRun,
     Planner,
     TaskPlan,
+    UsageModel,
     cached_dependencies,
     derive_dependencies,
     split_subgoals,
@@ -427,3 +429,100 @@ def test_a_given_decomposer_splits_the_task_and_only_an_llm_one_counts(
     split = Orchestrator(router, decomposer=LLMDecomposer(client)).plan(task)
     assert split.subgoals == ("get the weather forecast for Lisbon", "email it to ana@example.com")
     assert split.llm_calls == 1
+
+
+# -- learning from past runs ------------------------------------------------------------------
+
+WEATHER_MAIL = PastRun(
+    "Let Ana know what the weather in Porto will be",
+    ("geocode_city", "weather_forecast", "send_email"),
+)
+
+
+def test_a_state_prerequisite_past_runs_show_is_planned_first(router: SkillRouter) -> None:
+    task = "Translate this text into French: good morning"
+    assert Planner.from_router(router).plan(task).ids == ["translate_text"]
+    # No schema links them: translate_text takes nothing service_status outputs.
+    usage = UsageModel.fit([PastRun("", ("service_status", "translate_text"))] * 3)
+    plan = Planner.from_router(router, usage=usage).plan(task)
+    assert plan.ids == ["service_status", "translate_text"]
+    assert "ran before translate_text in 100% of its 3 past" in plan.step("service_status").reason
+    few = UsageModel.fit([PastRun("", ("service_status", "translate_text"))] * 2)
+    assert Planner.from_router(router, usage=few).plan(task).ids == ["translate_text"]
+
+
+def test_a_similar_past_tasks_tools_join_the_plan_in_their_order(router: SkillRouter) -> None:
+    task = "Let Rui know what the weather in Faro will be"
+    assert "send_email" not in Planner.from_router(router).plan(task).ids
+    planner = Planner.from_router(router, usage=UsageModel.fit([WEATHER_MAIL]))
+    plan = planner.plan(task)
+    assert plan.ids == ["geocode_city", "weather_forecast", "send_email"]
+    assert "used by 100% of the most similar past tasks" in plan.step("send_email").reason
+
+
+def test_a_task_unlike_any_past_one_is_planned_from_routing_alone(router: SkillRouter) -> None:
+    task = "Is the service healthy? Translate 'hi' to Spanish"
+    planner = Planner.from_router(router, usage=UsageModel.fit([WEATHER_MAIL]))
+    assert planner.recall(task) == {}
+    assert planner.plan(task).ids == Planner.from_router(router).plan(task).ids
+
+
+def test_a_routed_step_no_similar_past_task_used_is_left_out(router: SkillRouter) -> None:
+    task = "Let Rui know what the weather in Faro will be"
+    assert "geocode_city" in Planner.from_router(router).plan(task).ids
+    # Past runs of such tasks were given coordinates: they never geocoded.
+    usage = UsageModel.fit([PastRun(WEATHER_MAIL.task, ("weather_forecast", "send_email"))])
+    assert Planner.from_router(router, usage=usage).plan(task).ids == [
+        "weather_forecast",
+        "send_email",
+    ]
+
+
+def test_past_runs_of_tools_gone_from_the_catalog_do_not_empty_a_plan(
+    router: SkillRouter,
+) -> None:
+    task = "Let Rui know what the weather in Faro will be"
+    usage = UsageModel.fit([PastRun(WEATHER_MAIL.task, ("retired_weather_tool",))])
+    planner = Planner.from_router(router, usage=usage)
+    assert planner.recall(task) == {"retired_weather_tool": 1.0}
+    assert planner.plan(task).ids == Planner.from_router(router).plan(task).ids != []
+
+
+def test_an_orchestrator_that_learns_saves_each_completed_run(
+    router: SkillRouter, tmp_path: Path
+) -> None:
+    path = tmp_path / "usage.json"
+    orchestrator = Orchestrator(router, usage=path, learn=True)
+    task = "Send an email to ana@example.com saying hi"
+    tools = Tools()
+    result = orchestrator.run_sync(
+        task,
+        tools={"mailgun_send_email": tools.mailgun_send_email, "send_email": tools.send_email},
+        inputs={"to": "ana@example.com", "subject": "hi", "body": "hi"},
+    )
+    assert result.outcome == "completed"
+    learned = UsageModel.load(path)
+    assert learned.runs == [PastRun(task, ("mailgun_send_email",))]  # the failed call is not
+    escalated = orchestrator.run_sync("order a large pepperoni pizza", tools={})
+    assert escalated.outcome == "escalated"
+    assert UsageModel.load(path).runs == learned.runs  # a run that did not complete teaches nothing
+    assert Orchestrator(router, usage=path).planner.usage is not None
+    assert Orchestrator(router).planner.usage is None  # optional: off unless given
+
+
+async def test_learning_counts_only_the_decisions_of_its_own_run(router: SkillRouter) -> None:
+    orchestrator = Orchestrator(router, learn=True)  # an in-memory model
+    log = DecisionLog()
+    log.record("execute", "geocode_city", "a call of an earlier run in the same log")
+    log.record("complete", "Done", "the earlier run")
+    task = "Send an email to ana@example.com saying hi"
+    tools = Tools()
+    result = await orchestrator.run(
+        task,
+        tools={"mailgun_send_email": tools.mailgun_send_email, "send_email": tools.send_email},
+        inputs={"to": "ana@example.com", "subject": "hi", "body": "hi"},
+        log=log,
+    )
+    assert result.outcome == "completed"
+    assert orchestrator.usage is not None
+    assert orchestrator.usage.runs == [PastRun(task, ("mailgun_send_email",))]

@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator._lazy import lazy_attributes
-from orchestrator.planning._policy import DecompositionPolicy, DependencyPolicy, PlanningPolicy
+from orchestrator.planning._policy import (
+    DecompositionPolicy,
+    DependencyPolicy,
+    PlanningPolicy,
+    UsagePolicy,
+)
 
 if TYPE_CHECKING:
     from orchestrator.planning._binding import BindingInvoker
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from orchestrator.planning._fields import FieldRef, input_fields, output_fields
     from orchestrator.planning._plan import Binding, PlanStep, TaskPlan
     from orchestrator.planning._planner import Planner
+    from orchestrator.planning._usage import USAGE_FORMAT, PastRun, Precedent, UsageModel
 
 _LAZY = {
     "Binding": "_plan",
@@ -45,6 +51,10 @@ _LAZY = {
     "Planner": "_planner",
     "RuleDecomposer": "_decompose",
     "TaskPlan": "_plan",
+    "USAGE_FORMAT": "_usage",
+    "PastRun": "_usage",
+    "Precedent": "_usage",
+    "UsageModel": "_usage",
     "cached_dependencies": "_dependencies",
     "derive_dependencies": "_dependencies",
     "input_fields": "_fields",
@@ -57,6 +67,7 @@ __getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
+    "USAGE_FORMAT",
     "Binding",
     "BindingInvoker",
     "Decomposer",
@@ -66,11 +77,15 @@ __all__ = [
     "DependencyPolicy",
     "FieldRef",
     "LLMDecomposer",
+    "PastRun",
     "PlanStep",
     "Planner",
     "PlanningPolicy",
+    "Precedent",
     "RuleDecomposer",
     "TaskPlan",
+    "UsageModel",
+    "UsagePolicy",
     "cached_dependencies",
     "derive_dependencies",
     "input_fields",

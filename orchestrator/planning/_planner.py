@@ -4,7 +4,9 @@ skills need, and order the result.
 Single-shot retrieval ranks tools one at a time and misses prerequisites, whose text rarely looks
 like the task ("book a flight from Boston" never mentions the airport-code lookup that feeds the
 booking). The dependency graph finds them; the task's own ranking decides which of the possible
-producers this task needs (the cheapest among equals).
+producers this task needs (the cheapest among equals). An optional usage model of past successful
+runs adds what no schema shows: state prerequisites (``cd`` before ``mv``), the tools similar past
+tasks needed, and the order those runs called them in.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from orchestrator.planning._dependencies import DependencyEdge, DependencyGraph,
 from orchestrator.planning._fields import FieldRef, input_fields
 from orchestrator.planning._plan import Binding, PlanStep, TaskPlan
 from orchestrator.planning._policy import PlanningPolicy
+from orchestrator.planning._usage import UsageModel
 from orchestrator.routing._text import tokenize
 
 if TYPE_CHECKING:
@@ -74,6 +77,8 @@ class _Draft:
     score: float
     alternatives: list[str] = field(default_factory=list)
     bindings: list[Binding] = field(default_factory=list)
+    # Steps it must follow without taking an input from them (a state change, learned).
+    follows: list[str] = field(default_factory=list)
 
 
 class Planner:
@@ -87,6 +92,11 @@ class Planner:
         Producer -> consumer edges of the same catalog (see ``Planner.from_router``).
     policy
         The planning section; the embedded default when omitted.
+    usage
+        What past successful runs did (``UsageModel``): tools they called before a planned step
+        join the plan before it, the tools of the most similar past tasks are recalled, and
+        steps are ordered as those runs called them (see ``UsagePolicy``). None plans from
+        routing and schemas alone.
     """
 
     def __init__(
@@ -94,10 +104,13 @@ class Planner:
         router: SkillRouter,
         dependencies: DependencyGraph,
         policy: PlanningPolicy | None = None,
+        *,
+        usage: UsageModel | None = None,
     ) -> None:
         self.router = router
         self.dependencies = dependencies
         self.policy = policy or PlanningPolicy()
+        self.usage = usage
         self._skills = {s.id: s for s in router.skills}
 
     @classmethod
@@ -107,6 +120,7 @@ class Planner:
         policy: Policy | PlanningPolicy | None = None,
         *,
         cache_dir: str | Path | None = None,
+        usage: UsageModel | None = None,
     ) -> Planner:
         """Derive (or read from the cache beside the router's index) the dependency graph."""
         planning = policy if isinstance(policy, PlanningPolicy | None) else policy.planning
@@ -115,7 +129,7 @@ class Planner:
         dependencies = cached_dependencies(
             router.skills, router.embedder, planning.dependencies, directory
         )
-        return cls(router, dependencies, planning)
+        return cls(router, dependencies, planning, usage=usage)
 
     @property
     def skills(self) -> Mapping[str, Skill]:
@@ -147,7 +161,32 @@ class Planner:
         queries = [task, *goals] if len(goals) > 1 else [task]
         routed = self.router.route_batch(queries, k=k, only=only)
         whole, per_goal = routed[0], (routed[1:] if len(goals) > 1 else routed)
-        return self.assemble(task, goals, whole, per_goal, inputs=inputs, llm_calls=llm_calls)
+        return self.assemble(
+            task,
+            goals,
+            whole,
+            per_goal,
+            inputs=inputs,
+            llm_calls=llm_calls,
+            recalled=self.recall(task),
+        )
+
+    def recall(self, task: str) -> dict[str, float]:
+        """The tools past successful runs of tasks like ``task`` used, with their share (see
+        ``UsageModel.recall``); empty without a usage model that knows tasks."""
+        rules = self.policy.usage
+        if self.usage is None or not self.usage.can_recall or rules.neighbours < 1:
+            return {}
+        embedder = self.router.embedder
+        self.usage.embed(embedder)
+        vector = embedder.encode([task])[0]
+        return self.usage.recall(
+            vector,
+            neighbours=rules.neighbours,
+            min_similarity=rules.min_similarity,
+            task=task,
+            lexical_weight=rules.lexical_weight,
+        )
 
     def assemble(
         self,
@@ -158,13 +197,19 @@ class Planner:
         *,
         inputs: Mapping[str, Any] | None = None,
         llm_calls: int = 0,
+        recalled: Mapping[str, float] | None = None,
     ) -> TaskPlan:
         """The plan from routing results already in hand: ``whole`` for the task, ``per_goal``
-        for each sub-goal (the same result as ``whole`` when there is one sub-goal)."""
+        for each sub-goal (the same result as ``whole`` when there is one sub-goal), and the
+        tools similar past tasks used (``recall``)."""
         policy = self.policy
         # Rank of each skill in the task's own ranking; a near-duplicate shares its leader's.
+        # Tools recalled from similar past tasks stand in for much of that ranking; a past run's
+        # tool the catalog no longer has says nothing about this plan.
+        recalled = {t: share for t, share in (recalled or {}).items() if t in self._skills}
+        reach = policy.usage.prerequisite_window if recalled else policy.prerequisite_window
         window: dict[str, int] = {}
-        for rank, match in enumerate(whole.matches[: policy.prerequisite_window]):
+        for rank, match in enumerate(whole.matches[:reach]):
             for skill_id in (match.id, *(d.id for d in match.duplicates)):
                 window.setdefault(skill_id, rank)
         provider = self._provider([whole, *per_goal])
@@ -198,7 +243,12 @@ class Planner:
         elif not drafts:
             unplanned.append(task)
 
+        if recalled:
+            ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
+            self._add_recalled(drafts, recalled, ranked, len(goals), task)
+        self._add_precedents(drafts)
         self._close(drafts, window, dict(inputs or {}), task)
+        self._order_as_learned(drafts)
         return TaskPlan(
             task=task,
             subgoals=tuple(goals),
@@ -267,6 +317,94 @@ class Planner:
         return best if confident or best.id in window else None
 
     # -- prerequisites --------------------------------------------------------------------------
+
+    def _add_recalled(
+        self,
+        drafts: dict[str, _Draft],
+        recalled: Mapping[str, float],
+        ranked: Collection[str],
+        end: int,
+        task: str,
+    ) -> None:
+        """Add the tools most similar past tasks used; drop routed steps none of them used,
+        unless that would leave no step at all.
+
+        A recalled tool the task's own rankings also hold needs less of the neighbours' votes
+        than one they do not. Only when something is recalled: a task unlike any past one is
+        planned from routing.
+        """
+        rules = self.policy.usage
+        added = {
+            tool: share
+            for tool, share in sorted(recalled.items(), key=lambda kv: (-kv[1], kv[0]))
+            if share >= (rules.recall_share if tool in ranked else rules.unranked_share)
+        }
+        unused = [
+            s
+            for s, d in drafts.items()
+            if not any(recalled.get(i, 0.0) > 0.0 for i in (s, *d.alternatives))
+        ]
+        if rules.drop_unrecalled and (added or len(unused) < len(drafts)):
+            for skill_id in unused:
+                del drafts[skill_id]
+        for tool, share in added.items():
+            if tool not in drafts:
+                drafts[tool] = _Draft(
+                    self._skills[tool],
+                    float(end),
+                    task,
+                    f"used by {share:.0%} of the most similar past tasks",
+                    share,
+                )
+
+    def _order_as_learned(self, drafts: Mapping[str, _Draft]) -> None:
+        """Put each pair of steps in the order past successful runs called them, where they
+        did, and it does not contradict an input binding."""
+        if self.usage is None:
+            return
+        for earlier in drafts:
+            for later, draft in drafts.items():
+                if earlier == later or earlier in draft.follows:
+                    continue
+                learned = self.usage.before(earlier, later) > self.usage.before(later, earlier)
+                if learned and self._orders_before(drafts, earlier, later):
+                    draft.follows.append(earlier)
+
+    def _add_precedents(self, drafts: dict[str, _Draft]) -> None:
+        """Add what past successful runs of a planned step called before it.
+
+        These are the state prerequisites a schema cannot show (``cd`` before ``mv``, a login
+        before ``create_ticket``): the step takes no input from them, so it only follows them.
+        """
+        if self.usage is None:
+            return
+        rules = self.policy.usage
+        for consumer_id, consumer in list(drafts.items()):
+            for precedent in self.usage.precedents(
+                consumer_id, min_share=rules.prerequisite_share, min_runs=rules.min_runs
+            ):
+                if precedent.tool not in self._skills:
+                    continue
+                if precedent.tool in drafts:
+                    if self._orders_before(drafts, precedent.tool, consumer_id):
+                        consumer.follows.append(precedent.tool)
+                    continue
+                drafts[precedent.tool] = _Draft(
+                    self._skills[precedent.tool],
+                    consumer.order - 0.5 + 0.25 * precedent.share,
+                    consumer.subgoal,
+                    f"ran before {consumer_id} in {precedent.share:.0%} of its "
+                    f"{precedent.runs} past successful runs",
+                    0.0,
+                )
+                consumer.follows.append(precedent.tool)
+
+    @staticmethod
+    def _orders_before(drafts: Mapping[str, _Draft], earlier: str, later: str) -> bool:
+        """Whether ``earlier`` may be put before ``later`` without a cycle."""
+        graph = Planner._graph(drafts)
+        graph.add_edge(earlier, later)
+        return bool(nx.is_directed_acyclic_graph(graph))
 
     def _close(
         self,
@@ -350,24 +488,27 @@ class Planner:
     def _creates_cycle(drafts: Mapping[str, _Draft], edge: DependencyEdge) -> bool:
         if edge.producer not in drafts:
             return False
-        graph = nx.DiGraph()
+        return not Planner._orders_before(drafts, edge.producer, edge.consumer)
+
+    @staticmethod
+    def _graph(drafts: Mapping[str, _Draft]) -> nx.DiGraph[str]:
+        """Each step after the steps it takes inputs from and the steps it follows."""
+        graph: nx.DiGraph[str] = nx.DiGraph()
         for skill_id, draft in drafts.items():
             graph.add_node(skill_id)
             for binding in draft.bindings:
                 graph.add_edge(binding.step, skill_id)
-        graph.add_edge(edge.producer, edge.consumer)
-        return not nx.is_directed_acyclic_graph(graph)
+            for earlier in draft.follows:
+                graph.add_edge(earlier, skill_id)
+        return graph
 
     # -- ordering -------------------------------------------------------------------------------
 
     @staticmethod
     def _order(drafts: Mapping[str, _Draft]) -> tuple[PlanStep, ...]:
-        """Topological order of the bindings; sub-goal order among independent steps."""
-        graph = nx.DiGraph()
-        for skill_id, draft in drafts.items():
-            graph.add_node(skill_id)
-            for binding in draft.bindings:
-                graph.add_edge(binding.step, skill_id)
+        """Topological order of the bindings and learned precedents; sub-goal order among
+        independent steps."""
+        graph = Planner._graph(drafts)
         sequence = list(
             nx.lexicographical_topological_sort(
                 graph, key=lambda n: (drafts[n].order, list(drafts).index(n))

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DecompositionPolicy", "DependencyPolicy", "PlanningPolicy"]
+__all__ = ["DecompositionPolicy", "DependencyPolicy", "PlanningPolicy", "UsagePolicy"]
 
 
 class _Section(BaseModel):
@@ -45,11 +45,75 @@ class DecompositionPolicy(_Section):
     )
 
 
+class UsagePolicy(_Section):
+    """How a usage model of past successful runs (``UsageModel``) adds steps to a plan."""
+
+    prerequisite_share: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="A tool joins the plan before a planned step when past successful runs of "
+        "that step called it first at least this often (a state change no schema shows).",
+    )
+    min_runs: int = Field(
+        default=3,
+        ge=1,
+        description="A step's past runs are trusted only when there are at least this many.",
+    )
+    neighbours: int = Field(
+        default=4,
+        ge=0,
+        description="Past tasks most like the new one whose tools are recalled; 0 turns recall "
+        "off.",
+    )
+    recall_share: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="A recalled tool joins the plan when it served at least this share of the "
+        "neighbours (weighted by similarity).",
+    )
+    unranked_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="recall_share for a tool none of the task's rankings (task and sub-goals) "
+        "holds.",
+    )
+    lexical_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="How much of a past task's similarity is the TF-IDF cosine of the words "
+        "(the rest: the cosine of the embeddings).",
+    )
+    min_similarity: float = Field(
+        default=0.2,
+        ge=-1.0,
+        le=1.0,
+        description="Past tasks less alike than this (blended similarity) are not recalled: a "
+        "task unlike any past one is planned from routing alone.",
+    )
+    prerequisite_window: int = Field(
+        default=0,
+        ge=0,
+        description="The planning prerequisite_window used when similar past tasks were "
+        "recalled: their tools stand in for the task's ranking (0: producers only from the "
+        "plan itself).",
+    )
+    drop_unrecalled: bool = Field(
+        default=True,
+        description="When similar past tasks are recalled, a routed step none of them used is "
+        "left out: routing is unsure on chatty tasks, and their runs know the catalog.",
+    )
+
+
 class PlanningPolicy(_Section):
     """How a plan is built from routed sub-goals and the dependency graph."""
 
     dependencies: DependencyPolicy = DependencyPolicy()
     decomposition: DecompositionPolicy = DecompositionPolicy()
+    usage: UsagePolicy = UsagePolicy()
     candidates: int = Field(
         default=20, ge=1, description="Skills retrieved per sub-goal (and for the whole task)."
     )
