@@ -2,12 +2,12 @@
 
 The SDK's ``stdio_server`` reads and writes through ``anyio.wrap_file``: every line read, every
 write and every flush is a hand-off to a worker thread, three per ``call_tool``. For the gateway,
-whose whole job is one more hop in front of other servers, that cost about 0.5 ms of the 2.2 ms of
-CPU its process spent per call (measured on a 2-core machine). Here the SDK's own transport (``stdio_server``:
-framing, JSON-RPC parsing, its streams) runs over two small adapters that wait on the pipes
-through the event loop (``anyio.wait_readable`` / ``wait_writable``) and use non-blocking reads
-and writes. Where that cannot work (stdin or stdout is a regular file, which cannot be polled, or
-Windows), the SDK's threaded transport is used as is.
+whose whole job is one more hop in front of other servers, that cost about 0.5 ms of the 2.2 ms
+of CPU its process spent per call (measured on a 2-core machine). Here the SDK's own transport
+(``stdio_server``: framing, JSON-RPC parsing, its streams) runs over two small adapters that
+wait on the pipes through the event loop (``anyio.wait_readable`` / ``wait_writable``) and use
+non-blocking reads and writes. Where that cannot work (stdin or stdout is a regular file, which
+cannot be polled, or Windows), the SDK's threaded transport is used as is.
 """
 
 from __future__ import annotations
