@@ -29,6 +29,7 @@ from orchestrator.execution import (
     Decision,
     DecisionLog,
     Demote,
+    EscalationDecision,
     EscalationRequest,
     ExecutionPolicy,
     Executor,
@@ -431,6 +432,21 @@ async def test_monitor_probe_closes_a_half_open_breaker_during_a_run() -> None:
     assert "Stripe" in invoker.probes
     assert executor.breakers["Stripe"].state == STATE_CLOSED
     assert result.path == ["CRM", "Stripe", "Email"]
+
+
+class BrokenEscalation:
+    async def escalate(self, request: EscalationRequest) -> EscalationDecision:
+        raise RuntimeError("bug in the escalation handler")
+
+
+async def test_a_handler_bug_is_raised_as_itself_while_monitors_run() -> None:
+    g = support()
+    # CRM is slow enough for the monitors to start; then both payment tools are down.
+    calls = Calls({"CRM": [0.05], "Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    policy = fast_policy(monitors={"interval_s": 0.01})
+    executor = Executor(g, calls.invoker(g), policy=policy, escalation=BrokenEscalation())
+    with pytest.raises(RuntimeError, match="bug in the escalation handler"):
+        await executor.run()
 
 
 async def test_monitors_report_rate_limit_pressure_and_latency_spikes() -> None:

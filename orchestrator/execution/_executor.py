@@ -465,9 +465,17 @@ class _Run:
         """
         self.ex.assess()
         send, finished = anyio.create_memory_object_stream[_StepResult](math.inf)
+        error: Exception | None = None
         async with send, finished, anyio.create_task_group() as tg:
-            result = await self._schedule(tg, send, finished)
-            tg.cancel_scope.cancel()  # the monitors, if started; every step has finished
+            try:
+                result = await self._schedule(tg, send, finished)
+            except Exception as exc:
+                # Raised below as itself, not wrapped in an ExceptionGroup beside the monitors.
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()  # the monitors, if started; every step has finished
+        if error is not None:
+            raise error
         return result
 
     async def _schedule(
