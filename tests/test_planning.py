@@ -478,6 +478,31 @@ def test_a_routed_step_no_similar_past_task_used_is_left_out(router: SkillRouter
     ]
 
 
+class _CountingEmbedder:
+    """The router's embedder, counting the texts it embeds."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.texts = 0
+        self.name = inner.name
+        self.dimension = inner.dimension
+
+    def encode(self, texts: list[str], **options: Any) -> Any:
+        self.texts += len(texts)
+        return self.inner.encode(texts, **options)
+
+
+def test_recall_reuses_the_task_vector_routing_computed(router: SkillRouter) -> None:
+    embedder = _CountingEmbedder(router.embedder)
+    counted = SkillRouter(router.index, embedder, router.policy)
+    planner = Planner.from_router(counted, usage=UsageModel.fit([WEATHER_MAIL]))
+    task = "Let Rui know what the weather in Faro will be"
+    first = planner.plan(task)
+    embedder.texts = 0  # the past task is embedded once, on the first recall
+    assert planner.plan(task).ids == first.ids
+    assert embedder.texts == 1
+
+
 def test_past_runs_of_tools_gone_from_the_catalog_do_not_empty_a_plan(
     router: SkillRouter,
 ) -> None:

@@ -29,6 +29,9 @@ from orchestrator.planning._usage import UsageModel
 from orchestrator.routing._text import tokenize
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from orchestrator.policy import Policy
     from orchestrator.routing import Match, RouteResult, SkillRouter
 
@@ -159,7 +162,8 @@ class Planner:
         goals = list(subgoals) if subgoals is not None else self.subgoals(task)
         k = self.policy.candidates
         queries = [task, *goals] if len(goals) > 1 else [task]
-        routed = self.router.route_batch(queries, k=k, only=only)
+        vectors = self.router.embed_queries(queries)  # the task's row serves recall too
+        routed = self.router.route_batch(queries, k=k, only=only, vectors=vectors)
         whole, per_goal = routed[0], (routed[1:] if len(goals) > 1 else routed)
         return self.assemble(
             task,
@@ -168,18 +172,20 @@ class Planner:
             per_goal,
             inputs=inputs,
             llm_calls=llm_calls,
-            recalled=self.recall(task),
+            recalled=self.recall(task, vectors[0]),
         )
 
-    def recall(self, task: str) -> dict[str, float]:
+    def recall(self, task: str, vector: npt.NDArray[np.float32] | None = None) -> dict[str, float]:
         """The tools past successful runs of tasks like ``task`` used, with their share (see
-        ``UsageModel.recall``); empty without a usage model that knows tasks."""
+        ``UsageModel.recall``); empty without a usage model that knows tasks. ``vector`` is the
+        task embedded by the router's embedder, when the caller has it."""
         rules = self.policy.usage
         if self.usage is None or not self.usage.can_recall or rules.neighbours < 1:
             return {}
         embedder = self.router.embedder
         self.usage.embed(embedder)
-        vector = embedder.encode([task])[0]
+        if vector is None:
+            vector = embedder.encode([task])[0]
         return self.usage.recall(
             vector,
             neighbours=rules.neighbours,

@@ -200,11 +200,22 @@ class SkillRouter:
         return self._route(query, vector, k, only)
 
     def route_batch(
-        self, queries: Sequence[str], k: int = 10, *, only: Collection[str] | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        only: Collection[str] | None = None,
+        vectors: npt.NDArray[np.float32] | None = None,
     ) -> list[RouteResult]:
-        """Route many queries; their embeddings are computed in batches."""
-        vectors = self.embedder.encode(list(queries), batch_size=self.policy.index.batch_size)
+        """Route many queries; their embeddings are computed in batches, unless the caller
+        already has them (``vectors``, one row per query, from this router's embedder)."""
+        if vectors is None:
+            vectors = self.embed_queries(queries)
         return [self._route(q, v, k, only) for q, v in zip(queries, vectors, strict=True)]
+
+    def embed_queries(self, queries: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The query vectors ``route_batch`` would compute, for a caller that needs them too."""
+        return self.embedder.encode(list(queries), batch_size=self.policy.index.batch_size)
 
     async def aroute(
         self, query: str, k: int = 10, *, only: Collection[str] | None = None
