@@ -44,7 +44,14 @@ def test_only_completed_runs_are_learned_from_their_decision_logs() -> None:
     escalated = DecisionLog()
     escalated.record("execute", "login", "ok")
     escalated.record("escalate", "Done", "no path left")
-    usage = UsageModel.from_logs([("open a ticket", completed), ("open another", escalated)])
+    demoted = DecisionLog()
+    demoted.record("execute", "login", "ok")
+    demoted.record("demote", "TicketDrafted", "no way to file it; draft it instead")
+    demoted.record("execute", "draft_ticket", "ok")
+    demoted.record("complete", "TicketDrafted", "reached TicketDrafted")
+    usage = UsageModel.from_logs(
+        [("open a ticket", completed), ("open another", escalated), ("and one more", demoted)]
+    )
     assert usage.runs == [PastRun("open a ticket", ("login", "create_ticket"))]
 
 

@@ -111,9 +111,11 @@ class UsageModel:
     @staticmethod
     def tools_run(log: Iterable[Decision]) -> list[str] | None:
         """The tools a run (its decision log, or the decisions one run added to a log) called
-        successfully, in order; None when it did not complete."""
+        successfully, in order; None when it did not complete its own goal (a demoted run
+        reached a lesser one, so its tools do not say what the task needs)."""
         decisions = list(log)
-        if not any(d.action == "complete" for d in decisions):
+        actions = {d.action for d in decisions}
+        if "complete" not in actions or "demote" in actions:
             return None
         return [d.tool for d in decisions if d.action == "execute"]
 
