@@ -405,6 +405,24 @@ async def test_tool_with_open_breaker_is_avoided_before_it_is_called() -> None:
     assert "known down" in next(d.reason for d in result.log if d.tool == "Stripe")
 
 
+async def test_executors_sharing_tool_health_avoid_a_tool_another_one_broke() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")] * 10})
+    breakers: dict[str, CircuitBreaker] = {"Elsewhere": CircuitBreaker(5, 60.0)}
+    stats: dict[str, ToolStats] = {}
+    first = Executor(g, calls.invoker(g), policy=fast_policy(), breakers=breakers, stats=stats)
+    for _ in range(5):
+        with pytest.raises(ToolUnavailableError):
+            await first.invoke_step("Stripe", {}, DecisionLog())
+    second = Executor(g, calls.invoker(g), policy=fast_policy(), breakers=breakers, stats=stats)
+    assert second.breakers["Stripe"] is breakers["Stripe"] is first.breakers["Stripe"]
+    assert "Elsewhere" not in second.breakers  # only its own graph's tools
+    before = calls.count["Stripe"]
+    result = await second.run()
+    assert calls.count["Stripe"] == before
+    assert result.path == ["CRM", "Razorpay", "Email"]
+
+
 class ProbingTools(CallableInvoker):
     def __init__(self, tools: Mapping[str, Any], healthy: set[str]) -> None:
         super().__init__(tools)

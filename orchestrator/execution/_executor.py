@@ -136,6 +136,11 @@ class Executor:
     effort
         Chooses each step's reasoning effort (logged as ``effort`` on its decisions and passed to
         an ``EffortInvoker``); a retried step runs at a strictly higher effort, or is not retried.
+    breakers, stats
+        Each tool's circuit breaker and observed statistics, by tool name, when they are shared
+        with other executors (a gateway or tool node that builds one per call keeps tool health
+        across them): this graph's tools use those, and the ones missing are added there. Own
+        ones by default.
     """
 
     def __init__(
@@ -148,6 +153,8 @@ class Executor:
         monitors: Sequence[HealthMonitor] = DEFAULT_MONITORS,
         clock: Callable[[], float] = time.monotonic,
         effort: EffortRouter | None = None,
+        breakers: dict[str, CircuitBreaker] | None = None,
+        stats: dict[str, ToolStats] | None = None,
     ) -> None:
         if policy is None:
             # Imported here: orchestrator.policy imports this package's policy section.
@@ -162,13 +169,20 @@ class Executor:
         self.monitors = tuple(monitors)
         self.effort = effort
         ex = policy.execution
-        self.stats: dict[str, ToolStats] = {
-            t: ToolStats.prior(graph.node(t)) for t in graph.tools()
-        }
-        self.breakers: dict[str, CircuitBreaker] = {
-            t: CircuitBreaker(ex.breaker.fail_max, ex.breaker.reset_timeout_s, clock=clock)
-            for t in graph.tools()
-        }
+        shared_stats = stats if stats is not None else {}
+        shared_breakers = breakers if breakers is not None else {}
+        # This graph's tools only (the shared mappings may hold many more), same objects.
+        self.stats: dict[str, ToolStats] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+        for t in graph.tools():
+            if t not in shared_stats:
+                shared_stats[t] = ToolStats.prior(graph.node(t))
+            if t not in shared_breakers:
+                shared_breakers[t] = CircuitBreaker(
+                    ex.breaker.fail_max, ex.breaker.reset_timeout_s, clock=clock
+                )
+            self.stats[t] = shared_stats[t]
+            self.breakers[t] = shared_breakers[t]
         self.conditions: list[Condition] = []
         self._validators: dict[str, Draft202012Validator] = {}
 

@@ -102,10 +102,14 @@ class SelfHealingToolCalls:
             graph.add_tool(name, description=getattr(self.tools.get(name), "description", ""))
             graph.add_edge(_START, name, 1.0 + _RANK_COST * rank)
             graph.add_edge(name, _ANSWERED, 0.0)
-        found = Executor(graph, self.invoker, policy=self.policy, escalation=self.escalation)
-        for name in candidates:
-            found.breakers[name] = self.breakers.setdefault(name, found.breakers[name])
-            found.stats[name] = self.stats.setdefault(name, found.stats[name])
+        found = Executor(
+            graph,
+            self.invoker,
+            policy=self.policy,
+            escalation=self.escalation,
+            breakers=self.breakers,
+            stats=self.stats,
+        )
         self._executors[candidates] = found
         return found
 

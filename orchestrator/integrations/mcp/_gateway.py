@@ -187,17 +187,14 @@ class Gateway:
         return graph
 
     def _executor(self, graph: ToolGraph) -> Executor:
-        executor = Executor(graph, self.invoker, policy=self.policy)
-        ex = self.policy.execution
+        executor = Executor(
+            graph, self.invoker, policy=self.policy, breakers=self.breakers, stats=self.stats
+        )
         for tool in graph.tools():
-            breaker = self.breakers.setdefault(
-                tool, CircuitBreaker(ex.breaker.fail_max, ex.breaker.reset_timeout_s)
-            )
-            executor.breakers[tool] = breaker
-            executor.stats[tool] = self.stats.setdefault(tool, executor.stats[tool])
             connection = self.servers.connections.get(split_name(tool)[0])
             if connection is not None and connection.state == "open circuit":
-                # Its server crashed and waits out its restart backoff: avoid it, do not call it.
+                # Its server crashed and waits out its restart backoff: avoid it in this call (an
+                # open breaker of the call's own; the shared one keeps the tool's history).
                 executor.breakers[tool] = CircuitBreaker(1, connection.circuit_remaining_s())
                 executor.breakers[tool].open()
         return executor
