@@ -19,6 +19,10 @@ alone (and the in-domain model) on the same tasks, in the same run:
   not see); "new turns" are the held-out turns that are no base turn (in miss_param, mostly the
   follow-ups that give a missing parameter: "The folder name is 'backup_tests'.").
 
+The same unseen-tools measure on the tuning half (each task's own conversation is among the
+left-out ones) and, there only, a sweep of ``planning.usage.min_similarity``: whether recalling
+only from more alike past tasks keeps the in-domain gain and avoids the harm.
+
 *helped* / *hurt*: share of the tasks whose plan became full / stopped being full with the model
 (against the planner alone); *recalled*: share of the tasks for which the model recalled similar
 past tasks (otherwise it changes a plan only through learned prerequisites and order).
@@ -28,6 +32,7 @@ does (the same cache for ``multi_turn_base``), so all models see the same routin
 
     python bench/planning_shift.py              # route (or reuse the cache), print the table
     python bench/planning_shift.py --reroute    # route again (after a routing change)
+    python bench/planning_shift.py --policy P   # with a policy merged over the default
 
 Writes bench/results/planning_shift.json.
 """
@@ -48,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bfcl
 from planning import RESULTS, conversation, half, multi_turn_router, summarise
-from planning_ablation import KnownVectors, Routed, fitted, plan_rows, routed_tasks
+from planning_ablation import KnownVectors, Routed, fitted, plan_rows, routed_tasks, with_usage
 
 from orchestrator.planning import Planner, UsageModel
 from orchestrator.policy import load_policy
@@ -56,7 +61,7 @@ from orchestrator.routing import SkillRouter
 
 BASE = "multi_turn_base"
 OTHER_CONVERSATIONS = ("multi_turn_long_context", "multi_turn_miss_param")
-ModelFor = Callable[[bfcl.Task], UsageModel | None]
+SWEEP = (0.2, 0.25, 0.3, 0.35, 0.4)  # min_similarity; 0.2 is the default
 
 
 def compare(
@@ -81,55 +86,96 @@ def compare(
     return out
 
 
+class Models:
+    """Usage models of the base tuning half's runs, fitted once each: the whole half, the half
+    without one conversation, the half without the conversations involving some API classes."""
+
+    def __init__(self, past: list[bfcl.Task], known: KnownVectors) -> None:
+        self.past = past
+        self.known = known
+        self.classes = bfcl.multi_turn_classes(BASE)
+        self._fitted: dict[tuple[frozenset[str], str], UsageModel] = {}
+
+    def _model(self, excluded: Iterable[str] = (), conversation_id: str = "") -> UsageModel:
+        key = (frozenset(excluded), conversation_id)
+        if key not in self._fitted:
+            kept = (
+                t
+                for t in self.past
+                if not key[0] & set(self.classes[conversation(t)])
+                and conversation(t) != conversation_id
+            )
+            self._fitted[key] = fitted(kept, self.known)
+        return self._fitted[key]
+
+    def of(self, task: bfcl.Task) -> tuple[str, ...]:
+        return self.classes[conversation(task)]
+
+    def in_domain(self, task: bfcl.Task) -> UsageModel:
+        """The tuning half; without the task's own conversation when it is in it."""
+        return self._model(conversation_id=conversation(task) if half(task) == "tune" else "")
+
+    def without(self, excluded: Iterable[str]) -> UsageModel:
+        return self._model(excluded)
+
+    def unseen(self, task: bfcl.Task) -> UsageModel:
+        """The tuning runs that share no API class with the task's conversation."""
+        return self._model(self.of(task))
+
+
 def unseen_tools(
-    planner: Planner,
-    routed: list[Routed],
-    past: list[bfcl.Task],
-    known: KnownVectors,
-    vectors: dict[str, Any],
+    planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any], part: str
 ) -> dict[str, Any]:
-    """Held-out base tasks planned by models that never saw their API (leave one class out)."""
-    classes = bfcl.multi_turn_classes(BASE)
-    held = [r for r in routed if half(r[0]) == "held"]
-    in_domain = fitted(past, known)
-    by_excluded: dict[frozenset[str], UsageModel] = {}
-
-    def without(excluded: Iterable[str]) -> UsageModel:
-        key = frozenset(excluded)
-        if key not in by_excluded:
-            kept = (t for t in past if not key & set(classes[conversation(t)]))
-            by_excluded[key] = fitted(kept, known)
-        return by_excluded[key]
-
-    def of(task_id: str) -> tuple[str, ...]:
-        return classes[task_id.split(":")[0]]
-
-    alone = plan_rows(planner, held, None, vectors)
-    with_in_domain = plan_rows(planner, held, lambda t: in_domain, vectors)
-    strict = plan_rows(planner, held, lambda t: without(of(t.id)), vectors)
+    """Base tasks of one half planned by models that never saw their API (leave one class
+    out), beside the planner alone and the in-domain model."""
+    tasks = [r for r in routed if half(r[0]) == part]
+    alone = plan_rows(planner, tasks, None, vectors)
+    in_domain = plan_rows(planner, tasks, models.in_domain, vectors)
+    strict = plan_rows(planner, tasks, models.unseen, vectors)
     report: dict[str, Any] = {
         "no API seen": compare(
-            {"planner": alone, "+ in-domain model": with_in_domain, "+ model, API unseen": strict},
+            {"planner": alone, "+ in-domain model": in_domain, "+ model, API unseen": strict},
             lambda r: True,
         )
     }
-    report["no API seen"]["past_runs"] = statistics.fmean(len(without(of(r.id))) for r, *_ in held)
-    for api in sorted({c for names in classes.values() for c in names}):
-        routed_api = [r for r in held if api in of(r[0].id)]
-        if not routed_api:
+    report["no API seen"]["past_runs"] = statistics.fmean(len(models.unseen(r[0])) for r in tasks)
+    for api in sorted({c for names in models.classes.values() for c in names}):
+        ids = {r[0].id for r in tasks if api in models.of(r[0])}
+        if not ids:
             continue
-        model = without([api])
-        left_out = plan_rows(planner, routed_api, lambda t, m=model: m, vectors)
-        ids = {r[0].id for r in routed_api}
+        model = models.without([api])
         report[api] = compare(
             {
-                "planner": [r for r in alone if r["id"] in ids],
-                "+ in-domain model": [r for r in with_in_domain if r["id"] in ids],
-                "+ model, API unseen": left_out,
+                "planner": alone,
+                "+ in-domain model": in_domain,
+                "+ model, API unseen": plan_rows(planner, tasks, lambda t, m=model: m, vectors),
+            },
+            lambda r, ids=ids: r["id"] in ids,
+        )
+        report[api]["past_runs"] = len(model)
+    return report
+
+
+def similarity_sweep(
+    planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any]
+) -> dict[str, Any]:
+    """On the tuning half: how a higher ``min_similarity`` (past tasks less alike are not
+    recalled) trades in-domain gains for less harm on unseen tools."""
+    tune = [r for r in routed if half(r[0]) == "tune"]
+    alone = plan_rows(planner, tune, None, vectors)
+    default = planner.policy
+    report: dict[str, Any] = {}
+    for value in SWEEP:
+        planner.policy = with_usage(default, min_similarity=value)
+        report[f"{value:.2f}"] = compare(
+            {
+                "planner": alone,
+                "+ in-domain model": plan_rows(planner, tune, models.in_domain, vectors),
+                "+ model, API unseen": plan_rows(planner, tune, models.unseen, vectors),
             },
             lambda r: True,
         )
-        report[api]["past_runs"] = len(model)
+    planner.policy = default
     return report
 
 
@@ -175,6 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
+    parser.add_argument("--policy", type=Path, default=None, help="policy merged over the default")
     parser.add_argument("--reroute", action="store_true", help="route again, ignore the cache")
     parser.add_argument("--out", type=Path, default=RESULTS / "planning_shift.json")
     args = parser.parse_args()
@@ -182,7 +229,7 @@ def main() -> None:
     started = time.perf_counter()
     load = [os.getloadavg()[0]]
     router, _ = multi_turn_router(reuse=True)
-    policy = load_policy(None)
+    policy = load_policy(args.policy)
     router = SkillRouter(router.index, router.embedder, policy.routing, index_dir=router.index_dir)
     planner = Planner.from_router(router, policy)
     base = bfcl.multi_turn_tasks(BASE)
@@ -197,7 +244,12 @@ def main() -> None:
     vectors = {t.id: known.by_text[t.text.strip()] for t in every}
     past = [t for t in base if half(t) == "tune"]
 
-    report: dict[str, Any] = {"unseen_tools": unseen_tools(planner, routed, past, known, vectors)}
+    models = Models(past, known)
+    report: dict[str, Any] = {
+        "unseen_tools": unseen_tools(planner, routed, models, vectors, "held"),
+        "unseen_tools_tuning_half": unseen_tools(planner, routed, models, vectors, "tune"),
+        "min_similarity_tuning_half": similarity_sweep(planner, routed, models, vectors),
+    }
     report["other_conversations"] = {
         c: other_conversations(planner, c, past, args.reroute, known, vectors)
         for c in OTHER_CONVERSATIONS
@@ -212,6 +264,10 @@ def main() -> None:
     )
     print(header)
     sections = [(f"unseen tools: {k}", v) for k, v in report["unseen_tools"].items()]
+    sections += [
+        (f"tune half, min_similarity {k}", v)
+        for k, v in report["min_similarity_tuning_half"].items()
+    ]
     sections += [
         (f"{c.removeprefix('multi_turn_')}: {part}", v[part])
         for c, v in report["other_conversations"].items()
