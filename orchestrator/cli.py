@@ -461,7 +461,7 @@ def run_command(
         _print_decisions(result)
         if learn:
             console.print(
-                f"learned: the run is counted in {usage} ({known + 1} past runs)"
+                f"learned: the run is counted in {usage} ({known + 1} in all)"
                 if learned
                 else f"not learned: only runs that reach their own goal are counted in {usage}"
             )
