@@ -83,18 +83,9 @@ def plan_rows(
     gives it (none: from routing alone), scored: one row per task, with its plan and whether
     the model recalled anything for it."""
     rows: list[dict[str, Any]] = []
-    rules = planner.policy.usage
     for task, goals, whole, per_goal in routed:
-        recalled: dict[str, float] = {}
         planner.usage = models(task) if models else None
-        if planner.usage is not None and rules.neighbours:
-            recalled = planner.usage.recall(
-                vectors[task.id],
-                neighbours=rules.neighbours,
-                min_similarity=rules.min_similarity,
-                task=task.text,
-                lexical_weight=rules.lexical_weight,
-            )
+        recalled = planner.recall(task.text, vectors[task.id], routed=whole)
         plan = planner.assemble(task.text, goals, whole, per_goal, recalled=recalled)
         rows.append(
             score_plan(plan.ids, task.needed)

@@ -19,9 +19,13 @@ alone (and the in-domain model) on the same tasks, in the same run:
   not see); "new turns" are the held-out turns that are no base turn (in miss_param, mostly the
   follow-ups that give a missing parameter: "The folder name is 'backup_tests'.").
 
+Each model is run with the policy as given and without its familiarity guard (``planning.usage.
+min_familiarity: 0``: a task whose routed candidates past runs never called recalls as any other).
+
 The same unseen-tools measure on the tuning half (each task's own conversation is among the
-left-out ones) and, there only, a sweep of ``planning.usage.min_similarity``: whether recalling
-only from more alike past tasks keeps the in-domain gain and avoids the harm.
+left-out ones) and, there only, the sweeps the guard was chosen from: ``min_similarity`` without
+the guard (recalling only from more alike past tasks), and the guard's ``familiar_depth``,
+``min_familiarity`` and ``unfamiliar_min_similarity``.
 
 *helped* / *hurt*: share of the tasks whose plan became full / stopped being full with the model
 (against the planner alone); *recalled*: share of the tasks for which the model recalled similar
@@ -61,7 +65,14 @@ from orchestrator.routing import SkillRouter
 
 BASE = "multi_turn_base"
 OTHER_CONVERSATIONS = ("multi_turn_long_context", "multi_turn_miss_param")
-SWEEP = (0.2, 0.25, 0.3, 0.35, 0.4)  # min_similarity; 0.2 is the default
+SWEEP = (0.2, 0.25, 0.3, 0.35, 0.4)  # min_similarity without the guard; 0.2 is the default
+# (familiar_depth, min_familiarity, unfamiliar_min_similarity); the default is (10, 0.2, 0.4)
+GUARD_SWEEP = [
+    (depth, share, floor)
+    for depth in (5, 10, 20)
+    for share in (0.1, 0.2, 0.3)
+    for floor in (0.35, 0.4, 0.45)
+]
 
 
 def compare(
@@ -129,12 +140,25 @@ def unseen_tools(
     """Base tasks of one half planned by models that never saw their API (leave one class
     out), beside the planner alone and the in-domain model."""
     tasks = [r for r in routed if half(r[0]) == part]
+    guarded = planner.policy
+    unguarded = with_usage(guarded, min_familiarity=0.0)
+
+    def rows(model_for: Callable[[bfcl.Task], UsageModel]) -> dict[str, list[dict[str, Any]]]:
+        """The tasks planned with and without the guard."""
+        with_guard = plan_rows(planner, tasks, model_for, vectors)
+        planner.policy = unguarded
+        without = plan_rows(planner, tasks, model_for, vectors)
+        planner.policy = guarded
+        return {"": with_guard, ", no guard": without}
+
     alone = plan_rows(planner, tasks, None, vectors)
-    in_domain = plan_rows(planner, tasks, models.in_domain, vectors)
-    strict = plan_rows(planner, tasks, models.unseen, vectors)
+    in_domain = rows(models.in_domain)
+    strict = rows(models.unseen)
     report: dict[str, Any] = {
         "no API seen": compare(
-            {"planner": alone, "+ in-domain model": in_domain, "+ model, API unseen": strict},
+            {"planner": alone}
+            | {f"+ in-domain model{k}": v for k, v in in_domain.items()}
+            | {f"+ model, API unseen{k}": v for k, v in strict.items()},
             lambda r: True,
         )
     }
@@ -145,11 +169,9 @@ def unseen_tools(
             continue
         model = models.without([api])
         report[api] = compare(
-            {
-                "planner": alone,
-                "+ in-domain model": in_domain,
-                "+ model, API unseen": plan_rows(planner, tasks, lambda t, m=model: m, vectors),
-            },
+            {"planner": alone}
+            | {f"+ in-domain model{k}": v for k, v in in_domain.items()}
+            | {f"+ model, API unseen{k}": v for k, v in rows(lambda t, m=model: m).items()},
             lambda r, ids=ids: r["id"] in ids,
         )
         report[api]["past_runs"] = len(model)
@@ -159,15 +181,42 @@ def unseen_tools(
 def similarity_sweep(
     planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any]
 ) -> dict[str, Any]:
-    """On the tuning half: how a higher ``min_similarity`` (past tasks less alike are not
-    recalled) trades in-domain gains for less harm on unseen tools."""
+    """On the tuning half, without the familiarity guard: how a higher ``min_similarity`` (past
+    tasks less alike are not recalled) trades in-domain gains for less harm on unseen tools."""
     tune = [r for r in routed if half(r[0]) == "tune"]
     alone = plan_rows(planner, tune, None, vectors)
     default = planner.policy
     report: dict[str, Any] = {}
     for value in SWEEP:
-        planner.policy = with_usage(default, min_similarity=value)
+        planner.policy = with_usage(default, min_similarity=value, min_familiarity=0.0)
         report[f"{value:.2f}"] = compare(
+            {
+                "planner": alone,
+                "+ in-domain model": plan_rows(planner, tune, models.in_domain, vectors),
+                "+ model, API unseen": plan_rows(planner, tune, models.unseen, vectors),
+            },
+            lambda r: True,
+        )
+    planner.policy = default
+    return report
+
+
+def guard_sweep(
+    planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any]
+) -> dict[str, Any]:
+    """On the tuning half: the familiarity guard's settings (a task is familiar when past runs
+    called ``min_familiarity`` of its top ``familiar_depth`` matches; an unfamiliar one recalls
+    only past tasks ``unfamiliar_min_similarity`` alike), in-domain and on unseen tools."""
+    tune = [r for r in routed if half(r[0]) == "tune"]
+    alone = plan_rows(planner, tune, None, vectors)
+    default = planner.policy
+    report: dict[str, Any] = {}
+    for depth, share, floor in [(10, 0.0, 0.4), *GUARD_SWEEP]:
+        planner.policy = with_usage(
+            default, familiar_depth=depth, min_familiarity=share, unfamiliar_min_similarity=floor
+        )
+        name = "off" if share == 0.0 else f"top {depth}, {share:.1f}, {floor:.2f}"
+        report[name] = compare(
             {
                 "planner": alone,
                 "+ in-domain model": plan_rows(planner, tune, models.in_domain, vectors),
@@ -197,11 +246,15 @@ def other_conversations(
     routed = routed_tasks(planner, held, reroute)
     base_model = fitted(past, known)
     own_model = fitted(own_past, known)
+    guarded = planner.policy
     rows = {
         "planner": plan_rows(planner, routed, None, vectors),
         "+ base model (shift)": plan_rows(planner, routed, lambda t: base_model, vectors),
         "+ own-category model": plan_rows(planner, routed, lambda t: own_model, vectors),
     }
+    planner.policy = with_usage(guarded, min_familiarity=0.0)
+    rows["+ base model, no guard"] = plan_rows(planner, routed, lambda t: base_model, vectors)
+    planner.policy = guarded
     # Most turns of these categories are base turns word for word (their twins, held out too);
     # the new ones are what the planner, which reads only the turn, sees differently.
     base_texts = {t.text.strip() for t in bfcl.multi_turn_tasks(BASE)}
@@ -249,6 +302,7 @@ def main() -> None:
         "unseen_tools": unseen_tools(planner, routed, models, vectors, "held"),
         "unseen_tools_tuning_half": unseen_tools(planner, routed, models, vectors, "tune"),
         "min_similarity_tuning_half": similarity_sweep(planner, routed, models, vectors),
+        "guard_tuning_half": guard_sweep(planner, routed, models, vectors),
     }
     report["other_conversations"] = {
         c: other_conversations(planner, c, past, args.reroute, known, vectors)
@@ -259,15 +313,19 @@ def main() -> None:
     report["load_average_1min"] = load
 
     header = (
-        f"{'shift':<32} {'model':<22} {'tasks':>5} {'full':>6} {'prec':>6} {'recall':>7} "
+        f"{'shift':<36} {'model':<32} {'tasks':>5} {'full':>6} {'prec':>6} {'recall':>7} "
         f"{'ordered':>8} {'recalled':>9} {'helped':>7} {'hurt':>6}"
     )
     print(header)
     sections = [(f"unseen tools: {k}", v) for k, v in report["unseen_tools"].items()]
     sections += [
-        (f"tune half, min_similarity {k}", v)
+        (f"tune unseen tools: {k}", v) for k, v in report["unseen_tools_tuning_half"].items()
+    ]
+    sections += [
+        (f"tune, no guard, min_similarity {k}", v)
         for k, v in report["min_similarity_tuning_half"].items()
     ]
+    sections += [(f"tune, guard {k}", v) for k, v in report["guard_tuning_half"].items()]
     sections += [
         (f"{c.removeprefix('multi_turn_')}: {part}", v[part])
         for c, v in report["other_conversations"].items()
@@ -278,7 +336,7 @@ def main() -> None:
             if not isinstance(m, dict) or not m:
                 continue
             print(
-                f"{title:<32} {name:<22} {m['tasks']:5d} {m['full']:6.3f} {m['precision']:6.3f} "
+                f"{title:<36} {name:<32} {m['tasks']:5d} {m['full']:6.3f} {m['precision']:6.3f} "
                 f"{m['recall']:7.3f} {m['ordered_of_full']:8.3f} {m['recalled']:9.3f} "
                 f"{m['helped']:7.3f} {m['hurt']:6.3f}"
             )
