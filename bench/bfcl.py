@@ -191,6 +191,14 @@ def _called_names(turn: list[str]) -> list[str]:
     return names
 
 
+def multi_turn_classes(category: str = "multi_turn_base") -> dict[str, tuple[str, ...]]:
+    """Each conversation's API classes (``involved_classes``), by entry id."""
+    return {
+        entry["id"]: tuple(entry["involved_classes"])
+        for entry in read_jsonl(f"BFCL_v4_{category}.json")
+    }
+
+
 def multi_turn_tasks(category: str = "multi_turn_base") -> list[Task]:
     """Each user turn with a non-empty ground truth, as a task over that entry's classes."""
     answers = {

@@ -19,7 +19,7 @@ import hashlib
 import json
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,29 +73,49 @@ def with_usage(policy: PlanningPolicy, **changes: Any) -> PlanningPolicy:
     return policy.model_copy(update={"usage": policy.usage.model_copy(update=changes)})
 
 
+def plan_rows(
+    planner: Planner,
+    routed: list[Routed],
+    models: Callable[[bfcl.Task], UsageModel | None] | None,
+    vectors: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Each routed task planned again by ``Planner.assemble`` with the usage model ``models``
+    gives it (none: from routing alone), scored: one row per task, with its plan and whether
+    the model recalled anything for it."""
+    rows: list[dict[str, Any]] = []
+    for task, goals, whole, per_goal in routed:
+        planner.usage = models(task) if models else None
+        recalled = planner.recall(task.text, vectors[task.id], routed=whole)
+        plan = planner.assemble(task.text, goals, whole, per_goal, recalled=recalled)
+        rows.append(
+            score_plan(plan.ids, task.needed)
+            | {
+                "id": task.id,
+                "needed": len(task.needed),
+                "half": half(task),
+                "plan": plan.ids,
+                "recalled": bool(recalled),
+            }
+        )
+    planner.usage = None
+    return rows
+
+
 def replay(
     planner: Planner,
     routed: list[Routed],
     models: Callable[[bfcl.Task], UsageModel] | None,
-    vectors: dict[str, Any],
+    vectors: Mapping[str, Any],
 ) -> dict[str, dict[str, float]]:
-    rows: list[dict[str, Any]] = []
-    rules = planner.policy.usage
-    for task, goals, whole, per_goal in routed:
-        recalled: dict[str, float] = {}
-        planner.usage = models(task) if models else None
-        if planner.usage is not None and rules.neighbours:
-            recalled = planner.usage.recall(
-                vectors[task.id],
-                neighbours=rules.neighbours,
-                min_similarity=rules.min_similarity,
-                task=task.text,
-                lexical_weight=rules.lexical_weight,
-            )
-        plan = planner.assemble(task.text, goals, whole, per_goal, recalled=recalled)
-        rows.append(score_plan(plan.ids, task.needed) | {"needed": len(task.needed)})
-        rows[-1]["half"] = half(task)
+    rows = plan_rows(planner, routed, models, vectors)
     return {part: summarise([r for r in rows if r["half"] == part]) for part in ("tune", "held")}
+
+
+def fitted(past: Iterable[bfcl.Task], known: KnownVectors) -> UsageModel:
+    """A usage model of these tasks' ground-truth runs, embedded from ``known``."""
+    model = UsageModel.fit(PastRun(t.text, t.needed) for t in past)
+    model.embed(known)
+    return model
 
 
 def main() -> None:
@@ -114,10 +134,9 @@ def main() -> None:
     routed = routed_tasks(planner, tasks, args.reroute)
     embedded = router.embedder.encode([t.text for t in tasks])
     vectors = {t.id: v for t, v in zip(tasks, embedded, strict=True)}
-    known = _Known(router.embedder.name, {t.text.strip(): vectors[t.id] for t in tasks})
+    known = KnownVectors(router.embedder.name, {t.text.strip(): vectors[t.id] for t in tasks})
     past = [t for t in tasks if half(t) == "tune"]
-    whole = UsageModel.fit(PastRun(t.text, t.needed) for t in past)
-    whole.embed(known)
+    whole = fitted(past, known)
     per_conversation: dict[str, UsageModel] = {}
 
     def model_for(task: bfcl.Task) -> UsageModel:
@@ -125,11 +144,7 @@ def main() -> None:
             return whole
         name = conversation(task)
         if name not in per_conversation:
-            model = UsageModel.fit(
-                PastRun(t.text, t.needed) for t in past if conversation(t) != name
-            )
-            model.embed(known)
-            per_conversation[name] = model
+            per_conversation[name] = fitted((t for t in past if conversation(t) != name), known)
         return per_conversation[name]
 
     base = planner.policy
@@ -164,9 +179,9 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-class _Known:
-    """The embedder's vectors of the tasks, computed once: each per-conversation model reads
-    them instead of embedding its 370 past tasks again."""
+class KnownVectors:
+    """The embedder's vectors of the tasks, computed once: each model fitted on some of them
+    reads them instead of embedding its past tasks again."""
 
     def __init__(self, name: str, by_text: dict[str, Any]) -> None:
         self.name = name

@@ -54,6 +54,14 @@ IndexOption = Annotated[
 TraceFileOption = Annotated[
     Path | None, typer.Option("--trace-file", help="Write the trace as OTLP JSON lines here.")
 ]
+UsageOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--usage",
+        help="A usage model of past successful runs (JSON, see UsageModel): plans add what "
+        "those runs show.",
+    ),
+]
 
 
 def main() -> None:
@@ -199,18 +207,24 @@ def route(
             "--plan", help="Also plan each task: the skills to run, in order, with what they need."
         ),
     ] = False,
+    usage: UsageOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Route a task (or a JSONL file of tasks) to the best-fitting skills."""
     if (query is None) == (queries is None):
         raise typer.BadParameter("give either a task text or --queries FILE, not both")
+    if usage is not None and not plan:
+        raise typer.BadParameter(
+            "a usage model only changes plans: add --plan", param_hint="--usage"
+        )
     with _errors_exit():
         batch = _read_queries(queries) if queries is not None else [(None, query or "")]
+        past = _load_usage(usage)
         router = _open_router(
             catalog, index_dir, policy, embedder, cross_encoder, show_progress=not json_out
         )
         results = router.route_batch([text for _, text in batch], k=k)
-        plans = _plans(router, policy, [text for _, text in batch]) if plan else None
+        plans = _plans(router, policy, [text for _, text in batch], past) if plan else None
     for n, ((query_id, _), result) in enumerate(zip(batch, results, strict=True)):
         if json_out:
             line = _result_line(result, query_id)
@@ -223,11 +237,23 @@ def route(
             _print_plan(plans[n])
 
 
-def _plans(router: Any, policy: Path | None, tasks: list[str]) -> list[Any]:
+def _load_usage(path: Path | None) -> Any:
+    """The usage model saved at ``path``; None without a path."""
+    from orchestrator.errors import UsageFormatError
+    from orchestrator.planning import UsageModel
+
+    if path is None:
+        return None
+    if not path.exists():
+        raise UsageFormatError(f"{path}: no usage model there ('run --learn' starts one)")
+    return UsageModel.load(path)
+
+
+def _plans(router: Any, policy: Path | None, tasks: list[str], usage: Any = None) -> list[Any]:
     from orchestrator.planning import Planner
     from orchestrator.policy import load_policy
 
-    planner = Planner.from_router(router, load_policy(policy))
+    planner = Planner.from_router(router, load_policy(policy), usage=usage)
     return [planner.plan(task) for task in tasks]
 
 
@@ -378,6 +404,15 @@ def run_command(
     ] = None,
     policy: PolicyOption = None,
     embedder: EmbedderOption = None,
+    usage: UsageOption = None,
+    learn: Annotated[
+        bool,
+        typer.Option(
+            "--learn",
+            help="Count the run in the --usage file if it completes (the file is created if "
+            "missing, and written atomically).",
+        ),
+    ] = False,
     trace_file: TraceFileOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -395,23 +430,41 @@ def run_command(
             raise typer.BadParameter(f"not valid JSON: {exc.msg}", param_hint="--inputs") from exc
         if not isinstance(values, dict):
             raise typer.BadParameter("expected a JSON object", param_hint="--inputs")
+    if learn and usage is None:
+        raise typer.BadParameter("needs --usage FILE to count the run in", param_hint="--learn")
     bound = dict(_import_tool(spec) for spec in tool or [])
     faults = [_parse_fault(spec) for spec in fail or []]
     with _errors_exit():
+        # Without --learn the file must hold a model (checked before indexing); with it, the
+        # Orchestrator reads the file, or starts an empty model there, and saves each run.
+        past = None if learn else _load_usage(usage)
         router = _open_router(
             catalog, index_dir, policy, embedder, None, show_progress=not json_out
         )
-        orchestrator = Orchestrator(router, policy=policy)
+        orchestrator = Orchestrator(
+            router, policy=policy, usage=usage if learn else past, learn=learn
+        )
+        known = len(orchestrator.usage) if orchestrator.usage is not None else 0
         tool_graph = load_graph(graph) if graph is not None else None
         with tracing(trace_file):
             result = _run_task(
                 orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
             )
+    learned = orchestrator.usage is not None and len(orchestrator.usage) > known
     if json_out:
-        sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
+        report = result.to_dict()
+        if learn:
+            report["learned"] = learned
+        sys.stdout.write(json.dumps(report, default=str) + "\n")
     else:
         _print_plan(result.plan)
         _print_decisions(result)
+        if learn:
+            console.print(
+                f"learned: the run is counted in {usage} ({known + 1} in all)"
+                if learned
+                else f"not learned: only runs that reach their own goal are counted in {usage}"
+            )
     if result.outcome not in ("completed", "demoted"):
         raise typer.Exit(1)
 

@@ -130,3 +130,75 @@ def test_run_writes_one_trace_with_the_plan_retrieval_and_each_step(
     assert any(n.startswith("retrieval") for n in names)  # routing nests under the plan
     steps = [s.name.removeprefix("execute_tool ") for s in spans if s.name.startswith("execute_")]
     assert sorted(steps) == sorted(report["path"])
+
+
+def _usage_file(path: Path, runs: list[tuple[str, tuple[str, ...]]]) -> Path:
+    from orchestrator.planning import PastRun, UsageModel
+
+    return UsageModel.fit(PastRun(task, tools) for task, tools in runs).save(path)
+
+
+def test_run_learns_a_completed_run_into_a_new_usage_file(index_dir: Path, tmp_path: Path) -> None:
+    usage = tmp_path / "usage.json"
+    result = _invoke("run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+                     "--usage", str(usage), "--learn", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "completed" and report["learned"] is True
+    saved = json.loads(usage.read_text())
+    assert saved["runs"] == [{"task": REFUND, "tools": report["path"]}]
+    again = _invoke("run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+                    "--usage", str(usage), "--learn", "--json")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert len(json.loads(usage.read_text())["runs"]) == 2  # counted on top of the first
+
+
+def test_a_run_that_does_not_complete_is_not_learned(index_dir: Path, tmp_path: Path) -> None:
+    usage = _usage_file(tmp_path / "usage.json", [(REFUND, ("stripe_create_refund",))])
+    before = usage.read_bytes()
+    result = _invoke("run", "order me a large pepperoni pizza", "--catalog", str(SAMPLE_CATALOG),
+                     "--index", str(index_dir), "--usage", str(usage), "--learn",
+                     "--json")  # fmt: skip
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "escalated" and report["learned"] is False
+    assert usage.read_bytes() == before
+
+
+def test_plans_follow_the_usage_model_given_to_route_and_run(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    # Past refunds logged the interaction first and never fetched the payment.
+    usage = _usage_file(
+        tmp_path / "usage.json", [(REFUND, ("crm_log_interaction", "stripe_create_refund"))] * 3
+    )
+    before = usage.read_bytes()
+    common = ["--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "--json"]
+    alone = json.loads(_invoke("route", "--plan", REFUND, *common).stdout)["plan"]
+    planned = _invoke("route", "--plan", REFUND, "--usage", str(usage), *common)
+    assert planned.exit_code == 0, planned.output
+    learned = [step["id"] for step in json.loads(planned.stdout)["plan"]]
+    assert "crm_log_interaction" not in [step["id"] for step in alone]
+    assert learned == ["crm_log_interaction", "stripe_create_refund"]
+    ran = _invoke("run", REFUND, "--usage", str(usage), *common)
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.stdout)
+    assert report["path"] == learned and "learned" not in report
+    assert usage.read_bytes() == before  # read, not written, without --learn
+
+
+def test_a_missing_or_malformed_usage_file_or_a_misplaced_flag_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    missing = _invoke("run", REFUND, "--usage", str(tmp_path / "absent.json"))
+    assert missing.exit_code == 2
+    assert "absent.json: no usage model there" in missing.output
+    malformed = tmp_path / "usage.json"
+    malformed.write_text(json.dumps({"format": "other", "runs": []}))
+    bad = _invoke("route", "--plan", REFUND, "--usage", str(malformed))
+    assert bad.exit_code == 2
+    assert "field 'format' must be 'orchestrator.usage/1'" in bad.output
+    learn_alone = _invoke("run", REFUND, "--learn")
+    assert learn_alone.exit_code == 2 and "--usage" in learn_alone.output
+    without_plan = _invoke("route", REFUND, "--usage", str(malformed))
+    assert without_plan.exit_code == 2 and "--plan" in without_plan.output

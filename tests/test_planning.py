@@ -21,8 +21,10 @@ from orchestrator.planning import (
     LLMDecomposer,
     PastRun,
     Planner,
+    PlanningPolicy,
     TaskPlan,
     UsageModel,
+    UsagePolicy,
     cached_dependencies,
     derive_dependencies,
     split_subgoals,
@@ -465,6 +467,60 @@ def test_a_task_unlike_any_past_one_is_planned_from_routing_alone(router: SkillR
     planner = Planner.from_router(router, usage=UsageModel.fit([WEATHER_MAIL]))
     assert planner.recall(task) == {}
     assert planner.plan(task).ids == Planner.from_router(router).plan(task).ids
+
+
+INTERVIEW = "Book an interview with the candidate next week"
+TRAVEL_RUNS = [
+    PastRun("Cancel my flight booking ABC123, my plans changed", ("cancel_flight_booking",)),
+    PastRun("Cancel the hotel reservation for next weekend", ("cancel_hotel_reservation",)),
+    PastRun(
+        "Book a flight from Lisbon to Paris on Friday",
+        ("lookup_airport_code", "search_flights", "book_flight"),
+    ),
+]
+
+
+def test_a_task_on_tools_no_past_run_called_is_planned_as_without_the_model(
+    sample_router: SkillRouter,
+) -> None:
+    usage = UsageModel.fit(TRAVEL_RUNS)
+    planner = Planner.from_router(sample_router, usage=usage)
+    assert not planner.familiar(sample_router.route(INTERVIEW, k=20))
+    assert planner.recall(INTERVIEW) == {}
+    alone = Planner.from_router(sample_router).plan(INTERVIEW).ids
+    assert planner.plan(INTERVIEW).ids == alone == ["schedule_interview"]
+    # What the guard prevents: the hotel task reads alike enough to be recalled, and its tool
+    # would replace the interview.
+    unguarded = PlanningPolicy(usage=UsagePolicy(min_familiarity=0.0))
+    recalled = Planner.from_router(sample_router, unguarded, usage=usage).plan(INTERVIEW)
+    assert recalled.ids == ["cancel_hotel_reservation"]
+
+
+def test_a_familiar_task_recalls_past_tasks_below_the_unfamiliar_floor(
+    sample_router: SkillRouter,
+) -> None:
+    usage = UsageModel.fit(
+        [
+            PastRun(
+                "Arrange for the hiring team to meet the applicant on Monday",
+                ("list_job_applicants", "schedule_interview"),
+            ),
+            PastRun("Show me who applied to the data engineer opening", ("list_job_applicants",)),
+        ]
+    )
+    planner = Planner.from_router(sample_router, usage=usage)
+    rules = planner.policy.usage
+    assert planner.familiar(sample_router.route(INTERVIEW, k=20))
+    usage.embed(sample_router.embedder)
+    below = usage.recall(
+        sample_router.embedder.encode([INTERVIEW])[0],
+        neighbours=rules.neighbours,
+        min_similarity=rules.unfamiliar_min_similarity,
+        task=INTERVIEW,
+        lexical_weight=rules.lexical_weight,
+    )
+    assert below == {}  # no past task is that alike, yet it is recalled:
+    assert planner.plan(INTERVIEW).ids == ["list_job_applicants", "schedule_interview"]
 
 
 def test_a_routed_step_no_similar_past_task_used_is_left_out(router: SkillRouter) -> None:

@@ -29,6 +29,15 @@ def test_a_tool_past_runs_called_first_is_a_precedent_of_the_later_one() -> None
     assert usage.used("login") == 3 and usage.used("close_ticket") == 0
 
 
+def test_familiarity_is_the_share_of_candidates_some_past_run_called() -> None:
+    usage = UsageModel.fit([LOGIN_THEN_TICKET])
+    # A candidate stands with its near-duplicates: one of them called is enough.
+    candidates = [("login",), ("open_ticket", "create_ticket"), ("reboot",), ("status",)]
+    assert usage.familiarity(candidates) == 0.5
+    assert usage.familiarity([("reboot",)]) == 0.0
+    assert usage.familiarity([]) == 0.0
+
+
 def test_only_a_tools_first_call_orders_it() -> None:
     usage = UsageModel.fit([PastRun("", ("cd", "mv", "cd", "ls"))])
     assert usage.runs[0].tools == ("cd", "mv", "ls")

@@ -97,9 +97,10 @@ class Planner:
         The planning section; the embedded default when omitted.
     usage
         What past successful runs did (``UsageModel``): tools they called before a planned step
-        join the plan before it, the tools of the most similar past tasks are recalled, and
-        steps are ordered as those runs called them (see ``UsagePolicy``). None plans from
-        routing and schemas alone.
+        join the plan before it, the tools of the most similar past tasks are recalled (only
+        a near-paraphrase's when past runs never called the tools the task's routing points
+        to), and steps are ordered as those runs called them (see ``UsagePolicy``). None plans
+        from routing and schemas alone.
     """
 
     def __init__(
@@ -172,13 +173,23 @@ class Planner:
             per_goal,
             inputs=inputs,
             llm_calls=llm_calls,
-            recalled=self.recall(task, vectors[0]),
+            recalled=self.recall(task, vectors[0], routed=whole),
         )
 
-    def recall(self, task: str, vector: npt.NDArray[np.float32] | None = None) -> dict[str, float]:
+    def recall(
+        self,
+        task: str,
+        vector: npt.NDArray[np.float32] | None = None,
+        *,
+        routed: RouteResult | None = None,
+    ) -> dict[str, float]:
         """The tools past successful runs of tasks like ``task`` used, with their share (see
-        ``UsageModel.recall``); empty without a usage model that knows tasks. ``vector`` is the
-        task embedded by the router's embedder, when the caller has it."""
+        ``UsageModel.recall``); empty without a usage model that knows tasks.
+
+        A task that is not ``familiar`` (past runs never called the tools its routing points
+        to) recalls only past tasks at least ``unfamiliar_min_similarity`` alike. ``vector``
+        is the task embedded by the router's embedder and ``routed`` its routing result, when
+        the caller has them (computed here otherwise)."""
         rules = self.policy.usage
         if self.usage is None or not self.usage.can_recall or rules.neighbours < 1:
             return {}
@@ -186,13 +197,35 @@ class Planner:
         self.usage.embed(embedder)
         if vector is None:
             vector = embedder.encode([task])[0]
+        floor = rules.min_similarity
+        if rules.min_familiarity > 0.0:
+            if routed is None:
+                batch = vector.reshape(1, -1)
+                routed = self.router.route_batch([task], k=rules.familiar_depth, vectors=batch)[0]
+            if not self.familiar(routed):
+                floor = max(floor, rules.unfamiliar_min_similarity)
         return self.usage.recall(
             vector,
             neighbours=rules.neighbours,
-            min_similarity=rules.min_similarity,
+            min_similarity=floor,
             task=task,
             lexical_weight=rules.lexical_weight,
         )
+
+    def familiar(self, routed: RouteResult) -> bool:
+        """Whether past successful runs called at least ``min_familiarity`` of the task's top
+        ``familiar_depth`` matches (``routed``: the task's own routing result).
+
+        Their votes say which tools similar tasks needed, but only among the tools they ran:
+        for a task on tools they never called (an API added since), a similarly worded past
+        task is about other tools, and its recall would replace the right routed steps.
+        """
+        rules = self.policy.usage
+        if self.usage is None:
+            return False
+        top = routed.matches[: rules.familiar_depth]
+        familiarity = self.usage.familiarity([(m.id, *(d.id for d in m.duplicates)) for m in top])
+        return familiarity >= rules.min_familiarity
 
     def assemble(
         self,

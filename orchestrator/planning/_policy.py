@@ -94,6 +94,30 @@ class UsagePolicy(_Section):
         description="Past tasks less alike than this (blended similarity) are not recalled: a "
         "task unlike any past one is planned from routing alone.",
     )
+    # Similar wording is no evidence that past runs know the tools a task needs: turns about an
+    # API no past run called ("cancel the order") read like turns about another ("cancel the
+    # booking"), and their recall replaced the right routed tools (bench/README.md, issue 4).
+    familiar_depth: int = Field(
+        default=10,
+        ge=1,
+        description="How many of the task's own top matches are checked against past runs "
+        "(a match counts when it or one of its near-duplicates was called).",
+    )
+    min_familiarity: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="A task is familiar when past successful runs called at least this share "
+        "of its top familiar_depth matches; 0 counts every task as familiar.",
+    )
+    unfamiliar_min_similarity: float = Field(
+        default=0.4,
+        ge=-1.0,
+        le=1.0,
+        description="min_similarity for a task that is not familiar: past runs never called "
+        "the tools its routing points to, so only a near-paraphrase of a past task is recalled "
+        "(the higher of the two applies).",
+    )
     prerequisite_window: int = Field(
         default=0,
         ge=0,

@@ -24,7 +24,7 @@ import base64
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,6 +135,20 @@ class UsageModel:
     def used(self, tool: str) -> int:
         """How many past runs called ``tool``."""
         return self._tools[tool]
+
+    def familiarity(self, candidates: Sequence[Collection[str]]) -> float:
+        """The share of ``candidates`` that some past run called; each candidate is a group of
+        ids that do the same job (a match and its near-duplicates), called when any of them
+        was. 0.0 for no candidates.
+
+        Past runs can only speak for tools they called: recall is trusted for a task whose
+        candidates they know, and the planner asks more of it for a task whose candidates
+        they never ran (see ``UsagePolicy.min_familiarity``).
+        """
+        if not candidates:
+            return 0.0
+        known = sum(any(self.used(tool) for tool in group) for group in candidates)
+        return known / len(candidates)
 
     def before(self, earlier: str, later: str) -> int:
         """How many past runs called ``earlier`` (first) before ``later``."""
