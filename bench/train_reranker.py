@@ -2,6 +2,8 @@
 
     python bench/train_reranker.py            # fit and print
     python bench/train_reranker.py --write    # also write them into policies/default.yaml
+    python bench/train_reranker.py --embedder DIR --policy-out FILE   # for another embedder:
+                                              # a policy overlay with its own fit model
 
 Reproducible and CPU-only. Two catalogs, so the model does not learn one catalog's score scale:
 BFCL non-live (positives: queries with a fitting function, routed over the whole pool and over
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -98,11 +101,21 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write into policies/default.yaml")
     parser.add_argument("--reuse-index", action="store_true", help="reuse the cached pool index")
     parser.add_argument("--l2", type=float, default=1e-2)
+    parser.add_argument(
+        "--embedder", type=Path, help="fit for this local embedder instead of the default"
+    )
+    parser.add_argument(
+        "--policy-out", type=Path, help="write the fit model as a policy overlay (YAML) here"
+    )
     args = parser.parse_args()
+    if args.write and args.embedder is not None:
+        parser.error("--write is for the default embedder; use --policy-out with --embedder")
 
-    router, _ = pool_router(args.reuse_index)
+    router, _ = pool_router(args.reuse_index, args.embedder)
     sample = SkillRouter.from_catalog(
-        data_path("skills", "sample.jsonl"), index_dir=bfcl.cache_dir() / "sample-index"
+        data_path("skills", "sample.jsonl"),
+        index_dir=bfcl.cache_dir() / f"sample-index-{router.embedder.name}",
+        embedder=router.embedder,
     )
     relevant = [q for c in bfcl.NON_LIVE for q in bfcl.queries(c)]
     irrelevant = [q for c in bfcl.IRRELEVANCE_NON_LIVE for q in bfcl.queries(c)]
@@ -148,6 +161,11 @@ def main() -> None:
     print(f"  {'bias':<14} {b:+.4f}")
     if args.write:
         write_policy(weights, round(b, 5), round(threshold, 4))
+    if args.policy_out is not None:
+        no_fit = {"threshold": round(threshold, 4), "weights": weights, "bias": round(b, 5)}
+        header = f"# The fit model for {router.embedder.name} (bench/train_reranker.py).\n"
+        args.policy_out.write_text(header + yaml.safe_dump({"routing": {"no_fit": no_fit}}))
+        print(f"wrote {args.policy_out}")
 
 
 def _prob(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:

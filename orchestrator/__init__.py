@@ -33,6 +33,7 @@ from orchestrator.errors import (
     ToolFailure,
     ToolTimeoutError,
     ToolUnavailableError,
+    TrainingError,
     UsageFormatError,
 )
 from orchestrator.execution import (
@@ -57,7 +58,13 @@ from orchestrator.telemetry import TracedLLMClient, span, traced_run, tracing
 if TYPE_CHECKING:
     from orchestrator._orchestrator import Orchestrator, TaskResult, keyword_tools
     from orchestrator.planning import Planner, PlanStep, TaskPlan, UsageModel
-    from orchestrator.routing import Match, RouteResult, SkillIndex, SkillRouter
+    from orchestrator.routing import (
+        Match,
+        RouteResult,
+        SkillIndex,
+        SkillRouter,
+        fine_tune_embedder,
+    )
 
 # Routing pulls in torch and faiss, planning the router's text processing: import them on first
 # use so `import orchestrator` and the CLI's --help stay fast.
@@ -66,6 +73,7 @@ _LAZY = {
     "RouteResult": "orchestrator.routing",
     "SkillIndex": "orchestrator.routing",
     "SkillRouter": "orchestrator.routing",
+    "fine_tune_embedder": "orchestrator.routing",
     "Planner": "orchestrator.planning",
     "PlanStep": "orchestrator.planning",
     "TaskPlan": "orchestrator.planning",
@@ -133,9 +141,11 @@ __all__ = [
     "ToolTimeoutError",
     "ToolUnavailableError",
     "TracedLLMClient",
+    "TrainingError",
     "UsageFormatError",
     "UsageModel",
     "catalog_hash",
+    "fine_tune_embedder",
     "keyword_tools",
     "load_catalog",
     "load_graph",

@@ -5,6 +5,7 @@ Human tables by default, ``--json`` for machines. No logic lives here that the A
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -658,3 +659,86 @@ def effort_replay(
         )
     console.print(table)
     console.print(f"choices written to {choices}")
+
+
+# --- training ---
+train_app = typer.Typer(help="Train routing models on your own labelled queries (CPU, offline).")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("embedder")
+def train_embedder(
+    queries: Annotated[
+        Path,
+        typer.Option(
+            "--queries", "-q", help='Labelled queries, JSON lines {"query": ..., "gold": [ids]}.'
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
+    catalog: CatalogOption = SAMPLE_CATALOG,
+    base: Annotated[
+        Path | None,
+        typer.Option("--base", help="Model to start from (default: the packaged MiniLM)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the examples.")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Examples per step (in-batch negatives).")] = 32,
+    hard_negatives: Annotated[
+        int, typer.Option(help="Mined look-alike skills per example that do not fit.")
+    ] = 1,
+    seed: Annotated[int, typer.Option(help="Seed for shuffling and initialisation.")] = 0,
+    index_dir: IndexOption = None,
+    policy: PolicyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Fine-tune the embedder on queries labelled with the CATALOG skills that fit them.
+
+    Hard negatives are mined by routing each query with the base model. The result is a local
+    sentence-transformers directory: route with it by --embedder OUT (the catalog is embedded
+    again with it), and judge it on queries it was not trained on."""
+    from orchestrator.routing import fine_tune_embedder, read_labelled_queries, training_examples
+
+    with _errors_exit():
+        labelled = read_labelled_queries(queries)
+        router = _open_router(catalog, index_dir, policy, base, None, show_progress=not json_out)
+        examples = training_examples(router, labelled, hard_negatives=hard_negatives)
+        with _steps_bar(not json_out, "training") as progress:
+            report = fine_tune_embedder(
+                examples,
+                out,
+                base=base,
+                epochs=epochs,
+                batch_size=batch_size,
+                seed=seed,
+                progress=progress,
+            )
+    if json_out:
+        sys.stdout.write(json.dumps({"out": str(out), **dataclasses.asdict(report)}) + "\n")
+        return
+    console.print(
+        f"trained on [bold]{report.examples}[/] examples for {report.steps} steps "
+        f"(loss {report.first_loss:.3f} -> {report.last_loss:.3f}); "
+        f"route with it: --embedder {out}",
+        highlight=False,
+    )
+
+
+@contextmanager
+def _steps_bar(enabled: bool, label: str) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None, loss=float("nan"))
+
+        def update(step: int, total: int, loss: float) -> None:
+            progress.update(task, completed=step, total=total, loss=loss)
+
+        yield update

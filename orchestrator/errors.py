@@ -9,6 +9,7 @@ can fix their input without reading our source.
     ├── IndexFormatError        an on-disk index is missing, corrupt or from another version
     ├── PolicyError             a policy file is malformed
     ├── ModelLoadError          an embedding or reranking model cannot be loaded offline
+    ├── TrainingError           labelled training data is malformed, or too little to train on
     ├── GraphError              a tool-graph definition is malformed
     ├── NoPathError             no healthy path from the current state to the goal
     ├── PlanningError           a task cannot be planned (nothing fits, or a bad decomposition)
@@ -55,6 +56,7 @@ __all__ = [
     "ToolFailure",
     "ToolTimeoutError",
     "ToolUnavailableError",
+    "TrainingError",
     "UsageFormatError",
 ]
 
@@ -96,6 +98,10 @@ class PolicyError(OrchestratorError):
 
 class ModelLoadError(OrchestratorError):
     """An embedding or reranking model cannot be loaded from local files."""
+
+
+class TrainingError(OrchestratorError):
+    """Labelled training data is malformed, names unknown skills, or is too little to train on."""
 
 
 class GraphError(OrchestratorError):

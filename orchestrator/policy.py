@@ -60,6 +60,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
+def _relative_to(source: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A model path in a policy file is read relative to that file, as a reader expects, not to
+    wherever the command happens to run."""
+    routing = data.get("routing")
+    index = routing.get("index") if isinstance(routing, dict) else None
+    if isinstance(index, dict):
+        model = index.get("embedder")
+        if isinstance(model, str) and model and not Path(model).expanduser().is_absolute():
+            index["embedder"] = str(source.parent / model)
+    return data
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load the embedded default policy, with the file at ``path`` (if any) merged over it."""
     default_file = data_path("policies", "default.yaml")
@@ -67,7 +79,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     source = default_file
     if path is not None:
         source = Path(path)
-        data = _deep_merge(data, _read_yaml(source))
+        data = _deep_merge(data, _relative_to(source, _read_yaml(source)))
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

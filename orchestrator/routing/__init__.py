@@ -1,4 +1,5 @@
-"""Skill routing: hybrid retrieval (BM25 + dense), fusion, full-body rerank, duplicates, no-fit.
+"""Skill routing: hybrid retrieval (BM25 + dense), fusion, full-body rerank, duplicates, no-fit,
+and fine-tuning the embedder on labelled queries.
 
 Names are imported on first use: the policy models must load without pulling in torch and faiss,
 so that ``import orchestrator`` and ``orchestrator --help`` stay fast.
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
         Embedder,
         SentenceEmbedder,
         default_model_path,
+        embedder_for,
         load_embedder,
     )
     from orchestrator.routing._fusion import reciprocal_rank_fusion
@@ -33,12 +35,21 @@ if TYPE_CHECKING:
         fit_logistic,
     )
     from orchestrator.routing._router import Match, RetrievalMethod, RouteResult, SkillRouter
+    from orchestrator.routing._training import (
+        LabelledQuery,
+        TrainingExample,
+        TrainingReport,
+        fine_tune_embedder,
+        read_labelled_queries,
+        training_examples,
+    )
 
 _LAZY = {
     "group_duplicates": "_duplicates",
     "Embedder": "_embedder",
     "SentenceEmbedder": "_embedder",
     "default_model_path": "_embedder",
+    "embedder_for": "_embedder",
     "load_embedder": "_embedder",
     "reciprocal_rank_fusion": "_fusion",
     "SkillIndex": "_index",
@@ -55,6 +66,12 @@ _LAZY = {
     "RetrievalMethod": "_router",
     "RouteResult": "_router",
     "SkillRouter": "_router",
+    "LabelledQuery": "_training",
+    "TrainingExample": "_training",
+    "TrainingReport": "_training",
+    "fine_tune_embedder": "_training",
+    "read_labelled_queries": "_training",
+    "training_examples": "_training",
 }
 
 
@@ -68,6 +85,7 @@ __all__ = [
     "CrossEncoderReranker",
     "Embedder",
     "FitModel",
+    "LabelledQuery",
     "Match",
     "RankFusionReranker",
     "Reranker",
@@ -77,10 +95,16 @@ __all__ = [
     "SentenceEmbedder",
     "SkillIndex",
     "SkillRouter",
+    "TrainingExample",
+    "TrainingReport",
     "default_model_path",
+    "embedder_for",
+    "fine_tune_embedder",
     "fit_features",
     "fit_logistic",
     "group_duplicates",
     "load_embedder",
+    "read_labelled_queries",
     "reciprocal_rank_fusion",
+    "training_examples",
 ]

@@ -14,14 +14,24 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from orchestrator.errors import ModelLoadError
 
-__all__ = ["Backend", "Embedder", "SentenceEmbedder", "default_model_path", "load_embedder"]
+if TYPE_CHECKING:
+    from orchestrator.routing._policy import IndexPolicy
+
+__all__ = [
+    "Backend",
+    "Embedder",
+    "SentenceEmbedder",
+    "default_model_path",
+    "embedder_for",
+    "load_embedder",
+]
 
 Vectors = npt.NDArray[np.float32]
 
@@ -81,6 +91,24 @@ def _model_id(path: Path, label: str) -> str:
     return f"{label}@{digest.hexdigest()[:12]}"
 
 
+def load_sentence_transformer(path: Path, *, device: str = "cpu") -> Any:
+    """A fresh ``SentenceTransformer`` read from the local directory ``path``, never a hub."""
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"{path}: embedder model directory does not exist; pass the local path "
+            "of a sentence-transformers model (models are never downloaded)"
+        )
+    force_offline()
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        return SentenceTransformer(str(path), device=device, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: not a loadable sentence-transformers model: {exc}") from exc
+
+
 class SentenceEmbedder:
     """A sentence-transformers model loaded from a local directory, on the CPU by default."""
 
@@ -88,25 +116,7 @@ class SentenceEmbedder:
         self, path: str | Path | None = None, *, device: str = "cpu", backend: Backend = "torch"
     ) -> None:
         model_path = Path(path) if path is not None else default_model_path()
-        if not model_path.is_dir():
-            raise ModelLoadError(
-                f"{model_path}: embedder model directory does not exist; pass the local path "
-                "of a sentence-transformers model (models are never downloaded)"
-            )
-        force_offline()
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-        try:
-            self._model: Any = SentenceTransformer(
-                str(model_path), device=device, local_files_only=True
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(
-                f"{model_path}: not a loadable sentence-transformers model: {exc}"
-            ) from exc
+        self._model: Any = load_sentence_transformer(model_path, device=device)
         label = "all-MiniLM-L6-v2" if path is None else model_path.name
         self._name = _model_id(model_path, label)
         get_dim = (
@@ -281,3 +291,13 @@ def load_embedder(
     if key not in _CACHE:
         _CACHE[key] = SentenceEmbedder(path, backend=backend)
     return _CACHE[key]
+
+
+def embedder_for(policy: IndexPolicy, embedder: Embedder | str | Path | None = None) -> Embedder:
+    """The embedder a router uses: ``embedder`` when given (an instance, or a local path loaded
+    with the policy's backend), else the policy's ``embedder`` path, else the packaged model."""
+    if isinstance(embedder, Embedder):
+        return embedder
+    if embedder is None and policy.embedder is not None:
+        embedder = Path(policy.embedder).expanduser()
+    return load_embedder(embedder, backend=policy.embedder_backend)

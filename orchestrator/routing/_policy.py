@@ -42,6 +42,12 @@ class IndexPolicy(_Section):
     hnsw_ef_construction: int = Field(default=80, ge=8)
     hnsw_ef_search: int = Field(default=128, ge=8)
     batch_size: int = Field(default=64, ge=1)
+    embedder: str | None = Field(
+        default=None,
+        description="Local directory of the sentence-transformers model to embed with (~ is "
+        "expanded); the packaged all-MiniLM-L6-v2 when unset. A model fine-tuned by "
+        "`orchestrator train embedder` plugs in here.",
+    )
     # Large catalogs: embedding is most of the build time (MiniLM on CPU), so these trade a
     # little dense detail for speed. All off by default; see bench/README.md.
     embedder_backend: Literal["torch", "onnx-int8"] = Field(

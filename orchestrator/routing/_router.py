@@ -21,7 +21,7 @@ from orchestrator.catalog import CatalogSource, Skill, catalog_hash, load_catalo
 from orchestrator.errors import IndexFormatError, PolicyError
 from orchestrator.policy import Policy, load_policy
 from orchestrator.routing._duplicates import Contract, contract_of, group_duplicates
-from orchestrator.routing._embedder import Embedder, load_embedder
+from orchestrator.routing._embedder import Embedder, embedder_for
 from orchestrator.routing._fusion import reciprocal_rank_fusion
 from orchestrator.routing._index import Progress, SkillIndex
 from orchestrator.routing._policy import RoutingPolicy
@@ -121,11 +121,7 @@ class SkillRouter:
                     )
                 }
             )
-        model = (
-            embedder
-            if isinstance(embedder, Embedder)
-            else load_embedder(embedder, backend=routing.index.embedder_backend)
-        )
+        model = embedder_for(routing.index, embedder)
         skills = load_catalog(catalog, dedupe=dedupe)
         directory = Path(index_dir) if index_dir is not None else None
         previous: SkillIndex | None = None
@@ -157,11 +153,7 @@ class SkillRouter:
         """Open an index written by ``orchestrator index`` without reading the catalog again."""
         directory = Path(index_dir)
         index = SkillIndex.load(directory)
-        model = (
-            embedder
-            if isinstance(embedder, Embedder)
-            else load_embedder(embedder, backend=index.policy.embedder_backend)
-        )
+        model = embedder_for(index.policy, embedder)
         if index.embedder_name != model.name:
             raise IndexFormatError(
                 f"{directory}: built with model {index.embedder_name}, but the router was given "

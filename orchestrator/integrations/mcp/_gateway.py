@@ -35,7 +35,7 @@ from orchestrator.integrations.mcp._stdio import serve_stdio
 from orchestrator.integrations.mcp._tools import split_name, twin_key
 from orchestrator.planning import Planner
 from orchestrator.policy import Policy, load_policy
-from orchestrator.routing import Embedder, SkillRouter, load_embedder
+from orchestrator.routing import Embedder, SkillRouter, embedder_for
 from orchestrator.telemetry import traced_run
 
 __all__ = ["Gateway", "serve"]
@@ -104,11 +104,7 @@ class Gateway:
         """Index the entered pool's tools (cached per server and tools-list hash in
         ``index_dir``) and build the gateway."""
         policy = policy if policy is not None else load_policy()
-        model = (
-            embedder
-            if isinstance(embedder, Embedder)
-            else load_embedder(embedder, backend=policy.routing.index.embedder_backend)
-        )
+        model = embedder_for(policy.routing.index, embedder)
         index = server_indexes(servers, model, policy.routing.index, index_dir)
         router = SkillRouter(index, model, policy.routing)
         return cls(servers, router, policy=policy, listeners=listeners)

@@ -1,0 +1,280 @@
+"""Fine-tune the embedder on labelled queries: in-domain training, on the CPU, from local weights.
+
+The packaged MiniLM was trained for symmetric sentence similarity, not for matching a request to
+the tool that serves it. A contrastive fine-tune on (query, fitting skill) pairs — each query
+against the other pairs' skills in its batch and a hard negative mined by the router — teaches
+that asymmetric match, and what it learns carries to other catalogs (``bench/README.md``). The
+result is a local sentence-transformers directory that plugs in wherever an embedder does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orchestrator._files import read_json_lines
+from orchestrator.errors import TrainingError
+from orchestrator.routing._duplicates import contract_of, is_duplicate
+from orchestrator.routing._embedder import default_model_path, load_sentence_transformer
+from orchestrator.routing._router import SkillRouter
+from orchestrator.routing._text import skill_text
+
+__all__ = [
+    "LabelledQuery",
+    "TrainingExample",
+    "TrainingReport",
+    "fine_tune_embedder",
+    "read_labelled_queries",
+    "training_examples",
+]
+
+TRAINING_FILE = "orchestrator-training.json"
+"""Written beside the weights: what the model was trained from, so a result can be reproduced."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledQuery:
+    """A query and the ids of the skills that fit it (empty: nothing in the catalog fits)."""
+
+    query: str
+    gold: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingExample:
+    """One contrastive example: a query, the text of a skill that fits it, and texts of skills
+    that look alike but do not."""
+
+    query: str
+    positive: str
+    negatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingReport:
+    """What :func:`fine_tune_embedder` did; also saved as ``orchestrator-training.json``."""
+
+    base: str
+    examples: int
+    epochs: int
+    steps: int
+    batch_size: int
+    learning_rate: float
+    max_tokens: int
+    seed: int
+    first_loss: float
+    last_loss: float
+
+
+Progress = Callable[[int, int, float], None]
+"""Called after each optimisation step with (step, total steps, loss)."""
+
+
+def read_labelled_queries(path: str | Path) -> list[LabelledQuery]:
+    """Read JSON lines ``{"query": "...", "gold": ["skill id", ...]}`` (other keys are ignored;
+    ``gold`` may be empty for a query nothing fits)."""
+    file = Path(path)
+    out = []
+    for line_no, value in read_json_lines(file, TrainingError, "labelled queries"):
+        where = f"{file}:{line_no}"
+        if not isinstance(value, dict):
+            raise TrainingError(f"{where}: expected an object with 'query' and 'gold'")
+        query, gold = value.get("query"), value.get("gold")
+        if not isinstance(query, str) or not query.strip():
+            raise TrainingError(f"{where}: 'query' must be a non-empty string")
+        if not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
+            raise TrainingError(f"{where}: 'gold' must be a list of skill ids (strings)")
+        out.append(LabelledQuery(query, tuple(gold)))
+    return out
+
+
+def training_examples(
+    router: SkillRouter,
+    labelled: Sequence[LabelledQuery],
+    *,
+    hard_negatives: int = 1,
+    depth: int = 20,
+) -> list[TrainingExample]:
+    """One example per (query, gold skill), with hard negatives mined by ``router``: its best
+    candidates for the query that are neither gold nor a near-duplicate of a gold skill
+    (training a copy of the right tool away would teach the model to split hairs it should
+    not). Queries without gold skills give no example: nothing to pull the query towards.
+
+    Raises
+    ------
+    TrainingError
+        A gold id is not in the router's catalog.
+    """
+    by_id = {s.id: s for s in router.skills}
+    policy = router.policy
+    examples: list[TrainingExample] = []
+    vectors = router.embed_queries([q.query for q in labelled]) if labelled else None
+    for n, item in enumerate(labelled):
+        missing = [g for g in item.gold if g not in by_id]
+        if missing:
+            raise TrainingError(
+                f"labelled query {n + 1} ({item.query[:60]!r}): gold skill(s) {missing} are "
+                "not in the catalog"
+            )
+        if not item.gold:
+            continue
+        assert vectors is not None
+        gold = [by_id[g] for g in item.gold]
+        gold_rows = [router.index.row(g.id) for g in gold]
+        gold_heads = np.stack([router.index.vectors_of(r)[0] for r in gold_rows if r is not None])
+        gold_contracts = [contract_of(g) for g in gold]
+        negatives: list[str] = []
+        for candidate in router.candidates(item.query, depth=depth, vector=vectors[n]):
+            if len(negatives) >= hard_negatives:
+                break
+            skill = router.skills[candidate.row]
+            if skill.id in item.gold:
+                continue
+            similarity = gold_heads @ router.index.vectors_of(candidate.row)[0]
+            contract = contract_of(skill)
+            if any(
+                is_duplicate(float(s), contract, c, policy.duplicates)
+                for s, c in zip(similarity, gold_contracts, strict=True)
+            ):
+                continue
+            negatives.append(_indexed_text(router, skill.id))
+        for skill in gold:
+            examples.append(
+                TrainingExample(item.query, _indexed_text(router, skill.id), tuple(negatives))
+            )
+    return examples
+
+
+def _indexed_text(router: SkillRouter, skill_id: str) -> str:
+    """The skill's signature passage, as the index embeds it (name, description, parameters)."""
+    p = router.policy.index
+    skill = router.index.skills[router.index.row(skill_id) or 0]
+    return skill_text(
+        skill, chunk_words=p.chunk_words, chunk_overlap=p.chunk_overlap, max_chunks=p.max_chunks
+    ).signature
+
+
+def fine_tune_embedder(
+    examples: Sequence[TrainingExample],
+    out: str | Path,
+    *,
+    base: str | Path | None = None,
+    epochs: int = 2,
+    batch_size: int = 32,
+    learning_rate: float = 2e-5,
+    max_tokens: int = 128,
+    scale: float = 20.0,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> TrainingReport:
+    """Fine-tune the sentence-transformers model at ``base`` (the packaged all-MiniLM-L6-v2 by
+    default) on ``examples`` and save it to ``out``, replacing what is there atomically.
+
+    The loss is the multiple-negatives ranking loss (a softmax over the batch's positives and
+    negatives, cosines times ``scale``); two examples of one batch that share a query or a
+    positive are not each other's negatives. Seeded: the same examples, seed and thread count
+    give the same weights.
+
+    Raises
+    ------
+    TrainingError
+        Fewer than two examples, or settings out of range.
+    ModelLoadError
+        ``base`` is not a loadable local model.
+    """
+    if len(examples) < 2:
+        raise TrainingError(
+            f"fine-tuning needs at least 2 labelled (query, skill) pairs, got {len(examples)}"
+        )
+    if epochs < 1 or batch_size < 2 or learning_rate <= 0 or max_tokens < 8:
+        raise TrainingError(
+            "expected epochs >= 1, batch_size >= 2, learning_rate > 0 and max_tokens >= 8"
+        )
+    import torch
+
+    base_path = Path(base) if base is not None else default_model_path()
+    # A model of its own: the routers' cached embedder must not change under them.
+    model = load_sentence_transformer(base_path)
+    model.max_seq_length = max_tokens
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    order = list(range(len(examples)))
+    steps_per_epoch = math.ceil(len(order) / batch_size)
+    total = epochs * steps_per_epoch
+    warmup = max(1, total // 10)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / total)
+    )
+
+    def embed(texts: list[str]) -> Any:
+        vectors = model(model.preprocess(texts))["sentence_embedding"]
+        return torch.nn.functional.normalize(vectors, dim=-1)
+
+    model.train()
+    losses: list[float] = []
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for start in range(0, len(order), batch_size):
+            batch = [examples[i] for i in order[start : start + batch_size]]
+            documents = [e.positive for e in batch] + [n for e in batch for n in e.negatives]
+            scores = embed([e.query for e in batch]) @ embed(documents).T * scale
+            # In-batch negatives that are the same query or the same skill are not negatives.
+            for i, row in enumerate(batch):
+                for j, other in enumerate(batch):
+                    if i != j and (other.positive == row.positive or other.query == row.query):
+                        scores[i, j] = -1e4
+            loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            losses.append(float(loss.item()))
+            if progress is not None:
+                progress(len(losses), total, losses[-1])
+    model.eval()
+    window = max(1, min(10, len(losses) // 4))  # steps averaged for the first and last loss
+    report = TrainingReport(
+        base=str(base_path),
+        examples=len(examples),
+        epochs=epochs,
+        steps=total,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_tokens=max_tokens,
+        seed=seed,
+        first_loss=float(np.mean(losses[:window])),
+        last_loss=float(np.mean(losses[-window:])),
+    )
+    _save_atomic(model, Path(out), report)
+    return report
+
+
+def _save_atomic(model: Any, target: Path, report: TrainingReport) -> None:
+    """Save into a sibling folder, then swap it in: ``target`` is the old model or the whole new
+    one, never a half-written mix."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        model.save(str(staging))
+        (staging / TRAINING_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
