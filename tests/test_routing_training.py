@@ -76,6 +76,19 @@ def test_mined_negatives_look_alike_but_are_never_a_copy_of_the_gold_skill(
     assert example.negatives[0].startswith("capture payment.")
 
 
+def test_max_positives_keeps_the_first_gold_skill_and_no_gold_skill_becomes_a_negative(
+    router: SkillRouter,
+) -> None:
+    [example] = training_examples(
+        router,
+        [LabelledQuery("refund payment pi_1", ("refund_payment", "capture_payment"))],
+        hard_negatives=3,
+        max_positives=1,
+    )
+    assert example.positive.startswith("refund payment.")
+    assert not any(n.startswith(("capture payment.", "refund payment.")) for n in example.negatives)
+
+
 def test_a_query_nothing_fits_gives_no_example_and_an_unknown_gold_id_is_an_error(
     router: SkillRouter,
 ) -> None:

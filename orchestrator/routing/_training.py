@@ -104,11 +104,16 @@ def training_examples(
     *,
     hard_negatives: int = 1,
     depth: int = 20,
+    max_positives: int | None = None,
 ) -> list[TrainingExample]:
     """One example per (query, gold skill), with hard negatives mined by ``router``: its best
     candidates for the query that are neither gold nor a near-duplicate of a gold skill
     (training a copy of the right tool away would teach the model to split hairs it should
     not). Queries without gold skills give no example: nothing to pull the query towards.
+
+    ``max_positives`` keeps only each query's first gold skills as examples (a query that a
+    whole family of providers fits would otherwise weigh as much as that many queries); the
+    rest of its gold skills are still never negatives.
 
     Raises
     ------
@@ -148,7 +153,7 @@ def training_examples(
             ):
                 continue
             negatives.append(_indexed_text(router, skill.id))
-        for skill in gold:
+        for skill in gold[:max_positives]:
             examples.append(
                 TrainingExample(item.query, _indexed_text(router, skill.id), tuple(negatives))
             )
