@@ -1,8 +1,7 @@
 """Large-catalog benchmark (not a test): a seeded synthetic catalog shaped like a community tool
 registry, its index build time and size, route latency, and HNSW quality against an exact index.
 
-    python bench/synthetic.py --backend onnx-int8 --head-only-above 50000 \
-        --max-tokens-above 50000               # 100,000 skills, the large-catalog options
+    python bench/synthetic.py                  # 100,000 skills with the default policy
     python bench/synthetic.py --skills 10000   # a quick run (--hnsw-above 5000 for HNSW)
     python bench/synthetic.py --policy P.yaml  # any routing policy (the flags override it)
 
@@ -35,8 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from orchestrator.catalog import Skill
 from orchestrator.policy import load_policy
-from orchestrator.routing import SkillIndex, SkillRouter
-from orchestrator.routing._embedder import load_embedder
+from orchestrator.routing import SkillIndex, SkillRouter, embedder_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -974,7 +972,7 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None)
     parser.add_argument("--embedder", type=Path, default=None, help="local model directory")
     index_options = parser.add_argument_group("routing.index overrides (default: the policy's)")
-    index_options.add_argument("--backend", choices=["torch", "onnx-int8"])
+    index_options.add_argument("--backend", choices=["auto", "torch", "onnx-int8"])
     index_options.add_argument("--head-only-above", type=int, metavar="SKILLS")
     index_options.add_argument("--max-tokens-above", type=int, metavar="SKILLS")
     index_options.add_argument("--max-tokens", type=int, metavar="TOKENS")
@@ -998,7 +996,7 @@ def main() -> None:
     skills, family = generate(args.skills, seed=args.seed)
     qs = queries(skills, family, args.queries, seed=args.seed + 1)
     gen_s = time.perf_counter() - start
-    embedder = load_embedder(args.embedder, backend=policy.index.embedder_backend)
+    embedder = embedder_for(policy.index, args.embedder, skills=len(skills))
 
     marks: dict[str, float] = {}
 

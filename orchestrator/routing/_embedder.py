@@ -36,6 +36,7 @@ __all__ = [
 Vectors = npt.NDArray[np.float32]
 
 Backend = Literal["torch", "onnx-int8"]
+_ONNX_SUFFIX = "+onnx-int8"  # on the names of onnx-int8 embedders (in index manifests)
 """``torch``: the model as sentence-transformers runs it. ``onnx-int8``: the same weights exported
 to ONNX with int8 dynamic quantisation, run by ONNX Runtime (about 3x faster on CPU; vectors
 agree with torch's at a mean cosine of 0.994 for all-MiniLM-L6-v2)."""
@@ -131,7 +132,7 @@ class SentenceEmbedder:
         self._onnx: _OnnxInt8 | None = None
         if backend == "onnx-int8":
             self._onnx = _OnnxInt8(self._model, model_path, self._name)
-            self._name = f"{self._name}+onnx-int8"
+            self._name = f"{self._name}{_ONNX_SUFFIX}"
         elif backend != "torch":
             raise ModelLoadError(f"embedder backend {backend!r}: expected torch or onnx-int8")
 
@@ -293,11 +294,30 @@ def load_embedder(
     return _CACHE[key]
 
 
-def embedder_for(policy: IndexPolicy, embedder: Embedder | str | Path | None = None) -> Embedder:
-    """The embedder a router uses: ``embedder`` when given (an instance, or a local path loaded
-    with the policy's backend), else the policy's ``embedder`` path, else the packaged model."""
+def embedder_for(
+    policy: IndexPolicy,
+    embedder: Embedder | str | Path | None = None,
+    *,
+    skills: int = 0,
+    built_with: str | None = None,
+) -> Embedder:
+    """The embedder a router over ``skills`` skills uses: ``embedder`` when given (an instance,
+    or a local path), else the policy's ``embedder`` path, else the packaged model; run by the
+    policy's backend (``auto``: onnx-int8 above ``onnx_above`` skills, else torch).
+
+    ``built_with`` names the embedder of an existing index; ``auto`` then keeps that index's
+    backend, so a catalog grown past ``onnx_above`` keeps its vectors (and can be reopened)
+    instead of being re-embedded by the other backend.
+    """
     if isinstance(embedder, Embedder):
         return embedder
     if embedder is None and policy.embedder is not None:
         embedder = Path(policy.embedder).expanduser()
-    return load_embedder(embedder, backend=policy.embedder_backend)
+    backend: Backend
+    if policy.embedder_backend != "auto":
+        backend = policy.embedder_backend
+    elif built_with is not None:
+        backend = "onnx-int8" if built_with.endswith(_ONNX_SUFFIX) else "torch"
+    else:
+        backend = "onnx-int8" if skills > policy.onnx_above else "torch"
+    return load_embedder(embedder, backend=backend)

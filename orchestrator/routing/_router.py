@@ -121,7 +121,6 @@ class SkillRouter:
                     )
                 }
             )
-        model = embedder_for(routing.index, embedder)
         skills = load_catalog(catalog, dedupe=dedupe)
         directory = Path(index_dir) if index_dir is not None else None
         previous: SkillIndex | None = None
@@ -131,12 +130,18 @@ class SkillRouter:
             except IndexFormatError:
                 # Written by another version or damaged: this directory is a cache, rebuild it.
                 previous = None
-            if previous is not None and (
-                previous.catalog_hash == catalog_hash(skills)
-                and previous.embedder_name == model.name
-                and previous.policy == routing.index
-            ):
-                return cls(previous, model, routing, index_dir=directory)
+        model = embedder_for(
+            routing.index,
+            embedder,
+            skills=len(skills),
+            built_with=previous.embedder_name if previous is not None else None,
+        )
+        if previous is not None and (
+            previous.catalog_hash == catalog_hash(skills)
+            and previous.embedder_name == model.name
+            and previous.policy == routing.index
+        ):
+            return cls(previous, model, routing, index_dir=directory)
         index = SkillIndex.build(skills, model, routing.index, previous=previous, progress=progress)
         if directory is not None:
             index.save(directory)
@@ -153,7 +158,9 @@ class SkillRouter:
         """Open an index written by ``orchestrator index`` without reading the catalog again."""
         directory = Path(index_dir)
         index = SkillIndex.load(directory)
-        model = embedder_for(index.policy, embedder)
+        model = embedder_for(
+            index.policy, embedder, skills=len(index), built_with=index.embedder_name
+        )
         if index.embedder_name != model.name:
             raise IndexFormatError(
                 f"{directory}: built with model {index.embedder_name}, but the router was given "
