@@ -184,8 +184,8 @@ class _OnnxInt8:
             import onnxruntime as ort
         except ImportError as exc:
             raise ModelLoadError(
-                "embedder backend onnx-int8 needs onnxruntime and onnx "
-                "(pip install 'orchestrator[onnx]')"
+                "embedder backend onnx-int8 needs onnxruntime and onnx, which orchestrator "
+                "depends on: reinstall it (pip install orchestrator)"
             ) from exc
         modules = [type(m).__name__ for m in model]
         pooling = model[1].get_config_dict() if len(modules) > 1 else {}
