@@ -86,7 +86,7 @@ class Query:
     own_ids: tuple[str, ...]  # pool ids of the functions listed with this query
 
 
-def _query_text(entry: dict[str, Any]) -> str:
+def query_text(entry: dict[str, Any]) -> str:
     first_turn = entry["question"][0]
     users = [m["content"] for m in first_turn if m.get("role") == "user"]
     return "\n".join(users) if users else str(first_turn[-1]["content"])
@@ -130,7 +130,7 @@ def queries(category: str) -> list[Query]:
             Query(
                 id=entry["id"],
                 category=category,
-                text=_query_text(entry),
+                text=query_text(entry),
                 gold=frozenset(answers.get(entry["id"], set())),
                 own_ids=own,
             )

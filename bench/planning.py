@@ -21,6 +21,7 @@ in-domain learning.
     python bench/planning.py                  # build or reuse the index, print the table
     python bench/planning.py --failures F     # also write the held-out misses to F (JSONL)
     python bench/planning.py --usage-out U    # also save the fitted usage model to U
+    python bench/planning.py --embedder DIR --policy P   # route with another embedder
 
 Writes bench/results/planning.json.
 """
@@ -51,9 +52,9 @@ from orchestrator.routing import SkillIndex, SkillRouter
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def multi_turn_router(reuse: bool) -> tuple[SkillRouter, float]:
+def multi_turn_router(reuse: bool, embedder_path: Path | None = None) -> tuple[SkillRouter, float]:
     """The router over pool + multi-turn functions; only the multi-turn ones are embedded anew."""
-    pool, _ = pool_router(reuse=True)
+    pool, _ = pool_router(reuse=True, embedder_path=embedder_path)
     skills = list(pool.skills) + list(bfcl.multi_turn_functions())
     cache = bfcl.cache_dir() / f"multi-turn-index-{pool.embedder.name}"
     start = time.perf_counter()
@@ -200,6 +201,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--policy", type=Path, default=None)
+    parser.add_argument(
+        "--embedder", type=Path, default=None, help="local sentence-transformers model"
+    )
     parser.add_argument("--limit", type=int, default=0, help="at most N tasks")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the multi-turn index")
     parser.add_argument("--failures", type=Path, help="write plans that missed or overshot here")
@@ -207,7 +211,7 @@ def main() -> None:
     parser.add_argument("--usage-out", type=Path, help="save the fitted usage model here")
     args = parser.parse_args()
 
-    router, index_s = multi_turn_router(reuse=not args.rebuild)
+    router, index_s = multi_turn_router(reuse=not args.rebuild, embedder_path=args.embedder)
     policy = load_policy(args.policy)
     router = SkillRouter(router.index, router.embedder, policy.routing, index_dir=router.index_dir)
     started = time.perf_counter()
