@@ -29,7 +29,7 @@ def _policy(onnx_above: int) -> RoutingPolicy:
 
 @pytest.mark.slow
 def test_auto_backend_indexes_large_catalogs_with_onnx_int8_and_small_ones_with_torch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("ORCHESTRATOR_CACHE", str(tmp_path / "cache"))  # the exported model
     small = SkillRouter.from_catalog(SKILLS, policy=_policy(onnx_above=len(SKILLS)))
@@ -40,6 +40,7 @@ def test_auto_backend_indexes_large_catalogs_with_onnx_int8_and_small_ones_with_
     )
     assert large.embedder.name.endswith("+onnx-int8")
     assert (tmp_path / "cache" / "onnx").is_dir()  # exported locally, not downloaded
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]  # quietly
     # Reopened from disk, the index is queried with the backend it was built with, whatever
     # its size says now.
     reopened = SkillRouter.from_index(tmp_path / "index", policy=_policy(onnx_above=100))

@@ -7,12 +7,15 @@ optional ``onnx-int8`` backend exports and quantises the local model itself, onc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -234,6 +237,28 @@ class _OnnxInt8:
         return out
 
 
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """Drop ONNX Runtime's advice to pre-process before quantising (not needed for this
+    graph). It is logged through the root logger, which would otherwise configure logging
+    for the whole process (``logging.basicConfig``) when the application has not."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler() if not root.handlers else None
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider to run pre-processing")
+
+    if placeholder is not None:
+        root.addHandler(placeholder)
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+        if placeholder is not None:
+            root.removeHandler(placeholder)
+
+
 def _export_int8(transformer: Any, tokenizer: Any, target: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -270,12 +295,13 @@ def _export_int8(transformer: Any, tokenizer: Any, target: Path) -> None:
                 opset_version=17,
                 dynamo=False,
             )
-            quantize_dynamic(
-                staging / "model.onnx",
-                staging / "model-int8.onnx",
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-            )
+            with _quiet_quantizer():
+                quantize_dynamic(
+                    staging / "model.onnx",
+                    staging / "model-int8.onnx",
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                )
         os.replace(staging / "model-int8.onnx", target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
