@@ -132,7 +132,7 @@ def score(router: SkillRouter, items: list[tuple[str, set[str]]]) -> dict[str, f
         top1 += bool(groups) and bool(groups[0] & gold)
         r10 += len(gold & set().union(*groups)) / len(gold)
     n = max(1, len(items))
-    return {"top1": top1 / n, "recall@10": r10 / n}
+    return {"queries": len(items), "top1": top1 / n, "recall@10": r10 / n}
 
 
 def main() -> None:
@@ -148,7 +148,11 @@ def main() -> None:
     args = parser.parse_args()
 
     report: dict[str, Any] = {"model": str(args.out)}
-    if not args.validate_only:
+    if args.validate_only:
+        record = args.out / "orchestrator-training.json"  # written by fine_tune_embedder
+        if record.exists():
+            report["training"] = json.loads(record.read_text(encoding="utf-8"))
+    else:
         start = time.perf_counter()
         examples = bfcl_examples(args.hard_negatives)
         report["bfcl_examples"] = len(examples)
