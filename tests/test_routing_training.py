@@ -20,6 +20,7 @@ from orchestrator.routing import (
     read_labelled_queries,
     training_examples,
 )
+from orchestrator.routing._training import _batch_documents, _not_negatives
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,6 +96,24 @@ def test_a_query_nothing_fits_gives_no_example_and_an_unknown_gold_id_is_an_erro
     assert training_examples(router, [LabelledQuery("tell me a joke", ())]) == []
     with pytest.raises(TrainingError, match=r"not_a_tool.*not in the catalog"):
         training_examples(router, [LabelledQuery("refund it", ("not_a_tool",))])
+
+
+def test_a_batch_never_scores_a_query_against_its_own_skill_as_a_negative() -> None:
+    batch = [
+        TrainingExample("refund order 1", "refund payment.", ("capture payment.",)),
+        TrainingExample("take payment", "capture payment.", ("refund payment.",)),
+        TrainingExample("refund order 1", "issue credit note.", ()),
+    ]
+    documents = _batch_documents(batch)
+    assert documents[:3] == [e.positive for e in batch]
+    excluded = set(_not_negatives(batch, documents))
+    # Query 0's skill mined as query 1's negative (column 4); query 1's as query 0's (column 3).
+    assert {(0, 4), (1, 3)} <= excluded
+    # Queries 0 and 2 are the same request: neither's skill is the other's negative.
+    assert {(0, 2), (2, 0)} <= excluded
+    # Real negatives stay: query 0 against capture payment (as a positive and as a negative).
+    assert (0, 1) not in excluded and (0, 3) not in excluded
+    assert not any(i == j for i, j in excluded)
 
 
 def test_labelled_query_file_errors_name_the_file_and_line(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator._files import read_json_lines
+from orchestrator.catalog import Skill
 from orchestrator.errors import TrainingError
 from orchestrator.routing._duplicates import contract_of, is_duplicate
 from orchestrator.routing._embedder import default_model_path, load_sentence_transformer
@@ -152,18 +153,17 @@ def training_examples(
                 for s, c in zip(similarity, gold_contracts, strict=True)
             ):
                 continue
-            negatives.append(_indexed_text(router, skill.id))
+            negatives.append(_indexed_text(router, skill))
         for skill in gold[:max_positives]:
             examples.append(
-                TrainingExample(item.query, _indexed_text(router, skill.id), tuple(negatives))
+                TrainingExample(item.query, _indexed_text(router, skill), tuple(negatives))
             )
     return examples
 
 
-def _indexed_text(router: SkillRouter, skill_id: str) -> str:
+def _indexed_text(router: SkillRouter, skill: Skill) -> str:
     """The skill's signature passage, as the index embeds it (name, description, parameters)."""
     p = router.policy.index
-    skill = router.index.skills[router.index.row(skill_id) or 0]
     return skill_text(
         skill, chunk_words=p.chunk_words, chunk_overlap=p.chunk_overlap, max_chunks=p.max_chunks
     ).signature
@@ -232,13 +232,10 @@ def fine_tune_embedder(
         rng.shuffle(order)
         for start in range(0, len(order), batch_size):
             batch = [examples[i] for i in order[start : start + batch_size]]
-            documents = [e.positive for e in batch] + [n for e in batch for n in e.negatives]
+            documents = _batch_documents(batch)
             scores = embed([e.query for e in batch]) @ embed(documents).T * scale
-            # In-batch negatives that are the same query or the same skill are not negatives.
-            for i, row in enumerate(batch):
-                for j, other in enumerate(batch):
-                    if i != j and (other.positive == row.positive or other.query == row.query):
-                        scores[i, j] = -1e4
+            for i, j in _not_negatives(batch, documents):
+                scores[i, j] = -1e4
             loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
@@ -263,6 +260,28 @@ def fine_tune_embedder(
     )
     _save_atomic(model, Path(out), report)
     return report
+
+
+def _batch_documents(batch: Sequence[TrainingExample]) -> list[str]:
+    """The documents a batch's queries are scored against: every positive (query ``i``'s own
+    is column ``i``), then every hard negative."""
+    return [e.positive for e in batch] + [n for e in batch for n in e.negatives]
+
+
+def _not_negatives(
+    batch: Sequence[TrainingExample], documents: Sequence[str]
+) -> list[tuple[int, int]]:
+    """(query, document) pairs of a batch that must not count as negatives: another example's
+    positive for the same query, and any other column holding the query's own positive (the
+    same skill as another example's positive, or mined as its hard negative)."""
+    out = []
+    for i, row in enumerate(batch):
+        for j, document in enumerate(documents):
+            if j == i:
+                continue
+            if document == row.positive or (j < len(batch) and batch[j].query == row.query):
+                out.append((i, j))
+    return out
 
 
 def _save_atomic(model: Any, target: Path, report: TrainingReport) -> None:
