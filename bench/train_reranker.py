@@ -35,7 +35,6 @@ from orchestrator.routing import (
     FIT_FEATURES,
     SkillIndex,
     SkillRouter,
-    fit_features,
     fit_logistic,
     load_embedder,
 )
@@ -72,17 +71,11 @@ def pool_router(reuse: bool, embedder_path: Path | None = None) -> tuple[SkillRo
 def top_features(
     router: SkillRouter, texts: list[str], only: list[tuple[str, ...]] | None = None
 ) -> np.ndarray:
-    """The fit features of each query's best match (over ``only[i]`` when given)."""
-    vectors = router.embedder.encode(texts, batch_size=64)
-    rows = []
-    for n, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-        allowed = only[n] if only is not None else None
-        result = router.route(text, k=2, only=allowed)
-        cands = router.candidates(text, only=allowed, vector=vector)
-        by_id = {router.skills[c.row].id: c for c in cands}
-        ranked = [by_id[m.skill.id] for m in result.matches if m.skill.id in by_id]
-        if ranked:
-            rows.append(fit_features(ranked[0], ranked[1] if len(ranked) > 1 else None))
+    """The fit features of each query's best match (over ``only[i]`` when given; a query with
+    an empty list has no match and no row)."""
+    if only is None:
+        return router.fit_evidence(texts)
+    rows = [router.fit_evidence([t], only=o) for t, o in zip(texts, only, strict=True) if o]
     return np.vstack(rows)
 
 

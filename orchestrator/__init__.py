@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         RouteResult,
         SkillIndex,
         SkillRouter,
+        calibrate_no_fit,
         fine_tune_embedder,
     )
 
@@ -74,6 +75,7 @@ _LAZY = {
     "SkillIndex": "orchestrator.routing",
     "SkillRouter": "orchestrator.routing",
     "fine_tune_embedder": "orchestrator.routing",
+    "calibrate_no_fit": "orchestrator.routing",
     "Planner": "orchestrator.planning",
     "PlanStep": "orchestrator.planning",
     "TaskPlan": "orchestrator.planning",
@@ -144,6 +146,7 @@ __all__ = [
     "TrainingError",
     "UsageFormatError",
     "UsageModel",
+    "calibrate_no_fit",
     "catalog_hash",
     "fine_tune_embedder",
     "keyword_tools",

@@ -722,6 +722,74 @@ def train_embedder(
     )
 
 
+@train_app.command("no-fit")
+def train_no_fit(
+    queries: Annotated[
+        Path,
+        typer.Option(
+            "--queries",
+            "-q",
+            help='Labelled queries, JSON lines {"query": ..., "gold": [ids]}; "gold": [] for '
+            "a query nothing in the catalog fits.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Policy file (YAML) to write.")],
+    catalog: CatalogOption = SAMPLE_CATALOG,
+    embedder: EmbedderOption = None,
+    keep: Annotated[
+        float,
+        typer.Option(help="Share of the queries some skill fits that must keep fits=true."),
+    ] = 0.97,
+    index_dir: IndexOption = None,
+    policy: PolicyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Calibrate "nothing fits" on queries labelled with the CATALOG skills that fit them,
+    some with none.
+
+    Writes OUT, a policy to route with (--policy OUT): the --policy file's settings, the
+    --embedder, and the fitted routing.no_fit section. Refit it after training an embedder:
+    the fit model weighs that embedder's cosines. The shares printed are on these same
+    queries; judge the policy on others."""
+    import yaml
+
+    from orchestrator._files import write_text_atomic
+    from orchestrator.policy import read_policy_overlay
+    from orchestrator.routing import calibrate_no_fit, read_labelled_queries
+
+    with _errors_exit():
+        labelled = read_labelled_queries(queries)
+        show = not json_out
+        router = _open_router(catalog, index_dir, policy, embedder, None, show_progress=show)
+        calibration = calibrate_no_fit(router, labelled, keep=keep)
+        overlay = read_policy_overlay(policy) if policy is not None else {}
+        routing = overlay.setdefault("routing", {})
+        if embedder is not None:
+            routing.setdefault("index", {})["embedder"] = str(embedder.absolute())
+        routing["no_fit"] = calibration.policy.model_dump()
+        header = f"# No-fit model calibrated on {queries} by `orchestrator train no-fit`.\n"
+        write_text_atomic(out, header + yaml.safe_dump(overlay, sort_keys=False))
+    summary = {
+        "out": str(out),
+        "threshold": calibration.policy.threshold,
+        "relevant": calibration.relevant,
+        "relevant_fit": calibration.relevant_fit,
+        "unrelated": calibration.unrelated,
+        "unrelated_flagged": calibration.unrelated_flagged,
+    }
+    if json_out:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    table = Table("queries", "count", "share", title="on the calibration queries (in-sample)")
+    c = calibration
+    table.add_row("some skill fits: keep fits", str(c.relevant), f"{c.relevant_fit:.3f}")
+    table.add_row("nothing fits: flagged", str(c.unrelated), f"{c.unrelated_flagged:.3f}")
+    console.print(table)
+    console.print(
+        f"threshold {calibration.policy.threshold}; route with it: --policy {out}", highlight=False
+    )
+
+
 @contextmanager
 def _steps_bar(enabled: bool, label: str) -> Iterator[Any]:
     if not enabled:

@@ -22,7 +22,7 @@ from orchestrator.llm._policy import LLMPolicy
 from orchestrator.planning._policy import PlanningPolicy
 from orchestrator.routing._policy import RoutingPolicy
 
-__all__ = ["Policy", "load_policy"]
+__all__ = ["Policy", "load_policy", "read_policy_overlay"]
 
 
 class Policy(BaseModel):
@@ -68,8 +68,15 @@ def _relative_to(source: Path, data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(index, dict):
         model = index.get("embedder")
         if isinstance(model, str) and model and not Path(model).expanduser().is_absolute():
-            index["embedder"] = str(source.parent / model)
+            index["embedder"] = str((source.parent / model).absolute())
     return data
+
+
+def read_policy_overlay(path: str | Path) -> dict[str, Any]:
+    """The mapping a policy file merges over the default, with its model paths made absolute
+    (so it can be written elsewhere and still point at the same model)."""
+    source = Path(path)
+    return _relative_to(source, _read_yaml(source))
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

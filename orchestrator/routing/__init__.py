@@ -13,6 +13,7 @@ from orchestrator._lazy import lazy_attributes
 from orchestrator.routing._policy import RoutingPolicy
 
 if TYPE_CHECKING:
+    from orchestrator.routing._calibration import NoFitCalibration, calibrate_no_fit
     from orchestrator.routing._duplicates import group_duplicates
     from orchestrator.routing._embedder import (
         Embedder,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "NoFitCalibration": "_calibration",
+    "calibrate_no_fit": "_calibration",
     "group_duplicates": "_duplicates",
     "Embedder": "_embedder",
     "SentenceEmbedder": "_embedder",
@@ -87,6 +90,7 @@ __all__ = [
     "FitModel",
     "LabelledQuery",
     "Match",
+    "NoFitCalibration",
     "RankFusionReranker",
     "Reranker",
     "RetrievalMethod",
@@ -97,6 +101,7 @@ __all__ = [
     "SkillRouter",
     "TrainingExample",
     "TrainingReport",
+    "calibrate_no_fit",
     "default_model_path",
     "embedder_for",
     "fine_tune_embedder",

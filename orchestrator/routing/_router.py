@@ -26,11 +26,13 @@ from orchestrator.routing._fusion import reciprocal_rank_fusion
 from orchestrator.routing._index import Progress, SkillIndex
 from orchestrator.routing._policy import RoutingPolicy
 from orchestrator.routing._rerank import (
+    FIT_FEATURES,
     Candidate,
     CrossEncoderReranker,
     FitModel,
     RankFusionReranker,
     Reranker,
+    fit_features,
     query_coverage,
 )
 from orchestrator.routing._text import skill_text, tokenize
@@ -297,6 +299,26 @@ class SkillRouter:
         stage = self._stage_one(query_tokens, vector, self._allowed_rows(only))
         rows = stage.fused[: depth or self.policy.retrieval.rerank_depth]
         return self._candidates(rows, stage, vector, query_tokens)
+
+    def fit_evidence(
+        self, queries: Sequence[str], *, only: Collection[str] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """What the no-fit model weighs for each query: its best match's evidence against the
+        next match (one row per query, columns in ``FIT_FEATURES`` order; zeros when nothing
+        matches). The inputs :func:`~orchestrator.routing.calibrate_no_fit` fits it on."""
+        rows = np.zeros((len(queries), len(FIT_FEATURES)), dtype=np.float64)
+        for n, (query, vector) in enumerate(zip(queries, self.embed_queries(queries), strict=True)):
+            result = self._route_untraced(query, vector, 2, only)
+            # route() reranks this many fused candidates at k=2; the same rows give the same
+            # evidence.
+            by_id = {
+                self.index.skills[c.row].id: c
+                for c in self.candidates(query, only=only, vector=vector)
+            }
+            ranked = [by_id[m.skill.id] for m in result.matches if m.skill.id in by_id]
+            if ranked:
+                rows[n] = fit_features(ranked[0], ranked[1] if len(ranked) > 1 else None)
+        return rows
 
     def _route(
         self,

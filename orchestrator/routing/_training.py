@@ -121,17 +121,12 @@ def training_examples(
     TrainingError
         A gold id is not in the router's catalog.
     """
+    check_gold(router, labelled)
     by_id = {s.id: s for s in router.skills}
     policy = router.policy
     examples: list[TrainingExample] = []
     vectors = router.embed_queries([q.query for q in labelled]) if labelled else None
     for n, item in enumerate(labelled):
-        missing = [g for g in item.gold if g not in by_id]
-        if missing:
-            raise TrainingError(
-                f"labelled query {n + 1} ({item.query[:60]!r}): gold skill(s) {missing} are "
-                "not in the catalog"
-            )
         if not item.gold:
             continue
         assert vectors is not None
@@ -159,6 +154,19 @@ def training_examples(
                 TrainingExample(item.query, _indexed_text(router, skill), tuple(negatives))
             )
     return examples
+
+
+def check_gold(router: SkillRouter, labelled: Sequence[LabelledQuery]) -> None:
+    """Raise :class:`TrainingError` for the first query whose gold ids the router's catalog
+    lacks: labels written against another catalog (or a renamed skill) would train noise."""
+    known = {s.id for s in router.skills}
+    for n, item in enumerate(labelled):
+        missing = [g for g in item.gold if g not in known]
+        if missing:
+            raise TrainingError(
+                f"labelled query {n + 1} ({item.query[:60]!r}): gold skill(s) {missing} are "
+                "not in the catalog"
+            )
 
 
 def _indexed_text(router: SkillRouter, skill: Skill) -> str:

@@ -1,0 +1,124 @@
+"""Calibrating "nothing fits" on a user's own labelled queries (API and `train no-fit`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from orchestrator import TrainingError
+from orchestrator.cli import app
+from orchestrator.policy import load_policy
+from orchestrator.routing import (
+    FIT_FEATURES,
+    LabelledQuery,
+    SkillRouter,
+    calibrate_no_fit,
+    read_labelled_queries,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_QUERIES = REPO / "skills" / "sample_queries.jsonl"
+
+
+@pytest.fixture(scope="module")
+def labelled() -> list[LabelledQuery]:
+    return read_labelled_queries(SAMPLE_QUERIES)
+
+
+def test_fit_evidence_is_what_route_weighs(sample_router: SkillRouter) -> None:
+    queries = ["refund the customer's last card payment", "bake a sourdough loaf"]
+    evidence = sample_router.fit_evidence(queries)
+    assert evidence.shape == (2, len(FIT_FEATURES))
+    no_fit = sample_router.policy.no_fit
+    weights = [no_fit.weights.get(f, 0.0) for f in FIT_FEATURES]
+    for query, row in zip(queries, evidence, strict=True):
+        best = sample_router.route(query, k=2).best
+        assert best is not None
+        # The router's fit score is the policy's logistic model over exactly these features.
+        logit = sum(w * x for w, x in zip(weights, row, strict=True)) + no_fit.bias
+        assert best.scores["fit"] == pytest.approx(1.0 / (1.0 + math.exp(-logit)))
+
+
+def test_a_calibrated_policy_keeps_the_asked_share_fitting_and_routing_agrees(
+    sample_router: SkillRouter, labelled: list[LabelledQuery]
+) -> None:
+    calibration = calibrate_no_fit(sample_router, labelled, keep=0.9)
+    relevant = [q.query for q in labelled if q.gold]
+    unrelated = [q.query for q in labelled if not q.gold]
+    assert (calibration.relevant, calibration.unrelated) == (len(relevant), len(unrelated))
+    assert calibration.relevant_fit >= 0.9
+    assert set(calibration.policy.weights) == set(FIT_FEATURES)
+
+    # Routing with the calibrated section reproduces the shares it reports.
+    routing = sample_router.policy.model_copy(update={"no_fit": calibration.policy})
+    router = SkillRouter(sample_router.index, sample_router.embedder, routing)
+    fits = [r.fits for r in router.route_batch(relevant, k=2)]
+    flagged = [not r.fits for r in router.route_batch(unrelated, k=2)]
+    assert sum(fits) / len(fits) == pytest.approx(calibration.relevant_fit)
+    assert sum(flagged) / len(flagged) == pytest.approx(calibration.unrelated_flagged)
+    # Asking more relevant queries to fit can only lower the threshold.
+    looser = calibrate_no_fit(sample_router, labelled, keep=0.99)
+    assert looser.policy.threshold <= calibration.policy.threshold
+    assert looser.relevant_fit >= calibration.relevant_fit
+
+
+def test_calibration_needs_queries_nothing_fits_and_a_share_to_keep(
+    sample_router: SkillRouter, labelled: list[LabelledQuery]
+) -> None:
+    only_relevant = [q for q in labelled if q.gold]
+    with pytest.raises(TrainingError, match=r'nothing fits \("gold": \[\]\), got \d+ and 0'):
+        calibrate_no_fit(sample_router, only_relevant)
+    with pytest.raises(TrainingError, match="keep must be in"):
+        calibrate_no_fit(sample_router, labelled, keep=0.0)
+    with pytest.raises(TrainingError, match=r"gold skill\(s\) \['no_such_tool'\]"):
+        calibrate_no_fit(sample_router, [*labelled, LabelledQuery("x", ("no_such_tool",))])
+
+
+def test_train_no_fit_writes_a_policy_that_keeps_the_given_settings(
+    tmp_path: Path, sample_index_dir: Path
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(sample_index_dir, index)
+    base = tmp_path / "mine.yaml"
+    base.write_text("routing:\n  retrieval:\n    rerank_depth: 40\n")
+    out = tmp_path / "calibrated" / "policy.yaml"
+    out.parent.mkdir()
+    result = CliRunner().invoke(
+        app,
+        [
+            "train", "no-fit", "--queries", str(SAMPLE_QUERIES), "--out", str(out),
+            "--index", str(index), "--policy", str(base), "--keep", "0.95", "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["relevant_fit"] >= 0.95 and summary["unrelated"] > 0
+
+    written = yaml.safe_load(out.read_text())
+    assert written["routing"]["retrieval"] == {"rerank_depth": 40}  # the --policy settings
+    policy = load_policy(out)
+    assert policy.routing.no_fit.threshold == summary["threshold"]
+    assert policy.routing.retrieval.rerank_depth == 40
+
+
+def test_train_no_fit_reports_too_few_unrelated_queries_and_writes_nothing(
+    tmp_path: Path, sample_index_dir: Path
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(sample_index_dir, index)
+    lines = [json.loads(line) for line in SAMPLE_QUERIES.read_text().splitlines() if line]
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("\n".join(json.dumps(q) for q in lines if q["gold"]) + "\n")
+    out = tmp_path / "policy.yaml"
+    result = CliRunner().invoke(
+        app, ["train", "no-fit", "-q", str(queries), "-o", str(out), "--index", str(index)]
+    )
+    assert result.exit_code == 2
+    assert "needs at least 5 queries" in result.output
+    assert not out.exists()
