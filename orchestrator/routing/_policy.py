@@ -123,7 +123,8 @@ class DuplicatePolicy(_Section):
 class NoFitPolicy(_Section):
     """Nothing fits when the best match's fit probability is below ``threshold``. The
     probability comes from a logistic model over the best match's evidence (``weights``,
-    ``bias``), fitted with ``bench/train_reranker.py``."""
+    ``bias``): the default was fitted with ``bench/train_reranker.py``; ``orchestrator train
+    no-fit`` fits one on your own labelled queries."""
 
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     weights: dict[str, float] = Field(default_factory=dict)
