@@ -678,7 +678,11 @@ def train_embedder(
     catalog: CatalogOption = SAMPLE_CATALOG,
     base: Annotated[
         Path | None,
-        typer.Option("--base", help="Model to start from (default: the packaged MiniLM)."),
+        typer.Option(
+            "--base",
+            help="Model to start from (default: the policy's routing.index.embedder, else the "
+            "packaged MiniLM).",
+        ),
     ] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the examples.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Examples per step (in-batch negatives).")] = 32,
@@ -695,10 +699,13 @@ def train_embedder(
     Hard negatives are mined by routing each query with the base model. The result is a local
     sentence-transformers directory: route with it by --embedder OUT (the catalog is embedded
     again with it), and judge it on queries it was not trained on."""
+    from orchestrator.policy import load_policy
     from orchestrator.routing import fine_tune_embedder, read_labelled_queries, training_examples
 
     with _errors_exit():
         labelled = read_labelled_queries(queries)
+        if base is None and (configured := load_policy(policy).routing.index.embedder):
+            base = Path(configured).expanduser()  # go on from the model routing uses now
         router = _open_router(catalog, index_dir, policy, base, None, show_progress=not json_out)
         examples = training_examples(router, labelled, hard_negatives=hard_negatives)
         with _steps_bar(not json_out, "training") as progress:

@@ -212,6 +212,18 @@ def test_train_command_writes_a_model_the_policy_can_point_routing_at(tmp_path: 
     assert best is not None
     assert "get_current_weather" in {best.id, *(d.id for d in best.duplicates)}
 
+    # Training again under that policy goes on from its model, not from the packaged one.
+    result = runner.invoke(
+        app,
+        [
+            "train", "embedder", "--queries", str(labelled), "--out", str(tmp_path / "m2"),
+            "--epochs", "1", "--batch-size", "2", "--policy", str(policy), "--json",
+            "--index", str(tmp_path / "index-m"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert Path(json.loads(result.stdout)["base"]) == tmp_path / "m"
+
 
 def test_train_command_reports_a_bad_labelled_file_without_a_traceback(tmp_path: Path) -> None:
     labelled = tmp_path / "labelled.jsonl"
