@@ -227,6 +227,7 @@ def main() -> None:
     report = evaluate(methods, tasks, router)
     report.update(
         {
+            "embedder": router.embedder.name,
             "catalog": len(router.skills),
             "dependency_edges": len(planner.dependencies),
             "index_s": index_s,
