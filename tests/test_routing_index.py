@@ -144,3 +144,18 @@ def test_large_catalogs_switch_to_an_hnsw_index_with_the_same_answers(
     router = SkillRouter(hnsw, sample_router.embedder, small_threshold)
     for task in ("convert 100 dollars to yen", "open a pull request", "what's the weather"):
         assert router.route(task, k=3).matches[0].id == sample_router.route(task, k=3).matches[0].id
+
+
+def test_a_model_retrained_in_place_gets_another_name_so_its_old_index_is_not_reused(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.routing._embedder import _model_id, default_model_path
+
+    model = tmp_path / "model"
+    shutil.copytree(default_model_path(), model)
+    before = _model_id(model, "m")
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # new weights, same shapes and file size, same config files
+    weights.write_bytes(bytes(data))
+    assert _model_id(model, "m") != before

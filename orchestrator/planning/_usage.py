@@ -10,7 +10,7 @@ File format (JSON, written atomically)::
 
     {"format": "orchestrator.usage/1",
      "runs": [{"task": "Move report.txt into archive", "tools": ["fs.cd", "fs.mv"]}, ...],
-     "vectors": {"model": "all-MiniLM-L6-v2@c623beaa3218",     # optional: the tasks embedded
+     "vectors": {"model": "all-MiniLM-L6-v2@504d28f43d55",     # optional: the tasks embedded
                  "dimension": 384,                          #   (the first rows of the runs that
                  "float16": "<base64, little-endian>"}}     #   have a task, one row each)
 
