@@ -671,7 +671,9 @@ def train_embedder(
     queries: Annotated[
         Path,
         typer.Option(
-            "--queries", "-q", help='Labelled queries, JSON lines {"query": ..., "gold": [ids]}.'
+            "--queries",
+            "-q",
+            help='Labelled queries, JSON lines {"query": ..., "gold": ["skill id", ...]}.',
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
@@ -694,9 +696,8 @@ def train_embedder(
     policy: PolicyOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Fine-tune the embedder on queries labelled with the CATALOG skills that fit them.
-
-    Hard negatives are mined by routing each query with the base model. The result is a local
+    """Fine-tune the embedder on queries labelled with the CATALOG skills that fit them. Hard
+    negatives are mined by routing each query with the base model. The result is a local
     sentence-transformers directory: route with it by --embedder OUT (the catalog is embedded
     again with it), and judge it on queries it was not trained on."""
     from orchestrator.policy import load_policy
@@ -736,8 +737,8 @@ def train_no_fit(
         typer.Option(
             "--queries",
             "-q",
-            help='Labelled queries, JSON lines {"query": ..., "gold": [ids]}; "gold": [] for '
-            "a query nothing in the catalog fits.",
+            help='Labelled queries, JSON lines {"query": ..., "gold": ["skill id", ...]}; '
+            '"gold": [] for a query nothing in the catalog fits.',
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Policy file (YAML) to write.")],
@@ -752,12 +753,10 @@ def train_no_fit(
     json_out: JsonOption = False,
 ) -> None:
     """Calibrate "nothing fits" on queries labelled with the CATALOG skills that fit them,
-    some with none.
-
-    Writes OUT, a policy to route with (--policy OUT): the --policy file's settings, the
-    --embedder, and the fitted routing.no_fit section. Refit it after training an embedder:
-    the fit model weighs that embedder's cosines. The shares printed are on these same
-    queries; judge the policy on others."""
+    some with none. Writes OUT, a policy to route with (--policy OUT): the --policy file's
+    settings, the --embedder, and the fitted routing.no_fit section. Refit it after training
+    an embedder: the fit model weighs that embedder's cosines. The shares printed are on these
+    same queries; judge the policy on others."""
     import yaml
 
     from orchestrator._files import write_text_atomic
