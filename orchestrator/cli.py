@@ -748,15 +748,24 @@ def train_no_fit(
         float,
         typer.Option(help="Share of the queries some skill fits that must keep fits=true."),
     ] = 0.97,
+    refit_weights: Annotated[
+        bool | None,
+        typer.Option(
+            "--refit-weights/--keep-weights",
+            help="Fit the model's weights anew, or keep the policy's and set only the "
+            "threshold (default: refit with at least 50 queries nothing fits).",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexOption = None,
     policy: PolicyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Calibrate "nothing fits" on queries labelled with the CATALOG skills that fit them,
     some with none. Writes OUT, a policy to route with (--policy OUT): the --policy file's
-    settings, the --embedder, and the fitted routing.no_fit section. Refit it after training
-    an embedder: the fit model weighs that embedder's cosines. The shares printed are on these
-    same queries; judge the policy on others."""
+    settings, the --embedder, and the calibrated routing.no_fit section. Calibrate again after
+    training an embedder: the fit model weighs that embedder's cosines. The shares printed are
+    on these same queries; judge the policy on others."""
     import yaml
 
     from orchestrator._files import write_text_atomic
@@ -767,7 +776,7 @@ def train_no_fit(
         labelled = read_labelled_queries(queries)
         show = not json_out
         router = _open_router(catalog, index_dir, policy, embedder, None, show_progress=show)
-        calibration = calibrate_no_fit(router, labelled, keep=keep)
+        calibration = calibrate_no_fit(router, labelled, keep=keep, refit_weights=refit_weights)
         overlay = read_policy_overlay(policy) if policy is not None else {}
         routing = overlay.setdefault("routing", {})
         if embedder is not None:
@@ -778,6 +787,7 @@ def train_no_fit(
     summary = {
         "out": str(out),
         "threshold": calibration.policy.threshold,
+        "refitted": calibration.refitted,
         "relevant": calibration.relevant,
         "relevant_fit": calibration.relevant_fit,
         "unrelated": calibration.unrelated,
@@ -789,10 +799,12 @@ def train_no_fit(
     table = Table("queries", "count", "share", title="on the calibration queries (in-sample)")
     c = calibration
     table.add_row("some skill fits: keep fits", str(c.relevant), f"{c.relevant_fit:.3f}")
-    table.add_row("nothing fits: flagged", str(c.unrelated), f"{c.unrelated_flagged:.3f}")
+    flagged = "n/a" if c.unrelated_flagged is None else f"{c.unrelated_flagged:.3f}"
+    table.add_row("nothing fits: flagged", str(c.unrelated), flagged)
     console.print(table)
+    how = "weights refitted" if c.refitted else "the policy's weights kept"
     console.print(
-        f"threshold {calibration.policy.threshold}; route with it: --policy {out}", highlight=False
+        f"threshold {c.policy.threshold} ({how}); route with it: --policy {out}", highlight=False
     )
 
 

@@ -48,7 +48,8 @@ def test_fit_evidence_is_what_route_weighs(sample_router: SkillRouter) -> None:
 def test_a_calibrated_policy_keeps_the_asked_share_fitting_and_routing_agrees(
     sample_router: SkillRouter, labelled: list[LabelledQuery]
 ) -> None:
-    calibration = calibrate_no_fit(sample_router, labelled, keep=0.9)
+    calibration = calibrate_no_fit(sample_router, labelled, keep=0.9, refit_weights=True)
+    assert calibration.refitted
     relevant = [q.query for q in labelled if q.gold]
     unrelated = [q.query for q in labelled if not q.gold]
     assert (calibration.relevant, calibration.unrelated) == (len(relevant), len(unrelated))
@@ -63,17 +64,56 @@ def test_a_calibrated_policy_keeps_the_asked_share_fitting_and_routing_agrees(
     assert sum(fits) / len(fits) == pytest.approx(calibration.relevant_fit)
     assert sum(flagged) / len(flagged) == pytest.approx(calibration.unrelated_flagged)
     # Asking more relevant queries to fit can only lower the threshold.
-    looser = calibrate_no_fit(sample_router, labelled, keep=0.99)
+    looser = calibrate_no_fit(sample_router, labelled, keep=0.99, refit_weights=True)
     assert looser.policy.threshold <= calibration.policy.threshold
     assert looser.relevant_fit >= calibration.relevant_fit
 
 
-def test_calibration_needs_queries_nothing_fits_and_a_share_to_keep(
+def test_with_few_unrelated_queries_only_the_threshold_moves_and_with_many_the_weights_too(
+    sample_router: SkillRouter, labelled: list[LabelledQuery]
+) -> None:
+    shipped = sample_router.policy.no_fit
+    few = calibrate_no_fit(sample_router, labelled, keep=0.8)  # 16 unrelated queries
+    assert not few.refitted
+    assert (few.policy.weights, few.policy.bias) == (shipped.weights, shipped.bias)
+    assert few.policy.threshold != shipped.threshold
+
+    only_relevant = [q for q in labelled if q.gold]
+    threshold_only = calibrate_no_fit(sample_router, only_relevant, keep=0.8)
+    assert threshold_only.unrelated_flagged is None
+    assert threshold_only.policy.threshold == few.policy.threshold
+
+    words = [
+        "anchovy",
+        "ballet",
+        "cactus",
+        "dolphin",
+        "glacier",
+        "harp",
+        "igloo",
+        "jasmine",
+        "kayak",
+        "lantern",
+    ]
+    unrelated = [
+        LabelledQuery(f"{verb} a poem about the {word}", ())
+        for verb in ("write", "recite", "translate", "illustrate", "sing")
+        for word in words
+    ]
+    many = calibrate_no_fit(sample_router, only_relevant + unrelated, keep=0.8)
+    assert many.refitted and many.unrelated == 50
+    assert many.policy.weights != shipped.weights
+
+
+def test_calibration_needs_queries_some_skill_fits_and_a_share_to_keep(
     sample_router: SkillRouter, labelled: list[LabelledQuery]
 ) -> None:
     only_relevant = [q for q in labelled if q.gold]
     with pytest.raises(TrainingError, match=r'nothing fits \("gold": \[\]\), got \d+ and 0'):
-        calibrate_no_fit(sample_router, only_relevant)
+        calibrate_no_fit(sample_router, only_relevant, refit_weights=True)
+    only_unrelated = [q for q in labelled if not q.gold]
+    with pytest.raises(TrainingError, match=r"at least 5 queries with gold skills, got 0 and"):
+        calibrate_no_fit(sample_router, only_unrelated)
     with pytest.raises(TrainingError, match="keep must be in"):
         calibrate_no_fit(sample_router, labelled, keep=0.0)
     with pytest.raises(TrainingError, match=r"gold skill\(s\) \['no_such_tool'\]"):
@@ -99,6 +139,7 @@ def test_train_no_fit_writes_a_policy_that_keeps_the_given_settings(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["relevant_fit"] >= 0.95 and summary["unrelated"] > 0
+    assert summary["refitted"] is False  # the sample's 16 unrelated queries are too few
 
     written = yaml.safe_load(out.read_text())
     assert written["routing"]["retrieval"] == {"rerank_depth": 40}  # the --policy settings
@@ -107,7 +148,7 @@ def test_train_no_fit_writes_a_policy_that_keeps_the_given_settings(
     assert policy.routing.retrieval.rerank_depth == 40
 
 
-def test_train_no_fit_reports_too_few_unrelated_queries_and_writes_nothing(
+def test_train_no_fit_refitting_without_unrelated_queries_is_an_error_and_writes_nothing(
     tmp_path: Path, sample_index_dir: Path
 ) -> None:
     index = tmp_path / "index"
@@ -117,8 +158,12 @@ def test_train_no_fit_reports_too_few_unrelated_queries_and_writes_nothing(
     queries.write_text("\n".join(json.dumps(q) for q in lines if q["gold"]) + "\n")
     out = tmp_path / "policy.yaml"
     result = CliRunner().invoke(
-        app, ["train", "no-fit", "-q", str(queries), "-o", str(out), "--index", str(index)]
-    )
+        app,
+        [
+            "train", "no-fit", "-q", str(queries), "-o", str(out), "--index", str(index),
+            "--refit-weights",
+        ],
+    )  # fmt: skip
     assert result.exit_code == 2
     assert "needs at least 5 queries" in result.output
     assert not out.exists()

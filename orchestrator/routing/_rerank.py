@@ -193,9 +193,13 @@ class FitModel:
         self.trained = bool(np.any(self._w))
 
     def probability(self, top: Candidate, runner_up: Candidate | None) -> float:
+        return float(self.probabilities(fit_features(top, runner_up)[None, :])[0])
+
+    def probabilities(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The fit probability of each row of fit features (columns in FIT_FEATURES order)."""
         if not self.trained:
-            return max(0.0, min(1.0, top.dense_best))
-        return float(_sigmoid(float(fit_features(top, runner_up) @ self._w) + self._b))
+            return np.clip(features[:, FIT_FEATURES.index("dense_best")], 0.0, 1.0)
+        return np.asarray(_sigmoid(features @ self._w + self._b), dtype=np.float64)
 
 
 def fit_logistic(

@@ -307,6 +307,8 @@ class SkillRouter:
         next match (one row per query, columns in ``FIT_FEATURES`` order; zeros when nothing
         matches). The inputs :func:`~orchestrator.routing.calibrate_no_fit` fits it on."""
         rows = np.zeros((len(queries), len(FIT_FEATURES)), dtype=np.float64)
+        if not queries:
+            return rows
         for n, (query, vector) in enumerate(zip(queries, self.embed_queries(queries), strict=True)):
             result = self._route_untraced(query, vector, 2, only)
             # route() reranks this many fused candidates at k=2; the same rows give the same
