@@ -301,25 +301,25 @@ class SkillRouter:
         return self._candidates(rows, stage, vector, query_tokens)
 
     def fit_evidence(
-        self, queries: Sequence[str], *, only: Collection[str] | None = None
+        self,
+        queries: Sequence[str],
+        *,
+        only: Collection[str] | None = None,
+        vectors: npt.NDArray[np.float32] | None = None,
     ) -> npt.NDArray[np.float64]:
         """What the no-fit model weighs for each query: its best match's evidence against the
         next match (one row per query, columns in ``FIT_FEATURES`` order; zeros when nothing
-        matches). The inputs :func:`~orchestrator.routing.calibrate_no_fit` fits it on."""
+        matches). The inputs :func:`~orchestrator.routing.calibrate_no_fit` fits it on.
+        ``vectors``: the queries embedded by this router's embedder, when the caller has them."""
         rows = np.zeros((len(queries), len(FIT_FEATURES)), dtype=np.float64)
         if not queries:
             return rows
-        for n, (query, vector) in enumerate(zip(queries, self.embed_queries(queries), strict=True)):
-            result = self._route_untraced(query, vector, 2, only)
-            # route() reranks this many fused candidates at k=2; the same rows give the same
-            # evidence.
-            by_id = {
-                self.index.skills[c.row].id: c
-                for c in self.candidates(query, only=only, vector=vector)
-            }
-            ranked = [by_id[m.skill.id] for m in result.matches if m.skill.id in by_id]
-            if ranked:
-                rows[n] = fit_features(ranked[0], ranked[1] if len(ranked) > 1 else None)
+        if vectors is None:
+            vectors = self.embed_queries(queries)
+        for n, (query, vector) in enumerate(zip(queries, vectors, strict=True)):
+            leaders = self._ranking(query, vector, 2, only).leaders
+            if leaders:
+                rows[n] = fit_features(leaders[0], leaders[1] if len(leaders) > 1 else None)
         return rows
 
     def _route(
@@ -342,6 +342,58 @@ class SkillRouter:
         k: int,
         only: Collection[str] | None,
     ) -> RouteResult:
+        ranking = self._ranking(query, vector, k, only)
+        ranked, groups, leaders = ranking.ranked, ranking.groups, ranking.leaders
+        matches = []
+        for n, group in enumerate(groups[:k]):
+            lead = ranked[group[0]]
+            runner_up = leaders[n + 1] if n + 1 < len(leaders) else None
+            matches.append(
+                Match(
+                    skill=self.index.skills[lead.row],
+                    score=ranking.scores[group[0]],
+                    scores={
+                        "bm25": lead.bm25,
+                        "dense": lead.dense_best,
+                        "coverage": lead.coverage,
+                        "rrf": lead.rrf,
+                        "fit": self.fit_model.probability(lead, runner_up),
+                    },
+                    duplicates=tuple(self.index.skills[ranked[i].row] for i in group[1:]),
+                )
+            )
+        # Always k results when the catalog has k: top up from stage 1 beyond the rerank depth,
+        # and only when that runs out, from the rest of the catalog (walked lazily: it is large).
+        if len(matches) < k:
+            seen = {c.row for c in ranked}
+            floor = min((m.score for m in matches), default=0.0)
+            allowed = self._allowed_rows(only)
+            rest = range(len(self.index)) if allowed is None else allowed.tolist()
+            stage = ranking.stage
+            for row in itertools.chain(stage.fused[ranking.depth :], rest):
+                if len(matches) >= k:
+                    break
+                if row in seen:
+                    continue
+                seen.add(row)
+                matches.append(
+                    Match(
+                        self.index.skills[row], floor, {"rrf": stage.rrf.get(row, 0.0), "fit": 0.0}
+                    )
+                )
+        threshold = self.policy.no_fit.threshold
+        fits = bool(matches) and matches[0].scores["fit"] >= threshold
+        return RouteResult(query=query, matches=tuple(matches), fits=fits, threshold=threshold)
+
+    def _ranking(
+        self,
+        query: str,
+        vector: npt.NDArray[np.float32],
+        k: int,
+        only: Collection[str] | None,
+    ) -> _Ranking:
+        """Stage 1, the rerank of its top candidates, and their near-duplicate groups: what a
+        route result for ``k`` matches is read from."""
         query_tokens = tokenize(query)
         with span("retrieve", method="rrf"):
             stage = self._stage_one(query_tokens, vector, self._allowed_rows(only))
@@ -362,46 +414,14 @@ class SkillRouter:
         groups = group_duplicates(
             heads, [self._contract(c.row) for c in ranked], self.policy.duplicates
         )
-        leaders = [ranked[g[0]] for g in groups]
-        matches = []
-        for n, group in enumerate(groups[:k]):
-            lead = ranked[group[0]]
-            runner_up = leaders[n + 1] if n + 1 < len(leaders) else None
-            matches.append(
-                Match(
-                    skill=self.index.skills[lead.row],
-                    score=float(final[order[group[0]]]),
-                    scores={
-                        "bm25": lead.bm25,
-                        "dense": lead.dense_best,
-                        "coverage": lead.coverage,
-                        "rrf": lead.rrf,
-                        "fit": self.fit_model.probability(lead, runner_up),
-                    },
-                    duplicates=tuple(self.index.skills[ranked[i].row] for i in group[1:]),
-                )
-            )
-        # Always k results when the catalog has k: top up from stage 1 beyond the rerank depth,
-        # and only when that runs out, from the rest of the catalog (walked lazily: it is large).
-        if len(matches) < k:
-            seen = {c.row for c in ranked}
-            floor = min((m.score for m in matches), default=0.0)
-            allowed = self._allowed_rows(only)
-            rest = range(len(self.index)) if allowed is None else allowed.tolist()
-            for row in itertools.chain(stage.fused[depth:], rest):
-                if len(matches) >= k:
-                    break
-                if row in seen:
-                    continue
-                seen.add(row)
-                matches.append(
-                    Match(
-                        self.index.skills[row], floor, {"rrf": stage.rrf.get(row, 0.0), "fit": 0.0}
-                    )
-                )
-        threshold = self.policy.no_fit.threshold
-        fits = bool(matches) and matches[0].scores["fit"] >= threshold
-        return RouteResult(query=query, matches=tuple(matches), fits=fits, threshold=threshold)
+        return _Ranking(
+            stage=stage,
+            depth=depth,
+            ranked=ranked,
+            scores=[float(final[i]) for i in order],
+            groups=groups,
+            leaders=[ranked[g[0]] for g in groups],
+        )
 
     def _candidates(
         self,
@@ -442,6 +462,18 @@ class SkillRouter:
             contract = contract_of(self.index.skills[row])
             self._contracts[row] = contract
         return contract
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranking:
+    """Stage 1 for a query, and its reranked candidates grouped into near-duplicates."""
+
+    stage: _StageOne
+    depth: int  # how many of stage 1's fused rows were reranked
+    ranked: list[Candidate]  # best first
+    scores: list[float]  # the rerank score of each of ``ranked``
+    groups: list[list[int]]  # indexes into ``ranked``, each group's leader first
+    leaders: list[Candidate]  # each group's leader, best first
 
 
 @dataclass(frozen=True, slots=True)
