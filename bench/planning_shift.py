@@ -178,54 +178,60 @@ def unseen_tools(
     return report
 
 
-def similarity_sweep(
-    planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any]
+def sweep(
+    planner: Planner,
+    routed: list[Routed],
+    models: Models,
+    vectors: dict[str, Any],
+    variants: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """On the tuning half, without the familiarity guard: how a higher ``min_similarity`` (past
-    tasks less alike are not recalled) trades in-domain gains for less harm on unseen tools."""
+    """On the tuning half: each variant of the usage rules (name -> ``UsagePolicy`` fields),
+    the planner with the in-domain model and with the model that never saw the task's API,
+    against the planner alone."""
     tune = [r for r in routed if half(r[0]) == "tune"]
     alone = plan_rows(planner, tune, None, vectors)
     default = planner.policy
     report: dict[str, Any] = {}
-    for value in SWEEP:
-        planner.policy = with_usage(default, min_similarity=value, min_familiarity=0.0)
-        report[f"{value:.2f}"] = compare(
-            {
-                "planner": alone,
-                "+ in-domain model": plan_rows(planner, tune, models.in_domain, vectors),
-                "+ model, API unseen": plan_rows(planner, tune, models.unseen, vectors),
-            },
-            lambda r: True,
-        )
-    planner.policy = default
+    try:
+        for name, fields in variants.items():
+            planner.policy = with_usage(default, **fields)
+            report[name] = compare(
+                {
+                    "planner": alone,
+                    "+ in-domain model": plan_rows(planner, tune, models.in_domain, vectors),
+                    "+ model, API unseen": plan_rows(planner, tune, models.unseen, vectors),
+                },
+                lambda r: True,
+            )
+    finally:
+        planner.policy = default
     return report
+
+
+def similarity_sweep(
+    planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any]
+) -> dict[str, Any]:
+    """Without the familiarity guard: how a higher ``min_similarity`` (past tasks less alike
+    are not recalled) trades in-domain gains for less harm on unseen tools."""
+    variants = {f"{v:.2f}": {"min_similarity": v, "min_familiarity": 0.0} for v in SWEEP}
+    return sweep(planner, routed, models, vectors, variants)
 
 
 def guard_sweep(
     planner: Planner, routed: list[Routed], models: Models, vectors: dict[str, Any]
 ) -> dict[str, Any]:
-    """On the tuning half: the familiarity guard's settings (a task is familiar when past runs
-    called ``min_familiarity`` of its top ``familiar_depth`` matches; an unfamiliar one recalls
-    only past tasks ``unfamiliar_min_similarity`` alike), in-domain and on unseen tools."""
-    tune = [r for r in routed if half(r[0]) == "tune"]
-    alone = plan_rows(planner, tune, None, vectors)
-    default = planner.policy
-    report: dict[str, Any] = {}
-    for depth, share, floor in [(10, 0.0, 0.4), *GUARD_SWEEP]:
-        planner.policy = with_usage(
-            default, familiar_depth=depth, min_familiarity=share, unfamiliar_min_similarity=floor
-        )
-        name = "off" if share == 0.0 else f"top {depth}, {share:.1f}, {floor:.2f}"
-        report[name] = compare(
-            {
-                "planner": alone,
-                "+ in-domain model": plan_rows(planner, tune, models.in_domain, vectors),
-                "+ model, API unseen": plan_rows(planner, tune, models.unseen, vectors),
-            },
-            lambda r: True,
-        )
-    planner.policy = default
-    return report
+    """The familiarity guard's settings (a task is familiar when past runs called
+    ``min_familiarity`` of its top ``familiar_depth`` matches; an unfamiliar one recalls only
+    past tasks ``unfamiliar_min_similarity`` alike), in-domain and on unseen tools."""
+    variants = {
+        ("off" if share == 0.0 else f"top {depth}, {share:.1f}, {floor:.2f}"): {
+            "familiar_depth": depth,
+            "min_familiarity": share,
+            "unfamiliar_min_similarity": floor,
+        }
+        for depth, share, floor in [(10, 0.0, 0.4), *GUARD_SWEEP]
+    }
+    return sweep(planner, routed, models, vectors, variants)
 
 
 def other_conversations(
