@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import yaml
 
 from orchestrator.errors import OrchestratorError
 
-__all__ = ["read_document", "read_json_lines", "write_text_atomic"]
+__all__ = ["read_document", "read_json_lines", "replace_dir", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -35,6 +37,18 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def replace_dir(staging: Path, target: Path) -> None:
+    """Swap the finished folder ``staging`` (a sibling of ``target``) in for ``target``: a
+    reader finds the old folder or the whole new one, never a mix; the old one is deleted."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+    os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:

@@ -7,7 +7,6 @@ Built once per catalog and written to disk atomically with a manifest; rebuilt i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -22,6 +21,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from orchestrator._files import replace_dir
 from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
 from orchestrator.routing._embedder import Embedder
@@ -369,14 +369,8 @@ def _apply_search_params(index: Any, policy: IndexPolicy) -> None:
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
     if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
         raise IndexFormatError(
             f"{target}: exists and is not an orchestrator index; refusing to replace it"
         )
-    retired = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-    os.replace(target, retired)
-    os.replace(staging, target)
-    shutil.rmtree(retired, ignore_errors=True)
+    replace_dir(staging, target)

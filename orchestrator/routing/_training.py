@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator._files import read_json_lines
+from orchestrator._files import read_json_lines, replace_dir
 from orchestrator.catalog import Skill
 from orchestrator.errors import TrainingError
 from orchestrator.routing._duplicates import contract_of, is_duplicate
@@ -300,13 +299,7 @@ def _save_atomic(model: Any, target: Path, report: TrainingReport) -> None:
     try:
         model.save(str(staging))
         (staging / TRAINING_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        replace_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
