@@ -174,11 +174,20 @@ def test_retraining_into_a_folder_replaces_the_model_whole(tmp_path: Path) -> No
     examples = [TrainingExample(q, f"{n}. {d}") for q, n, d in JARGON]
     out = tmp_path / "model"
     out.mkdir()
+    (out / "modules.json").write_text("[]")  # an earlier model's folder
     (out / "stale.txt").write_text("from an earlier model")
     fine_tune_embedder(examples, out, epochs=1, batch_size=4, max_tokens=16)
     assert not (out / "stale.txt").exists()
     assert (out / "model.safetensors").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging left behind
+
+
+def test_training_never_replaces_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    examples = [TrainingExample(q, f"{n}. {d}") for q, n, d in JARGON]
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(TrainingError, match="not a sentence-transformers model folder"):
+        fine_tune_embedder(examples, tmp_path, epochs=1, batch_size=4)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.slow

@@ -212,6 +212,7 @@ def fine_tune_embedder(
         raise TrainingError(
             "expected epochs >= 1, batch_size >= 2, learning_rate > 0 and max_tokens >= 8"
         )
+    _check_replaceable(Path(out))  # before training, not after it
     import torch
 
     base_path = Path(base) if base is not None else default_model_path()
@@ -289,6 +290,18 @@ def _not_negatives(
             if document == row.positive or (j < len(batch) and batch[j].query == row.query):
                 out.append((i, j))
     return out
+
+
+def _check_replaceable(target: Path) -> None:
+    """``target`` is replaced whole by the new model: refuse a file or a folder that holds
+    something other than a sentence-transformers model (say, ``--out .``)."""
+    if not target.exists():
+        return
+    if not target.is_dir() or (any(target.iterdir()) and not (target / "modules.json").exists()):
+        raise TrainingError(
+            f"{target}: exists and is not a sentence-transformers model folder; refusing to "
+            "replace it (give a new or empty folder, or an earlier model's)"
+        )
 
 
 def _save_atomic(model: Any, target: Path, report: TrainingReport) -> None:
