@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bfcl
 
+from orchestrator._files import write_text_atomic
 from orchestrator._resources import data_path
 from orchestrator.errors import IndexFormatError
 from orchestrator.policy import load_policy
@@ -75,7 +76,12 @@ def top_features(
     an empty list has no match and no row)."""
     if only is None:
         return router.fit_evidence(texts)
-    rows = [router.fit_evidence([t], only=o) for t, o in zip(texts, only, strict=True) if o]
+    vectors = router.embed_queries(texts)
+    rows = [
+        router.fit_evidence([t], only=o, vectors=v[None, :])
+        for t, o, v in zip(texts, only, vectors, strict=True)
+        if o
+    ]
     return np.vstack(rows)
 
 
@@ -157,7 +163,7 @@ def main() -> None:
     if args.policy_out is not None:
         no_fit = {"threshold": round(threshold, 4), "weights": weights, "bias": round(b, 5)}
         header = f"# The fit model for {router.embedder.name} (bench/train_reranker.py).\n"
-        args.policy_out.write_text(header + yaml.safe_dump({"routing": {"no_fit": no_fit}}))
+        write_text_atomic(args.policy_out, header + yaml.safe_dump({"routing": {"no_fit": no_fit}}))
         print(f"wrote {args.policy_out}")
 
 
