@@ -783,6 +783,7 @@ def train_no_fit(
             routing.setdefault("index", {})["embedder"] = str(embedder.absolute())
         routing["no_fit"] = calibration.policy.model_dump()
         header = f"# No-fit model calibrated on {queries} by `orchestrator train no-fit`.\n"
+        out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out, header + yaml.safe_dump(overlay, sort_keys=False))
     summary = {
         "out": str(out),

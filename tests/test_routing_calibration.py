@@ -127,8 +127,7 @@ def test_train_no_fit_writes_a_policy_that_keeps_the_given_settings(
     shutil.copytree(sample_index_dir, index)
     base = tmp_path / "mine.yaml"
     base.write_text("routing:\n  retrieval:\n    rerank_depth: 40\n")
-    out = tmp_path / "calibrated" / "policy.yaml"
-    out.parent.mkdir()
+    out = tmp_path / "calibrated" / "policy.yaml"  # its folder is made
     result = CliRunner().invoke(
         app,
         [
