@@ -331,7 +331,7 @@ def embedder_for(
     policy: IndexPolicy,
     embedder: Embedder | str | Path | None = None,
     *,
-    skills: int = 0,
+    skills: int,
     built_with: str | None = None,
 ) -> Embedder:
     """The embedder a router over ``skills`` skills uses: ``embedder`` when given (an instance,

@@ -104,7 +104,8 @@ class Gateway:
         """Index the entered pool's tools (cached per server and tools-list hash in
         ``index_dir``) and build the gateway."""
         policy = policy if policy is not None else load_policy()
-        model = embedder_for(policy.routing.index, embedder)
+        tools = sum(len(c.tools) for c in servers if c.session is not None)
+        model = embedder_for(policy.routing.index, embedder, skills=tools)
         index = server_indexes(servers, model, policy.routing.index, index_dir)
         router = SkillRouter(index, model, policy.routing)
         return cls(servers, router, policy=policy, listeners=listeners)
