@@ -166,3 +166,14 @@ def test_train_no_fit_refitting_without_unrelated_queries_is_an_error_and_writes
     assert result.exit_code == 2
     assert "needs at least 5 queries" in result.output
     assert not out.exists()
+
+
+def test_train_no_fit_help_states_the_refit_minimum_the_code_applies() -> None:
+    # The CLI spells the number out so that --help need not import the routing stack.
+    from orchestrator.routing._calibration import MIN_UNRELATED_TO_REFIT
+
+    result = CliRunner().invoke(app, ["train", "no-fit", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert f"at least {MIN_UNRELATED_TO_REFIT} queries nothing fits" in " ".join(
+        result.output.split()
+    )

@@ -121,7 +121,7 @@ def training_examples(
         A gold id is not in the router's catalog.
     """
     check_gold(router, labelled)
-    by_id = {s.id: s for s in router.skills}
+    row_of = {s.id: row for row, s in enumerate(router.skills)}  # every gold id, by check_gold
     policy = router.policy
     examples: list[TrainingExample] = []
     vectors = router.embed_queries([q.query for q in labelled]) if labelled else None
@@ -129,9 +129,8 @@ def training_examples(
         if not item.gold:
             continue
         assert vectors is not None
-        gold = [by_id[g] for g in item.gold]
-        gold_rows = [router.index.row(g.id) for g in gold]
-        gold_heads = np.stack([router.index.vectors_of(r)[0] for r in gold_rows if r is not None])
+        gold = [router.skills[row_of[g]] for g in item.gold]
+        gold_heads = np.stack([router.index.vectors_of(row_of[g])[0] for g in item.gold])
         gold_contracts = [contract_of(g) for g in gold]
         negatives: list[str] = []
         for candidate in router.candidates(item.query, depth=depth, vector=vectors[n]):
