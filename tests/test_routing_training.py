@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ from orchestrator.routing import (
     read_labelled_queries,
     training_examples,
 )
-from orchestrator.routing._training import _batch_documents, _not_negatives
+from orchestrator.routing import _training as training
+from orchestrator.routing._training import _batch_documents, _batch_loss, _not_negatives
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -114,6 +116,31 @@ def test_a_batch_never_scores_a_query_against_its_own_skill_as_a_negative() -> N
     # Real negatives stay: query 0 against capture payment (as a positive and as a negative).
     assert (0, 1) not in excluded and (0, 3) not in excluded
     assert not any(i == j for i, j in excluded)
+
+
+def test_the_training_loss_leaves_a_query_s_own_skill_out_of_its_negatives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    # One unit vector per distinct text; each query points exactly at its own skill's text.
+    axes = {
+        "refund payment.": 0, "refund order 1": 0, "capture payment.": 1, "take payment": 1,
+        "issue credit note.": 2,
+    }  # fmt: skip
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        return torch.nn.functional.one_hot(torch.tensor([axes[t] for t in texts]), 3).float()
+
+    batch = [
+        TrainingExample("refund order 1", "refund payment.", ("capture payment.",)),
+        TrainingExample("take payment", "capture payment.", ("refund payment.",)),
+    ]
+    # Each query's own skill also sits in the other's negatives; scored as a negative, it
+    # would tie with the positive and hold the loss at about log 2.
+    assert float(_batch_loss(batch, embed, scale=20.0)) < 1e-6
+    monkeypatch.setattr(training, "_not_negatives", lambda batch, documents: [])
+    assert float(_batch_loss(batch, embed, scale=20.0)) == pytest.approx(math.log(2), abs=1e-6)
 
 
 def test_labelled_query_file_errors_name_the_file_and_line(tmp_path: Path) -> None:

@@ -239,11 +239,7 @@ def fine_tune_embedder(
         rng.shuffle(order)
         for start in range(0, len(order), batch_size):
             batch = [examples[i] for i in order[start : start + batch_size]]
-            documents = _batch_documents(batch)
-            scores = embed([e.query for e in batch]) @ embed(documents).T * scale
-            for i, j in _not_negatives(batch, documents):
-                scores[i, j] = -1e4
-            loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+            loss = _batch_loss(batch, embed, scale)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             schedule.step()
@@ -267,6 +263,21 @@ def fine_tune_embedder(
     )
     _save_atomic(model, Path(out), report)
     return report
+
+
+def _batch_loss(
+    batch: Sequence[TrainingExample], embed: Callable[[list[str]], Any], scale: float
+) -> Any:
+    """The multiple-negatives ranking loss of one batch (a torch scalar): each query's softmax
+    over the batch's documents, its own positive the target, pairs that are not negatives
+    (:func:`_not_negatives`) left out. ``embed`` maps texts to unit vectors (a torch tensor)."""
+    import torch
+
+    documents = _batch_documents(batch)
+    scores = embed([e.query for e in batch]) @ embed(documents).T * scale
+    for i, j in _not_negatives(batch, documents):
+        scores[i, j] = -1e4
+    return torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
 
 
 def _batch_documents(batch: Sequence[TrainingExample]) -> list[str]:
