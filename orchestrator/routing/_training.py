@@ -240,7 +240,7 @@ def fine_tune_embedder(
         for start in range(0, len(order), batch_size):
             batch = [examples[i] for i in order[start : start + batch_size]]
             loss = _batch_loss(batch, embed, scale)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
