@@ -478,18 +478,17 @@ DEMO_TASKS = (
     "order me a large pepperoni pizza",
 )
 # The run the demo heals: the tool chosen for the refund is down (rerouted to an alternative),
-# and the first step fails once (retried).
+# and another step fails once (retried): the first one, or the alternative the run turns to.
 DEMO_RUN = DEMO_TASKS[0]
 
 
 def _demo_faults(plan: Any) -> list[Any]:
-    faults = []
-    if plan.steps:
-        faults.append(_parse_fault(f"{plan.steps[0].id}:error:1"))
     healable = next((s for s in plan.steps if s.alternatives), None)
-    if healable is not None:
-        faults.append(_parse_fault(f"{healable.id}:down"))
-    return faults
+    if healable is None:
+        return [_parse_fault(f"{plan.steps[0].id}:error:1")] if plan.steps else []
+    first = plan.steps[0]
+    flaky = first.id if first is not healable else healable.alternatives[0]
+    return [_parse_fault(f"{flaky}:error:1"), _parse_fault(f"{healable.id}:down")]
 
 
 @app.command()

@@ -269,6 +269,49 @@ def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planne
     assert written.ids == ["weather_forecast"]
 
 
+REFUND = skill(
+    "refund_payment",
+    "Refund a card payment in full or in part.",
+    {"payment_id": "Id of the payment to refund"},
+    {"refund_id": "Id of the refund"},
+)
+FETCH_PAYMENT = skill(
+    "fetch_payment",
+    "Fetch a card payment's status, amount and refund state.",
+    {"payment_id": "Id of the payment"},
+    {"payment_id": "Id of the payment", "status": "Payment status", "amount": "Amount paid"},
+)
+LIST_PAYMENTS = skill(
+    "list_customer_payments",
+    "List a customer's card payments, newest first.",
+    {"customer_email": "The customer's email address"},
+).model_copy(
+    update={
+        "outputs": {
+            "type": "object",
+            "properties": {
+                "payments": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"payment_id": {"type": "string"}}},
+                }
+            },
+        }
+    }
+)
+
+
+def test_a_skill_that_needs_the_value_it_returns_is_not_planned_to_produce_it(
+    tmp_path: Path,
+) -> None:
+    task = "refund the customer's last card payment"
+    echo_only = SkillRouter.from_catalog([REFUND, FETCH_PAYMENT], index_dir=tmp_path / "a")
+    # fetch_payment returns payment_id but needs one to run: the caller must give it.
+    assert Planner.from_router(echo_only).plan(task).ids == ["refund_payment"]
+    catalog = [REFUND, FETCH_PAYMENT, LIST_PAYMENTS]
+    lister = SkillRouter.from_catalog(catalog, index_dir=tmp_path / "b")
+    assert Planner.from_router(lister).plan(task).ids == [LIST_PAYMENTS.id, "refund_payment"]
+
+
 def test_sub_goals_get_their_skills_in_task_order(planner: Planner) -> None:
     plan = planner.plan(
         "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"

@@ -44,7 +44,12 @@ class FieldRef:
     @property
     def words(self) -> frozenset[str]:
         """Stemmed words of the leaf name, e.g. ``nearestAirport`` -> {"nearest", "airport"}."""
-        return frozenset(tokenize(identifier_words(self.leaf)))
+        return self.words_of(self.name)
+
+    @staticmethod
+    def words_of(name: str) -> frozenset[str]:
+        """Stemmed words of a field name's leaf (``orders.id`` -> {"id"})."""
+        return frozenset(tokenize(identifier_words(name.rsplit(".", 1)[-1])))
 
     @property
     def specific_words(self) -> frozenset[str]:

@@ -473,12 +473,15 @@ class Planner:
                     continue
                 if any(b.input == field_ref.name for b in consumer.bindings):
                     continue
-                # A near-duplicate of the consumer does its job; it does not feed it.
+                # A near-duplicate of the consumer does its job; it does not feed it. A skill
+                # that needs the very value it would supply (``fetch_payment(payment_id)``
+                # returning ``payment_id``) cannot be its source.
                 edges = [
                     e
                     for e in self.dependencies.producers(consumer_id, field_ref.name)
                     if (e.producer in drafts or e.producer in window)
                     and e.producer not in consumer.alternatives
+                    and (e.producer in drafts or not self._echoes(e, field_ref))
                 ]
                 edge = self._producer(edges, drafts, window)
                 if edge is None or self._creates_cycle(drafts, edge):
@@ -501,6 +504,16 @@ class Planner:
                 consumer.bindings.append(
                     Binding(field_ref.name, edge.producer, edge.output, edge.reason)
                 )
+
+    def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
+        """Whether ``edge``'s producer requires the value it would supply: an input named
+        like its output or like the consumer's input. Such a skill looks the value up or passes
+        it on; whoever could give it that value could give the consumer the same."""
+        supplied = {FieldRef.words_of(edge.output), needed.words}
+        return any(
+            f.required and f.words and f.words in supplied
+            for f in input_fields(self._skills[edge.producer])
+        )
 
     def _producer(
         self,
