@@ -1,5 +1,5 @@
-"""Plan a task over the sample catalog and run it with real Python functions, one of which is
-down; print the plan and how the run healed.
+"""Plan a task over the sample catalog and run it with real Python functions; the geocoder the
+plan chose is down, so the run heals onto another one and feeds its coordinates on.
 
     python examples/plan_and_run.py
 """
@@ -13,20 +13,21 @@ import anyio
 from orchestrator import Orchestrator
 from orchestrator._resources import data_path
 
-TASK = "refund the customer's last card payment"
+TASK = "get the forecast for the address 1 Infinite Loop, Cupertino"
+# Values the caller already has, by parameter name (here, the one the task states).
+INPUTS = {"address": "1 Infinite Loop, Cupertino"}
 
 
-def fetch_payment(**arguments: Any) -> dict[str, Any]:
-    return {"payment_id": "pay_42", "status": "captured", "amount": 1999, "currency": "eur"}
+def geocoder_down(address: str, **_: Any) -> dict[str, Any]:
+    raise ConnectionError("geocoding API unreachable")
 
 
-def stripe_refund(payment_id: str, **_: Any) -> dict[str, Any]:
-    raise ConnectionError("api.stripe.com unreachable")
+def geocode(address: str, **_: Any) -> dict[str, Any]:
+    return {"latitude": 37.3318, "longitude": -122.0312, "formatted_address": address}
 
 
-def refund(payment_id: str, **_: Any) -> dict[str, Any]:
-    return {"refund_id": f"re_{payment_id}", "status": "succeeded", "amount": 1999,
-            "currency": "eur"}  # fmt: skip
+def forecast(latitude: float, longitude: float, **_: Any) -> dict[str, Any]:
+    return {"days": [{"date": "2026-12-07", "temp_max_c": 16, "at": [latitude, longitude]}]}
 
 
 async def main() -> None:
@@ -35,15 +36,14 @@ async def main() -> None:
     for step in plan.steps:
         print(f"{step.id:<24} needs {list(step.needs)}  alternatives {list(step.alternatives)}")
         print(f"{'':<24} {step.reason}")
-    # Every refund provider and every payment lookup the plan may use, as real functions.
+    # Every skill the plan may use, as a real function (the forecast is the step that needs
+    # another's output); the geocoder the plan chose is down.
     tools: dict[str, Any] = {}
     for step in plan.steps:
         for skill_id in (step.id, *step.alternatives):
-            if "refund" in skill_id:
-                tools[skill_id] = stripe_refund if skill_id.startswith("stripe") else refund
-            else:
-                tools[skill_id] = fetch_payment
-    result = await orchestrator.run(TASK, tools=tools, plan=plan)
+            tools[skill_id] = forecast if step.needs else geocode
+    tools[plan.steps[0].id] = geocoder_down
+    result = await orchestrator.run(TASK, tools=tools, plan=plan, inputs=INPUTS)
     print(f"\n{result.outcome} via {' > '.join(result.path)}")
     for d in result.log:
         print(f"  {d.t_ms:8.1f} ms  {d.action:<8} {d.tool:<24} {d.reason}")

@@ -1,0 +1,46 @@
+"""The examples run as a user runs them (a fresh process, the packaged sample catalog) and end
+as their docstrings say."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(name: str) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_plan_and_run_heals_onto_another_geocoder_and_feeds_its_coordinates_on() -> None:
+    out = _run("plan_and_run.py")
+    completed = next(line for line in out.splitlines() if line.startswith("completed via "))
+    geocoder, forecaster = completed.removeprefix("completed via ").split(" > ")
+    assert "reroute" in out and "escalate" not in out
+    # The forecast was called with the coordinates the geocoder that answered returned.
+    assert f"'{forecaster}': {{'days': [{{" in out and "'at': [37.3318, -122.0312]" in out
+    chosen, _, alternatives = out.splitlines()[0].partition("alternatives")
+    assert geocoder != chosen.split()[0] and repr(geocoder) in alternatives  # healed across
+
+
+@pytest.mark.slow
+def test_route_and_heal_routes_then_completes_around_the_payment_provider() -> None:
+    out = _run("route_and_heal.py")
+    assert "routing: fits=True" in out
+    assert "execution: completed via" in out and "reroute" in out
