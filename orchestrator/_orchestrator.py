@@ -21,6 +21,7 @@ import anyio
 import anyio.to_thread
 
 from orchestrator.catalog import Skill
+from orchestrator.errors import ToolArgumentError
 from orchestrator.execution import (
     CallableInvoker,
     Decision,
@@ -107,21 +108,51 @@ def keyword_tools(
     adapted: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
     for key, fn in functions.items():
         skill_id = key if key in skills else by_name.get(key, key)
+        check = _argument_check(skill_id, fn)
         if inspect.iscoroutinefunction(fn):
 
             async def call_async(
-                arguments: Mapping[str, Any], fn: Callable[..., Awaitable[Any]] = fn
+                arguments: Mapping[str, Any],
+                fn: Callable[..., Awaitable[Any]] = fn,
+                check: Callable[[Mapping[str, Any]], None] = check,
             ) -> Any:
+                check(arguments)
                 return await fn(**arguments)
 
             adapted[skill_id] = call_async
         else:
 
-            def call(arguments: Mapping[str, Any], fn: ToolFunction = fn) -> Any:
+            def call(
+                arguments: Mapping[str, Any],
+                fn: ToolFunction = fn,
+                check: Callable[[Mapping[str, Any]], None] = check,
+            ) -> Any:
+                check(arguments)
                 return fn(**arguments)
 
             adapted[skill_id] = call
     return adapted
+
+
+def _argument_check(tool: str, fn: Callable[..., Any]) -> Callable[[Mapping[str, Any]], None]:
+    """Raise ``ToolArgumentError`` before ``fn`` is called with arguments its signature refuses
+    (a required one no step and no input supplied): a call that cannot start says so, instead
+    of a ``TypeError`` retried as if the tool had failed."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have none: let the call itself decide
+        return lambda arguments: None
+
+    def check(arguments: Mapping[str, Any]) -> None:
+        try:
+            signature.bind(**arguments)
+        except TypeError as exc:
+            raise ToolArgumentError(
+                f"{exc} (pass it in inputs, by parameter name, or plan a step that produces it)",
+                tool=tool,
+            ) from None
+
+    return check
 
 
 class Orchestrator:

@@ -24,6 +24,7 @@ can fix their input without reading our source.
         ├── ToolUnavailableError    the tool is down or unreachable
         │   └── ConnectionLostError the connection dropped mid-call; it may have taken effect
         ├── ToolCallError           the tool ran and reported an error
+        ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
         ├── MalformedOutputError    the output does not match the tool's outputs schema
         ├── RateLimitedError        the tool refused the call for now (may carry retry_after)
@@ -52,6 +53,7 @@ __all__ = [
     "RateLimitedError",
     "ScenarioError",
     "TelemetryError",
+    "ToolArgumentError",
     "ToolCallError",
     "ToolFailure",
     "ToolTimeoutError",
@@ -139,6 +141,11 @@ class ToolUnavailableError(ToolFailure):
 
 class ToolCallError(ToolFailure):
     """The tool ran and reported an error; it may succeed if called again."""
+
+
+class ToolArgumentError(ToolFailure):
+    """The call's arguments do not fit the tool (a required one missing, an unknown one given):
+    the same call would fail again, so it is not retried, and the tool's health is not blamed."""
 
 
 class ToolTimeoutError(ToolFailure):

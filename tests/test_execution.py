@@ -17,6 +17,7 @@ import yaml
 from orchestrator.errors import (
     EscalationError,
     RateLimitedError,
+    ToolArgumentError,
     ToolCallError,
     ToolUnavailableError,
 )
@@ -403,6 +404,20 @@ async def test_tool_with_open_breaker_is_avoided_before_it_is_called() -> None:
     assert result.path == ["CRM", "Razorpay", "Email"]
     assert [d.action for d in result.log if d.tool == "Stripe"] == ["reroute"]
     assert "known down" in next(d.reason for d in result.log if d.tool == "Stripe")
+
+
+async def test_a_call_with_bad_arguments_is_not_retried_nor_held_against_the_tool() -> None:
+    g = support()
+    bad = ToolArgumentError("missing a required argument: 'amount'", tool="Stripe")
+    calls = Calls({"Stripe": [bad] * 10})
+    executor = Executor(g, calls.invoker(g), policy=fast_policy(), clock=Clock())
+    before = executor.stats["Stripe"].failure_rate
+    for _ in range(6):  # more than the breaker's fail_max
+        with pytest.raises(ToolArgumentError):
+            await executor.run_step("Stripe", {}, DecisionLog())
+    assert calls.count["Stripe"] == 6  # one call each: no retry
+    assert executor.breakers["Stripe"].state == STATE_CLOSED
+    assert executor.stats["Stripe"].failure_rate == before
 
 
 async def test_executors_sharing_tool_health_avoid_a_tool_another_one_broke() -> None:

@@ -18,6 +18,7 @@ from orchestrator.errors import (
     ConnectionLostError,
     MalformedOutputError,
     RateLimitedError,
+    ToolArgumentError,
     ToolCallError,
     ToolTimeoutError,
     ToolUnavailableError,
@@ -60,6 +61,9 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
         result = await invoker.invoke("f/append_journal", {"text": "after"})
         assert not result.is_error
         assert servers.connection("f").starts == 1
+        # A call without a required argument is refused as such (not as the tool's error).
+        with pytest.raises(ToolArgumentError, match=r"\['key'\]"):
+            await invoker.invoke("f/lookup_record", {})
 
 
 async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Path) -> None:

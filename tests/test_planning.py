@@ -422,6 +422,30 @@ async def test_a_task_nothing_fits_escalates_without_running_anything(
     assert "no skill in the catalog fits" in log.entries[0].reason
 
 
+async def test_a_call_missing_a_required_argument_is_not_retried_and_names_it(
+    router: SkillRouter,
+) -> None:
+    calls: list[str] = []
+
+    def send(to: str, subject: str, body: str) -> dict[str, str]:
+        calls.append(to)
+        return {"message_id": "m-1"}
+
+    orchestrator = Orchestrator(router)
+    result = await orchestrator.run(
+        "Send an email to ana@example.com saying hi",
+        tools={"send_email": send, "mailgun_send_email": send},
+        inputs={"to": "ana@example.com", "body": "hi"},  # no subject, and no step makes one
+    )
+    assert result.outcome == "escalated" and calls == []
+    actions = [(d.action, d.tool) for d in result.log]
+    assert ("retry", "send_email") not in actions and ("reroute", "send_email") in actions
+    fails = [d for d in result.log if d.action == "fail"]
+    assert {d.tool for d in fails} == {"send_email", "mailgun_send_email"}
+    assert all("bad_arguments" in d.reason and "'subject'" in d.reason for d in fails)
+    assert result.silent_failures() == []
+
+
 def test_run_sync_works_from_a_script(router: SkillRouter) -> None:
     tools = Tools()
     result = Orchestrator(router).run_sync(

@@ -249,6 +249,8 @@ class Executor:
             raise MalformedOutputError(f"output {where}: {error.message}", tool=tool)
 
     def _observe(self, tool: str, elapsed_ms: float, failure: Failure | None) -> None:
+        if failure is not None and failure.kind == FailureKind.BAD_ARGUMENTS:
+            return  # the call did not fit the tool: nothing learnt about the tool's health
         rate_limited = failure is not None and failure.kind == FailureKind.RATE_LIMITED
         self.stats[tool].observe(
             latency_ms=elapsed_ms,

@@ -1,4 +1,4 @@
-"""Classify a failed call: down, error, timeout, malformed output or rate-limited."""
+"""Classify a failed call: down, error, timeout, malformed output, rate-limited or bad arguments."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from orchestrator.errors import (
     ConnectionLostError,
     MalformedOutputError,
     RateLimitedError,
+    ToolArgumentError,
     ToolTimeoutError,
     ToolUnavailableError,
 )
@@ -23,6 +24,7 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     MALFORMED = "malformed"
     RATE_LIMITED = "rate_limited"
+    BAD_ARGUMENTS = "bad_arguments"
 
 
 @dataclass(frozen=True)
@@ -53,4 +55,6 @@ def classify(exc: BaseException) -> Failure:
         return Failure(FailureKind.TIMEOUT, message, ambiguous=True)
     if isinstance(exc, MalformedOutputError):
         return Failure(FailureKind.MALFORMED, message)
+    if isinstance(exc, ToolArgumentError):
+        return Failure(FailureKind.BAD_ARGUMENTS, message)
     return Failure(FailureKind.ERROR, message)

@@ -14,7 +14,7 @@ __all__ = [
     "RetryPolicy",
 ]
 
-FailureName = Literal["down", "error", "timeout", "malformed", "rate_limited"]
+FailureName = Literal["down", "error", "timeout", "malformed", "rate_limited", "bad_arguments"]
 
 
 class _Section(BaseModel):

@@ -40,6 +40,7 @@ _EXCEPTION_TYPES = {
     "timeout": "orchestrator.errors.ToolTimeoutError",
     "malformed": "orchestrator.errors.MalformedOutputError",
     "rate_limited": "orchestrator.errors.RateLimitedError",
+    "bad_arguments": "orchestrator.errors.ToolArgumentError",
 }
 _CIRCUIT_OPEN = "orchestrator.errors.CircuitOpenError"
 

@@ -27,6 +27,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import (
     CONNECTION_CLOSED,
+    INVALID_PARAMS,
     REQUEST_TIMEOUT,
     CallToolResult,
     PaginatedRequestParams,
@@ -39,6 +40,7 @@ from orchestrator.errors import (
     MalformedOutputError,
     McpServerError,
     RateLimitedError,
+    ToolArgumentError,
     ToolCallError,
     ToolTimeoutError,
     ToolUnavailableError,
@@ -277,6 +279,10 @@ class ServerConnection:
             if exc.code == REQUEST_TIMEOUT:
                 raise ToolTimeoutError(
                     f"no answer within {timeout_s:.3g} s", tool=qualified
+                ) from exc
+            if exc.code == INVALID_PARAMS:  # refused before running: the same call fails again
+                raise ToolArgumentError(
+                    f"MCP error {exc.code}: {exc.message}", tool=qualified
                 ) from exc
             limited, retry_after = rate_limit_of(exc.message)
             if limited:

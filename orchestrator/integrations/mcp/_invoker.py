@@ -20,6 +20,7 @@ from orchestrator.catalog import Skill
 from orchestrator.errors import (
     MalformedOutputError,
     RateLimitedError,
+    ToolArgumentError,
     ToolCallError,
     ToolFailure,
     ToolUnavailableError,
@@ -79,8 +80,10 @@ class McpInvoker:
         server, name = split_name(tool)
         if server not in self.servers.connections:
             raise ToolUnavailableError(f"no MCP server {server!r} is configured", tool=tool)
+        call_arguments = self.arguments_of(tool, arguments)
+        self._check_required(tool, call_arguments)
         result = await self.servers.connection(server).call(
-            name, self.arguments_of(tool, arguments), qualified=tool, timeout_s=self.timeout_s
+            name, call_arguments, qualified=tool, timeout_s=self.timeout_s
         )
         if result.is_error:
             text = result_text(result) or "the tool reported an error without text"
@@ -103,6 +106,17 @@ class McpInvoker:
         except (ToolFailure, MCPError, OSError):
             return False
         return True
+
+    def _check_required(self, tool: str, arguments: Mapping[str, Any]) -> None:
+        """Refuse a call that lacks a required argument of the tool's ``inputSchema`` before it
+        is sent: the server would refuse it as an error, which the executor would retry."""
+        skill = self.skills.get(tool)
+        required = skill.parameters.get("required") if skill is not None else None
+        missing = [n for n in required or () if isinstance(n, str) and n not in arguments]
+        if missing:
+            raise ToolArgumentError(
+                f"missing required argument(s) {missing} of the tool's inputSchema", tool=tool
+            )
 
     def _validate(self, tool: str, result: CallToolResult) -> None:
         """Check ``structuredContent`` against the tool's ``outputSchema``, whatever the server
