@@ -312,6 +312,18 @@ def test_a_skill_that_needs_the_value_it_returns_is_not_planned_to_produce_it(
     assert Planner.from_router(lister).plan(task).ids == [LIST_PAYMENTS.id, "refund_payment"]
 
 
+def test_a_producer_the_task_does_not_rank_joins_when_it_runs_on_the_callers_inputs(
+    planner: Planner,
+) -> None:
+    # Only the task's best match counts as ranked: the geocoder is outside that window.
+    narrow = Planner(planner.router, planner.dependencies, PlanningPolicy(prerequisite_window=1))
+    task = "What is the weather forecast for Lisbon this week?"
+    assert narrow.plan(task).ids == ["weather_forecast"]
+    plan = narrow.plan(task, inputs={"address": "Lisbon"})
+    assert plan.ids == ["geocode_city", "weather_forecast"]
+    assert plan.step("weather_forecast").needs == ("geocode_city",)
+
+
 def test_sub_goals_get_their_skills_in_task_order(planner: Planner) -> None:
     plan = planner.plan(
         "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"

@@ -455,8 +455,9 @@ class Planner:
         """Add producers for the required inputs the plan cannot otherwise fill.
 
         A producer qualifies when the task itself ranks it within the prerequisite window (the
-        task needs what it does) or it is already in the plan; see ``_producer`` for which one
-        is chosen. Its own inputs are followed up to ``max_depth`` levels.
+        task needs what it does) or it is already in the plan; when none does, one that can run
+        on the caller's ``inputs`` alone. See ``_producer`` for which one is chosen. Its own
+        inputs are followed up to ``max_depth`` levels.
         """
         task_words = set(tokenize(task))
         has_literal = _LITERAL.search(task) is not None
@@ -476,13 +477,16 @@ class Planner:
                 # A near-duplicate of the consumer does its job; it does not feed it. A skill
                 # that needs the very value it would supply (``fetch_payment(payment_id)``
                 # returning ``payment_id``) cannot be its source.
-                edges = [
+                possible = [
                     e
                     for e in self.dependencies.producers(consumer_id, field_ref.name)
-                    if (e.producer in drafts or e.producer in window)
-                    and e.producer not in consumer.alternatives
+                    if e.producer not in consumer.alternatives
                     and (e.producer in drafts or not self._echoes(e, field_ref))
                 ]
+                edges = [e for e in possible if e.producer in drafts or e.producer in window]
+                if not edges:
+                    # None the task ranks: one that can run on what the caller gave will do.
+                    edges = [e for e in possible if self._runs_on(e.producer, inputs)]
                 edge = self._producer(edges, drafts, window)
                 if edge is None or self._creates_cycle(drafts, edge):
                     continue
@@ -504,6 +508,14 @@ class Planner:
                 consumer.bindings.append(
                     Binding(field_ref.name, edge.producer, edge.output, edge.reason)
                 )
+
+    def _runs_on(self, skill_id: str, inputs: Mapping[str, Any]) -> bool:
+        """Whether the caller's ``inputs`` hold every required input of ``skill_id`` (one with no
+        required input does not count: nothing ties it to what the caller gave)."""
+        required = [f.name for f in input_fields(self._skills[skill_id]) if f.required]
+        return bool(required) and all(
+            name in inputs or f"{skill_id}.{name}" in inputs for name in required
+        )
 
     def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
         """Whether ``edge``'s producer requires the value it would supply: an input named
