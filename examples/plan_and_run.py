@@ -13,7 +13,7 @@ import anyio
 from orchestrator import Orchestrator
 from orchestrator._resources import data_path
 
-TASK = "get the forecast for the address 1 Infinite Loop, Cupertino"
+TASK = "get the weather forecast for 1 Infinite Loop, Cupertino"
 # Values the caller already has, by parameter name (here, the one the task states).
 INPUTS = {"address": "1 Infinite Loop, Cupertino"}
 
@@ -32,7 +32,7 @@ def forecast(latitude: float, longitude: float, **_: Any) -> dict[str, Any]:
 
 async def main() -> None:
     orchestrator = Orchestrator(data_path("skills", "sample.jsonl"))
-    plan = await orchestrator.aplan(TASK)
+    plan = await orchestrator.aplan(TASK, inputs=INPUTS)
     for step in plan.steps:
         print(f"{step.id:<24} needs {list(step.needs)}  alternatives {list(step.alternatives)}")
         print(f"{'':<24} {step.reason}")
