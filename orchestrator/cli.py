@@ -266,9 +266,8 @@ def _print_plan(plan: Any) -> None:
     table.add_column("alternatives")
     table.add_column("why")
     for n, step in enumerate(plan.steps, start=1):
-        table.add_row(
-            str(n), step.id, ", ".join(step.needs), ", ".join(step.alternatives), step.reason
-        )
+        needs = [*step.needs, *(f"input {name}" for name in step.open_inputs)]
+        table.add_row(str(n), step.id, ", ".join(needs), ", ".join(step.alternatives), step.reason)
     console.print(table)
     if plan.unplanned:
         console.print("no skill fits: " + "; ".join(repr(g) for g in plan.unplanned))

@@ -257,6 +257,9 @@ def test_a_prerequisite_producing_a_needed_input_is_planned_first(planner: Plann
     assert forecast.needs == ("geocode_city",)
     assert {b.input for b in forecast.bindings} == {"latitude", "longitude"}
     assert "produces latitude for weather_forecast" in plan.step("geocode_city").reason
+    # What no step supplies is left to the caller, and the plan says so.
+    assert plan.step("geocode_city").open_inputs == ("address",)
+    assert forecast.open_inputs == ()
 
 
 def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planner) -> None:
@@ -265,6 +268,7 @@ def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planne
         inputs={"latitude": 38.7, "longitude": -9.1},
     )
     assert given.ids == ["weather_forecast"]
+    assert given.step("weather_forecast").open_inputs == ()
     written = planner.plan("Weather forecast at latitude 38.7 and longitude -9.1")
     assert written.ids == ["weather_forecast"]
 
@@ -306,7 +310,10 @@ def test_a_skill_that_needs_the_value_it_returns_is_not_planned_to_produce_it(
     task = "refund the customer's last card payment"
     echo_only = SkillRouter.from_catalog([REFUND, FETCH_PAYMENT], index_dir=tmp_path / "a")
     # fetch_payment returns payment_id but needs one to run: the caller must give it.
-    assert Planner.from_router(echo_only).plan(task).ids == ["refund_payment"]
+    plan = Planner.from_router(echo_only).plan(task)
+    assert plan.ids == ["refund_payment"]
+    assert plan.step("refund_payment").open_inputs == ("payment_id",)
+    assert plan.to_dict()["steps"][0]["open_inputs"] == ["payment_id"]
     catalog = [REFUND, FETCH_PAYMENT, LIST_PAYMENTS]
     lister = SkillRouter.from_catalog(catalog, index_dir=tmp_path / "b")
     assert Planner.from_router(lister).plan(task).ids == [LIST_PAYMENTS.id, "refund_payment"]

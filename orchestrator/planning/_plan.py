@@ -41,6 +41,9 @@ class PlanStep:
     name: str
     needs: tuple[str, ...] = ()
     bindings: tuple[Binding, ...] = ()
+    # Required inputs no planned step produces and the caller did not give: the caller (or the
+    # agent filling the call) must supply them, or the call fails as ``bad_arguments``.
+    open_inputs: tuple[str, ...] = ()
     alternatives: tuple[str, ...] = ()
     subgoal: str = ""
     reason: str = ""
@@ -56,6 +59,7 @@ class PlanStep:
                 {"input": b.input, "from": b.step, "output": b.output, "reason": b.reason}
                 for b in self.bindings
             ],
+            "open_inputs": list(self.open_inputs),
             "subgoal": self.subgoal,
             "reason": self.reason,
         }

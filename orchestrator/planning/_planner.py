@@ -60,6 +60,12 @@ def _given_by_task(field_ref: FieldRef, task_words: Collection[str], has_literal
     return has_literal and bool(words) and all(w in task_words for w in words)
 
 
+def _in_inputs(inputs: Mapping[str, Any], skill_id: str, name: str) -> bool:
+    """Whether the caller gave ``skill_id``'s input ``name`` (as ``name`` or ``skill_id.name``,
+    the keys ``BindingInvoker`` reads)."""
+    return name in inputs or f"{skill_id}.{name}" in inputs
+
+
 def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
     return {skill_id for m in matches for skill_id in (m.id, *(d.id for d in m.duplicates))}
 
@@ -291,7 +297,7 @@ class Planner:
         return TaskPlan(
             task=task,
             subgoals=tuple(goals),
-            steps=self._order(drafts),
+            steps=self._order(drafts, inputs or {}),
             unplanned=tuple(unplanned),
             llm_calls=llm_calls,
         )
@@ -466,7 +472,7 @@ class Planner:
             consumer_id, depth = frontier.pop(0)
             consumer = drafts[consumer_id]
             for field_ref in input_fields(consumer.skill):
-                if not field_ref.required or field_ref.name in inputs:
+                if not field_ref.required or _in_inputs(inputs, consumer_id, field_ref.name):
                     continue
                 if self.policy.mentioned_inputs_are_given and _given_by_task(
                     field_ref, task_words, has_literal
@@ -513,9 +519,7 @@ class Planner:
         """Whether the caller's ``inputs`` hold every required input of ``skill_id`` (one with no
         required input does not count: nothing ties it to what the caller gave)."""
         required = [f.name for f in input_fields(self._skills[skill_id]) if f.required]
-        return bool(required) and all(
-            name in inputs or f"{skill_id}.{name}" in inputs for name in required
-        )
+        return bool(required) and all(_in_inputs(inputs, skill_id, name) for name in required)
 
     def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
         """Whether ``edge``'s producer requires the value it would supply: an input named
@@ -569,9 +573,10 @@ class Planner:
     # -- ordering -------------------------------------------------------------------------------
 
     @staticmethod
-    def _order(drafts: Mapping[str, _Draft]) -> tuple[PlanStep, ...]:
+    def _order(drafts: Mapping[str, _Draft], inputs: Mapping[str, Any]) -> tuple[PlanStep, ...]:
         """Topological order of the bindings and learned precedents; sub-goal order among
-        independent steps."""
+        independent steps. Each step lists the required inputs neither ``inputs`` nor a planned
+        step gives it."""
         graph = Planner._graph(drafts)
         sequence = list(
             nx.lexicographical_topological_sort(
@@ -583,12 +588,19 @@ class Planner:
         for skill_id in sequence:
             draft = drafts[skill_id]
             needs = tuple(dict.fromkeys(b.step for b in draft.bindings))
+            bound = {b.input for b in draft.bindings}
+            open_inputs = tuple(
+                f.name
+                for f in input_fields(draft.skill)
+                if f.required and f.name not in bound and not _in_inputs(inputs, skill_id, f.name)
+            )
             steps.append(
                 PlanStep(
                     id=skill_id,
                     name=draft.skill.name,
                     needs=needs,
                     bindings=tuple(draft.bindings),
+                    open_inputs=open_inputs,
                     alternatives=tuple(a for a in draft.alternatives if a not in placed),
                     subgoal=draft.subgoal,
                     reason=draft.reason,
