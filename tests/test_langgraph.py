@@ -21,6 +21,7 @@ from langgraph.prebuilt import ToolNode
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import Field
 
+from orchestrator import ToolArgumentError
 from orchestrator.catalog import Skill, load_catalog
 from orchestrator.integrations.langgraph import (
     LangChainToolInvoker,
@@ -210,6 +211,13 @@ async def test_a_transient_error_is_retried_on_the_requested_tool() -> None:
     reply = await _email(healer)
     assert reply.content == "primary sent to ana@example.com"
     assert [d.action for d in healer.logs[0]] == ["fail", "retry", "execute", "complete"]
+
+
+@pytest.mark.anyio
+async def test_arguments_a_tool_schema_refuses_are_bad_arguments_not_a_retried_error() -> None:
+    invoker = LangChainToolInvoker([send_email])
+    with pytest.raises(ToolArgumentError, match="body"):
+        await invoker.invoke("send_email", {"inputs": {"to": "ana@example.com"}, "upstream": {}})
 
 
 @pytest.mark.anyio

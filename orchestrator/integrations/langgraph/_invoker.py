@@ -9,8 +9,9 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
+from pydantic import ValidationError
 
-from orchestrator.errors import ToolCallError, ToolUnavailableError
+from orchestrator.errors import ToolArgumentError, ToolCallError, ToolUnavailableError
 
 __all__ = ["TOOL_CALL", "LangChainToolInvoker"]
 
@@ -27,7 +28,8 @@ def _inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class LangChainToolInvoker:
-    """Invoke LangChain tools by name; a tool's error becomes a ``ToolCallError``.
+    """Invoke LangChain tools by name; a tool's error becomes a ``ToolCallError``, and
+    arguments its schema refuses a ``ToolArgumentError`` (not retried).
 
     Run inputs holding a ``tool_call`` (``{"args": ..., "id": ...}``) call the tool as that
     call, so it answers with a ``ToolMessage`` as LangGraph's ``ToolNode`` expects; any other
@@ -45,11 +47,14 @@ class LangChainToolInvoker:
             raise ToolUnavailableError("no LangChain tool of that name", tool=tool) from None
         inputs = _inputs(arguments)
         call = inputs.get(TOOL_CALL)
-        if not isinstance(call, Mapping):
-            return await found.ainvoke(dict(inputs))
-        result = await found.ainvoke(
-            {"type": "tool_call", "name": tool, "args": dict(call["args"]), "id": call["id"]}
-        )
+        try:
+            if not isinstance(call, Mapping):
+                return await found.ainvoke(dict(inputs))
+            result = await found.ainvoke(
+                {"type": "tool_call", "name": tool, "args": dict(call["args"]), "id": call["id"]}
+            )
+        except ValidationError as exc:  # the tool's args_schema refused the arguments
+            raise ToolArgumentError(str(exc), tool=tool) from exc
         # A tool that handles its own errors answers with an error message instead of raising.
         if isinstance(result, ToolMessage) and result.status == "error":
             raise ToolCallError(str(result.content), tool=tool)
