@@ -57,7 +57,8 @@ from orchestrator.scenarios import FaultInjector, Scenario, load_scenario, run_s
 from orchestrator.telemetry import TracedLLMClient, span, traced_run, tracing
 
 if TYPE_CHECKING:
-    from orchestrator._orchestrator import Orchestrator, TaskResult, keyword_tools
+    from orchestrator._keyword_tools import keyword_tools
+    from orchestrator._orchestrator import Orchestrator, TaskResult
     from orchestrator.planning import Planner, PlanStep, TaskPlan, UsageModel
     from orchestrator.routing import (
         Match,
@@ -83,7 +84,7 @@ _LAZY = {
     "UsageModel": "orchestrator.planning",
     "Orchestrator": "orchestrator._orchestrator",
     "TaskResult": "orchestrator._orchestrator",
-    "keyword_tools": "orchestrator._orchestrator",
+    "keyword_tools": "orchestrator._keyword_tools",
 }
 
 

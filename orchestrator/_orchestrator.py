@@ -9,9 +9,8 @@ and to escalate when no path is left.
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.to_thread
 
+from orchestrator._keyword_tools import ToolFunction, blocked_steps, keyword_tools
 from orchestrator.catalog import Skill
-from orchestrator.errors import ToolArgumentError
 from orchestrator.execution import (
     CallableInvoker,
     Decision,
@@ -48,10 +47,9 @@ if TYPE_CHECKING:
     from orchestrator.effort import EffortRouter
     from orchestrator.routing import Embedder, SkillRouter
 
-__all__ = ["Orchestrator", "TaskResult", "keyword_tools"]
+__all__ = ["Orchestrator", "TaskResult"]
 
 TaskOutcome = Literal["completed", "demoted", "escalated", "failed"]
-ToolFunction = Callable[..., Any]
 
 
 @dataclass
@@ -97,62 +95,6 @@ class TaskResult:
             "outputs": self.outputs,
             "decisions": self.log.to_dicts(),
         }
-
-
-def keyword_tools(
-    functions: Mapping[str, ToolFunction], skills: Mapping[str, Skill]
-) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
-    """Adapt plain functions (``def book(flight_id, seat)``) to the invoker's one-mapping call,
-    keyed by skill id; a function may be registered under the skill's id or its name."""
-    by_name = {s.name: s.id for s in skills.values()}
-    adapted: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
-    for key, fn in functions.items():
-        skill_id = key if key in skills else by_name.get(key, key)
-        check = _argument_check(skill_id, fn)
-        if inspect.iscoroutinefunction(fn):
-
-            async def call_async(
-                arguments: Mapping[str, Any],
-                fn: Callable[..., Awaitable[Any]] = fn,
-                check: Callable[[Mapping[str, Any]], None] = check,
-            ) -> Any:
-                check(arguments)
-                return await fn(**arguments)
-
-            adapted[skill_id] = call_async
-        else:
-
-            def call(
-                arguments: Mapping[str, Any],
-                fn: ToolFunction = fn,
-                check: Callable[[Mapping[str, Any]], None] = check,
-            ) -> Any:
-                check(arguments)
-                return fn(**arguments)
-
-            adapted[skill_id] = call
-    return adapted
-
-
-def _argument_check(tool: str, fn: Callable[..., Any]) -> Callable[[Mapping[str, Any]], None]:
-    """Raise ``ToolArgumentError`` before ``fn`` is called with arguments its signature refuses
-    (a required one no step and no input supplied): a call that cannot start says so, instead
-    of a ``TypeError`` retried as if the tool had failed."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # some builtins have none: let the call itself decide
-        return lambda arguments: None
-
-    def check(arguments: Mapping[str, Any]) -> None:
-        try:
-            signature.bind(**arguments)
-        except TypeError as exc:
-            raise ToolArgumentError(
-                f"{exc} (pass it in inputs, by parameter name, or plan a step that produces it)",
-                tool=tool,
-            ) from None
-
-    return check
 
 
 class Orchestrator:
@@ -272,7 +214,9 @@ class Orchestrator:
         ``Invoker``; ``inputs`` are values the task already has, by parameter name (or
         ``"skill_id.param"``). ``plan`` reuses a plan made earlier (``aplan``) for this task;
         ``graph`` runs a tool graph you defined instead of the plan's.
-        A task that nothing in the catalog fits ends ``escalated`` without running anything.
+        A task that nothing in the catalog fits ends ``escalated`` without running anything; so
+        does a run with plain functions as ``tools`` when a step has no function that can be
+        called with the inputs and what the steps before it produce (``blocked_steps``).
         """
         started = time.perf_counter()
         log = DecisionLog() if log is None else log
@@ -293,6 +237,21 @@ class Orchestrator:
                 )
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
+            if graph is None and not isinstance(tools, Invoker):
+                blocked = blocked_steps(
+                    plan, tools, self.skills, inputs or {}, self.planner.dependencies
+                )
+                if blocked:
+                    # Known before any call: the steps before would take effect for nothing.
+                    log.record(
+                        "escalate",
+                        task,
+                        "not started: no skill of step(s) " + "; ".join(blocked) + " can be "
+                        "called with the inputs given and what the steps before produce",
+                        blocked=blocked,
+                    )
+                    elapsed = (time.perf_counter() - started) * 1000.0
+                    return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
             run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
             invoker = BindingInvoker(
                 self._invoker(tools), plan, self.skills, self.planner.dependencies

@@ -441,27 +441,68 @@ async def test_a_task_nothing_fits_escalates_without_running_anything(
     assert "no skill in the catalog fits" in log.entries[0].reason
 
 
-async def test_a_call_missing_a_required_argument_is_not_retried_and_names_it(
+async def test_a_run_no_function_could_finish_does_not_start(router: SkillRouter) -> None:
+    tools = Tools()
+    functions = {**tools.mapping(), "send_email": tools.mailgun_send_email}
+    result = await Orchestrator(router).run(
+        "Get the weather forecast for Lisbon, then send an email with it to ana@example.com",
+        tools=functions,
+        inputs={"address": "Lisbon", "to": "ana@example.com", "body": "x"},  # no subject
+    )
+    # Both email skills need a subject nobody gives: geocoding first would be for nothing.
+    assert result.outcome == "escalated" and tools.calls == [] and result.run is None
+    [decision] = result.log.entries
+    assert decision.action == "escalate" and "not started" in decision.reason
+    assert "send_email" in decision.reason and "'subject'" in decision.reason
+
+
+def test_a_step_is_blocked_only_when_none_of_its_skills_can_be_called(planner: Planner) -> None:
+    from orchestrator._keyword_tools import blocked_steps
+
+    def needs_cc(to: str, subject: str, body: str, cc: str) -> None: ...
+
+    def plain(to: str, subject: str, body: str) -> None: ...
+
+    plan = planner.plan("Send an email to ana@example.com saying hello")
+    assert plan.step("send_email").alternatives == ("mailgun_send_email",)
+    given = {"to": "ana@example.com", "subject": "hi", "body": "hello"}
+    skills = planner.skills
+    either = {"send_email": needs_cc, "mailgun_send_email": plain}
+    assert blocked_steps(plan, either, skills, given) == []  # the alternative can be called
+    [why] = blocked_steps(plan, {"send_email": needs_cc}, skills, given)
+    assert "mailgun_send_email: no function" in why and "'cc'" in why
+    # cc is not a parameter of the skill, so the binder never passes it, even when given.
+    assert blocked_steps(plan, {"send_email": needs_cc}, skills, {**given, "cc": "x"}) != []
+    # An input given for one skill ("skill.param") counts for that skill.
+    no_subject = {"to": "ana@example.com", "body": "hello"}
+    assert blocked_steps(plan, {"send_email": plain}, skills, no_subject) != []
+    for_it = {**no_subject, "send_email.subject": "hi"}
+    assert blocked_steps(plan, {"send_email": plain}, skills, for_it) == []
+
+
+async def test_an_argument_missing_at_call_time_is_not_retried_and_names_it(
     router: SkillRouter,
 ) -> None:
     calls: list[str] = []
 
-    def send(to: str, subject: str, body: str) -> dict[str, str]:
-        calls.append(to)
-        return {"message_id": "m-1"}
+    def geocode_city(address: str) -> dict[str, Any]:
+        calls.append("geocode_city")
+        return {"display_name": address}  # no coordinates, though its schema promises them
 
-    orchestrator = Orchestrator(router)
-    result = await orchestrator.run(
-        "Send an email to ana@example.com saying hi",
-        tools={"send_email": send, "mailgun_send_email": send},
-        inputs={"to": "ana@example.com", "body": "hi"},  # no subject, and no step makes one
+    def weather_forecast(latitude: float, longitude: float) -> dict[str, Any]:
+        calls.append("weather_forecast")
+        return {"days": []}
+
+    result = await Orchestrator(router).run(
+        "What is the weather forecast for Lisbon this week?",
+        tools={"geocode_city": geocode_city, "weather_forecast": weather_forecast},
+        inputs={"address": "Lisbon"},
     )
-    assert result.outcome == "escalated" and calls == []
+    assert result.outcome == "escalated" and calls == ["geocode_city"]
     actions = [(d.action, d.tool) for d in result.log]
-    assert ("retry", "send_email") not in actions and ("reroute", "send_email") in actions
-    fails = [d for d in result.log if d.action == "fail"]
-    assert {d.tool for d in fails} == {"send_email", "mailgun_send_email"}
-    assert all("bad_arguments" in d.reason and "'subject'" in d.reason for d in fails)
+    assert ("fail", "weather_forecast") in actions and ("retry", "weather_forecast") not in actions
+    fail = next(d for d in result.log if d.action == "fail")
+    assert fail.reason.startswith("bad_arguments") and "'latitude'" in fail.reason
     assert result.silent_failures() == []
 
 

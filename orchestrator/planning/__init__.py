@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         derive_dependencies,
     )
     from orchestrator.planning._fields import FieldRef, input_fields, output_fields
-    from orchestrator.planning._plan import Binding, PlanStep, TaskPlan
+    from orchestrator.planning._plan import Binding, PlanStep, TaskPlan, given_input
     from orchestrator.planning._planner import Planner
     from orchestrator.planning._usage import USAGE_FORMAT, PastRun, Precedent, UsageModel
 
@@ -57,6 +57,7 @@ _LAZY = {
     "UsageModel": "_usage",
     "cached_dependencies": "_dependencies",
     "derive_dependencies": "_dependencies",
+    "given_input": "_plan",
     "input_fields": "_fields",
     "output_fields": "_fields",
     "split_subgoals": "_decompose",
@@ -88,6 +89,7 @@ __all__ = [
     "UsagePolicy",
     "cached_dependencies",
     "derive_dependencies",
+    "given_input",
     "input_fields",
     "output_fields",
     "split_subgoals",

@@ -15,7 +15,7 @@ from orchestrator.catalog import Skill
 from orchestrator.errors import PlanningError
 from orchestrator.graph import ToolGraph
 
-__all__ = ["Binding", "PlanStep", "TaskPlan"]
+__all__ = ["Binding", "PlanStep", "TaskPlan", "given_input"]
 
 START = "Start"
 GOAL = "Done"
@@ -31,6 +31,12 @@ class Binding:
     step: str
     output: str
     reason: str = ""
+
+
+def given_input(inputs: Mapping[str, Any], skill_id: str, name: str) -> bool:
+    """Whether the caller's ``inputs`` hold ``skill_id``'s input ``name``: under the name, or as
+    ``"skill_id.name"`` for that skill alone (the keys ``BindingInvoker`` reads)."""
+    return name in inputs or f"{skill_id}.{name}" in inputs
 
 
 @dataclass(frozen=True)

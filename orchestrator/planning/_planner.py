@@ -23,7 +23,7 @@ from orchestrator.catalog import Skill
 from orchestrator.planning._decompose import split_subgoals
 from orchestrator.planning._dependencies import DependencyEdge, DependencyGraph, cached_dependencies
 from orchestrator.planning._fields import FieldRef, input_fields
-from orchestrator.planning._plan import Binding, PlanStep, TaskPlan
+from orchestrator.planning._plan import Binding, PlanStep, TaskPlan, given_input
 from orchestrator.planning._policy import PlanningPolicy
 from orchestrator.planning._usage import UsageModel
 from orchestrator.routing._text import tokenize
@@ -58,12 +58,6 @@ def _given_by_task(field_ref: FieldRef, task_words: Collection[str], has_literal
     "my access token is abc123") and writes some value, so no producer is needed."""
     words = (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
     return has_literal and bool(words) and all(w in task_words for w in words)
-
-
-def _in_inputs(inputs: Mapping[str, Any], skill_id: str, name: str) -> bool:
-    """Whether the caller gave ``skill_id``'s input ``name`` (as ``name`` or ``skill_id.name``,
-    the keys ``BindingInvoker`` reads)."""
-    return name in inputs or f"{skill_id}.{name}" in inputs
 
 
 def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
@@ -472,7 +466,7 @@ class Planner:
             consumer_id, depth = frontier.pop(0)
             consumer = drafts[consumer_id]
             for field_ref in input_fields(consumer.skill):
-                if not field_ref.required or _in_inputs(inputs, consumer_id, field_ref.name):
+                if not field_ref.required or given_input(inputs, consumer_id, field_ref.name):
                     continue
                 if self.policy.mentioned_inputs_are_given and _given_by_task(
                     field_ref, task_words, has_literal
@@ -519,7 +513,7 @@ class Planner:
         """Whether the caller's ``inputs`` hold every required input of ``skill_id`` (one with no
         required input does not count: nothing ties it to what the caller gave)."""
         required = [f.name for f in input_fields(self._skills[skill_id]) if f.required]
-        return bool(required) and all(_in_inputs(inputs, skill_id, name) for name in required)
+        return bool(required) and all(given_input(inputs, skill_id, name) for name in required)
 
     def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
         """Whether ``edge``'s producer requires the value it would supply: an input named
@@ -592,7 +586,7 @@ class Planner:
             open_inputs = tuple(
                 f.name
                 for f in input_fields(draft.skill)
-                if f.required and f.name not in bound and not _in_inputs(inputs, skill_id, f.name)
+                if f.required and f.name not in bound and not given_input(inputs, skill_id, f.name)
             )
             steps.append(
                 PlanStep(
