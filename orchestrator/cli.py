@@ -361,6 +361,29 @@ def _run_task(
     return anyio.run(lambda: orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph))
 
 
+def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> None:
+    """Say so when a skill bound to a real function is not a step of the plan: the run used
+    simulations (or its alternative) instead, which a user binding a real tool would not guess."""
+    by_name = {s.name: s.id for s in skills.values()}
+    chosen = {step.id for step in plan.steps}
+    for key in bound:
+        skill_id = key if key in skills else by_name.get(key, key)
+        if skill_id in chosen:
+            continue
+        step = next((s for s in plan.steps if skill_id in s.alternatives), None)
+        where = (
+            f"only an alternative of step {step.id}, run if that fails"
+            if step is not None
+            else "not in the plan"
+        )
+        err_console.print(
+            f"[yellow]note:[/] --tool {key} is {where}; bind the step's skill to run your "
+            "function first (see the plan)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def _print_decisions(result: Any) -> None:
     table = Table(title=f"{result.outcome}: {result.task}")
     table.add_column("ms", justify="right")
@@ -451,6 +474,7 @@ def run_command(
                 orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
             )
     learned = orchestrator.usage is not None and len(orchestrator.usage) > known
+    _warn_unplanned_bindings(result.plan, bound, orchestrator.skills)
     if json_out:
         report = result.to_dict()
         if learn:

@@ -84,6 +84,23 @@ def test_run_calls_a_bound_real_function(index_dir: Path, tmp_path: Path, monkey
     assert json.loads(result.stdout)["outputs"][skill]["refund_id"] == "re_1"
 
 
+def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Path) -> None:
+    task = "refund payment pi_3MtwBw"
+    planned = json.loads(_invoke("route", "--catalog", str(SAMPLE_CATALOG), "--index",
+                                 str(index_dir), "--plan", "--json", task).stdout)  # fmt: skip
+    step = planned["plan"][-1]["id"]
+    args = ["run", task, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "--json"]
+    alternative = _invoke(*args, "--tool", "stripe_create_refund=json:dumps")
+    assert step != "stripe_create_refund"
+    assert f"--tool stripe_create_refund is only an alternative of step {step}" in (
+        alternative.stderr
+    )
+    elsewhere = _invoke(*args, "--tool", "get_weather_forecast=json:dumps")
+    assert "--tool get_weather_forecast is not in the plan" in elsewhere.stderr
+    chosen = _invoke(*args, "--tool", f"{step}=json:dumps")
+    assert "note:" not in chosen.stderr
+
+
 def test_run_rejects_a_malformed_fault_or_binding() -> None:
     bad_fault = _invoke("run", "x", "--fail", "stripe:melted")
     assert bad_fault.exit_code == 2 and "TOOL:KIND" in bad_fault.output
