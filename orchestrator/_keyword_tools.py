@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolArgumentError
 from orchestrator.planning import DependencyGraph, TaskPlan, given_input
 
-__all__ = ["ToolFunction", "blocked_steps", "keyword_tools"]
+__all__ = ["BlockedStep", "ToolFunction", "blocked_steps", "keyword_tools"]
 
 ToolFunction = Callable[..., Any]
 
@@ -101,22 +102,48 @@ def _argument_check(tool: str, fn: ToolFunction) -> Callable[[Mapping[str, Any]]
     return check
 
 
+def _unfilled(signature: inspect.Signature | None, names: Collection[str]) -> tuple[str, ...]:
+    """The parameters without a default that ``names`` leave out (what a caller could supply)."""
+    if signature is None:
+        return ()
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in keyword and p.default is p.empty and p.name not in names
+    )
+
+
+@dataclass(frozen=True)
+class BlockedStep:
+    """A plan step none of whose skills can be called: ``missing`` are the arguments the first
+    skill with a function lacks (what an input could supply), ``why`` says it for every skill."""
+
+    step: str
+    missing: tuple[str, ...]
+    why: str
+
+    def describe(self) -> str:
+        return f"{self.step} ({self.why})"
+
+
 def blocked_steps(
     plan: TaskPlan,
     functions: Mapping[str, ToolFunction],
     skills: Mapping[str, Skill],
     inputs: Mapping[str, Any],
     dependencies: DependencyGraph | None = None,
-) -> list[str]:
-    """Why each step of ``plan`` cannot be called by any of its skills, whatever happens before
-    it: no function is registered for the skill, or its function needs an argument that neither
-    ``inputs`` nor an earlier step can give (``BindingInvoker`` passes only those). Empty when
-    every step has a skill that can be called."""
+) -> list[BlockedStep]:
+    """The steps of ``plan`` that none of their skills can be called for, whatever happens
+    before them: no function is registered for the skill, or its function needs an argument
+    that neither ``inputs`` nor an earlier step can give (``BindingInvoker`` passes only
+    those). Empty when every step has a skill that can be called."""
     functions = by_skill_id(functions, skills)
-    blocked: list[str] = []
+    blocked: list[BlockedStep] = []
     earlier: list[str] = []  # the skills of the steps before, any of which may serve its step
     for step in plan.steps:
         problems: list[str] = []
+        missing: tuple[str, ...] | None = None
         for option in (step.id, *step.alternatives):
             fn, skill = functions.get(option), skills.get(option)
             if fn is None or skill is None:
@@ -128,11 +155,15 @@ def blocked_steps(
             names = [
                 n for n in skill.parameter_names() if n in fed or given_input(inputs, option, n)
             ]
-            problem = _refusal(_signature(fn), names)
+            signature = _signature(fn)
+            problem = _refusal(signature, names)
             if problem is None:
                 break
             problems.append(f"{option}: {problem}")
+            if missing is None:  # only the skill's own parameters can be given as inputs
+                own = set(skill.parameter_names())
+                missing = tuple(n for n in _unfilled(signature, names) if n in own)
         else:
-            blocked.append(f"{step.id} ({'; '.join(problems)})")
+            blocked.append(BlockedStep(step.id, missing or (), "; ".join(problems)))
         earlier.extend((step.id, *step.alternatives))
     return blocked

@@ -21,13 +21,16 @@ import anyio.to_thread
 
 from orchestrator._keyword_tools import ToolFunction, blocked_steps, keyword_tools
 from orchestrator.catalog import Skill
+from orchestrator.errors import EscalationError
 from orchestrator.execution import (
     CallableInvoker,
     Decision,
     DecisionLog,
     Escalation,
+    EscalationRequest,
     Executor,
     Invoker,
+    Provide,
     RunResult,
 )
 from orchestrator.graph import ToolGraph
@@ -39,6 +42,7 @@ from orchestrator.planning import (
     TaskPlan,
     UsageModel,
 )
+from orchestrator.planning._plan import GOAL
 from orchestrator.policy import Policy, load_policy
 from orchestrator.telemetry import span, traced_run
 
@@ -64,6 +68,9 @@ class TaskResult:
     run: RunResult | None = None
     elapsed_ms: float = 0.0
     cost: float = 0.0
+    # Times the escalation handler was asked for inputs the run could not start without; each
+    # is one control-plane LLM call, as an escalation during the run is.
+    input_requests: int = 0
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -75,7 +82,8 @@ class TaskResult:
 
     @property
     def llm_calls(self) -> int:
-        return self.plan.llm_calls + (self.run.llm_calls if self.run else 0)
+        run_calls = self.run.llm_calls if self.run else 0
+        return self.plan.llm_calls + self.input_requests + run_calls
 
     def silent_failures(self) -> list[Decision]:
         return self.run.silent_failures() if self.run else []
@@ -112,7 +120,8 @@ class Orchestrator:
     embedder
         A local sentence-transformers model path or an ``Embedder`` (default: packaged MiniLM).
     escalation
-        Asked when no healthy path is left (one LLM call each).
+        Asked when no healthy path is left, and for the inputs a run with plain functions
+        cannot start without (one LLM call each).
     decomposer
         Splits tasks into sub-goals; the rule-based one (no LLM) by default.
     effort
@@ -219,6 +228,7 @@ class Orchestrator:
         called with the inputs and what the steps before it produce (``blocked_steps``).
         """
         started = time.perf_counter()
+        input_requests = 0
         log = DecisionLog() if log is None else log
         first = len(log.entries)  # a log passed in may hold earlier runs
         # One trace per task (when tracing is on): planning and every decision below its root.
@@ -238,20 +248,14 @@ class Orchestrator:
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
             if graph is None and not isinstance(tools, Invoker):
-                blocked = blocked_steps(
-                    plan, tools, self.skills, inputs or {}, self.planner.dependencies
-                )
-                if blocked:
-                    # Known before any call: the steps before would take effect for nothing.
-                    log.record(
-                        "escalate",
-                        task,
-                        "not started: no skill of step(s) " + "; ".join(blocked) + " can be "
-                        "called with the inputs given and what the steps before produce",
-                        blocked=blocked,
-                    )
+                # Known before any call: the steps before would take effect for nothing.
+                ready, asked = await self._inputs_to_start(task, plan, tools, inputs or {}, log)
+                if ready is None:
                     elapsed = (time.perf_counter() - started) * 1000.0
-                    return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
+                    return TaskResult(
+                        task, plan, "escalated", log, elapsed_ms=elapsed, input_requests=asked
+                    )
+                inputs, input_requests = ready, asked
             run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
             invoker = BindingInvoker(
                 self._invoker(tools), plan, self.skills, self.planner.dependencies
@@ -278,6 +282,7 @@ class Orchestrator:
             run=result,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             cost=self._cost(log),
+            input_requests=input_requests,
         )
 
     def run_sync(
@@ -293,6 +298,68 @@ class Orchestrator:
         return anyio.run(
             partial(self.run, task, tools=tools, inputs=inputs, plan=plan, graph=graph)
         )
+
+    async def _inputs_to_start(
+        self,
+        task: str,
+        plan: TaskPlan,
+        functions: Mapping[str, ToolFunction],
+        inputs: Mapping[str, Any],
+        log: DecisionLog,
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The inputs the run can start with, and the escalation calls spent on them; None when
+        some step still has no skill that can be called (logged as an escalation: nothing ran).
+
+        A blocked step's missing arguments are asked of the escalation handler once, with the
+        task: what it ``Provide``s (say, a payment id the task states) joins the inputs.
+        """
+        dependencies = self.planner.dependencies
+        blocked = blocked_steps(plan, functions, self.skills, inputs, dependencies)
+        if not blocked:
+            return dict(inputs), 0
+        missing = tuple(dict.fromkeys(n for b in blocked for n in b.missing))
+        why = "; ".join(b.describe() for b in blocked)
+        handler, asked = self.escalation, 0
+        if handler is not None and missing and self.policy.execution.escalation.max_escalations:
+            asked = 1
+            request = EscalationRequest(
+                graph="task",
+                goal=GOAL,
+                done=(),
+                failed=(),
+                fallbacks=(),
+                reason=f"not started: {why}",
+                task=task,
+                missing=missing,
+            )
+            try:
+                decision = await handler.escalate(request)
+            except EscalationError as err:
+                log.record("escalate", task, f"not started: {why}; handler failed: {err}")
+                return None, asked
+            if isinstance(decision, Provide):
+                inputs = {**inputs, **decision.inputs}
+                given = ", ".join(sorted(decision.inputs))
+                log.record(
+                    "escalate",
+                    task,
+                    f"asked for {', '.join(missing)}; the handler provided {given}",
+                    provided=sorted(decision.inputs),
+                )
+                blocked = blocked_steps(plan, functions, self.skills, inputs, dependencies)
+                if not blocked:
+                    return dict(inputs), asked
+                why = "; ".join(b.describe() for b in blocked)
+            else:
+                why += f"; the handler: {decision.reason}"
+        log.record(
+            "escalate",
+            task,
+            f"not started: no skill of step(s) {why} can be called with the inputs given and "
+            "what the steps before produce",
+            blocked=[b.step for b in blocked],
+        )
+        return None, asked
 
     def _learn(self, usage: UsageModel, task: str, decisions: list[Decision]) -> None:
         """Count a completed run (the decisions it added to the log) in the usage model and its

@@ -12,8 +12,17 @@ import httpx
 import pytest
 
 from orchestrator import Orchestrator, Skill
-from orchestrator.errors import IndexFormatError, PlanningError
-from orchestrator.execution import DecisionLog, OpenAICompatibleClient
+from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
+from orchestrator.execution import (
+    DecisionLog,
+    EscalationRequest,
+    GiveUp,
+    LLMEscalation,
+    OpenAICompatibleClient,
+    Provide,
+    ScriptedEscalation,
+    parse_decision,
+)
 from orchestrator.planning import (
     BindingInvoker,
     DependencyGraph,
@@ -456,6 +465,60 @@ async def test_a_run_no_function_could_finish_does_not_start(router: SkillRouter
     assert "send_email" in decision.reason and "'subject'" in decision.reason
 
 
+async def test_an_llm_escalation_provides_inputs_the_task_states_and_the_run_starts(
+    router: SkillRouter,
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(json.loads(body["messages"][1]["content"]))
+        content = json.dumps({"action": "provide", "inputs": {"subject": "Lisbon weather"}})
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
+    tools = Tools()
+    task = (
+        "Get the weather forecast for Lisbon, then send an email with the subject Lisbon "
+        "weather to ana@example.com"
+    )
+    result = await Orchestrator(router, escalation=LLMEscalation(client)).run(
+        task,
+        tools={**tools.mapping(), "send_email": tools.mailgun_send_email},
+        inputs={"address": "Lisbon", "to": "ana@example.com", "body": "x"},
+    )
+    assert seen[0]["task"] == task and seen[0]["missing"] == ["subject"]
+    assert result.outcome == "completed" and result.llm_calls == 1
+    first = result.log.entries[0]
+    assert first.action == "escalate" and "provided subject" in first.reason
+    assert result.silent_failures() == []
+
+
+async def test_inputs_the_handler_cannot_provide_leave_the_run_unstarted(
+    router: SkillRouter,
+) -> None:
+    tools = Tools()
+    result = await Orchestrator(router, escalation=ScriptedEscalation([GiveUp("not stated")])).run(
+        "Send an email to ana@example.com saying hi",
+        tools={"send_email": tools.mailgun_send_email},
+        inputs={"to": "ana@example.com", "body": "hi"},
+    )
+    assert result.outcome == "escalated" and tools.calls == [] and result.llm_calls == 1
+    assert "not started" in result.log.entries[-1].reason
+    assert "the handler: not stated" in result.log.entries[-1].reason
+
+
+def test_an_inputs_answer_must_name_only_the_missing_inputs() -> None:
+    request = EscalationRequest("task", "Done", (), (), (), "not started", "t", ("subject",))
+    provide = '{"action": "provide", "inputs": {"subject": "hi"}}'
+    assert parse_decision(provide, request) == Provide({"subject": "hi"})
+    with pytest.raises(EscalationError, match=r"\['cc'\] not among the missing inputs"):
+        parse_decision('{"action": "provide", "inputs": {"cc": "x"}}', request)
+    no_path = EscalationRequest("task", "Done", (), (), (), "no path")
+    with pytest.raises(EscalationError, match="expected demote or give_up"):
+        parse_decision(provide, no_path)  # inputs are provided only when asked for
+
+
 def test_a_step_is_blocked_only_when_none_of_its_skills_can_be_called(planner: Planner) -> None:
     from orchestrator._keyword_tools import blocked_steps
 
@@ -469,13 +532,15 @@ def test_a_step_is_blocked_only_when_none_of_its_skills_can_be_called(planner: P
     skills = planner.skills
     either = {"send_email": needs_cc, "mailgun_send_email": plain}
     assert blocked_steps(plan, either, skills, given) == []  # the alternative can be called
-    [why] = blocked_steps(plan, {"send_email": needs_cc}, skills, given)
-    assert "mailgun_send_email: no function" in why and "'cc'" in why
+    [blocked] = blocked_steps(plan, {"send_email": needs_cc}, skills, given)
+    assert "mailgun_send_email: no function" in blocked.why and "'cc'" in blocked.why
+    assert blocked.missing == ()  # cc is no parameter of the skill: no input can supply it
     # cc is not a parameter of the skill, so the binder never passes it, even when given.
     assert blocked_steps(plan, {"send_email": needs_cc}, skills, {**given, "cc": "x"}) != []
     # An input given for one skill ("skill.param") counts for that skill.
     no_subject = {"to": "ana@example.com", "body": "hello"}
-    assert blocked_steps(plan, {"send_email": plain}, skills, no_subject) != []
+    [blocked] = blocked_steps(plan, {"send_email": plain}, skills, no_subject)
+    assert blocked.missing == ("subject",)
     for_it = {**no_subject, "send_email.subject": "hi"}
     assert blocked_steps(plan, {"send_email": plain}, skills, for_it) == []
 

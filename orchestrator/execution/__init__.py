@@ -13,6 +13,7 @@ from orchestrator.execution._escalation import (
     EscalationRequest,
     GiveUp,
     LLMEscalation,
+    Provide,
     ScriptedEscalation,
     parse_decision,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "OpenAICompatibleClient",
     "Outcome",
     "ProbingInvoker",
+    "Provide",
     "RateLimitMonitor",
     "RetryPolicy",
     "RiskMonitor",

@@ -1,4 +1,5 @@
-"""Escalation: when no healthy path is left, ask a pluggable handler to demote the goal or give up.
+"""Escalation: when no healthy path is left, ask a pluggable handler to demote the goal or give up;
+when a run cannot start for want of inputs, to provide them.
 
 Each ``escalate`` call is one control-plane LLM call and is counted as such. ``LLMEscalation``
 asks any ``LLMClient`` (see ``orchestrator.llm`` for the provider adapters);
@@ -8,9 +9,9 @@ asks any ``LLMClient`` (see ``orchestrator.llm`` for the provider adapters);
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from orchestrator.errors import EscalationError
 from orchestrator.graph import Fallback
@@ -25,13 +26,16 @@ __all__ = [
     "GiveUp",
     "LLMClient",
     "LLMEscalation",
+    "Provide",
     "ScriptedEscalation",
 ]
 
 
 @dataclass(frozen=True)
 class EscalationRequest:
-    """What the handler is told: the unreachable goal, what is done and failed, the options."""
+    """What the handler is told: the unreachable goal, what is done and failed, the options;
+    and, when the run cannot start for want of inputs, the task and the inputs it lacks (the
+    handler may ``Provide`` them, say from the task's text)."""
 
     graph: str
     goal: str
@@ -39,6 +43,8 @@ class EscalationRequest:
     failed: tuple[tuple[str, str], ...]
     fallbacks: tuple[Fallback, ...]
     reason: str
+    task: str = ""
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,15 @@ class GiveUp:
     reason: str
 
 
-EscalationDecision = Demote | GiveUp
+@dataclass(frozen=True)
+class Provide:
+    """Values for the inputs the request says are ``missing``, by parameter name."""
+
+    inputs: Mapping[str, Any]
+    reason: str = ""
+
+
+EscalationDecision = Demote | GiveUp | Provide
 
 
 class Escalation(Protocol):
@@ -88,6 +102,13 @@ _SYSTEM = (
     'object only: {"action": "demote", "fallback": "<one of the fallback goals>", "reason": '
     '"..."} to settle for a fallback, or {"action": "give_up", "reason": "..."}.'
 )
+_SYSTEM_INPUTS = (
+    "You supervise a tool pipeline. The task cannot start: the tools need inputs nobody gave. "
+    "Answer with one JSON object only: "
+    '{"action": "provide", "inputs": {"<missing input>": <value>, ...}, "reason": "..."} with '
+    "values the task itself states (never invent one), or "
+    '{"action": "give_up", "reason": "..."} when it does not state them.'
+)
 
 
 class LLMEscalation:
@@ -99,7 +120,7 @@ class LLMEscalation:
 
     async def escalate(self, request: EscalationRequest) -> EscalationDecision:
         self.calls += 1
-        prompt = {
+        prompt: dict[str, Any] = {
             "graph": request.graph,
             "goal": request.goal,
             "done": list(request.done),
@@ -109,9 +130,11 @@ class LLMEscalation:
             ],
             "reason": request.reason,
         }
+        if request.missing:
+            prompt = {"task": request.task, "missing": list(request.missing), **prompt}
         answer = await self.client.complete(
             [
-                {"role": "system", "content": _SYSTEM},
+                {"role": "system", "content": _SYSTEM_INPUTS if request.missing else _SYSTEM},
                 {"role": "user", "content": json.dumps(prompt)},
             ]
         )
@@ -127,6 +150,17 @@ def parse_decision(answer: str, request: EscalationRequest) -> EscalationDecisio
     reason = str(data.get("reason", ""))
     if action == "give_up":
         return GiveUp(reason or "the escalation handler gave up")
+    if action == "provide" and request.missing:
+        values = data.get("inputs")
+        if not isinstance(values, dict) or not values:
+            raise EscalationError("escalation answer: field inputs: expected a non-empty object")
+        unknown = sorted(set(values) - set(request.missing))
+        if unknown:
+            raise EscalationError(
+                f"escalation answer: field inputs: {unknown} not among the missing inputs "
+                f"{list(request.missing)}"
+            )
+        return Provide(values, reason)
     if action == "demote":
         goal = data.get("fallback")
         allowed = [f.goal for f in request.fallbacks]
@@ -135,6 +169,5 @@ def parse_decision(answer: str, request: EscalationRequest) -> EscalationDecisio
                 f"escalation answer: field fallback: {goal!r} is not one of {allowed}"
             )
         return Demote(str(goal), reason)
-    raise EscalationError(
-        f"escalation answer: field action: expected demote or give_up, got {action!r}"
-    )
+    expected = "provide or give_up" if request.missing else "demote or give_up"
+    raise EscalationError(f"escalation answer: field action: expected {expected}, got {action!r}")
