@@ -249,11 +249,13 @@ class Orchestrator:
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
             if graph is None and not isinstance(tools, Invoker):
                 # Known before any call: the steps before would take effect for nothing.
-                ready, asked = await self._inputs_to_start(task, plan, tools, inputs or {}, log)
+                ready, asked, ended = await self._inputs_to_start(
+                    task, plan, tools, inputs or {}, log
+                )
                 if ready is None:
                     elapsed = (time.perf_counter() - started) * 1000.0
                     return TaskResult(
-                        task, plan, "escalated", log, elapsed_ms=elapsed, input_requests=asked
+                        task, plan, ended, log, elapsed_ms=elapsed, input_requests=asked
                     )
                 inputs, input_requests = ready, asked
             run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
@@ -306,9 +308,11 @@ class Orchestrator:
         functions: Mapping[str, ToolFunction],
         inputs: Mapping[str, Any],
         log: DecisionLog,
-    ) -> tuple[dict[str, Any] | None, int]:
-        """The inputs the run can start with, and the escalation calls spent on them; None when
-        some step still has no skill that can be called (logged as an escalation: nothing ran).
+    ) -> tuple[dict[str, Any] | None, int, TaskOutcome]:
+        """The inputs the run can start with (None when some step still has no skill that can
+        be called: logged as an escalation, nothing ran), the escalation calls spent on them,
+        and how the task ends if it cannot start (``failed`` when the handler answered
+        nonsense, as during a run).
 
         A blocked step's missing arguments are asked of the escalation handler once, with the
         task: what it ``Provide``s (say, a payment id the task states) joins the inputs.
@@ -316,7 +320,7 @@ class Orchestrator:
         dependencies = self.planner.dependencies
         blocked = blocked_steps(plan, functions, self.skills, inputs, dependencies)
         if not blocked:
-            return dict(inputs), 0
+            return dict(inputs), 0, "escalated"
         missing = tuple(dict.fromkeys(n for b in blocked for n in b.missing))
         why = "; ".join(b.describe() for b in blocked)
         handler, asked = self.escalation, 0
@@ -336,7 +340,7 @@ class Orchestrator:
                 decision = await handler.escalate(request)
             except EscalationError as err:
                 log.record("escalate", task, f"not started: {why}; handler failed: {err}")
-                return None, asked
+                return None, asked, "failed"
             if isinstance(decision, Provide):
                 inputs = {**inputs, **decision.inputs}
                 given = ", ".join(sorted(decision.inputs))
@@ -348,7 +352,7 @@ class Orchestrator:
                 )
                 blocked = blocked_steps(plan, functions, self.skills, inputs, dependencies)
                 if not blocked:
-                    return dict(inputs), asked
+                    return dict(inputs), asked, "escalated"
                 why = "; ".join(b.describe() for b in blocked)
             else:
                 why += f"; the handler: {decision.reason}"
@@ -359,7 +363,7 @@ class Orchestrator:
             "what the steps before produce",
             blocked=[b.step for b in blocked],
         )
-        return None, asked
+        return None, asked, "escalated"
 
     def _learn(self, usage: UsageModel, task: str, decisions: list[Decision]) -> None:
         """Count a completed run (the decisions it added to the log) in the usage model and its

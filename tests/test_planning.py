@@ -508,6 +508,22 @@ async def test_inputs_the_handler_cannot_provide_leave_the_run_unstarted(
     assert "the handler: not stated" in result.log.entries[-1].reason
 
 
+async def test_an_answer_providing_inputs_nobody_asked_for_ends_failed(router: SkillRouter) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        content = json.dumps({"action": "provide", "inputs": {"cc": "boss@example.com"}})
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
+    tools = Tools()
+    result = await Orchestrator(router, escalation=LLMEscalation(client)).run(
+        "Send an email to ana@example.com saying hi",
+        tools={"send_email": tools.mailgun_send_email},
+        inputs={"to": "ana@example.com", "body": "hi"},
+    )
+    assert result.outcome == "failed" and tools.calls == []
+    assert "handler failed" in result.log.entries[-1].reason
+
+
 def test_an_inputs_answer_must_name_only_the_missing_inputs() -> None:
     request = EscalationRequest("task", "Done", (), (), (), "not started", "t", ("subject",))
     provide = '{"action": "provide", "inputs": {"subject": "hi"}}'
