@@ -11,7 +11,7 @@ before it have taken effect.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +24,18 @@ __all__ = ["BlockedStep", "ToolFunction", "blocked_steps", "keyword_tools"]
 ToolFunction = Callable[..., Any]
 
 
+def skill_ids(keys: Iterable[str], skills: Mapping[str, Skill]) -> dict[str, str]:
+    """The id of the skill each key registers a function for: a key is a skill's id or name."""
+    by_name = {s.name: s.id for s in skills.values()}
+    return {key: key if key in skills else by_name.get(key, key) for key in keys}
+
+
 def by_skill_id(
     functions: Mapping[str, ToolFunction], skills: Mapping[str, Skill]
 ) -> dict[str, ToolFunction]:
     """The functions keyed by skill id; each may be registered under the skill's id or name."""
-    by_name = {s.name: s.id for s in skills.values()}
-    return {(key if key in skills else by_name.get(key, key)): fn for key, fn in functions.items()}
+    ids = skill_ids(functions, skills)
+    return {ids[key]: fn for key, fn in functions.items()}
 
 
 def keyword_tools(

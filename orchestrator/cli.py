@@ -364,10 +364,10 @@ def _run_task(
 def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> None:
     """Say so when a skill bound to a real function is not a step of the plan: the run used
     simulations (or its alternative) instead, which a user binding a real tool would not guess."""
-    by_name = {s.name: s.id for s in skills.values()}
+    from orchestrator._keyword_tools import skill_ids
+
     chosen = {step.id for step in plan.steps}
-    for key in bound:
-        skill_id = key if key in skills else by_name.get(key, key)
+    for key, skill_id in skill_ids(bound, skills).items():
         if skill_id in chosen:
             continue
         step = next((s for s in plan.steps if skill_id in s.alternatives), None)
