@@ -317,9 +317,9 @@ class SkillRouter:
         if vectors is None:
             vectors = self.embed_queries(queries)
         for n, (query, vector) in enumerate(zip(queries, vectors, strict=True)):
-            leaders = self._ranking(query, vector, 2, only).leaders
-            if leaders:
-                rows[n] = fit_features(leaders[0], leaders[1] if len(leaders) > 1 else None)
+            best = self._ranking(query, vector, 2, only).fit_rows(1)
+            if len(best):
+                rows[n] = best[0]
         return rows
 
     def _route(
@@ -343,11 +343,11 @@ class SkillRouter:
         only: Collection[str] | None,
     ) -> RouteResult:
         ranking = self._ranking(query, vector, k, only)
-        ranked, groups, leaders = ranking.ranked, ranking.groups, ranking.leaders
+        ranked, groups = ranking.ranked, ranking.groups
+        fit = self.fit_model.probabilities(ranking.fit_rows(k))  # one call for all k matches
         matches = []
         for n, group in enumerate(groups[:k]):
             lead = ranked[group[0]]
-            runner_up = leaders[n + 1] if n + 1 < len(leaders) else None
             matches.append(
                 Match(
                     skill=self.index.skills[lead.row],
@@ -357,7 +357,7 @@ class SkillRouter:
                         "dense": lead.dense_best,
                         "coverage": lead.coverage,
                         "rrf": lead.rrf,
-                        "fit": self.fit_model.probability(lead, runner_up),
+                        "fit": float(fit[n]),
                     },
                     duplicates=tuple(self.index.skills[ranked[i].row] for i in group[1:]),
                 )
@@ -420,7 +420,6 @@ class SkillRouter:
             ranked=ranked,
             scores=[float(final[i]) for i in order],
             groups=groups,
-            leaders=[ranked[g[0]] for g in groups],
         )
 
     def _candidates(
@@ -473,7 +472,21 @@ class _Ranking:
     ranked: list[Candidate]  # best first
     scores: list[float]  # the rerank score of each of ``ranked``
     groups: list[list[int]]  # indexes into ``ranked``, each group's leader first
-    leaders: list[Candidate]  # each group's leader, best first
+
+    @property
+    def leaders(self) -> list[Candidate]:
+        """Each group's leader, best first."""
+        return [self.ranked[g[0]] for g in self.groups]
+
+    def fit_rows(self, k: int) -> npt.NDArray[np.float64]:
+        """The fit features of the first ``k`` leaders, each against the leader after it (the
+        no-fit model's input; columns in ``FIT_FEATURES`` order)."""
+        leaders = self.leaders
+        rows = [
+            fit_features(lead, leaders[n + 1] if n + 1 < len(leaders) else None)
+            for n, lead in enumerate(leaders[:k])
+        ]
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FIT_FEATURES))
 
 
 @dataclass(frozen=True, slots=True)
