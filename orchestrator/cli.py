@@ -474,7 +474,8 @@ def run_command(
                 orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
             )
     learned = orchestrator.usage is not None and len(orchestrator.usage) > known
-    _warn_unplanned_bindings(result.plan, bound, orchestrator.skills)
+    if tool_graph is None:  # with --graph the graph's tools run, not the plan's
+        _warn_unplanned_bindings(result.plan, bound, orchestrator.skills)
     if json_out:
         report = result.to_dict()
         if learn:

@@ -99,6 +99,10 @@ def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Pat
     assert "--tool get_weather_forecast is not in the plan" in elsewhere.stderr
     chosen = _invoke(*args, "--tool", f"{step}=json:dumps")
     assert "note:" not in chosen.stderr
+    # With --graph the graph's tools run, whatever the plan says.
+    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    on_graph = _invoke(*args, "--graph", graph, "--tool", "CRM=builtins:dict")
+    assert "CRM" in on_graph.stdout and "note:" not in on_graph.stderr
 
 
 def test_run_rejects_a_malformed_fault_or_binding() -> None:
