@@ -14,7 +14,7 @@ from typing import Any
 from orchestrator.catalog import Skill
 from orchestrator.execution import EffortInvoker, Invoker
 from orchestrator.planning._dependencies import DependencyGraph
-from orchestrator.planning._plan import PlanStep, TaskPlan
+from orchestrator.planning._plan import PlanStep, TaskPlan, input_keys
 
 __all__ = ["BindingInvoker", "read_field"]
 
@@ -93,7 +93,7 @@ class BindingInvoker:
         step = self._step_of.get(tool)
         bound: dict[str, Any] = {}
         for name in skill.parameter_names():
-            for key in (f"{tool}.{name}", name):
+            for key in input_keys(tool, name):
                 if key in inputs:
                     bound[name] = inputs[key]
                     break

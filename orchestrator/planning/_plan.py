@@ -33,10 +33,15 @@ class Binding:
     reason: str = ""
 
 
+def input_keys(skill_id: str, name: str) -> tuple[str, str]:
+    """Where the caller's inputs may hold ``skill_id``'s input ``name``, the first found
+    winning: ``"skill_id.name"`` for that skill alone, then ``name`` for any skill."""
+    return f"{skill_id}.{name}", name
+
+
 def given_input(inputs: Mapping[str, Any], skill_id: str, name: str) -> bool:
-    """Whether the caller's ``inputs`` hold ``skill_id``'s input ``name``: under the name, or as
-    ``"skill_id.name"`` for that skill alone (the keys ``BindingInvoker`` reads)."""
-    return name in inputs or f"{skill_id}.{name}" in inputs
+    """Whether the caller's ``inputs`` hold ``skill_id``'s input ``name`` (see ``input_keys``)."""
+    return any(key in inputs for key in input_keys(skill_id, name))
 
 
 @dataclass(frozen=True)
