@@ -45,7 +45,8 @@ def keyword_tools(
     keyed by skill id; a function may be registered under the skill's id or its name."""
     adapted: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
     for skill_id, fn in by_skill_id(functions, skills).items():
-        check = _argument_check(skill_id, fn)
+        skill = skills.get(skill_id)
+        check = _argument_check(skill_id, fn, skill.parameter_names() if skill else ())
         if inspect.iscoroutinefunction(fn):
 
             async def call_async(
@@ -90,11 +91,15 @@ def _refusal(signature: inspect.Signature | None, names: Collection[str]) -> str
     return None
 
 
-def _argument_check(tool: str, fn: ToolFunction) -> Callable[[Mapping[str, Any]], None]:
+def _argument_check(
+    tool: str, fn: ToolFunction, parameters: Collection[str]
+) -> Callable[[Mapping[str, Any]], None]:
     """Raise ``ToolArgumentError`` before ``fn`` is called with arguments its signature refuses
     (a required one no step and no input supplied): a call that cannot start says so, instead
-    of a ``TypeError`` retried as if the tool had failed."""
+    of a ``TypeError`` retried as if the tool had failed. The error's ``missing`` are the
+    absent arguments among the skill's ``parameters``, the only ones an input can supply."""
     signature = _signature(fn)
+    own = frozenset(parameters)
 
     def check(arguments: Mapping[str, Any]) -> None:
         problem = _refusal(signature, arguments)
@@ -103,6 +108,7 @@ def _argument_check(tool: str, fn: ToolFunction) -> Callable[[Mapping[str, Any]]
                 f"{problem} (pass it in inputs, by parameter name, or plan a step that "
                 "produces it)",
                 tool=tool,
+                missing=(n for n in _unfilled(signature, arguments) if n in own),
             )
 
     return check

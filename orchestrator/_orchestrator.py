@@ -32,6 +32,7 @@ from orchestrator.execution import (
     Invoker,
     Provide,
     RunResult,
+    check_decision,
 )
 from orchestrator.graph import ToolGraph
 from orchestrator.planning import (
@@ -338,6 +339,7 @@ class Orchestrator:
             )
             try:
                 decision = await handler.escalate(request)
+                check_decision(decision, request)
             except EscalationError as err:
                 log.record("escalate", task, f"not started: {why}; handler failed: {err}")
                 return None, asked, "failed"

@@ -33,6 +33,8 @@ can fix their input without reading our source.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "CatalogError",
     "CircuitOpenError",
@@ -145,7 +147,14 @@ class ToolCallError(ToolFailure):
 
 class ToolArgumentError(ToolFailure):
     """The call's arguments do not fit the tool (a required one missing, an unknown one given):
-    the same call would fail again, so it is not retried, and the tool's health is not blamed."""
+    the same call would fail again, so it is not retried, and the tool's health is not blamed.
+
+    ``missing`` names the required arguments the call lacked, where the tool says which: the
+    values an escalation handler may provide, after which the step is called again."""
+
+    def __init__(self, message: str, *, tool: str | None = None, missing: Iterable[str] = ()):
+        self.missing = tuple(missing)
+        super().__init__(message, tool=tool)
 
 
 class ToolTimeoutError(ToolFailure):

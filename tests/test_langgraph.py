@@ -216,8 +216,9 @@ async def test_a_transient_error_is_retried_on_the_requested_tool() -> None:
 @pytest.mark.anyio
 async def test_arguments_a_tool_schema_refuses_are_bad_arguments_not_a_retried_error() -> None:
     invoker = LangChainToolInvoker([send_email])
-    with pytest.raises(ToolArgumentError, match="body"):
+    with pytest.raises(ToolArgumentError, match="body") as refused:
         await invoker.invoke("send_email", {"inputs": {"to": "ana@example.com"}, "upstream": {}})
+    assert refused.value.missing == ("body",)  # what an escalation handler could provide
 
 
 @pytest.mark.anyio

@@ -62,8 +62,9 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
         assert not result.is_error
         assert servers.connection("f").starts == 1
         # A call without a required argument is refused as such (not as the tool's error).
-        with pytest.raises(ToolArgumentError, match=r"\['key'\]"):
+        with pytest.raises(ToolArgumentError, match=r"\['key'\]") as refused:
             await invoker.invoke("f/lookup_record", {})
+        assert refused.value.missing == ("key",)
 
 
 async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from orchestrator import Orchestrator, Skill
 from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
 from orchestrator.execution import (
     DecisionLog,
+    Demote,
+    EscalationDecision,
     EscalationRequest,
     GiveUp,
     LLMEscalation,
@@ -23,6 +26,7 @@ from orchestrator.execution import (
     ScriptedEscalation,
     parse_decision,
 )
+from orchestrator.graph import Fallback
 from orchestrator.planning import (
     BindingInvoker,
     DependencyGraph,
@@ -531,8 +535,14 @@ def test_an_inputs_answer_must_name_only_the_missing_inputs() -> None:
     with pytest.raises(EscalationError, match=r"\['cc'\] not among the missing inputs"):
         parse_decision('{"action": "provide", "inputs": {"cc": "x"}}', request)
     no_path = EscalationRequest("task", "Done", (), (), (), "no path")
-    with pytest.raises(EscalationError, match="expected demote or give_up"):
+    with pytest.raises(EscalationError, match="expected give_up, got 'provide'"):
         parse_decision(provide, no_path)  # inputs are provided only when asked for
+    # Mid-run, a fallback may be offered beside the missing inputs: either answer applies.
+    both = replace(request, fallbacks=(Fallback("Logged", "log it instead"),))
+    demote = '{"action": "demote", "fallback": "Logged"}'
+    assert parse_decision(demote, both) == Demote("Logged")
+    with pytest.raises(EscalationError, match="expected provide or give_up, got 'demote'"):
+        parse_decision(demote, request)
 
 
 def test_a_step_is_blocked_only_when_none_of_its_skills_can_be_called(planner: Planner) -> None:
@@ -585,6 +595,94 @@ async def test_an_argument_missing_at_call_time_is_not_retried_and_names_it(
     fail = next(d for d in result.log if d.action == "fail")
     assert fail.reason.startswith("bad_arguments") and "'latitude'" in fail.reason
     assert result.silent_failures() == []
+
+
+def _coordinates_lost() -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """A geocoder that answers without the coordinates its schema promises, and a forecast
+    that needs them: the forecast step is called without arguments it requires."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def geocode_city(address: str) -> dict[str, Any]:
+        calls.append(("geocode_city", {"address": address}))
+        return {"display_name": address}
+
+    def weather_forecast(latitude: float, longitude: float) -> dict[str, Any]:
+        calls.append(("weather_forecast", {"latitude": latitude, "longitude": longitude}))
+        return {"days": []}
+
+    return calls, {"geocode_city": geocode_city, "weather_forecast": weather_forecast}
+
+
+async def test_arguments_missing_mid_run_are_asked_for_and_the_step_is_called_again(
+    router: SkillRouter,
+) -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content)["messages"])
+        inputs = {"latitude": 38.72, "longitude": -9.14}
+        content = json.dumps({"action": "provide", "inputs": inputs, "reason": "Lisbon"})
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
+    calls, functions = _coordinates_lost()
+    task = "What is the weather forecast for Lisbon this week?"
+    result = await Orchestrator(router, escalation=LLMEscalation(client)).run(
+        task, tools=functions, inputs={"address": "Lisbon"}
+    )
+    assert result.outcome == "completed" and result.llm_calls == 1
+    # The geocoder ran once: what was done is not redone; the forecast ran with what was given.
+    assert calls == [
+        ("geocode_city", {"address": "Lisbon"}),
+        ("weather_forecast", {"latitude": 38.72, "longitude": -9.14}),
+    ]
+    [messages] = seen
+    asked = json.loads(messages[1]["content"])
+    assert asked["task"] == task and asked["missing"] == ["latitude", "longitude"]
+    assert '"action": "provide"' in messages[0]["content"]
+    escalation = next(d for d in result.log if d.action == "escalate")
+    assert "provided latitude, longitude; calling weather_forecast again" in escalation.reason
+    assert result.silent_failures() == []
+
+
+async def test_a_handler_providing_inputs_not_asked_for_mid_run_ends_the_run_failed(
+    router: SkillRouter,
+) -> None:
+    calls, functions = _coordinates_lost()
+    handler = ScriptedEscalation([Provide({"latitude": 38.72, "units": "metric"})])
+    result = await Orchestrator(router, escalation=handler).run(
+        "What is the weather forecast for Lisbon this week?",
+        tools=functions,
+        inputs={"address": "Lisbon"},
+    )
+    assert result.outcome == "failed" and [c[0] for c in calls] == ["geocode_city"]
+    last = result.log.entries[-1]
+    assert "handler failed" in last.reason and "['units'] not among the missing" in last.reason
+
+
+async def test_inputs_provided_for_only_part_of_a_step_leave_it_masked(
+    router: SkillRouter,
+) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    class Recording(ScriptedEscalation):
+        async def escalate(self, request: EscalationRequest) -> EscalationDecision:
+            asked.append(request.missing)
+            return await super().escalate(request)
+
+    calls, functions = _coordinates_lost()
+    handler = Recording([Provide({"latitude": 38.72}), GiveUp("no longitude stated")])
+    result = await Orchestrator(router, escalation=handler).run(
+        "What is the weather forecast for Lisbon this week?",
+        tools=functions,
+        inputs={"address": "Lisbon"},
+    )
+    assert result.outcome == "escalated" and handler.calls == 2 and result.llm_calls == 2
+    assert asked == [("latitude", "longitude"), ("longitude",)]
+    assert [c[0] for c in calls] == ["geocode_city"]  # the forecast was never callable
+    escalations = [d.reason for d in result.log if d.action == "escalate"]
+    assert "provided latitude; still missing inputs" in escalations[0]
+    assert "gave up: no longitude stated" in escalations[1]
 
 
 def test_run_sync_works_from_a_script(router: SkillRouter) -> None:

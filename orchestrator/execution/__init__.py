@@ -15,6 +15,7 @@ from orchestrator.execution._escalation import (
     LLMEscalation,
     Provide,
     ScriptedEscalation,
+    check_decision,
     parse_decision,
 )
 from orchestrator.execution._executor import Executor, Outcome, RunResult
@@ -95,6 +96,7 @@ __all__ = [
     "RunResult",
     "ScriptedEscalation",
     "ToolDownMonitor",
+    "check_decision",
     "classify",
     "parse_decision",
     "silent_failures",

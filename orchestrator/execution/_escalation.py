@@ -28,6 +28,7 @@ __all__ = [
     "LLMEscalation",
     "Provide",
     "ScriptedEscalation",
+    "check_decision",
 ]
 
 
@@ -97,18 +98,32 @@ class ScriptedEscalation:
         return GiveUp(f"no fallback left for {request.goal}")
 
 
-_SYSTEM = (
-    "You supervise a tool pipeline. No healthy route reaches the goal. Answer with one JSON "
-    'object only: {"action": "demote", "fallback": "<one of the fallback goals>", "reason": '
-    '"..."} to settle for a fallback, or {"action": "give_up", "reason": "..."}.'
+_SITUATION = "You supervise a tool pipeline. No healthy route reaches the goal."
+_SITUATION_INPUTS = (
+    "You supervise a tool pipeline. Tools need inputs nobody gave (listed as missing)."
 )
-_SYSTEM_INPUTS = (
-    "You supervise a tool pipeline. The task cannot start: the tools need inputs nobody gave. "
-    "Answer with one JSON object only: "
-    '{"action": "provide", "inputs": {"<missing input>": <value>, ...}, "reason": "..."} with '
-    "values the task itself states (never invent one), or "
-    '{"action": "give_up", "reason": "..."} when it does not state them.'
-)
+_OPTIONS = {
+    "provide": '{"action": "provide", "inputs": {"<missing input>": <value>, ...}, "reason": '
+    '"..."} with values the task itself states (never invent one)',
+    "demote": '{"action": "demote", "fallback": "<one of the fallback goals>", "reason": '
+    '"..."} to settle for a fallback',
+    "give_up": '{"action": "give_up", "reason": "..."}',
+}
+
+
+def _actions(request: EscalationRequest) -> list[str]:
+    """What the handler may answer: inputs when some are missing, a fallback when one is
+    offered, and always giving up."""
+    actions = ["provide"] if request.missing else []
+    if request.fallbacks:
+        actions.append("demote")
+    return [*actions, "give_up"]
+
+
+def _system_prompt(request: EscalationRequest) -> str:
+    situation = _SITUATION_INPUTS if request.missing else _SITUATION
+    options = ", or ".join(_OPTIONS[action] for action in _actions(request))
+    return f"{situation} Answer with one JSON object only: {options}."
 
 
 class LLMEscalation:
@@ -134,7 +149,7 @@ class LLMEscalation:
             prompt = {"task": request.task, "missing": list(request.missing), **prompt}
         answer = await self.client.complete(
             [
-                {"role": "system", "content": _SYSTEM_INPUTS if request.missing else _SYSTEM},
+                {"role": "system", "content": _system_prompt(request)},
                 {"role": "user", "content": json.dumps(prompt)},
             ]
         )
@@ -150,24 +165,42 @@ def parse_decision(answer: str, request: EscalationRequest) -> EscalationDecisio
     reason = str(data.get("reason", ""))
     if action == "give_up":
         return GiveUp(reason or "the escalation handler gave up")
+    decision: EscalationDecision
     if action == "provide" and request.missing:
         values = data.get("inputs")
         if not isinstance(values, dict) or not values:
             raise EscalationError("escalation answer: field inputs: expected a non-empty object")
-        unknown = sorted(set(values) - set(request.missing))
+        decision = Provide(values, reason)
+    elif action == "demote" and "demote" in _actions(request):
+        decision = Demote(str(data.get("fallback")), reason)
+    else:
+        expected = " or ".join(_actions(request))
+        raise EscalationError(
+            f"escalation answer: field action: expected {expected}, got {action!r}"
+        )
+    try:
+        check_decision(decision, request)
+    except EscalationError as err:
+        raise EscalationError(f"escalation answer: {err}") from None
+    return decision
+
+
+def check_decision(decision: EscalationDecision, request: EscalationRequest) -> None:
+    """Raise ``EscalationError`` for a decision that cannot be applied to ``request``: a
+    fallback it does not offer, or inputs it did not ask for. Applied to every handler's
+    decision, not only to an LLM's parsed answer."""
+    if isinstance(decision, Demote):
+        offered = [f.goal for f in request.fallbacks]
+        if decision.fallback not in offered:
+            raise EscalationError(
+                f"field fallback: {decision.fallback!r} is not one of the fallbacks offered "
+                f"{offered}"
+            )
+    elif isinstance(decision, Provide):
+        if not decision.inputs:
+            raise EscalationError(f"field inputs: empty; expected {list(request.missing)}")
+        unknown = sorted(set(decision.inputs) - set(request.missing))
         if unknown:
             raise EscalationError(
-                f"escalation answer: field inputs: {unknown} not among the missing inputs "
-                f"{list(request.missing)}"
+                f"field inputs: {unknown} not among the missing inputs {list(request.missing)}"
             )
-        return Provide(values, reason)
-    if action == "demote":
-        goal = data.get("fallback")
-        allowed = [f.goal for f in request.fallbacks]
-        if goal not in allowed:
-            raise EscalationError(
-                f"escalation answer: field fallback: {goal!r} is not one of {allowed}"
-            )
-        return Demote(str(goal), reason)
-    expected = "provide or give_up" if request.missing else "demote or give_up"
-    raise EscalationError(f"escalation answer: field action: expected {expected}, got {action!r}")

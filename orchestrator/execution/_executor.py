@@ -3,8 +3,9 @@
 Each step goes through one ``Invoker`` with a timeout, output validation and bounded retries of
 transient failures. A step that still fails is masked (its edges weigh ``None``) and the plan is
 recomputed from everything already done, so completed steps never run twice. When no plan is left
-the escalation handler may demote the goal to a declared fallback or give up. Every decision lands
-in one ``DecisionLog``.
+the escalation handler may demote the goal to a declared fallback or give up, or, when a step was
+called without arguments it requires, provide them, and the step is called again. Every decision
+lands in one ``DecisionLog``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from orchestrator.execution._escalation import (
     Demote,
     Escalation,
     EscalationRequest,
+    Provide,
+    check_decision,
 )
 from orchestrator.execution._failures import Failure, FailureKind, classify
 from orchestrator.execution._invoker import EffortInvoker, Invoker, ProbingInvoker
@@ -574,14 +577,16 @@ class _Run:
                 pending.extend(p for p in self.graph.predecessors(node) if p in self.done)
         return upstream
 
-    def _effort_step(self, tool: str) -> Step:
-        """What the effort router sees of a step: the task (``inputs["task"]`` or the graph and
-        goal, with the other inputs), the tools done so far, the tool, the failures so far, and
-        routing signals if the caller passed them as ``inputs["routing"]`` (``confidence``,
-        ``margin``, ``alternatives``)."""
+    def _task(self) -> str:
+        """The task in words: ``inputs["task"]``, else the graph and the goal pursued."""
         task = self.inputs.get("task")
-        if not isinstance(task, str):
-            task = f"{self.graph.name}: reach {self.goal}"
+        return task if isinstance(task, str) else f"{self.graph.name}: reach {self.goal}"
+
+    def _effort_step(self, tool: str) -> Step:
+        """What the effort router sees of a step: the task (``_task``, with the other inputs),
+        the tools done so far, the tool, the failures so far, and routing signals if the caller
+        passed them as ``inputs["routing"]`` (``confidence``, ``margin``, ``alternatives``)."""
+        task = self._task()
         others = {k: v for k, v in self.inputs.items() if k not in ("task", "routing")}
         if others:
             task = f"{task}\ninputs: {json.dumps(others, default=str)[:1000]}"
@@ -687,8 +692,43 @@ class _Run:
             reachable.append(fallback)
         return tuple(reachable)
 
+    def _missing_inputs(self) -> tuple[str, ...]:
+        """The required arguments failed steps were called without (``bad_arguments`` naming
+        them) and no input gives yet, in the order they failed: what the handler may provide."""
+        names = (
+            name
+            for tool, failure in self.failed.items()
+            if failure.kind is FailureKind.BAD_ARGUMENTS and tool not in self.done
+            for name in failure.missing
+            if name not in self.inputs
+        )
+        return tuple(dict.fromkeys(names))
+
+    def _take_inputs(self, provided: Provide, reason: str) -> None:
+        """Add what the handler provided to the run's inputs, and unmask the steps that lacked
+        nothing more: the next plan may call them again."""
+        self.inputs.update(provided.inputs)
+        again = sorted(
+            tool
+            for tool, failure in self.failed.items()
+            if failure.kind is FailureKind.BAD_ARGUMENTS
+            and failure.missing
+            and all(name in self.inputs for name in failure.missing)
+        )
+        for tool in again:
+            del self.failed[tool]
+        given = ", ".join(sorted(provided.inputs))
+        self.log.record(
+            "escalate",
+            self.goal,
+            f"{reason}; the handler provided {given}; "
+            + (f"calling {', '.join(again)} again" if again else "still missing inputs"),
+            provided=sorted(provided.inputs),
+        )
+
     async def _escalate(self, exc: NoPathError) -> Outcome | None:
-        """Ask the handler; return the final outcome, or None to continue towards a new goal."""
+        """Ask the handler; return the final outcome, or None to continue: towards a new goal,
+        or with inputs it provided."""
         self.unanswered.clear()
         reason = str(exc)
         handler = self.ex.escalation
@@ -701,6 +741,7 @@ class _Run:
             return "escalated"
         self.escalations += 1
         self.llm_calls += 1
+        missing = self._missing_inputs()
         request = EscalationRequest(
             graph=self.graph.name,
             goal=self.goal,
@@ -708,18 +749,18 @@ class _Run:
             failed=tuple((t, str(f.kind)) for t, f in self.failed.items()),
             fallbacks=self._reachable_fallbacks(),
             reason=reason,
+            task=self._task() if missing else "",
+            missing=missing,
         )
         try:
             decision = await handler.escalate(request)
-            if isinstance(decision, Demote) and decision.fallback not in {
-                f.goal for f in request.fallbacks
-            }:
-                raise EscalationError(
-                    f"cannot demote to {decision.fallback!r}: not a reachable, untried fallback"
-                )
+            check_decision(decision, request)
         except EscalationError as err:
             self.log.record("escalate", self.goal, f"{reason}; handler failed: {err}")
             return "failed"
+        if isinstance(decision, Provide):
+            self._take_inputs(decision, reason)
+            return None
         if not isinstance(decision, Demote):
             self.log.record("escalate", self.goal, f"{reason}; gave up: {decision.reason}")
             return "escalated"

@@ -32,13 +32,15 @@ class Failure:
     """What went wrong with one call, as data the retry and reroute decisions read.
 
     ``ambiguous`` failures (a timeout, a connection lost mid-call) leave open whether the call took
-    effect, so only a tool safe to repeat may be retried or rerouted after one.
+    effect, so only a tool safe to repeat may be retried or rerouted after one. ``missing`` are
+    the required arguments a ``bad_arguments`` call lacked, when the tool named them.
     """
 
     kind: FailureKind
     message: str
     retry_after: float | None = None
     ambiguous: bool = False
+    missing: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -56,5 +58,5 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, MalformedOutputError):
         return Failure(FailureKind.MALFORMED, message)
     if isinstance(exc, ToolArgumentError):
-        return Failure(FailureKind.BAD_ARGUMENTS, message)
+        return Failure(FailureKind.BAD_ARGUMENTS, message, missing=exc.missing)
     return Failure(FailureKind.ERROR, message)

@@ -54,7 +54,8 @@ class LangChainToolInvoker:
                 {"type": "tool_call", "name": tool, "args": dict(call["args"]), "id": call["id"]}
             )
         except ValidationError as exc:  # the tool's args_schema refused the arguments
-            raise ToolArgumentError(str(exc), tool=tool) from exc
+            absent = (e["loc"][0] for e in exc.errors() if e["type"] == "missing" and e["loc"])
+            raise ToolArgumentError(str(exc), tool=tool, missing=map(str, absent)) from exc
         # A tool that handles its own errors answers with an error message instead of raising.
         if isinstance(result, ToolMessage) and result.status == "error":
             raise ToolCallError(str(result.content), tool=tool)

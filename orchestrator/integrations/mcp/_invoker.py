@@ -115,7 +115,9 @@ class McpInvoker:
         missing = [n for n in required or () if isinstance(n, str) and n not in arguments]
         if missing:
             raise ToolArgumentError(
-                f"missing required argument(s) {missing} of the tool's inputSchema", tool=tool
+                f"missing required argument(s) {missing} of the tool's inputSchema",
+                tool=tool,
+                missing=missing,
             )
 
     def _validate(self, tool: str, result: CallToolResult) -> None:
