@@ -384,6 +384,35 @@ def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> N
         )
 
 
+LLM_APIS = ("openai", "gpt-oss", "qwen", "anthropic")
+
+
+def _llm_escalation(
+    url: str | None, model: str | None, api: str, api_key: str | None, policy: Any
+) -> Any:
+    """The escalation handler ``--llm`` names (None without it): an LLM asked, in one traced
+    call each, when no path is left or a step lacks inputs."""
+    from orchestrator.execution import LLMEscalation
+    from orchestrator.llm import AnthropicClient, GptOssClient, OpenAICompatibleClient, QwenClient
+    from orchestrator.telemetry import TracedLLMClient
+
+    if url is None:
+        if model is not None:
+            raise typer.BadParameter("needs --llm URL to ask", param_hint="--llm-model")
+        return None
+    if model is None:
+        raise typer.BadParameter("needs --llm-model NAME", param_hint="--llm")
+    if api not in LLM_APIS:
+        raise typer.BadParameter(f"expected one of {', '.join(LLM_APIS)}", param_hint="--llm-api")
+    options = {"api_key": api_key, "policy": policy.llm}
+    if api == "anthropic":
+        client: Any = AnthropicClient(model, base_url=url, **options)
+    else:
+        kind = {"openai": OpenAICompatibleClient, "gpt-oss": GptOssClient, "qwen": QwenClient}
+        client = kind[api](url, model, **options)
+    return LLMEscalation(TracedLLMClient(client))
+
+
 def _print_decisions(result: Any) -> None:
     table = Table(title=f"{result.outcome}: {result.task}")
     table.add_column("ms", justify="right")
@@ -436,6 +465,31 @@ def run_command(
             "missing, and written atomically).",
         ),
     ] = False,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--llm",
+            help="Base URL of a chat model asked when no path is left or a step lacks inputs "
+            "(to demote the goal, give up, or provide inputs the task states), e.g. a local "
+            "server at http://localhost:8000/v1. Without it such runs end escalated.",
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option("--llm-model", help="The model --llm serves.")
+    ] = None,
+    llm_api: Annotated[
+        str,
+        typer.Option("--llm-api", help=f"The wire format --llm speaks: {', '.join(LLM_APIS)}."),
+    ] = "openai",
+    llm_api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-api-key",
+            envvar="ORCHESTRATOR_LLM_API_KEY",
+            help="API key for --llm (default: $ORCHESTRATOR_LLM_API_KEY).",
+            show_default=False,
+        ),
+    ] = None,
     trace_file: TraceFileOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -443,6 +497,7 @@ def run_command(
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
     from orchestrator.graph import load_graph
+    from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
 
     values: dict[str, Any] | None = None
@@ -458,6 +513,8 @@ def run_command(
     bound = dict(_import_tool(spec) for spec in tool or [])
     faults = [_parse_fault(spec) for spec in fail or []]
     with _errors_exit():
+        policy_used = load_policy(policy)
+        escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the
         # Orchestrator reads the file, or starts an empty model there, and saves each run.
         past = None if learn else _load_usage(usage)
@@ -465,7 +522,11 @@ def run_command(
             catalog, index_dir, policy, embedder, None, show_progress=not json_out
         )
         orchestrator = Orchestrator(
-            router, policy=policy, usage=usage if learn else past, learn=learn
+            router,
+            policy=policy_used,
+            usage=usage if learn else past,
+            learn=learn,
+            escalation=escalation,
         )
         known = len(orchestrator.usage) if orchestrator.usage is not None else 0
         tool_graph = load_graph(graph) if graph is not None else None

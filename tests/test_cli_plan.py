@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,104 @@ def test_run_calls_a_bound_real_function(index_dir: Path, tmp_path: Path, monkey
 
     assert my_tools.CALLS == [{"payment_id": "pi_3MtwBw"}]
     assert json.loads(result.stdout)["outputs"][skill]["refund_id"] == "re_1"
+
+
+@pytest.fixture
+def chat_server() -> Iterator[tuple[str, list[dict[str, Any]], list[str]]]:
+    """A real HTTP chat-completions endpoint on localhost: it answers each request with the
+    next of ``answers`` (appended by the test) and keeps the request bodies."""
+    received: list[dict[str, Any]] = []
+    answers: list[str] = []
+
+    class Chat(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append({"path": self.path, **json.loads(self.rfile.read(length))})
+            body = json.dumps({"choices": [{"message": {"content": answers.pop(0)}}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Chat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", received, answers
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_run_asks_the_llm_for_an_input_the_task_states_and_calls_the_step_again(
+    index_dir: Path,
+    tmp_path: Path,
+    monkeypatch: Any,
+    chat_server: tuple[str, list[dict[str, Any]], list[str]],
+) -> None:
+    from orchestrator import Orchestrator
+    from orchestrator.routing import SkillRouter
+
+    module = tmp_path / "strict_tools.py"
+    module.write_text(
+        "CALLS = []\n"
+        "def refund(payment_id):\n"
+        "    CALLS.append(payment_id)\n"
+        "    return {'refund_id': 're_1', 'status': 'succeeded', 'amount': 5, 'currency': 'eur'}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    task = "refund payment pi_3MtwBw"
+    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_dir)
+    step = Orchestrator(router).plan(task).steps[-1]
+    assert "payment_id" in step.open_inputs and step.alternatives
+    url, received, answers = chat_server
+    answers.append(json.dumps({"action": "provide", "inputs": {"payment_id": "pi_3MtwBw"}}))
+    # The alternatives are simulated: take them down, so the bound function is the one path.
+    down = [arg for alt in step.alternatives for arg in ("--fail", f"{alt}:down")]
+    result = _invoke("run", task, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+                     "--tool", f"{step.id}=strict_tools:refund", *down,
+                     "--llm", url, "--llm-model", "local-model", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    import strict_tools  # type: ignore[import-not-found]
+
+    assert strict_tools.CALLS == ["pi_3MtwBw"]  # refused without it, then called with it
+    assert report["outcome"] == "completed" and report["llm_calls"] == 1
+    [request] = received
+    assert request["path"] == "/v1/chat/completions" and request["model"] == "local-model"
+    asked = json.loads(request["messages"][1]["content"])
+    assert asked["task"] == task and asked["missing"] == ["payment_id"]
+
+
+def test_run_demotes_the_goal_when_the_llm_says_so_and_escalates_without_one(
+    index_dir: Path, chat_server: tuple[str, list[dict[str, Any]], list[str]]
+) -> None:
+    url, received, answers = chat_server
+    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    bound = [arg for t in ("CRM", "ManualTicket") for arg in ("--tool", f"{t}=builtins:dict")]
+    args = ["run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+            "--graph", graph, *bound, "--fail", "Stripe:down", "--fail", "Razorpay:down",
+            "--json"]  # fmt: skip
+    alone = _invoke(*args)
+    assert alone.exit_code == 1
+    last = json.loads(alone.stdout)["decisions"][-1]
+    assert last["action"] == "escalate" and "no escalation handler" in last["reason"]
+    answers.append(json.dumps({"action": "demote", "fallback": "RefundTicketed"}))
+    asked = _invoke(*args, "--llm", url, "--llm-model", "m")
+    assert asked.exit_code == 0, asked.output
+    report = json.loads(asked.stdout)
+    assert report["outcome"] == "demoted" and report["path"] == ["CRM", "ManualTicket"]
+    assert report["llm_calls"] == 1
+    [request] = received
+    assert '"action": "demote"' in request["messages"][0]["content"]
+    assert json.loads(request["messages"][1]["content"])["fallbacks"][0]["goal"] == (
+        "RefundTicketed"
+    )
+    assert _invoke(*args, "--llm", url).exit_code == 2  # no --llm-model
+    assert _invoke(*args, "--llm-model", "m").exit_code == 2  # no --llm
 
 
 def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Path) -> None:
