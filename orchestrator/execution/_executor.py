@@ -697,8 +697,8 @@ class _Run:
         them) and no input gives yet, in the order they failed: what the handler may provide."""
         names = (
             name
-            for tool, failure in self.failed.items()
-            if failure.kind is FailureKind.BAD_ARGUMENTS and tool not in self.done
+            for failure in self.failed.values()
+            if failure.kind is FailureKind.BAD_ARGUMENTS
             for name in failure.missing
             if name not in self.inputs
         )
