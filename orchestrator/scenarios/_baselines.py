@@ -23,6 +23,7 @@ from orchestrator.execution import (
     EscalationRequest,
     Executor,
     GiveUp,
+    Provide,
     RunResult,
     classify,
 )
@@ -45,6 +46,8 @@ class ReactAgent:
         log = DecisionLog() if log is None else log
         graph = self.graph
         retry_policy = self.executor.policy.execution.retry
+        inputs = dict(inputs or {})
+        lacking: dict[str, tuple[str, ...]] = {}  # tool -> the arguments its call lacked
         done, failed = {graph.start}, set[str]()
         path: list[str] = []
         outputs: dict[str, Any] = {}
@@ -61,10 +64,26 @@ class ReactAgent:
                     Demote(fallbacks[0].goal) if fallbacks else GiveUp("no fallback left")
                 )
                 if self.executor.escalation is not None:
+                    missing = [n for names in lacking.values() for n in names if n not in inputs]
                     request = EscalationRequest(
-                        graph.name, goal, tuple(sorted(done)), (), fallbacks, str(exc)
+                        graph.name,
+                        goal,
+                        tuple(sorted(done)),
+                        (),
+                        fallbacks,
+                        str(exc),
+                        task=str(inputs.get("task", "")) if missing else "",
+                        missing=tuple(dict.fromkeys(missing)),
                     )
                     decision = await self.executor.escalation.escalate(request)
+                if isinstance(decision, Provide):
+                    inputs.update(decision.inputs)
+                    given = {t for t, names in lacking.items() if all(n in inputs for n in names)}
+                    failed -= given
+                    lacking = {t: names for t, names in lacking.items() if t not in given}
+                    provided = ", ".join(sorted(decision.inputs))
+                    log.record("escalate", goal, f"{exc}; the LLM provides {provided}")
+                    continue
                 if not isinstance(decision, Demote):
                     log.record("escalate", goal, f"{exc}; the LLM gives up: {decision.reason}")
                     return self._result("escalated", goal, path, outputs, log, llm_calls)
@@ -81,13 +100,15 @@ class ReactAgent:
                 continue
             tool = ready[0]
             llm_calls += 1  # "which tool next?"
-            arguments = {"inputs": dict(inputs or {}), "upstream": _upstream(plan, tool, outputs)}
+            arguments = {"inputs": dict(inputs), "upstream": _upstream(plan, tool, outputs)}
             try:
                 outputs[tool] = await self.executor.invoke_step(tool, arguments, log)
             except ToolFailure as exc:
                 llm_calls += 1  # "that failed: retry or switch?"
                 failure = classify(exc)
                 attempts[tool] += 1
+                if failure.missing:
+                    lacking[tool] = failure.missing
                 worth_waiting = (failure.retry_after or 0.0) <= retry_policy.max_retry_after_s
                 if (
                     failure.kind in retry_policy.transient

@@ -14,7 +14,12 @@ from typing import Any
 
 import anyio
 
-from orchestrator.errors import RateLimitedError, ToolCallError, ToolUnavailableError
+from orchestrator.errors import (
+    RateLimitedError,
+    ToolArgumentError,
+    ToolCallError,
+    ToolUnavailableError,
+)
 from orchestrator.execution import Invoker
 from orchestrator.scenarios._model import (
     DownFault,
@@ -23,6 +28,7 @@ from orchestrator.scenarios._model import (
     InjectedFault,
     LatencyFault,
     MalformedFault,
+    MissingInputFault,
     RateLimitedFault,
     TimeoutFault,
 )
@@ -66,6 +72,16 @@ class FaultInjector:
             if isinstance(fault, FlakyFault):
                 if self._draw(tool) < fault.p:
                     raise ToolCallError("flaky failure (injected)", tool=tool)
+                continue
+            if isinstance(fault, MissingInputFault):
+                given = arguments.get("inputs")
+                absent = [
+                    n for n in fault.inputs if not (isinstance(given, Mapping) and n in given)
+                ]
+                if absent:
+                    raise ToolArgumentError(
+                        f"missing required input(s) {absent} (injected)", tool=tool, missing=absent
+                    )
                 continue
             self._applied[i] += 1
             if isinstance(fault, DownFault):

@@ -84,6 +84,14 @@ class RateLimitedFault(_Fault):
     retry_after_ms: float | None = Field(default=None, ge=0)
 
 
+class MissingInputFault(_Fault):
+    """The tool requires run inputs nobody gave: calls without all of ``inputs`` fail as
+    ``bad_arguments`` naming the absent ones, until an escalation reply provides them."""
+
+    kind: Literal["missing_input"]
+    inputs: list[str] = Field(min_length=1)
+
+
 InjectedFault = (
     DownFault
     | ErrorFault
@@ -92,6 +100,7 @@ InjectedFault = (
     | MalformedFault
     | FlakyFault
     | RateLimitedFault
+    | MissingInputFault
 )
 Fault = Annotated[InjectedFault, Field(discriminator="kind")]
 
@@ -114,6 +123,7 @@ class _Reply(BaseModel):
 
     demote: str | None = None
     give_up: str | None = None
+    provide: dict[str, Any] | None = None
 
 
 class ScenarioSpec(BaseModel):
@@ -161,7 +171,16 @@ def _field(loc: tuple[int | str, ...], kinds: set[str]) -> str:
     return ".".join(parts)
 
 
-_KINDS = {"down", "error", "timeout", "latency", "malformed", "flaky", "rate_limited"}
+_KINDS = {
+    "down",
+    "error",
+    "timeout",
+    "latency",
+    "malformed",
+    "flaky",
+    "rate_limited",
+    "missing_input",
+}
 
 
 def _resolve_graph(reference: str, scenario_file: Path) -> Path:
@@ -222,9 +241,10 @@ def load_scenario(path: str | Path) -> Scenario:
             raise ScenarioError(f"{file}: field expect.path.{i}: {node!r} is not in the graph")
     fallbacks = {f.goal for f in graph.fallbacks}
     for i, reply in enumerate(spec.escalation or []):
-        if (reply.demote is None) == (reply.give_up is None):
+        given = [v for v in (reply.demote, reply.give_up, reply.provide) if v is not None]
+        if len(given) != 1:
             raise ScenarioError(
-                f"{file}: field escalation.{i}: give exactly one of demote, give_up"
+                f"{file}: field escalation.{i}: give exactly one of demote, give_up, provide"
             )
         if reply.demote is not None and reply.demote not in fallbacks:
             raise ScenarioError(

@@ -18,6 +18,7 @@ from orchestrator.execution import (
     EscalationDecision,
     Executor,
     GiveUp,
+    Provide,
     RunResult,
     ScriptedEscalation,
     silent_failures,
@@ -77,8 +78,15 @@ class ScenarioResult:
 
 
 def _script(scenario: Scenario) -> list[EscalationDecision]:
-    replies = scenario.spec.escalation or []
-    return [Demote(r.demote) if r.demote is not None else GiveUp(r.give_up or "") for r in replies]
+    script: list[EscalationDecision] = []
+    for reply in scenario.spec.escalation or []:
+        if reply.demote is not None:
+            script.append(Demote(reply.demote))
+        elif reply.provide is not None:
+            script.append(Provide(reply.provide))
+        else:
+            script.append(GiveUp(reply.give_up or ""))
+    return script
 
 
 def _check(
