@@ -24,6 +24,7 @@ from orchestrator._resources import data_path
 from orchestrator.errors import OrchestratorError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     name="orchestrator",
     help="Route tasks to tools, run them on a self-healing tool graph, and explain every decision.",
     no_args_is_help=True,

@@ -99,3 +99,9 @@ def test_bad_catalog_is_one_clear_error_line(tmp_path: Path) -> None:
     assert "broken.jsonl: line 2" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "idx").exists()
+
+
+def test_help_reflows_docstrings_rather_than_keeping_their_source_line_breaks() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "An existing index there is updated incrementally" in result.output
