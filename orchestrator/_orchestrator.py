@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.to_thread
 
-from orchestrator._keyword_tools import ToolFunction, blocked_steps, keyword_tools
+from orchestrator._blocked import blocked_steps
+from orchestrator._keyword_tools import KeywordInvoker, ToolFunction
 from orchestrator.catalog import Skill
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
-    CallableInvoker,
+    CheckingInvoker,
     Decision,
     DecisionLog,
     Escalation,
@@ -206,7 +207,7 @@ class Orchestrator:
     def _invoker(self, tools: Mapping[str, ToolFunction] | Invoker) -> Invoker:
         if isinstance(tools, Invoker):
             return tools
-        return CallableInvoker(keyword_tools(tools, self.skills))
+        return KeywordInvoker(tools, self.skills)
 
     async def run(
         self,
@@ -225,8 +226,11 @@ class Orchestrator:
         ``"skill_id.param"``). ``plan`` reuses a plan made earlier (``aplan``) for this task;
         ``graph`` runs a tool graph you defined instead of the plan's.
         A task that nothing in the catalog fits ends ``escalated`` without running anything; so
-        does a run with plain functions as ``tools`` when a step has no function that can be
-        called with the inputs and what the steps before it produce (``blocked_steps``).
+        does a plan with a step none of whose skills can be called with the inputs and what the
+        steps before it produce (``blocked_steps``), where the invoker can tell before any call:
+        plain functions (by their signatures), MCP tools (by their input schemas), simulated
+        ones (``CheckingInvoker``). With an escalation handler, the missing inputs are first
+        asked for, once.
         """
         started = time.perf_counter()
         input_requests = 0
@@ -248,10 +252,11 @@ class Orchestrator:
                 )
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
-            if graph is None and not isinstance(tools, Invoker):
+            tool_invoker = self._invoker(tools)
+            if graph is None and isinstance(tool_invoker, CheckingInvoker):
                 # Known before any call: the steps before would take effect for nothing.
                 ready, asked, ended = await self._inputs_to_start(
-                    task, plan, tools, inputs or {}, log
+                    task, plan, tool_invoker, inputs or {}, log
                 )
                 if ready is None:
                     elapsed = (time.perf_counter() - started) * 1000.0
@@ -260,9 +265,7 @@ class Orchestrator:
                     )
                 inputs, input_requests = ready, asked
             run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
-            invoker = BindingInvoker(
-                self._invoker(tools), plan, self.skills, self.planner.dependencies
-            )
+            invoker = BindingInvoker(tool_invoker, plan, self.skills, self.planner.dependencies)
             executor = Executor(
                 run_graph,
                 invoker,
@@ -306,7 +309,7 @@ class Orchestrator:
         self,
         task: str,
         plan: TaskPlan,
-        functions: Mapping[str, ToolFunction],
+        invoker: CheckingInvoker,
         inputs: Mapping[str, Any],
         log: DecisionLog,
     ) -> tuple[dict[str, Any] | None, int, TaskOutcome]:
@@ -319,7 +322,7 @@ class Orchestrator:
         task: what it ``Provide``s (say, a payment id the task states) joins the inputs.
         """
         dependencies = self.planner.dependencies
-        blocked = blocked_steps(plan, functions, self.skills, inputs, dependencies)
+        blocked = blocked_steps(plan, invoker, self.skills, inputs, dependencies)
         if not blocked:
             return dict(inputs), 0, "escalated"
         missing = tuple(dict.fromkeys(n for b in blocked for n in b.missing))
@@ -352,7 +355,7 @@ class Orchestrator:
                     f"asked for {', '.join(missing)}; the handler provided {given}",
                     provided=sorted(decision.inputs),
                 )
-                blocked = blocked_steps(plan, functions, self.skills, inputs, dependencies)
+                blocked = blocked_steps(plan, invoker, self.skills, inputs, dependencies)
                 if not blocked:
                     return dict(inputs), asked, "escalated"
                 why = "; ".join(b.describe() for b in blocked)

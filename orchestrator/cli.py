@@ -350,11 +350,11 @@ def _run_task(
     to a real function; ``faults`` are injected around all of them."""
     import anyio
 
-    from orchestrator import keyword_tools
-    from orchestrator.execution import CallableInvoker, CompositeInvoker, Invoker
+    from orchestrator._keyword_tools import KeywordInvoker
+    from orchestrator.execution import CompositeInvoker, Invoker
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
-    real = CallableInvoker(keyword_tools(bound or {}, orchestrator.skills))
+    real = KeywordInvoker(bound or {}, orchestrator.skills)
     simulated = SimulatedInvoker(orchestrator.skills.values())
     invoker: Invoker = CompositeInvoker(dict.fromkeys(real.tools, real), default=simulated)
     if faults:

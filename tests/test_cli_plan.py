@@ -157,6 +157,48 @@ def test_run_asks_the_llm_for_an_input_the_task_states_and_calls_the_step_again(
     assert asked["task"] == task and asked["missing"] == ["payment_id"]
 
 
+def test_run_does_not_start_when_no_bound_function_of_a_step_can_be_called(
+    index_dir: Path,
+    tmp_path: Path,
+    monkeypatch: Any,
+    chat_server: tuple[str, list[dict[str, Any]], list[str]],
+) -> None:
+    from orchestrator import Orchestrator
+    from orchestrator.routing import SkillRouter
+
+    module = tmp_path / "every_refund.py"
+    module.write_text(
+        "CALLS = []\n"
+        "def refund(payment_id):\n"
+        "    CALLS.append(payment_id)\n"
+        "    return {'refund_id': 're_1', 'status': 'succeeded', 'amount': 5, 'currency': 'eur'}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    task = "refund payment pi_3MtwBw"
+    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_dir)
+    step = Orchestrator(router).plan(task).steps[-1]
+    # Every skill of the step is bound to the real function, which needs a payment_id.
+    bound = [
+        a for s in (step.id, *step.alternatives) for a in ("--tool", f"{s}=every_refund:refund")
+    ]
+    args = ["run", task, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), *bound]
+    unstarted = _invoke(*args, "--json")
+    assert unstarted.exit_code == 1
+    report = json.loads(unstarted.stdout)
+    assert report["outcome"] == "escalated" and report["path"] == []
+    assert "not started" in report["decisions"][-1]["reason"]
+    import every_refund  # type: ignore[import-not-found]
+
+    assert every_refund.CALLS == []
+    url, received, answers = chat_server
+    answers.append(json.dumps({"action": "provide", "inputs": {"payment_id": "pi_3MtwBw"}}))
+    provided = _invoke(*args, "--llm", url, "--llm-model", "m", "--json")
+    assert provided.exit_code == 0, provided.output
+    assert json.loads(provided.stdout)["llm_calls"] == 1
+    assert every_refund.CALLS == ["pi_3MtwBw"]
+    assert json.loads(received[0]["messages"][1]["content"])["missing"] == ["payment_id"]
+
+
 def test_run_demotes_the_goal_when_the_llm_says_so_and_escalates_without_one(
     index_dir: Path, chat_server: tuple[str, list[dict[str, Any]], list[str]]
 ) -> None:

@@ -59,7 +59,7 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
             await invoker.invoke("f/slow_echo", {"text": "hi", "seconds": 3})
         # The session survives a timeout: the next call is answered on the same connection.
         result = await invoker.invoke("f/append_journal", {"text": "after"})
-        assert not result.is_error
+        assert result == {"result": "appended 'after'"}
         assert servers.connection("f").starts == 1
         # A call without a required argument is refused as such (not as the tool's error).
         with pytest.raises(ToolArgumentError, match=r"\['key'\]") as refused:
@@ -70,11 +70,13 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
 async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Path) -> None:
     specs = _specs({"t": time_server()})
     async with McpServers(specs) as servers:
-        result = await McpInvoker(servers).invoke(
+        result = await McpInvoker(servers, output="result").invoke(
             "t/get_current_time", {"inputs": {"timezone": "Asia/Tokyo"}, "upstream": {}}
         )
+        content = await McpInvoker(servers).invoke("t/get_current_time", {"timezone": "UTC"})
     assert result.structured_content is not None
     assert result.structured_content["timezone"] == "Asia/Tokyo"
+    assert content["timezone"] == "UTC"  # by default, the structured content itself
 
 
 class ManualClock:
@@ -102,7 +104,7 @@ async def test_crashed_server_opens_its_circuit_then_restarts_after_backoff(tmp_
         assert ledger_lines(ledger, "append_journal") == []  # avoided, never sent
         clock.now += 0.3
         result = await invoker.invoke("f/append_journal", {"text": "x"})
-        assert not result.is_error
+        assert result == {"result": "appended 'x'"}
         assert connection.state == "up" and connection.starts == 2
 
 
@@ -216,3 +218,26 @@ async def test_failed_restarts_back_off_doubling_up_to_the_cap() -> None:
             await McpInvoker(servers).invoke("broken/anything", {})
     assert backoffs == [0.5, 1.0, 1.5, 1.5]
     assert connection.starts == 4
+
+
+async def test_an_orchestrator_run_over_mcp_tools_starts_only_with_their_required_arguments(
+    tmp_path: Path,
+) -> None:
+    from orchestrator import Orchestrator
+
+    ledger = tmp_path / "ledger"
+    async with McpServers(_specs({"f": faulty_server(ledger)}), policy=FAST) as servers:
+        orchestrator = Orchestrator(servers.skills(), index_dir=tmp_path / "index")
+        invoker = McpInvoker(servers)
+        task = "append a line to the journal"
+        unstarted = await orchestrator.run(task, tools=invoker)
+        assert unstarted.plan.ids[-1] == "f/append_journal"
+        # Known from the tool's inputSchema before any call: nothing reached the server.
+        assert unstarted.outcome == "escalated" and ledger_lines(ledger) == []
+        [decision] = unstarted.log.entries
+        assert "not started" in decision.reason and "['text']" in decision.reason
+        done = await orchestrator.run(task, tools=invoker, inputs={"text": "hello"})
+        assert done.outcome == "completed" and done.path[-1] == "f/append_journal"
+        assert ledger_lines(ledger)[-1] == 'append_journal\t{"text": "hello"}'
+        # The step's output is the tool's structured content, checked against its outputSchema.
+        assert done.outputs["f/append_journal"] == {"result": "appended 'hello'"}

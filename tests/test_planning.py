@@ -546,7 +546,8 @@ def test_an_inputs_answer_must_name_only_the_missing_inputs() -> None:
 
 
 def test_a_step_is_blocked_only_when_none_of_its_skills_can_be_called(planner: Planner) -> None:
-    from orchestrator._keyword_tools import blocked_steps
+    from orchestrator._blocked import blocked_steps
+    from orchestrator._keyword_tools import KeywordInvoker
 
     def needs_cc(to: str, subject: str, body: str, cc: str) -> None: ...
 
@@ -556,19 +557,28 @@ def test_a_step_is_blocked_only_when_none_of_its_skills_can_be_called(planner: P
     assert plan.step("send_email").alternatives == ("mailgun_send_email",)
     given = {"to": "ana@example.com", "subject": "hi", "body": "hello"}
     skills = planner.skills
+
+    def blocked(functions: dict[str, Any], inputs: dict[str, Any]) -> list[Any]:
+        return blocked_steps(plan, KeywordInvoker(functions, skills), skills, inputs)
+
     either = {"send_email": needs_cc, "mailgun_send_email": plain}
-    assert blocked_steps(plan, either, skills, given) == []  # the alternative can be called
-    [blocked] = blocked_steps(plan, {"send_email": needs_cc}, skills, given)
-    assert "mailgun_send_email: no function" in blocked.why and "'cc'" in blocked.why
-    assert blocked.missing == ()  # cc is no parameter of the skill: no input can supply it
+    assert blocked(either, given) == []  # the alternative can be called
+    [step] = blocked({"send_email": needs_cc}, given)
+    assert "mailgun_send_email: no function" in step.why and "'cc'" in step.why
+    assert step.missing == ()  # cc is no parameter of the skill: no input can supply it
     # cc is not a parameter of the skill, so the binder never passes it, even when given.
-    assert blocked_steps(plan, {"send_email": needs_cc}, skills, {**given, "cc": "x"}) != []
+    assert blocked({"send_email": needs_cc}, {**given, "cc": "x"}) != []
     # An input given for one skill ("skill.param") counts for that skill.
     no_subject = {"to": "ana@example.com", "body": "hello"}
-    [blocked] = blocked_steps(plan, {"send_email": plain}, skills, no_subject)
-    assert blocked.missing == ("subject",)
-    for_it = {**no_subject, "send_email.subject": "hi"}
-    assert blocked_steps(plan, {"send_email": plain}, skills, for_it) == []
+    [step] = blocked({"send_email": plain}, no_subject)
+    assert step.missing == ("subject",)
+    assert blocked({"send_email": plain}, {**no_subject, "send_email.subject": "hi"}) == []
+
+    # What an alternative lacks is asked for when no input could unblock the chosen skill.
+    def cc_only(to: str, body: str, cc: str) -> None: ...
+
+    [step] = blocked({"send_email": cc_only, "mailgun_send_email": plain}, no_subject)
+    assert step.missing == ("subject",)
 
 
 async def test_an_argument_missing_at_call_time_is_not_retried_and_names_it(

@@ -21,7 +21,9 @@ from orchestrator.execution._escalation import (
 from orchestrator.execution._executor import Executor, Outcome, RunResult
 from orchestrator.execution._failures import Failure, FailureKind, classify
 from orchestrator.execution._invoker import (
+    ArgumentRefusal,
     CallableInvoker,
+    CheckingInvoker,
     CompositeInvoker,
     EffortInvoker,
     Invoker,
@@ -61,8 +63,10 @@ __all__ = [
     "STATE_HALF_OPEN",
     "STATE_OPEN",
     "Action",
+    "ArgumentRefusal",
     "BreakerPolicy",
     "CallableInvoker",
+    "CheckingInvoker",
     "CircuitBreaker",
     "CompositeInvoker",
     "Condition",

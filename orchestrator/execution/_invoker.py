@@ -7,7 +7,8 @@ fault injection wraps any of them (as httpx's ``MockTransport`` is one transport
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,7 +16,15 @@ import anyio.to_thread
 
 from orchestrator.errors import ToolUnavailableError
 
-__all__ = ["CallableInvoker", "CompositeInvoker", "EffortInvoker", "Invoker", "ProbingInvoker"]
+__all__ = [
+    "ArgumentRefusal",
+    "CallableInvoker",
+    "CheckingInvoker",
+    "CompositeInvoker",
+    "EffortInvoker",
+    "Invoker",
+    "ProbingInvoker",
+]
 
 
 @runtime_checkable
@@ -44,6 +53,25 @@ class EffortInvoker(Invoker, Protocol):
     async def invoke_with_effort(
         self, tool: str, arguments: Mapping[str, Any], effort: str
     ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ArgumentRefusal:
+    """Why a tool cannot be called with some arguments: ``why`` in words, and ``missing``, the
+    required arguments they leave out (what an input could supply; empty when that would not
+    help, say because nothing serves the tool)."""
+
+    why: str
+    missing: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class CheckingInvoker(Invoker, Protocol):
+    """An invoker that can tell before any call whether a tool can be called with arguments of
+    these ``names`` (None: it can, or the invoker cannot tell). A run over such an invoker
+    that would be stopped half-way by a step no tool can be called for does not start."""
+
+    def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None: ...
 
 
 class CallableInvoker:
@@ -88,3 +116,10 @@ class CompositeInvoker:
         if invoker is None:
             raise ToolUnavailableError("no invoker serves this tool", tool=tool)
         return await invoker.invoke(tool, arguments)
+
+    def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+        """The serving invoker's answer, when it can tell."""
+        invoker = self.routes.get(tool, self.default)
+        if invoker is None:
+            return ArgumentRefusal("no invoker serves this tool")
+        return invoker.refusal(tool, names) if isinstance(invoker, CheckingInvoker) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -20,7 +20,7 @@ from orchestrator.errors import (
     ToolCallError,
     ToolUnavailableError,
 )
-from orchestrator.execution import Invoker
+from orchestrator.execution import ArgumentRefusal, CheckingInvoker, Invoker
 from orchestrator.scenarios._model import (
     DownFault,
     ErrorFault,
@@ -100,6 +100,10 @@ class FaultInjector:
         output = await self.inner.invoke(tool, arguments)
         self.successes[tool] += 1
         return {"garbled": True} if garble else output
+
+    def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+        """The wrapped invoker's answer: faults strike at call time, not before."""
+        return self.inner.refusal(tool, names) if isinstance(self.inner, CheckingInvoker) else None
 
     async def probe(self, tool: str) -> bool:
         """Healthy unless a ``down`` fault is in force for the tool."""

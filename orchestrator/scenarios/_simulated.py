@@ -3,13 +3,14 @@ output."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import anyio
 
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolUnavailableError
+from orchestrator.execution import ArgumentRefusal
 from orchestrator.graph import ToolGraph
 
 __all__ = ["SimulatedInvoker", "sample_output"]
@@ -63,6 +64,10 @@ class SimulatedInvoker:
         self._latency_ms = {name: latency for name, _, latency in described}
         self._outputs: dict[str, dict[str, Any]] = {}
         self.latency_scale = latency_scale
+
+    def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+        """Any arguments will do for a simulated tool; a tool not simulated cannot be called."""
+        return None if tool in self._schemas else ArgumentRefusal("not a simulated tool")
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         if tool not in self._schemas:

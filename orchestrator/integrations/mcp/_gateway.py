@@ -79,7 +79,9 @@ class Gateway:
         self.policy = policy if policy is not None else load_policy()
         self.listeners = tuple(listeners)
         self.skills: dict[str, Skill] = {s.id: s for s in router.skills}
-        self.invoker = McpInvoker(servers, self.skills, timeout_s=self.policy.mcp.call_timeout_s)
+        self.invoker = McpInvoker(
+            servers, self.skills, timeout_s=self.policy.mcp.call_timeout_s, output="result"
+        )
         self.allowed = [i for i, s in self.skills.items() if self.policy.mcp.denied_by(s) is None]
         self.twins: dict[str, list[str]] = {}
         for skill in self.skills.values():

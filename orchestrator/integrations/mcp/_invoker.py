@@ -8,8 +8,8 @@ executor's ``ToolFailure`` classes, which decide retries, reroutes and escalatio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -25,6 +25,7 @@ from orchestrator.errors import (
     ToolFailure,
     ToolUnavailableError,
 )
+from orchestrator.execution import ArgumentRefusal
 from orchestrator.integrations.mcp._connection import rate_limit_of
 from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._tools import split_name
@@ -48,7 +49,7 @@ def result_text(result: CallToolResult) -> str:
 
 
 class McpInvoker:
-    """Call tools of live MCP servers by qualified id (``server/tool``); returns ``CallToolResult``.
+    """Call tools of live MCP servers by qualified id (``server/tool``).
 
     Parameters
     ----------
@@ -60,6 +61,12 @@ class McpInvoker:
         How a step's arguments become the tool's arguments (default: the run's inputs).
     timeout_s
         Per-call timeout (the policy's ``mcp.call_timeout_s`` when omitted).
+    output
+        What a call returns. ``"content"`` (default): the tool's ``structuredContent`` when it
+        sends one, else its text; this is what the executor checks against the tool's
+        outputSchema and what later steps of a plan read fields from. ``"result"``: the
+        ``CallToolResult`` as the server sent it (content blocks and all), for a caller that
+        passes it on, as the gateway does.
     """
 
     def __init__(
@@ -69,14 +76,16 @@ class McpInvoker:
         *,
         arguments_of: ArgumentsOf = executor_arguments,
         timeout_s: float | None = None,
+        output: Literal["content", "result"] = "content",
     ) -> None:
         self.servers = servers
         self.skills = dict(skills) if skills is not None else {s.id: s for s in servers.skills()}
         self.arguments_of = arguments_of
         self.timeout_s = timeout_s if timeout_s is not None else servers.policy.call_timeout_s
+        self.output = output
         self._validators: dict[str, Draft202012Validator] = {}
 
-    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> CallToolResult:
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         server, name = split_name(tool)
         if server not in self.servers.connections:
             raise ToolUnavailableError(f"no MCP server {server!r} is configured", tool=tool)
@@ -92,7 +101,11 @@ class McpInvoker:
                 raise RateLimitedError(text, tool=tool, retry_after=retry_after)
             raise ToolCallError(text, tool=tool)
         self._validate(tool, result)
-        return result
+        if self.output == "result":
+            return result
+        if result.structured_content is not None:
+            return result.structured_content
+        return result_text(result)
 
     async def probe(self, tool: str) -> bool:
         """Recovery probe for a half-open breaker: the server is up, or restarts now."""
@@ -107,18 +120,30 @@ class McpInvoker:
             return False
         return True
 
+    def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+        """Before a run: the tool's server must be configured and ``names`` must hold every
+        required argument of its ``inputSchema``."""
+        server, _ = split_name(tool)
+        if server not in self.servers.connections:
+            return ArgumentRefusal(f"no MCP server {server!r} is configured")
+        return self._unfit(tool, names)
+
+    def _unfit(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+        skill = self.skills.get(tool)
+        required = skill.parameters.get("required") if skill is not None else None
+        missing = [n for n in required or () if isinstance(n, str) and n not in names]
+        if not missing:
+            return None
+        return ArgumentRefusal(
+            f"missing required argument(s) {missing} of the tool's inputSchema", tuple(missing)
+        )
+
     def _check_required(self, tool: str, arguments: Mapping[str, Any]) -> None:
         """Refuse a call that lacks a required argument of the tool's ``inputSchema`` before it
         is sent: the server would refuse it as an error, which the executor would retry."""
-        skill = self.skills.get(tool)
-        required = skill.parameters.get("required") if skill is not None else None
-        missing = [n for n in required or () if isinstance(n, str) and n not in arguments]
-        if missing:
-            raise ToolArgumentError(
-                f"missing required argument(s) {missing} of the tool's inputSchema",
-                tool=tool,
-                missing=missing,
-            )
+        refused = self._unfit(tool, arguments)
+        if refused is not None:
+            raise ToolArgumentError(refused.why, tool=tool, missing=refused.missing)
 
     def _validate(self, tool: str, result: CallToolResult) -> None:
         """Check ``structuredContent`` against the tool's ``outputSchema``, whatever the server
