@@ -23,6 +23,7 @@ from pydantic import Field
 
 from orchestrator import ToolArgumentError
 from orchestrator.catalog import Skill, load_catalog
+from orchestrator.execution import ArgumentRefusal
 from orchestrator.integrations.langgraph import (
     LangChainToolInvoker,
     SelfHealingToolCalls,
@@ -219,6 +220,12 @@ async def test_arguments_a_tool_schema_refuses_are_bad_arguments_not_a_retried_e
     with pytest.raises(ToolArgumentError, match="body") as refused:
         await invoker.invoke("send_email", {"inputs": {"to": "ana@example.com"}, "upstream": {}})
     assert refused.value.missing == ("body",)  # what an escalation handler could provide
+    # The same is known before any call, from the tool's call schema.
+    assert invoker.refusal("send_email", ["to"]) == ArgumentRefusal(
+        "missing required argument(s) ['body']", ("body",)
+    )
+    assert invoker.refusal("send_email", ["to", "body"]) is None
+    assert invoker.refusal("fax", []) == ArgumentRefusal("no LangChain tool of that name")
 
 
 @pytest.mark.anyio

@@ -4,14 +4,15 @@ retries, reroutes, breakers and fault injection work on LangGraph tool calls unc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from orchestrator.errors import ToolArgumentError, ToolCallError, ToolUnavailableError
+from orchestrator.execution import ArgumentRefusal
 
 __all__ = ["TOOL_CALL", "LangChainToolInvoker"]
 
@@ -39,6 +40,25 @@ class LangChainToolInvoker:
     def __init__(self, tools: Iterable[BaseTool] | Mapping[str, BaseTool]) -> None:
         items = tools.values() if isinstance(tools, Mapping) else tools
         self.tools: dict[str, BaseTool] = {t.name: t for t in items}
+
+    def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+        """Before a run: the tool must be known and ``names`` must hold every argument its
+        call schema requires (injected arguments, which the model never gives, excepted)."""
+        found = self.tools.get(tool)
+        if found is None:
+            return ArgumentRefusal("no LangChain tool of that name")
+        schema = found.tool_call_schema
+        spec: Mapping[str, Any]
+        if isinstance(schema, Mapping):
+            spec = schema
+        elif issubclass(schema, BaseModel):
+            spec = schema.model_json_schema()
+        else:  # a pydantic v1 model
+            spec = schema.schema()
+        missing = tuple(n for n in spec.get("required") or () if n not in names)
+        if missing:
+            return ArgumentRefusal(f"missing required argument(s) {list(missing)}", missing)
+        return None
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         try:
