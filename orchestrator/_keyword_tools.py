@@ -40,10 +40,7 @@ def keyword_tools(
 ) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
     """Adapt plain functions (``def book(flight_id, seat)``) to the invoker's one-mapping call,
     keyed by skill id; a function may be registered under the skill's id or its name."""
-    return {
-        skill_id: _adapt(skill_id, fn, _signature(fn), _own_parameters(skills, skill_id))
-        for skill_id, fn in by_skill_id(functions, skills).items()
-    }
+    return dict(KeywordInvoker(functions, skills).tools)
 
 
 class KeywordInvoker(CallableInvoker):
