@@ -117,26 +117,38 @@ def chat_server() -> Iterator[tuple[str, list[dict[str, Any]], list[str]]]:
         server.server_close()
 
 
+REFUND_PAYMENT = "refund payment pi_3MtwBw"
+
+
+def _refund_step(index_dir: Path) -> Any:
+    """The step of the plan for REFUND_PAYMENT that refunds (its last)."""
+    from orchestrator import Orchestrator
+    from orchestrator.routing import SkillRouter
+
+    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_dir)
+    return Orchestrator(router).plan(REFUND_PAYMENT).steps[-1]
+
+
+def _write_refund_module(path: Path, monkeypatch: Any) -> None:
+    """An importable module whose ``refund(payment_id)`` records each payment id in CALLS."""
+    path.write_text(
+        "CALLS = []\n"
+        "def refund(payment_id):\n"
+        "    CALLS.append(payment_id)\n"
+        "    return {'refund_id': 're_1', 'status': 'succeeded', 'amount': 5, 'currency': 'eur'}\n"
+    )
+    monkeypatch.syspath_prepend(str(path.parent))
+
+
 def test_run_asks_the_llm_for_an_input_the_task_states_and_calls_the_step_again(
     index_dir: Path,
     tmp_path: Path,
     monkeypatch: Any,
     chat_server: tuple[str, list[dict[str, Any]], list[str]],
 ) -> None:
-    from orchestrator import Orchestrator
-    from orchestrator.routing import SkillRouter
-
-    module = tmp_path / "strict_tools.py"
-    module.write_text(
-        "CALLS = []\n"
-        "def refund(payment_id):\n"
-        "    CALLS.append(payment_id)\n"
-        "    return {'refund_id': 're_1', 'status': 'succeeded', 'amount': 5, 'currency': 'eur'}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    task = "refund payment pi_3MtwBw"
-    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_dir)
-    step = Orchestrator(router).plan(task).steps[-1]
+    step = _refund_step(index_dir)
+    _write_refund_module(tmp_path / "strict_tools.py", monkeypatch)
+    task = REFUND_PAYMENT
     assert "payment_id" in step.open_inputs and step.alternatives
     url, received, answers = chat_server
     answers.append(json.dumps({"action": "provide", "inputs": {"payment_id": "pi_3MtwBw"}}))
@@ -163,20 +175,9 @@ def test_run_does_not_start_when_no_bound_function_of_a_step_can_be_called(
     monkeypatch: Any,
     chat_server: tuple[str, list[dict[str, Any]], list[str]],
 ) -> None:
-    from orchestrator import Orchestrator
-    from orchestrator.routing import SkillRouter
-
-    module = tmp_path / "every_refund.py"
-    module.write_text(
-        "CALLS = []\n"
-        "def refund(payment_id):\n"
-        "    CALLS.append(payment_id)\n"
-        "    return {'refund_id': 're_1', 'status': 'succeeded', 'amount': 5, 'currency': 'eur'}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    task = "refund payment pi_3MtwBw"
-    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_dir)
-    step = Orchestrator(router).plan(task).steps[-1]
+    step = _refund_step(index_dir)
+    _write_refund_module(tmp_path / "every_refund.py", monkeypatch)
+    task = REFUND_PAYMENT
     # Every skill of the step is bound to the real function, which needs a payment_id.
     bound = [
         a for s in (step.id, *step.alternatives) for a in ("--tool", f"{s}=every_refund:refund")
