@@ -33,8 +33,7 @@ import psutil
 from mcp import Client, ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from orchestrator.integrations.mcp import Gateway, McpServers
-from orchestrator.integrations.mcp._config import parse_servers_config
+from orchestrator.integrations.mcp import Gateway, McpServers, parse_servers_config
 from orchestrator.routing import load_embedder
 
 HERE = Path(__file__).resolve().parent

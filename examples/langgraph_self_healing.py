@@ -25,8 +25,7 @@ from orchestrator._resources import data_path
 from orchestrator.catalog import Skill, load_catalog
 from orchestrator.integrations.langgraph import LangChainToolInvoker, create_routed_agent
 from orchestrator.routing import SkillRouter
-from orchestrator.scenarios import FaultInjector, sample_output
-from orchestrator.scenarios._model import DownFault
+from orchestrator.scenarios import DownFault, FaultInjector, sample_output
 from orchestrator.telemetry import span, tracing
 
 TASK = "refund the customer's last card payment (Stripe payment pi_3Nx), 12.50 EUR"

@@ -44,3 +44,14 @@ def test_route_and_heal_routes_then_completes_around_the_payment_provider() -> N
     out = _run("route_and_heal.py")
     assert "routing: fits=True" in out
     assert "execution: completed via" in out and "reroute" in out
+
+
+@pytest.mark.slow
+def test_mcp_plan_and_run_waits_for_the_timezone_then_heals_onto_the_other_server() -> None:
+    out = _run("mcp_plan_and_run.py")
+    first = out.splitlines()[0].split()[0]  # the step's chosen tool, one of the two servers'
+    assert "inputs the caller must give: ['timezone']" in out
+    assert "without inputs: escalated: not started" in out and "['timezone']" in out
+    other = "time_a" if first.startswith("time_b/") else "time_b"
+    assert f"completed via {other}/get_current_time" in out and "reroute" in out
+    assert "'timezone': 'Asia/Tokyo'" in out  # the structured content, as the step's output

@@ -30,8 +30,7 @@ from orchestrator.integrations.langgraph import (
     create_routed_agent,
     retrieval_functions,
 )
-from orchestrator.scenarios import FaultInjector
-from orchestrator.scenarios._model import DownFault, ErrorFault
+from orchestrator.scenarios import DownFault, ErrorFault, FaultInjector
 from orchestrator.telemetry import read_spans, tracing
 from tests.conftest import SAMPLE_CATALOG
 

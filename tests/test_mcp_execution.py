@@ -25,8 +25,13 @@ from orchestrator.errors import (
 )
 from orchestrator.execution import CallableInvoker, DecisionLog, Executor
 from orchestrator.graph import ToolGraph
-from orchestrator.integrations.mcp import McpInvoker, McpPolicy, McpServers, RestartPolicy
-from orchestrator.integrations.mcp._config import parse_servers_config
+from orchestrator.integrations.mcp import (
+    McpInvoker,
+    McpPolicy,
+    McpServers,
+    RestartPolicy,
+    parse_servers_config,
+)
 from orchestrator.policy import load_policy
 
 pytestmark = pytest.mark.anyio

@@ -30,8 +30,13 @@ from mcp_servers import (
 )
 
 from orchestrator.execution import Decision
-from orchestrator.integrations.mcp import DenyRule, Gateway, McpPolicy, McpServers
-from orchestrator.integrations.mcp._config import parse_servers_config
+from orchestrator.integrations.mcp import (
+    DenyRule,
+    Gateway,
+    McpPolicy,
+    McpServers,
+    parse_servers_config,
+)
 from orchestrator.policy import Policy, load_policy
 from orchestrator.routing import Embedder, load_embedder
 

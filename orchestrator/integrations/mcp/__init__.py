@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         ServerSpec,
         is_servers_config_file,
         load_servers_config,
+        parse_servers_config,
     )
     from orchestrator.integrations.mcp._gateway import Gateway, serve
     from orchestrator.integrations.mcp._invoker import McpInvoker
@@ -33,6 +34,7 @@ _WHERE = {
     "is_servers_config_file": "_config",
     "list_servers_tools": "_catalog",
     "load_servers_config": "_config",
+    "parse_servers_config": "_config",
     "qualified_name": "_tools",
     "serve": "_gateway",
     "servers_skills": "_catalog",
@@ -56,6 +58,7 @@ __all__ = [
     "is_servers_config_file",
     "list_servers_tools",
     "load_servers_config",
+    "parse_servers_config",
     "qualified_name",
     "serve",
     "servers_skills",
