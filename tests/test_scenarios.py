@@ -8,8 +8,10 @@ from pathlib import Path
 
 import anyio
 import pytest
+from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
+from orchestrator.catalog import load_catalog
 from orchestrator.cli import app
 from orchestrator.errors import (
     ScenarioError,
@@ -20,11 +22,13 @@ from orchestrator.errors import (
 from orchestrator.graph import load_graph
 from orchestrator.scenarios import (
     FaultInjector,
+    ScenarioSpec,
     SimulatedInvoker,
     load_scenario,
     run_scenario,
+    sample_output,
 )
-from orchestrator.scenarios._model import ScenarioSpec
+from tests.conftest import SAMPLE_CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.yaml"))
@@ -247,3 +251,53 @@ def test_cli_exits_two_on_a_malformed_file(tmp_path: Path) -> None:
     path.write_text("id: X\n")
     result = runner.invoke(app, ["scenario", "run", str(path)])
     assert result.exit_code == 2
+
+
+TIME_CONVERSION = {  # mcp-server-time's convert_time outputSchema, as its server lists it
+    "type": "object",
+    "properties": {
+        "source": {"$ref": "#/$defs/TimeResult"},
+        "target": {"$ref": "#/$defs/TimeResult"},
+        "time_difference": {"type": "string"},
+    },
+    "required": ["source", "target", "time_difference"],
+    "$defs": {
+        "TimeResult": {
+            "type": "object",
+            "properties": {
+                "timezone": {"type": "string"},
+                "datetime": {"type": "string"},
+                "is_dst": {"type": "boolean"},
+            },
+            "required": ["timezone", "datetime", "is_dst"],
+        }
+    },
+}
+TREE = {  # recursive, closed, with unions, bounds and minimum sizes
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 12, "maxLength": 20},
+        "size": {"type": "integer", "minimum": 5, "maximum": 9},
+        "ratio": {"type": "number", "exclusiveMinimum": 2},
+        "parent": {"anyOf": [{"type": "null"}, {"$ref": "#"}]},
+        "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 2},
+        "kind": {"type": ["null", "string"]},
+    },
+    "required": ["name", "size", "ratio", "parent", "tags", "kind"],
+}
+
+
+@pytest.mark.parametrize("schema", [TIME_CONVERSION, TREE], ids=["refs", "closed-tree"])
+def test_simulated_outputs_satisfy_the_schema_they_are_sampled_from(
+    schema: dict[str, object],
+) -> None:
+    output = sample_output("t", schema)
+    Draft202012Validator(schema).validate(output)
+    assert ("ok" in output) == (schema.get("additionalProperties") is not False)
+
+
+def test_every_sample_catalog_skill_is_simulated_with_a_valid_output() -> None:
+    for skill in load_catalog(SAMPLE_CATALOG):
+        if skill.outputs:
+            Draft202012Validator(skill.outputs).validate(sample_output(skill.id, skill.outputs))

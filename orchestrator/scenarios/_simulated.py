@@ -24,26 +24,91 @@ _SAMPLES: dict[str, Any] = {
     "object": {},
     "null": None,
 }
+_MAX_DEPTH = 8  # a recursive schema (a tree of nodes) is sampled this deep at most
 
 
 def sample_output(tool: str, schema: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``{"ok": true, "tool": ...}`` plus a sample value for every required property."""
-    output: dict[str, Any] = {"ok": True, "tool": tool}
+    """A value ``schema`` accepts, with ``"ok": true`` and ``"tool"`` added where it allows
+    more properties: every required property sampled, through local ``$ref`` s, unions
+    (the first option that is not null), arrays of ``minItems`` and numeric bounds."""
+    marker: dict[str, Any] = {"ok": True, "tool": tool}
     if not schema:
-        return output
-    properties = schema.get("properties") or {}
-    for name in schema.get("required") or []:
-        if name in output:
-            continue
-        prop = properties.get(name) or {}
-        if "const" in prop:
-            output[name] = prop["const"]
-        elif "enum" in prop:
-            output[name] = prop["enum"][0]
-        else:
-            kind = prop.get("type", "string")
-            output[name] = _SAMPLES.get(kind if isinstance(kind, str) else kind[0], "simulated")
-    return output
+        return marker
+    value = _sample(schema, schema, 0)
+    if not isinstance(value, dict):
+        return marker
+    if schema.get("additionalProperties", True) is False:
+        return value
+    return {**marker, **value}
+
+
+def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> Any:
+    schema = _resolved(schema, root)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for union in ("oneOf", "anyOf"):
+        options = [_resolved(o, root) for o in schema.get(union) or ()]
+        if options:
+            # A value rather than null, until deep in a recursive schema, where null ends it.
+            typed = [o for o in options if o.get("type") != "null"]
+            if typed and (depth < _MAX_DEPTH // 2 or len(typed) == len(options)):
+                return _sample(typed[0], root, depth)
+            return None
+    if schema.get("allOf"):
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            part = _resolved(part, root)
+            merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
+            merged["required"] = [*merged.get("required", []), *part.get("required", [])]
+            merged.setdefault("type", part.get("type"))
+        return _sample({k: v for k, v in merged.items() if v is not None}, root, depth)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "string"
+    if kind == "object":
+        if depth >= _MAX_DEPTH:
+            return {}
+        properties = schema.get("properties") or {}
+        return {
+            name: _sample(properties.get(name) or {}, root, depth + 1)
+            for name in schema.get("required") or ()
+        }
+    if kind == "array":
+        count = int(schema.get("minItems", 0))
+        items = schema.get("items")
+        if not count or not isinstance(items, Mapping) or depth >= _MAX_DEPTH:
+            return []
+        return [_sample(items, root, depth + 1)] * count
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))
+        value = _SAMPLES[kind] if low is None else low + (1 if "exclusiveMinimum" in schema else 0)
+        high = schema.get("maximum")
+        value = min(value, high) if high is not None else value
+        return int(value) if kind == "integer" else float(value)
+    if kind == "string":
+        length = int(schema.get("minLength", 0))
+        text = _SAMPLES["string"]
+        return text.ljust(length, "x")[: schema.get("maxLength", None)]
+    return _SAMPLES.get(kind, "simulated")
+
+
+def _resolved(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``schema`` with a local ``$ref`` (``#``, ``#/$defs/Name``) followed; other refs are
+    left."""
+    seen = 0
+    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#") and seen < 32:
+        target: Any = root
+        for part in filter(None, schema["$ref"][1:].split("/")):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or part not in target:
+                return {}
+            target = target[part]
+        schema, seen = (target if isinstance(target, Mapping) else {}), seen + 1
+    return schema
 
 
 class SimulatedInvoker:
