@@ -3,6 +3,7 @@ output."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -84,16 +85,39 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
             return []
         return [_sample(items, root, depth + 1)] * count
     if kind in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum"))
-        value = _SAMPLES[kind] if low is None else low + (1 if "exclusiveMinimum" in schema else 0)
-        high = schema.get("maximum")
-        value = min(value, high) if high is not None else value
-        return int(value) if kind == "integer" else float(value)
+        return _number(schema, integer=kind == "integer")
     if kind == "string":
         length = int(schema.get("minLength", 0))
         text = _SAMPLES["string"]
         return text.ljust(length, "x")[: schema.get("maxLength", None)]
     return _SAMPLES.get(kind, "simulated")
+
+
+def _number(schema: Mapping[str, Any], *, integer: bool) -> int | float:
+    """A number within the schema's bounds (inclusive or exclusive): the default sample when
+    it fits, else the lowest integer above the lower bound, else a value just inside."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    low_open, high_open = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+
+    def inside(x: float) -> bool:
+        return (
+            (low is None or x >= low)
+            and (high is None or x <= high)
+            and (low_open is None or x > low_open)
+            and (high_open is None or x < high_open)
+        )
+
+    floor = max((b for b in (low, low_open) if b is not None), default=None)
+    ceiling = min((b for b in (high, high_open) if b is not None), default=None)
+    candidates: list[float] = [1]
+    if floor is not None:
+        candidates += [math.ceil(floor), math.floor(floor) + 1]
+    if ceiling is not None:
+        candidates += [math.floor(ceiling), math.ceil(ceiling) - 1]
+    if not integer and floor is not None and ceiling is not None:
+        candidates.append((floor + ceiling) / 2)
+    value = next((c for c in candidates if inside(c)), candidates[-1])
+    return int(value) if integer else float(value)
 
 
 def _resolved(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
