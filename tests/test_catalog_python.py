@@ -3,9 +3,10 @@ descriptions from their docstrings and bodies from their source."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, NotRequired, Optional, TypedDict
 
 import pytest
 from langchain_core.tools import BaseTool, tool
@@ -20,6 +21,7 @@ from orchestrator.catalog import (
 from orchestrator.catalog._docstrings import parse_docstring
 from orchestrator.catalog._pytypes import schema_for_annotation
 from orchestrator.errors import CatalogError
+from orchestrator.planning import derive_dependencies
 
 
 class Cabin(enum.Enum):
@@ -195,6 +197,53 @@ def test_callables_by_skill_id_returns_the_callables_themselves() -> None:
 )
 def test_type_hints_map_to_json_schema(annotation: Any, schema: dict[str, Any]) -> None:
     assert schema_for_annotation(annotation) == schema
+
+
+class Coordinates(TypedDict):
+    latitude: float
+    longitude: float
+    label: NotRequired[str]
+
+
+@dataclasses.dataclass
+class Place:
+    name: str
+    at: Coordinates
+    tags: list[str] = dataclasses.field(default_factory=list)
+    parent: Place | None = None  # recursive: described once, then as any object
+
+
+def test_typed_dicts_and_dataclasses_map_to_object_schemas_with_their_fields() -> None:
+    assert schema_for_annotation(Coordinates) == {
+        "type": "object",
+        "properties": {
+            "latitude": {"type": "number"},
+            "longitude": {"type": "number"},
+            "label": {"type": "string"},
+        },
+        "required": ["latitude", "longitude"],
+    }
+    place = schema_for_annotation(Place)
+    assert place["required"] == ["name", "at"]  # fields with defaults are optional
+    assert place["properties"]["at"] == schema_for_annotation(Coordinates)  # nested, inline
+    assert place["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+    assert place["properties"]["parent"] == {"type": ["object", "null"]}
+
+
+def test_a_function_returning_a_typed_dict_feeds_the_one_that_takes_its_fields() -> None:
+    def geocode(address: str) -> Coordinates:
+        """Find the coordinates of an address."""
+        return {"latitude": 38.72, "longitude": -9.14}
+
+    def forecast(latitude: float, longitude: float) -> dict[str, Any]:
+        """Get the weather forecast at a latitude and longitude."""
+        return {}
+
+    edges = derive_dependencies(skills_from_callables([geocode, forecast]), None)
+    assert {(e.producer, e.output, e.input) for e in edges.between("geocode", "forecast")} == {
+        ("geocode", "latitude", "latitude"),
+        ("geocode", "longitude", "longitude"),
+    }
 
 
 def test_docstring_without_sections_is_all_summary_and_no_params() -> None:

@@ -7,12 +7,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import pytest
 
-from orchestrator import Orchestrator, Skill
+from orchestrator import Orchestrator, Skill, load_catalog
 from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
 from orchestrator.execution import (
     DecisionLog,
@@ -147,6 +147,37 @@ def test_an_output_feeds_a_required_input_with_the_same_name() -> None:
         ("geocode_city", "latitude", "same name")
     ]
     assert "geocode_city.latitude -> weather_forecast.latitude" in edges[0].describe()
+
+
+def test_output_fields_follow_local_refs_into_nested_records() -> None:
+    from orchestrator.planning import output_fields
+
+    result = {"$ref": "#/$defs/TimeResult"}  # as MCP SDK servers list their outputSchema
+    converter = Skill(
+        id="convert_time",
+        name="convert_time",
+        description="Convert a time between timezones.",
+        outputs={
+            "type": "object",
+            "properties": {"source": result, "target": result},
+            "$defs": {
+                "TimeResult": {
+                    "type": "object",
+                    "properties": {"timezone": {"type": "string"}, "datetime": {"type": "string"}},
+                }
+            },
+        },
+    )
+    names = [f.name for f in output_fields(converter)]
+    assert names == [
+        "source",
+        "source.timezone",
+        "source.datetime",
+        "target",
+        "target.timezone",
+        "target.datetime",
+    ]
+    assert next(f for f in output_fields(converter) if f.name == "target").type == "object"
 
 
 def test_generic_names_and_flags_do_not_make_dependencies() -> None:
@@ -923,3 +954,33 @@ async def test_learning_counts_only_the_decisions_of_its_own_run(router: SkillRo
     assert result.outcome == "completed"
     assert orchestrator.usage is not None
     assert orchestrator.usage.runs == [PastRun(task, ("mailgun_send_email",))]
+
+
+class Coordinates(TypedDict):
+    latitude: float
+    longitude: float
+
+
+async def test_plain_functions_are_the_catalog_and_the_tools_of_one_run(tmp_path: Path) -> None:
+    def geocode(address: str) -> Coordinates:
+        """Find the latitude and longitude of a street address or place name."""
+        return {"latitude": 38.72, "longitude": -9.14}
+
+    def forecast(latitude: float, longitude: float, days: int = 3) -> dict[str, Any]:
+        """Get the weather forecast for a location given by its latitude and longitude."""
+        return {"days": [{"max_c": 19, "at": [latitude, longitude]}] * days}
+
+    def send_email(to: str, subject: str, body: str) -> str:
+        """Send an email to a recipient."""
+        return "sent"
+
+    functions = [geocode, forecast, send_email]
+    orchestrator = Orchestrator(load_catalog(functions), index_dir=tmp_path / "index")
+    result = await orchestrator.run(
+        "what's the weather forecast in Lisbon?",
+        tools={f.__name__: f for f in functions},
+        inputs={"address": "Lisbon"},
+    )
+    # geocode is planned only because its return type says it produces the coordinates.
+    assert result.outcome == "completed" and result.path == ["geocode", "forecast"]
+    assert result.outputs["forecast"]["days"][0]["at"] == [38.72, -9.14]

@@ -1,15 +1,18 @@
 """Python type hints as JSON Schema, for skills made from callables and LangChain tools.
 
-Only the shapes a tool's arguments commonly take are mapped; anything else becomes ``{}`` (any
-value) rather than a guess, since a wrong schema misleads routing more than a missing one.
+Only the shapes a tool's arguments and results commonly take are mapped (scalars, containers,
+unions, literals, enums, pydantic models, TypedDicts, dataclasses); anything else becomes ``{}``
+(any value) rather than a guess, since a wrong schema misleads routing more than a missing one.
 """
 
 from __future__ import annotations
 
 import collections.abc as abc
+import dataclasses
 import enum
 import types
 import typing
+from contextvars import ContextVar
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -30,6 +33,8 @@ _ARRAYS = frozenset(
     | {abc.Set, abc.MutableSet}
 )
 _OBJECTS = frozenset({dict, abc.Mapping, abc.MutableMapping})
+# The records (TypedDicts, dataclasses) being described, innermost last: a recursive one stops.
+_EXPANDING: ContextVar[tuple[Any, ...]] = ContextVar("expanding_records", default=())
 
 
 def _json_type(value: Any) -> str | None:
@@ -82,6 +87,48 @@ def _sequence(container: Any, args: tuple[Any, ...]) -> dict[str, Any]:
     return schema
 
 
+def _record_schema(annotation: Any) -> dict[str, Any]:
+    """A TypedDict's or dataclass's fields as an object schema (nested records inline); a record
+    met again inside itself is just ``{"type": "object"}``."""
+    expanding = _EXPANDING.get()
+    if annotation in expanding:
+        return {"type": "object"}
+    token = _EXPANDING.set((*expanding, annotation))
+    try:
+        try:
+            hints = typing.get_type_hints(annotation, include_extras=True)
+        except (NameError, TypeError, AttributeError):  # an unresolvable forward reference
+            return {"type": "object"}
+        if typing.is_typeddict(annotation):
+            names = list(hints)
+            # The class's own key sets miss NotRequired[...] under postponed annotations (3.11).
+            marked = {n: get_origin(h) for n, h in hints.items()}
+            required = [
+                n
+                for n in names
+                if marked[n] is typing.Required
+                or (n in annotation.__required_keys__ and marked[n] is not typing.NotRequired)
+            ]
+            hints = {
+                n: get_args(h)[0] if marked[n] in (typing.Required, typing.NotRequired) else h
+                for n, h in hints.items()
+            }
+        else:
+            fields = [f for f in dataclasses.fields(annotation) if f.init]
+            names = [f.name for f in fields]
+            missing = dataclasses.MISSING
+            required = [
+                f.name for f in fields if f.default is missing and f.default_factory is missing
+            ]
+        properties = {name: schema_for_annotation(hints.get(name, Any)) for name in names}
+    finally:
+        _EXPANDING.reset(token)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
 def schema_for_annotation(annotation: Any) -> dict[str, Any]:
     """The JSON Schema of values of type ``annotation``; ``{}`` when it cannot be said."""
     if annotation in _SCALARS:
@@ -99,6 +146,10 @@ def schema_for_annotation(annotation: Any) -> dict[str, Any]:
         return _enum_schema([member.value for member in annotation])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation.model_json_schema()
+    if typing.is_typeddict(annotation) or (
+        isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
+    ):
+        return _record_schema(annotation)
     container = origin or annotation
     if container is tuple or container in _ARRAYS:
         return _sequence(container, args)

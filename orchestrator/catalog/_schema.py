@@ -1,7 +1,9 @@
-"""Repair the non-standard JSON Schema dialects found in real tool catalogs.
+"""Repair the non-standard JSON Schema dialects found in real tool catalogs, and follow the
+local references schemas generated from code are full of.
 
 BFCL writes Python type names ("dict", "float", "tuple", "any") where JSON Schema has "object",
 "number", "array" and no type at all; OpenAPI 3.0 marks nullability with ``nullable: true``.
+Pydantic and MCP SDK servers put nested models under ``$defs`` and point at them with ``$ref``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["normalise_bfcl_schema", "normalise_openapi_schema"]
+__all__ = ["normalise_bfcl_schema", "normalise_openapi_schema", "resolve_ref"]
 
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
 
@@ -77,3 +79,21 @@ def normalise_bfcl_schema(schema: Any) -> Any:
 def normalise_openapi_schema(schema: Any) -> Any:
     """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type."""
     return _walk(schema, _fix_nullable)
+
+
+def resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``schema``, or what its local ``$ref`` (``#``, ``#/$defs/Name``) points to in ``root``,
+    followed through chains of references; ``{}`` (any value) for a reference that leads
+    nowhere. Remote references are left as they are."""
+    for _ in range(32):  # a cycle of references ends here, not in a hang
+        ref = schema.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return schema
+        target: Any = root
+        for part in filter(None, ref[1:].split("/")):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or part not in target:
+                return {}
+            target = target[part]
+        schema = target if isinstance(target, Mapping) else {}
+    return {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.catalog import Skill
+from orchestrator.catalog._schema import resolve_ref
 from orchestrator.routing._text import identifier_words, tokenize
 
 __all__ = ["GENERIC_NAMES", "FieldRef", "input_fields", "output_fields"]
@@ -71,16 +72,23 @@ def _type_of(spec: Mapping[str, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _properties(schema: Any) -> Iterator[tuple[str, Mapping[str, Any], bool]]:
+def _properties(
+    schema: Any, root: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, Mapping[str, Any], bool]]:
+    """Each property of ``schema``: name, spec (local ``$ref`` s in ``root`` followed) and
+    whether it is required."""
     if not isinstance(schema, Mapping):
         return
+    root = schema if root is None else root
+    schema = resolve_ref(schema, root)
     props = schema.get("properties")
     if not isinstance(props, Mapping):
         return
     required = schema.get("required")
     required_names = set(required) if isinstance(required, list) else set()
     for name, spec in props.items():
-        yield str(name), spec if isinstance(spec, Mapping) else {}, name in required_names
+        spec = resolve_ref(spec, root) if isinstance(spec, Mapping) else {}
+        yield str(name), spec, name in required_names
 
 
 def input_fields(skill: Skill) -> list[FieldRef]:
@@ -94,11 +102,12 @@ def input_fields(skill: Skill) -> list[FieldRef]:
 def output_fields(skill: Skill) -> list[FieldRef]:
     """The result fields of ``skill``: top-level properties and one level of nesting."""
     fields = []
+    root = skill.outputs or {}
     for name, spec, _ in _properties(skill.outputs):
         description = str(spec.get("description", ""))
         fields.append(FieldRef(skill.id, "output", name, description, _type_of(spec), True))
         inner = spec.get("items") if _type_of(spec) == "array" else spec
-        for sub, sub_spec, _ in _properties(inner):
+        for sub, sub_spec, _ in _properties(inner, root):
             fields.append(
                 FieldRef(
                     skill.id,

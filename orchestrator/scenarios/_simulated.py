@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from orchestrator.catalog import Skill
+from orchestrator.catalog._schema import resolve_ref
 from orchestrator.errors import ToolUnavailableError
 from orchestrator.execution import ArgumentRefusal
 from orchestrator.graph import ToolGraph
@@ -44,13 +45,13 @@ def sample_output(tool: str, schema: Mapping[str, Any] | None) -> dict[str, Any]
 
 
 def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> Any:
-    schema = _resolved(schema, root)
+    schema = resolve_ref(schema, root)
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
     for union in ("oneOf", "anyOf"):
-        options = [_resolved(o, root) for o in schema.get(union) or ()]
+        options = [resolve_ref(o, root) for o in schema.get(union) or ()]
         if options:
             # A value rather than null, until deep in a recursive schema, where null ends it.
             typed = [o for o in options if o.get("type") != "null"]
@@ -60,7 +61,7 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
     if schema.get("allOf"):
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            part = _resolved(part, root)
+            part = resolve_ref(part, root)
             merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
             merged["required"] = [*merged.get("required", []), *part.get("required", [])]
             merged.setdefault("type", part.get("type"))
@@ -118,21 +119,6 @@ def _number(schema: Mapping[str, Any], *, integer: bool) -> int | float:
         candidates.append((floor + ceiling) / 2)
     value = next((c for c in candidates if inside(c)), candidates[-1])
     return int(value) if integer else float(value)
-
-
-def _resolved(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``schema`` with a local ``$ref`` (``#``, ``#/$defs/Name``) followed; other refs are
-    left."""
-    seen = 0
-    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#") and seen < 32:
-        target: Any = root
-        for part in filter(None, schema["$ref"][1:].split("/")):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, Mapping) or part not in target:
-                return {}
-            target = target[part]
-        schema, seen = (target if isinstance(target, Mapping) else {}), seen + 1
-    return schema
 
 
 class SimulatedInvoker:
