@@ -213,9 +213,12 @@ def test_similar_descriptions_link_differently_named_fields(router: SkillRouter)
     assert derive_dependencies([airport, flights], router.embedder, strict).edges == ()
 
 
-def test_dependency_cache_is_reused_until_the_catalog_changes(
-    counting_embedder: Any, tmp_path: Path
+def test_dependency_cache_is_reused_until_the_catalog_or_the_rules_change(
+    counting_embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from orchestrator.planning import _dependencies as dependencies_module
+    from orchestrator.planning._dependencies import DERIVATION_RULES
+
     policy = DependencyPolicy()
     first = cached_dependencies(CATALOG, counting_embedder, policy, tmp_path)
     assert (tmp_path / "dependencies.json").exists()
@@ -228,6 +231,10 @@ def test_dependency_cache_is_reused_until_the_catalog_changes(
     assert again.key != first.key
     changed = cached_dependencies(CATALOG[:-1], None, policy, None)
     assert DependencyGraph.load(tmp_path, key=changed.key) is None
+    # A graph derived by earlier rules is derived again, not read back.
+    monkeypatch.setattr(dependencies_module, "DERIVATION_RULES", 1 + DERIVATION_RULES)
+    cached_dependencies(CATALOG, counting_embedder, policy, tmp_path)
+    assert counting_embedder.texts_embedded > embedded
 
 
 def test_a_damaged_dependency_cache_is_a_clear_error(tmp_path: Path) -> None:

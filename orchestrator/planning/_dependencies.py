@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 DEPENDENCY_FORMAT = 1
+# Bumped whenever the derivation reads schemas differently, so a graph cached by an earlier
+# version is derived again. 2: output fields follow local $refs.
+DERIVATION_RULES = 2
 _FILE = "dependencies.json"
 
 
@@ -122,8 +125,9 @@ class DependencyGraph:
 
 
 def dependency_key(skills: Iterable[Skill], model_name: str, policy: DependencyPolicy) -> str:
-    """What a cached graph must match: the catalog, the embedder and the thresholds."""
-    return f"{catalog_hash(skills)}:{model_name}:{policy.model_dump_json()}"
+    """What a cached graph must match: the catalog, the embedder, the thresholds and the
+    derivation rules."""
+    return f"{catalog_hash(skills)}:{model_name}:{policy.model_dump_json()}:{DERIVATION_RULES}"
 
 
 def _compatible(output: FieldRef, needed: FieldRef) -> bool:
