@@ -288,13 +288,19 @@ TREE = {  # recursive, closed, with unions, bounds and minimum sizes
 }
 
 
-@pytest.mark.parametrize("schema", [TIME_CONVERSION, TREE], ids=["refs", "closed-tree"])
+@pytest.mark.parametrize(
+    "schema",
+    [TIME_CONVERSION, TREE, {"type": "string", "description": "The message id."}],
+    ids=["refs", "closed-tree", "not-an-object"],
+)
 def test_simulated_outputs_satisfy_the_schema_they_are_sampled_from(
     schema: dict[str, object],
 ) -> None:
     output = sample_output("t", schema)
     Draft202012Validator(schema).validate(output)
-    assert ("ok" in output) == (schema.get("additionalProperties") is not False)
+    open_object = schema.get("type") == "object" and schema.get("additionalProperties") is not False
+    assert isinstance(output, dict) == (schema.get("type") == "object")
+    assert (isinstance(output, dict) and "ok" in output) == open_object
 
 
 def test_every_sample_catalog_skill_is_simulated_with_a_valid_output() -> None:

@@ -29,17 +29,16 @@ _SAMPLES: dict[str, Any] = {
 _MAX_DEPTH = 8  # a recursive schema (a tree of nodes) is sampled this deep at most
 
 
-def sample_output(tool: str, schema: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A value ``schema`` accepts, with ``"ok": true`` and ``"tool"`` added where it allows
-    more properties: every required property sampled, through local ``$ref`` s, unions
-    (the first option that is not null), arrays of ``minItems`` and numeric bounds."""
+def sample_output(tool: str, schema: Mapping[str, Any] | None) -> Any:
+    """A value ``schema`` accepts: every required property sampled, through local ``$ref`` s,
+    unions (the first option that is not null), arrays of ``minItems`` and numeric bounds. An
+    object gets ``"ok": true`` and ``"tool"`` too where it allows more properties; no schema
+    gets just those."""
     marker: dict[str, Any] = {"ok": True, "tool": tool}
     if not schema:
         return marker
     value = _sample(schema, schema, 0)
-    if not isinstance(value, dict):
-        return marker
-    if schema.get("additionalProperties", True) is False:
+    if not isinstance(value, dict) or schema.get("additionalProperties", True) is False:
         return value
     return {**marker, **value}
 
