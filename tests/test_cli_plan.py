@@ -226,6 +226,8 @@ def test_run_demotes_the_goal_when_the_llm_says_so_and_escalates_without_one(
     )
     assert _invoke(*args, "--llm", url).exit_code == 2  # no --llm-model
     assert _invoke(*args, "--llm-model", "m").exit_code == 2  # no --llm
+    unknown = _invoke(*args, "--llm", url, "--llm-model", "m", "--llm-api", "fax")
+    assert unknown.exit_code == 2 and "--llm-api: expected one of openai" in unknown.output
 
 
 def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Path) -> None:

@@ -991,3 +991,47 @@ async def test_plain_functions_are_the_catalog_and_the_tools_of_one_run(tmp_path
     # geocode is planned only because its return type says it produces the coordinates.
     assert result.outcome == "completed" and result.path == ["geocode", "forecast"]
     assert result.outputs["forecast"]["days"][0]["at"] == [38.72, -9.14]
+
+
+def test_a_tool_echoing_its_input_in_a_nested_result_is_not_planned_to_supply_it(
+    tmp_path: Path,
+) -> None:
+    result = {"$ref": "#/$defs/TimeResult"}
+    time_result = {
+        "type": "object",
+        "properties": {"timezone": {"type": "string"}, "datetime": {"type": "string"}},
+    }
+    convert = Skill(
+        id="convert_time",
+        name="convert_time",
+        description="Convert a time between timezones.",
+        parameters={
+            "type": "object",
+            "properties": {
+                n: {"type": "string"} for n in ("source_timezone", "time", "target_timezone")
+            },
+            "required": ["source_timezone", "time", "target_timezone"],
+        },
+        outputs={
+            "type": "object",
+            "properties": {"source": result, "target": result},
+            "$defs": {"TimeResult": time_result},
+        },
+    )
+    now = Skill(
+        id="get_current_time",
+        name="get_current_time",
+        description="Get the current time in a timezone.",
+        parameters={
+            "type": "object",
+            "properties": {"timezone": {"type": "string"}},
+            "required": ["timezone"],
+        },
+        outputs=time_result,
+    )
+    orchestrator = Orchestrator([convert, now], index_dir=tmp_path / "index")
+    # convert_time's target.timezone is the target_timezone it was given: not a source of one.
+    assert orchestrator.planner.dependencies.between("convert_time", "get_current_time")
+    plan = orchestrator.plan("get the current time")
+    assert plan.ids == ["get_current_time"]
+    assert plan.steps[0].open_inputs == ("timezone",)

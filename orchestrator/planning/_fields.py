@@ -52,6 +52,11 @@ class FieldRef:
         """Stemmed words of a field name's leaf (``orders.id`` -> {"id"})."""
         return frozenset(tokenize(identifier_words(name.rsplit(".", 1)[-1])))
 
+    @staticmethod
+    def path_words(name: str) -> frozenset[str]:
+        """Stemmed words of a whole dotted name (``target.timezone`` -> {"target", "timezone"})."""
+        return frozenset(tokenize(" ".join(identifier_words(p) for p in name.split("."))))
+
     @property
     def specific_words(self) -> frozenset[str]:
         return self.words - GENERIC_NAMES

@@ -517,9 +517,11 @@ class Planner:
 
     def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
         """Whether ``edge``'s producer requires the value it would supply: an input named
-        like its output or like the consumer's input. Such a skill looks the value up or passes
-        it on; whoever could give it that value could give the consumer the same."""
-        supplied = {FieldRef.words_of(edge.output), needed.words}
+        like its output (leaf or whole path: ``target_timezone`` for ``target.timezone``) or
+        like the consumer's input. Such a skill looks the value up or passes it on; whoever
+        could give it that value could give the consumer the same."""
+        output = edge.output
+        supplied = {FieldRef.words_of(output), FieldRef.path_words(output), needed.words}
         return any(
             f.required and f.words and f.words in supplied
             for f in input_fields(self._skills[edge.producer])
