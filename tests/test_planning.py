@@ -1035,3 +1035,29 @@ def test_a_tool_echoing_its_input_in_a_nested_result_is_not_planned_to_supply_it
     plan = orchestrator.plan("get the current time")
     assert plan.ids == ["get_current_time"]
     assert plan.steps[0].open_inputs == ("timezone",)
+
+
+async def test_a_graph_of_your_own_runs_plain_functions_with_the_inputs_you_gave(
+    router: SkillRouter,
+) -> None:
+    from orchestrator.graph import load_graph
+
+    graph = load_graph(Path(__file__).resolve().parent.parent / "graphs/customer_support.yaml")
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def tool(name: str) -> Any:
+        def call(order_id: str) -> dict[str, Any]:
+            calls.append((name, {"order_id": order_id}))
+            return {"refund_id": "re_1"} if name == "Stripe" else {}
+
+        return call
+
+    result = await Orchestrator(router).run(
+        "refund order 42",
+        tools={name: tool(name) for name in ("CRM", "Stripe", "Email")},
+        graph=graph,
+        inputs={"order_id": "42"},
+    )
+    # The run's own context (the task text) is not passed to tools the catalog does not know.
+    assert result.outcome == "completed" and result.path == ["CRM", "Stripe", "Email"]
+    assert calls == [(n, {"order_id": "42"}) for n in ("CRM", "Stripe", "Email")]

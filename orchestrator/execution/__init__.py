@@ -18,7 +18,7 @@ from orchestrator.execution._escalation import (
     check_decision,
     parse_decision,
 )
-from orchestrator.execution._executor import Executor, Outcome, RunResult
+from orchestrator.execution._executor import RUN_CONTEXT_KEYS, Executor, Outcome, RunResult
 from orchestrator.execution._failures import Failure, FailureKind, classify
 from orchestrator.execution._invoker import (
     ArgumentRefusal,
@@ -59,6 +59,7 @@ from orchestrator.llm import LLMClient, OpenAICompatibleClient
 
 __all__ = [
     "DEFAULT_MONITORS",
+    "RUN_CONTEXT_KEYS",
     "STATE_CLOSED",
     "STATE_HALF_OPEN",
     "STATE_OPEN",

@@ -58,7 +58,11 @@ from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, pl
 if TYPE_CHECKING:
     from orchestrator.policy import Policy
 
-__all__ = ["Executor", "Outcome", "RunResult"]
+__all__ = ["RUN_CONTEXT_KEYS", "Executor", "Outcome", "RunResult"]
+
+# Run inputs that describe the run to the control plane (the task's text, routing signals for
+# the effort router) rather than feed a tool: never passed on as a tool's arguments by name.
+RUN_CONTEXT_KEYS = frozenset({"task", "routing"})
 
 Outcome = Literal["completed", "demoted", "escalated", "failed"]
 # A finished step: the tool, its failure (None on success) and its output.
@@ -587,7 +591,7 @@ class _Run:
         the tools done so far, the tool, the failures so far, and routing signals if the caller
         passed them as ``inputs["routing"]`` (``confidence``, ``margin``, ``alternatives``)."""
         task = self._task()
-        others = {k: v for k, v in self.inputs.items() if k not in ("task", "routing")}
+        others = {k: v for k, v in self.inputs.items() if k not in RUN_CONTEXT_KEYS}
         if others:
             task = f"{task}\ninputs: {json.dumps(others, default=str)[:1000]}"
         routing = self.inputs.get("routing")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.catalog import Skill
-from orchestrator.execution import EffortInvoker, Invoker
+from orchestrator.execution import RUN_CONTEXT_KEYS, EffortInvoker, Invoker
 from orchestrator.planning._dependencies import DependencyGraph
 from orchestrator.planning._plan import PlanStep, TaskPlan, input_keys
 
@@ -86,10 +86,12 @@ class BindingInvoker:
         self, tool: str, inputs: Mapping[str, Any], upstream: Mapping[str, Any]
     ) -> dict[str, Any]:
         """``tool``'s arguments: ``inputs["tool.param"]``, else ``inputs["param"]``, else the
-        bound producer's output field; parameters with none of these are left out."""
+        bound producer's output field; parameters with none of these are left out. A tool the
+        catalog does not describe (a node of a graph you gave) gets the caller's inputs, without
+        the run's own context (``RUN_CONTEXT_KEYS``: the task text, routing signals)."""
         skill = self.skills.get(tool)
         if skill is None:
-            return dict(inputs)
+            return {k: v for k, v in inputs.items() if k not in RUN_CONTEXT_KEYS}
         step = self._step_of.get(tool)
         bound: dict[str, Any] = {}
         for name in skill.parameter_names():
