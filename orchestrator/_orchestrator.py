@@ -122,8 +122,9 @@ class Orchestrator:
     embedder
         A local sentence-transformers model path or an ``Embedder`` (default: packaged MiniLM).
     escalation
-        Asked when no healthy path is left, and for the inputs a run with plain functions
-        cannot start without (one LLM call each).
+        Asked when no healthy path is left (to demote the goal, give up, or provide the
+        arguments failed steps lacked), and once before a run for the inputs it cannot start
+        without, where the tools can tell (``run``). One LLM call each.
     decomposer
         Splits tasks into sub-goals; the rule-based one (no LLM) by default.
     effort

@@ -1,5 +1,6 @@
 """Escalation: when no healthy path is left, ask a pluggable handler to demote the goal or give up;
-when a run cannot start for want of inputs, to provide them.
+when steps lack inputs (a run that cannot start, or steps refused mid-run for a missing
+argument), to provide them.
 
 Each ``escalate`` call is one control-plane LLM call and is counted as such. ``LLMEscalation``
 asks any ``LLMClient`` (see ``orchestrator.llm`` for the provider adapters);
@@ -35,8 +36,8 @@ __all__ = [
 @dataclass(frozen=True)
 class EscalationRequest:
     """What the handler is told: the unreachable goal, what is done and failed, the options;
-    and, when the run cannot start for want of inputs, the task and the inputs it lacks (the
-    handler may ``Provide`` them, say from the task's text)."""
+    and, when steps lack inputs (before the run starts, or refused mid-run), the task and the
+    inputs they lack (the handler may ``Provide`` them, say from the task's text)."""
 
     graph: str
     goal: str
