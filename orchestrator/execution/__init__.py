@@ -19,7 +19,13 @@ from orchestrator.execution._escalation import (
     parse_decision,
 )
 from orchestrator.execution._executor import RUN_CONTEXT_KEYS, Executor, Outcome, RunResult
-from orchestrator.execution._failures import Failure, FailureKind, classify
+from orchestrator.execution._failures import (
+    Failure,
+    FailureKind,
+    classify,
+    missing_inputs,
+    satisfied,
+)
 from orchestrator.execution._invoker import (
     ArgumentRefusal,
     CallableInvoker,
@@ -103,6 +109,8 @@ __all__ = [
     "ToolDownMonitor",
     "check_decision",
     "classify",
+    "missing_inputs",
     "parse_decision",
+    "satisfied",
     "silent_failures",
 ]

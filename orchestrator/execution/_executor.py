@@ -49,7 +49,13 @@ from orchestrator.execution._escalation import (
     Provide,
     check_decision,
 )
-from orchestrator.execution._failures import Failure, FailureKind, classify
+from orchestrator.execution._failures import (
+    Failure,
+    FailureKind,
+    classify,
+    missing_inputs,
+    satisfied,
+)
 from orchestrator.execution._invoker import EffortInvoker, Invoker, ProbingInvoker
 from orchestrator.execution._log import Decision, DecisionLog, silent_failures
 from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
@@ -696,29 +702,11 @@ class _Run:
             reachable.append(fallback)
         return tuple(reachable)
 
-    def _missing_inputs(self) -> tuple[str, ...]:
-        """The required arguments failed steps were called without (``bad_arguments`` naming
-        them) and no input gives yet, in the order they failed: what the handler may provide."""
-        names = (
-            name
-            for failure in self.failed.values()
-            if failure.kind is FailureKind.BAD_ARGUMENTS
-            for name in failure.missing
-            if name not in self.inputs
-        )
-        return tuple(dict.fromkeys(names))
-
     def _take_inputs(self, provided: Provide, reason: str) -> None:
         """Add what the handler provided to the run's inputs, and unmask the steps that lacked
         nothing more: the next plan may call them again."""
         self.inputs.update(provided.inputs)
-        again = sorted(
-            tool
-            for tool, failure in self.failed.items()
-            if failure.kind is FailureKind.BAD_ARGUMENTS
-            and failure.missing
-            and all(name in self.inputs for name in failure.missing)
-        )
+        again = satisfied(self.failed, self.inputs)
         for tool in again:
             del self.failed[tool]
         given = ", ".join(sorted(provided.inputs))
@@ -745,7 +733,7 @@ class _Run:
             return "escalated"
         self.escalations += 1
         self.llm_calls += 1
-        missing = self._missing_inputs()
+        missing = missing_inputs(self.failed.values(), self.inputs)
         request = EscalationRequest(
             graph=self.graph.name,
             goal=self.goal,

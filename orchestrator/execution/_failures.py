@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,7 +16,7 @@ from orchestrator.errors import (
     ToolUnavailableError,
 )
 
-__all__ = ["Failure", "FailureKind", "classify"]
+__all__ = ["Failure", "FailureKind", "classify", "missing_inputs", "satisfied"]
 
 
 class FailureKind(StrEnum):
@@ -60,3 +61,28 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, ToolArgumentError):
         return Failure(FailureKind.BAD_ARGUMENTS, message, missing=exc.missing)
     return Failure(FailureKind.ERROR, message)
+
+
+def missing_inputs(failures: Iterable[Failure], inputs: Collection[str]) -> tuple[str, ...]:
+    """The arguments ``bad_arguments`` failures named that ``inputs`` still lack, once each, in
+    the order they failed: what an escalation handler may provide."""
+    names = (
+        name
+        for failure in failures
+        if failure.kind is FailureKind.BAD_ARGUMENTS
+        for name in failure.missing
+        if name not in inputs
+    )
+    return tuple(dict.fromkeys(names))
+
+
+def satisfied(failures: Mapping[str, Failure], inputs: Collection[str]) -> list[str]:
+    """The tools (sorted) whose ``bad_arguments`` failure named arguments ``inputs`` now all
+    hold: they may be called again."""
+    return sorted(
+        tool
+        for tool, failure in failures.items()
+        if failure.kind is FailureKind.BAD_ARGUMENTS
+        and failure.missing
+        and all(name in inputs for name in failure.missing)
+    )

@@ -22,10 +22,13 @@ from orchestrator.execution import (
     EscalationDecision,
     EscalationRequest,
     Executor,
+    Failure,
     GiveUp,
     Provide,
     RunResult,
     classify,
+    missing_inputs,
+    satisfied,
 )
 from orchestrator.execution._executor import Outcome
 from orchestrator.graph import Plan, ToolGraph, Weights, plan_route
@@ -47,7 +50,7 @@ class ReactAgent:
         graph = self.graph
         retry_policy = self.executor.policy.execution.retry
         inputs = dict(inputs or {})
-        lacking: dict[str, tuple[str, ...]] = {}  # tool -> the arguments its call lacked
+        lacking: dict[str, Failure] = {}  # tool -> its bad_arguments failure, naming what it lacked
         done, failed = {graph.start}, set[str]()
         path: list[str] = []
         outputs: dict[str, Any] = {}
@@ -64,7 +67,7 @@ class ReactAgent:
                     Demote(fallbacks[0].goal) if fallbacks else GiveUp("no fallback left")
                 )
                 if self.executor.escalation is not None:
-                    missing = [n for names in lacking.values() for n in names if n not in inputs]
+                    missing = missing_inputs(lacking.values(), inputs)
                     request = EscalationRequest(
                         graph.name,
                         goal,
@@ -73,14 +76,14 @@ class ReactAgent:
                         fallbacks,
                         str(exc),
                         task=str(inputs.get("task", "")) if missing else "",
-                        missing=tuple(dict.fromkeys(missing)),
+                        missing=missing,
                     )
                     decision = await self.executor.escalation.escalate(request)
                 if isinstance(decision, Provide):
                     inputs.update(decision.inputs)
-                    given = {t for t, names in lacking.items() if all(n in inputs for n in names)}
-                    failed -= given
-                    lacking = {t: names for t, names in lacking.items() if t not in given}
+                    given = satisfied(lacking, inputs)
+                    failed.difference_update(given)
+                    lacking = {t: f for t, f in lacking.items() if t not in given}
                     provided = ", ".join(sorted(decision.inputs))
                     log.record("escalate", goal, f"{exc}; the LLM provides {provided}")
                     continue
@@ -108,7 +111,7 @@ class ReactAgent:
                 failure = classify(exc)
                 attempts[tool] += 1
                 if failure.missing:
-                    lacking[tool] = failure.missing
+                    lacking[tool] = failure
                 worth_waiting = (failure.retry_after or 0.0) <= retry_policy.max_retry_after_s
                 if (
                     failure.kind in retry_policy.transient
