@@ -34,6 +34,7 @@ from orchestrator.execution._invoker import (
     EffortInvoker,
     Invoker,
     ProbingInvoker,
+    step_inputs,
 )
 from orchestrator.execution._log import (
     Action,
@@ -113,4 +114,5 @@ __all__ = [
     "parse_decision",
     "satisfied",
     "silent_failures",
+    "step_inputs",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "EffortInvoker",
     "Invoker",
     "ProbingInvoker",
+    "step_inputs",
 ]
 
 
@@ -53,6 +54,16 @@ class EffortInvoker(Invoker, Protocol):
     async def invoke_with_effort(
         self, tool: str, arguments: Mapping[str, Any], effort: str
     ) -> Any: ...
+
+
+def step_inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A step's own arguments: the run's ``inputs`` when the executor passes its envelope
+    (``{"inputs": ..., "upstream": ...}``), else the mapping itself (arguments already bound,
+    as ``BindingInvoker`` passes them)."""
+    inputs = arguments.get("inputs")
+    if isinstance(inputs, Mapping) and set(arguments) <= {"inputs", "upstream"}:
+        return inputs
+    return arguments
 
 
 @dataclass(frozen=True)

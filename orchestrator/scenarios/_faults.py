@@ -20,7 +20,7 @@ from orchestrator.errors import (
     ToolCallError,
     ToolUnavailableError,
 )
-from orchestrator.execution import ArgumentRefusal, CheckingInvoker, Invoker
+from orchestrator.execution import ArgumentRefusal, CheckingInvoker, Invoker, step_inputs
 from orchestrator.scenarios._model import (
     DownFault,
     ErrorFault,
@@ -74,10 +74,8 @@ class FaultInjector:
                     raise ToolCallError("flaky failure (injected)", tool=tool)
                 continue
             if isinstance(fault, MissingInputFault):
-                given = arguments.get("inputs")
-                absent = [
-                    n for n in fault.inputs if not (isinstance(given, Mapping) and n in given)
-                ]
+                given = step_inputs(arguments)
+                absent = [name for name in fault.inputs if name not in given]
                 if absent:
                     raise ToolArgumentError(
                         f"missing required input(s) {absent} (injected)", tool=tool, missing=absent

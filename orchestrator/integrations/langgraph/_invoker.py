@@ -12,20 +12,12 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.errors import ToolArgumentError, ToolCallError, ToolUnavailableError
-from orchestrator.execution import ArgumentRefusal
+from orchestrator.execution import ArgumentRefusal, step_inputs
 
 __all__ = ["TOOL_CALL", "LangChainToolInvoker"]
 
 # The run input under which the self-healing tool node passes the model's call ({args, id}).
 TOOL_CALL = "tool_call"
-
-
-def _inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
-    # The executor passes a run's inputs under "inputs" (beside "upstream" outputs).
-    inputs = arguments.get("inputs")
-    if isinstance(inputs, Mapping) and set(arguments) <= {"inputs", "upstream"}:
-        return inputs
-    return arguments
 
 
 class LangChainToolInvoker:
@@ -65,7 +57,7 @@ class LangChainToolInvoker:
             found = self.tools[tool]
         except KeyError:
             raise ToolUnavailableError("no LangChain tool of that name", tool=tool) from None
-        inputs = _inputs(arguments)
+        inputs = step_inputs(arguments)
         call = inputs.get(TOOL_CALL)
         try:
             if not isinstance(call, Mapping):

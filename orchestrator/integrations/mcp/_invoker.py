@@ -25,7 +25,7 @@ from orchestrator.errors import (
     ToolFailure,
     ToolUnavailableError,
 )
-from orchestrator.execution import ArgumentRefusal
+from orchestrator.execution import ArgumentRefusal, step_inputs
 from orchestrator.integrations.mcp._connection import rate_limit_of
 from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._tools import split_name
@@ -37,10 +37,8 @@ ArgumentsOf = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
 def executor_arguments(tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The MCP arguments of a step: the run's ``inputs`` when the executor passes its
-    ``{"inputs", "upstream"}`` envelope, else the mapping itself."""
-    if set(arguments) == {"inputs", "upstream"} and isinstance(arguments["inputs"], Mapping):
-        return dict(arguments["inputs"])
-    return dict(arguments)
+    ``{"inputs", "upstream"}`` envelope, else the mapping itself (``step_inputs``)."""
+    return dict(step_inputs(arguments))
 
 
 def result_text(result: CallToolResult) -> str:
