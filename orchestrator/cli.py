@@ -111,12 +111,13 @@ def _progress_bar(enabled: bool) -> Iterator[Any]:
 def _open_router(
     catalog: Path,
     index: Path | None,
-    policy: Path | None,
+    policy: Any,
     embedder: Path | None,
     cross_encoder: Path | None,
     *,
     show_progress: bool,
 ) -> Any:
+    """The catalog's router; ``policy`` is a policy file or a ``Policy`` already loaded."""
     from orchestrator.routing import SkillRouter
 
     with _progress_bar(show_progress) as progress:
@@ -520,7 +521,7 @@ def run_command(
         # Orchestrator reads the file, or starts an empty model there, and saves each run.
         past = None if learn else _load_usage(usage)
         router = _open_router(
-            catalog, index_dir, policy, embedder, None, show_progress=not json_out
+            catalog, index_dir, policy_used, embedder, None, show_progress=not json_out
         )
         orchestrator = Orchestrator(
             router,
