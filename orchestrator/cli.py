@@ -298,7 +298,8 @@ def _print_route(result: Any, query_id: Any | None) -> None:
 
 
 def _import_tool(spec: str) -> tuple[str, Any]:
-    """``SKILL=module:function`` -> (skill id, the function)."""
+    """``SKILL=module:function`` -> (skill id, the function). Modules in the working directory
+    import as with ``python -m`` (a console script's ``sys.path`` does not hold it)."""
     import importlib
 
     skill, sep, target = spec.partition("=")
@@ -307,6 +308,8 @@ def _import_tool(spec: str) -> tuple[str, Any]:
         raise typer.BadParameter(
             f"expected SKILL=module:function, got {spec!r}", param_hint="--tool"
         )
+    if not {"", os.getcwd()} & set(sys.path):
+        sys.path.insert(0, os.getcwd())
     try:
         function = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,6 +86,23 @@ def test_run_calls_a_bound_real_function(index_dir: Path, tmp_path: Path, monkey
 
     assert my_tools.CALLS == [{"payment_id": "pi_3MtwBw"}]
     assert json.loads(result.stdout)["outputs"][skill]["refund_id"] == "re_1"
+
+
+def test_a_tool_module_in_the_working_directory_imports_as_with_python_m(
+    index_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "cwd_tools.py").write_text(
+        "def refund(payment_id):\n"
+        "    return {'refund_id': 're_cwd', 'status': 'succeeded', 'amount': 5,\n"
+        "            'currency': 'eur'}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    result = _invoke("run", "refund payment pi_3MtwBw", "--catalog", str(SAMPLE_CATALOG),
+                     "--index", str(index_dir), "--tool", "refund_payment=cwd_tools:refund",
+                     "--inputs", '{"payment_id": "pi_3MtwBw"}', "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["outputs"]["refund_payment"]["refund_id"] == "re_cwd"
 
 
 @pytest.fixture
