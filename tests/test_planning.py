@@ -324,6 +324,38 @@ def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planne
     assert written.ids == ["weather_forecast"]
 
 
+class Order(TypedDict):
+    order_id: str
+    total_cents: int
+
+
+def test_an_input_the_task_names_without_writing_its_value_gets_a_producer(
+    tmp_path: Path,
+) -> None:
+    def find_order(customer_email: str) -> Order:
+        """Find a customer's most recent order by their e-mail address."""
+        return {"order_id": "o-42", "total_cents": 1999}
+
+    def refund_order(order_id: str) -> dict[str, str]:
+        """Refund an order's payment to the customer's card."""
+        return {"refund_id": "re_1"}
+
+    orchestrator = Orchestrator([find_order, refund_order], index_dir=tmp_path / "index")
+    # The value written is the customer's e-mail, not the order's id; apostrophes quote
+    # nothing: find the order first.
+    for task in (
+        "refund jane@example.com's last order",
+        "refund the order's payment, it's a duplicate",
+    ):
+        plan = orchestrator.plan(task)
+        assert plan.ids == ["find_order", "refund_order"], task
+        (binding,) = plan.step("refund_order").bindings
+        assert (binding.input, binding.step) == ("order_id", "find_order")
+    # Named and written right after: the task gives it.
+    for task in ("refund order o-42", "refund the order with id o-42 please"):
+        assert orchestrator.plan(task).ids == ["refund_order"], task
+
+
 REFUND = skill(
     "refund_payment",
     "Refund a card payment in full or in part.",

@@ -11,6 +11,7 @@ tasks needed, and the order those runs called them in.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,15 +50,41 @@ def namespace(skill_id: str) -> str:
 
 # Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
 _ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
-# A value written in the task: a quoted string, a token with a digit, an e-mail address.
-_LITERAL = re.compile(r"""'[^']+'|"[^"]+"|\b\w*\d\w*\b|\S+@\S+""")
+# A value written in the task: a quoted string, a token with a digit, an e-mail address. A quote
+# opens and closes at a word's edge: apostrophes ("Corp's stock ... I've") quote nothing.
+_LITERAL = re.compile(r"""(?<!\w)'[^']+'(?!\w)|"[^"]+"|\b\w*\d\w*\b|\S+@\S+""")
 
 
-def _given_by_task(field_ref: FieldRef, task_words: Collection[str], has_literal: bool) -> bool:
-    """Whether the task itself supplies the input: it names it ("refund payment pi_3Mt...",
-    "my access token is abc123") and writes some value, so no producer is needed."""
-    words = (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
-    return has_literal and bool(words) and all(w in task_words for w in words)
+# How many words after naming an input the task may write its value ("my access token is abc123").
+_VALUE_WINDOW = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _TaskText:
+    """The task's words, piece by piece (whitespace-separated), and which pieces start a value."""
+
+    pieces: tuple[frozenset[str], ...]
+    values: frozenset[int]
+
+    @classmethod
+    def read(cls, task: str) -> _TaskText:
+        spans = [m.start() for m in re.finditer(r"\S+", task)]
+        pieces = tuple(frozenset(tokenize(m.group())) for m in re.finditer(r"\S+", task))
+        values = frozenset(
+            bisect.bisect_right(spans, m.start()) - 1 for m in _LITERAL.finditer(task)
+        )
+        return cls(pieces, values)
+
+    def gives(self, field_ref: FieldRef) -> bool:
+        """Whether the task supplies the input itself: it names it and writes a value right
+        after ("refund payment pi_3Mt...", "my access token is abc123"), so no producer is
+        needed. A value elsewhere is another input's ("refund jane@example.com's last order"
+        names the order but gives the customer's e-mail)."""
+        words = (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
+        if not words or not all(any(w in piece for piece in self.pieces) for w in words):
+            return False
+        named = [n for n, piece in enumerate(self.pieces) if piece & words]
+        return any(n + gap in self.values for n in named for gap in range(_VALUE_WINDOW + 1))
 
 
 def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
@@ -459,8 +486,7 @@ class Planner:
         on the caller's ``inputs`` alone. See ``_producer`` for which one is chosen. Its own
         inputs are followed up to ``max_depth`` levels.
         """
-        task_words = set(tokenize(task))
-        has_literal = _LITERAL.search(task) is not None
+        text = _TaskText.read(task)
         frontier = [(skill_id, 0) for skill_id in drafts]
         while frontier:
             consumer_id, depth = frontier.pop(0)
@@ -468,9 +494,7 @@ class Planner:
             for field_ref in input_fields(consumer.skill):
                 if not field_ref.required or given_input(inputs, consumer_id, field_ref.name):
                     continue
-                if self.policy.mentioned_inputs_are_given and _given_by_task(
-                    field_ref, task_words, has_literal
-                ):
+                if self.policy.mentioned_inputs_are_given and text.gives(field_ref):
                     continue
                 if any(b.input == field_ref.name for b in consumer.bindings):
                     continue
