@@ -38,7 +38,11 @@ SAMPLE_CATALOG = data_path("skills", "sample.jsonl")
 CatalogOption = Annotated[
     Path,
     typer.Option(
-        "--catalog", "-c", help="Catalog file or folder (default: the shipped sample catalog)."
+        "--catalog",
+        "-c",
+        help="Catalog file or folder: function lists (JSON, JSONL), OpenAPI, SKILL.md folders, "
+        "an MCP config, or a Python file whose functions are the skills (default: the shipped "
+        "sample catalog).",
     ),
 ]
 PolicyOption = Annotated[
@@ -448,7 +452,8 @@ def run_command(
         typer.Option(
             "--tool",
             help="Bind a skill to a real function: SKILL=module:function (repeatable). "
-            "Unbound skills are simulated from their outputs schema.",
+            "Unbound skills are simulated from their outputs schema; a Python catalog's "
+            "(--catalog tools.py) run as the functions it defines.",
         ),
     ] = None,
     fail: Annotated[
@@ -501,6 +506,8 @@ def run_command(
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
+    from orchestrator.catalog import module_tools
+    from orchestrator.catalog._modules import is_python_catalog
     from orchestrator.graph import load_graph
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
@@ -515,9 +522,12 @@ def run_command(
             raise typer.BadParameter("expected a JSON object", param_hint="--inputs")
     if learn and usage is None:
         raise typer.BadParameter("needs --usage FILE to count the run in", param_hint="--learn")
-    bound = dict(_import_tool(spec) for spec in tool or [])
+    chosen = dict(_import_tool(spec) for spec in tool or [])
     faults = [_parse_fault(spec) for spec in fail or []]
     with _errors_exit():
+        # A Python catalog's functions are its tools (--tool may replace some); the rest of
+        # the catalog is simulated.
+        own = module_tools(catalog) if is_python_catalog(catalog) else {}
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the
@@ -537,11 +547,16 @@ def run_command(
         tool_graph = load_graph(graph) if graph is not None else None
         with tracing(trace_file):
             result = _run_task(
-                orchestrator, task, graph=tool_graph, bound=bound, faults=faults, inputs=values
+                orchestrator,
+                task,
+                graph=tool_graph,
+                bound=own | chosen,
+                faults=faults,
+                inputs=values,
             )
     learned = orchestrator.usage is not None and len(orchestrator.usage) > known
     if tool_graph is None:  # with --graph the graph's tools run, not the plan's
-        _warn_unplanned_bindings(result.plan, bound, orchestrator.skills)
+        _warn_unplanned_bindings(result.plan, chosen, orchestrator.skills)
     if json_out:
         report = result.to_dict()
         if learn:

@@ -105,6 +105,45 @@ def test_a_tool_module_in_the_working_directory_imports_as_with_python_m(
     assert json.loads(result.stdout)["outputs"]["refund_payment"]["refund_id"] == "re_cwd"
 
 
+SHOP = """
+from typing import TypedDict
+
+CALLS = []
+
+
+class Order(TypedDict):
+    order_id: str
+    total_cents: int
+
+
+def find_order(customer_email: str) -> Order:
+    \"\"\"Find a customer's most recent order by their e-mail address.\"\"\"
+    CALLS.append(("find_order", customer_email))
+    return {"order_id": "o-42", "total_cents": 1999}
+
+
+def refund_order(order_id: str) -> dict:
+    \"\"\"Refund an order's payment to the customer's card.\"\"\"
+    CALLS.append(("refund_order", order_id))
+    return {"refund_id": "re_1", "order_id": order_id}
+"""
+
+
+def test_run_over_a_python_catalog_calls_its_functions(tmp_path: Path) -> None:
+    catalog = tmp_path / "shop_cli_tools.py"
+    catalog.write_text(SHOP)
+    result = _invoke("run", "refund jane@example.com's last order", "--catalog", str(catalog),
+                     "--index", str(tmp_path / "index"), "--inputs",
+                     '{"customer_email": "jane@example.com"}', "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["path"] == ["find_order", "refund_order"]
+    assert report["outputs"]["refund_order"] == {"refund_id": "re_1", "order_id": "o-42"}
+    assert "note:" not in result.stderr  # its functions are not --tool bindings to explain
+    shop = sys.modules["shop_cli_tools"]
+    assert shop.CALLS == [("find_order", "jane@example.com"), ("refund_order", "o-42")]
+
+
 @pytest.fixture
 def chat_server() -> Iterator[tuple[str, list[dict[str, Any]], list[str]]]:
     """A real HTTP chat-completions endpoint on localhost: it answers each request with the

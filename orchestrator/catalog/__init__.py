@@ -6,6 +6,7 @@ from orchestrator.catalog._functions import skills_from_functions
 from orchestrator.catalog._langchain import skills_from_langchain_tools
 from orchestrator.catalog._load import CatalogSource, load_catalog
 from orchestrator.catalog._mcp import skills_from_mcp_tools
+from orchestrator.catalog._modules import module_tools
 from orchestrator.catalog._openapi import skills_from_openapi
 from orchestrator.catalog._skill import Skill
 from orchestrator.catalog._store import catalog_hash, save_catalog_jsonl
@@ -18,6 +19,7 @@ __all__ = [
     "load_agent_skill",
     "load_agent_skills",
     "load_catalog",
+    "module_tools",
     "save_catalog_jsonl",
     "skills_from_callables",
     "skills_from_functions",

@@ -14,6 +14,7 @@ from orchestrator.catalog._agent_skills import agent_skill
 from orchestrator.catalog._files import read_json, read_jsonl, read_yaml
 from orchestrator.catalog._functions import function_skill
 from orchestrator.catalog._mcp import is_mcp_tool, mcp_tool_skill, mcp_tools_skills
+from orchestrator.catalog._modules import is_python_catalog, module_skills
 from orchestrator.catalog._openapi import openapi_skills
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.errors import CatalogError
@@ -56,8 +57,10 @@ def file_skills(path: Path) -> list[Loaded]:
         return document_skills(read_json(path), Origin(str(path)))
     if suffix in (".yaml", ".yml"):
         return document_skills(read_yaml(path), Origin(str(path)))
+    if is_python_catalog(path):  # named explicitly only: a folder's scripts are not imported
+        return module_skills(path)
     raise CatalogError(
-        f"unsupported catalog file type {suffix or '(none)'!r}; expected SKILL.md or one of "
-        + ", ".join(CATALOG_SUFFIXES),
+        f"unsupported catalog file type {suffix or '(none)'!r}; expected SKILL.md, a Python "
+        "file (.py) or one of " + ", ".join(CATALOG_SUFFIXES),
         source=str(path),
     )

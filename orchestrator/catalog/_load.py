@@ -109,8 +109,9 @@ def load_catalog(source: CatalogSource, *, dedupe: bool = False) -> list[Skill]:
     function, an MCP ``tools/list`` result or an OpenAPI 3 document), ``.yaml``/``.yml``
     (OpenAPI 3). A ``.json`` MCP client config (``{"mcpServers": ...}``) starts its servers and
     lists their tools live, as ``server/tool`` ids; a server that fails is logged and skipped.
-    A directory holding any ``SKILL.md`` is read as Agent-Skills folders, otherwise as every catalog
-    file below it.
+    A ``.py`` file is imported and its public functions are the skills (``module_tools`` gives
+    the functions themselves). A directory holding any ``SKILL.md`` is read as Agent-Skills
+    folders, otherwise as every catalog file below it (``.py`` files are not imported).
 
     Raises
     ------

@@ -1,0 +1,143 @@
+"""A Python file as a catalog: its public functions are the skills, and the tools that run them.
+
+``orchestrator run "..." --catalog tools.py`` then needs no JSON: each function's signature,
+docstring and return type describe its skill (as for any callable), and a run calls the
+function itself rather than a simulation of it.
+
+Importing the file runs its top-level code, as ``python tools.py`` would, with its folder on
+``sys.path`` (so it can import its neighbours, as a script can). It is imported once per process
+and the same function objects serve the catalog and the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from orchestrator.catalog._callables import callable_name, callable_skill
+from orchestrator.catalog._origin import Loaded
+from orchestrator.errors import CatalogError
+
+__all__ = ["is_python_catalog", "module_skills", "module_tools"]
+
+_IMPORTED: dict[Path, ModuleType] = {}
+"""Python catalogs imported so far, by resolved path: each file's code runs once."""
+
+
+def is_python_catalog(path: str | Path) -> bool:
+    """Whether ``path`` names a Python source file (read by :func:`module_tools`)."""
+    return Path(path).suffix.lower() == ".py"
+
+
+def module_tools(path: str | Path) -> dict[str, Callable[..., Any]]:
+    """The functions a Python file offers as tools, by skill id, in the order it defines them.
+
+    Those named in its ``__all__`` when it has one; otherwise every function defined at its top
+    level (not imported) whose name does not start with ``_``. Classes, constants and imported
+    helpers are not tools.
+
+    Raises
+    ------
+    CatalogError
+        The file does not exist, cannot be imported (its error is quoted, with the line of a
+        syntax error), names in ``__all__`` something it lacks or that is not a function, or
+        offers no function at all.
+    """
+    path = Path(path)
+    module = _imported(path)
+    public = getattr(module, "__all__", None)
+    if public is None:
+        found = [
+            value
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and inspect.isfunction(value)
+            and value.__module__ == module.__name__
+        ]
+    else:
+        found = []
+        for name in public:
+            value = getattr(module, name, None)
+            if value is None:
+                raise CatalogError(
+                    f"__all__ names {name!r}, which it does not define", source=str(path)
+                )
+            if inspect.isfunction(value):
+                found.append(value)
+            elif not inspect.isclass(value):
+                raise CatalogError(
+                    f"__all__ names {name!r}, expected a function, got {type(value).__name__}",
+                    source=str(path),
+                )
+    tools: dict[str, Callable[..., Any]] = {}
+    for function in found:
+        tools.setdefault(callable_name(function), function)  # an alias counts once
+    if not tools:
+        raise CatalogError(
+            "defines no tools: expected public functions (def at the top level, not starting "
+            "with _) or an __all__ naming some",
+            source=str(path),
+        )
+    return tools
+
+
+def module_skills(path: Path) -> list[Loaded]:
+    """The skills of a Python file's tools (see :func:`module_tools`)."""
+    return [callable_skill(function) for function in module_tools(path).values()]
+
+
+def _imported(path: Path) -> ModuleType:
+    """The module ``path`` holds, imported once: under its own name when that is free (so that
+    ``--tool name=module:function`` finds the same functions), else under a private one."""
+    if not path.is_file():
+        raise CatalogError("no such file", source=str(path))
+    resolved = path.resolve()
+    known = _IMPORTED.get(resolved)
+    if known is not None:
+        return known
+    name = resolved.stem
+    same_name = sys.modules.get(name)
+    if same_name is not None and _file_of(same_name) == resolved:  # imported already, by name
+        _IMPORTED[resolved] = same_name
+        return same_name
+    if not name.isidentifier() or name in sys.modules:
+        digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+        name = f"_orchestrator_catalog_{digest}"
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise CatalogError("cannot be imported as a Python module", source=str(path))
+    module = importlib.util.module_from_spec(spec)
+    folder = str(resolved.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise CatalogError(
+            f"invalid Python: {exc.msg}", source=str(path), where=f"line {exc.lineno}"
+        ) from exc
+    except Exception as exc:  # whatever its top-level code raises is the file's error
+        del sys.modules[name]
+        raise CatalogError(
+            f"importing it failed: {type(exc).__name__}: {exc}", source=str(path)
+        ) from exc
+    _IMPORTED[resolved] = module
+    return module
+
+
+def _file_of(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return None
+    try:
+        return Path(file).resolve()
+    except OSError:
+        return None

@@ -1,0 +1,120 @@
+"""A Python file is a catalog: its public functions are the skills (and, in a run, the tools)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.catalog import load_catalog, module_tools
+from orchestrator.errors import CatalogError
+
+SHOP = '''
+"""A shop's tools."""
+from json import dumps
+from pathlib import Path
+from typing import TypedDict
+
+_imports = Path(__file__).with_suffix(".imports")  # one "x" per import
+_imports.write_text((_imports.read_text() if _imports.exists() else "") + "x")
+
+
+class Order(TypedDict):
+    order_id: str
+    total_cents: int
+
+
+def find_order(customer_email: str) -> Order:
+    """Find a customer's most recent order by their e-mail address."""
+    return {"order_id": "o-42", "total_cents": 1999}
+
+
+def refund_order(order_id: str) -> dict:
+    """Refund an order's payment to the customer's card."""
+    return {"refund_id": "re_1", "order_id": order_id}
+
+
+refund = refund_order
+
+
+def _audit(entry: str) -> None:
+    """Not a tool: private."""
+
+
+LIMIT = 10
+'''
+
+
+def _write(folder: Path, name: str, source: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return path
+
+
+def test_the_public_functions_a_file_defines_are_its_skills_in_order(tmp_path: Path) -> None:
+    path = _write(tmp_path, "shop_tools.py", SHOP)
+    skills = load_catalog(path)
+    # Not the imported dumps, the TypedDict, the private helper, the alias or the constant.
+    assert [s.id for s in skills] == ["find_order", "refund_order"]
+    find = skills[0]
+    assert find.description == "Find a customer's most recent order by their e-mail address."
+    assert find.parameters["required"] == ["customer_email"]
+    assert set(find.outputs["properties"]) == {"order_id", "total_cents"}  # type: ignore[index]
+
+
+def test_a_file_is_imported_once_and_its_tools_are_the_catalogs_functions(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "shop_once.py", SHOP)
+    load_catalog(path)
+    tools = module_tools(path)
+    load_catalog(path)
+    assert (tmp_path / "shop_once.imports").read_text() == "x"
+    assert tools["refund_order"]("o-7") == {"refund_id": "re_1", "order_id": "o-7"}
+
+
+def test_all_decides_which_functions_are_tools(tmp_path: Path) -> None:
+    source = SHOP + '\n__all__ = ["refund_order", "Order"]\n'
+    assert [s.id for s in load_catalog(_write(tmp_path, "shop_all.py", source))] == ["refund_order"]
+    wrong = _write(tmp_path, "shop_wrong_all.py", SHOP + '\n__all__ = ["LIMIT"]\n')
+    with pytest.raises(CatalogError, match=r"shop_wrong_all\.py: __all__ names 'LIMIT'"):
+        load_catalog(wrong)
+    missing = _write(tmp_path, "shop_missing_all.py", SHOP + '\n__all__ = ["cancel"]\n')
+    with pytest.raises(CatalogError, match="names 'cancel', which it does not define"):
+        load_catalog(missing)
+
+
+def test_a_file_that_cannot_be_imported_is_a_clear_error(tmp_path: Path) -> None:
+    broken = _write(tmp_path, "broken_tools.py", "def find(:\n    pass\n")
+    with pytest.raises(CatalogError, match=r"broken_tools\.py: line 1: invalid Python"):
+        load_catalog(broken)
+    failing = _write(tmp_path, "failing_tools.py", "import no_such_module_here\n")
+    with pytest.raises(
+        CatalogError, match=r"failing_tools\.py: importing it failed: ModuleNotFoundError"
+    ):
+        load_catalog(failing)
+    empty = _write(tmp_path, "empty_tools.py", "LIMIT = 1\n")
+    with pytest.raises(CatalogError, match=r"empty_tools\.py: defines no tools"):
+        load_catalog(empty)
+
+
+def test_a_folder_scan_does_not_import_python_files(tmp_path: Path) -> None:
+    _write(tmp_path, "tools.jsonl", '{"name": "ping", "description": "Ping a host."}\n')
+    _write(tmp_path, "helper.py", "raise SystemExit('imported')\n")
+    assert [s.id for s in load_catalog(tmp_path)] == ["ping"]
+
+
+def test_an_orchestrator_over_a_python_file_runs_its_functions(tmp_path: Path) -> None:
+    from orchestrator import Orchestrator
+
+    path = _write(tmp_path, "shop_api.py", SHOP)
+    orchestrator = Orchestrator(path, index_dir=tmp_path / "index")
+    result = orchestrator.run_sync(
+        "refund jane@example.com's last order",
+        tools=module_tools(path),
+        inputs={"customer_email": "jane@example.com"},
+    )
+    assert result.outcome == "completed", result.log
+    assert result.path == ["find_order", "refund_order"]
+    assert result.outputs["refund_order"] == {"refund_id": "re_1", "order_id": "o-42"}
