@@ -169,6 +169,7 @@ def _result_line(result: Any, query_id: Any | None) -> dict[str, Any]:
             "id": m.skill.id,
             "name": m.skill.name,
             "score": round(m.score, 6),
+            "fit": round(m.scores.get("fit", 0.0), 6),
             "duplicates": [d.id for d in m.duplicates],
         }
         for m in result.matches
@@ -286,6 +287,7 @@ def _print_route(result: Any, query_id: Any | None) -> None:
     table.add_column("#", justify="right")
     table.add_column("skill")
     table.add_column("score", justify="right")
+    table.add_column("fit", justify="right")  # what the title's threshold applies to
     table.add_column("bm25", justify="right")
     table.add_column("dense", justify="right")
     table.add_column("near-duplicates")
@@ -294,6 +296,7 @@ def _print_route(result: Any, query_id: Any | None) -> None:
             str(rank),
             m.skill.id,
             f"{m.score:.3f}",
+            f"{m.scores.get('fit', 0.0):.2f}",
             f"{m.scores.get('bm25', 0.0):.2f}",
             f"{m.scores.get('dense', 0.0):.2f}",
             ", ".join(d.id for d in m.duplicates),

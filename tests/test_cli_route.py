@@ -60,6 +60,13 @@ def test_single_route_prints_a_table(index_dir: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "shorten" in result.stdout and "skill" in result.stdout
+    # The fit of each match is shown beside the threshold it is judged against.
+    args = ["route", "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "--json"]
+    line = json.loads(runner.invoke(app, [*args, "shorten this link"]).stdout)
+    best = line["results"][0]
+    assert 0.0 < best["fit"] <= 1.0
+    row = next(r for r in result.stdout.splitlines() if f" {best['id']} " in r)
+    assert f"{best['fit']:.2f}" in row
 
 
 def test_malformed_queries_file_names_the_file_and_line(index_dir: Path, tmp_path: Path) -> None:
