@@ -268,10 +268,10 @@ def _plans(router: Any, policy: Path | None, tasks: list[str], usage: Any = None
 def _print_plan(plan: Any) -> None:
     table = Table(title=f"plan: {plan.task}")
     table.add_column("#", justify="right")
-    table.add_column("skill")
-    table.add_column("needs")
-    table.add_column("alternatives")
-    table.add_column("why")
+    table.add_column("skill", overflow="fold")  # ids are copied into --tool: wrap, never cut
+    table.add_column("needs", overflow="fold")
+    table.add_column("alternatives", overflow="fold")
+    table.add_column("why", overflow="fold")
     for n, step in enumerate(plan.steps, start=1):
         needs = [*step.needs, *(f"input {name}" for name in step.open_inputs)]
         table.add_row(str(n), step.id, ", ".join(needs), ", ".join(step.alternatives), step.reason)
@@ -284,21 +284,22 @@ def _print_route(result: Any, query_id: Any | None) -> None:
     verdict = "[green]fits[/]" if result.fits else "[yellow]no skill fits[/]"
     title = f"{query_id}: " if query_id is not None else ""
     table = Table(title=f"{title}{result.query}  ({verdict}, threshold {result.threshold:.2f})")
+    # The stage evidence only where it fits beside whole ids: ids are copied, never cut.
+    evidence = ("bm25", "dense") if console.width >= 100 else ()
     table.add_column("#", justify="right")
-    table.add_column("skill")
-    table.add_column("score", justify="right")
+    table.add_column("skill", overflow="fold")
     table.add_column("fit", justify="right")  # what the title's threshold applies to
-    table.add_column("bm25", justify="right")
-    table.add_column("dense", justify="right")
-    table.add_column("near-duplicates")
+    table.add_column("score", justify="right")
+    for column in evidence:
+        table.add_column(column, justify="right")
+    table.add_column("near-duplicates", overflow="fold")
     for rank, m in enumerate(result.matches, start=1):
         table.add_row(
             str(rank),
             m.skill.id,
-            f"{m.score:.3f}",
             f"{m.scores.get('fit', 0.0):.2f}",
-            f"{m.scores.get('bm25', 0.0):.2f}",
-            f"{m.scores.get('dense', 0.0):.2f}",
+            f"{m.score:.3f}",
+            *(f"{m.scores.get(column, 0.0):.2f}" for column in evidence),
             ", ".join(d.id for d in m.duplicates),
         )
     console.print(table)
