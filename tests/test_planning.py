@@ -42,7 +42,7 @@ from orchestrator.planning import (
     derive_dependencies,
     split_subgoals,
 )
-from orchestrator.routing import SkillRouter
+from orchestrator.routing import Match, RouteResult, SkillRouter
 
 pytestmark = pytest.mark.anyio
 
@@ -311,6 +311,31 @@ def test_a_prerequisite_producing_a_needed_input_is_planned_first(planner: Plann
     # What no step supplies is left to the caller, and the plan says so.
     assert plan.step("geocode_city").open_inputs == ("address",)
     assert forecast.open_inputs == ()
+
+
+def _routed(query: str, *ids: str) -> RouteResult:
+    """A route result ranking ``ids`` of ``CATALOG`` in order, each fitting."""
+    skills = {s.id: s for s in CATALOG}
+    matches = [Match(skills[i], 1.0 / (n + 1), {"fit": 0.9}) for n, i in enumerate(ids)]
+    return RouteResult(query=query, matches=tuple(matches), fits=True, threshold=0.5)
+
+
+def test_the_sub_goal_ranking_the_tasks_skill_highest_is_the_one_it_covers(
+    planner: Planner,
+) -> None:
+    # The task's best match is second for the first sub-goal and first for the second: it
+    # covers the second, and the first gets its own skill.
+    task = "geocode Lisbon, then email the forecast"
+    goals = ["geocode Lisbon", "email the forecast"]
+    whole = _routed(task, "send_email", "geocode_city")
+    per_goal = [
+        _routed(goals[0], "geocode_city", "send_email"),
+        _routed(goals[1], "send_email", "translate_text"),
+    ]
+    plan = planner.assemble(task, goals, whole, per_goal)
+    assert set(plan.ids) == {"geocode_city", "send_email"}
+    assert plan.step("send_email").subgoal == task
+    assert plan.step("geocode_city").subgoal == goals[0]
 
 
 def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planner) -> None:

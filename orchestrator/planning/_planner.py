@@ -283,15 +283,16 @@ class Planner:
         unplanned: list[str] = []
         if whole.fits and whole.matches:
             best = self._pick(whole, provider) or whole.matches[0]
-            # The sub-goal that asks for it (ranks it near the top): it needs no other skill.
-            covered = next(
-                (
-                    n
-                    for n, r in enumerate(per_goal)
-                    if best.id in _ids_with_duplicates(r.matches[: policy.subgoal_depth])
-                ),
-                None,
-            )
+            # The sub-goal that asks for it (ranks it highest, near the top): it needs no other
+            # skill. "create a folder, then write hello into it" ranks write_file second for
+            # its first sub-goal and first for its second: the second is the one covered.
+            ranks = {
+                n: rank
+                for n, r in enumerate(per_goal)
+                for rank, m in enumerate(r.matches[: policy.subgoal_depth])
+                if best.id in _ids_with_duplicates([m])
+            }
+            covered = min(ranks, key=lambda n: (ranks[n], n)) if ranks else None
             drafts[best.id] = self._draft(best, float(covered or 0), task, "the whole task")
         else:
             covered = None
