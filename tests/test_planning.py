@@ -189,6 +189,24 @@ def test_generic_names_and_flags_do_not_make_dependencies() -> None:
     assert derive_dependencies([flag, text], None).producers("g", "active") == []
 
 
+def test_a_generic_name_without_a_description_feeds_nothing(router: SkillRouter) -> None:
+    # MCP servers declare bare {"content": string} results: one tool's status text is not the
+    # content another writes, though the two bare names embed alike.
+    def bare(skill_id: str, side: str) -> Skill:
+        schema = {"type": "object", "properties": {"content": {"type": "string"}}}
+        if side == "input":
+            return Skill(id=skill_id, name=skill_id, parameters={**schema, "required": ["content"]})
+        return Skill(id=skill_id, name=skill_id, outputs=schema)
+
+    made, write = bare("create_directory", "output"), bare("write_file", "input")
+    bare_graph = derive_dependencies([made, write], router.embedder)
+    assert bare_graph.producers("write_file", "content") == []
+    described = skill("read_file", "Read a file.", outputs={"content": "The file's text"})
+    wanted = skill("write_file", "Write a file.", {"content": "Text to write into the file"})
+    found = derive_dependencies([described, wanted], router.embedder)
+    assert [e.producer for e in found.producers("write_file", "content")] == ["read_file"]
+
+
 def test_a_skill_never_feeds_itself() -> None:
     echo = skill("echo", "Echo a token.", {"token": "A token"}, {"token": "The same token"})
     assert len(derive_dependencies([echo], None)) == 0

@@ -36,8 +36,9 @@ __all__ = [
 
 DEPENDENCY_FORMAT = 1
 # Bumped whenever the derivation reads schemas differently, so a graph cached by an earlier
-# version is derived again. 2: output fields follow local $refs.
-DERIVATION_RULES = 2
+# version is derived again. 2: output fields follow local $refs. 3: a generic name without a
+# description ("content") is compared with nothing.
+DERIVATION_RULES = 3
 _FILE = "dependencies.json"
 
 
@@ -138,6 +139,12 @@ def _compatible(output: FieldRef, needed: FieldRef) -> bool:
     return "boolean" not in (output.type, needed.type)
 
 
+def _meaningful(field: FieldRef) -> bool:
+    """Whether a field's embedded text says what its value is: a specific name or a
+    description."""
+    return bool(field.specific_words or field.description)
+
+
 def _name_overlap(a: frozenset[str], b: frozenset[str]) -> float:
     union = a | b
     return len(a & b) / len(union) if union else 0.0
@@ -152,7 +159,8 @@ def derive_dependencies(
 
     By name: the Jaccard overlap of the two fields' specific words (generic words such as
     "result" or "status" do not count). By meaning, when an embedder is given: the cosine of the
-    embedded ``name: description`` texts. A skill never feeds itself.
+    embedded ``name: description`` texts, for fields with a specific name or a description. A
+    skill never feeds itself.
     """
     policy = policy or DependencyPolicy()
     outputs = [f for s in skills for f in output_fields(s)]
@@ -179,6 +187,10 @@ def derive_dependencies(
         out_vectors = embedder.encode([f.text() for f in outputs])
         in_vectors = embedder.encode([f.text() for f in needed])
         similarity = in_vectors @ out_vectors.T
+        # A generic name with no description says nothing: every MCP tool's bare "content" is
+        # not the "content" a file write needs, though the two texts embed the same.
+        similarity[np.asarray([not _meaningful(f) for f in needed], dtype=bool), :] = -1.0
+        similarity[:, np.asarray([not _meaningful(f) for f in outputs], dtype=bool)] = -1.0
         for i, j in zip(*np.nonzero(similarity >= policy.description_similarity), strict=True):
             score = float(similarity[i, j])
             if score > best.get((int(i), int(j)), (-1.0, ""))[0]:
