@@ -331,6 +331,24 @@ def test_a_prerequisite_producing_a_needed_input_is_planned_first(planner: Plann
     assert forecast.open_inputs == ()
 
 
+def test_the_producer_made_for_an_input_beats_one_that_supplies_it_on_the_side(
+    sample_router: SkillRouter,
+) -> None:
+    # "Weather in Lisbon" ranks an airport lookup (which returns the airport's coordinates
+    # too) but no geocoder; the task needs a producer of latitude, and geocoders are made for it.
+    planner = Planner.from_router(sample_router)
+    plan = planner.plan("what will the weather be like in Lisbon over the next five days?")
+    routed = sample_router.route(plan.task, k=planner.policy.candidates)
+    task_ranked = [m.id for m in routed.matches[: planner.policy.prerequisite_window]]
+    assert "lookup_airport_code" in task_ranked
+    assert not {"geocode_address", "google_geocode", "nominatim_geocode"} & set(task_ranked)
+    producer, forecast = plan.steps
+    assert forecast.id == "get_weather_forecast" and forecast.needs == (producer.id,)
+    geocoders = {"geocode_address", "google_geocode", "mapbox_forward_geocode", "nominatim_geocode"}
+    assert producer.id in geocoders
+    assert set(producer.alternatives) <= geocoders
+
+
 def _routed(query: str, *ids: str) -> RouteResult:
     """A route result ranking ``ids`` of ``CATALOG`` in order, each fitting."""
     skills = {s.id: s for s in CATALOG}

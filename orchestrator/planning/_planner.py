@@ -143,6 +143,8 @@ class Planner:
         self.policy = policy or PlanningPolicy()
         self.usage = usage
         self._skills = {s.id: s for s in router.skills}
+        # Producers of each input (consumer id, input name), ranked by what they are made for.
+        self._producer_ranks: dict[tuple[str, str], dict[str, int]] = {}
 
     @classmethod
     def from_router(
@@ -509,6 +511,11 @@ class Planner:
                     and (e.producer in drafts or not self._echoes(e, field_ref))
                 ]
                 edges = [e for e in possible if e.producer in drafts or e.producer in window]
+                if edges and not any(e.producer in drafts for e in edges):
+                    # The task needs a new producer here: the one made to supply this input
+                    # may rank lower than one supplying it on the side (a geocoder, not the
+                    # airport lookup "weather in Lisbon" ranks).
+                    edges = self._made_for(consumer_id, field_ref, possible)
                 if not edges:
                     # None the task ranks: one that can run on what the caller gave will do.
                     edges = [e for e in possible if self._runs_on(e.producer, inputs)]
@@ -533,6 +540,25 @@ class Planner:
                 consumer.bindings.append(
                     Binding(field_ref.name, edge.producer, edge.output, edge.reason)
                 )
+
+    def _made_for(
+        self, consumer_id: str, field_ref: FieldRef, edges: Sequence[DependencyEdge]
+    ) -> list[DependencyEdge]:
+        """The producers of ``edges`` whose descriptions best match the input they would
+        feed: its name and description routed over all its producers, near-duplicates tied.
+        Ranked once per input, since a plan of the same catalog asks again."""
+        key = (consumer_id, field_ref.name)
+        ranks = self._producer_ranks.get(key)
+        if ranks is None:
+            producers = [e.producer for e in self.dependencies.producers(*key)]
+            routed = self.router.route(field_ref.text(), k=len(producers), only=producers)
+            ranks = {}
+            for rank, match in enumerate(routed.matches):
+                for skill_id in (match.id, *(d.id for d in match.duplicates)):
+                    ranks.setdefault(skill_id, rank)
+            self._producer_ranks[key] = ranks
+        best = min(ranks.get(e.producer, len(ranks)) for e in edges)
+        return [e for e in edges if ranks.get(e.producer, len(ranks)) == best]
 
     def _runs_on(self, skill_id: str, inputs: Mapping[str, Any]) -> bool:
         """Whether the caller's ``inputs`` hold every required input of ``skill_id`` (one with no
