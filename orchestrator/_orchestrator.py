@@ -368,6 +368,7 @@ class Orchestrator:
             f"not started: no skill of step(s) {why} can be called with the inputs given and "
             "what the steps before produce",
             blocked=[b.step for b in blocked],
+            missing=list(dict.fromkeys(n for b in blocked for n in b.missing)),
         )
         return None, asked, "escalated"
 

@@ -426,6 +426,24 @@ def _llm_escalation(
     return LLMEscalation(TracedLLMClient(client))
 
 
+def _hint_missing_inputs(result: Any, given: dict[str, Any], *, asked: bool) -> None:
+    """After a run that ended escalated for want of arguments, say how to give them."""
+    if result.outcome != "escalated":
+        return
+    last = next((d for d in reversed(result.log.entries) if d.action == "escalate"), None)
+    missing = [n for n in (last.data.get("missing", ()) if last else ()) if n not in given]
+    if not missing:
+        return
+    example = json.dumps({**given, **dict.fromkeys(missing, "...")})
+    also = "" if asked else ", or have a chat model provide what the task says (--llm, --llm-model)"
+    err_console.print(
+        f"[yellow]hint:[/] the run lacks {', '.join(missing)}: give "
+        f"{'it' if len(missing) == 1 else 'them'} with --inputs '{example}'{also}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _print_decisions(result: Any) -> None:
     table = Table(title=f"{result.outcome}: {result.task}")
     table.add_column("ms", justify="right")
@@ -569,6 +587,7 @@ def run_command(
     else:
         _print_plan(result.plan)
         _print_decisions(result)
+        _hint_missing_inputs(result, values or {}, asked=llm is not None)
         if learn:
             console.print(
                 f"learned: the run is counted in {usage} ({known + 1} in all)"

@@ -144,6 +144,20 @@ def test_run_over_a_python_catalog_calls_its_functions(tmp_path: Path) -> None:
     assert shop.CALLS == [("find_order", "jane@example.com"), ("refund_order", "o-42")]
 
 
+def test_a_run_lacking_an_input_says_how_to_give_it(tmp_path: Path) -> None:
+    catalog = tmp_path / "shop_hint_tools.py"
+    catalog.write_text(SHOP)
+    args = ["run", "refund jane@example.com's last order", "--catalog", str(catalog), "--index",
+            str(tmp_path / "index")]  # fmt: skip
+    lacking = _invoke(*args)
+    assert lacking.exit_code == 1
+    hint = next(line for line in lacking.stderr.splitlines() if line.startswith("hint:"))
+    assert "lacks customer_email" in hint and "--llm" in hint
+    suggested = hint.split("--inputs '", 1)[1].split("'", 1)[0]
+    given = json.dumps(json.loads(suggested) | {"customer_email": "jane@example.com"})
+    assert _invoke(*args, "--inputs", given).exit_code == 0
+
+
 @pytest.fixture
 def chat_server() -> Iterator[tuple[str, list[dict[str, Any]], list[str]]]:
     """A real HTTP chat-completions endpoint on localhost: it answers each request with the

@@ -786,6 +786,23 @@ async def test_arguments_missing_mid_run_are_asked_for_and_the_step_is_called_ag
     assert result.silent_failures() == []
 
 
+async def test_without_a_handler_the_escalation_names_the_arguments_a_caller_could_give(
+    router: SkillRouter,
+) -> None:
+    calls, functions = _coordinates_lost()
+    orchestrator = Orchestrator(router)
+    task = "What is the weather forecast for Lisbon this week?"
+    mid_run = await orchestrator.run(task, tools=functions, inputs={"address": "Lisbon"})
+    assert mid_run.outcome == "escalated" and mid_run.llm_calls == 0
+    escalation = next(d for d in mid_run.log if d.action == "escalate")
+    assert escalation.data["missing"] == ["latitude", "longitude"]
+    # Before the start too: nothing gives the geocoder its address.
+    calls.clear()
+    unstarted = await orchestrator.run(task, tools=functions)
+    assert unstarted.outcome == "escalated" and calls == []
+    assert next(d for d in unstarted.log if d.action == "escalate").data["missing"] == ["address"]
+
+
 async def test_a_handler_providing_inputs_not_asked_for_mid_run_ends_the_run_failed(
     router: SkillRouter,
 ) -> None:

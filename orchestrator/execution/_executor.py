@@ -725,15 +725,17 @@ class _Run:
         reason = str(exc)
         handler = self.ex.escalation
         budget = self.ex.policy.execution.escalation.max_escalations
+        missing = missing_inputs(self.failed.values(), self.inputs)
+        lacking = {"missing": list(missing)} if missing else {}  # what a caller could give
         if handler is None:
-            self.log.record("escalate", self.goal, f"{reason}; no escalation handler")
+            self.log.record("escalate", self.goal, f"{reason}; no escalation handler", **lacking)
             return "escalated"
         if self.escalations >= budget:
-            self.log.record("escalate", self.goal, f"{reason}; {budget} escalations spent")
+            spent = f"{reason}; {budget} escalations spent"
+            self.log.record("escalate", self.goal, spent, **lacking)
             return "escalated"
         self.escalations += 1
         self.llm_calls += 1
-        missing = missing_inputs(self.failed.values(), self.inputs)
         request = EscalationRequest(
             graph=self.graph.name,
             goal=self.goal,
