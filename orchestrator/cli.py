@@ -474,8 +474,8 @@ def run_command(
         typer.Option(
             "--tool",
             help="Bind a skill to a real function: SKILL=module:function (repeatable). "
-            "Unbound skills are simulated from their outputs schema; a Python catalog's "
-            "(--catalog tools.py) run as the functions it defines.",
+            "Unbound skills are simulated from their outputs schema, except in a Python "
+            "catalog (--catalog tools.py), whose own functions run.",
         ),
     ] = None,
     fail: Annotated[

@@ -63,11 +63,11 @@ def module_tools(path: str | Path) -> dict[str, Callable[..., Any]]:
     else:
         found = []
         for name in public:
-            value = getattr(module, name, None)
-            if value is None:
+            if not hasattr(module, name):
                 raise CatalogError(
                     f"__all__ names {name!r}, which it does not define", source=str(path)
                 )
+            value = getattr(module, name)
             if inspect.isfunction(value):
                 found.append(value)
             elif not inspect.isclass(value):

@@ -68,12 +68,12 @@ class _TaskText:
 
     @classmethod
     def read(cls, task: str) -> _TaskText:
-        spans = [m.start() for m in re.finditer(r"\S+", task)]
-        pieces = tuple(frozenset(tokenize(m.group())) for m in re.finditer(r"\S+", task))
+        found = list(re.finditer(r"\S+", task))
+        starts = [m.start() for m in found]
         values = frozenset(
-            bisect.bisect_right(spans, m.start()) - 1 for m in _LITERAL.finditer(task)
+            bisect.bisect_right(starts, m.start()) - 1 for m in _LITERAL.finditer(task)
         )
-        return cls(pieces, values)
+        return cls(tuple(frozenset(tokenize(m.group())) for m in found), values)
 
     def gives(self, field_ref: FieldRef) -> bool:
         """Whether the task supplies the input itself: it names it and writes a value right
