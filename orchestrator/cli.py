@@ -266,16 +266,20 @@ def _plans(router: Any, policy: Path | None, tasks: list[str], usage: Any = None
 
 
 def _print_plan(plan: Any) -> None:
-    table = Table(title=f"plan: {plan.task}")
-    table.add_column("#", justify="right")
-    table.add_column("skill", overflow="fold")  # ids are copied into --tool: wrap, never cut
-    table.add_column("needs", overflow="fold")
-    table.add_column("alternatives", overflow="fold")
-    table.add_column("why", overflow="fold")
-    for n, step in enumerate(plan.steps, start=1):
-        needs = [*step.needs, *(f"input {name}" for name in step.open_inputs)]
-        table.add_row(str(n), step.id, ", ".join(needs), ", ".join(step.alternatives), step.reason)
-    console.print(table)
+    if plan.steps:
+        table = Table(title=f"plan: {plan.task}")
+        table.add_column("#", justify="right")
+        table.add_column("skill", overflow="fold")  # ids are copied into --tool: wrap, never cut
+        table.add_column("needs", overflow="fold")
+        table.add_column("alternatives", overflow="fold")
+        table.add_column("why", overflow="fold")
+        for n, step in enumerate(plan.steps, start=1):
+            needs = [*step.needs, *(f"input {name}" for name in step.open_inputs)]
+            alternatives = ", ".join(step.alternatives)
+            table.add_row(str(n), step.id, ", ".join(needs), alternatives, step.reason)
+        console.print(table)
+    else:  # an empty table says less than a line
+        console.print(f"plan: {plan.task}: no step", highlight=False)
     if plan.unplanned:
         console.print("no skill fits: " + "; ".join(repr(g) for g in plan.unplanned))
 

@@ -334,6 +334,10 @@ def test_run_exits_1_when_nothing_fits(index_dir: Path) -> None:
                      str(SAMPLE_CATALOG), "--index", str(index_dir), "--json")  # fmt: skip
     assert result.exit_code == 1
     assert json.loads(result.stdout)["outcome"] == "escalated"
+    shown = _invoke("run", "order me a large pepperoni pizza", "--catalog",
+                    str(SAMPLE_CATALOG), "--index", str(index_dir))  # fmt: skip
+    assert "plan: order me a large pepperoni pizza: no step" in shown.stdout
+    assert "┏" not in shown.stdout.split("no step")[0], "no empty plan table"
 
 
 def test_demo_routes_plans_and_heals_a_run_offline(

@@ -347,6 +347,7 @@ def test_the_producer_made_for_an_input_beats_one_that_supplies_it_on_the_side(
     geocoders = {"geocode_address", "google_geocode", "mapbox_forward_geocode", "nominatim_geocode"}
     assert producer.id in geocoders
     assert set(producer.alternatives) <= geocoders
+    assert "producers made for it" in producer.reason
 
 
 def _routed(query: str, *ids: str) -> RouteResult:

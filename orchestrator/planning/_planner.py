@@ -511,11 +511,14 @@ class Planner:
                     and (e.producer in drafts or not self._echoes(e, field_ref))
                 ]
                 edges = [e for e in possible if e.producer in drafts or e.producer in window]
+                chosen_by = ""
                 if edges and not any(e.producer in drafts for e in edges):
                     # The task needs a new producer here: the one made to supply this input
                     # may rank lower than one supplying it on the side (a geocoder, not the
                     # airport lookup "weather in Lisbon" ranks).
                     edges = self._made_for(consumer_id, field_ref, possible)
+                    if len(possible) > 1:
+                        chosen_by = f"; the one of its {len(possible)} producers made for it"
                 if not edges:
                     # None the task ranks: one that can run on what the caller gave will do.
                     edges = [e for e in possible if self._runs_on(e.producer, inputs)]
@@ -530,7 +533,7 @@ class Planner:
                         self._skills[edge.producer],
                         consumer.order - 0.5 / (depth + 2),
                         consumer.subgoal,
-                        f"produces {field_ref.name} for {consumer_id} ({edge.reason})",
+                        f"produces {field_ref.name} for {consumer_id} ({edge.reason}{chosen_by})",
                         0.0,
                         alternatives=[o for o in others if o != edge.producer][
                             : self.policy.alternatives
