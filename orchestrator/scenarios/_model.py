@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -171,16 +171,8 @@ def _field(loc: tuple[int | str, ...], kinds: set[str]) -> str:
     return ".".join(parts)
 
 
-_KINDS = {
-    "down",
-    "error",
-    "timeout",
-    "latency",
-    "malformed",
-    "flaky",
-    "rate_limited",
-    "missing_input",
-}
+# The fault kinds, read off the fault classes: pydantic names a failed union member by its tag.
+_KINDS = {get_args(f.model_fields["kind"].annotation)[0] for f in get_args(InjectedFault)}
 
 
 def _resolve_graph(reference: str, scenario_file: Path) -> Path:
