@@ -17,7 +17,7 @@ from orchestrator.catalog import Skill
 from orchestrator.execution import CheckingInvoker
 from orchestrator.planning import DependencyGraph, TaskPlan, given_input
 
-__all__ = ["BlockedStep", "blocked_steps"]
+__all__ = ["BlockedStep", "blocked_steps", "missing_arguments"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,8 @@ def blocked_steps(
             blocked.append(BlockedStep(step.id, missing, "; ".join(problems)))
         earlier.extend((step.id, *step.alternatives))
     return blocked
+
+
+def missing_arguments(blocked: list[BlockedStep]) -> tuple[str, ...]:
+    """The arguments the blocked steps lack, once each, in plan order: what inputs could give."""
+    return tuple(dict.fromkeys(n for b in blocked for n in b.missing))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.to_thread
 
-from orchestrator._blocked import blocked_steps
+from orchestrator._blocked import blocked_steps, missing_arguments
 from orchestrator._keyword_tools import KeywordInvoker, ToolFunction
 from orchestrator.catalog import Skill
 from orchestrator.errors import EscalationError
@@ -326,7 +326,7 @@ class Orchestrator:
         blocked = blocked_steps(plan, invoker, self.skills, inputs, dependencies)
         if not blocked:
             return dict(inputs), 0, "escalated"
-        missing = tuple(dict.fromkeys(n for b in blocked for n in b.missing))
+        missing = missing_arguments(blocked)
         why = "; ".join(b.describe() for b in blocked)
         handler, asked = self.escalation, 0
         if handler is not None and missing and self.policy.execution.escalation.max_escalations:
@@ -368,7 +368,7 @@ class Orchestrator:
             f"not started: no skill of step(s) {why} can be called with the inputs given and "
             "what the steps before produce",
             blocked=[b.step for b in blocked],
-            missing=list(dict.fromkeys(n for b in blocked for n in b.missing)),
+            missing=list(missing_arguments(blocked)),
         )
         return None, asked, "escalated"
 

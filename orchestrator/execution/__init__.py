@@ -34,6 +34,7 @@ from orchestrator.execution._invoker import (
     EffortInvoker,
     Invoker,
     ProbingInvoker,
+    refusal_of,
     step_inputs,
 )
 from orchestrator.execution._log import (
@@ -112,6 +113,7 @@ __all__ = [
     "classify",
     "missing_inputs",
     "parse_decision",
+    "refusal_of",
     "satisfied",
     "silent_failures",
     "step_inputs",

@@ -24,6 +24,7 @@ __all__ = [
     "EffortInvoker",
     "Invoker",
     "ProbingInvoker",
+    "refusal_of",
     "step_inputs",
 ]
 
@@ -85,6 +86,12 @@ class CheckingInvoker(Invoker, Protocol):
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None: ...
 
 
+def refusal_of(invoker: Invoker, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
+    """What ``invoker`` can tell before a call (``CheckingInvoker.refusal``); None when it
+    cannot tell: for invokers that wrap another one and add nothing to its answer."""
+    return invoker.refusal(tool, names) if isinstance(invoker, CheckingInvoker) else None
+
+
 class CallableInvoker:
     """Invoke plain Python callables, sync or async, each taking the arguments mapping.
 
@@ -133,4 +140,4 @@ class CompositeInvoker:
         invoker = self.routes.get(tool, self.default)
         if invoker is None:
             return ArgumentRefusal("no invoker serves this tool")
-        return invoker.refusal(tool, names) if isinstance(invoker, CheckingInvoker) else None
+        return refusal_of(invoker, tool, names)

@@ -20,7 +20,7 @@ from orchestrator.errors import (
     ToolCallError,
     ToolUnavailableError,
 )
-from orchestrator.execution import ArgumentRefusal, CheckingInvoker, Invoker, step_inputs
+from orchestrator.execution import ArgumentRefusal, Invoker, refusal_of, step_inputs
 from orchestrator.scenarios._model import (
     DownFault,
     ErrorFault,
@@ -101,7 +101,7 @@ class FaultInjector:
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """The wrapped invoker's answer: faults strike at call time, not before."""
-        return self.inner.refusal(tool, names) if isinstance(self.inner, CheckingInvoker) else None
+        return refusal_of(self.inner, tool, names)
 
     async def probe(self, tool: str) -> bool:
         """Healthy unless a ``down`` fault is in force for the tool."""
