@@ -435,7 +435,7 @@ def _hint_missing_inputs(result: Any, given: dict[str, Any], *, asked: bool) -> 
     if result.outcome != "escalated":
         return
     last = next((d for d in reversed(result.log.entries) if d.action == "escalate"), None)
-    missing = [n for n in (last.data.get("missing", ()) if last else ()) if n not in given]
+    missing = last.data.get("missing") if last is not None else None  # none of them given
     if not missing:
         return
     example = json.dumps({**given, **dict.fromkeys(missing, "...")})
