@@ -158,8 +158,12 @@ def test_a_run_lacking_an_input_says_how_to_give_it(tmp_path: Path) -> None:
     assert _invoke(*args, "--inputs", given).exit_code == 0
 
 
+# The server's base URL, the requests it received, the answers it gives in turn.
+ChatServer = tuple[str, list[dict[str, Any]], list[str]]
+
+
 @pytest.fixture
-def chat_server() -> Iterator[tuple[str, list[dict[str, Any]], list[str]]]:
+def chat_server() -> Iterator[ChatServer]:
     """A real HTTP chat-completions endpoint on localhost: it answers each request with the
     next of ``answers`` (appended by the test) and keeps the request bodies."""
     received: list[dict[str, Any]] = []
@@ -215,7 +219,7 @@ def test_run_asks_the_llm_for_an_input_the_task_states_and_calls_the_step_again(
     index_dir: Path,
     tmp_path: Path,
     monkeypatch: Any,
-    chat_server: tuple[str, list[dict[str, Any]], list[str]],
+    chat_server: ChatServer,
 ) -> None:
     step = _refund_step(index_dir)
     _write_refund_module(tmp_path / "strict_tools.py", monkeypatch)
@@ -244,7 +248,7 @@ def test_run_does_not_start_when_no_bound_function_of_a_step_can_be_called(
     index_dir: Path,
     tmp_path: Path,
     monkeypatch: Any,
-    chat_server: tuple[str, list[dict[str, Any]], list[str]],
+    chat_server: ChatServer,
 ) -> None:
     step = _refund_step(index_dir)
     _write_refund_module(tmp_path / "every_refund.py", monkeypatch)
@@ -272,7 +276,7 @@ def test_run_does_not_start_when_no_bound_function_of_a_step_can_be_called(
 
 
 def test_run_demotes_the_goal_when_the_llm_says_so_and_escalates_without_one(
-    index_dir: Path, chat_server: tuple[str, list[dict[str, Any]], list[str]]
+    index_dir: Path, chat_server: ChatServer
 ) -> None:
     url, received, answers = chat_server
     graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
