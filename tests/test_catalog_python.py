@@ -246,6 +246,40 @@ def test_a_function_returning_a_typed_dict_feeds_the_one_that_takes_its_fields()
     }
 
 
+def test_the_dicts_a_function_returns_name_its_fields_when_its_annotation_does_not() -> None:
+    def find_order(customer_email: str) -> dict[str, Any]:
+        """Find a customer's most recent order by their e-mail address."""
+
+        def unrelated() -> dict[str, str]:
+            return {"inner": "a nested function's return is not this one's"}
+
+        if not customer_email:
+            return dict(error="no e-mail", retry=False)
+        return {"order_id": "o-42", "total_cents": 1999, **{"note": "unpacked"}}
+
+    def refund_order(order_id: str):  # type: ignore[no-untyped-def]
+        """Refund an order's payment to the customer's card."""
+        refund = {"refund_id": "re_1"}
+        return refund  # a variable: its keys are not read
+
+    find, refund = skills_from_callables([find_order, refund_order])
+    assert list(find.outputs["properties"]) == ["error", "retry", "order_id", "total_cents"]
+    assert find.outputs == {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string"},
+            "retry": {"type": "boolean"},
+            "order_id": {"type": "string"},
+            "total_cents": {"type": "integer"},
+        },
+    }
+    assert refund.outputs is None
+    edges = derive_dependencies([find, refund], None)
+    assert [(e.output, e.input) for e in edges.between("find_order", "refund_order")] == [
+        ("order_id", "order_id")
+    ]
+
+
 def test_docstring_without_sections_is_all_summary_and_no_params() -> None:
     doc = parse_docstring(
         "Convert a currency amount\nat today's rate.\n\nUses ECB reference rates."
@@ -295,7 +329,8 @@ def test_langchain_tool_becomes_a_skill_with_its_argument_schema() -> None:
     assert skill.parameters["required"] == ["order_id"]
     assert "title" not in skill.parameters
     assert skill.body.startswith("@tool\ndef lookup_order(")
-    assert skill.outputs == {"type": "object"}
+    # dict[str, Any] names no fields; the dict it returns does.
+    assert skill.outputs == {"type": "object", "properties": {"id": {}}}
     assert skill.source == "langchain:lookup_order"
 
 

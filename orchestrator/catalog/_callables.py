@@ -6,6 +6,7 @@ The Skill stays plain data (frozen, serialisable); the callable itself is handed
 
 from __future__ import annotations
 
+import ast
 import enum
 import inspect
 import json
@@ -70,12 +71,69 @@ def _json_default(value: Any) -> tuple[bool, Any]:
 
 
 def return_schema(func: Callable[..., Any], doc: str = "") -> dict[str, Any] | None:
-    """The JSON Schema of what ``func`` returns, from its annotation; None for ``-> None``."""
+    """The JSON Schema of what ``func`` returns, from its annotation; None for ``-> None``.
+
+    Where the annotation names no fields (``-> dict``, ``-> dict[str, Any]``, none at all), the
+    keys of the dict literals its ``return`` statements build are its fields: they are what
+    tells a planner that ``find_order`` produces the ``order_id`` that ``refund_order`` takes.
+    """
     annotation = _type_hints(func).get("return", inspect.Signature.empty)
-    if annotation in (None, type(None)) or annotation is inspect.Signature.empty:
+    if annotation in (None, type(None)):
         return {"description": doc} if doc else None
-    schema = schema_for_annotation(annotation)
+    schema = {} if annotation is inspect.Signature.empty else schema_for_annotation(annotation)
+    if schema.get("type", "object") == "object" and "properties" not in schema:
+        fields = returned_fields(function_source(func))
+        if fields:
+            schema = {**schema, "type": "object", "properties": fields}
+    if not schema and annotation is inspect.Signature.empty:
+        return {"description": doc} if doc else None
     return {**schema, "description": doc} if doc else schema
+
+
+_CONSTANT_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def returned_fields(source: str | None) -> dict[str, Any]:
+    """The string keys of the dicts a function's own ``return`` statements build
+    (``return {"order_id": ...}`` or ``return dict(order_id=...)``), each with the JSON type of
+    a constant value; nested functions and lambdas are not the function's returns."""
+    if source is None:
+        return {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    function = next(iter(tree.body), None)
+    if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        return {}
+    returns: list[ast.Return] = []
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Return):
+            returns.append(node)
+        pending.extend(ast.iter_child_nodes(node))
+    fields: dict[str, Any] = {}
+    for node in sorted(returns, key=lambda r: (r.lineno, r.col_offset)):
+        for key, value in _literal_items(node.value):
+            constant = value.value if isinstance(value, ast.Constant) else None
+            kind = _CONSTANT_TYPES.get(type(constant))
+            fields.setdefault(key, {"type": kind} if kind else {})
+    return fields
+
+
+def _literal_items(node: ast.AST | None) -> list[tuple[str, ast.AST]]:
+    if isinstance(node, ast.Dict):
+        return [
+            (key.value, value)
+            for key, value in zip(node.keys, node.values, strict=True)
+            if isinstance(key, ast.Constant) and isinstance(key.value, str)
+        ]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        return [(kw.arg, kw.value) for kw in node.keywords if kw.arg is not None]
+    return []
 
 
 def _parameters(func: Callable[..., Any], origin: Origin, docs: dict[str, str]) -> dict[str, Any]:
