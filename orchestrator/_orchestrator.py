@@ -22,6 +22,7 @@ import anyio.to_thread
 from orchestrator._blocked import blocked_steps, missing_arguments
 from orchestrator._keyword_tools import KeywordInvoker, ToolFunction
 from orchestrator.catalog import Skill
+from orchestrator.catalog._modules import catalog_functions
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
     CheckingInvoker,
@@ -164,10 +165,12 @@ class Orchestrator:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         if isinstance(catalog, SkillRouter):
             self.router = catalog
+            self.tools: Mapping[str, ToolFunction] = {}
         else:
             self.router = SkillRouter.from_catalog(
                 catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
             )
+            self.tools = catalog_functions(catalog)
         self.usage_file: Path | None = None
         if isinstance(usage, str | Path):
             self.usage_file = Path(usage)
@@ -205,16 +208,21 @@ class Orchestrator:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _invoker(self, tools: Mapping[str, ToolFunction] | Invoker) -> Invoker:
+    def _invoker(self, tools: Mapping[str, ToolFunction] | Invoker | None) -> Invoker:
         if isinstance(tools, Invoker):
             return tools
-        return KeywordInvoker(tools, self.skills)
+        if tools is None and not self.tools:
+            raise TypeError(
+                "run() needs tools=: functions by skill id or name, or an Invoker (only a "
+                "catalog of functions or a Python file brings its own)"
+            )
+        return KeywordInvoker({**self.tools, **(tools or {})}, self.skills)
 
     async def run(
         self,
         task: str,
         *,
-        tools: Mapping[str, ToolFunction] | Invoker,
+        tools: Mapping[str, ToolFunction] | Invoker | None = None,
         inputs: Mapping[str, Any] | None = None,
         plan: TaskPlan | None = None,
         graph: ToolGraph | None = None,
@@ -223,7 +231,9 @@ class Orchestrator:
         """Plan ``task`` and run the plan with the self-healing executor.
 
         ``tools`` are plain functions by skill id or name (called with keyword arguments) or any
-        ``Invoker``; ``inputs`` are values the task already has, by parameter name (or
+        ``Invoker``. A catalog of functions (a Python file, or a list of callables) runs its own
+        functions, and ``tools`` replace or add some; other catalogs need ``tools``.
+        ``inputs`` are values the task already has, by parameter name (or
         ``"skill_id.param"``). ``plan`` reuses a plan made earlier (``aplan``) for this task;
         ``graph`` runs a tool graph you defined instead of the plan's.
         A task that nothing in the catalog fits ends ``escalated`` without running anything; so
@@ -234,6 +244,7 @@ class Orchestrator:
         asked for, once.
         """
         started = time.perf_counter()
+        tool_invoker = self._invoker(tools)
         input_requests = 0
         log = DecisionLog() if log is None else log
         first = len(log.entries)  # a log passed in may hold earlier runs
@@ -253,7 +264,6 @@ class Orchestrator:
                 )
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
-            tool_invoker = self._invoker(tools)
             if graph is None and isinstance(tool_invoker, CheckingInvoker):
                 # Known before any call: the steps before would take effect for nothing.
                 ready, asked, ended = await self._inputs_to_start(
@@ -296,7 +306,7 @@ class Orchestrator:
         self,
         task: str,
         *,
-        tools: Mapping[str, ToolFunction] | Invoker,
+        tools: Mapping[str, ToolFunction] | Invoker | None = None,
         inputs: Mapping[str, Any] | None = None,
         plan: TaskPlan | None = None,
         graph: ToolGraph | None = None,

@@ -532,8 +532,7 @@ def run_command(
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
-    from orchestrator.catalog import module_tools
-    from orchestrator.catalog._modules import is_python_catalog
+    from orchestrator.catalog._modules import catalog_functions
     from orchestrator.graph import load_graph
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
@@ -553,7 +552,7 @@ def run_command(
     with _errors_exit():
         # A Python catalog's functions are its tools (--tool may replace some); the rest of
         # the catalog is simulated.
-        own = module_tools(catalog) if is_python_catalog(catalog) else {}
+        own = catalog_functions(catalog)
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the

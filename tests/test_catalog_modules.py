@@ -111,10 +111,51 @@ def test_an_orchestrator_over_a_python_file_runs_its_functions(tmp_path: Path) -
     path = _write(tmp_path, "shop_api.py", SHOP)
     orchestrator = Orchestrator(path, index_dir=tmp_path / "index")
     result = orchestrator.run_sync(
-        "refund jane@example.com's last order",
-        tools=module_tools(path),
-        inputs={"customer_email": "jane@example.com"},
+        "refund jane@example.com's last order", inputs={"customer_email": "jane@example.com"}
     )
     assert result.outcome == "completed", result.log
     assert result.path == ["find_order", "refund_order"]
     assert result.outputs["refund_order"] == {"refund_id": "re_1", "order_id": "o-42"}
+
+
+def test_an_orchestrator_over_functions_runs_them_and_tools_replace_some(tmp_path: Path) -> None:
+    from orchestrator import Orchestrator
+
+    calls: list[str] = []
+
+    def find_order(customer_email: str) -> dict[str, str]:
+        """Find a customer's most recent order by their e-mail address."""
+        calls.append(f"find {customer_email}")
+        return {"order_id": "o-42"}
+
+    def refund_order(order_id: str) -> dict[str, str]:
+        """Refund an order's payment to the customer's card."""
+        calls.append(f"refund {order_id}")
+        return {"refund_id": "re_1"}
+
+    def refund_in_test_mode(order_id: str) -> dict[str, str]:
+        calls.append(f"test refund {order_id}")
+        return {"refund_id": "re_test"}
+
+    orchestrator = Orchestrator([find_order, refund_order], index_dir=tmp_path / "index")
+    task, inputs = "refund jane@example.com's last order", {"customer_email": "jane@example.com"}
+    assert orchestrator.run_sync(task, inputs=inputs).outcome == "completed"
+    result = orchestrator.run_sync(task, inputs=inputs, tools={"refund_order": refund_in_test_mode})
+    assert result.outputs["refund_order"] == {"refund_id": "re_test"}
+    assert calls == [
+        "find jane@example.com",
+        "refund o-42",
+        "find jane@example.com",
+        "test refund o-42",
+    ]
+
+
+def test_an_orchestrator_over_descriptions_alone_needs_tools_to_run(tmp_path: Path) -> None:
+    from orchestrator import Orchestrator
+
+    catalog = _write(
+        tmp_path, "tools.jsonl", '{"name": "ping", "description": "Ping a network host."}\n'
+    )
+    orchestrator = Orchestrator(catalog, index_dir=tmp_path / "index")
+    with pytest.raises(TypeError, match="run\\(\\) needs tools="):
+        orchestrator.run_sync("ping example.org")

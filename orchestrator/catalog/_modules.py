@@ -14,28 +14,30 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from orchestrator.catalog._callables import callable_name, callable_skill
+from orchestrator.catalog._langchain import is_langchain_tool
 from orchestrator.catalog._origin import Loaded
 from orchestrator.errors import CatalogError
 
-__all__ = ["is_python_catalog", "module_skills", "module_tools"]
+__all__ = ["catalog_functions", "is_python_catalog", "module_skills", "module_tools"]
 
 _IMPORTED: dict[Path, ModuleType] = {}
 """Python catalogs imported so far, by resolved path: each file's code runs once."""
 
 
-def is_python_catalog(path: str | Path) -> bool:
+def is_python_catalog(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a Python source file (read by :func:`module_tools`)."""
     return Path(path).suffix.lower() == ".py"
 
 
-def module_tools(path: str | Path) -> dict[str, Callable[..., Any]]:
+def module_tools(path: str | os.PathLike[str]) -> dict[str, Callable[..., Any]]:
     """The functions a Python file offers as tools, by skill id, in the order it defines them.
 
     Those named in its ``__all__`` when it has one; otherwise every function defined at its top
@@ -85,6 +87,24 @@ def module_tools(path: str | Path) -> dict[str, Callable[..., Any]]:
             source=str(path),
         )
     return tools
+
+
+def catalog_functions(source: object) -> dict[str, Callable[..., Any]]:
+    """The functions a catalog source brings along, by skill id: a Python file's tools
+    (:func:`module_tools`) or the callables in a sequence of catalog items.
+
+    Their skills were read from them, so they are what a run calls unless told otherwise.
+    Other items (skills, dicts, LangChain tools) and other files bring none.
+    """
+    if isinstance(source, str | os.PathLike):
+        return module_tools(source) if is_python_catalog(source) else {}
+    if isinstance(source, Sequence) and not isinstance(source, str | bytes):
+        return {
+            callable_name(item): item
+            for item in source
+            if callable(item) and not is_langchain_tool(item)
+        }
+    return {}
 
 
 def module_skills(path: Path) -> list[Loaded]:
