@@ -5,12 +5,12 @@ tool node that runs each call through the executor.
 Needs the ``langgraph`` extra: ``pip install 'orchestrator[langgraph]'``.
 """
 
+from orchestrator.integrations.langchain import TOOL_CALL, LangChainToolInvoker
 from orchestrator.integrations.langgraph._agent import (
     RoutedAgentState,
     create_routed_agent,
     task_of,
 )
-from orchestrator.integrations.langgraph._invoker import TOOL_CALL, LangChainToolInvoker
 from orchestrator.integrations.langgraph._retrieval import (
     ToolSelection,
     retrieval_functions,

@@ -26,7 +26,7 @@ from orchestrator.execution import (
     RunResult,
 )
 from orchestrator.graph import ToolGraph, ToolStats
-from orchestrator.integrations.langgraph._invoker import TOOL_CALL, LangChainToolInvoker
+from orchestrator.integrations.langchain import TOOL_CALL, LangChainToolInvoker
 from orchestrator.policy import Policy
 from orchestrator.telemetry import traced_run
 

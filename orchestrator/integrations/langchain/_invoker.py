@@ -30,8 +30,10 @@ class LangChainToolInvoker:
     """
 
     def __init__(self, tools: Iterable[BaseTool] | Mapping[str, BaseTool]) -> None:
-        items = tools.values() if isinstance(tools, Mapping) else tools
-        self.tools: dict[str, BaseTool] = {t.name: t for t in items}
+        """``tools`` by the names the executor calls them (a mapping), or by their own names."""
+        self.tools: dict[str, BaseTool] = (
+            dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+        )
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """Before a run: the tool must be known and ``names`` must hold every argument its
