@@ -20,9 +20,9 @@ import anyio
 import anyio.to_thread
 
 from orchestrator._blocked import blocked_steps, missing_arguments
-from orchestrator._keyword_tools import KeywordInvoker, ToolFunction
+from orchestrator._keyword_tools import Tool, tools_invoker
 from orchestrator.catalog import Skill
-from orchestrator.catalog._modules import catalog_functions
+from orchestrator.catalog._modules import catalog_tools
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
     CheckingInvoker,
@@ -165,12 +165,12 @@ class Orchestrator:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         if isinstance(catalog, SkillRouter):
             self.router = catalog
-            self.tools: Mapping[str, ToolFunction] = {}
+            self.tools: Mapping[str, Tool] = {}
         else:
             self.router = SkillRouter.from_catalog(
                 catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
             )
-            self.tools = catalog_functions(catalog)
+            self.tools = catalog_tools(catalog)
         self.usage_file: Path | None = None
         if isinstance(usage, str | Path):
             self.usage_file = Path(usage)
@@ -208,7 +208,7 @@ class Orchestrator:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _invoker(self, tools: Mapping[str, ToolFunction] | Invoker | None) -> Invoker:
+    def _invoker(self, tools: Mapping[str, Tool] | Invoker | None) -> Invoker:
         if isinstance(tools, Invoker):
             return tools
         if tools is None and not self.tools:
@@ -216,13 +216,13 @@ class Orchestrator:
                 "run() needs tools=: functions by skill id or name, or an Invoker (only a "
                 "catalog of functions or a Python file brings its own)"
             )
-        return KeywordInvoker({**self.tools, **(tools or {})}, self.skills)
+        return tools_invoker({**self.tools, **(tools or {})}, self.skills)
 
     async def run(
         self,
         task: str,
         *,
-        tools: Mapping[str, ToolFunction] | Invoker | None = None,
+        tools: Mapping[str, Tool] | Invoker | None = None,
         inputs: Mapping[str, Any] | None = None,
         plan: TaskPlan | None = None,
         graph: ToolGraph | None = None,
@@ -306,7 +306,7 @@ class Orchestrator:
         self,
         task: str,
         *,
-        tools: Mapping[str, ToolFunction] | Invoker | None = None,
+        tools: Mapping[str, Tool] | Invoker | None = None,
         inputs: Mapping[str, Any] | None = None,
         plan: TaskPlan | None = None,
         graph: ToolGraph | None = None,

@@ -366,13 +366,11 @@ def _run_task(
     to a real function; ``faults`` are injected around all of them."""
     import anyio
 
-    from orchestrator._keyword_tools import KeywordInvoker
-    from orchestrator.execution import CompositeInvoker, Invoker
+    from orchestrator._keyword_tools import tools_invoker
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
-    real = KeywordInvoker(bound or {}, orchestrator.skills)
     simulated = SimulatedInvoker(orchestrator.skills.values())
-    invoker: Invoker = CompositeInvoker(dict.fromkeys(real.tools, real), default=simulated)
+    invoker = tools_invoker(bound or {}, orchestrator.skills, others=simulated)
     if faults:
         invoker = FaultInjector(invoker, faults)
     return anyio.run(lambda: orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph))
@@ -532,7 +530,7 @@ def run_command(
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
-    from orchestrator.catalog._modules import catalog_functions
+    from orchestrator.catalog._modules import catalog_tools
     from orchestrator.graph import load_graph
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
@@ -552,7 +550,7 @@ def run_command(
     with _errors_exit():
         # A Python catalog's functions are its tools (--tool may replace some); the rest of
         # the catalog is simulated.
-        own = catalog_functions(catalog)
+        own = catalog_tools(catalog)
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -148,6 +149,74 @@ def test_an_orchestrator_over_functions_runs_them_and_tools_replace_some(tmp_pat
         "find jane@example.com",
         "test refund o-42",
     ]
+
+
+LANGCHAIN_SHOP = '''
+"""A shop's tools, written for LangChain."""
+from langchain_core.tools import tool
+
+calls = []
+
+
+@tool
+def find_order(customer_email: str) -> dict:
+    """Find a customer's most recent order by their e-mail address."""
+    calls.append(("find_order", customer_email))
+    return {"order_id": "o-42", "total_cents": 1999}
+
+
+@tool("refund_order")
+async def refund(order_id: str) -> dict:
+    """Refund an order's payment to the customer's card."""
+    calls.append(("refund_order", order_id))
+    return {"refund_id": "re_1"}
+
+
+def _helper() -> None:
+    """Not a tool: private."""
+'''
+
+
+def test_langchain_tools_in_a_python_file_are_its_skills_and_run_as_tools(
+    tmp_path: Path,
+) -> None:
+    from orchestrator import Orchestrator
+
+    path = _write(tmp_path, "langchain_shop.py", LANGCHAIN_SHOP)
+    skills = load_catalog(path)
+    assert [s.id for s in skills] == ["find_order", "refund_order"]
+    assert skills[0].parameters["required"] == ["customer_email"]
+    assert set(skills[0].outputs["properties"]) == {"order_id", "total_cents"}  # type: ignore[index]
+    orchestrator = Orchestrator(path, index_dir=tmp_path / "index")
+    result = orchestrator.run_sync(
+        "refund jane@example.com's last order", inputs={"customer_email": "jane@example.com"}
+    )
+    assert result.outcome == "completed", result.log
+    assert result.outputs["refund_order"] == {"refund_id": "re_1"}
+    module = sys.modules["langchain_shop"]
+    assert module.calls == [("find_order", "jane@example.com"), ("refund_order", "o-42")]
+
+
+def test_a_list_of_functions_and_langchain_tools_runs_both(tmp_path: Path) -> None:
+    from langchain_core.tools import tool
+
+    from orchestrator import Orchestrator
+
+    @tool
+    def find_order(customer_email: str) -> dict[str, str]:
+        """Find a customer's most recent order by their e-mail address."""
+        return {"order_id": f"order of {customer_email}"}
+
+    def refund_order(order_id: str) -> dict[str, str]:
+        """Refund an order's payment to the customer's card."""
+        return {"refund_id": f"refund of {order_id}"}
+
+    orchestrator = Orchestrator([find_order, refund_order], index_dir=tmp_path / "index")
+    result = orchestrator.run_sync(
+        "refund jane@example.com's last order", inputs={"customer_email": "jane@example.com"}
+    )
+    assert result.outcome == "completed", result.log
+    assert result.outputs["refund_order"] == {"refund_id": "refund of order of jane@example.com"}
 
 
 def test_an_orchestrator_over_descriptions_alone_needs_tools_to_run(tmp_path: Path) -> None:

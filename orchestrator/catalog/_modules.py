@@ -1,4 +1,5 @@
-"""A Python file as a catalog: its public functions are the skills, and the tools that run them.
+"""A Python file as a catalog: its public functions and LangChain tools are the skills, and the
+tools that run them.
 
 ``orchestrator run "..." --catalog tools.py`` then needs no JSON: each function's signature,
 docstring and return type describe its skill (as for any callable), and a run calls the
@@ -16,17 +17,17 @@ import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from orchestrator.catalog._callables import callable_name, callable_skill
-from orchestrator.catalog._langchain import is_langchain_tool
+from orchestrator.catalog._langchain import is_langchain_tool, langchain_tool_skill
 from orchestrator.catalog._origin import Loaded
 from orchestrator.errors import CatalogError
 
-__all__ = ["catalog_functions", "is_python_catalog", "module_skills", "module_tools"]
+__all__ = ["catalog_tools", "is_python_catalog", "module_skills", "module_tools"]
 
 _IMPORTED: dict[Path, ModuleType] = {}
 """Python catalogs imported so far, by resolved path: each file's code runs once."""
@@ -37,19 +38,20 @@ def is_python_catalog(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() == ".py"
 
 
-def module_tools(path: str | os.PathLike[str]) -> dict[str, Callable[..., Any]]:
-    """The functions a Python file offers as tools, by skill id, in the order it defines them.
+def module_tools(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The tools a Python file offers, by skill id, in the order it defines them: functions,
+    and LangChain tools (``@tool`` functions, tool instances).
 
     Those named in its ``__all__`` when it has one; otherwise every function defined at its top
-    level (not imported) whose name does not start with ``_``. Classes, constants and imported
-    helpers are not tools.
+    level (not imported) and every LangChain tool bound there, whose name does not start with
+    ``_``. Classes, constants and imported helper functions are not tools.
 
     Raises
     ------
     CatalogError
         The file does not exist, cannot be imported (its error is quoted, with the line of a
-        syntax error), names in ``__all__`` something it lacks or that is not a function, or
-        offers no function at all.
+        syntax error), names in ``__all__`` something it lacks or that is not a tool, or
+        offers no tool at all.
     """
     path = Path(path)
     module = _imported(path)
@@ -59,8 +61,10 @@ def module_tools(path: str | os.PathLike[str]) -> dict[str, Callable[..., Any]]:
             value
             for name, value in vars(module).items()
             if not name.startswith("_")
-            and inspect.isfunction(value)
-            and value.__module__ == module.__name__
+            and (
+                is_langchain_tool(value)
+                or (inspect.isfunction(value) and value.__module__ == module.__name__)
+            )
         ]
     else:
         found = []
@@ -70,46 +74,53 @@ def module_tools(path: str | os.PathLike[str]) -> dict[str, Callable[..., Any]]:
                     f"__all__ names {name!r}, which it does not define", source=str(path)
                 )
             value = getattr(module, name)
-            if inspect.isfunction(value):
+            if inspect.isfunction(value) or is_langchain_tool(value):
                 found.append(value)
             elif not inspect.isclass(value):
                 raise CatalogError(
-                    f"__all__ names {name!r}, expected a function, got {type(value).__name__}",
+                    f"__all__ names {name!r}, expected a function or a LangChain tool, got "
+                    f"{type(value).__name__}",
                     source=str(path),
                 )
-    tools: dict[str, Callable[..., Any]] = {}
-    for function in found:
-        tools.setdefault(callable_name(function), function)  # an alias counts once
+    tools: dict[str, Any] = {}
+    for tool in found:
+        tools.setdefault(_tool_id(tool), tool)  # an alias counts once
     if not tools:
         raise CatalogError(
             "defines no tools: expected public functions (def at the top level, not starting "
-            "with _) or an __all__ naming some",
+            "with _), LangChain tools, or an __all__ naming some",
             source=str(path),
         )
     return tools
 
 
-def catalog_functions(source: object) -> dict[str, Callable[..., Any]]:
-    """The functions a catalog source brings along, by skill id: a Python file's tools
-    (:func:`module_tools`) or the callables in a sequence of catalog items.
+def catalog_tools(source: object) -> dict[str, Any]:
+    """The tools a catalog source brings along, by skill id: a Python file's
+    (:func:`module_tools`), or the callables and LangChain tools in a sequence of catalog items.
 
     Their skills were read from them, so they are what a run calls unless told otherwise.
-    Other items (skills, dicts, LangChain tools) and other files bring none.
+    Other items (skills, dicts) and other files bring none.
     """
     if isinstance(source, str | os.PathLike):
         return module_tools(source) if is_python_catalog(source) else {}
     if isinstance(source, Sequence) and not isinstance(source, str | bytes):
         return {
-            callable_name(item): item
-            for item in source
-            if callable(item) and not is_langchain_tool(item)
+            _tool_id(item): item for item in source if callable(item) or is_langchain_tool(item)
         }
     return {}
 
 
+def _tool_id(tool: Any) -> str:
+    """The id of the skill a function or LangChain tool becomes."""
+    return str(tool.name) if is_langchain_tool(tool) else callable_name(tool)
+
+
 def module_skills(path: Path) -> list[Loaded]:
     """The skills of a Python file's tools (see :func:`module_tools`)."""
-    return [callable_skill(function) for function in module_tools(path).values()]
+    return [
+        langchain_tool_skill(tool) if is_langchain_tool(tool) else callable_skill(tool)
+        for tool in module_tools(path).values()
+    ]
 
 
 def _imported(path: Path) -> ModuleType:
