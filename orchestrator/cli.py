@@ -310,9 +310,12 @@ def _print_route(result: Any, query_id: Any | None) -> None:
 
 
 def _import_tool(spec: str) -> tuple[str, Any]:
-    """``SKILL=module:function`` -> (skill id, the function). Modules in the working directory
+    """``SKILL=module:function`` -> (skill id, the function or LangChain tool). Modules in the
+    working directory
     import as with ``python -m`` (a console script's ``sys.path`` does not hold it)."""
     import importlib
+
+    from orchestrator.catalog._langchain import is_langchain_tool
 
     skill, sep, target = spec.partition("=")
     module_name, colon, attribute = target.partition(":")
@@ -326,8 +329,10 @@ def _import_tool(spec: str) -> tuple[str, Any]:
         function = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise typer.BadParameter(f"cannot import {target}: {exc}", param_hint="--tool") from exc
-    if not callable(function):
-        raise typer.BadParameter(f"{target} is not callable", param_hint="--tool")
+    if not callable(function) and not is_langchain_tool(function):
+        raise typer.BadParameter(
+            f"{target} is neither a function nor a LangChain tool", param_hint="--tool"
+        )
     return skill, function
 
 

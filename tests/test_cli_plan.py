@@ -88,6 +88,29 @@ def test_run_calls_a_bound_real_function(index_dir: Path, tmp_path: Path, monkey
     assert json.loads(result.stdout)["outputs"][skill]["refund_id"] == "re_1"
 
 
+def test_run_calls_a_bound_langchain_tool(
+    index_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "chain_tools.py").write_text(
+        "from langchain_core.tools import tool\n"
+        "@tool\n"
+        "def refund(payment_id: str) -> dict:\n"
+        '    """Refund a payment."""\n'
+        "    return {'refund_id': 're_chain', 'status': 'succeeded', 'amount': 5,\n"
+        "            'currency': 'eur'}\n"
+        "NOT_A_TOOL = 3\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    common = ("run", "refund payment pi_3MtwBw", "--catalog", str(SAMPLE_CATALOG), "--index",
+              str(index_dir), "--inputs", '{"payment_id": "pi_3MtwBw"}', "--json")  # fmt: skip
+    result = _invoke(*common, "--tool", "refund_payment=chain_tools:refund")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["outputs"]["refund_payment"]["refund_id"] == "re_chain"
+    wrong = _invoke(*common, "--tool", "refund_payment=chain_tools:NOT_A_TOOL")
+    assert wrong.exit_code == 2
+    assert "neither a function nor a LangChain" in " ".join(wrong.output.replace("│", "").split())
+
+
 def test_a_tool_module_in_the_working_directory_imports_as_with_python_m(
     index_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
