@@ -480,9 +480,9 @@ def run_command(
         list[str] | None,
         typer.Option(
             "--tool",
-            help="Bind a skill to a real function: SKILL=module:function (repeatable). "
-            "Unbound skills are simulated from their outputs schema, except in a Python "
-            "catalog (--catalog tools.py), whose own functions run.",
+            help="Bind a skill to a real function or LangChain tool: SKILL=module:function "
+            "(repeatable). Unbound skills are simulated from their outputs schema, except in a "
+            "Python catalog (--catalog tools.py), whose own tools run.",
         ),
     ] = None,
     fail: Annotated[
