@@ -45,7 +45,7 @@ from orchestrator.planning import (
     TaskPlan,
     UsageModel,
 )
-from orchestrator.planning._plan import GOAL
+from orchestrator.planning._plan import GOAL, given_input
 from orchestrator.policy import Policy, load_policy
 from orchestrator.telemetry import span, traced_run
 
@@ -97,6 +97,7 @@ class TaskResult:
             "outcome": self.outcome,
             "plan": self.plan.contract(),
             "unplanned": list(self.plan.unplanned),
+            "stated_inputs": dict(self.plan.stated_inputs),
             "path": self.path,
             "llm_calls": self.llm_calls,
             "reroutes": self.log.count("reroute"),
@@ -234,7 +235,8 @@ class Orchestrator:
         ``Invoker``. A catalog of functions (a Python file, or a list of callables) runs its own
         functions, and ``tools`` replace or add some; other catalogs need ``tools``.
         ``inputs`` are values the task already has, by parameter name (or
-        ``"skill_id.param"``). ``plan`` reuses a plan made earlier (``aplan``) for this task;
+        ``"skill_id.param"``); the values the task writes (``plan.stated_inputs``) join them,
+        the caller's winning. ``plan`` reuses a plan made earlier (``aplan``) for this task;
         ``graph`` runs a tool graph you defined instead of the plan's.
         A task that nothing in the catalog fits ends ``escalated`` without running anything; so
         does a plan with a step none of whose skills can be called with the inputs and what the
@@ -255,6 +257,9 @@ class Orchestrator:
                     plan = await self.aplan(task, inputs=inputs)
                     plan_span.set_attribute("orchestrator.plan.steps", plan.ids)
                     plan_span.set_attribute("orchestrator.plan.unplanned", list(plan.unplanned))
+                    plan_span.set_attribute(
+                        "orchestrator.plan.stated_inputs", sorted(plan.stated_inputs)
+                    )
             if not plan.steps and graph is None:
                 log.record(
                     "escalate",
@@ -264,6 +269,7 @@ class Orchestrator:
                 )
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
+            inputs = _with_stated(plan, inputs or {})
             if graph is None and isinstance(tool_invoker, CheckingInvoker):
                 # Known before any call: the steps before would take effect for nothing.
                 ready, asked, ended = await self._inputs_to_start(
@@ -401,3 +407,14 @@ class Orchestrator:
             if called and skill is not None:
                 total += skill.price
         return total
+
+
+def _with_stated(plan: TaskPlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's ``inputs`` and the values the task writes for the plan's skills, except
+    where the caller gave that input (for any skill or this one)."""
+    stated = {
+        key: value
+        for key, value in plan.stated_inputs.items()
+        if not given_input(inputs, *key.rsplit(".", 1))
+    }
+    return {**stated, **inputs}

@@ -274,7 +274,12 @@ def _print_plan(plan: Any) -> None:
         table.add_column("alternatives", overflow="fold")
         table.add_column("why", overflow="fold")
         for n, step in enumerate(plan.steps, start=1):
-            needs = [*step.needs, *(f"input {name}" for name in step.open_inputs)]
+            stated = [
+                f"{key.rsplit('.', 1)[1]}={value!r}"
+                for key, value in plan.stated_inputs.items()
+                if key.rsplit(".", 1)[0] == step.id
+            ]
+            needs = [*step.needs, *stated, *(f"input {name}" for name in step.open_inputs)]
             alternatives = ", ".join(step.alternatives)
             table.add_row(str(n), step.id, ", ".join(needs), alternatives, step.reason)
         console.print(table)

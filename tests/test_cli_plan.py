@@ -88,6 +88,20 @@ def test_run_calls_a_bound_real_function(index_dir: Path, tmp_path: Path, monkey
     assert json.loads(result.stdout)["outputs"][skill]["refund_id"] == "re_1"
 
 
+def test_run_calls_a_bound_function_with_the_value_the_task_writes(
+    index_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    _write_refund_module(tmp_path / "written_tools.py", monkeypatch)
+    args = ["run", "refund payment pi_3MtwBw", "--catalog", str(SAMPLE_CATALOG), "--index",
+            str(index_dir), "--tool", "refund_payment=written_tools:refund"]  # fmt: skip
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})  # one line per plan step
+    assert result.exit_code == 0, result.output
+    import written_tools  # type: ignore[import-not-found]
+
+    assert written_tools.CALLS == ["pi_3MtwBw"]
+    assert "payment_id='pi_3MtwBw'" in result.stdout  # the plan says where it came from
+
+
 def test_run_calls_a_bound_langchain_tool(
     index_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -215,7 +229,8 @@ def chat_server() -> Iterator[ChatServer]:
         server.server_close()
 
 
-REFUND_PAYMENT = "refund payment pi_3MtwBw"
+# The payment is named, not written: the agent's LLM knows which one, the run does not.
+REFUND_PAYMENT = "refund the payment I told you about"
 
 
 def _refund_step(index_dir: Path) -> Any:
@@ -238,7 +253,7 @@ def _write_refund_module(path: Path, monkeypatch: Any) -> None:
     monkeypatch.syspath_prepend(str(path.parent))
 
 
-def test_run_asks_the_llm_for_an_input_the_task_states_and_calls_the_step_again(
+def test_run_asks_the_llm_for_an_input_the_task_does_not_write_and_calls_the_step_again(
     index_dir: Path,
     tmp_path: Path,
     monkeypatch: Any,

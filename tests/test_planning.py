@@ -42,6 +42,8 @@ from orchestrator.planning import (
     derive_dependencies,
     split_subgoals,
 )
+from orchestrator.planning._fields import FieldRef
+from orchestrator.planning._planner import _TaskText
 from orchestrator.routing import Match, RouteResult, SkillRouter
 
 pytestmark = pytest.mark.anyio
@@ -384,6 +386,29 @@ def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planne
     assert given.step("weather_forecast").open_inputs == ()
     written = planner.plan("Weather forecast at latitude 38.7 and longitude -9.1")
     assert written.ids == ["weather_forecast"]
+    # What it writes is the input's value, of the input's type: a run passes it.
+    assert written.stated_inputs == {
+        "weather_forecast.latitude": 38.7,
+        "weather_forecast.longitude": -9.1,
+    }
+    assert written.step("weather_forecast").open_inputs == ()
+    assert given.stated_inputs == {}  # the caller's inputs are not overridden
+
+
+def test_a_value_is_read_for_an_input_only_within_its_clause_and_of_its_type() -> None:
+    order_id = FieldRef("refund_order", "input", "order_id", "", "string", True)
+    count = FieldRef("send_reminders", "input", "count", "", "integer", True)
+    email = FieldRef("find_user", "input", "email", "", "string", True)
+    read = _TaskText.read
+    assert read("refund order o-42.").value(order_id) == "o-42"  # the whole piece, no stop
+    assert read("refund the order with id (o-42) please").value(order_id) == "o-42"
+    assert read("refund order 'A 42', then email me").value(order_id) == "A 42"
+    assert read("refund order o-42's payment").value(order_id) == "o-42"
+    assert read("refund my order, the one from 2024").value(order_id) is None
+    assert read("refund the order and then 2 more").value(order_id) is None
+    assert read("find the user by email and then send 5 reminders").value(email) is None
+    assert read("send count 5 reminders").value(count) == 5
+    assert read("send count 'five' reminders").value(count) is None  # not this input's type
 
 
 class Order(TypedDict):
@@ -416,6 +441,23 @@ def test_an_input_the_task_names_without_writing_its_value_gets_a_producer(
     # Named and written right after: the task gives it.
     for task in ("refund order o-42", "refund the order with id o-42 please"):
         assert orchestrator.plan(task).ids == ["refund_order"], task
+
+
+def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def refund_order(order_id: str, amount_cents: int = 0) -> dict[str, str]:
+        """Refund an order's payment to the customer's card, in full or in part."""
+        calls.append((order_id, amount_cents))
+        return {"refund_id": "re_1"}
+
+    orchestrator = Orchestrator([refund_order], index_dir=tmp_path / "index")
+    task = "refund order o-42, an amount of 500 cents"
+    assert orchestrator.run_sync(task).outcome == "completed"
+    assert orchestrator.run_sync(task, inputs={"order_id": "o-7"}).outcome == "completed"
+    assert calls == [("o-42", 500), ("o-7", 500)]
+    written = orchestrator.run_sync(task).to_dict()["stated_inputs"]
+    assert written == {"refund_order.order_id": "o-42", "refund_order.amount_cents": 500}
 
 
 REFUND = skill(

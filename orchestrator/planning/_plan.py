@@ -8,7 +8,7 @@ skill waits for every step it takes inputs from.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.catalog import Skill
@@ -78,14 +78,16 @@ class PlanStep:
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """The steps for ``task`` in execution order, the sub-goals it was split into, and the
-    sub-goals no skill fits."""
+    """The steps for ``task`` in execution order, the sub-goals it was split into, the
+    sub-goals no skill fits, and the inputs the task itself writes (``stated_inputs``, by
+    ``"skill_id.input"``: "refund payment pi_3Mt..." gives ``refund_payment.payment_id``)."""
 
     task: str
     subgoals: tuple[str, ...]
     steps: tuple[PlanStep, ...]
     unplanned: tuple[str, ...] = ()
     llm_calls: int = 0
+    stated_inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -108,6 +110,7 @@ class TaskPlan:
             "steps": [s.to_dict() for s in self.steps],
             "unplanned": list(self.unplanned),
             "llm_calls": self.llm_calls,
+            "stated_inputs": dict(self.stated_inputs),
         }
 
     def to_graph(self, skills: Mapping[str, Skill], *, name: str = "plan") -> ToolGraph:

@@ -53,6 +53,13 @@ _ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
 # A value written in the task: a quoted string, a token with a digit, an e-mail address. A quote
 # opens and closes at a word's edge: apostrophes ("Corp's stock ... I've") quote nothing.
 _LITERAL = re.compile(r"""(?<!\w)'[^']+'(?!\w)|"[^"]+"|\b\w*\d\w*\b|\S+@\S+""")
+# What is not part of an unquoted value written in the task: punctuation at its edges, a
+# possessive ("pi_3Mt's").
+_EDGES = ".,;:!?()[]{}<>"
+# Where a clause ends: a value written after it is not the input's named before it.
+_JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before", "after", "plus"})
+_CLAUSE_ENDS = frozenset(",;.!?")
+_POSSESSIVE = re.compile(r"'s$")
 
 
 # How many words after naming an input the task may write its value ("my access token is abc123").
@@ -61,30 +68,75 @@ _VALUE_WINDOW = 3
 
 @dataclass(frozen=True, slots=True)
 class _TaskText:
-    """The task's words, piece by piece (whitespace-separated), and which pieces start a value."""
+    """The task's words, piece by piece (whitespace-separated), the values written in it, by the
+    piece each starts in, and where a clause ends: a value is not written across one."""
 
     pieces: tuple[frozenset[str], ...]
-    values: frozenset[int]
+    values: Mapping[int, str]
+    joins: frozenset[int]  # pieces that join clauses ("and", "then"): no value at or after them
+    ends: frozenset[int]  # pieces that end a clause ("payment,"): no value after them
 
     @classmethod
     def read(cls, task: str) -> _TaskText:
         found = list(re.finditer(r"\S+", task))
         starts = [m.start() for m in found]
-        values = frozenset(
-            bisect.bisect_right(starts, m.start()) - 1 for m in _LITERAL.finditer(task)
+        values: dict[int, str] = {}
+        for literal in _LITERAL.finditer(task):
+            n = bisect.bisect_right(starts, literal.start()) - 1
+            text = literal.group()
+            if text[0] in "'\"":  # quoted: what the quotes hold
+                values.setdefault(n, text[1:-1])
+            else:  # the whole piece: "o-42", not the "42" in it
+                values.setdefault(n, _POSSESSIVE.sub("", found[n].group().strip(_EDGES)))
+        raw = [m.group() for m in found]
+        return cls(
+            tuple(frozenset(tokenize(piece)) for piece in raw),
+            values,
+            frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS),
+            frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
         )
-        return cls(tuple(frozenset(tokenize(m.group())) for m in found), values)
 
-    def gives(self, field_ref: FieldRef) -> bool:
-        """Whether the task supplies the input itself: it names it and writes a value right
-        after ("refund payment pi_3Mt...", "my access token is abc123"), so no producer is
-        needed. A value elsewhere is another input's ("refund jane@example.com's last order"
-        names the order but gives the customer's e-mail)."""
+    def value(self, field_ref: FieldRef) -> Any:
+        """The value the task writes for an input, as the input's JSON type: it names the input
+        and writes a value right after, in the same clause ("refund payment pi_3Mt...", "my
+        access token is abc123"), so no producer is needed. A value elsewhere is another
+        input's ("refund jane@example.com's last order" names the order but gives the
+        customer's e-mail; "email the user and then send 5 reminders"), and so is one not of
+        the input's type ("five" for an integer). None when it writes none."""
         words = (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
         if not words or not all(any(w in piece for piece in self.pieces) for w in words):
-            return False
-        named = [n for n, piece in enumerate(self.pieces) if piece & words]
-        return any(n + gap in self.values for n in named for gap in range(_VALUE_WINDOW + 1))
+            return None
+        found: list[tuple[int, Any]] = []
+        for n, piece in enumerate(self.pieces):
+            if not piece & words:
+                continue
+            for gap in range(_VALUE_WINDOW + 1):
+                at = n + gap
+                if gap and at in self.joins:
+                    break
+                if at in self.values:
+                    value = _typed(self.values[at], field_ref.type)
+                    if value is not None:
+                        found.append((gap, value))
+                    break
+                if at in self.ends:
+                    break
+        return min(found, key=lambda f: f[0])[1] if found else None
+
+
+def _typed(value: str, kind: str | None) -> Any:
+    """A value read from the task as its input's JSON type; None when it is not one (a value
+    the task writes for an integer input that is not a number is not that input's)."""
+    if kind in (None, "string"):
+        return value
+    if kind == "integer" and re.fullmatch(r"[+-]?\d+", value):
+        return int(value)
+    if kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
@@ -316,14 +368,17 @@ class Planner:
             ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
             self._add_recalled(drafts, recalled, ranked, len(goals), task)
         self._add_precedents(drafts)
-        self._close(drafts, window, dict(inputs or {}), task)
+        text = _TaskText.read(task)
+        self._close(drafts, window, dict(inputs or {}), text)
         self._order_as_learned(drafts)
+        stated = self._stated(drafts, dict(inputs or {}), text)
         return TaskPlan(
             task=task,
             subgoals=tuple(goals),
-            steps=self._order(drafts, inputs or {}),
+            steps=self._order(drafts, {**stated, **(inputs or {})}),
             unplanned=tuple(unplanned),
             llm_calls=llm_calls,
+            stated_inputs=stated,
         )
 
     # -- choosing -------------------------------------------------------------------------------
@@ -480,7 +535,7 @@ class Planner:
         drafts: dict[str, _Draft],
         window: Mapping[str, int],
         inputs: Mapping[str, Any],
-        task: str,
+        text: _TaskText,
     ) -> None:
         """Add producers for the required inputs the plan cannot otherwise fill.
 
@@ -489,7 +544,6 @@ class Planner:
         on the caller's ``inputs`` alone. See ``_producer`` for which one is chosen. Its own
         inputs are followed up to ``max_depth`` levels.
         """
-        text = _TaskText.read(task)
         frontier = [(skill_id, 0) for skill_id in drafts]
         while frontier:
             consumer_id, depth = frontier.pop(0)
@@ -497,8 +551,8 @@ class Planner:
             for field_ref in input_fields(consumer.skill):
                 if not field_ref.required or given_input(inputs, consumer_id, field_ref.name):
                     continue
-                if self.policy.mentioned_inputs_are_given and text.gives(field_ref):
-                    continue
+                if self.policy.mentioned_inputs_are_given and text.value(field_ref) is not None:
+                    continue  # the task writes it: a run passes it (``_stated``)
                 if any(b.input == field_ref.name for b in consumer.bindings):
                     continue
                 # A near-duplicate of the consumer does its job; it does not feed it. A skill
@@ -543,6 +597,34 @@ class Planner:
                 consumer.bindings.append(
                     Binding(field_ref.name, edge.producer, edge.output, edge.reason)
                 )
+
+    def _stated(
+        self, drafts: Mapping[str, _Draft], inputs: Mapping[str, Any], text: _TaskText
+    ) -> dict[str, Any]:
+        """The values the task writes for the inputs of the planned skills (alternatives too),
+        by ``"skill_id.input"``, as the input's JSON type ("refund payment pi_3Mt..." gives
+        ``refund_payment.payment_id``): the inputs it gives, so that a run can call the skill
+        without asking for them. Not an input the caller gave or a planned step feeds."""
+        if not self.policy.mentioned_inputs_are_given:
+            return {}
+        stated: dict[str, Any] = {}
+        for skill_id, draft in drafts.items():
+            fed = {b.input for b in draft.bindings}
+            for option in (skill_id, *draft.alternatives):
+                for field_ref in input_fields(self._skills[option]):
+                    name = field_ref.name
+                    if (
+                        name in fed
+                        or given_input(inputs, option, name)
+                        or any(
+                            e.producer in drafts for e in self.dependencies.producers(option, name)
+                        )
+                    ):
+                        continue
+                    value = text.value(field_ref)
+                    if value is not None:
+                        stated[f"{option}.{name}"] = value
+        return stated
 
     def _made_for(
         self, consumer_id: str, field_ref: FieldRef, edges: Sequence[DependencyEdge]
