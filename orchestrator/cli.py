@@ -237,7 +237,7 @@ def route(
         if json_out:
             line = _result_line(result, query_id)
             if plans is not None:
-                line["plan"] = plans[n].contract()
+                line.update(_plan_fields(plans[n]))
             sys.stdout.write(json.dumps(line) + "\n")
             continue
         _print_route(result, query_id)
@@ -263,6 +263,12 @@ def _plans(router: Any, policy: Path | None, tasks: list[str], usage: Any = None
 
     planner = Planner.from_router(router, load_policy(policy), usage=usage)
     return [planner.plan(task) for task in tasks]
+
+
+def _plan_fields(plan: Any) -> dict[str, Any]:
+    """What ``--plan`` adds to a JSON line: the plan (``{"id", "name", "needs"}`` per step, in
+    order) and the values the task writes for its inputs, by ``"skill_id.input"``."""
+    return {"plan": plan.contract(), "stated_inputs": dict(plan.stated_inputs)}
 
 
 def _print_plan(plan: Any) -> None:
@@ -653,7 +659,7 @@ def demo(
     if json_out:
         for result, plan in zip(results, plans, strict=True):
             line = _result_line(result, None)
-            line["plan"] = plan.contract()
+            line.update(_plan_fields(plan))
             sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.write(json.dumps({"run": run.to_dict()}, default=str) + "\n")
         return

@@ -36,12 +36,18 @@ def _invoke(*args: str) -> Any:
 
 def test_route_plan_adds_the_plan_to_each_json_line(index_dir: Path, tmp_path: Path) -> None:
     queries = tmp_path / "q.jsonl"
-    queries.write_text(json.dumps({"id": "r", "query": REFUND}) + "\n")
+    written = "refund payment pi_3MtwBw"
+    queries.write_text(
+        json.dumps({"id": "r", "query": REFUND}) + "\n" + json.dumps({"id": "w", "query": written})
+    )
     result = _invoke("route", "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
                      "--queries", str(queries), "--plan", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
-    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    line, with_value = [json.loads(x) for x in result.stdout.splitlines()]
     assert line["id"] == "r" and line["results"]
+    # Beside the plan, the values the task writes for its steps' inputs.
+    [step] = with_value["plan"]
+    assert with_value["stated_inputs"][f"{step['id']}.payment_id"] == "pi_3MtwBw"
     plan = line["plan"]
     assert [set(step) for step in plan] == [{"id", "name", "needs"}] * len(plan)
     ids = [step["id"] for step in plan]

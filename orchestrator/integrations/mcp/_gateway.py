@@ -51,7 +51,8 @@ SEARCH_DESCRIPTION = (
 )
 PLAN_DESCRIPTION = (
     "Plan a multi-step task over every connected server's tools: the tools to call in order, "
-    "what each takes its inputs from (needs), and alternatives for each step."
+    "what each takes its inputs from (needs), alternatives for each step, and the argument "
+    "values the task writes (stated_inputs, by server/tool.argument)."
 )
 CALL_DESCRIPTION = (
     "Call a tool found by search_tools, by its qualified name (server/tool), with its arguments. "
@@ -152,6 +153,7 @@ class Gateway:
                 "steps": [step.to_dict() for step in plan.steps],
                 "subgoals": list(plan.subgoals),
                 "unplanned": list(plan.unplanned),
+                "stated_inputs": dict(plan.stated_inputs),
             }
 
         return await anyio.to_thread.run_sync(make)
