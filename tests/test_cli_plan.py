@@ -108,6 +108,21 @@ def test_run_calls_a_bound_function_with_the_value_the_task_writes(
     assert "payment_id='pi_3MtwBw'" in result.stdout  # the plan says where it came from
 
 
+def test_a_value_written_after_another_input_is_named_is_only_that_inputs(
+    index_dir: Path,
+) -> None:
+    from orchestrator import Orchestrator
+    from orchestrator.routing import SkillRouter
+
+    router = SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=index_dir)
+    plan = Orchestrator(router).plan(
+        "look up the customer by email jane@example.com and open a support ticket about the "
+        "double charge"
+    )
+    # The ticket's customer_id is named first ("customer"), but the value follows "email".
+    assert plan.stated_inputs == {"find_customer.email": "jane@example.com"}
+
+
 def test_run_calls_a_bound_langchain_tool(
     index_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -408,6 +408,12 @@ def test_a_value_is_read_for_an_input_only_within_its_clause_and_of_its_type() -
     assert read("refund the order and then 2 more").value(order_id) is None
     assert read("find the user by email and then send 5 reminders").value(email) is None
     assert read("send count 5 reminders").value(count) == 5
+    # Another input named in between takes the value: the e-mail, not the customer id.
+    customer_id = FieldRef("create_ticket", "input", "customer_id", "", "string", False)
+    by_email = read("open a ticket for the customer by email jane@example.com")
+    assert by_email.value(customer_id) == "jane@example.com"  # nothing else in play
+    assert by_email.value(customer_id, frozenset({"email", "subject"})) is None
+    assert by_email.value(email, frozenset({"email", "customer"})) == "jane@example.com"
     assert read("send count 'five' reminders").value(count) is None  # not this input's type
 
 

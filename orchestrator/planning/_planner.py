@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,32 +96,39 @@ class _TaskText:
             frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
         )
 
-    def value(self, field_ref: FieldRef) -> Any:
+    def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
         """The value the task writes for an input, as the input's JSON type: it names the input
         and writes a value right after, in the same clause ("refund payment pi_3Mt...", "my
         access token is abc123"), so no producer is needed. A value elsewhere is another
         input's ("refund jane@example.com's last order" names the order but gives the
-        customer's e-mail; "email the user and then send 5 reminders"), and so is one not of
-        the input's type ("five" for an integer). None when it writes none."""
-        words = (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
+        customer's e-mail; "email the user and then send 5 reminders"), and so is one written
+        after another input is named (``others``: the words naming the other inputs in play;
+        "the customer by email jane@example.com" gives the e-mail, not the customer id) or not
+        of the input's type ("five" for an integer). None when it writes none."""
+        words = _naming_words(field_ref)
         if not words or not all(any(w in piece for piece in self.pieces) for w in words):
             return None
+        others = others - words
         found: list[tuple[int, Any]] = []
         for n, piece in enumerate(self.pieces):
             if not piece & words:
                 continue
-            for gap in range(_VALUE_WINDOW + 1):
-                at = n + gap
-                if gap and at in self.joins:
+            for at in range(n, min(n + _VALUE_WINDOW + 1, len(self.pieces))):
+                if at > n and at in self.joins:
                     break
                 if at in self.values:
                     value = _typed(self.values[at], field_ref.type)
                     if value is not None:
-                        found.append((gap, value))
+                        found.append((at - n, value))
                     break
-                if at in self.ends:
+                if (at > n and self.pieces[at] & others) or at in self.ends:
                     break
         return min(found, key=lambda f: f[0])[1] if found else None
+
+
+def _naming_words(field_ref: FieldRef) -> frozenset[str]:
+    """The words by which a task names an input: ``payment_id`` by "payment"."""
+    return (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
 
 
 def _typed(value: str, kind: str | None) -> Any:
@@ -548,10 +555,14 @@ class Planner:
         while frontier:
             consumer_id, depth = frontier.pop(0)
             consumer = drafts[consumer_id]
+            named = self._input_words(drafts)
             for field_ref in input_fields(consumer.skill):
                 if not field_ref.required or given_input(inputs, consumer_id, field_ref.name):
                     continue
-                if self.policy.mentioned_inputs_are_given and text.value(field_ref) is not None:
+                if (
+                    self.policy.mentioned_inputs_are_given
+                    and text.value(field_ref, named) is not None
+                ):
                     continue  # the task writes it: a run passes it (``_stated``)
                 if any(b.input == field_ref.name for b in consumer.bindings):
                     continue
@@ -608,6 +619,7 @@ class Planner:
         if not self.policy.mentioned_inputs_are_given:
             return {}
         stated: dict[str, Any] = {}
+        named = self._input_words(drafts)
         for skill_id, draft in drafts.items():
             fed = {b.input for b in draft.bindings}
             for option in (skill_id, *draft.alternatives):
@@ -621,10 +633,20 @@ class Planner:
                         )
                     ):
                         continue
-                    value = text.value(field_ref)
+                    value = text.value(field_ref, named)
                     if value is not None:
                         stated[f"{option}.{name}"] = value
         return stated
+
+    def _input_words(self, skill_ids: Iterable[str]) -> frozenset[str]:
+        """The words naming the inputs of these skills: a value a task writes after one of
+        them is that input's."""
+        return frozenset(
+            word
+            for skill_id in skill_ids
+            for field_ref in input_fields(self._skills[skill_id])
+            for word in _naming_words(field_ref)
+        )
 
     def _made_for(
         self, consumer_id: str, field_ref: FieldRef, edges: Sequence[DependencyEdge]
