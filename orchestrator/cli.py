@@ -377,19 +377,32 @@ def _run_task(
     bound: dict[str, Any] | None = None,
     faults: list[Any] | None = None,
     inputs: dict[str, Any] | None = None,
+    servers: list[Any] | None = None,
 ) -> Any:
     """Plan and run ``task``: catalog tools are simulated from their outputs schema unless bound
-    to a real function; ``faults`` are injected around all of them."""
+    to a real function, or called on their live MCP ``servers`` (an ``mcpServers`` config's,
+    started for the run and stopped after it); ``faults`` are injected around all of them."""
     import anyio
 
     from orchestrator._keyword_tools import tools_invoker
+    from orchestrator.execution import Invoker
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
-    simulated = SimulatedInvoker(orchestrator.skills.values())
-    invoker = tools_invoker(bound or {}, orchestrator.skills, others=simulated)
-    if faults:
-        invoker = FaultInjector(invoker, faults)
-    return anyio.run(lambda: orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph))
+    async def run(others: Invoker) -> Any:
+        invoker = tools_invoker(bound or {}, orchestrator.skills, others=others)
+        if faults:
+            invoker = FaultInjector(invoker, faults)
+        return await orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph)
+
+    async def on_servers(specs: list[Any]) -> Any:
+        from orchestrator.integrations.mcp import McpInvoker, McpServers
+
+        async with McpServers(specs, policy=orchestrator.policy.mcp) as live:
+            return await run(McpInvoker(live, orchestrator.skills))
+
+    if servers is not None:
+        return anyio.run(on_servers, servers)
+    return anyio.run(run, SimulatedInvoker(orchestrator.skills.values()))
 
 
 def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> None:
@@ -493,7 +506,8 @@ def run_command(
             "--tool",
             help="Bind a skill to a real function or LangChain tool: SKILL=module:function "
             "(repeatable). Unbound skills are simulated from their outputs schema, except in a "
-            "Python catalog (--catalog tools.py), whose own tools run.",
+            "Python catalog (--catalog tools.py), whose own tools run, and an mcpServers "
+            "config, whose servers are called.",
         ),
     ] = None,
     fail: Annotated[
@@ -548,6 +562,7 @@ def run_command(
     from orchestrator import Orchestrator
     from orchestrator.catalog._modules import catalog_tools
     from orchestrator.graph import load_graph
+    from orchestrator.integrations.mcp._config import is_servers_config_file, load_servers_config
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
 
@@ -564,9 +579,10 @@ def run_command(
     chosen = dict(_import_tool(spec) for spec in tool or [])
     faults = [_parse_fault(spec) for spec in fail or []]
     with _errors_exit():
-        # A Python catalog's functions are its tools (--tool may replace some); the rest of
-        # the catalog is simulated.
+        # A Python catalog's functions are its tools and an mcpServers config's servers serve
+        # its tools (--tool may replace some); any other catalog is simulated.
         own = catalog_tools(catalog)
+        servers = load_servers_config(catalog) if is_servers_config_file(catalog) else None
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the
@@ -592,6 +608,7 @@ def run_command(
                 bound=own | chosen,
                 faults=faults,
                 inputs=values,
+                servers=servers,
             )
     learned = orchestrator.usage is not None and len(orchestrator.usage) > known
     if tool_graph is None:  # with --graph the graph's tools run, not the plan's

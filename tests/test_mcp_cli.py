@@ -41,3 +41,17 @@ def test_index_accepts_an_mcp_servers_config(tmp_path: Path) -> None:
     result = runner.invoke(app, ["index", str(config), "--out", str(tmp_path / "index"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["skills"] == 2
+
+
+@pytest.mark.slow
+def test_run_over_an_mcp_servers_config_calls_its_live_servers(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "servers.json", {"time_a": time_server()})
+    task = "get the current time in timezone 'Asia/Tokyo'"
+    result = runner.invoke(app, ["run", task, "--catalog", str(config), "--index",
+                                 str(tmp_path / "index"), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["path"] == ["time_a/get_current_time"]
+    # The server's answer, not a simulation of its output schema.
+    answer = report["outputs"]["time_a/get_current_time"]
+    assert answer["timezone"] == "Asia/Tokyo" and answer["datetime"][:2] == "20"
