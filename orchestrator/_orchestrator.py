@@ -45,7 +45,7 @@ from orchestrator.planning import (
     TaskPlan,
     UsageModel,
 )
-from orchestrator.planning._plan import GOAL, given_input
+from orchestrator.planning._plan import GOAL, given_input, split_input_key
 from orchestrator.policy import Policy, load_policy
 from orchestrator.telemetry import span, traced_run
 
@@ -415,6 +415,6 @@ def _with_stated(plan: TaskPlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
     stated = {
         key: value
         for key, value in plan.stated_inputs.items()
-        if not given_input(inputs, *key.rsplit(".", 1))
+        if not given_input(inputs, *split_input_key(key))
     }
     return {**stated, **inputs}

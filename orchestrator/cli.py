@@ -280,11 +280,7 @@ def _print_plan(plan: Any) -> None:
         table.add_column("alternatives", overflow="fold")
         table.add_column("why", overflow="fold")
         for n, step in enumerate(plan.steps, start=1):
-            stated = [
-                f"{key.rsplit('.', 1)[1]}={value!r}"
-                for key, value in plan.stated_inputs.items()
-                if key.rsplit(".", 1)[0] == step.id
-            ]
+            stated = [f"{name}={value!r}" for name, value in plan.stated_for(step.id).items()]
             needs = [*step.needs, *stated, *(f"input {name}" for name in step.open_inputs)]
             alternatives = ", ".join(step.alternatives)
             table.add_row(str(n), step.id, ", ".join(needs), alternatives, step.reason)
@@ -322,8 +318,8 @@ def _print_route(result: Any, query_id: Any | None) -> None:
 
 def _import_tool(spec: str) -> tuple[str, Any]:
     """``SKILL=module:function`` -> (skill id, the function or LangChain tool). Modules in the
-    working directory
-    import as with ``python -m`` (a console script's ``sys.path`` does not hold it)."""
+    working directory import as with ``python -m`` (a console script's ``sys.path`` does not
+    hold it)."""
     import importlib
 
     from orchestrator.catalog._langchain import is_langchain_tool

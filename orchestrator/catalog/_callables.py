@@ -82,7 +82,7 @@ def return_schema(func: Callable[..., Any], doc: str = "") -> dict[str, Any] | N
         return {"description": doc} if doc else None
     schema = {} if annotation is inspect.Signature.empty else schema_for_annotation(annotation)
     if schema.get("type", "object") == "object" and "properties" not in schema:
-        fields = returned_fields(function_source(func))
+        fields = _returned_fields(function_source(func))
         if fields:
             schema = {**schema, "type": "object", "properties": fields}
     if not schema and annotation is inspect.Signature.empty:
@@ -93,7 +93,7 @@ def return_schema(func: Callable[..., Any], doc: str = "") -> dict[str, Any] | N
 _CONSTANT_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
-def returned_fields(source: str | None) -> dict[str, Any]:
+def _returned_fields(source: str | None) -> dict[str, Any]:
     """The string keys of the dicts a function's own ``return`` statements build
     (``return {"order_id": ...}`` or ``return dict(order_id=...)``), each with the JSON type of
     a constant value; nested functions and lambdas are not the function's returns."""

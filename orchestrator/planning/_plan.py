@@ -15,7 +15,7 @@ from orchestrator.catalog import Skill
 from orchestrator.errors import PlanningError
 from orchestrator.graph import ToolGraph
 
-__all__ = ["Binding", "PlanStep", "TaskPlan", "given_input"]
+__all__ = ["Binding", "PlanStep", "TaskPlan", "given_input", "split_input_key"]
 
 START = "Start"
 GOAL = "Done"
@@ -37,6 +37,12 @@ def input_keys(skill_id: str, name: str) -> tuple[str, str]:
     """Where the caller's inputs may hold ``skill_id``'s input ``name``, the first found
     winning: ``"skill_id.name"`` for that skill alone, then ``name`` for any skill."""
     return f"{skill_id}.{name}", name
+
+
+def split_input_key(key: str) -> tuple[str, str]:
+    """``"skill_id.name"`` -> (skill_id, name); the skill id may hold dots itself."""
+    skill_id, _, name = key.rpartition(".")
+    return skill_id, name
 
 
 def given_input(inputs: Mapping[str, Any], skill_id: str, name: str) -> bool:
@@ -98,6 +104,15 @@ class TaskPlan:
             if s.id == skill_id:
                 return s
         raise KeyError(skill_id)
+
+    def stated_for(self, skill_id: str) -> dict[str, Any]:
+        """The values the task writes for ``skill_id``'s inputs, by input name."""
+        stated = {}
+        for key, value in self.stated_inputs.items():
+            owner, name = split_input_key(key)
+            if owner == skill_id:
+                stated[name] = value
+        return stated
 
     def contract(self) -> list[dict[str, Any]]:
         """The ``"plan"`` of ``orchestrator route --plan``: ``[{"id", "name", "needs"}, ...]``."""
