@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import httpx
 import pytest
@@ -449,21 +449,44 @@ def test_an_input_the_task_names_without_writing_its_value_gets_a_producer(
         assert orchestrator.plan(task).ids == ["refund_order"], task
 
 
-def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:
-    calls: list[tuple[str, int]] = []
+def test_an_inputs_allowed_value_is_read_where_the_task_uses_it() -> None:
+    unit = FieldRef("forecast", "input", "unit", "", "string", False, ("celsius", "fahrenheit"))
+    priority = FieldRef("ticket", "input", "priority", "", "string", True, ("low", "high"))
+    read = _TaskText.read
+    # A distinctive value needs no name before it; a short word does.
+    assert read("the forecast for Lisbon in Fahrenheit").value(unit) == "fahrenheit"
+    assert read("open a high priority ticket").value(priority) == "high"
+    assert read("it is high time to open a ticket").value(priority) is None
+    # Written after the name: as the schema spells it, and only if it is allowed.
+    assert read("open a ticket with priority 'HIGH'").value(priority) == "high"
+    assert read("open a ticket with priority 'urgent'").value(priority) is None
+    # Two allowed values used: the task does not say which.
+    assert read("in celsius or fahrenheit, whichever").value(unit) is None
 
-    def refund_order(order_id: str, amount_cents: int = 0) -> dict[str, str]:
+
+def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:
+    calls: list[tuple[str, int, str]] = []
+
+    def refund_order(
+        order_id: str,
+        amount_cents: int = 0,
+        reason: Literal["duplicate", "fraudulent", "other"] = "other",
+    ) -> dict[str, str]:
         """Refund an order's payment to the customer's card, in full or in part."""
-        calls.append((order_id, amount_cents))
+        calls.append((order_id, amount_cents, reason))
         return {"refund_id": "re_1"}
 
     orchestrator = Orchestrator([refund_order], index_dir=tmp_path / "index")
-    task = "refund order o-42, an amount of 500 cents"
+    task = "refund order o-42, an amount of 500 cents: it was fraudulent"
     assert orchestrator.run_sync(task).outcome == "completed"
     assert orchestrator.run_sync(task, inputs={"order_id": "o-7"}).outcome == "completed"
-    assert calls == [("o-42", 500), ("o-7", 500)]
+    assert calls == [("o-42", 500, "fraudulent"), ("o-7", 500, "fraudulent")]
     written = orchestrator.run_sync(task).to_dict()["stated_inputs"]
-    assert written == {"refund_order.order_id": "o-42", "refund_order.amount_cents": 500}
+    assert written == {
+        "refund_order.order_id": "o-42",
+        "refund_order.amount_cents": 500,
+        "refund_order.reason": "fraudulent",
+    }
 
 
 REFUND = skill(

@@ -37,6 +37,8 @@ class FieldRef:
     description: str
     type: str | None
     required: bool
+    # The values an input allows, when its schema lists them (strings only).
+    choices: tuple[str, ...] = ()
 
     @property
     def leaf(self) -> str:
@@ -99,9 +101,24 @@ def _properties(
 def input_fields(skill: Skill) -> list[FieldRef]:
     """The top-level arguments of ``skill`` (only these are bound by name when it is called)."""
     return [
-        FieldRef(skill.id, "input", name, str(spec.get("description", "")), _type_of(spec), req)
+        FieldRef(
+            skill.id,
+            "input",
+            name,
+            str(spec.get("description", "")),
+            _type_of(spec),
+            req,
+            _choices(spec),
+        )
         for name, spec, req in _properties(skill.parameters)
     ]
+
+
+def _choices(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    values = spec.get("enum")
+    if not isinstance(values, list):
+        return ()
+    return tuple(v for v in values if isinstance(v, str) and v)
 
 
 def output_fields(skill: Skill) -> list[FieldRef]:

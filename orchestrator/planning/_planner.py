@@ -59,6 +59,9 @@ _EDGES = ".,;:!?()[]{}<>"
 # Where a clause ends: a value written after it is not the input's named before it.
 _JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before", "after", "plus"})
 _CLAUSE_ENDS = frozenset(",;.!?")
+# An allowed value this long is the input's even where the task does not name the input
+# ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
+_DISTINCT_CHOICE = 5
 _POSSESSIVE = re.compile(r"'s$")
 
 
@@ -75,6 +78,7 @@ class _TaskText:
     values: Mapping[int, str]
     joins: frozenset[int]  # pieces that join clauses ("and", "then"): no value at or after them
     ends: frozenset[int]  # pieces that end a clause ("payment,"): no value after them
+    lowered: str  # the whole task, lower-cased: where an input's allowed values are looked for
 
     @classmethod
     def read(cls, task: str) -> _TaskText:
@@ -94,6 +98,7 @@ class _TaskText:
             values,
             frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS),
             frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
+            task.lower(),
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -104,9 +109,17 @@ class _TaskText:
         customer's e-mail; "email the user and then send 5 reminders"), and so is one written
         after another input is named (``others``: the words naming the other inputs in play;
         "the customer by email jane@example.com" gives the e-mail, not the customer id) or not
-        of the input's type ("five" for an integer). None when it writes none."""
+        of the input's type ("five" for an integer) or among its allowed values. An allowed
+        value the task uses is the input's without a name before it ("in fahrenheit"), when
+        it is the only one used and distinctive (the task names the input, or the value is not
+        a short word like "high"). None when it writes none."""
         words = _naming_words(field_ref)
-        if not words or not all(any(w in piece for piece in self.pieces) for w in words):
+        named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
+        if field_ref.choices:
+            used = [c for c in field_ref.choices if self._uses(c)]
+            if len(used) == 1 and (named or len(used[0]) >= _DISTINCT_CHOICE):
+                return used[0]
+        if not named:
             return None
         others = others - words
         found: list[tuple[int, Any]] = []
@@ -118,6 +131,8 @@ class _TaskText:
                     break
                 if at in self.values:
                     value = _typed(self.values[at], field_ref.type)
+                    if field_ref.choices:  # one of them, as the schema spells it
+                        value = _choice(str(value), field_ref.choices)
                     if value is not None:
                         found.append((at - n, value))
                     break
@@ -125,10 +140,18 @@ class _TaskText:
                     break
         return min(found, key=lambda f: f[0])[1] if found else None
 
+    def _uses(self, choice: str) -> bool:
+        """Whether the task holds ``choice`` as whole words."""
+        return re.search(rf"(?<!\w){re.escape(choice.lower())}(?!\w)", self.lowered) is not None
+
 
 def _naming_words(field_ref: FieldRef) -> frozenset[str]:
     """The words by which a task names an input: ``payment_id`` by "payment"."""
     return (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
+
+
+def _choice(value: str, choices: Sequence[str]) -> str | None:
+    return next((c for c in choices if c.lower() == value.lower()), None)
 
 
 def _typed(value: str, kind: str | None) -> Any:
