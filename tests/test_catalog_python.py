@@ -145,6 +145,19 @@ def test_callable_without_source_uses_its_docstring_as_body() -> None:
     assert skill.description == "Upper-case the text."
 
 
+def test_an_annotation_that_cannot_be_resolved_leaves_the_others_typed() -> None:
+    Reason = Literal["duplicate", "other"]  # local: unresolvable under postponed annotations
+
+    def refund(order_id: str, amount_cents: int = 0, reason: Reason = "other") -> None:
+        """Refund an order."""
+
+    [skill] = skills_from_callables([refund])
+    props = skill.parameters["properties"]
+    assert props["order_id"] == {"type": "string"}
+    assert props["amount_cents"] == {"type": "integer", "default": 0}
+    assert props["reason"] == {"default": "other"}  # any value
+
+
 def test_callable_returning_none_has_no_outputs() -> None:
     def log(message: str) -> None:
         """Write a line to the audit log."""

@@ -11,6 +11,7 @@ import enum
 import inspect
 import json
 import textwrap
+import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -53,11 +54,27 @@ def function_source(func: Any) -> str | None:
 
 
 def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """The resolved annotations of ``func``. One that cannot be resolved (a name local to
+    the function that defined ``func``, under ``from __future__ import annotations``) is left
+    out, meaning "any value", and does not cost the others their types."""
     try:
         return typing.get_type_hints(func, include_extras=True)
     except (NameError, TypeError, AttributeError):
-        # An unresolvable forward reference: fall back to "any value" for every argument.
-        return {}
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(func, "__globals__", {})
+    for name, annotation in getattr(func, "__annotations__", {}).items():
+        # A function of one annotation, in the same module: resolved as ``func``'s would be.
+        probe = types.FunctionType(_EMPTY_CODE, namespace)
+        probe.__annotations__ = {name: annotation}
+        try:
+            hints[name] = typing.get_type_hints(probe, include_extras=True)[name]
+        except (NameError, TypeError, AttributeError, SyntaxError):
+            continue
+    return hints
+
+
+_EMPTY_CODE = (lambda: None).__code__
 
 
 def _json_default(value: Any) -> tuple[bool, Any]:
