@@ -464,6 +464,18 @@ def test_an_inputs_allowed_value_is_read_where_the_task_uses_it() -> None:
     assert read("in celsius or fahrenheit, whichever").value(unit) is None
 
 
+def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
+    name = FieldRef("create_pet", "input", "name", "", "string", True)
+    title = FieldRef("publish_post", "input", "title", "", "string", True)
+    read = _TaskText.read
+    assert read("add a pet named Rex to the store").value(name) == "Rex"
+    assert read("add a pet named Rex to the store").value(title) is None  # named: a name
+    assert read("publish a post titled Launch").value(title) == "Launch"
+    assert read("create a repo called orchestrator").value(name) == "orchestrator"
+    assert read("I called the support line").value(name) is None  # not a name after it
+    assert read("add a pet named 'Rex Jr'").value(name) == "Rex Jr"  # quoted: every word
+
+
 def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:
     calls: list[tuple[str, int, str]] = []
 

@@ -59,6 +59,13 @@ _EDGES = ".,;:!?()[]{}<>"
 # Where a clause ends: a value written after it is not the input's named before it.
 _JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before", "after", "plus"})
 _CLAUSE_ENDS = frozenset(",;.!?")
+# "a pet named Rex": the word after one of these is a name, for an input named like one.
+_TITLING_WORDS = {
+    "named": frozenset(tokenize("name")),
+    "called": frozenset(tokenize("name title")),
+    "titled": frozenset(tokenize("title")),
+    "entitled": frozenset(tokenize("title")),
+}
 # An allowed value this long is the input's even where the task does not name the input
 # ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
 _DISTINCT_CHOICE = 5
@@ -79,6 +86,9 @@ class _TaskText:
     joins: frozenset[int]  # pieces that join clauses ("and", "then"): no value at or after them
     ends: frozenset[int]  # pieces that end a clause ("payment,"): no value after them
     lowered: str  # the whole task, lower-cased: where an input's allowed values are looked for
+    # The word after "named", "called" or "titled" ("a pet named Rex"): a name or a title
+    # (the words of the inputs it can be), unquoted.
+    titles: tuple[tuple[frozenset[str], str], ...]
 
     @classmethod
     def read(cls, task: str) -> _TaskText:
@@ -93,12 +103,23 @@ class _TaskText:
             else:  # the whole piece: "o-42", not the "42" in it
                 values.setdefault(n, _POSSESSIVE.sub("", found[n].group().strip(_EDGES)))
         raw = [m.group() for m in found]
+        pieces = tuple(frozenset(tokenize(piece)) for piece in raw)
+        joins = frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS)
+        titles = tuple(
+            (_TITLING_WORDS[piece.lower()], _POSSESSIVE.sub("", raw[n + 1].strip(_EDGES)))
+            for n, piece in enumerate(raw[:-1])
+            if piece.lower() in _TITLING_WORDS
+            and n + 1 not in values
+            and n + 1 not in joins
+            and pieces[n + 1]  # not "called the ..."
+        )
         return cls(
-            tuple(frozenset(tokenize(piece)) for piece in raw),
+            pieces,
             values,
-            frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS),
+            joins,
             frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
             task.lower(),
+            titles,
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -112,18 +133,17 @@ class _TaskText:
         of the input's type ("five" for an integer) or among its allowed values. An allowed
         value the task uses is the input's without a name before it ("in fahrenheit"), when
         it is the only one used and distinctive (the task names the input, or the value is not
-        a short word like "high"). None when it writes none."""
+        a short word like "high"); so is the word after "named" or "called" for a name or a
+        title ("a pet named Rex"). None when it writes none."""
         words = _naming_words(field_ref)
         named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
         if field_ref.choices:
             used = [c for c in field_ref.choices if self._uses(c)]
             if len(used) == 1 and (named or len(used[0]) >= _DISTINCT_CHOICE):
                 return used[0]
-        if not named:
-            return None
         others = others - words
         found: list[tuple[int, Any]] = []
-        for n, piece in enumerate(self.pieces):
+        for n, piece in enumerate(self.pieces if named else ()):
             if not piece & words:
                 continue
             for at in range(n, min(n + _VALUE_WINDOW + 1, len(self.pieces))):
@@ -138,7 +158,11 @@ class _TaskText:
                     break
                 if (at > n and self.pieces[at] & others) or at in self.ends:
                     break
-        return min(found, key=lambda f: f[0])[1] if found else None
+        if found:
+            return min(found, key=lambda f: f[0])[1]
+        if field_ref.type in (None, "string"):  # "a pet named Rex" gives the pet's name
+            return next((title for kinds, title in self.titles if words and words <= kinds), None)
+        return None
 
     def _uses(self, choice: str) -> bool:
         """Whether the task holds ``choice`` as whole words."""
