@@ -43,7 +43,7 @@ from orchestrator.planning import (
     split_subgoals,
 )
 from orchestrator.planning._fields import FieldRef
-from orchestrator.planning._planner import _TaskText
+from orchestrator.planning._task_text import TaskText
 from orchestrator.routing import Match, RouteResult, SkillRouter
 
 pytestmark = pytest.mark.anyio
@@ -399,7 +399,7 @@ def test_a_value_is_read_for_an_input_only_within_its_clause_and_of_its_type() -
     order_id = FieldRef("refund_order", "input", "order_id", "", "string", True)
     count = FieldRef("send_reminders", "input", "count", "", "integer", True)
     email = FieldRef("find_user", "input", "email", "", "string", True)
-    read = _TaskText.read
+    read = TaskText.read
     assert read("refund order o-42.").value(order_id) == "o-42"  # the whole piece, no stop
     assert read("refund the order with id (o-42) please").value(order_id) == "o-42"
     assert read("refund order 'A 42', then email me").value(order_id) == "A 42"
@@ -452,7 +452,7 @@ def test_an_input_the_task_names_without_writing_its_value_gets_a_producer(
 def test_an_inputs_allowed_value_is_read_where_the_task_uses_it() -> None:
     unit = FieldRef("forecast", "input", "unit", "", "string", False, ("celsius", "fahrenheit"))
     priority = FieldRef("ticket", "input", "priority", "", "string", True, ("low", "high"))
-    read = _TaskText.read
+    read = TaskText.read
     # A distinctive value needs no name before it; a short word does.
     assert read("the forecast for Lisbon in Fahrenheit").value(unit) == "fahrenheit"
     assert read("open a high priority ticket").value(priority) == "high"
@@ -467,7 +467,7 @@ def test_an_inputs_allowed_value_is_read_where_the_task_uses_it() -> None:
 def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
     name = FieldRef("create_pet", "input", "name", "", "string", True)
     title = FieldRef("publish_post", "input", "title", "", "string", True)
-    read = _TaskText.read
+    read = TaskText.read
     assert read("add a pet named Rex to the store").value(name) == "Rex"
     assert read("add a pet named Rex to the store").value(title) is None  # named: a name
     assert read("publish a post titled Launch").value(title) == "Launch"

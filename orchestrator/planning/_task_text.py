@@ -1,0 +1,165 @@
+"""The values a task writes for the inputs of its skills ("refund payment pi_3Mt..." gives
+``payment_id``), read without an LLM.
+
+The planner asks two things of it: whether the task gives an input (then no producer is planned
+for it) and what the value is (a run passes it). A value counts only where reading it is safe:
+right after the input is named, in the same clause, of the input's type and among its allowed
+values; an allowed value the task uses; or the word after "named" for a name.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.planning._fields import FieldRef
+from orchestrator.routing._text import tokenize
+
+__all__ = ["TaskText", "naming_words"]
+
+# Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
+_ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
+# A value written in the task: a quoted string, a token with a digit, an e-mail address. A quote
+# opens and closes at a word's edge: apostrophes ("Corp's stock ... I've") quote nothing.
+_LITERAL = re.compile(r"""(?<!\w)'[^']+'(?!\w)|"[^"]+"|\b\w*\d\w*\b|\S+@\S+""")
+# What is not part of an unquoted value written in the task: punctuation at its edges, a
+# possessive ("pi_3Mt's").
+_EDGES = ".,;:!?()[]{}<>"
+# Where a clause ends: a value written after it is not the input's named before it.
+_JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before", "after", "plus"})
+_CLAUSE_ENDS = frozenset(",;.!?")
+# "a pet named Rex": the word after one of these is a name, for an input named like one.
+_TITLING_WORDS = {
+    "named": frozenset(tokenize("name")),
+    "called": frozenset(tokenize("name title")),
+    "titled": frozenset(tokenize("title")),
+    "entitled": frozenset(tokenize("title")),
+}
+# An allowed value this long is the input's even where the task does not name the input
+# ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
+_DISTINCT_CHOICE = 5
+_POSSESSIVE = re.compile(r"'s$")
+
+
+# How many words after naming an input the task may write its value ("my access token is abc123").
+_VALUE_WINDOW = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TaskText:
+    """The task's words, piece by piece (whitespace-separated), the values written in it, by the
+    piece each starts in, and where a clause ends: a value is not written across one."""
+
+    pieces: tuple[frozenset[str], ...]
+    values: Mapping[int, str]
+    joins: frozenset[int]  # pieces that join clauses ("and", "then"): no value at or after them
+    ends: frozenset[int]  # pieces that end a clause ("payment,"): no value after them
+    lowered: str  # the whole task, lower-cased: where an input's allowed values are looked for
+    # The word after "named", "called" or "titled" ("a pet named Rex"): a name or a title
+    # (the words of the inputs it can be), unquoted.
+    titles: tuple[tuple[frozenset[str], str], ...]
+
+    @classmethod
+    def read(cls, task: str) -> TaskText:
+        found = list(re.finditer(r"\S+", task))
+        starts = [m.start() for m in found]
+        values: dict[int, str] = {}
+        for literal in _LITERAL.finditer(task):
+            n = bisect.bisect_right(starts, literal.start()) - 1
+            text = literal.group()
+            if text[0] in "'\"":  # quoted: what the quotes hold
+                values.setdefault(n, text[1:-1])
+            else:  # the whole piece: "o-42", not the "42" in it
+                values.setdefault(n, _POSSESSIVE.sub("", found[n].group().strip(_EDGES)))
+        raw = [m.group() for m in found]
+        pieces = tuple(frozenset(tokenize(piece)) for piece in raw)
+        joins = frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS)
+        titles = tuple(
+            (_TITLING_WORDS[piece.lower()], _POSSESSIVE.sub("", raw[n + 1].strip(_EDGES)))
+            for n, piece in enumerate(raw[:-1])
+            if piece.lower() in _TITLING_WORDS
+            and n + 1 not in values
+            and n + 1 not in joins
+            and pieces[n + 1]  # not "called the ..."
+        )
+        return cls(
+            pieces,
+            values,
+            joins,
+            frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
+            task.lower(),
+            titles,
+        )
+
+    def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
+        """The value the task writes for an input, as the input's JSON type: it names the input
+        and writes a value right after, in the same clause ("refund payment pi_3Mt...", "my
+        access token is abc123"), so no producer is needed. A value elsewhere is another
+        input's ("refund jane@example.com's last order" names the order but gives the
+        customer's e-mail; "email the user and then send 5 reminders"), and so is one written
+        after another input is named (``others``: the words naming the other inputs in play;
+        "the customer by email jane@example.com" gives the e-mail, not the customer id) or not
+        of the input's type ("five" for an integer) or among its allowed values. An allowed
+        value the task uses is the input's without a name before it ("in fahrenheit"), when
+        it is the only one used and distinctive (the task names the input, or the value is not
+        a short word like "high"); so is the word after "named" or "called" for a name or a
+        title ("a pet named Rex"). None when it writes none."""
+        words = naming_words(field_ref)
+        named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
+        if field_ref.choices:
+            used = [c for c in field_ref.choices if self._uses(c)]
+            if len(used) == 1 and (named or len(used[0]) >= _DISTINCT_CHOICE):
+                return used[0]
+        others = others - words
+        found: list[tuple[int, Any]] = []
+        for n, piece in enumerate(self.pieces if named else ()):
+            if not piece & words:
+                continue
+            for at in range(n, min(n + _VALUE_WINDOW + 1, len(self.pieces))):
+                if at > n and at in self.joins:
+                    break
+                if at in self.values:
+                    value = _typed(self.values[at], field_ref.type)
+                    if field_ref.choices:  # one of them, as the schema spells it
+                        value = _choice(str(value), field_ref.choices)
+                    if value is not None:
+                        found.append((at - n, value))
+                    break
+                if (at > n and self.pieces[at] & others) or at in self.ends:
+                    break
+        if found:
+            return min(found, key=lambda f: f[0])[1]
+        if field_ref.type in (None, "string"):  # "a pet named Rex" gives the pet's name
+            return next((title for kinds, title in self.titles if words and words <= kinds), None)
+        return None
+
+    def _uses(self, choice: str) -> bool:
+        """Whether the task holds ``choice`` as whole words."""
+        return re.search(rf"(?<!\w){re.escape(choice.lower())}(?!\w)", self.lowered) is not None
+
+
+def naming_words(field_ref: FieldRef) -> frozenset[str]:
+    """The words by which a task names an input: ``payment_id`` by "payment"."""
+    return (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
+
+
+def _choice(value: str, choices: Sequence[str]) -> str | None:
+    return next((c for c in choices if c.lower() == value.lower()), None)
+
+
+def _typed(value: str, kind: str | None) -> Any:
+    """A value read from the task as its input's JSON type; None when it is not one (a value
+    the task writes for an integer input that is not a number is not that input's)."""
+    if kind in (None, "string"):
+        return value
+    if kind == "integer" and re.fullmatch(r"[+-]?\d+", value):
+        return int(value)
+    if kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
