@@ -119,8 +119,10 @@ def test_a_value_written_after_another_input_is_named_is_only_that_inputs(
         "look up the customer by email jane@example.com and open a support ticket about the "
         "double charge"
     )
-    # The ticket's customer_id is named first ("customer"), but the value follows "email".
-    assert plan.stated_inputs == {"find_customer.email": "jane@example.com"}
+    # The ticket's customer_id is named first ("customer"), but the value follows "email"; the
+    # one address written is also the ticket's requester e-mail.
+    assert plan.stated_inputs["find_customer.email"] == "jane@example.com"
+    assert plan.stated_for("create_support_ticket") == {"requester_email": "jane@example.com"}
 
 
 def test_run_calls_a_bound_langchain_tool(
@@ -205,7 +207,7 @@ def test_run_over_a_python_catalog_calls_its_functions(tmp_path: Path) -> None:
 def test_a_run_lacking_an_input_says_how_to_give_it(tmp_path: Path) -> None:
     catalog = tmp_path / "shop_hint_tools.py"
     catalog.write_text(SHOP)
-    args = ["run", "refund jane@example.com's last order", "--catalog", str(catalog), "--index",
+    args = ["run", "refund the customer's last order", "--catalog", str(catalog), "--index",
             str(tmp_path / "index")]  # fmt: skip
     lacking = _invoke(*args)
     assert lacking.exit_code == 1

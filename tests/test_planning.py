@@ -464,6 +464,18 @@ def test_an_inputs_allowed_value_is_read_where_the_task_uses_it() -> None:
     assert read("in celsius or fahrenheit, whichever").value(unit) is None
 
 
+def test_the_one_address_url_or_date_a_task_writes_is_the_input_named_like_it() -> None:
+    email = FieldRef("find_order", "input", "customer_email", "", "string", True)
+    url = FieldRef("summarize", "input", "page_url", "", "string", True)
+    day = FieldRef("book", "input", "start_date", "", "string", True)
+    read = TaskText.read
+    assert read("refund jane@example.com's last order").value(email) == "jane@example.com"
+    assert read("merge jane@example.com into jo@example.com").value(email) is None  # which?
+    assert read("summarize https://example.com/post.").value(url) == "https://example.com/post"
+    assert read("book the room for 2026-12-24, two nights").value(day) == "2026-12-24"
+    assert read("book the room for 2026-12-24").value(email) is None  # not its kind
+
+
 def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
     name = FieldRef("create_pet", "input", "name", "", "string", True)
     title = FieldRef("publish_post", "input", "title", "", "string", True)

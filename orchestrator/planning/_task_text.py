@@ -4,7 +4,8 @@
 The planner asks two things of it: whether the task gives an input (then no producer is planned
 for it) and what the value is (a run passes it). A value counts only where reading it is safe:
 right after the input is named, in the same clause, of the input's type and among its allowed
-values; an allowed value the task uses; or the word after "named" for a name.
+values; an allowed value the task uses; the one e-mail address (URL, date) it writes, for an
+input named like one; or the word after "named" for a name.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ _TITLING_WORDS = {
     "titled": frozenset(tokenize("title")),
     "entitled": frozenset(tokenize("title")),
 }
+# Values whose shape says which input they are for, when the task writes only one of a kind
+# and the input is named like the kind: the words naming such inputs, and the shape.
+_SHAPES = {
+    "email": (frozenset(tokenize("email mail")), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    "url": (frozenset(tokenize("url uri link website")), re.compile(r"https?://[^\s'\"<>]+")),
+    "date": (frozenset(tokenize("date")), re.compile(r"\b\d{4}-\d{2}-\d{2}\b")),
+}
 # An allowed value this long is the input's even where the task does not name the input
 # ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
 _DISTINCT_CHOICE = 5
@@ -61,6 +69,8 @@ class TaskText:
     # The word after "named", "called" or "titled" ("a pet named Rex"): a name or a title
     # (the words of the inputs it can be), unquoted.
     titles: tuple[tuple[frozenset[str], str], ...]
+    # The e-mail addresses, URLs and dates written in the task, by kind (_SHAPES), once each.
+    shaped: Mapping[str, tuple[str, ...]]
 
     @classmethod
     def read(cls, task: str) -> TaskText:
@@ -92,6 +102,10 @@ class TaskText:
             frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
             task.lower(),
             titles,
+            {
+                kind: tuple(dict.fromkeys(m.group().rstrip(_EDGES) for m in pattern.finditer(task)))
+                for kind, (_, pattern) in _SHAPES.items()
+            },
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -105,8 +119,10 @@ class TaskText:
         of the input's type ("five" for an integer) or among its allowed values. An allowed
         value the task uses is the input's without a name before it ("in fahrenheit"), when
         it is the only one used and distinctive (the task names the input, or the value is not
-        a short word like "high"); so is the word after "named" or "called" for a name or a
-        title ("a pet named Rex"). None when it writes none."""
+        a short word like "high"); so is the one e-mail address, URL or date the task writes
+        for an input named like it ("refund jane@example.com's order" for ``customer_email``),
+        and the word after "named" or "called" for a name or a title ("a pet named Rex"). None
+        when it writes none."""
         words = naming_words(field_ref)
         named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
         if field_ref.choices:
@@ -132,9 +148,14 @@ class TaskText:
                     break
         if found:
             return min(found, key=lambda f: f[0])[1]
-        if field_ref.type in (None, "string"):  # "a pet named Rex" gives the pet's name
-            return next((title for kinds, title in self.titles if words and words <= kinds), None)
-        return None
+        if field_ref.type not in (None, "string"):
+            return None
+        for kind, (kind_words, _) in _SHAPES.items():
+            # "refund jane@example.com's last order": the one address is the customer e-mail.
+            if field_ref.words & kind_words and len(self.shaped[kind]) == 1:
+                return self.shaped[kind][0]
+        # "a pet named Rex" gives the pet's name
+        return next((title for kinds, title in self.titles if words and words <= kinds), None)
 
     def _uses(self, choice: str) -> bool:
         """Whether the task holds ``choice`` as whole words."""
