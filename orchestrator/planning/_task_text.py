@@ -58,8 +58,10 @@ _VALUE_WINDOW = 3
 
 @dataclass(frozen=True, slots=True)
 class TaskText:
-    """The task's words, piece by piece (whitespace-separated), the values written in it, by the
-    piece each starts in, and where a clause ends: a value is not written across one."""
+    """A task read once for the values it writes: its words piece by piece (whitespace-
+    separated), the values written in it by the piece each starts in, where clauses end (a value
+    is not written across one), and the names, addresses and dates it holds. ``value`` reads
+    what it gives one input."""
 
     pieces: tuple[frozenset[str], ...]
     values: Mapping[int, str]
