@@ -485,6 +485,16 @@ def _print_decisions(result: Any) -> None:
         f"reroutes: {result.log.count('reroute')}   retries: {result.log.count('retry')}   "
         f"cost: {result.cost:.4g}   {result.elapsed_ms:.0f} ms"
     )
+    if result.path:  # what the run produced: the last step's output (all of them with --json)
+        last = result.path[-1]
+        shown = json.dumps(result.outputs.get(last), default=str)
+        if len(shown) > _RESULT_CHARS:
+            shown = shown[: _RESULT_CHARS - 3] + "..."
+        console.print(f"result of {last}: {shown}", markup=False, highlight=False)
+
+
+# How much of the last step's output the run's table shows.
+_RESULT_CHARS = 400
 
 
 @app.command("run")

@@ -106,6 +106,7 @@ def test_run_calls_a_bound_function_with_the_value_the_task_writes(
 
     assert written_tools.CALLS == ["pi_3MtwBw"]
     assert "payment_id='pi_3MtwBw'" in result.stdout  # the plan says where it came from
+    assert 'result of refund_payment: {"refund_id": "re_1"' in result.stdout  # and what it made
 
 
 def test_a_value_written_after_another_input_is_named_is_only_that_inputs(
