@@ -22,7 +22,7 @@ import anyio.to_thread
 from orchestrator._blocked import blocked_steps, missing_arguments
 from orchestrator._keyword_tools import Tool, tools_invoker
 from orchestrator.catalog import Skill
-from orchestrator.catalog._modules import catalog_tools
+from orchestrator.catalog._modules import catalog_servers, catalog_tools
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
     CheckingInvoker,
@@ -52,6 +52,7 @@ from orchestrator.telemetry import span, traced_run
 if TYPE_CHECKING:
     from orchestrator.catalog import CatalogSource
     from orchestrator.effort import EffortRouter
+    from orchestrator.integrations.mcp import ServerSpec
     from orchestrator.routing import Embedder, SkillRouter
 
 __all__ = ["Orchestrator", "TaskResult"]
@@ -164,14 +165,17 @@ class Orchestrator:
         from orchestrator.routing import SkillRouter
 
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        # What the catalog brings to run its skills: its functions, or its MCP servers.
+        self.tools: Mapping[str, Tool] = {}
+        self.servers: list[ServerSpec] | None = None
         if isinstance(catalog, SkillRouter):
             self.router = catalog
-            self.tools: Mapping[str, Tool] = {}
         else:
             self.router = SkillRouter.from_catalog(
                 catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
             )
             self.tools = catalog_tools(catalog)
+            self.servers = catalog_servers(catalog)
         self.usage_file: Path | None = None
         if isinstance(usage, str | Path):
             self.usage_file = Path(usage)
@@ -209,15 +213,17 @@ class Orchestrator:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _invoker(self, tools: Mapping[str, Tool] | Invoker | None) -> Invoker:
+    def _invoker(
+        self, tools: Mapping[str, Tool] | Invoker | None, others: Invoker | None = None
+    ) -> Invoker:
         if isinstance(tools, Invoker):
             return tools
-        if tools is None and not self.tools:
+        if tools is None and not self.tools and others is None:
             raise TypeError(
                 "run() needs tools=: functions by skill id or name, or an Invoker (only a "
-                "catalog of functions or a Python file brings its own)"
+                "catalog of functions, a Python file or an mcpServers config brings its own)"
             )
-        return tools_invoker({**self.tools, **(tools or {})}, self.skills)
+        return tools_invoker({**self.tools, **(tools or {})}, self.skills, others=others)
 
     async def run(
         self,
@@ -233,7 +239,8 @@ class Orchestrator:
 
         ``tools`` are plain functions by skill id or name (called with keyword arguments) or any
         ``Invoker``. A catalog of functions (a Python file, or a list of callables) runs its own
-        functions, and ``tools`` replace or add some; other catalogs need ``tools``.
+        functions, and an ``mcpServers`` config its servers' tools (the servers started for the
+        run); ``tools`` replace or add some. Other catalogs need ``tools``.
         ``inputs`` are values the task already has, by parameter name (or
         ``"skill_id.param"``); the values the task writes (``plan.stated_inputs``) join them,
         the caller's winning. ``plan`` reuses a plan made earlier (``aplan``) for this task;
@@ -245,6 +252,15 @@ class Orchestrator:
         ones (``CheckingInvoker``). With an escalation handler, the missing inputs are first
         asked for, once.
         """
+        if self.servers is not None and not isinstance(tools, Invoker):
+            # An mcpServers config: its servers run for this task, and serve what tools do not.
+            from orchestrator.integrations.mcp import McpInvoker, McpServers
+
+            async with McpServers(self.servers, policy=self.policy.mcp) as live:
+                served = self._invoker(tools, others=McpInvoker(live, self.skills))
+                return await self.run(
+                    task, tools=served, inputs=inputs, plan=plan, graph=graph, log=log
+                )
         started = time.perf_counter()
         tool_invoker = self._invoker(tools)
         input_requests = 0

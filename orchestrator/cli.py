@@ -566,9 +566,8 @@ def run_command(
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
-    from orchestrator.catalog._modules import catalog_tools
+    from orchestrator.catalog._modules import catalog_servers, catalog_tools
     from orchestrator.graph import load_graph
-    from orchestrator.integrations.mcp._config import is_servers_config_file, load_servers_config
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
 
@@ -588,7 +587,7 @@ def run_command(
         # A Python catalog's functions are its tools and an mcpServers config's servers serve
         # its tools (--tool may replace some); any other catalog is simulated.
         own = catalog_tools(catalog)
-        servers = load_servers_config(catalog) if is_servers_config_file(catalog) else None
+        servers = catalog_servers(catalog)
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the

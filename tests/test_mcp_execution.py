@@ -246,3 +246,32 @@ async def test_an_orchestrator_run_over_mcp_tools_starts_only_with_their_require
         assert ledger_lines(ledger)[-1] == 'append_journal\t{"text": "hello"}'
         # The step's output is the tool's structured content, checked against its outputSchema.
         assert done.outputs["f/append_journal"] == {"result": "appended 'hello'"}
+
+
+async def test_an_orchestrator_over_an_mcp_config_starts_its_servers_to_run_a_task(
+    tmp_path: Path,
+) -> None:
+    from mcp_servers import write_config
+
+    from orchestrator import Orchestrator
+
+    ledger = tmp_path / "ledger"
+    config = write_config(tmp_path / "servers.json", {"f": faulty_server(ledger)})
+    orchestrator = Orchestrator(config, index_dir=tmp_path / "index")
+    done = await orchestrator.run("append a line to the journal", inputs={"text": "hello"})
+    assert done.outcome == "completed" and done.path[-1] == "f/append_journal"
+    assert ledger_lines(ledger)[-1] == 'append_journal\t{"text": "hello"}'  # the server ran it
+    # A function given for one of its tools replaces that tool; the servers serve the rest.
+    calls: list[str] = []
+
+    def append_journal(text: str) -> dict[str, str]:
+        calls.append(text)
+        return {"result": "kept locally"}
+
+    local = await orchestrator.run(
+        "append a line to the journal",
+        inputs={"text": "again"},
+        tools={"f/append_journal": append_journal},
+    )
+    assert local.outputs["f/append_journal"] == {"result": "kept locally"} and calls == ["again"]
+    assert ledger_lines(ledger)[-1] == 'append_journal\t{"text": "hello"}'
