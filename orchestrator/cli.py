@@ -398,7 +398,15 @@ def _run_task(
 
     if servers is not None:
         return anyio.run(on_servers, servers)
-    return anyio.run(run, SimulatedInvoker(orchestrator.skills.values()))
+    simulated = SimulatedInvoker(orchestrator.skills.values())
+    result = anyio.run(run, simulated)
+    for skill, missing in simulated.lacking.items():  # a dry run goes on; a real one would not
+        err_console.print(
+            f"note: simulated {skill} ran without {', '.join(missing)}, which a real tool needs: "
+            "give it with --inputs or write it in the task",
+            highlight=False,
+        )
+    return result
 
 
 def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> None:

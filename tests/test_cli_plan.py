@@ -126,6 +126,18 @@ def test_a_value_written_after_another_input_is_named_is_only_that_inputs(
     assert plan.stated_for("create_support_ticket") == {"requester_email": "jane@example.com"}
 
 
+def test_a_simulated_run_says_which_required_arguments_its_tools_lacked(
+    index_dir: Path,
+) -> None:
+    args = ["--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "--json"]
+    unwritten = _invoke("run", "refund the customer's last card payment", *args)
+    assert unwritten.exit_code == 0, unwritten.output  # a dry run goes on
+    note = " ".join(unwritten.stderr.split())
+    assert "ran without payment_id, which a real tool needs" in note
+    written = _invoke("run", "refund payment pi_3MtwBw", *args)
+    assert written.exit_code == 0 and "ran without" not in written.stderr
+
+
 def test_run_calls_a_bound_langchain_tool(
     index_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -125,19 +125,26 @@ class SimulatedInvoker:
     its declared latency), returning ``sample_output`` for its outputs schema.
 
     ``tools`` is a tool graph (its tool nodes) or a catalog's skills (whatever graph a plan makes
-    of them); a tool's output is built on its first call.
+    of them); a tool's output is built on its first call. A skill called without some of its
+    required arguments still answers (a dry run goes on), and ``lacking`` records which.
     """
 
     def __init__(self, tools: ToolGraph | Iterable[Skill], *, latency_scale: float = 0.0) -> None:
         if isinstance(tools, ToolGraph):
             nodes = [tools.node(t) for t in tools.tools()]
             described = [(n.name, n.outputs, n.latency_ms) for n in nodes]
+            required: dict[str, tuple[str, ...]] = {}
         else:
-            described = [(s.id, s.outputs, s.latency_ms) for s in tools]
+            skills = list(tools)
+            described = [(s.id, s.outputs, s.latency_ms) for s in skills]
+            required = {s.id: _required(s) for s in skills}
         self._schemas = {name: outputs for name, outputs, _ in described}
         self._latency_ms = {name: latency for name, _, latency in described}
+        self._required = required
         self._outputs: dict[str, dict[str, Any]] = {}
         self.latency_scale = latency_scale
+        # The required arguments each simulated skill was called without, by skill id.
+        self.lacking: dict[str, tuple[str, ...]] = {}
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """Any arguments will do for a simulated tool; a tool not simulated cannot be called."""
@@ -146,9 +153,17 @@ class SimulatedInvoker:
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         if tool not in self._schemas:
             raise ToolUnavailableError("not a simulated tool", tool=tool)
+        missing = tuple(name for name in self._required.get(tool, ()) if name not in arguments)
+        if missing:
+            self.lacking[tool] = missing
         output = self._outputs.get(tool)
         if output is None:
             output = self._outputs[tool] = sample_output(tool, self._schemas[tool])
         if self.latency_scale > 0:
             await anyio.sleep(self._latency_ms[tool] * self.latency_scale / 1000.0)
         return dict(output)
+
+
+def _required(skill: Skill) -> tuple[str, ...]:
+    required = skill.parameters.get("required")
+    return tuple(str(name) for name in required) if isinstance(required, list) else ()
