@@ -374,10 +374,11 @@ def _run_task(
     faults: list[Any] | None = None,
     inputs: dict[str, Any] | None = None,
     servers: list[Any] | None = None,
-) -> Any:
+) -> tuple[Any, dict[str, tuple[str, ...]]]:
     """Plan and run ``task``: catalog tools are simulated from their outputs schema unless bound
     to a real function, or called on their live MCP ``servers`` (an ``mcpServers`` config's,
-    started for the run and stopped after it); ``faults`` are injected around all of them."""
+    started for the run and stopped after it); ``faults`` are injected around all of them.
+    Returns the result and the required arguments simulated tools ran without."""
     import anyio
 
     from orchestrator._keyword_tools import tools_invoker
@@ -397,16 +398,20 @@ def _run_task(
             return await run(McpInvoker(live, orchestrator.skills))
 
     if servers is not None:
-        return anyio.run(on_servers, servers)
+        return anyio.run(on_servers, servers), {}
     simulated = SimulatedInvoker(orchestrator.skills.values())
-    result = anyio.run(run, simulated)
-    for skill, missing in simulated.lacking.items():  # a dry run goes on; a real one would not
+    return anyio.run(run, simulated), simulated.lacking
+
+
+def _note_lacking(lacking: dict[str, tuple[str, ...]]) -> None:
+    """Say which required arguments simulated tools ran without: a dry run goes on, a real
+    tool would refuse."""
+    for skill, missing in lacking.items():
         err_console.print(
             f"note: simulated {skill} ran without {', '.join(missing)}, which a real tool needs: "
             "give it with --inputs or write it in the task",
             highlight=False,
         )
-    return result
 
 
 def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> None:
@@ -614,7 +619,7 @@ def run_command(
         known = len(orchestrator.usage) if orchestrator.usage is not None else 0
         tool_graph = load_graph(graph) if graph is not None else None
         with tracing(trace_file):
-            result = _run_task(
+            result, lacking = _run_task(
                 orchestrator,
                 task,
                 graph=tool_graph,
@@ -641,6 +646,7 @@ def run_command(
                 if learned
                 else f"not learned: only runs that reach their own goal are counted in {usage}"
             )
+    _note_lacking(lacking)
     if result.outcome not in ("completed", "demoted"):
         raise typer.Exit(1)
 
@@ -685,7 +691,7 @@ def demo(
         plans = [orchestrator.planner.plan(task) for task in DEMO_TASKS]
         faults = _demo_faults(plans[0])
         with tracing(trace_file):
-            run = _run_task(orchestrator, DEMO_RUN, faults=faults)
+            run, lacking = _run_task(orchestrator, DEMO_RUN, faults=faults)
     if json_out:
         for result, plan in zip(results, plans, strict=True):
             line = _result_line(result, None)
@@ -701,6 +707,7 @@ def demo(
     console.print(f"\n[bold]run with injected faults[/] ({injected}):")
     _print_plan(run.plan)
     _print_decisions(run)
+    _note_lacking(lacking)
 
 
 # --- scenario commands (issue 3) ---
