@@ -55,3 +55,12 @@ def test_mcp_plan_and_run_waits_for_the_timezone_then_heals_onto_the_other_serve
     other = "time_a" if first.startswith("time_b/") else "time_b"
     assert f"completed via {other}/get_current_time" in out and "reroute" in out
     assert "'timezone': 'Asia/Tokyo'" in out  # the structured content, as the step's output
+
+
+@pytest.mark.slow
+def test_functions_as_catalog_plans_the_lookup_and_runs_on_the_values_the_task_writes() -> None:
+    out = _run("functions_as_catalog.py")
+    assert "given {'customer_email': 'jane@example.com'}" in out
+    assert "given {'reason': 'duplicate'}" in out
+    assert "completed via find_order > refund_order; LLM calls: 0" in out
+    assert "'refund_order': {'refund_id': 're_1', 'order_id': 'o-42'" in out  # fed by find_order
