@@ -66,6 +66,11 @@ class Skill(BaseModel):
         props = self.parameters.get("properties")
         return list(props) if isinstance(props, dict) else []
 
+    def required_parameters(self) -> list[str]:
+        """The arguments the schema requires, in its order."""
+        required = self.parameters.get("required")
+        return [n for n in required if isinstance(n, str)] if isinstance(required, list) else []
+
     def fingerprint(self) -> str:
         """A stable hash of everything routing reads; equal fingerprints need no re-embedding."""
         payload = json.dumps(

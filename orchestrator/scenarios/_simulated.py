@@ -137,7 +137,7 @@ class SimulatedInvoker:
         else:
             skills = list(tools)
             described = [(s.id, s.outputs, s.latency_ms) for s in skills]
-            required = {s.id: _required(s) for s in skills}
+            required = {s.id: tuple(s.required_parameters()) for s in skills}
         self._schemas = {name: outputs for name, outputs, _ in described}
         self._latency_ms = {name: latency for name, _, latency in described}
         self._required = required
@@ -162,8 +162,3 @@ class SimulatedInvoker:
         if self.latency_scale > 0:
             await anyio.sleep(self._latency_ms[tool] * self.latency_scale / 1000.0)
         return dict(output)
-
-
-def _required(skill: Skill) -> tuple[str, ...]:
-    required = skill.parameters.get("required")
-    return tuple(str(name) for name in required) if isinstance(required, list) else ()

@@ -128,8 +128,8 @@ class McpInvoker:
 
     def _unfit(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         skill = self.skills.get(tool)
-        required = skill.parameters.get("required") if skill is not None else None
-        missing = [n for n in required or () if isinstance(n, str) and n not in names]
+        required = skill.required_parameters() if skill is not None else []
+        missing = [n for n in required if n not in names]
         if not missing:
             return None
         return ArgumentRefusal(
