@@ -309,3 +309,14 @@ def test_every_sample_catalog_skill_is_simulated_with_a_valid_output() -> None:
     for skill in load_catalog(SAMPLE_CATALOG):
         if skill.outputs:
             Draft202012Validator(skill.outputs).validate(sample_output(skill.id, skill.outputs))
+
+
+def test_a_simulated_skill_notes_the_required_arguments_it_was_called_without() -> None:
+    [refund] = [s for s in load_catalog(SAMPLE_CATALOG) if s.id == "refund_payment"]
+    simulated = SimulatedInvoker([refund])
+    # The executor's envelope holds the run's inputs; bound arguments are the mapping itself.
+    anyio.run(simulated.invoke, "refund_payment", {"inputs": {"payment_id": "p"}, "upstream": {}})
+    anyio.run(simulated.invoke, "refund_payment", {"payment_id": "p"})
+    assert simulated.lacking == {}
+    anyio.run(simulated.invoke, "refund_payment", {"inputs": {"task": "refund"}, "upstream": {}})
+    assert simulated.lacking == {"refund_payment": ("payment_id",)}

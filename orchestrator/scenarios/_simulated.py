@@ -12,7 +12,7 @@ import anyio
 from orchestrator.catalog import Skill
 from orchestrator.catalog._schema import resolve_ref
 from orchestrator.errors import ToolUnavailableError
-from orchestrator.execution import ArgumentRefusal
+from orchestrator.execution import ArgumentRefusal, step_inputs
 from orchestrator.graph import ToolGraph
 
 __all__ = ["SimulatedInvoker", "sample_output"]
@@ -153,7 +153,8 @@ class SimulatedInvoker:
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         if tool not in self._schemas:
             raise ToolUnavailableError("not a simulated tool", tool=tool)
-        missing = tuple(name for name in self._required.get(tool, ()) if name not in arguments)
+        given = step_inputs(arguments)
+        missing = tuple(name for name in self._required.get(tool, ()) if name not in given)
         if missing:
             self.lacking[tool] = missing
         output = self._outputs.get(tool)
