@@ -104,6 +104,8 @@ class Planner:
         self._skills = {s.id: s for s in router.skills}
         # Producers of each input (consumer id, input name), ranked by what they are made for.
         self._producer_ranks: dict[tuple[str, str], dict[str, int]] = {}
+        # The words naming each skill's inputs (``_input_words``), read once per skill.
+        self._naming: dict[str, frozenset[str]] = {}
 
     @classmethod
     def from_router(
@@ -276,9 +278,10 @@ class Planner:
             self._add_recalled(drafts, recalled, ranked, len(goals), task)
         self._add_precedents(drafts)
         text = TaskText.read(task)
-        self._close(drafts, window, dict(inputs or {}), text)
+        stated: dict[str, Any] = {}  # what the task writes, by "skill_id.input"
+        self._close(drafts, window, dict(inputs or {}), text, stated)
         self._order_as_learned(drafts)
-        stated = self._stated(drafts, dict(inputs or {}), text)
+        self._add_stated(drafts, dict(inputs or {}), text, stated)
         return TaskPlan(
             task=task,
             subgoals=tuple(goals),
@@ -443,8 +446,10 @@ class Planner:
         window: Mapping[str, int],
         inputs: Mapping[str, Any],
         text: TaskText,
+        stated: dict[str, Any],
     ) -> None:
-        """Add producers for the required inputs the plan cannot otherwise fill.
+        """Add producers for the required inputs the plan cannot otherwise fill; those the task
+        writes need none, and their values go to ``stated``.
 
         A producer qualifies when the task itself ranks it within the prerequisite window (the
         task needs what it does) or it is already in the plan; when none does, one that can run
@@ -459,11 +464,11 @@ class Planner:
             for field_ref in input_fields(consumer.skill):
                 if not field_ref.required or given_input(inputs, consumer_id, field_ref.name):
                     continue
-                if (
-                    self.policy.mentioned_inputs_are_given
-                    and text.value(field_ref, named) is not None
-                ):
-                    continue  # the task writes it: a run passes it (``_stated``)
+                if self.policy.mentioned_inputs_are_given:
+                    value = text.value(field_ref, named)
+                    if value is not None:  # the task writes it: a run passes it
+                        stated[f"{consumer_id}.{field_ref.name}"] = value
+                        continue
                 if any(b.input == field_ref.name for b in consumer.bindings):
                     continue
                 # A near-duplicate of the consumer does its job; it does not feed it. A skill
@@ -509,16 +514,18 @@ class Planner:
                     Binding(field_ref.name, edge.producer, edge.output, edge.reason)
                 )
 
-    def _stated(
-        self, drafts: Mapping[str, _Draft], inputs: Mapping[str, Any], text: TaskText
-    ) -> dict[str, Any]:
-        """The values the task writes for the inputs of the planned skills (alternatives too),
-        by ``"skill_id.input"``, as the input's JSON type ("refund payment pi_3Mt..." gives
-        ``refund_payment.payment_id``): the inputs it gives, so that a run can call the skill
-        without asking for them. Not an input the caller gave or a planned step feeds."""
+    def _add_stated(
+        self,
+        drafts: Mapping[str, _Draft],
+        inputs: Mapping[str, Any],
+        text: TaskText,
+        stated: dict[str, Any],
+    ) -> None:
+        """Add to ``stated`` what the task writes for the other inputs of the planned skills
+        (optional ones, alternatives' ones), by ``"skill_id.input"``, as the input's JSON type:
+        a run passes them too. Not an input the caller gave or a planned step feeds."""
         if not self.policy.mentioned_inputs_are_given:
-            return {}
-        stated: dict[str, Any] = {}
+            return
         named = self._input_words(drafts)
         for skill_id, draft in drafts.items():
             fed = {b.input for b in draft.bindings}
@@ -526,7 +533,8 @@ class Planner:
                 for field_ref in input_fields(self._skills[option]):
                     name = field_ref.name
                     if (
-                        name in fed
+                        f"{option}.{name}" in stated  # read while closing the plan
+                        or name in fed
                         or given_input(inputs, option, name)
                         or any(
                             e.producer in drafts for e in self.dependencies.producers(option, name)
@@ -536,17 +544,18 @@ class Planner:
                     value = text.value(field_ref, named)
                     if value is not None:
                         stated[f"{option}.{name}"] = value
-        return stated
 
     def _input_words(self, skill_ids: Iterable[str]) -> frozenset[str]:
         """The words naming the inputs of these skills: a value a task writes after one of
         them is that input's."""
-        return frozenset(
-            word
-            for skill_id in skill_ids
-            for field_ref in input_fields(self._skills[skill_id])
-            for word in naming_words(field_ref)
-        )
+        words: set[str] = set()
+        for skill_id in skill_ids:
+            known = self._naming.get(skill_id)
+            if known is None:
+                fields = input_fields(self._skills[skill_id])
+                known = self._naming[skill_id] = frozenset().union(*map(naming_words, fields))
+            words |= known
+        return frozenset(words)
 
     def _made_for(
         self, consumer_id: str, field_ref: FieldRef, edges: Sequence[DependencyEdge]
