@@ -4,27 +4,21 @@ signatures before they are called, and before a run starts (``KeywordInvoker.ref
 A function is registered under a skill's id or name (``{"stripe_create_refund": refund}``).
 Its arguments come only from the caller's inputs and the producers' outputs
 (``BindingInvoker``), so whether a call can be made at all is known in advance.
-LangChain tools may stand beside the functions (``tools_invoker``).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 from orchestrator.catalog import Skill
-from orchestrator.catalog._langchain import is_langchain_tool
 from orchestrator.errors import ToolArgumentError
-from orchestrator.execution import ArgumentRefusal, CallableInvoker, CompositeInvoker, Invoker
+from orchestrator.execution import ArgumentRefusal, CallableInvoker
 
-if TYPE_CHECKING:
-    from langchain_core.tools import BaseTool
-
-__all__ = ["KeywordInvoker", "Tool", "ToolFunction", "keyword_tools", "tools_invoker"]
+__all__ = ["KeywordInvoker", "ToolFunction", "by_skill_id", "keyword_tools"]
 
 ToolFunction = Callable[..., Any]
-Tool: TypeAlias = "ToolFunction | BaseTool"
 
 
 def skill_ids(keys: Iterable[str], skills: Mapping[str, Skill]) -> dict[str, str]:
@@ -45,29 +39,6 @@ def keyword_tools(
     """Adapt plain functions (``def book(flight_id, seat)``) to the invoker's one-mapping call,
     keyed by skill id; a function may be registered under the skill's id or its name."""
     return dict(KeywordInvoker(functions, skills).tools)
-
-
-def tools_invoker(
-    tools: Mapping[str, Tool], skills: Mapping[str, Skill], *, others: Invoker | None = None
-) -> Invoker:
-    """Plain functions (``KeywordInvoker``) and LangChain tools, by skill id or name, as one
-    invoker that can tell before a run whether each can be called; ``others`` serves every
-    other skill (without it, they cannot be called)."""
-    chains: dict[str, Any] = {}
-    plain: dict[str, Any] = {}
-    for key, tool in tools.items():
-        (chains if is_langchain_tool(tool) else plain)[key] = tool
-    functions = KeywordInvoker(plain, skills)
-    if not chains and others is None:
-        return functions
-    routes: dict[str, Invoker] = dict.fromkeys(functions.tools, functions)
-    if chains:
-        # Loaded only here: LangChain is an extra, and a LangChain tool means it is installed.
-        from orchestrator.integrations.langchain import LangChainToolInvoker
-
-        langchain = LangChainToolInvoker(by_skill_id(chains, skills))
-        routes.update(dict.fromkeys(langchain.tools, langchain))
-    return CompositeInvoker(routes, default=others)
 
 
 class KeywordInvoker(CallableInvoker):

@@ -20,9 +20,9 @@ import anyio
 import anyio.to_thread
 
 from orchestrator._blocked import blocked_steps, missing_arguments
-from orchestrator._keyword_tools import Tool, tools_invoker
+from orchestrator._serving import Tool, serving, tools_invoker
 from orchestrator.catalog import Skill
-from orchestrator.catalog._modules import catalog_servers, catalog_tools
+from orchestrator.catalog._modules import catalog_tools
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
     CheckingInvoker,
@@ -37,6 +37,7 @@ from orchestrator.execution import (
     check_decision,
 )
 from orchestrator.graph import ToolGraph
+from orchestrator.integrations.mcp._config import config_servers
 from orchestrator.planning import (
     BindingInvoker,
     Decomposer,
@@ -175,7 +176,7 @@ class Orchestrator:
                 catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
             )
             self.tools = catalog_tools(catalog)
-            self.servers = catalog_servers(catalog)
+            self.servers = config_servers(catalog)
         self.usage_file: Path | None = None
         if isinstance(usage, str | Path):
             self.usage_file = Path(usage)
@@ -213,17 +214,15 @@ class Orchestrator:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _invoker(
-        self, tools: Mapping[str, Tool] | Invoker | None, others: Invoker | None = None
-    ) -> Invoker:
+    def _invoker(self, tools: Mapping[str, Tool] | Invoker | None) -> Invoker:
         if isinstance(tools, Invoker):
             return tools
-        if tools is None and not self.tools and others is None:
+        if tools is None and not self.tools:
             raise TypeError(
                 "run() needs tools=: functions by skill id or name, or an Invoker (only a "
                 "catalog of functions, a Python file or an mcpServers config brings its own)"
             )
-        return tools_invoker({**self.tools, **(tools or {})}, self.skills, others=others)
+        return tools_invoker({**self.tools, **(tools or {})}, self.skills)
 
     async def run(
         self,
@@ -254,10 +253,10 @@ class Orchestrator:
         """
         if self.servers is not None and not isinstance(tools, Invoker):
             # An mcpServers config: its servers run for this task, and serve what tools do not.
-            from orchestrator.integrations.mcp import McpInvoker, McpServers
-
-            async with McpServers(self.servers, policy=self.policy.mcp) as live:
-                served = self._invoker(tools, others=McpInvoker(live, self.skills))
+            own = {**self.tools, **(tools or {})}
+            async with serving(
+                own, self.skills, servers=self.servers, policy=self.policy.mcp
+            ) as served:
                 return await self.run(
                     task, tools=served, inputs=inputs, plan=plan, graph=graph, log=log
                 )

@@ -381,26 +381,24 @@ def _run_task(
     Returns the result and the required arguments simulated tools ran without."""
     import anyio
 
-    from orchestrator._keyword_tools import tools_invoker
-    from orchestrator.execution import Invoker
+    from orchestrator._serving import serving
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
-    async def run(others: Invoker) -> Any:
-        invoker = tools_invoker(bound or {}, orchestrator.skills, others=others)
-        if faults:
-            invoker = FaultInjector(invoker, faults)
-        return await orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph)
+    simulated = SimulatedInvoker(orchestrator.skills.values()) if servers is None else None
 
-    async def on_servers(specs: list[Any]) -> Any:
-        from orchestrator.integrations.mcp import McpInvoker, McpServers
+    async def run() -> Any:
+        async with serving(
+            bound or {},
+            orchestrator.skills,
+            servers=servers,
+            policy=orchestrator.policy.mcp,
+            others=simulated,
+        ) as invoker:
+            if faults:
+                invoker = FaultInjector(invoker, faults)
+            return await orchestrator.run(task, tools=invoker, inputs=inputs, graph=graph)
 
-        async with McpServers(specs, policy=orchestrator.policy.mcp) as live:
-            return await run(McpInvoker(live, orchestrator.skills))
-
-    if servers is not None:
-        return anyio.run(on_servers, servers), {}
-    simulated = SimulatedInvoker(orchestrator.skills.values())
-    return anyio.run(run, simulated), simulated.lacking
+    return anyio.run(run), simulated.lacking if simulated is not None else {}
 
 
 def _note_lacking(lacking: dict[str, tuple[str, ...]]) -> None:
@@ -579,8 +577,9 @@ def run_command(
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
-    from orchestrator.catalog._modules import catalog_servers, catalog_tools
+    from orchestrator.catalog._modules import catalog_tools
     from orchestrator.graph import load_graph
+    from orchestrator.integrations.mcp._config import config_servers
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
 
@@ -600,7 +599,7 @@ def run_command(
         # A Python catalog's functions are its tools and an mcpServers config's servers serve
         # its tools (--tool may replace some); any other catalog is simulated.
         own = catalog_tools(catalog)
-        servers = catalog_servers(catalog)
+        servers = config_servers(catalog)
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the

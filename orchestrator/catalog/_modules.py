@@ -27,13 +27,7 @@ from orchestrator.catalog._langchain import is_langchain_tool, langchain_tool_sk
 from orchestrator.catalog._origin import Loaded
 from orchestrator.errors import CatalogError
 
-__all__ = [
-    "catalog_servers",
-    "catalog_tools",
-    "is_python_catalog",
-    "module_skills",
-    "module_tools",
-]
+__all__ = ["catalog_tools", "is_python_catalog", "module_skills", "module_tools"]
 
 _IMPORTED: dict[Path, ModuleType] = {}
 """Python catalogs imported so far, by resolved path: each file's code runs once."""
@@ -114,17 +108,6 @@ def catalog_tools(source: object) -> dict[str, Any]:
             _tool_id(item): item for item in source if callable(item) or is_langchain_tool(item)
         }
     return {}
-
-
-def catalog_servers(source: object) -> list[Any] | None:
-    """The MCP servers a catalog source names (an ``mcpServers`` config file's), which serve
-    its skills; None for any other source."""
-    if not isinstance(source, str | os.PathLike):
-        return None
-    from orchestrator.integrations.mcp._config import is_servers_config_file, load_servers_config
-
-    path = Path(source)
-    return load_servers_config(path) if is_servers_config_file(path) else None
 
 
 def _tool_id(tool: Any) -> str:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,3 +125,12 @@ def is_servers_config_file(path: Path) -> bool:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(document, dict) and isinstance(document.get(SERVERS_KEY), dict)
+
+
+def config_servers(source: object) -> list[ServerSpec] | None:
+    """The servers of a catalog source that is an ``mcpServers`` config file (they serve its
+    skills); None for any other source."""
+    if not isinstance(source, str | os.PathLike):
+        return None
+    path = Path(source)
+    return load_servers_config(path) if is_servers_config_file(path) else None
