@@ -127,13 +127,29 @@ class TaskText:
         when it writes none."""
         words = naming_words(field_ref)
         named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
-        if field_ref.choices:
-            used = [c for c in field_ref.choices if self._uses(c)]
-            if len(used) == 1 and (named or len(used[0]) >= _DISTINCT_CHOICE):
-                return used[0]
-        others = others - words
+        allowed = self._allowed(field_ref, named)
+        if allowed is not None:
+            return allowed
+        written = self._after_name(field_ref, words, others - words) if named else None
+        if written is not None or field_ref.type not in (None, "string"):
+            return written
+        shaped = self._shaped(field_ref)
+        return shaped if shaped is not None else self._titled(words)
+
+    def _allowed(self, field_ref: FieldRef, named: bool) -> str | None:
+        """The one allowed value the task uses, when it is distinctive or the input is named."""
+        used = [c for c in field_ref.choices if self._uses(c)]
+        if len(used) == 1 and (named or len(used[0]) >= _DISTINCT_CHOICE):
+            return used[0]
+        return None
+
+    def _after_name(
+        self, field_ref: FieldRef, words: frozenset[str], others: frozenset[str]
+    ) -> Any:
+        """The value nearest after a piece naming the input, within the window and the clause,
+        before another input is named; None when none is of the input's type and choices."""
         found: list[tuple[int, Any]] = []
-        for n, piece in enumerate(self.pieces if named else ()):
+        for n, piece in enumerate(self.pieces):
             if not piece & words:
                 continue
             for at in range(n, min(n + _VALUE_WINDOW + 1, len(self.pieces))):
@@ -148,15 +164,18 @@ class TaskText:
                     break
                 if (at > n and self.pieces[at] & others) or at in self.ends:
                     break
-        if found:
-            return min(found, key=lambda f: f[0])[1]
-        if field_ref.type not in (None, "string"):
-            return None
+        return min(found, key=lambda f: f[0])[1] if found else None
+
+    def _shaped(self, field_ref: FieldRef) -> str | None:
+        """The one e-mail address (URL, date) the task writes, for an input named like one:
+        "refund jane@example.com's last order" gives ``customer_email``."""
         for kind, (kind_words, _) in _SHAPES.items():
-            # "refund jane@example.com's last order": the one address is the customer e-mail.
             if field_ref.words & kind_words and len(self.shaped[kind]) == 1:
                 return self.shaped[kind][0]
-        # "a pet named Rex" gives the pet's name
+        return None
+
+    def _titled(self, words: frozenset[str]) -> str | None:
+        """The word after "named" ("called", "titled") for a name or title: "a pet named Rex"."""
         return next((title for kinds, title in self.titles if words and words <= kinds), None)
 
     def _uses(self, choice: str) -> bool:
