@@ -175,8 +175,8 @@ class PlanningPolicy(_Section):
     )
     mentioned_inputs_are_given: bool = Field(
         default=True,
-        description="An input the task names and writes a value for within 3 words after "
-        '("my access token is abc123") needs no producer.',
+        description='An input the task writes a value for ("my access token is abc123", '
+        '"in fahrenheit", "a pet named Rex") needs no producer, and a run passes the value.',
     )
     alternatives: int = Field(
         default=2, ge=0, description="Alternative skills kept per step for healing."
