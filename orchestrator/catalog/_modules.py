@@ -103,7 +103,7 @@ def catalog_tools(source: object) -> dict[str, Any]:
     """
     if isinstance(source, str | os.PathLike):
         return module_tools(source) if is_python_catalog(source) else {}
-    if isinstance(source, Sequence) and not isinstance(source, str | bytes):
+    if isinstance(source, Sequence):
         return {
             _tool_id(item): item for item in source if callable(item) or is_langchain_tool(item)
         }
