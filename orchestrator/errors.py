@@ -129,10 +129,15 @@ class EscalationError(OrchestratorError):
 
 
 class ToolFailure(OrchestratorError):
-    """One call of a tool failed; ``tool`` names it. The executor classifies, retries, reroutes."""
+    """One call of a tool failed; ``tool`` names it. The executor classifies, retries, reroutes.
 
-    def __init__(self, message: str, *, tool: str | None = None):
+    ``tokens`` is what a reasoning call spent before failing (a wrong or shallow answer), when it
+    says: the executor's effort router learns from it (see ``EffortInvoker``).
+    """
+
+    def __init__(self, message: str, *, tool: str | None = None, tokens: float | None = None):
         self.tool = tool
+        self.tokens = tokens
         self.reason = message
         super().__init__(f"{tool}: {message}" if tool else message)
 

@@ -10,7 +10,13 @@ import pytest
 
 from orchestrator.effort import EffortPolicy, EffortPrior, EffortRouter, Step
 from orchestrator.errors import ToolCallError
-from orchestrator.execution import CallableInvoker, EffortInvoker, Executor
+from orchestrator.execution import (
+    CallableInvoker,
+    CompositeInvoker,
+    EffortInvoker,
+    Executor,
+    Reasoned,
+)
 from orchestrator.graph import ToolGraph
 from orchestrator.policy import Policy
 
@@ -149,3 +155,86 @@ async def test_the_router_is_not_asked_for_a_retry_the_attempt_budget_forbids() 
     assert result.outcome == "escalated"
     # One question per retry actually made, none after the last allowed attempt.
     assert len(asked) == result.retries == len(summarise_calls) - 1
+
+
+TOKENS = {"low": 400.0, "medium": 600.0, "high": 900.0}
+
+
+class ReportingTools(ThinkingTools):
+    """``ThinkingTools`` that say what each call spent: ``Reasoned`` outputs, and failures
+    raised with ``tokens``."""
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        self.calls.append((tool, effort))
+        levels = ("low", "medium", "high")
+        if tool == "summarise" and levels.index(effort) < levels.index(self.needs):
+            raise ToolCallError(f"shallow answer at {effort}", tool=tool, tokens=TOKENS[effort])
+        return Reasoned({"tool": tool, "effort": effort}, tokens=TOKENS[effort])
+
+
+def outcomes(router: EffortRouter) -> list[tuple[str, str, bool, float, tuple[str, ...]]]:
+    return [(o.step.tool, o.effort, o.success, o.tokens, o.step.tried) for o in router.observations]
+
+
+async def test_calls_that_report_tokens_are_observed_by_the_router_as_outcomes() -> None:
+    tools, learner = ReportingTools(needs="high"), router()
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed"
+    tried = [e for t, e in tools.calls if t == "summarise"]
+    assert len(tried) > 1 and tried[-1] == "high"
+    # One outcome per call, each with the step as the router saw it when it chose the effort.
+    assert outcomes(learner) == [
+        ("fetch", "low", True, TOKENS["low"], ()),
+        *[
+            (
+                "summarise",
+                effort,
+                effort == "high",
+                TOKENS[effort],
+                tuple(tried[:n]),
+            )
+            for n, effort in enumerate(tried)
+        ],
+    ]
+    # The output is passed on bare, and the log says what each call spent.
+    assert result.outputs["summarise"] == {"tool": "summarise", "effort": "high"}
+    spent = [(d.action, d.tool, d.data.get("tokens")) for d in result.log if d.tool == "summarise"]
+    assert [s for s in spent if s[0] in ("execute", "fail")] == [
+        ("fail", "summarise", TOKENS[e]) for e in tried[:-1]
+    ] + [("execute", "summarise", TOKENS["high"])]
+
+
+async def test_calls_that_do_not_say_what_they_spent_teach_the_router_nothing() -> None:
+    tools, learner = ThinkingTools(needs="high"), router()
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed"
+    assert learner.observations == []
+    assert all("tokens" not in d.data for d in result.log)
+
+
+async def test_runs_teach_the_router_to_go_straight_to_the_effort_a_step_needs() -> None:
+    learner = EffortRouter(EffortPolicy(features="signals", neighbours=3))
+    first = ReportingTools(needs="high")
+    await Executor(graph(), first, policy=fast_policy(), effort=learner).run()
+    assert next(e for t, e in first.calls if t == "summarise") != "high"
+    for _ in range(5):
+        await Executor(
+            graph(), ReportingTools(needs="high"), policy=fast_policy(), effort=learner
+        ).run()
+    learner.fit()
+    after = ReportingTools(needs="high")
+    result = await Executor(graph(), after, policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed" and result.retries == 0
+    assert after.calls == [("fetch", "low"), ("summarise", "high")]
+
+
+async def test_a_composite_invoker_passes_the_effort_to_the_invoker_serving_the_tool() -> None:
+    thinking = ReportingTools(needs="medium")
+    plain = CallableInvoker({"fetch": lambda arguments: {"report": "q3"}}, threaded=False)
+    composite = CompositeInvoker({"summarise": thinking}, default=plain)
+    learner = router()
+    result = await Executor(graph(), composite, policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed"
+    assert [t for t, e in thinking.calls] == ["summarise"] * len(thinking.calls)
+    assert thinking.calls[-1] == ("summarise", "medium")
+    assert {o.step.tool for o in learner.observations} == {"summarise"}

@@ -113,6 +113,58 @@ def test_saved_router_reloads_with_the_same_estimates(tmp_path: Path, model: str
     assert [p.name for p in tmp_path.iterdir()] == ["effort.router"]  # no staging file left
 
 
+def test_a_reloaded_router_fitted_again_learns_from_its_old_observations_too(
+    tmp_path: Path,
+) -> None:
+    # Saved after learning that implied steps need high effort; reloaded, it observes a few
+    # named steps and is fitted again: what it knew about implied steps must survive the refit.
+    target = tmp_path / "effort.router"
+    signals_router().fit(world()).save(target)
+    loaded = EffortRouter.load(target)
+    assert loaded.observations == world()
+    for level in LEVELS:
+        loaded.observe(named("upload"), level, True, TOKENS[level])
+    loaded.fit()
+    assert len(loaded.observations) == len(world()) + 3
+    assert loaded.choose(implied("archive")) == "high"
+    assert loaded.choose(named("upload")) == "low"
+
+
+def test_a_router_saved_before_observations_were_kept_still_loads(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    saved, old = tmp_path / "now.router", tmp_path / "old.router"
+    signals_router().fit(world()).save(saved)
+    with zipfile.ZipFile(saved) as new, zipfile.ZipFile(old, "w") as archive:
+        for name in new.namelist():
+            if name == "manifest.json":
+                archive.writestr(name, json.dumps({**json.loads(new.read(name)), "format": 1}))
+            elif name != "observations.jsonl":
+                archive.writestr(name, new.read(name))
+    loaded = EffortRouter.load(old)
+    assert loaded.fitted and loaded.observations == []
+    assert loaded.choose(implied("archive")) == "high"
+
+
+def test_a_malformed_observation_names_the_file_and_line(tmp_path: Path) -> None:
+    import zipfile
+
+    saved, broken = tmp_path / "now.router", tmp_path / "broken.router"
+    signals_router().fit(world(n=2)).save(saved)
+    with zipfile.ZipFile(saved) as new, zipfile.ZipFile(broken, "w") as archive:
+        for name in new.namelist():
+            data = new.read(name)
+            if name == "observations.jsonl":
+                lines = data.decode().splitlines()
+                data = "\n".join(
+                    [lines[0], lines[1].replace('"effort": "medium"', '"effort": "extreme"'), "{}"]
+                ).encode()
+            archive.writestr(name, data)
+    with pytest.raises(EffortError, match=r"broken\.router: observations\.jsonl line 2: .*extreme"):
+        EffortRouter.load(broken)
+
+
 def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.router"
     junk.write_text("not a zip")

@@ -949,10 +949,11 @@ def test_run_sync_works_from_a_script(router: SkillRouter) -> None:
     assert result.outcome == "completed" and result.path == ["mailgun_send_email"]
 
 
-async def test_an_effort_router_sets_and_logs_each_planned_steps_effort(
+async def test_an_effort_router_sets_logs_and_learns_each_planned_steps_effort(
     router: SkillRouter,
 ) -> None:
     from orchestrator.effort import EffortPolicy, EffortRouter
+    from orchestrator.execution import Reasoned
 
     efforts: list[tuple[str, str]] = []
 
@@ -964,14 +965,21 @@ async def test_an_effort_router_sets_and_logs_each_planned_steps_effort(
             self, tool: str, arguments: Mapping[str, Any], effort: str
         ) -> Any:
             efforts.append((tool, effort))
-            return {"message_id": "m-1"}
+            return Reasoned({"message_id": "m-1"}, tokens=120)
 
-    orchestrator = Orchestrator(router, effort=EffortRouter(EffortPolicy(features="signals")))
+    learner = EffortRouter(EffortPolicy(features="signals"))
+    orchestrator = Orchestrator(router, effort=learner)
     result = await orchestrator.run("Send an email to ana@example.com saying hi", tools=Thinking())
     assert result.outcome == "completed"
     assert efforts and efforts[0][0] == "send_email"
     executed = [d for d in result.log if d.action == "execute"]
     assert [d.data["effort"] for d in executed] == [effort for _, effort in efforts]
+    # What each call spent reaches the router through the plan's argument binding.
+    assert [(o.step.tool, o.effort, o.success, o.tokens) for o in learner.observations] == [
+        (tool, effort, True, 120.0) for tool, effort in efforts
+    ]
+    assert learner.observations[0].step.task.startswith("Send an email to ana@example.com")
+    assert result.outputs["send_email"] == {"message_id": "m-1"}
 
 
 def test_a_given_decomposer_splits_the_task_and_only_an_llm_one_counts(

@@ -12,7 +12,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EffortRouter", "Estimate", "Observation"]
 
-_FORMAT = 1
+_FORMAT = 2
+"""2 keeps the observations (format 1 kept fitted feature rows only, and is still read)."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,8 @@ class EffortRouter:
     # -- persistence ----------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the fitted router to ``path`` (a zip of arrays and a JSON manifest), atomically."""
+        """Write the fitted router to ``path``, atomically: a zip of its fitted arrays, a JSON
+        manifest, and every observation so far (so a loaded router can be fitted again on all)."""
         if self._fitted is None or self._mean is None or self._scale is None:
             raise EffortError("cannot save an effort router that was never fitted")
         manifest: dict[str, Any] = {
@@ -299,8 +301,15 @@ class EffortRouter:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
-            with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+            with (
+                os.fdopen(fd, "wb") as handle,
+                zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
+            ):
                 archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+                archive.writestr(
+                    _OBSERVATIONS,
+                    "".join(json.dumps(_observation_json(o)) + "\n" for o in self.observations),
+                )
                 for name, array in arrays.items():
                     buffer = io.BytesIO()
                     np.save(buffer, array, allow_pickle=False)
@@ -314,8 +323,9 @@ class EffortRouter:
     def load(cls, path: str | Path, *, embedder: Embedder | None = None) -> EffortRouter:
         """Read a router written by ``save``; the embedder must be the one it was fitted with.
 
-        The file keeps feature rows, not steps: a later ``fit`` learns from the observations
-        made after loading only, so keep the observation log if the router is to be refitted.
+        The router comes back fitted as it was, with every observation it had made: observe
+        more (say, from runs) and ``fit`` again, and it learns from all of them. A file of
+        format 1 kept no observations, so such a router refitted learns from new ones only.
         """
         source = Path(path)
         try:
@@ -328,9 +338,14 @@ class EffortRouter:
                     for name in archive.namelist()
                     if name.endswith(".npy")
                 }
+                lines = (
+                    archive.read(_OBSERVATIONS).decode().splitlines()
+                    if _OBSERVATIONS in archive.namelist()
+                    else []
+                )
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise EffortError(f"{source}: not a saved effort router: {exc}") from exc
-        if manifest.get("format") != _FORMAT or manifest.get("signals") != list(SIGNALS):
+        if manifest.get("format") not in (1, _FORMAT) or manifest.get("signals") != list(SIGNALS):
             raise EffortError(
                 f"{source}: field format: expected {_FORMAT} with signals {list(SIGNALS)}, got "
                 f"{manifest.get('format')!r}; refit the router"
@@ -352,4 +367,33 @@ class EffortRouter:
                 fitted.weights = _fit_logistic(fitted.x, fitted.success, router.policy.l2)
                 fitted.token_weights = _fit_ridge(fitted.x, np.log(fitted.tokens), router.policy.l2)
             router._fitted[level] = fitted
+        for number, line in enumerate(lines, start=1):
+            where = f"{source}: {_OBSERVATIONS} line {number}"
+            o = _observation_from_json(line, where)
+            try:
+                router.observe(o.step, o.effort, o.success, o.tokens)
+            except EffortError as exc:
+                raise EffortError(f"{where}: {exc}") from exc
         return router
+
+
+_OBSERVATIONS = "observations.jsonl"
+
+
+def _observation_json(o: Observation) -> dict[str, Any]:
+    return {"step": asdict(o.step), "effort": o.effort, "success": o.success, "tokens": o.tokens}
+
+
+def _observation_from_json(line: str, where: str) -> Observation:
+    try:
+        data = json.loads(line)
+        step = dict(data["step"])
+        for name in ("history", "tried"):
+            step[name] = tuple(step.get(name, ()))
+        return Observation(
+            Step(**step), str(data["effort"]), bool(data["success"]), float(data["tokens"])
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EffortError(
+            f"{where}: expected an observation {{step, effort, success, tokens}}: {exc}"
+        ) from exc

@@ -34,6 +34,7 @@ from orchestrator.execution._invoker import (
     EffortInvoker,
     Invoker,
     ProbingInvoker,
+    Reasoned,
     refusal_of,
     step_inputs,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "ProbingInvoker",
     "Provide",
     "RateLimitMonitor",
+    "Reasoned",
     "RetryPolicy",
     "RiskMonitor",
     "RunResult",

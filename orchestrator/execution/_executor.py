@@ -56,7 +56,7 @@ from orchestrator.execution._failures import (
     missing_inputs,
     satisfied,
 )
-from orchestrator.execution._invoker import EffortInvoker, Invoker, ProbingInvoker
+from orchestrator.execution._invoker import EffortInvoker, Invoker, ProbingInvoker, Reasoned
 from orchestrator.execution._log import Decision, DecisionLog, silent_failures
 from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
 from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, plan_route
@@ -290,8 +290,13 @@ class Executor:
         log: DecisionLog,
         *,
         effort: str | None = None,
+        step: Step | None = None,
     ) -> Any:
         """Call ``tool`` once: breaker check, timeout, output validation, health update, log entry.
+
+        A call that reports the tokens it spent (:class:`Reasoned`, or a failure's ``tokens``) is
+        logged with them and, given the ``effort`` it ran at and the ``step`` the effort router
+        chose it for, observed by that router as an outcome.
 
         Raises
         ------
@@ -305,6 +310,7 @@ class Executor:
             log.record("fail", tool, f"down: breaker {breaker.state}, not called", **chosen)
             raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
         timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
+        tokens: float | None = None
         started = time.perf_counter()
         try:
             with anyio.fail_after(timeout_s):
@@ -312,12 +318,17 @@ class Executor:
                     output = await self.invoker.invoke_with_effort(tool, arguments, effort)
                 else:
                     output = await self.invoker.invoke(tool, arguments)
+            if isinstance(output, Reasoned):
+                tokens, output = float(output.tokens), output.output
             self._validate_output(tool, output)
         except Exception as exc:
             failure_exc = _as_tool_failure(exc, tool, timeout_s)
             failure = classify(failure_exc)
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self._observe(tool, elapsed_ms, failure)
+            if tokens is None and failure_exc.tokens is not None:
+                tokens = float(failure_exc.tokens)
+            spent = self._learn(step, effort, False, tokens)
             log.record(
                 "fail",
                 tool,
@@ -325,14 +336,35 @@ class Executor:
                 kind=str(failure.kind),
                 duration_ms=elapsed_ms,
                 **chosen,
+                **spent,
             )
             if failure_exc is exc:
                 raise
             raise failure_exc from exc
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._observe(tool, elapsed_ms, None)
-        log.record("execute", tool, f"ok in {elapsed_ms:.2f} ms", duration_ms=elapsed_ms, **chosen)
+        spent = self._learn(step, effort, True, tokens)
+        log.record(
+            "execute",
+            tool,
+            f"ok in {elapsed_ms:.2f} ms",
+            duration_ms=elapsed_ms,
+            **chosen,
+            **spent,
+        )
         return output
+
+    def _learn(
+        self, step: Step | None, effort: str | None, success: bool, tokens: float | None
+    ) -> dict[str, float]:
+        """Tell the effort router how a call it chose the effort of went, when the call said what
+        it spent (a call that did not is no evidence of what its effort costs). Returns the
+        decision data to log: the tokens, when known."""
+        if tokens is None:
+            return {}
+        if self.effort is not None and step is not None and effort is not None:
+            self.effort.observe(step, effort, success, tokens)
+        return {"tokens": tokens}
 
     async def run_step(
         self,
@@ -412,8 +444,11 @@ class Executor:
         )
         async for attempt in retrying:
             with attempt:
-                effort = efforts[-1] if efforts else None
-                return await self.invoke_step(tool, arguments, log, effort=effort)
+                if router is None or step is None:
+                    return await self.invoke_step(tool, arguments, log)
+                # The step as the router saw it when it chose this attempt's effort.
+                seen = replace(step, tried=tuple(efforts[:-1]), retries=len(efforts) - 1)
+                return await self.invoke_step(tool, arguments, log, effort=efforts[-1], step=seen)
         raise AssertionError("tenacity stopped without an outcome")  # pragma: no cover
 
     # -- a whole run ----------------------------------------------------------------------------

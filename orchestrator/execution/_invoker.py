@@ -24,6 +24,7 @@ __all__ = [
     "EffortInvoker",
     "Invoker",
     "ProbingInvoker",
+    "Reasoned",
     "refusal_of",
     "step_inputs",
 ]
@@ -50,11 +51,29 @@ class ProbingInvoker(Invoker, Protocol):
 @runtime_checkable
 class EffortInvoker(Invoker, Protocol):
     """An invoker whose calls reason (an agent step, an LLM-backed tool) and so take the effort
-    the executor's effort router chose; ``invoke`` stays the call without one."""
+    the executor's effort router chose; ``invoke`` stays the call without one.
+
+    To teach the router what each effort costs and achieves, return :class:`Reasoned` (the
+    output and the tokens spent), and raise failures with ``tokens=`` (``ToolCallError("wrong
+    answer", tool=..., tokens=812)``): the executor observes every call that reports tokens.
+    """
 
     async def invoke_with_effort(
         self, tool: str, arguments: Mapping[str, Any], effort: str
     ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Reasoned:
+    """A reasoning call's output and the tokens it spent, as an ``EffortInvoker`` reports it.
+
+    The executor passes ``output`` on (to validation, the next steps and the result) and records
+    the call as an outcome for its effort router: the router can only weigh an effort's tokens
+    against its success if calls say what they spent.
+    """
+
+    output: Any
+    tokens: float
 
 
 def step_inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -134,6 +153,13 @@ class CompositeInvoker:
         if invoker is None:
             raise ToolUnavailableError("no invoker serves this tool", tool=tool)
         return await invoker.invoke(tool, arguments)
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        """Pass the effort on when the serving invoker takes one."""
+        invoker = self.routes.get(tool, self.default)
+        if isinstance(invoker, EffortInvoker):
+            return await invoker.invoke_with_effort(tool, arguments, effort)
+        return await self.invoke(tool, arguments)
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """The serving invoker's answer, when it can tell."""
