@@ -377,6 +377,30 @@ def test_the_sub_goal_ranking_the_tasks_skill_highest_is_the_one_it_covers(
     assert plan.step("geocode_city").subgoal == goals[0]
 
 
+def test_a_one_goal_task_whose_first_match_does_not_fit_takes_a_fitting_one_near_the_top(
+    planner: Planner,
+) -> None:
+    # As for each sub-goal of a longer task: the fit model judges each match on its own, so a
+    # confident second beats an unsure first, and only a task nothing near the top fits is
+    # left unplanned.
+    skills = {s.id: s for s in CATALOG}
+
+    def routed(fits: dict[str, float]) -> RouteResult:
+        matches = [
+            Match(skills[i], 1.0 / (n + 1), {"fit": fit}) for n, (i, fit) in enumerate(fits.items())
+        ]
+        return RouteResult(query=task, matches=tuple(matches), fits=False, threshold=0.5)
+
+    task = "translate the forecast into Portuguese"
+    unsure_first = routed({"weather_forecast": 0.3, "translate_text": 0.8, "send_email": 0.2})
+    plan = planner.assemble(task, [task], unsure_first, [unsure_first])
+    assert plan.ids == ["translate_text"] and plan.unplanned == ()
+    assert "fit 0.80" in plan.step("translate_text").reason
+    nothing_fits = routed({"weather_forecast": 0.3, "translate_text": 0.4, "send_email": 0.2})
+    plan = planner.assemble(task, [task], nothing_fits, [nothing_fits])
+    assert plan.ids == [] and plan.unplanned == (task,)
+
+
 def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planner) -> None:
     given = planner.plan(
         "What is the weather forecast for Lisbon this week?",

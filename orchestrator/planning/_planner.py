@@ -271,7 +271,12 @@ class Planner:
                         chosen, float(position), goal, f"sub-goal {goal!r}"
                     )
         elif not drafts:
-            unplanned.append(task)
+            # The task's first match does not fit; a more fitting one near the top may.
+            chosen = self._choose(whole, provider, window)
+            if chosen is None:
+                unplanned.append(task)
+            else:
+                drafts[chosen.id] = self._draft(chosen, 0.0, task, "the whole task")
 
         if recalled:
             ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
