@@ -26,6 +26,7 @@ from orchestrator.catalog._modules import catalog_tools
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
     CheckingInvoker,
+    CircuitBreaker,
     Decision,
     DecisionLog,
     Escalation,
@@ -36,7 +37,7 @@ from orchestrator.execution import (
     RunResult,
     check_decision,
 )
-from orchestrator.graph import ToolGraph
+from orchestrator.graph import ToolGraph, ToolStats
 from orchestrator.integrations.mcp._config import config_servers
 from orchestrator.planning import (
     BindingInvoker,
@@ -142,6 +143,11 @@ class Orchestrator:
         Count each completed run in ``usage`` (one is created when none is given), and save it
         to the ``usage`` file, if one was given, after each.
 
+    Tool health outlives a run: each tool's circuit breaker and its observed latency, failure
+    rate and rate-limit pressure (``breakers``, ``stats``, by skill id) are shared by every run
+    of this orchestrator, so a tool that kept failing in one run is not called by the next while
+    its breaker is open, and a flaky provider costs more when the next plan's path is chosen.
+
     Examples
     --------
     >>> orch = Orchestrator("skills/sample.jsonl")                    # doctest: +SKIP
@@ -189,6 +195,8 @@ class Orchestrator:
         self.escalation = escalation
         self.decomposer = decomposer
         self.effort = effort
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.stats: dict[str, ToolStats] = {}
 
     @property
     def skills(self) -> Mapping[str, Skill]:
@@ -304,6 +312,8 @@ class Orchestrator:
                 policy=self.policy,
                 escalation=self.escalation,
                 effort=self.effort,
+                breakers=self.breakers,
+                stats=self.stats,
             )
             if traced.recorder is not None:
                 traced.recorder.executor = executor  # breaker states on step spans

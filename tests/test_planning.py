@@ -12,7 +12,7 @@ from typing import Any, Literal, TypedDict
 import httpx
 import pytest
 
-from orchestrator import Orchestrator, Skill, load_catalog
+from orchestrator import Orchestrator, Policy, Skill, load_catalog
 from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
 from orchestrator.execution import (
     DecisionLog,
@@ -691,6 +691,33 @@ async def test_orchestrator_plans_runs_and_heals_a_failed_step(router: SkillRout
     assert result.cost == pytest.approx(0.001 + 0.002)  # the failed call is billed too
     assert result.to_dict()["plan"][0] == {"id": "geocode_city", "name": "geocode_city",
                                            "needs": []}  # fmt: skip
+
+
+async def test_a_tool_that_failed_in_one_run_is_not_called_by_the_next_while_its_breaker_is_open(
+    router: SkillRouter,
+) -> None:
+    base = Policy().model_dump()
+    base["execution"]["breaker"]["fail_max"] = 1  # one failure opens the breaker
+    orchestrator = Orchestrator(router, policy=Policy.model_validate(base))
+    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
+    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    first, second = Tools(), Tools()
+    healed = await orchestrator.run(task, tools=first.mapping(), inputs=inputs)
+    assert healed.outcome == "completed" and "send_email" in [n for n, _ in first.calls]
+    assert orchestrator.breakers["send_email"].state == "open"
+    result = await orchestrator.run(task, tools=second.mapping(), inputs=inputs)
+    assert result.outcome == "completed"
+    assert result.path == ["geocode_city", "weather_forecast", "mailgun_send_email"]
+    assert "send_email" not in [n for n, _ in second.calls]
+    assert [d.action for d in result.log].count("fail") == 0
+    [avoided] = [d for d in result.log if d.action == "reroute"]
+    assert avoided.tool == "send_email" and "avoided before any call" in avoided.reason
+    # Health belongs to the orchestrator: a new one knows nothing of it.
+    third = Tools()
+    await Orchestrator(router, policy=Policy.model_validate(base)).run(
+        task, tools=third.mapping(), inputs=inputs
+    )
+    assert "send_email" in [n for n, _ in third.calls]
 
 
 async def test_a_task_nothing_fits_escalates_without_running_anything(
