@@ -317,8 +317,11 @@ class Orchestrator:
             )
             if traced.recorder is not None:
                 traced.recorder.executor = executor  # breaker states on step spans
-            # The task rides along for the effort router's view of each step.
-            result = await executor.run({"task": task, **(inputs or {})}, log=log)
+            # The task and each step's routing ride along for the effort router's view of it.
+            context: dict[str, Any] = {"task": task}
+            if self.effort is not None:
+                context["routing"] = _routing_signals(plan)
+            result = await executor.run({**context, **(inputs or {})}, log=log)
             traced.set_result(result)
         if self.learn and self.usage is not None and result.outcome == "completed":
             self._learn(self.usage, task, log.entries[first:])
@@ -432,6 +435,20 @@ class Orchestrator:
             if called and skill is not None:
                 total += skill.price
         return total
+
+
+def _routing_signals(plan: TaskPlan) -> dict[str, dict[str, Any]]:
+    """What routing knew of each step, by tool (the step's skill and its alternatives): the
+    effort router's ``confidence`` (the step's fit, when it was routed to) and the number of
+    ``alternatives``."""
+    signals: dict[str, dict[str, Any]] = {}
+    for step in plan.steps:
+        known: dict[str, Any] = {"alternatives": len(step.alternatives)}
+        if step.fit is not None:
+            known["confidence"] = step.fit
+        for tool in (step.id, *step.alternatives):
+            signals.setdefault(tool, known)
+    return signals
 
 
 def _with_stated(plan: TaskPlan, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -1031,6 +1031,11 @@ async def test_an_effort_router_sets_logs_and_learns_each_planned_steps_effort(
     ]
     assert learner.observations[0].step.task.startswith("Send an email to ana@example.com")
     assert result.outputs["send_email"] == {"message_id": "m-1"}
+    # The router saw what routing knew of the step: its fit and how many alternatives it has.
+    step, seen = result.plan.step("send_email"), learner.observations[0].step
+    assert step.fit is not None and step.fit > 0.5 and f"fit {step.fit:.2f}" in step.reason
+    assert step.alternatives == ("mailgun_send_email",)
+    assert (seen.confidence, seen.alternatives) == (step.fit, 1)
 
 
 def test_a_given_decomposer_splits_the_task_and_only_an_llm_one_counts(

@@ -630,13 +630,17 @@ class _Run:
     def _effort_step(self, tool: str) -> Step:
         """What the effort router sees of a step: the task (``_task``, with the other inputs),
         the tools done so far, the tool, the failures so far, and routing signals if the caller
-        passed them as ``inputs["routing"]`` (``confidence``, ``margin``, ``alternatives``)."""
+        passed them as ``inputs["routing"]`` (``confidence``, ``margin``, ``alternatives``): one
+        mapping for every step, or one per tool by its name (as ``Orchestrator`` passes each
+        planned step's)."""
         task = self._task()
         others = {k: v for k, v in self.inputs.items() if k not in RUN_CONTEXT_KEYS}
         if others:
             task = f"{task}\ninputs: {json.dumps(others, default=str)[:1000]}"
         routing = self.inputs.get("routing")
         signals = routing if isinstance(routing, Mapping) else {}
+        if isinstance(signals.get(tool), Mapping):
+            signals = signals[tool]
         confidence, margin = signals.get("confidence"), signals.get("margin")
         return Step(
             task=task,

@@ -65,6 +65,9 @@ class PlanStep:
     subgoal: str = ""
     reason: str = ""
     score: float = 0.0
+    # How well the step fits its sub-goal (the fit model's probability) when it was routed to;
+    # None for a prerequisite or a step recalled from past runs.
+    fit: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +82,7 @@ class PlanStep:
             "open_inputs": list(self.open_inputs),
             "subgoal": self.subgoal,
             "reason": self.reason,
+            "fit": self.fit,
         }
 
 

@@ -68,6 +68,7 @@ class _Draft:
     bindings: list[Binding] = field(default_factory=list)
     # Steps it must follow without taking an input from them (a state change, learned).
     follows: list[str] = field(default_factory=list)
+    fit: float | None = None  # the fit model's probability, for a step routed to
 
 
 class Planner:
@@ -307,6 +308,7 @@ class Planner:
             f"best for {what} (fit {fit:.2f})",
             match.score,
             alternatives=[d.id for d in match.duplicates][: self.policy.alternatives],
+            fit=fit,
         )
 
     def _provider(self, results: Sequence[RouteResult]) -> str | None:
@@ -673,6 +675,7 @@ class Planner:
                     subgoal=draft.subgoal,
                     reason=draft.reason,
                     score=draft.score,
+                    fit=draft.fit,
                 )
             )
         return tuple(steps)
