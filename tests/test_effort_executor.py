@@ -238,3 +238,15 @@ async def test_a_composite_invoker_passes_the_effort_to_the_invoker_serving_the_
     assert [t for t, e in thinking.calls] == ["summarise"] * len(thinking.calls)
     assert thinking.calls[-1] == ("summarise", "medium")
     assert {o.step.tool for o in learner.observations} == {"summarise"}
+
+
+async def test_a_call_not_made_at_the_chosen_effort_teaches_the_router_nothing() -> None:
+    # A plain invoker ignores the effort: what it spent says nothing about the effort chosen.
+    plain = CallableInvoker(
+        {t: (lambda a, t=t: Reasoned({"tool": t}, tokens=50)) for t in ("fetch", "summarise")},
+        threaded=False,
+    )
+    learner = router()
+    result = await Executor(graph(), plain, policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed" and result.outputs["fetch"] == {"tool": "fetch"}
+    assert learner.observations == []

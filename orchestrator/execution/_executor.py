@@ -311,11 +311,14 @@ class Executor:
             raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
         timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
         tokens: float | None = None
+        thinking = self.invoker if isinstance(self.invoker, EffortInvoker) else None
+        if effort is None or thinking is None:
+            step = None  # a call not made at the effort says nothing of what the effort does
         started = time.perf_counter()
         try:
             with anyio.fail_after(timeout_s):
-                if effort is not None and isinstance(self.invoker, EffortInvoker):
-                    output = await self.invoker.invoke_with_effort(tool, arguments, effort)
+                if effort is not None and thinking is not None:
+                    output = await thinking.invoke_with_effort(tool, arguments, effort)
                 else:
                     output = await self.invoker.invoke(tool, arguments)
             if isinstance(output, Reasoned):
