@@ -99,6 +99,39 @@ def test_observe_then_fit_learns_from_outcomes() -> None:
         signals_router().fit()
 
 
+def test_outcomes_seen_at_some_efforts_teach_the_efforts_not_tried_too(tmp_path: Path) -> None:
+    # As live runs see them: each step tried low first, and high only after failing. Half the
+    # steps were solved at low (high never tried: it would have solved them too); high solved
+    # 8 of the other 20. So high solves 28 of 40 steps, and after a failure at low 8 of 20:
+    # worth its tokens. Judged only on the steps it was tried on (8 of 20, below low's 20 of
+    # 40), it would look futile after a failure.
+    two_levels = EffortPolicy(
+        features="signals",
+        levels=("low", "high"),
+        neighbours=40,
+        prior=EffortPrior(success={"low": 0.6, "high": 0.9}, tokens={"low": 200, "high": 3000}),
+    )
+    router = EffortRouter(two_levels)
+    for i in range(40):
+        step = Step(task=f"tidy the report {10 + i}", tool="tidy")
+        router.observe(step, "low", i < 20, 200.0)
+        if i >= 20:
+            router.observe(step, "high", i < 28, 3000.0)
+    router.fit()
+    estimate = router.estimate(Step(task="tidy the report 99", tool="tidy"))
+    assert estimate.success["low"] == pytest.approx(0.5)
+    assert estimate.success["high"] == pytest.approx(0.7)
+    assert estimate.tokens["high"] == pytest.approx(3000.0)  # implied outcomes cost nothing
+    assert router.escalate(Step(task="tidy the report 99", tool="tidy"), "low") == "high"
+    router.save(tmp_path / "tidy.router")
+    assert (
+        EffortRouter.load(tmp_path / "tidy.router").estimate(
+            Step(task="tidy the report 99", tool="tidy")
+        )
+        == estimate
+    )
+
+
 @pytest.mark.parametrize("model", ["knn", "logistic"])
 def test_saved_router_reloads_with_the_same_estimates(tmp_path: Path, model: str) -> None:
     router = signals_router(model=model).fit(world())

@@ -53,16 +53,31 @@ class Estimate:
 
 
 class _Level:
-    """Fitted data of one effort level: feature rows, outcomes and (logistic) weights."""
+    """Fitted data of one effort level: feature rows, outcomes and (logistic) weights.
+
+    ``tokens`` is NaN on rows whose outcome is implied rather than observed (see ``fit``): they
+    teach success, not cost.
+    """
 
     def __init__(self, x: Matrix, success: Matrix, tokens: Matrix) -> None:
         self.x = x
         self.success = success
         self.tokens = tokens
+        self.measured = np.isfinite(tokens)
         self.rate = float(success.mean()) if len(success) else 0.0
-        self.mean_log_tokens = float(np.log(tokens).mean()) if len(tokens) else 0.0
+        self.mean_log_tokens: float | None = (
+            float(np.log(tokens[self.measured]).mean()) if self.measured.any() else None
+        )
         self.weights: Matrix | None = None
         self.token_weights: Matrix | None = None
+
+    def fit_logistic(self, l2: float) -> None:
+        if len(self.success):
+            self.weights = _fit_logistic(self.x, self.success, l2)
+        if self.measured.any():
+            self.token_weights = _fit_ridge(
+                self.x[self.measured], np.log(self.tokens[self.measured]), l2
+            )
 
 
 def _sigmoid(z: Matrix) -> Matrix:
@@ -141,28 +156,55 @@ class EffortRouter:
         return self._fitted is not None
 
     def fit(self, observations: Iterable[Observation] = ()) -> EffortRouter:
-        """Fit on every observation so far plus ``observations``; returns the router."""
+        """Fit on every observation so far plus ``observations``; returns the router.
+
+        Outcomes are taken as nested, as ``estimate`` takes them: a success at one effort
+        implies success at the higher ones, a failure implies failure at the lower ones. A step
+        seen only at some efforts (a live run tries one, and climbs only after failing) also
+        teaches those implied outcomes at the efforts not tried on it. Without them, the higher
+        efforts would be judged only on the steps the lower ones failed, the hardest ones, and
+        climbing would look futile. Implied outcomes teach success, never tokens.
+        """
         for o in observations:
             self.observe(o.step, o.effort, o.success, o.tokens)
         if not self.observations:
             raise EffortError("cannot fit the effort router: no observations")
-        steps = [o.step for o in self.observations]
+        rows = [(o.step, o.effort, o.success, max(o.tokens, 1.0)) for o in self.observations]
+        rows += [(step, e, ok, float("nan")) for step, e, ok in self._implied(self.observations)]
+        steps = [step for step, _, _, _ in rows]
         raw = signals(steps)
         self._mean = raw.mean(axis=0)
         self._scale = np.where(raw.std(axis=0) > 1e-9, raw.std(axis=0), 1.0)
         x = self._features(steps)
-        efforts = np.asarray([o.effort for o in self.observations])
-        success = np.asarray([o.success for o in self.observations], dtype=np.float64)
-        tokens = np.asarray([max(o.tokens, 1.0) for o in self.observations], dtype=np.float64)
+        efforts = np.asarray([e for _, e, _, _ in rows])
+        success = np.asarray([ok for _, _, ok, _ in rows], dtype=np.float64)
+        tokens = np.asarray([t for _, _, _, t in rows], dtype=np.float64)
         self._fitted = {}
         for level in self.levels:
-            rows = efforts == level
-            fitted = _Level(x[rows], success[rows], tokens[rows])
-            if self.policy.model == "logistic" and rows.any():
-                fitted.weights = _fit_logistic(fitted.x, fitted.success, self.policy.l2)
-                fitted.token_weights = _fit_ridge(fitted.x, np.log(fitted.tokens), self.policy.l2)
+            at = efforts == level
+            fitted = _Level(x[at], success[at], tokens[at])
+            if self.policy.model == "logistic":
+                fitted.fit_logistic(self.policy.l2)
             self._fitted[level] = fitted
         return self
+
+    def _implied(self, observations: Sequence[Observation]) -> list[tuple[Step, Effort, bool]]:
+        """The outcomes ``observations`` imply at efforts not tried on the same step (the step
+        as first shown, before any retry), where they agree."""
+        tried: dict[Step, set[Effort]] = {}
+        for o in observations:
+            tried.setdefault(_first_shown(o.step), set()).add(o.effort)
+        implied: dict[tuple[Step, Effort], set[bool]] = {}
+        for o in observations:
+            step, at = _first_shown(o.step), self.levels.index(o.effort)
+            for level in self.levels[at + 1 :] if o.success else self.levels[:at]:
+                if level not in tried[step]:
+                    implied.setdefault((step, level), set()).add(o.success)
+        return [
+            (step, level, next(iter(agreed)))
+            for (step, level), agreed in implied.items()
+            if len(agreed) == 1
+        ]
 
     def _features(self, steps: Sequence[Step]) -> Matrix:
         assert self._mean is not None and self._scale is not None
@@ -205,9 +247,11 @@ class EffortRouter:
         prior = self.policy.prior
         if len(fitted.success) == 0:
             return prior.success[level], prior.tokens[level]
-        if fitted.weights is not None and fitted.token_weights is not None:
+        if fitted.weights is not None:
             xb = np.append(x, 1.0)
             p = float(_sigmoid(np.asarray(xb @ fitted.weights)))
+            if fitted.token_weights is None:  # no call at this level said what it spent
+                return p, prior.tokens[level]
             return p, float(np.exp(xb @ fitted.token_weights))
         if self.policy.features == "signals":
             distance = np.linalg.norm(fitted.x - x, axis=1)
@@ -219,8 +263,11 @@ class EffortRouter:
         nearest = np.argpartition(-similarity, k - 1)[:k]
         a = prior.strength
         p = (float(fitted.success[nearest].sum()) + a * fitted.rate) / (k + a)
-        log_tokens = (float(np.log(fitted.tokens[nearest]).sum()) + a * fitted.mean_log_tokens) / (
-            k + a
+        if fitted.mean_log_tokens is None:  # no call at this level said what it spent
+            return p, prior.tokens[level]
+        spent = nearest[fitted.measured[nearest]]
+        log_tokens = (float(np.log(fitted.tokens[spent]).sum()) + a * fitted.mean_log_tokens) / (
+            len(spent) + a
         )
         return p, float(np.exp(log_tokens))
 
@@ -363,9 +410,8 @@ class EffortRouter:
         router._fitted = {}
         for i, level in enumerate(router.levels):
             fitted = _Level(arrays[f"x{i}"], arrays[f"success{i}"], arrays[f"tokens{i}"])
-            if router.policy.model == "logistic" and len(fitted.success):
-                fitted.weights = _fit_logistic(fitted.x, fitted.success, router.policy.l2)
-                fitted.token_weights = _fit_ridge(fitted.x, np.log(fitted.tokens), router.policy.l2)
+            if router.policy.model == "logistic":
+                fitted.fit_logistic(router.policy.l2)
             router._fitted[level] = fitted
         for number, line in enumerate(lines, start=1):
             where = f"{source}: {_OBSERVATIONS} line {number}"
@@ -378,6 +424,12 @@ class EffortRouter:
 
 
 _OBSERVATIONS = "observations.jsonl"
+
+
+def _first_shown(step: Step) -> Step:
+    """The step as the router first saw it, before any retry: one step's outcomes at several
+    efforts are about the same step."""
+    return replace(step, tried=(), retries=0)
 
 
 def _observation_json(o: Observation) -> dict[str, Any]:

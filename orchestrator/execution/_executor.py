@@ -449,9 +449,10 @@ class Executor:
             with attempt:
                 if router is None or step is None:
                     return await self.invoke_step(tool, arguments, log)
-                # The step as the router saw it when it chose this attempt's effort.
-                seen = replace(step, tried=tuple(efforts[:-1]), retries=len(efforts) - 1)
-                return await self.invoke_step(tool, arguments, log, effort=efforts[-1], step=seen)
+                # Observed as the step first shown, whatever the attempt: the router estimates
+                # each effort's chance on the step itself and conditions on failures when it
+                # plans a retry, so an outcome is not to be read as already conditioned.
+                return await self.invoke_step(tool, arguments, log, effort=efforts[-1], step=step)
         raise AssertionError("tenacity stopped without an outcome")  # pragma: no cover
 
     # -- a whole run ----------------------------------------------------------------------------
