@@ -248,3 +248,37 @@ def test_step_text_keeps_the_tool_and_the_latest_context() -> None:
     assert run.text().endswith("brief the board\nfetch")
     long = Step(task="x" * 5000 + " the request", tool="t")
     assert long.text().endswith(" the request") and len(long.text()) < 700
+
+
+def test_the_router_keeps_only_its_most_recent_observations() -> None:
+    router = signals_router(max_observations=5)
+    for i in range(8):
+        router.observe(named(f"tool{i}"), "low", True, 100.0)
+    assert [o.step.tool for o in router.observations] == [f"tool{i}" for i in range(3, 8)]
+
+
+def test_the_text_cache_is_bounded_and_keeps_the_most_recently_used() -> None:
+    from orchestrator.effort import TextEncoder
+
+    class Counting:
+        """Embeds a text as its length, counting the texts it was asked for."""
+
+        name = "counting"
+
+        def __init__(self) -> None:
+            self.embedded: list[str] = []
+
+        def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+            self.embedded += texts
+            return np.asarray([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    embedder = Counting()
+    encoder = TextEncoder(embedder, capacity=2)  # type: ignore[arg-type]
+    steps = [named("grep"), named("sort"), named("archive")]
+    vectors = encoder.encode(steps)  # more texts than the cache holds, in one call
+    assert vectors.shape == (3, 2) and vectors[2, 0] == len(steps[2].text())
+    assert len(embedder.embedded) == 3
+    encoder.encode([steps[2], steps[1]])  # the two most recent: cached
+    assert len(embedder.embedded) == 3
+    encoder.encode([steps[0]])  # evicted: embedded again
+    assert embedder.embedded[-1] == steps[0].text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -64,11 +65,13 @@ def signals(steps: Sequence[Step]) -> Matrix:
 
 
 class TextEncoder:
-    """Embeds step texts, caching by text: a replay walk asks for one step at a time."""
+    """Embeds step texts, caching the ``capacity`` most recently used by text: a replay walk or
+    an agent asks for one step at a time, and a long-lived one must not grow without bound."""
 
-    def __init__(self, embedder: Embedder | None = None) -> None:
+    def __init__(self, embedder: Embedder | None = None, *, capacity: int = 50000) -> None:
         self._embedder = embedder
-        self._cache: dict[str, npt.NDArray[np.float32]] = {}
+        self.capacity = capacity
+        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
 
     @property
     def embedder(self) -> Embedder:
@@ -84,12 +87,28 @@ class TextEncoder:
 
     def warm(self, texts: Sequence[str]) -> None:
         """Embed every new text in ``texts`` in batches."""
-        fresh = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if fresh:
-            vectors = self.embedder.encode(fresh, batch_size=64)
-            self._cache.update(zip(fresh, vectors, strict=True))
+        self._vectors(texts)
 
     def encode(self, steps: Sequence[Step]) -> Matrix:
         texts = [s.text() for s in steps]
-        self.warm(texts)
-        return np.asarray([self._cache[t] for t in texts], dtype=np.float64).reshape(len(steps), -1)
+        found = self._vectors(texts)
+        return np.asarray([found[t] for t in texts], dtype=np.float64).reshape(len(steps), -1)
+
+    def _vectors(self, texts: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """Each distinct text's vector, the new ones embedded in one batch."""
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        fresh: list[str] = []
+        for text in dict.fromkeys(texts):
+            vector = self._cache.get(text)
+            if vector is None:
+                fresh.append(text)
+            else:
+                self._cache.move_to_end(text)
+                found[text] = vector
+        if fresh:
+            vectors = self.embedder.encode(fresh, batch_size=64)
+            for text, vector in zip(fresh, vectors, strict=True):
+                found[text] = self._cache[text] = vector
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return found

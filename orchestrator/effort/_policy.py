@@ -41,6 +41,12 @@ class EffortPolicy(_Section):
         description="What a failed step costs, in tokens, when deciding to stop escalating.",
     )
     max_attempts: int = Field(default=3, ge=1, description="Efforts tried per step, at most.")
+    max_observations: int = Field(
+        default=50000,
+        ge=1,
+        description="Outcomes kept to fit on, the most recent: a router learning from every run "
+        "of a long-lived agent stays bounded in memory and fitting time, and follows change.",
+    )
     prior: EffortPrior = EffortPrior()
 
     @model_validator(mode="after")

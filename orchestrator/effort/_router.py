@@ -147,9 +147,13 @@ class EffortRouter:
     # -- learning -------------------------------------------------------------------------------
 
     def observe(self, step: Step, effort: Effort, success: bool, tokens: float) -> None:
-        """Record one outcome; it counts from the next ``fit``."""
+        """Record one outcome; it counts from the next ``fit``. Only the most recent
+        ``max_observations`` are kept."""
         self._check_level(effort)
         self.observations.append(Observation(step, effort, bool(success), float(tokens)))
+        excess = len(self.observations) - self.policy.max_observations
+        if excess > 0:
+            del self.observations[:excess]
 
     @property
     def fitted(self) -> bool:
