@@ -40,16 +40,16 @@ Routed = tuple[bfcl.Task, list[str], RouteResult, list[RouteResult]]
 
 def routed_tasks(planner: Planner, tasks: list[bfcl.Task], reroute: bool) -> list[Routed]:
     """Each task with its sub-goals and routing results, from a cache keyed by the routing
-    policy, the index and the tasks."""
+    policy, the index and the queries routed (``Planner.routing_queries``)."""
     router = planner.router
+    queries = {t.id: planner.routing_queries(t.text, planner.subgoals(t.text)) for t in tasks}
     key = hashlib.sha256(
         json.dumps(
             [
                 router.policy.model_dump_json(),
                 str(router.index_dir),
                 planner.policy.candidates,
-                planner.policy.decomposition.model_dump_json(),
-                [t.id for t in tasks],
+                [queries[t.id] for t in tasks],
             ]
         ).encode()
     ).hexdigest()[:12]
@@ -60,8 +60,7 @@ def routed_tasks(planner: Planner, tasks: list[bfcl.Task], reroute: bool) -> lis
     routed = []
     for task in tasks:
         goals = planner.subgoals(task.text)
-        queries = [task.text, *goals] if len(goals) > 1 else [task.text]
-        results = router.route_batch(queries, k=planner.policy.candidates)
+        results = router.route_batch(queries[task.id], k=planner.policy.candidates)
         routed.append((task, goals, results[0], results[1:] if len(goals) > 1 else results))
     temporary = cache.with_suffix(".tmp")
     temporary.write_bytes(pickle.dumps(routed))

@@ -43,7 +43,7 @@ from orchestrator.planning import (
     split_subgoals,
 )
 from orchestrator.planning._fields import FieldRef
-from orchestrator.planning._task_text import TaskText
+from orchestrator.planning._task_text import TaskText, routing_text
 from orchestrator.routing import Match, RouteResult, SkillRouter
 
 pytestmark = pytest.mark.anyio
@@ -399,6 +399,31 @@ def test_a_one_goal_task_whose_first_match_does_not_fit_takes_a_fitting_one_near
     nothing_fits = routed({"weather_forecast": 0.3, "translate_text": 0.4, "send_email": 0.2})
     plan = planner.assemble(task, [task], nothing_fits, [nothing_fits])
     assert plan.ids == [] and plan.unplanned == (task,)
+
+
+def test_what_a_task_quotes_is_not_routed_unless_it_names_a_skill() -> None:
+    names = {"ls", "send_email"}
+    assert routing_text("send 'Order for SYNX is completed.' to Sarah", names) == "send to Sarah"
+    assert routing_text('email the text "what is the forecast" to ana', names) == (
+        "email the text to ana"
+    )
+    assert (
+        routing_text("find files named 'test' using 'ls'", names) == "find files named using 'ls'"
+    )
+    assert routing_text("Zeta Corp's stock, I've heard", names) == "Zeta Corp's stock, I've heard"
+    assert routing_text("'just a quote'", names) == "'just a quote'"  # nothing else to route
+
+
+def test_a_quoted_message_does_not_decide_the_plan(planner: Planner) -> None:
+    # Routed whole, the message's words rank the forecast and translation skills first.
+    task = (
+        "Send an email to ana@example.com saying 'please translate the weather forecast for Lisbon'"
+    )
+    whole = planner.router.route(task, k=3)
+    assert whole.matches[0].id != "send_email"
+    assert planner.plan(task).ids == ["send_email"]
+    task = "Translate 'send an email to the team about the forecast' into French"
+    assert planner.plan(task).ids == ["translate_text"]
 
 
 def test_an_input_the_caller_or_the_task_gives_needs_no_producer(planner: Planner) -> None:

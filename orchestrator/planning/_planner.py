@@ -24,7 +24,7 @@ from orchestrator.planning._dependencies import DependencyEdge, DependencyGraph,
 from orchestrator.planning._fields import FieldRef, input_fields
 from orchestrator.planning._plan import Binding, PlanStep, TaskPlan, given_input
 from orchestrator.planning._policy import PlanningPolicy
-from orchestrator.planning._task_text import TaskText, naming_words
+from orchestrator.planning._task_text import TaskText, naming_words, routing_text
 from orchestrator.planning._usage import UsageModel
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class Planner:
         self.policy = policy or PlanningPolicy()
         self.usage = usage
         self._skills = {s.id: s for s in router.skills}
+        self._names = frozenset(s.name.lower() for s in router.skills)
         # Producers of each input (consumer id, input name), ranked by what they are made for.
         self._producer_ranks: dict[tuple[str, str], dict[str, int]] = {}
         # The words naming each skill's inputs (``_input_words``), read once per skill.
@@ -136,6 +137,12 @@ class Planner:
             return [task]
         return split_subgoals(task, min_words=decomposition.min_words)
 
+    def routing_queries(self, task: str, goals: Sequence[str]) -> list[str]:
+        """What is routed for ``task`` split into ``goals``: the task, and each sub-goal when
+        there are several, without the values they quote (``routing_text``)."""
+        queries = [task, *goals] if len(goals) > 1 else [task]
+        return [routing_text(query, self._names) for query in queries]
+
     def plan(
         self,
         task: str,
@@ -153,10 +160,12 @@ class Planner:
         """
         goals = list(subgoals) if subgoals is not None else self.subgoals(task)
         k = self.policy.candidates
-        queries = [task, *goals] if len(goals) > 1 else [task]
-        vectors = self.router.embed_queries(queries)  # the task's row serves recall too
+        queries = self.routing_queries(task, goals)
+        vectors = self.router.embed_queries(queries)
         routed = self.router.route_batch(queries, k=k, only=only, vectors=vectors)
         whole, per_goal = routed[0], (routed[1:] if len(goals) > 1 else routed)
+        # Past tasks are recalled by the whole task: its row serves when nothing was taken out.
+        task_vector = vectors[0] if queries[0] == task else None
         return self.assemble(
             task,
             goals,
@@ -164,7 +173,7 @@ class Planner:
             per_goal,
             inputs=inputs,
             llm_calls=llm_calls,
-            recalled=self.recall(task, vectors[0], routed=whole),
+            recalled=self.recall(task, task_vector, routed=whole),
         )
 
     def recall(

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.planning._fields import FieldRef
 from orchestrator.routing._text import tokenize
 
-__all__ = ["TaskText", "naming_words"]
+__all__ = ["TaskText", "naming_words", "routing_text"]
 
 # Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
 _ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
-# A value written in the task: a quoted string, a token with a digit, an e-mail address. A quote
-# opens and closes at a word's edge: apostrophes ("Corp's stock ... I've") quote nothing.
-_LITERAL = re.compile(r"""(?<!\w)'[^']+'(?!\w)|"[^"]+"|\b\w*\d\w*\b|\S+@\S+""")
+# A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
+# I've") quote nothing.
+_QUOTED = r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\""
+# A value written in the task: a quoted string, a token with a digit, an e-mail address.
+_LITERAL = re.compile(rf"""{_QUOTED}|\b\w*\d\w*\b|\S+@\S+""")
 # What is not part of an unquoted value written in the task: punctuation at its edges, a
 # possessive ("pi_3Mt's").
 _EDGES = ".,;:!?()[]{}<>"
@@ -181,6 +183,20 @@ class TaskText:
     def _uses(self, choice: str) -> bool:
         """Whether the task holds ``choice`` as whole words."""
         return re.search(rf"(?<!\w){re.escape(choice.lower())}(?!\w)", self.lowered) is not None
+
+
+def routing_text(text: str, skill_names: Collection[str]) -> str:
+    """``text`` as it is routed: without the values it quotes, which are a tool's arguments (a
+    file name, a message to send), not what the tool does, unless one names a skill ("list
+    them using 'ls'"). "send 'Order for SYNX is completed.' to Sarah" routes as "send to
+    Sarah": the message's words would rank order tools first. ``skill_names`` are lower-case.
+    """
+    kept = re.sub(
+        _QUOTED,
+        lambda quoted: quoted.group() if quoted.group()[1:-1].lower() in skill_names else " ",
+        text,
+    )
+    return " ".join(kept.split()) or text
 
 
 def naming_words(field_ref: FieldRef) -> frozenset[str]:
