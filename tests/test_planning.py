@@ -525,6 +525,24 @@ def test_the_one_address_url_or_date_a_task_writes_is_the_input_named_like_it() 
     assert read("book the room for 2026-12-24").value(email) is None  # not its kind
 
 
+def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_one() -> None:
+    address = FieldRef("geocode", "input", "address", "", "string", True)
+    city = FieldRef("search_hotels", "input", "city", "", "string", True)
+    read = TaskText.read
+    assert read("what will the weather be like in Lisbon this week?").value(address) == "Lisbon"
+    assert read("find a hotel near Los Gatos, CA for two nights").value(city) == "Los Gatos, CA"
+    assert read("book a room at The Ritz in Paris").value(city) is None  # which place?
+    assert read("what was the weather in January?").value(city) is None  # a month
+    assert read("the forecast in Fahrenheit, please").value(city) is None  # a unit
+    assert read("I am in the mood for pizza").value(city) is None  # no name after "in"
+    assert (
+        read("the weather in Lisbon").value(
+            FieldRef("convert", "input", "unit", "", "string", True)
+        )
+        is None
+    )  # not an input named like a place
+
+
 def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
     name = FieldRef("create_pet", "input", "name", "", "string", True)
     title = FieldRef("publish_post", "input", "title", "", "string", True)

@@ -4,8 +4,8 @@
 The planner asks two things of it: whether the task gives an input (then no producer is planned
 for it) and what the value is (a run passes it). A value counts only where reading it is safe:
 right after the input is named, in the same clause, of the input's type and among its allowed
-values; an allowed value the task uses; the one e-mail address (URL, date) it writes, for an
-input named like one; or the word after "named" for a name.
+values; an allowed value the task uses; the one e-mail address (URL, date, place after "in") it
+writes, for an input named like one; or the word after "named" for a name.
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ _SHAPES = {
     "email": (frozenset(tokenize("email mail")), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     "url": (frozenset(tokenize("url uri link website")), re.compile(r"https?://[^\s'\"<>]+")),
     "date": (frozenset(tokenize("date")), re.compile(r"\b\d{4}-\d{2}-\d{2}\b")),
+    # A place: up to three capitalised words after "in", "at" or "near" ("in Lisbon", "near
+    # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit").
+    "place": (
+        frozenset(tokenize("address city location place town")),
+        re.compile(
+            r"\b(?:in|at|near)\s+(?P<value>(?!(?:January|February|March|April|May|June|July|"
+            r"August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|"
+            r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
+        ),
+    ),
 }
 # An allowed value this long is the input's even where the task does not name the input
 # ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
@@ -107,7 +117,14 @@ class TaskText:
             task.lower(),
             titles,
             {
-                kind: tuple(dict.fromkeys(m.group().rstrip(_EDGES) for m in pattern.finditer(task)))
+                kind: tuple(
+                    dict.fromkeys(
+                        (m.group("value") if "value" in pattern.groupindex else m.group()).rstrip(
+                            _EDGES
+                        )
+                        for m in pattern.finditer(task)
+                    )
+                )
                 for kind, (_, pattern) in _SHAPES.items()
             },
         )
@@ -123,8 +140,9 @@ class TaskText:
         of the input's type ("five" for an integer) or among its allowed values. An allowed
         value the task uses is the input's without a name before it ("in fahrenheit"), when
         it is the only one used and distinctive (the task names the input, or the value is not
-        a short word like "high"); so is the one e-mail address, URL or date the task writes
-        for an input named like it ("refund jane@example.com's order" for ``customer_email``),
+        a short word like "high"); so is the one e-mail address, URL, date or place ("in
+        Lisbon") the task writes for an input named like it ("refund jane@example.com's order"
+        for ``customer_email``),
         and the word after "named" or "called" for a name or a title ("a pet named Rex"). None
         when it writes none."""
         words = naming_words(field_ref)
@@ -169,7 +187,7 @@ class TaskText:
         return min(found, key=lambda f: f[0])[1] if found else None
 
     def _shaped(self, field_ref: FieldRef) -> str | None:
-        """The one e-mail address (URL, date) the task writes, for an input named like one:
+        """The one e-mail address (URL, date, place) the task writes, for an input named like one:
         "refund jane@example.com's last order" gives ``customer_email``."""
         for kind, (kind_words, _) in _SHAPES.items():
             if field_ref.words & kind_words and len(self.shaped[kind]) == 1:
