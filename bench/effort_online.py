@@ -52,11 +52,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 class ReplayedCalls:
     """An ``EffortInvoker`` whose answer at each effort is the replay's outcome for the step in
-    hand; it records the efforts tried and the tokens they cost."""
+    hand; it counts the tokens the calls cost."""
 
     def __init__(self) -> None:
         self.step: ReplayStep | None = None
-        self.tried: list[str] = []
         self.tokens = 0.0
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
@@ -65,7 +64,6 @@ class ReplayedCalls:
     async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
         assert self.step is not None
         outcome = self.step.outcomes[effort]
-        self.tried.append(effort)
         self.tokens += outcome.tokens
         if not outcome.success:
             raise ToolCallError(f"wrong at {effort} effort", tool=tool, tokens=outcome.tokens)
@@ -101,7 +99,7 @@ async def walk(
         log = DecisionLog()  # one per episode: the router counts its earlier failures
         calls.tokens, solved = 0.0, True
         for s in episode:
-            calls.step, calls.tried = s, []
+            calls.step = s
             executor = Executor(one_step_graph(s), calls, policy=policy, effort=router)
             result = await executor.run({"task": s.context, "routing": s.signals}, log=log)
             solved = solved and result.outcome == "completed"
