@@ -64,3 +64,23 @@ def test_functions_as_catalog_plans_the_lookup_and_runs_on_the_values_the_task_w
     assert "given {'reason': 'duplicate'}" in out
     assert "completed via find_order > refund_order; LLM calls: 0" in out
     assert "'refund_order': {'refund_id': 're_1', 'order_id': 'o-42'" in out  # fed by find_order
+
+
+@pytest.mark.slow
+def test_effort_learning_stops_trying_medium_on_summaries_once_fitted() -> None:
+    out = _run("effort_learning.py")
+    lines = out.splitlines()
+
+    def efforts(label: str, tool: str) -> list[str]:
+        return [
+            line.split("efforts")[1].split("tokens")[0].rsplit(maxsplit=1)[0].strip()
+            for line in lines
+            if line.startswith(label) and tool in line
+        ]
+
+    assert efforts("run 1", "summarise_report") == ["low -> medium -> high"]
+    assert efforts("after fit", "summarise_report") == ["low -> high"]
+    assert efforts("after fit", "draft_reply") == ["low"]
+    assert "fitted on 12 observed calls" in out
+    assert "saved and loaded: 15 observations kept" in out
+    assert efforts("loaded", "summarise_report") == ["low -> high"]
