@@ -470,3 +470,42 @@ def test_routing_is_a_retrieval_span_with_retrieve_and_rerank_children(sample_ro
         parent = spans[child].parent
         assert parent is not None and parent.span_id == retrieval.context.span_id
     assert values["orchestrator.routing.duration"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_reasoning_steps_span_carries_its_effort_and_the_tokens_it_spent(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.effort import EffortPolicy, EffortRouter
+    from orchestrator.errors import ToolCallError
+    from orchestrator.execution import Reasoned
+    from orchestrator.graph import ToolGraph
+
+    graph = ToolGraph(start="Start", goal="Done", name="brief")
+    graph.add_tool("summarise", description="Summarise the report for the board.")
+    graph.add_edge("Start", "summarise")
+    graph.add_edge("summarise", "Done")
+
+    class Thinking:
+        async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+            raise AssertionError("called with an effort")
+
+        async def invoke_with_effort(
+            self, tool: str, arguments: Mapping[str, Any], effort: str
+        ) -> Any:
+            if effort == "low":
+                raise ToolCallError("shallow", tool=tool, tokens=180)
+            return Reasoned({"summary": "..."}, tokens=640)
+
+    memory = InMemorySpanExporter()
+    trace_file = tmp_path / "trace.jsonl"
+    router = EffortRouter(EffortPolicy(features="signals"))
+    log = DecisionLog()
+    with tracing(trace_file, exporters=[memory]), traced_run(log, "brief the board") as run:
+        run.set_result(await Executor(graph, Thinking(), effort=router).run(log=log))
+    attempts = _named(memory.get_finished_spans(), "execute_tool summarise")
+    assert [(s.attributes["orchestrator.effort"], s.attributes["orchestrator.tokens"])
+            for s in attempts] == [("low", 180.0), ("medium", 640.0)]  # fmt: skip
+    shown = runner.invoke(app, ["trace", "show", str(trace_file)])
+    step = [line for line in shown.output.splitlines() if "execute_tool summarise" in line]
+    assert "effort=low" in step[0] and "tokens=180" in step[0]

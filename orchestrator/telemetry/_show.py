@@ -27,6 +27,8 @@ _SHOWN_ATTRIBUTES = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
     "orchestrator.reasoning_effort",
+    "orchestrator.effort",
+    "orchestrator.tokens",
     "orchestrator.task",
     "orchestrator.outcome",
     "orchestrator.silent_failures",
