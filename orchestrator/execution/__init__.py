@@ -35,6 +35,7 @@ from orchestrator.execution._invoker import (
     Invoker,
     ProbingInvoker,
     Reasoned,
+    invoke_at,
     refusal_of,
     step_inputs,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "ToolDownMonitor",
     "check_decision",
     "classify",
+    "invoke_at",
     "missing_inputs",
     "parse_decision",
     "refusal_of",

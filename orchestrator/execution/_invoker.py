@@ -25,6 +25,7 @@ __all__ = [
     "Invoker",
     "ProbingInvoker",
     "Reasoned",
+    "invoke_at",
     "refusal_of",
     "step_inputs",
 ]
@@ -111,6 +112,14 @@ def refusal_of(invoker: Invoker, tool: str, names: Collection[str]) -> ArgumentR
     return invoker.refusal(tool, names) if isinstance(invoker, CheckingInvoker) else None
 
 
+async def invoke_at(invoker: Invoker, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+    """Call ``tool`` through ``invoker`` at ``effort`` when it takes one (``EffortInvoker``),
+    else without: for invokers that wrap another one and pass the effort on."""
+    if isinstance(invoker, EffortInvoker):
+        return await invoker.invoke_with_effort(tool, arguments, effort)
+    return await invoker.invoke(tool, arguments)
+
+
 class CallableInvoker:
     """Invoke plain Python callables, sync or async, each taking the arguments mapping.
 
@@ -149,17 +158,17 @@ class CompositeInvoker:
         self.default = default
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
-        invoker = self.routes.get(tool, self.default)
-        if invoker is None:
-            raise ToolUnavailableError("no invoker serves this tool", tool=tool)
-        return await invoker.invoke(tool, arguments)
+        return await self._serving(tool).invoke(tool, arguments)
 
     async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
         """Pass the effort on when the serving invoker takes one."""
+        return await invoke_at(self._serving(tool), tool, arguments, effort)
+
+    def _serving(self, tool: str) -> Invoker:
         invoker = self.routes.get(tool, self.default)
-        if isinstance(invoker, EffortInvoker):
-            return await invoker.invoke_with_effort(tool, arguments, effort)
-        return await self.invoke(tool, arguments)
+        if invoker is None:
+            raise ToolUnavailableError("no invoker serves this tool", tool=tool)
+        return invoker
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """The serving invoker's answer, when it can tell."""

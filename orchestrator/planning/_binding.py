@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.catalog import Skill
-from orchestrator.execution import RUN_CONTEXT_KEYS, EffortInvoker, Invoker
+from orchestrator.execution import RUN_CONTEXT_KEYS, Invoker, invoke_at
 from orchestrator.planning._dependencies import DependencyGraph
 from orchestrator.planning._plan import PlanStep, TaskPlan, input_keys
 
@@ -72,10 +72,7 @@ class BindingInvoker:
 
     async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
         """Pass the step's reasoning effort on to an inner invoker that takes one."""
-        bound = self._bind(tool, arguments)
-        if isinstance(self.inner, EffortInvoker):
-            return await self.inner.invoke_with_effort(tool, bound, effort)
-        return await self.inner.invoke(tool, bound)
+        return await invoke_at(self.inner, tool, self._bind(tool, arguments), effort)
 
     def _bind(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         inputs = arguments.get("inputs") or {}
