@@ -311,8 +311,11 @@ class Executor:
             raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
         timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
         tokens: float | None = None
-        thinking = self.invoker if isinstance(self.invoker, EffortInvoker) else None
-        if effort is None or thinking is None:
+        # The protocol check only with an effort: every step of every run comes through here.
+        thinking = (
+            self.invoker if effort is not None and isinstance(self.invoker, EffortInvoker) else None
+        )
+        if thinking is None:
             step = None  # a call not made at the effort says nothing of what the effort does
         started = time.perf_counter()
         try:
