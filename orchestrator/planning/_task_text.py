@@ -42,11 +42,18 @@ _TITLING_WORDS = {
     "entitled": frozenset(tokenize("title")),
 }
 # Values whose shape says which input they are for, when the task writes only one of a kind
-# and the input is named like the kind: the words naming such inputs, and the shape.
+# and the input is named like the kind: the words naming such inputs, and the shape (its
+# ``value`` group is the value).
 _SHAPES = {
-    "email": (frozenset(tokenize("email mail")), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
-    "url": (frozenset(tokenize("url uri link website")), re.compile(r"https?://[^\s'\"<>]+")),
-    "date": (frozenset(tokenize("date")), re.compile(r"\b\d{4}-\d{2}-\d{2}\b")),
+    "email": (
+        frozenset(tokenize("email mail")),
+        re.compile(r"(?P<value>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"),
+    ),
+    "url": (
+        frozenset(tokenize("url uri link website")),
+        re.compile(r"(?P<value>https?://[^\s'\"<>]+)"),
+    ),
+    "date": (frozenset(tokenize("date")), re.compile(r"\b(?P<value>\d{4}-\d{2}-\d{2})\b")),
     # A place: up to three capitalised words after "in", "at" or "near" ("in Lisbon", "near
     # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit").
     "place": (
@@ -54,7 +61,8 @@ _SHAPES = {
         re.compile(
             r"\b(?:in|at|near)\s+(?P<value>(?!(?:January|February|March|April|May|June|July|"
             r"August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|"
-            r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
+            r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)"
+            r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
         ),
     ),
 }
@@ -118,12 +126,7 @@ class TaskText:
             titles,
             {
                 kind: tuple(
-                    dict.fromkeys(
-                        (m.group("value") if "value" in pattern.groupindex else m.group()).rstrip(
-                            _EDGES
-                        )
-                        for m in pattern.finditer(task)
-                    )
+                    dict.fromkeys(m["value"].rstrip(_EDGES) for m in pattern.finditer(task))
                 )
                 for kind, (_, pattern) in _SHAPES.items()
             },
