@@ -412,6 +412,7 @@ def test_what_a_task_quotes_is_not_routed_unless_it_names_a_skill() -> None:
     )
     assert routing_text("Zeta Corp's stock, I've heard", names) == "Zeta Corp's stock, I've heard"
     assert routing_text("'just a quote'", names) == "'just a quote'"  # nothing else to route
+    assert routing_text("list  them\nusing 'ls'", names) == "list  them\nusing 'ls'"  # as written
 
 
 def test_a_quoted_message_does_not_decide_the_plan(planner: Planner) -> None:

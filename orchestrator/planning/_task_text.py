@@ -217,6 +217,8 @@ def routing_text(text: str, skill_names: Collection[str]) -> str:
         lambda quoted: quoted.group() if quoted.group()[1:-1].lower() in skill_names else " ",
         text,
     )
+    if kept == text:  # nothing taken out: the text itself, as the caller wrote it
+        return text
     return " ".join(kept.split()) or text
 
 
