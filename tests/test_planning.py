@@ -182,6 +182,45 @@ def test_output_fields_follow_local_refs_into_nested_records() -> None:
     assert next(f for f in output_fields(converter) if f.name == "target").type == "object"
 
 
+def test_the_fields_a_description_lists_for_its_records_feed_inputs_by_name() -> None:
+    from orchestrator.planning import output_fields
+
+    # Many catalogs describe a list's records in prose rather than with an item schema.
+    search = skill(
+        "search_hotels",
+        "Find hotels.",
+        outputs={"hotels": "Offers: hotel_offer_id, hotel_name, total_price."},
+        types={"hotels": "array"},
+    )
+    book = skill("book_hotel", "Reserve a room.", {"hotel_offer_id": "Offer id from a search."})
+    edges = derive_dependencies([search, book], None).producers("book_hotel", "hotel_offer_id")
+    assert [e.describe() for e in edges] == [
+        "search_hotels.hotels.hotel_offer_id -> book_hotel.hotel_offer_id (same name, 1.00)"
+    ]
+
+    def listed(description: str, kind: str = "array") -> list[str]:
+        records = skill("s", "x", outputs={"items": description}, types={"items": kind})
+        return [f.name for f in output_fields(records)][1:]
+
+    assert listed("Free slots, each {start_time, end_time}.") == [
+        "items.start_time",
+        "items.end_time",
+    ]
+    assert listed("Tickets with ticket_id, subject.", "object") == [
+        "items.ticket_id",
+        "items.subject",
+    ]
+    # Prose with commas lists nothing, and neither does a string's description.
+    assert listed("Thread, oldest first.") == listed("Sorted by date, newest first") == []
+    assert listed("Has hotel_offer_id, hotel_name.", "string") == []
+
+
+def test_booking_an_offer_plans_the_search_that_finds_it(sample_router: SkillRouter) -> None:
+    # The shipped catalog's search lists its offers' fields in prose only.
+    plan = Planner.from_router(sample_router).plan("book a hotel in Boston")
+    assert plan.ids == ["search_hotels", "book_hotel"]
+
+
 def test_generic_names_and_flags_do_not_make_dependencies() -> None:
     consumer = skill("set_status", "Set a status.", {"status": "New status", "active": "On?"})
     graph = derive_dependencies([STATUS, consumer, TRANSLATE], None)
@@ -1156,7 +1195,8 @@ def test_a_task_on_tools_no_past_run_called_is_planned_as_without_the_model(
     assert not planner.familiar(sample_router.route(INTERVIEW, k=20))
     assert planner.recall(INTERVIEW) == {}
     alone = Planner.from_router(sample_router).plan(INTERVIEW).ids
-    assert planner.plan(INTERVIEW).ids == alone == ["schedule_interview"]
+    # The applicants' listing gives the interview its application id.
+    assert planner.plan(INTERVIEW).ids == alone == ["list_job_applicants", "schedule_interview"]
     # What the guard prevents: the hotel task reads alike enough to be recalled, and its tool
     # would replace the interview.
     unguarded = PlanningPolicy(usage=UsagePolicy(min_familiarity=0.0))

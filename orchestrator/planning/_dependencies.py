@@ -37,8 +37,9 @@ __all__ = [
 DEPENDENCY_FORMAT = 1
 # Bumped whenever the derivation reads schemas differently, so a graph cached by an earlier
 # version is derived again. 2: output fields follow local $refs. 3: a generic name without a
-# description ("content") is compared with nothing.
-DERIVATION_RULES = 3
+# description ("content") is compared with nothing. 4: records' fields listed in an output's
+# description count as its fields.
+DERIVATION_RULES = 4
 _FILE = "dependencies.json"
 
 

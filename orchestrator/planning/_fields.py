@@ -7,6 +7,7 @@ since results are often ``{"orders": [{"id": ...}]}``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -129,7 +130,8 @@ def output_fields(skill: Skill) -> list[FieldRef]:
         description = str(spec.get("description", ""))
         fields.append(FieldRef(skill.id, "output", name, description, _type_of(spec), True))
         inner = spec.get("items") if _type_of(spec) == "array" else spec
-        for sub, sub_spec, _ in _properties(inner, root):
+        nested = list(_properties(inner, root))
+        for sub, sub_spec, _ in nested:
             fields.append(
                 FieldRef(
                     skill.id,
@@ -140,4 +142,40 @@ def output_fields(skill: Skill) -> list[FieldRef]:
                     True,
                 )
             )
+        if not nested and _type_of(spec) in ("array", "object"):
+            for sub in _listed_fields(description):
+                ref = FieldRef(skill.id, "output", f"{name}.{sub}", description, None, True)
+                fields.append(ref)
     return fields
+
+
+# A field name as descriptions list them: lower-case first, then letters, digits, underscores.
+_LISTED_NAME = re.compile(r"[a-z][A-Za-z0-9_]*")
+_LIST_EDGES = "{}[]().,:;!?… "
+
+
+def _listed_fields(description: str) -> tuple[str, ...]:
+    """The fields a description lists for records it gives no schema for: "Offers:
+    hotel_offer_id, hotel_name, total_price." lists three, "Free slots, each {start_time,
+    end_time}." two. A list is two or more names separated by commas alone, the first one
+    ending a phrase ("Tickets with ticket_id, subject"); prose ("Thread, oldest first.", "Sorted
+    by date, newest first") lists nothing.
+    """
+    found: list[str] = []
+    run: list[str] = []
+    for segment in description.split(","):
+        words = segment.strip().removeprefix("and ").removeprefix("or ").split()
+        name = words[-1].strip(_LIST_EDGES) if words else ""
+        is_name = _LISTED_NAME.fullmatch(name) is not None
+        ends = segment.rstrip().endswith((".", ";", "}", ")"))  # nothing of this list follows
+        if len(words) == 1 and is_name:
+            run.append(name)
+            if not ends:
+                continue
+        if len(run) >= 2:
+            found.extend(run)
+        # A phrase ending in a name may start a list ("Tickets with ticket_id, ...").
+        run = [name] if len(words) > 1 and is_name and not ends else []
+    if len(run) >= 2:
+        found.extend(run)
+    return tuple(dict.fromkeys(found))
