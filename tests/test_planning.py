@@ -575,6 +575,8 @@ def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_
     assert read("what was the weather in January?").value(city) is None  # a month
     assert read("the forecast in Fahrenheit, please").value(city) is None  # a unit
     assert read("I am in the mood for pizza").value(city) is None  # no name after "in"
+    iata = FieldRef("search_hotels", "input", "city_iata", "City IATA code.", "string", True)
+    assert read("book a hotel in Boston").value(iata) is None  # a name is not its code
     assert (
         read("the weather in Lisbon").value(
             FieldRef("convert", "input", "unit", "", "string", True)

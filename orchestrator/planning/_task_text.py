@@ -23,6 +23,9 @@ __all__ = ["TaskText", "naming_words", "routing_text"]
 
 # Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
 _ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
+# Words saying an input takes a code, which a name written in the task ("in Boston") is not:
+# ``city_iata`` ("City IATA code") is named like a place but wants "BOS".
+_CODE_WORDS = _ID_WORDS | frozenset(tokenize("iata icao"))
 # A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
 # I've") quote nothing.
 _QUOTED = r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\""
@@ -191,8 +194,14 @@ class TaskText:
 
     def _shaped(self, field_ref: FieldRef) -> str | None:
         """The one e-mail address (URL, date, place) the task writes, for an input named like one:
-        "refund jane@example.com's last order" gives ``customer_email``."""
+        "refund jane@example.com's last order" gives ``customer_email``. A place is not read for
+        an input taking a code or an id (by its name or description): "Boston" is not a code."""
+        takes_code = bool(
+            (field_ref.words | frozenset(tokenize(field_ref.description))) & _CODE_WORDS
+        )
         for kind, (kind_words, _) in _SHAPES.items():
+            if kind == "place" and takes_code:
+                continue
             if field_ref.words & kind_words and len(self.shaped[kind]) == 1:
                 return self.shaped[kind][0]
         return None
