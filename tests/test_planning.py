@@ -668,6 +668,37 @@ def test_a_skill_that_needs_the_value_it_returns_is_not_planned_to_produce_it(
     assert Planner.from_router(lister).plan(task).ids == [LIST_PAYMENTS.id, "refund_payment"]
 
 
+def test_a_skill_taking_what_it_returns_even_optionally_is_not_planned_to_produce_it(
+    tmp_path: Path,
+) -> None:
+    convert = skill(
+        "convert_currency",
+        "Convert an amount of money from one currency to another.",
+        {"amount": "Amount to convert.", "currency": "Currency code to convert from."},
+        {"converted": "Converted amount."},
+    )
+    # A refund returns the amount it was given; a price lookup returns the currency it was
+    # asked to quote in ("vs_currency"). Neither is where the value comes from.
+    refund = skill(
+        "refund_money",
+        "Refund money to a customer's card.",
+        {"charge": "Charge to refund.", "amount": "Part to refund; default all."},
+        {"amount": "Refunded amount.", "refund_id": "Refund id."},
+        required=["charge"],
+    )
+    quote = skill(
+        "coin_price",
+        "Get a coin's price in a currency.",
+        {"coin": "Coin symbol.", "vs_currency": "Currency to quote in."},
+        {"price": "Price.", "currency": "Quote currency."},
+        required=["coin"],
+    )
+    router = SkillRouter.from_catalog([convert, refund, quote], index_dir=tmp_path / "i")
+    plan = Planner.from_router(router).plan("convert an amount of money to another currency")
+    assert plan.ids == ["convert_currency"]
+    assert plan.step("convert_currency").open_inputs == ("amount", "currency")
+
+
 def test_a_producer_the_task_does_not_rank_joins_when_it_runs_on_the_callers_inputs(
     planner: Planner,
 ) -> None:

@@ -24,7 +24,7 @@ from orchestrator.planning._dependencies import DependencyEdge, DependencyGraph,
 from orchestrator.planning._fields import FieldRef, input_fields
 from orchestrator.planning._plan import Binding, PlanStep, TaskPlan, given_input
 from orchestrator.planning._policy import PlanningPolicy
-from orchestrator.planning._task_text import TaskText, naming_words, routing_text
+from orchestrator.planning._task_text import _ID_WORDS, TaskText, naming_words, routing_text
 from orchestrator.planning._usage import UsageModel
 
 if TYPE_CHECKING:
@@ -599,14 +599,17 @@ class Planner:
         return bool(required) and all(given_input(inputs, skill_id, name) for name in required)
 
     def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
-        """Whether ``edge``'s producer requires the value it would supply: an input named
-        like its output (leaf or whole path: ``target_timezone`` for ``target.timezone``) or
-        like the consumer's input. Such a skill looks the value up or passes it on; whoever
-        could give it that value could give the consumer the same."""
+        """Whether ``edge``'s producer takes the value it would supply, required or not: an
+        input named like its output (leaf or whole path: ``target_timezone`` for
+        ``target.timezone``; or holding the output's words: ``vs_currency`` for ``currency``)
+        or like the consumer's input. Such a skill looks the value up or passes it on (a refund
+        returns the amount it was given); whoever could give it that value could give the
+        consumer the same."""
         output = edge.output
         supplied = {FieldRef.words_of(output), FieldRef.path_words(output), needed.words}
+        core = FieldRef.words_of(output) - _ID_WORDS
         return any(
-            f.required and f.words and f.words in supplied
+            f.words and (f.words in supplied or (core and core <= f.words))
             for f in input_fields(self._skills[edge.producer])
         )
 
