@@ -585,6 +585,19 @@ def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_
     )  # not an input named like a place
 
 
+def test_a_number_right_before_a_word_naming_a_numeric_input_is_its_value() -> None:
+    minutes = FieldRef("schedule", "input", "duration_minutes", "", "integer", True)
+    nights = FieldRef("book", "input", "nights", "", "integer", True)
+    read = TaskText.read
+    assert read("schedule a 30 minute meeting with Ana").value(minutes) == 30
+    assert read("schedule a 30-minute meeting with Ana").value(minutes) == 30
+    assert read("book a room for 4 nights").value(nights) == 4
+    assert read("book a room for 4 nights").value(minutes) is None  # counts other things
+    assert read("a 30 minute call, then a 45 minute review").value(minutes) is None  # which?
+    text = FieldRef("t", "input", "minutes_note", "", "string", True)
+    assert read("schedule a 30 minute meeting").value(text) is None  # not a number's input
+
+
 def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
     name = FieldRef("create_pet", "input", "name", "", "string", True)
     title = FieldRef("publish_post", "input", "title", "", "string", True)

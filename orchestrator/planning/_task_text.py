@@ -77,6 +77,8 @@ _POSSESSIVE = re.compile(r"'s$")
 
 # How many words after naming an input the task may write its value ("my access token is abc123").
 _VALUE_WINDOW = 3
+# A number counting what the next word names: "30 minute", "30-minute", "4 nights".
+_COUNT = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?:-(?P<unit>[A-Za-z]+))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +150,17 @@ class TaskText:
         it is the only one used and distinctive (the task names the input, or the value is not
         a short word like "high"); so is the one e-mail address, URL, date or place ("in
         Lisbon") the task writes for an input named like it ("refund jane@example.com's order"
-        for ``customer_email``),
-        and the word after "named" or "called" for a name or a title ("a pet named Rex"). None
-        when it writes none."""
+        for ``customer_email``), the one number written right before a word naming a numeric
+        input ("a 30 minute meeting"), and the word after "named" or "called" for a name or a
+        title ("a pet named Rex"). None when it writes none."""
         words = naming_words(field_ref)
         named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
         allowed = self._allowed(field_ref, named)
         if allowed is not None:
             return allowed
         written = self._after_name(field_ref, words, others - words) if named else None
+        if written is None and field_ref.type in ("integer", "number"):
+            written = self._counted(field_ref, words)
         if written is not None or field_ref.type not in (None, "string"):
             return written
         shaped = self._shaped(field_ref)
@@ -191,6 +195,24 @@ class TaskText:
                 if (at > n and self.pieces[at] & others) or at in self.ends:
                     break
         return min(found, key=lambda f: f[0])[1] if found else None
+
+    def _counted(self, field_ref: FieldRef, words: frozenset[str]) -> Any:
+        """The number a task writes right before a word naming a numeric input: "a 30 minute
+        meeting" (or "30-minute") gives ``duration_minutes``, "for 4 nights" ``nights``; None
+        unless exactly one such number is written."""
+        found = set()
+        for n, written in self.values.items():
+            counted = _COUNT.fullmatch(written)
+            if counted is not None and counted["unit"]:  # "30-minute"
+                unit = frozenset(tokenize(counted["unit"]))
+            elif counted is not None and n + 1 < len(self.pieces):  # "30 minute"
+                unit = self.pieces[n + 1]
+            else:
+                continue
+            value = _typed(counted["number"], field_ref.type)
+            if value is not None and unit & words:
+                found.add(value)
+        return found.pop() if len(found) == 1 else None
 
     def _shaped(self, field_ref: FieldRef) -> str | None:
         """The one e-mail address (URL, date, place) the task writes, for an input named like one:
