@@ -14,7 +14,7 @@ import bisect
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchestrator.planning._fields import FieldRef
 from orchestrator.routing._text import tokenize
@@ -44,28 +44,60 @@ _TITLING_WORDS = {
     "titled": frozenset(tokenize("title")),
     "entitled": frozenset(tokenize("title")),
 }
-# Values whose shape says which input they are for, when the task writes only one of a kind
-# and the input is named like the kind: the words naming such inputs, and the shape (its
-# ``value`` group is the value).
+
+
+class _Shape(NamedTuple):
+    """A kind of value whose shape says which input it is for, when the task writes only one
+    of that kind: the words naming such inputs, the words of inputs it is not for (in their
+    names or descriptions), and the shape (its ``value`` group is the value)."""
+
+    words: frozenset[str]
+    unless: frozenset[str]
+    pattern: re.Pattern[str]
+
+
+# A file written in the task: a name with a common extension, or an absolute path.
+_EXTENSIONS = (
+    "png|jpe?g|gif|webp|svg|bmp|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|csv|tsv|jsonl?|ya?ml|xml|"
+    "toml|ini|cfg|txt|md|rst|html?|css|py|ipynb|js|ts|java|go|rs|rb|php|cpp|hpp|sh|sql|db|"
+    "sqlite|parquet|zip|tar|gz|tgz|mp3|wav|flac|m4a|mp4|mov|avi|mkv|log"
+)
 _SHAPES = {
-    "email": (
+    "email": _Shape(
         frozenset(tokenize("email mail")),
+        frozenset(),
         re.compile(r"(?P<value>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"),
     ),
-    "url": (
+    "url": _Shape(
         frozenset(tokenize("url uri link website")),
+        frozenset(),
         re.compile(r"(?P<value>https?://[^\s'\"<>]+)"),
     ),
-    "date": (frozenset(tokenize("date")), re.compile(r"\b(?P<value>\d{4}-\d{2}-\d{2})\b")),
+    "date": _Shape(
+        frozenset(tokenize("date")), frozenset(), re.compile(r"\b(?P<value>\d{4}-\d{2}-\d{2})\b")
+    ),
     # A place: up to three capitalised words after "in", "at" or "near" ("in Lisbon", "near
-    # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit").
-    "place": (
+    # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit"); not for
+    # an input taking a code ("City IATA code" wants "BOS", not "Boston").
+    "place": _Shape(
         frozenset(tokenize("address city location place town")),
+        _CODE_WORDS,
         re.compile(
             r"\b(?:in|at|near)\s+(?P<value>(?!(?:January|February|March|April|May|June|July|"
             r"August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|"
             r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)"
             r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
+        ),
+    ),
+    # A file ("photo.png", "docs/a.md", "/srv/repo"), for an input it is read from, not one
+    # a result is written to ("output_path").
+    "file": _Shape(
+        frozenset(tokenize("path file filename folder directory dir")),
+        frozenset(tokenize("output destination dest target save")),
+        re.compile(
+            rf"(?<![\w@/:.-])(?P<value>(?:~|\.{{1,2}})?/?(?:[\w.-]+/)*[\w-][\w.-]*\."
+            rf"(?:{_EXTENSIONS})|(?<!\S)~?/[\w.-]+(?:/[\w.-]+)*/?)(?![\w/-])",
+            re.IGNORECASE,
         ),
     ),
 }
@@ -96,7 +128,8 @@ class TaskText:
     # The word after "named", "called" or "titled" ("a pet named Rex"): a name or a title
     # (the words of the inputs it can be), unquoted.
     titles: tuple[tuple[frozenset[str], str], ...]
-    # The e-mail addresses, URLs and dates written in the task, by kind (_SHAPES), once each.
+    # The e-mail addresses, URLs, dates, places and files written in the task, by kind
+    # (_SHAPES), once each.
     shaped: Mapping[str, tuple[str, ...]]
 
     @classmethod
@@ -133,7 +166,7 @@ class TaskText:
                 kind: tuple(
                     dict.fromkeys(m["value"].rstrip(_EDGES) for m in pattern.finditer(task))
                 )
-                for kind, (_, pattern) in _SHAPES.items()
+                for kind, (_, _, pattern) in _SHAPES.items()
             },
         )
 
@@ -215,16 +248,15 @@ class TaskText:
         return found.pop() if len(found) == 1 else None
 
     def _shaped(self, field_ref: FieldRef) -> str | None:
-        """The one e-mail address (URL, date, place) the task writes, for an input named like one:
-        "refund jane@example.com's last order" gives ``customer_email``. A place is not read for
-        an input taking a code or an id (by its name or description): "Boston" is not a code."""
-        takes_code = bool(
-            (field_ref.words | frozenset(tokenize(field_ref.description))) & _CODE_WORDS
-        )
-        for kind, (kind_words, _) in _SHAPES.items():
-            if kind == "place" and takes_code:
-                continue
-            if field_ref.words & kind_words and len(self.shaped[kind]) == 1:
+        """The one e-mail address (URL, date, place, file) the task writes, for an input named
+        like one: "refund jane@example.com's last order" gives ``customer_email``."""
+        described = field_ref.words | frozenset(tokenize(field_ref.description))
+        for kind, shape in _SHAPES.items():
+            if (
+                field_ref.words & shape.words
+                and not described & shape.unless
+                and len(self.shaped[kind]) == 1
+            ):
                 return self.shaped[kind][0]
         return None
 
