@@ -221,6 +221,17 @@ def test_booking_an_offer_plans_the_search_that_finds_it(sample_router: SkillRou
     assert plan.ids == ["search_hotels", "book_hotel"]
 
 
+def test_an_input_saying_where_or_how_a_result_is_written_is_fed_by_nothing() -> None:
+    convert = skill("convert_image", "Convert an image.", {"path": "Image."}, {"output_path": "x"})
+    resize = skill(
+        "resize_image", "Resize an image.", {"path": "Image.", "output_path": "Where to save."}
+    )
+    graph = derive_dependencies([convert, resize], None)
+    assert graph.producers("resize_image", "output_path") == []  # the caller chooses it
+    # What a result is written to still feeds what the next step reads.
+    assert [e.producer for e in graph.producers("resize_image", "path")] == ["convert_image"]
+
+
 def test_generic_names_and_flags_do_not_make_dependencies() -> None:
     consumer = skill("set_status", "Set a status.", {"status": "New status", "active": "On?"})
     graph = derive_dependencies([STATUS, consumer, TRANSLATE], None)
@@ -553,7 +564,7 @@ def test_an_inputs_allowed_value_is_read_where_the_task_uses_it() -> None:
     assert read("in celsius or fahrenheit, whichever").value(unit) is None
 
 
-def test_the_one_address_url_or_date_a_task_writes_is_the_input_named_like_it() -> None:
+def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_it() -> None:
     email = FieldRef("find_order", "input", "customer_email", "", "string", True)
     url = FieldRef("summarize", "input", "page_url", "", "string", True)
     day = FieldRef("book", "input", "start_date", "", "string", True)
@@ -563,6 +574,14 @@ def test_the_one_address_url_or_date_a_task_writes_is_the_input_named_like_it() 
     assert read("summarize https://example.com/post.").value(url) == "https://example.com/post"
     assert read("book the room for 2026-12-24, two nights").value(day) == "2026-12-24"
     assert read("book the room for 2026-12-24").value(email) is None  # not its kind
+    image = FieldRef("resize", "input", "path", "Input image.", "string", True)
+    repo = FieldRef("run_tests", "input", "repo_path", "", "string", True)
+    saved = FieldRef("resize", "input", "output_path", "", "string", True)
+    assert read("resize photo.png to 800x600").value(image) == "photo.png"
+    assert read("run the tests in /srv/app, then deploy").value(repo) == "/srv/app"
+    assert read("resize photo.png to 800x600").value(saved) is None  # where it goes
+    assert read("diff a.txt and b.txt").value(image) is None  # which?
+    assert read("see https://example.com/a.png").value(image) is None  # a URL, not a file
 
 
 def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_one() -> None:

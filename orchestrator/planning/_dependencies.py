@@ -22,6 +22,7 @@ from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
 from orchestrator.planning._fields import FieldRef, input_fields, output_fields
 from orchestrator.planning._policy import DependencyPolicy
+from orchestrator.routing._text import tokenize
 
 if TYPE_CHECKING:
     from orchestrator.routing import Embedder
@@ -38,8 +39,9 @@ DEPENDENCY_FORMAT = 1
 # Bumped whenever the derivation reads schemas differently, so a graph cached by an earlier
 # version is derived again. 2: output fields follow local $refs. 3: a generic name without a
 # description ("content") is compared with nothing. 4: records' fields listed in an output's
-# description count as its fields.
-DERIVATION_RULES = 4
+# description count as its fields. 5: an input saying where or how a result is written is fed
+# by nothing.
+DERIVATION_RULES = 5
 _FILE = "dependencies.json"
 
 
@@ -140,6 +142,15 @@ def _compatible(output: FieldRef, needed: FieldRef) -> bool:
     return "boolean" not in (output.type, needed.type)
 
 
+# Words naming an input that says where or how a result is written ("output_path",
+# "output_format", "destination"): the caller chooses it; no tool's output is meant to fill it.
+_DESTINATION_WORDS = frozenset(tokenize("output destination dest"))
+
+
+def _destination(field: FieldRef) -> bool:
+    return bool(field.words & _DESTINATION_WORDS)
+
+
 def _meaningful(field: FieldRef) -> bool:
     """Whether a field's embedded text says what its value is: a specific name or a
     description."""
@@ -165,7 +176,7 @@ def derive_dependencies(
     """
     policy = policy or DependencyPolicy()
     outputs = [f for s in skills for f in output_fields(s)]
-    needed = [f for s in skills for f in input_fields(s) if f.required]
+    needed = [f for s in skills for f in input_fields(s) if f.required and not _destination(f)]
     model_name = embedder.name if embedder is not None else "names-only"
     key = dependency_key(skills, model_name, policy)
     if not outputs or not needed:
