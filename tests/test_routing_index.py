@@ -127,6 +127,17 @@ def test_refuses_to_overwrite_a_directory_that_is_not_an_index(tmp_path: Path) -
     assert (precious / "thesis.txt").read_text() == "years of work"
 
 
+def test_refuses_to_replace_a_file_or_write_under_one(tmp_path: Path) -> None:
+    precious = tmp_path / "thesis.txt"
+    precious.write_text("years of work")
+    catalog = [{"name": "noop", "description": "does nothing"}]
+    for index_dir in (precious, precious / "index"):
+        with pytest.raises(IndexFormatError, match="not a folder; refusing"):
+            SkillRouter.from_catalog(catalog, index_dir=index_dir)
+    assert precious.read_text() == "years of work"
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.txt"]  # no staging folder left
+
+
 def test_large_catalogs_switch_to_an_hnsw_index_with_the_same_answers(
     sample_router: SkillRouter,
 ) -> None:

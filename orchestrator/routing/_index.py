@@ -236,6 +236,14 @@ class SkillIndex:
         """Write the index to ``directory`` atomically: a reader sees the old index or the new
         one, never a mix; the manifest is written last, so a crash leaves no valid half-index."""
         target = Path(directory)
+        # A file where the index folder (or one above it) would go is the user's data.
+        for place in (target, *target.parents):
+            if place.exists() and not place.is_dir():
+                where = "is a file" if place == target else f"is under {place}, a file"
+                raise IndexFormatError(
+                    f"{target}: {where}, not a folder; refusing to write an index there "
+                    "(give a folder path)"
+                )
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
