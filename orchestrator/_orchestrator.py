@@ -334,7 +334,7 @@ class Orchestrator:
             log,
             run=result,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
-            cost=self._cost(log),
+            cost=self._cost(log, run_graph),
             input_requests=input_requests,
         )
 
@@ -428,14 +428,16 @@ class Orchestrator:
         if self.usage_file is not None:
             usage.save(self.usage_file)
 
-    def _cost(self, log: DecisionLog) -> float:
-        """The declared price of every call made, failed ones included (they are billed too)."""
+    @staticmethod
+    def _cost(log: DecisionLog, graph: ToolGraph) -> float:
+        """The declared price of every call made, failed ones included (they are billed too):
+        the price of its node in the graph run (a plan's nodes carry their skills' prices)."""
+        tools = set(graph.tools())
         total = 0.0
         for decision in log:
             called = decision.action in ("execute", "fail") and "duration_ms" in decision.data
-            skill = self.skills.get(decision.tool)
-            if called and skill is not None:
-                total += skill.price
+            if called and decision.tool in tools:
+                total += graph.node(decision.tool).price
         return total
 
 

@@ -375,16 +375,19 @@ def _run_task(
     inputs: dict[str, Any] | None = None,
     servers: list[Any] | None = None,
 ) -> tuple[Any, dict[str, tuple[str, ...]]]:
-    """Plan and run ``task``: catalog tools are simulated from their outputs schema unless bound
-    to a real function, or called on their live MCP ``servers`` (an ``mcpServers`` config's,
-    started for the run and stopped after it); ``faults`` are injected around all of them.
-    Returns the result and the required arguments simulated tools ran without."""
+    """Plan and run ``task``: catalog tools (with ``graph``, its tool nodes) are simulated from
+    their outputs schema unless bound to a real function, or called on their live MCP
+    ``servers`` (an ``mcpServers`` config's, started for the run and stopped after it);
+    ``faults`` are injected around all of them. Returns the result and the required arguments
+    simulated tools ran without."""
     import anyio
 
     from orchestrator._serving import serving
     from orchestrator.scenarios import FaultInjector, SimulatedInvoker
 
-    simulated = SimulatedInvoker(orchestrator.skills.values()) if servers is None else None
+    simulated = None
+    if servers is None:
+        simulated = SimulatedInvoker(graph if graph is not None else orchestrator.skills.values())
 
     async def run() -> Any:
         async with serving(
@@ -636,7 +639,8 @@ def run_command(
             report["learned"] = learned
         sys.stdout.write(json.dumps(report, default=str) + "\n")
     else:
-        _print_plan(result.plan)
+        if tool_graph is None:  # with --graph, the plan is not what ran
+            _print_plan(result.plan)
         _print_decisions(result)
         _hint_missing_inputs(result, values or {}, asked=llm is not None)
         if learn:

@@ -379,6 +379,22 @@ def test_run_demotes_the_goal_when_the_llm_says_so_and_escalates_without_one(
     assert unknown.exit_code == 2 and "--llm-api: expected one of openai" in unknown.output
 
 
+def test_run_on_a_graph_simulates_its_unbound_tools_and_counts_their_prices(
+    index_dir: Path,
+) -> None:
+    # The README's line: a graph of tools that are not catalog skills runs as a dry run.
+    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    args = ["run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+            "--graph", graph]  # fmt: skip
+    ran = _invoke(*args, "--json")
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.stdout)
+    assert report["outcome"] == "completed" and report["path"] == ["CRM", "Stripe", "Email"]
+    assert report["cost"] == pytest.approx(0.001 + 0.02 + 0.001)  # the graph's prices
+    table = _invoke(*args)
+    assert "CRM" in table.stdout and "stripe_create_refund" not in table.stdout  # not the plan
+
+
 def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Path) -> None:
     task = "refund payment pi_3MtwBw"
     planned = json.loads(_invoke("route", "--catalog", str(SAMPLE_CATALOG), "--index",
