@@ -136,3 +136,16 @@ def test_malformed_replay_line_names_file_line_and_field(tmp_path: Path) -> None
     )
     assert result.exit_code == 2
     assert "line 2" in result.output
+
+
+def test_an_empty_replay_file_is_an_error_naming_it_and_writes_no_choices(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.jsonl", [line("e", 0, "grep", "grep it", "low")])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(EffortError, match=r"empty\.jsonl: no steps"):
+        read_replay(empty, LEVELS)
+    choices = tmp_path / "choices.jsonl"
+    args = ["effort", "replay", str(empty), "--train", str(train), "--choices", str(choices)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "empty.jsonl: no steps" in result.output
+    assert not choices.exists()

@@ -109,6 +109,8 @@ def read_replay(path: str | Path, levels: Sequence[Effort]) -> list[ReplayStep]:
                 signals={str(k): float(v) for k, v in signals.items()},
             )
         )
+    if not steps:
+        raise EffortError(f"{source}: no steps (expected one JSON object per line)")
     return steps
 
 
