@@ -187,3 +187,28 @@ def test_directory_without_catalog_files_is_an_error(tmp_path: Path) -> None:
     error = catalog_error(tmp_path)
     assert error.source == str(tmp_path)
     assert error.reason.startswith("no SKILL.md and no catalog files")
+
+
+def test_a_catalog_file_or_folder_describing_no_skill_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "empty.json").write_text("[]")
+    for empty in ("empty.jsonl", "empty.json"):
+        error = catalog_error(tmp_path / empty)
+        assert error.source == str(tmp_path / empty) and error.reason.startswith("no skills")
+    assert catalog_error(tmp_path).reason.startswith("no skills")
+
+
+def test_an_index_kept_inside_a_catalog_folder_is_not_read_as_catalog_files(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.routing import SkillRouter
+
+    tools = {"name": "get_weather", "description": "Current weather for a city."}
+    (tmp_path / "tools.jsonl").write_text(json.dumps(tools) + "\n")
+    SkillRouter.from_catalog(tmp_path, index_dir=tmp_path / "index")
+    assert [s.id for s in load_catalog(tmp_path)] == ["get_weather"]
+    # A folder with another program's manifest.json is still read.
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "manifest.json").write_text('{"name": "extension"}')
+    (tmp_path / "more" / "extra.jsonl").write_text(json.dumps({**tools, "name": "forecast"}))
+    assert {"get_weather", "forecast"} <= {s.id for s in load_catalog(tmp_path)}

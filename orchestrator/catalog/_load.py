@@ -6,6 +6,7 @@ sources describe the same tool and routing would otherwise split its score betwe
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,13 +43,45 @@ def _directory_skills(directory: Path) -> list[Loaded]:
         if p.is_file()
         and p.suffix.lower() in CATALOG_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        and not _in_index(p, directory)
     )
     if not files:
         raise CatalogError(
             "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
             source=str(directory),
         )
-    return [loaded for path in files for loaded in file_skills(path)]
+    return _some([loaded for path in files for loaded in file_skills(path)], directory)
+
+
+# What marks a folder as a routing index (orchestrator.routing writes it last): its files are
+# the index's own, not catalogs, when an index is kept inside the catalog's folder.
+_INDEX_MANIFEST = "manifest.json"
+
+
+def _in_index(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in a routing index folder below ``root``."""
+    folder = path.parent
+    while folder != root and root in folder.parents:
+        if _is_index(folder):
+            return True
+        folder = folder.parent
+    return False
+
+
+def _is_index(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / _INDEX_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "catalog_hash" in manifest and "model" in manifest
+
+
+def _some(loaded: list[Loaded], source: Path) -> list[Loaded]:
+    """A catalog file or folder describing no skill is a mistake (an empty export, the wrong
+    file): routing over nothing would answer every task with "nothing fits"."""
+    if not loaded:
+        raise CatalogError("no skills found (the catalog is empty)", source=str(source))
+    return loaded
 
 
 def _path_skills(path: Path) -> list[Loaded]:
@@ -71,7 +104,7 @@ def _path_skills(path: Path) -> list[Loaded]:
                     source=str(path),
                 ) from exc
             return [Loaded(s, Origin(s.source or str(path))) for s in servers_skills(path)]
-    return file_skills(path)
+    return _some(file_skills(path), path)
 
 
 def _item_skill(item: object, origin: Origin) -> Loaded:
