@@ -20,7 +20,13 @@ import yaml
 
 from orchestrator.errors import OrchestratorError
 
-__all__ = ["read_document", "read_json_lines", "replace_dir", "write_text_atomic"]
+__all__ = [
+    "describe_yaml_error",
+    "read_document",
+    "read_json_lines",
+    "replace_dir",
+    "write_text_atomic",
+]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -51,27 +57,71 @@ def replace_dir(staging: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:
-    """Parse ``path`` as JSON (``.json``) or YAML (anything else); ``what`` names the file's
-    role in messages ("policy file", "scenario", ...). An empty YAML file reads as ``None``."""
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _at(line: int, column: int) -> str:
+    return f"line {line}, column {column}"
+
+
+def describe_yaml_error(exc: yaml.YAMLError, text: str) -> tuple[str | None, str]:
+    """Where a YAML error in ``text`` is ("line L, column C", counted from 1; ``None`` when
+    PyYAML does not say) and what is wrong, each on one line: PyYAML's own message spans several
+    lines and quotes the input back, which is not what a user fixing their file needs."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A bad character has no mark, only its offset in the text.
+        before = text[: exc.position]
+        at = _at(before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        return at, f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return None, _one_line(str(exc))
+    mark = exc.problem_mark
+    located = _at(mark.line + 1, mark.column + 1) if mark is not None else None
+    problem = _one_line(exc.problem or exc.context or type(exc).__name__)
+    # The context only helps when it points elsewhere, e.g. where an unclosed quote was opened.
+    if exc.problem and exc.context and exc.context_mark is not None:
+        context_at = _at(exc.context_mark.line + 1, exc.context_mark.column + 1)
+        if context_at != located:
+            problem += f" ({_one_line(exc.context)} at {context_at})"
+    return located, problem
+
+
+def _read_text(path: Path, error: type[OrchestratorError], what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror})") from exc
-    is_json = path.suffix.lower() == ".json"
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: cannot read {what} (not UTF-8 text: {exc.reason})") from exc
+
+
+def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:
+    """Parse ``path`` as JSON (``.json``) or YAML (anything else); ``what`` names the file's
+    role in messages ("policy file", "scenario", ...). An empty YAML file reads as ``None``.
+
+    A syntax error is one line naming the file and where: ``FILE: line L, column C: not valid
+    YAML: <problem>``.
+    """
+    text = _read_text(path, error, what)
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            at = _at(exc.lineno, exc.colno)
+            raise error(f"{path}: {at}: not valid JSON: {exc.msg}") from exc
     try:
-        return json.loads(text) if is_json else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise error(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where, problem = describe_yaml_error(exc, text)
+        located = f"{path}: {where}" if where else str(path)
+        raise error(f"{located}: not valid YAML: {problem}") from exc
 
 
 def read_json_lines(path: Path, error: type[OrchestratorError], what: str) -> list[tuple[int, Any]]:
     """``(line number, value)`` for every non-blank line of a JSON Lines file; an unreadable file
     or a line that is not JSON raises ``error`` naming the file and the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what} ({exc.strerror})") from exc
+    text = _read_text(path, error, what)
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

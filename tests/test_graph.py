@@ -198,6 +198,25 @@ def test_load_graph_names_the_file_on_bad_yaml(tmp_path: Path) -> None:
         load_graph(bad)
 
 
+def test_a_graph_file_with_broken_yaml_names_the_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "g.yaml"
+    bad.write_text("start: S\ngoal: G\nedges:\n  - [S, G\n")
+    with pytest.raises(GraphError) as info:
+        load_graph(bad)
+    message = str(info.value)
+    assert message.startswith(f"{bad}: line 5, column 1: not valid YAML: ")
+    assert "while parsing a flow sequence at line 4, column 5" in message
+    assert "\n" not in message and "<unicode string>" not in message
+
+
+def test_a_json_graph_file_with_broken_json_names_the_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "g.json"
+    bad.write_text('{\n  "start": "S",\n  "goal": \n}\n')
+    with pytest.raises(GraphError) as info:
+        load_graph(bad)
+    assert str(info.value) == f"{bad}: line 4, column 1: not valid JSON: Expecting value"
+
+
 @pytest.mark.parametrize("name", ["customer_support", "release_pipeline", "research_fanout"])
 def test_shipped_graphs_load_and_plan(name: str) -> None:
     g = load_graph(GRAPHS / f"{name}.yaml")

@@ -255,6 +255,39 @@ def test_cli_exits_two_on_a_malformed_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_a_scenario_file_with_broken_yaml_names_the_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("id: X\nfaults: [{tool: Stripe, kind: down}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 3, column 1: not valid YAML: ")
+    assert "\n" not in message and "<unicode string>" not in message
+
+
+def test_scenario_run_prints_broken_yaml_as_one_error_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("routing: [\n")
+    result = runner.invoke(app, ["scenario", "run", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {path}: line 2, column 1: not valid YAML: "
+        "expected the node content, but found '<stream end>'"
+    )
+
+
+def test_a_scenario_naming_a_graph_file_with_broken_yaml_names_both_files(tmp_path: Path) -> None:
+    graph = tmp_path / "graph.yaml"
+    graph.write_text("start: S\ngoal: [G\n")
+    path = tmp_path / "ref.yaml"
+    path.write_text(VALID.split("graph:")[0] + f"graph: {graph}\nexpect: {{outcome: completed}}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: field graph: {graph}: line 3, column 1: not valid YAML: ")
+    assert "\n" not in message
+
+
 TIME_CONVERSION = {  # mcp-server-time's convert_time outputSchema, as its server lists it
     "type": "object",
     "properties": {

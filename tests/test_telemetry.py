@@ -451,6 +451,103 @@ def test_trace_show_names_the_file_and_line_of_a_non_otlp_line(tmp_path: Path) -
     assert "bad.jsonl" in shown.output and "line 2" in shown.output
 
 
+_SPAN = {
+    "traceId": "ab",
+    "spanId": "cd",
+    "name": "step",
+    "startTimeUnixNano": "1000000",
+    "endTimeUnixNano": "3000000",
+}
+
+
+def _request(span: object) -> dict[str, Any]:
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            {"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x"}]}]}]},
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0: missing traceId (expected OTLP JSON "
+            "as the Collector file exporter writes)",
+        ),
+        (
+            {"resourceSpans": {"scopeSpans": []}},
+            "line 1: /resourceSpans: expected an array, got an object",
+        ),
+        (
+            _request(7),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0: expected an object, got the number 7",
+        ),
+        (
+            _request({**_SPAN, "startTimeUnixNano": "soon"}),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0/startTimeUnixNano: expected an "
+            "integer, got the string 'soon'",
+        ),
+        (
+            _request({**_SPAN, "status": {"code": [2]}}),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0/status/code: expected an integer or "
+            "a status name, got an array",
+        ),
+        (
+            _request({**_SPAN, "events": [{"attributes": []}]}),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0/events/0: missing name",
+        ),
+        (
+            _request({**_SPAN, "attributes": [{"key": "n", "value": {"intValue": "many"}}]}),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0/attributes/0/value/intValue: "
+            "expected an integer, got the string 'many'",
+        ),
+        (
+            {"resourceSpans": [{"resource": {"attributes": [{"value": {}}]}}]},
+            "line 1: /resourceSpans/0/resource/attributes/0: missing key",
+        ),
+    ],
+)
+def test_trace_show_names_the_line_and_json_pointer_of_a_missing_or_malformed_field(
+    tmp_path: Path, line: object, message: str
+) -> None:
+    bad = tmp_path / "t.jsonl"
+    bad.write_text(json.dumps(line) + "\n")
+    with pytest.raises(TelemetryError) as info:
+        read_spans(bad)
+    assert str(info.value).startswith(f"{bad}: {message}")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "got"), [("[1, 2]", "an array"), ('"spans"', "the string 'spans'"), ("null", "null")]
+)
+def test_trace_show_rejects_a_line_that_is_not_a_json_object(
+    tmp_path: Path, line: str, got: str
+) -> None:
+    bad = tmp_path / "t.jsonl"
+    bad.write_text(json.dumps(_request(_SPAN)) + "\n" + line + "\n")
+    shown = runner.invoke(app, ["trace", "show", str(bad)])
+    assert shown.exit_code == 2
+    assert shown.output.strip() == (
+        f"error: {bad}: line 2: expected a JSON object with resourceSpans, got {got}"
+    )
+
+
+def test_trace_show_reads_hand_written_otlp_json_and_skips_metric_lines(tmp_path: Path) -> None:
+    span = {
+        **_SPAN,
+        "startTimeUnixNano": 1_000_000,  # integers may be numbers or decimal strings
+        "status": {"code": "STATUS_CODE_ERROR"},
+        "attributes": [{"key": "orchestrator.attempt", "value": {"intValue": "2"}}],
+        "events": [{"name": "orchestrator.retry", "timeUnixNano": "2000000"}],
+    }
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(json.dumps({"resourceMetrics": []}) + "\n" + json.dumps(_request(span)))
+    (record,) = read_spans(trace)
+    assert (record.trace_id, record.name, record.status) == ("ab", "step", "error")
+    assert record.attributes == {"orchestrator.attempt": 2}
+    assert record.events == [(2_000_000, "orchestrator.retry", {})]
+    assert record.duration_ms == pytest.approx(2.0)
+
+
 # -- routing ----------------------------------------------------------------------------------
 
 

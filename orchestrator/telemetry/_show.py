@@ -6,13 +6,15 @@ Lines holding metrics or logs (the Collector writes all signals to one file) are
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator._files import read_json_lines
+from orchestrator.catalog._origin import describe_value, json_pointer
 from orchestrator.errors import TelemetryError
 
 __all__ = ["SpanRecord", "read_spans", "render_traces"]
@@ -58,25 +60,95 @@ class SpanRecord:
         return (self.end_ns - self.start_ns) / 1e6
 
 
-def _value(any_value: Mapping[str, Any]) -> Any:
+# Said after a missing field, so the user knows which format the file was meant to be.
+_OTLP = "expected OTLP JSON as the Collector file exporter writes"
+_REQUIRED: Any = object()
+_Pointer = tuple[str | int, ...]
+
+
+def _is_integer(value: Any) -> bool:
+    # OTLP/JSON writes 64-bit integers (timestamps, intValue) as decimal strings.
+    if isinstance(value, str):
+        return re.fullmatch(r"-?[0-9]+", value) is not None
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, str):  # "NaN", "Infinity" and decimal strings are valid doubles
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "an object": lambda value: isinstance(value, dict),
+    "an array": lambda value: isinstance(value, list),
+    "a string": lambda value: isinstance(value, str),
+    "true or false": lambda value: isinstance(value, bool),
+    "an integer": _is_integer,
+    "a number": _is_number,
+    "an integer or a status name": lambda value: isinstance(value, str) or _is_integer(value),
+}
+
+
+def _get(
+    node: Mapping[str, Any], key: str, at: _Pointer, kind: str, default: Any = _REQUIRED
+) -> Any:
+    """``node[key]``, checked to be of ``kind`` (a key of ``_KINDS``); a missing key is
+    ``default``, or an error naming the object that lacks it."""
+    if key not in node:
+        if default is _REQUIRED:
+            raise TelemetryError(f"{json_pointer(*at)}: missing {key} ({_OTLP})")
+        return default
+    value = node[key]
+    if not _KINDS[kind](value):
+        raise TelemetryError(
+            f"{json_pointer(*at, key)}: expected {kind}, got {describe_value(value)}"
+        )
+    return value
+
+
+def _objects(node: Mapping[str, Any], key: str, at: _Pointer) -> Iterator[tuple[_Pointer, Any]]:
+    """The pointer and value of each object in the (optional) array ``node[key]``."""
+    for i, item in enumerate(_get(node, key, at, "an array", [])):
+        where = (*at, key, i)
+        if not isinstance(item, dict):
+            raise TelemetryError(
+                f"{json_pointer(*where)}: expected an object, got {describe_value(item)}"
+            )
+        yield where, item
+
+
+def _value(any_value: Mapping[str, Any], at: _Pointer) -> Any:
     """An OTLP/JSON ``AnyValue`` as a Python value."""
     if "stringValue" in any_value:
-        return any_value["stringValue"]
+        return _get(any_value, "stringValue", at, "a string")
     if "boolValue" in any_value:
-        return bool(any_value["boolValue"])
+        return _get(any_value, "boolValue", at, "true or false")
     if "intValue" in any_value:
-        return int(any_value["intValue"])
+        return int(_get(any_value, "intValue", at, "an integer"))
     if "doubleValue" in any_value:
-        return float(any_value["doubleValue"])
+        return float(_get(any_value, "doubleValue", at, "a number"))
     if "arrayValue" in any_value:
-        return [_value(v) for v in any_value["arrayValue"].get("values", [])]
+        array = _get(any_value, "arrayValue", at, "an object")
+        return [_value(v, where) for where, v in _objects(array, "values", (*at, "arrayValue"))]
     if "kvlistValue" in any_value:
-        return _attributes(any_value["kvlistValue"].get("values", []))
+        kvlist = _get(any_value, "kvlistValue", at, "an object")
+        return _key_values(kvlist, "values", (*at, "kvlistValue"))
     return None
 
 
-def _attributes(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    return {item["key"]: _value(item.get("value", {})) for item in items}
+def _key_values(node: Mapping[str, Any], key: str, at: _Pointer) -> dict[str, Any]:
+    """The (optional) array of OTLP ``KeyValue`` objects ``node[key]`` as a dict."""
+    return {
+        _get(item, "key", where, "a string"): _value(
+            _get(item, "value", where, "an object", {}), (*where, "value")
+        )
+        for where, item in _objects(node, key, at)
+    }
 
 
 _STATUS = {0: "unset", 1: "ok", 2: "error", "STATUS_CODE_OK": "ok", "STATUS_CODE_ERROR": "error"}
@@ -88,39 +160,56 @@ def read_spans(path: str | Path) -> list[SpanRecord]:
     Raises
     ------
     TelemetryError
-        The file cannot be read, or a line is not an OTLP/JSON export request.
+        The file cannot be read, or a line is not an OTLP/JSON export request; the message names
+        the file, the line and the JSON pointer of the field that is missing or malformed.
     """
     source = Path(path)
     spans: list[SpanRecord] = []
     for number, request in read_json_lines(source, TelemetryError, "the trace file"):
-        try:
-            for resource_spans in request.get("resourceSpans", []):
-                resource = _attributes(resource_spans.get("resource", {}).get("attributes", []))
-                for scope_spans in resource_spans.get("scopeSpans", []):
-                    for item in scope_spans.get("spans", []):
-                        spans.append(_span(item, str(resource.get("service.name", ""))))
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        if not isinstance(request, dict):
             raise TelemetryError(
-                f"{source}: line {number}: expected an OTLP/JSON export request "
-                f"(one per line, as the Collector file exporter writes): {exc}"
-            ) from exc
+                f"{source}: line {number}: expected a JSON object with resourceSpans, "
+                f"got {describe_value(request)}"
+            )
+        try:
+            spans.extend(_request_spans(request))
+        except TelemetryError as exc:
+            raise TelemetryError(f"{source}: line {number}: {exc}") from exc
     return spans
 
 
-def _span(item: Mapping[str, Any], service: str) -> SpanRecord:
-    status = item.get("status", {}).get("code", 0)
+def _request_spans(request: Mapping[str, Any]) -> list[SpanRecord]:
+    """The spans of one export request; a metrics or logs request has no ``resourceSpans``."""
+    spans = []
+    for at, resource_spans in _objects(request, "resourceSpans", ()):
+        resource = _get(resource_spans, "resource", at, "an object", {})
+        service = _key_values(resource, "attributes", (*at, "resource")).get("service.name", "")
+        for scope_at, scope_spans in _objects(resource_spans, "scopeSpans", at):
+            for span_at, item in _objects(scope_spans, "spans", scope_at):
+                spans.append(_span(item, span_at, str(service)))
+    return spans
+
+
+def _span(item: Mapping[str, Any], at: _Pointer, service: str) -> SpanRecord:
+    status = _get(item, "status", at, "an object", {})
+    code = _get(status, "code", (*at, "status"), "an integer or a status name", 0)
+    code = int(code) if _is_integer(code) else code
     return SpanRecord(
-        trace_id=item["traceId"],
-        span_id=item["spanId"],
-        parent_id=item.get("parentSpanId", ""),
-        name=item["name"],
-        start_ns=int(item["startTimeUnixNano"]),
-        end_ns=int(item["endTimeUnixNano"]),
-        status=_STATUS.get(status, str(status)),
-        attributes=_attributes(item.get("attributes", [])),
+        trace_id=_get(item, "traceId", at, "a string"),
+        span_id=_get(item, "spanId", at, "a string"),
+        parent_id=_get(item, "parentSpanId", at, "a string", ""),
+        name=_get(item, "name", at, "a string"),
+        start_ns=int(_get(item, "startTimeUnixNano", at, "an integer")),
+        end_ns=int(_get(item, "endTimeUnixNano", at, "an integer")),
+        status=_STATUS.get(code, str(code)),
+        attributes=_key_values(item, "attributes", at),
         events=[
-            (int(e.get("timeUnixNano", 0)), e["name"], _attributes(e.get("attributes", [])))
-            for e in item.get("events", [])
+            (
+                int(_get(event, "timeUnixNano", event_at, "an integer", 0)),
+                _get(event, "name", event_at, "a string"),
+                _key_values(event, "attributes", event_at),
+            )
+            for event_at, event in _objects(item, "events", at)
         ],
         service=service,
     )

@@ -1,0 +1,72 @@
+"""Reading policy files: a broken file is one line naming the file, where, and what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.errors import PolicyError
+from orchestrator.policy import load_policy
+from tests.conftest import SAMPLE_CATALOG
+
+runner = CliRunner()
+
+
+def test_a_policy_file_with_broken_yaml_names_the_line_and_column(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing: [\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    message = str(info.value)
+    assert message == (
+        f"{policy}: line 2, column 1: not valid YAML: "
+        "expected the node content, but found '<stream end>'"
+    )
+
+
+def test_an_unclosed_quote_in_a_policy_file_names_where_it_was_opened(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('routing:\n  no_fit:\n    threshold: "0.9\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    message = str(info.value)
+    assert message.startswith(f"{policy}: line 4, column 1: not valid YAML: ")
+    assert "while scanning a quoted scalar at line 3, column 16" in message
+    assert "\n" not in message
+
+
+def test_a_policy_file_with_a_control_character_names_its_line_and_column(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing:\n  x: \x01\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    message = str(info.value)
+    assert message.startswith(f"{policy}: line 2, column 6: not valid YAML: ")
+    assert "#x0001" in message and "\n" not in message
+
+
+def test_a_policy_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_bytes(b"routing: \xff\n")
+    with pytest.raises(PolicyError, match="not UTF-8") as info:
+        load_policy(policy)
+    assert str(info.value).startswith(f"{policy}: ")
+
+
+def test_route_prints_a_broken_policy_file_as_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_CACHE", str(tmp_path / "cache"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing: [\n")
+    result = runner.invoke(
+        app, ["route", "--catalog", str(SAMPLE_CATALOG), "--policy", str(policy), "--json", "x"]
+    )
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.strip()]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: {policy}: line 2, column 1: not valid YAML: ")
+    assert "<unicode string>" not in result.output and "Traceback" not in result.output
