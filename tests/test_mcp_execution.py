@@ -84,6 +84,24 @@ async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Pa
     assert content["timezone"] == "UTC"  # by default, the structured content itself
 
 
+async def test_a_caller_passing_results_on_gets_a_tool_reported_error_as_the_tools_answer(
+    tmp_path: Path,
+) -> None:
+    """With ``output="result"`` (the gateway's) an ``isError`` result is returned, not raised for
+    the executor to retry, and not checked against the outputSchema a success would meet."""
+    ledger = tmp_path / "ledger"
+    specs = _specs({"f": faulty_server(ledger, "--fail-on", "lookup_record")})
+    async with McpServers(specs, policy=FAST) as servers:
+        invoker = McpInvoker(servers, output="result")
+        assert invoker.skills["f/lookup_record"].outputs is not None  # the Record schema
+        answer = await invoker.invoke("f/lookup_record", {"key": "a"})
+        with pytest.raises(RateLimitedError):  # a refusal for load is no answer: still raised
+            await invoker.invoke("f/limited_quote", {"symbol": "X"})
+    assert answer.is_error
+    assert "lookup_record failed on purpose" in "".join(b.text for b in answer.content)
+    assert len(ledger_lines(ledger, "lookup_record")) == 1
+
+
 class ManualClock:
     """A monotonic clock the test moves, so circuit timing does not depend on machine load."""
 

@@ -231,23 +231,61 @@ async def test_server_that_does_not_start_does_not_take_the_others_down(
         assert not now.is_error and now.structured_content["timezone"] == "UTC"
 
 
+async def test_a_tool_reported_error_is_returned_not_retried_and_leaves_the_server_healthy(
+    embedder: Embedder, index_dir: Path
+) -> None:
+    """An ``isError`` result is the tool's answer (the MCP spec's tool execution error, for the
+    model to read and correct): passed to the caller once, its twin never called, and the
+    server's breaker not charged, so more bad calls than ``fail_max`` cost a valid one nothing."""
+    policy = load_policy()
+    servers = {"time_a": time_server(), "time_b": time_server()}
+    decisions: list[Decision] = []
+    bad = {"name": "time_a/get_current_time", "arguments": {"timezone": "Not/AZone"}}
+    async with gateway_client(servers, embedder, index_dir, policy, decisions) as (client, _):
+        for _ in range(policy.execution.breaker.fail_max + 1):
+            before = len(decisions)
+            refused = await client.call_tool("call_tool", bad)
+            assert refused.is_error
+            assert "Invalid timezone" in _text(refused) and "Not/AZone" in _text(refused)
+            assert refused.meta is not None
+            assert refused.meta["orchestrator"]["tool"] == "time_a/get_current_time"
+            assert refused.meta["orchestrator"]["outcome"] == "escalated"
+            assert [(d.action, d.tool) for d in decisions[before:]] == [
+                ("execute", "time_a/get_current_time"),  # called once, and it answered
+                ("complete", "done"),
+                ("escalate", "time_a/get_current_time"),  # its answer, handed to the caller
+            ]
+            assert decisions[-1].data["kind"] == "tool_error"
+            assert "Invalid timezone" in decisions[-1].reason
+        before = len(decisions)
+        now = await client.call_tool(
+            "call_tool", {"name": "time_a/get_current_time", "arguments": {"timezone": "UTC"}}
+        )
+    assert not now.is_error, _text(now)
+    assert now.structured_content is not None and now.structured_content["timezone"] == "UTC"
+    assert now.meta is not None and now.meta["orchestrator"]["tool"] == "time_a/get_current_time"
+    assert [d.action for d in decisions[before:]] == ["execute", "complete"]
+
+
 async def test_unknown_name_and_exhausted_healing_are_clear_errors(
     embedder: Embedder, index_dir: Path, tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger"
-    servers = {"only": faulty_server(ledger, "--fail-on", "lookup_record")}
+    servers = {"only": faulty_server(ledger)}
     async with gateway_client(servers, embedder, index_dir) as (client, _):
         unknown = await client.call_tool("call_tool", {"name": "lookup_record", "arguments": {}})
         assert unknown.is_error
         assert "unknown tool 'lookup_record'" in _text(unknown)
         assert "only/lookup_record" in _text(unknown)  # the qualified name it probably meant
+        # A rate-limit refusal, unlike the tool's own error, is retried: it is no answer.
         failed = await client.call_tool(
-            "call_tool", {"name": "only/lookup_record", "arguments": {"key": "k"}}
+            "call_tool", {"name": "only/limited_quote", "arguments": {"symbol": "X"}}
         )
         assert failed.is_error
         text = _text(failed)
-        assert text.startswith("call_tool only/lookup_record: healing exhausted")
-        assert text.count("lookup_record failed on purpose") == 3  # every attempt, with its reason
+        assert text.startswith("call_tool only/limited_quote: healing exhausted")
+        assert text.count("rate limit exceeded") == 3  # every attempt, with its reason
+    assert len(ledger_lines(ledger, "limited_quote")) == 3
 
 
 async def test_denied_tools_are_hidden_from_search_and_refused_by_call(

@@ -3,7 +3,8 @@
 A client sees a few tools instead of hundreds: ``search_tools`` routes a query over every
 server's tools, ``call_tool`` runs the chosen tool through the self-healing executor on a small
 graph (start -> the tool or its twins on other servers -> done), so a dead server costs a
-reroute, and ``plan_task`` returns the multi-step plan for a task. Every call is traced.
+reroute, while an error the tool reports (``isError``) is its answer and goes back to the client
+as is, and ``plan_task`` returns the multi-step plan for a task. Every call is traced.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from orchestrator.execution import (
 from orchestrator.graph import ToolGraph, ToolStats
 from orchestrator.integrations.mcp._catalog import server_indexes
 from orchestrator.integrations.mcp._config import ServerSpec
-from orchestrator.integrations.mcp._invoker import McpInvoker
+from orchestrator.integrations.mcp._invoker import McpInvoker, result_text
 from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._stdio import serve_stdio
 from orchestrator.integrations.mcp._tools import split_name, twin_key
@@ -41,6 +43,7 @@ from orchestrator.telemetry import traced_run
 __all__ = ["Gateway", "serve"]
 
 START, DONE = "start", "done"
+TOOL_ERROR = "tool_error"  # the ``kind`` of the escalation handing a tool's error to the client
 _TWIN_COST = 1.0  # the requested tool's edge costs 0: a twin runs only when it cannot
 _RECENT_RUNS = 100
 
@@ -57,7 +60,8 @@ PLAN_DESCRIPTION = (
 CALL_DESCRIPTION = (
     "Call a tool found by search_tools, by its qualified name (server/tool), with its arguments. "
     "If its server is down, the same tool on another server is used; the upstream result is "
-    "passed through."
+    "passed through, and so is an error the tool reports (isError): it is not retried, so read "
+    "it and correct the call."
 )
 
 
@@ -201,7 +205,9 @@ class Gateway:
         return executor
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
-        """Run ``name`` through the self-healing executor; never raises for a tool's failure."""
+        """Run ``name`` through the self-healing executor; never raises for a tool's failure.
+
+        An ``isError`` result is the tool's answer, returned as is (see ``_hand_back``)."""
         skill = self.skills.get(name)
         if skill is None:
             return _error(self._unknown(name))
@@ -214,11 +220,13 @@ class Gateway:
         executor = self._executor(self.graph_for(name))
         with traced_run(log, f"call_tool {name}", workflow="mcp_gateway", executor=executor) as t:
             run = await executor.run(dict(arguments or {}), log=log)
+            used = run.path[-1] if run.outcome in ("completed", "demoted") and run.path else None
+            if used is not None and run.outputs[used].is_error:
+                run = _hand_back(run, used)
             t.set_result(run)
         self.runs.append(run)
         meta = {"orchestrator": {"requested": name, **run.to_dict()}}
-        if run.outcome in ("completed", "demoted") and run.path:
-            used = run.path[-1]
+        if used is not None:
             result: CallToolResult = run.outputs[used]
             meta["orchestrator"]["tool"] = used
             return result.model_copy(update={"meta": {**(result.meta or {}), **meta}})
@@ -281,6 +289,25 @@ class Gateway:
 
 def _error(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _hand_back(run: RunResult, tool: str) -> RunResult:
+    """Record that ``tool`` answered with an error and that the error goes to the client.
+
+    An ``isError`` result is MCP's tool execution error (a wrong argument, a missing file), there
+    for the model to read and correct. The call reached a working server, so the executor took it
+    as an answer: no retry, no reroute (a twin would answer the same), nothing charged to the
+    server's breaker. Handing it to the client is the run's escalation, logged after the
+    executor's ``complete``; the run is ``escalated``, as every run that ends in an error is."""
+    text = result_text(run.outputs[tool]) or "the tool reported an error without text"
+    run.log.record(
+        "escalate",
+        tool,
+        f"{TOOL_ERROR}: {text}; the tool's own answer, returned to the client: not retried, "
+        "not rerouted, its server's health unchanged",
+        kind=TOOL_ERROR,
+    )
+    return replace(run, outcome="escalated")
 
 
 def _exhausted(name: str, run: RunResult) -> str:

@@ -1,9 +1,9 @@
 """MCP as one implementation of the executor's ``Invoker``: a call is one ``tools/call``.
 
 The executor knows nothing about MCP: this invoker maps a qualified tool id to its server session,
-passes the step's arguments, and turns every kind of failure (an ``isError`` result, a lost
-connection, a timeout, a rate-limit refusal, output that breaks ``outputSchema``) into the
-executor's ``ToolFailure`` classes, which decide retries, reroutes and escalation.
+passes the step's arguments, and turns every kind of failure (a lost connection, a timeout, a
+rate-limit refusal, output that breaks ``outputSchema``, an ``isError`` result a plan step cannot
+use) into the executor's ``ToolFailure`` classes, which decide retries, reroutes and escalation.
 """
 
 from __future__ import annotations
@@ -64,7 +64,11 @@ class McpInvoker:
         sends one, else its text; this is what the executor checks against the tool's
         outputSchema and what later steps of a plan read fields from. ``"result"``: the
         ``CallToolResult`` as the server sent it (content blocks and all), for a caller that
-        passes it on, as the gateway does.
+        passes it on, as the gateway does. Such a caller gets an ``isError`` result back too:
+        it is the tool's answer (MCP's tool execution error, there for the model to read and
+        correct), not a failure of the call, so it is not retried, rerouted or charged to the
+        server's health. With ``"content"`` it raises ``ToolCallError``: a plan's later steps
+        cannot read an error. Either way a rate-limit refusal raises ``RateLimitedError``.
     """
 
     def __init__(
@@ -97,6 +101,8 @@ class McpInvoker:
             limited, retry_after = rate_limit_of(text)
             if limited:
                 raise RateLimitedError(text, tool=tool, retry_after=retry_after)
+            if self.output == "result":
+                return result  # not checked against outputSchema: that is for a success
             raise ToolCallError(text, tool=tool)
         self._validate(tool, result)
         if self.output == "result":
