@@ -182,14 +182,27 @@ def _read_queries(path: Path) -> list[tuple[Any, str]]:
     from orchestrator.errors import CatalogError
 
     out = []
+    seen: dict[str, int] = {}
     for number, item in read_json_lines(path, CatalogError, "queries file"):
-        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+        where = f"line {number}"
+        if not isinstance(item, dict):
             raise CatalogError(
-                'expected an object {"id": ..., "query": "text"}',
-                source=str(path),
-                where=f"line {number}",
+                'expected an object {"id": ..., "query": "text"}', source=str(path), where=where
             )
-        out.append((item.get("id"), item["query"]))
+        if "id" not in item:
+            # Each output line is matched to its query by the id: without one it is lost.
+            raise CatalogError('missing field "id"', source=str(path), where=where)
+        if not isinstance(item.get("query"), str):
+            raise CatalogError(
+                'field "query": expected the task text (a string)', source=str(path), where=where
+            )
+        key = json.dumps(item["id"])
+        if key in seen:
+            raise CatalogError(
+                f"duplicate id {key}, first on line {seen[key]}", source=str(path), where=where
+            )
+        seen[key] = number
+        out.append((item["id"], item["query"]))
     return out
 
 
@@ -220,7 +233,11 @@ def route(
 ) -> None:
     """Route a task (or a JSONL file of tasks) to the best-fitting skills."""
     if (query is None) == (queries is None):
-        raise typer.BadParameter("give either a task text or --queries FILE, not both")
+        raise typer.BadParameter(
+            "give a task text or --queries FILE"
+            if query is None
+            else "give either a task text or --queries FILE, not both"
+        )
     if usage is not None and not plan:
         raise typer.BadParameter(
             "a usage model only changes plans: add --plan", param_hint="--usage"

@@ -78,10 +78,27 @@ def test_malformed_queries_file_names_the_file_and_line(index_dir: Path, tmp_pat
     assert result.stdout == "", "nothing half-written to stdout"
 
 
+def test_a_queries_line_without_an_id_or_with_a_repeated_one_is_an_error(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    # Each output line is matched to its query by the id (the batch contract).
+    queries = tmp_path / "queries.jsonl"
+    for lines, said in (
+        ('{"id": 1, "query": "ok"}\n{"query": "no id"}\n', 'line 2: missing field "id"'),
+        ('{"id": "a", "query": "x"}\n{"id": "a", "query": "y"}\n', "first on line 1"),
+        ('{"id": 1, "query": 7}\n', 'field "query": expected the task text'),
+    ):
+        queries.write_text(lines)
+        result = _route_batch(index_dir, queries)
+        assert result.exit_code == 2 and said in result.output
+        assert result.stdout == ""
+
+
 def test_route_needs_a_task_or_a_queries_file() -> None:
     result = runner.invoke(app, ["route", "--catalog", str(SAMPLE_CATALOG)])
     assert result.exit_code != 0
-    assert "task text or --queries" in result.output
+    assert "give a task text or --queries FILE" in result.output
+    assert "not both" not in result.output
 
 
 def test_index_command_writes_a_manifest_and_reports_it(tmp_path: Path) -> None:
