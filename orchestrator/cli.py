@@ -625,6 +625,7 @@ def run_command(
         # Without --learn the file must hold a model (checked before indexing); with it, the
         # Orchestrator reads the file, or starts an empty model there, and saves each run.
         past = None if learn else _load_usage(usage)
+        tool_graph = load_graph(graph) if graph is not None else None  # before the slow part
         router = _open_router(
             catalog, index_dir, policy_used, embedder, None, show_progress=not json_out
         )
@@ -636,7 +637,14 @@ def run_command(
             escalation=escalation,
         )
         known = len(orchestrator.usage) if orchestrator.usage is not None else 0
-        tool_graph = load_graph(graph) if graph is not None else None
+        tools = set(tool_graph.tools()) if tool_graph is not None else set(orchestrator.skills)
+        for fault in faults:
+            if fault.tool not in tools:
+                err_console.print(
+                    f"note: --fail {fault.tool}: no such tool in the "
+                    f"{'graph' if tool_graph is not None else 'catalog'}; nothing is injected",
+                    highlight=False,
+                )
         with tracing(trace_file):
             result, lacking = _run_task(
                 orchestrator,

@@ -423,6 +423,18 @@ def test_run_rejects_a_malformed_fault_or_binding() -> None:
     assert bad_tool.exit_code == 2 and "SKILL=module:function" in bad_tool.output
 
 
+def test_run_reads_its_graph_before_indexing_and_names_faults_on_unknown_tools(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    # A missing graph is reported before the catalog is indexed (no index folder is made).
+    missing = _invoke("run", "x", "--index", str(tmp_path / "idx"), "--graph", "nope.yaml")
+    assert missing.exit_code == 2 and "nope.yaml: cannot read graph" in missing.output
+    assert not (tmp_path / "idx").exists()
+    args = ["run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir)]
+    ran = _invoke(*args, "--fail", "nosuch:down", "--json")
+    assert "--fail nosuch: no such tool in the catalog; nothing is injected" in ran.stderr
+
+
 def test_run_exits_1_when_nothing_fits(index_dir: Path) -> None:
     result = _invoke("run", "order me a large pepperoni pizza", "--catalog",
                      str(SAMPLE_CATALOG), "--index", str(index_dir), "--json")  # fmt: skip
