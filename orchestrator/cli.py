@@ -5,12 +5,13 @@ Human tables by default, ``--json`` for machines. No logic lives here that the A
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -432,6 +433,18 @@ def _note_lacking(lacking: dict[str, tuple[str, ...]]) -> None:
         )
 
 
+def _note_simulated_steps(path: Sequence[str], bound: set[str]) -> None:
+    """Say which steps of a run with real tools were simulations (an alternative of a real tool
+    that failed, a skill nobody bound): the run's outcome is not all real."""
+    simulated = [tool for tool in path if tool not in bound]
+    if simulated:
+        err_console.print(
+            f"note: {', '.join(simulated)} {'was' if len(simulated) == 1 else 'were'} simulated, "
+            "not called: bind with --tool what should really run",
+            highlight=False,
+        )
+
+
 def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> None:
     """Say so when a skill bound to a real function is not a step of the plan: the run used
     simulations (or its alternative) instead, which a user binding a real tool would not guess."""
@@ -620,6 +633,14 @@ def run_command(
         # its tools (--tool may replace some); any other catalog is simulated.
         own = catalog_tools(catalog)
         servers = config_servers(catalog)
+        if learn and not (own or chosen or servers):
+            # A dry run shows what would happen; counting it as a past success would teach
+            # plans from calls that never ran.
+            raise typer.BadParameter(
+                "counts real runs, and every tool of this catalog is simulated: bind tools with "
+                "--tool, or use a Python catalog or an mcpServers config",
+                param_hint="--learn",
+            )
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the
@@ -645,7 +666,9 @@ def run_command(
                     f"{'graph' if tool_graph is not None else 'catalog'}; nothing is injected",
                     highlight=False,
                 )
-        with tracing(trace_file):
+        # What the tools print goes to stderr with --json: stdout is one JSON line.
+        printed = contextlib.redirect_stdout(sys.stderr) if json_out else contextlib.nullcontext()
+        with tracing(trace_file), printed:
             result, lacking = _run_task(
                 orchestrator,
                 task,
@@ -656,6 +679,11 @@ def run_command(
                 servers=servers,
             )
     learned = orchestrator.usage is not None and len(orchestrator.usage) > known
+    if (own or chosen) and servers is None:
+        from orchestrator._keyword_tools import skill_ids
+
+        real = set(skill_ids(own | chosen, orchestrator.skills).values())
+        _note_simulated_steps(result.path, real)
     if tool_graph is None:  # with --graph the graph's tools run, not the plan's
         _warn_unplanned_bindings(result.plan, chosen, orchestrator.skills)
     if json_out:

@@ -408,12 +408,13 @@ def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Pat
     )
     elsewhere = _invoke(*args, "--tool", "get_weather_forecast=json:dumps")
     assert "--tool get_weather_forecast is not in the plan" in elsewhere.stderr
-    chosen = _invoke(*args, "--tool", f"{step}=json:dumps")
+    chosen = _invoke(*args, "--tool", f"{step}=builtins:dict")
     assert "note:" not in chosen.stderr
     # With --graph the graph's tools run, whatever the plan says.
     graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
     on_graph = _invoke(*args, "--graph", graph, "--tool", "CRM=builtins:dict")
-    assert "CRM" in on_graph.stdout and "note:" not in on_graph.stderr
+    assert "CRM" in on_graph.stdout and "not in the plan" not in on_graph.stderr
+    assert "note: Stripe, Email were simulated, not called" in on_graph.stderr
 
 
 def test_run_rejects_a_malformed_fault_or_binding() -> None:
@@ -421,6 +422,27 @@ def test_run_rejects_a_malformed_fault_or_binding() -> None:
     assert bad_fault.exit_code == 2 and "TOOL:KIND" in bad_fault.output
     bad_tool = _invoke("run", "x", "--tool", "stripe")
     assert bad_tool.exit_code == 2 and "SKILL=module:function" in bad_tool.output
+
+
+def test_run_says_which_steps_were_simulated_and_keeps_tool_prints_off_json(
+    index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "chatty_tools.py").write_text(
+        "def boom(**kwargs):\n    raise RuntimeError('card processor exploded')\n\n"
+        "def loud(**kwargs):\n    print('hello from the tool')\n    return {'refund_id': 're_1'}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    task = "refund payment pi_3MtwBw"
+    args = ["run", task, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "--json"]
+    # The real tool fails; its simulated alternative completes the run: a dry-run success.
+    failed = _invoke(*args, "--tool", "refund_payment=chatty_tools:boom")
+    report = json.loads(failed.stdout)
+    assert report["outcome"] == "completed" and "refund_payment" not in report["path"]
+    assert f"note: {report['path'][-1]} was simulated, not called" in failed.stderr
+    loud = _invoke(*args, "--tool", "refund_payment=chatty_tools:loud")
+    assert json.loads(loud.stdout)["path"] == ["refund_payment"]  # stdout is the JSON alone
+    assert "hello from the tool" in loud.stderr and "simulated" not in loud.stderr
 
 
 def test_run_reads_its_graph_before_indexing_and_names_faults_on_unknown_tools(
@@ -488,15 +510,20 @@ def _usage_file(path: Path, runs: list[tuple[str, tuple[str, ...]]]) -> Path:
 
 def test_run_learns_a_completed_run_into_a_new_usage_file(index_dir: Path, tmp_path: Path) -> None:
     usage = tmp_path / "usage.json"
-    result = _invoke("run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
-                     "--usage", str(usage), "--learn", "--json")  # fmt: skip
+    args = ["run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
+            "--usage", str(usage), "--learn", "--json"]  # fmt: skip
+    # Only real runs are counted: a dry run over simulated tools is refused.
+    dry = _invoke(*args)
+    assert dry.exit_code == 2 and "--learn" in dry.output and "simulated" in dry.output
+    assert not usage.exists()
+    real = ["--tool", "stripe_create_refund=builtins:dict"]
+    result = _invoke(*args, *real)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["outcome"] == "completed" and report["learned"] is True
     saved = json.loads(usage.read_text())
     assert saved["runs"] == [{"task": REFUND, "tools": report["path"]}]
-    again = _invoke("run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
-                    "--usage", str(usage), "--learn", "--json")  # fmt: skip
+    again = _invoke(*args, *real)
     assert again.exit_code == 0, again.output
     assert len(json.loads(usage.read_text())["runs"]) == 2  # counted on top of the first
 
@@ -506,7 +533,7 @@ def test_a_run_that_does_not_complete_is_not_learned(index_dir: Path, tmp_path: 
     before = usage.read_bytes()
     result = _invoke("run", "order me a large pepperoni pizza", "--catalog", str(SAMPLE_CATALOG),
                      "--index", str(index_dir), "--usage", str(usage), "--learn",
-                     "--json")  # fmt: skip
+                     "--tool", "stripe_create_refund=builtins:dict", "--json")  # fmt: skip
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["outcome"] == "escalated" and report["learned"] is False
