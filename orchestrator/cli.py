@@ -775,7 +775,9 @@ _SCENARIO_FILES = typer.Argument(..., help="Scenario YAML files.")
 @scenario_app.command("run")
 def scenario_run(
     files: list[str] = _SCENARIO_FILES,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (an object per scenario)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON lines: one object per scenario, as route does."
+    ),
     controller: str = typer.Option(
         "router", help="router (the executor), or a baseline: react, static."
     ),
@@ -804,8 +806,8 @@ def scenario_run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
-        payload = [r.to_dict() for r in results]
-        typer.echo(_json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        for r in results:
+            typer.echo(_json.dumps(r.to_dict()))
     else:
         table = Table("id", "outcome", "path", "llm", "reroutes", "retries", "silent", "ok")
         for r in results:

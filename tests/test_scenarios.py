@@ -226,15 +226,16 @@ def test_graph_reference_that_does_not_exist_is_a_scenario_error(tmp_path: Path)
 runner = CliRunner()
 
 
-def test_cli_prints_one_object_for_one_file_and_a_list_for_several() -> None:
+def test_cli_prints_one_json_line_per_scenario_however_many_files() -> None:
     one = runner.invoke(app, ["scenario", "run", str(SCENARIOS[0]), "--json"])
     assert one.exit_code == 0, one.output
-    data = json.loads(one.output)
+    [line] = one.output.splitlines()
+    data = json.loads(line)
     assert set(data) >= {"id", "outcome", "path", "llm_calls", "reroutes", "retries", "decisions"}
     assert set(data["decisions"][0]) == {"action", "tool", "reason", "t_ms"}
     two = runner.invoke(app, ["scenario", "run", str(SCENARIOS[0]), str(SCENARIOS[1]), "--json"])
     assert two.exit_code == 0, two.output
-    assert [d["id"] for d in json.loads(two.output)] == [
+    assert [json.loads(line)["id"] for line in two.output.splitlines()] == [
         load_scenario(SCENARIOS[0]).id,
         load_scenario(SCENARIOS[1]).id,
     ]
