@@ -37,13 +37,15 @@ def _directory_skills(directory: Path) -> list[Loaded]:
     if skill_mds:
         # A folder of Agent Skills: its other files (scripts, references) are not catalogs.
         return [agent_skill(path) for path in skill_mds]
+    # A routing index kept inside the catalog's folder holds the index's own files.
+    indexes = {m.parent for m in directory.rglob(_INDEX_MANIFEST) if _is_index(m.parent)}
     files = sorted(
         p
         for p in directory.rglob("*")
         if p.is_file()
         and p.suffix.lower() in CATALOG_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-        and not _in_index(p, directory)
+        and indexes.isdisjoint(p.parents)
     )
     if not files:
         raise CatalogError(
@@ -53,22 +55,13 @@ def _directory_skills(directory: Path) -> list[Loaded]:
     return _some([loaded for path in files for loaded in file_skills(path)], directory)
 
 
-# What marks a folder as a routing index (orchestrator.routing writes it last): its files are
-# the index's own, not catalogs, when an index is kept inside the catalog's folder.
+# What marks a folder as a routing index (orchestrator.routing writes it last).
 _INDEX_MANIFEST = "manifest.json"
 
 
-def _in_index(path: Path, root: Path) -> bool:
-    """Whether ``path`` lies in a routing index folder below ``root``."""
-    folder = path.parent
-    while folder != root and root in folder.parents:
-        if _is_index(folder):
-            return True
-        folder = folder.parent
-    return False
-
-
 def _is_index(folder: Path) -> bool:
+    """Whether ``folder`` is a routing index: its manifest names a model and a catalog (another
+    program's manifest.json does not)."""
     try:
         manifest = json.loads((folder / _INDEX_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -20,9 +20,13 @@ import numpy as np
 from orchestrator._files import write_text_atomic
 from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
-from orchestrator.planning._fields import FieldRef, input_fields, output_fields
+from orchestrator.planning._fields import (
+    DESTINATION_WORDS,
+    FieldRef,
+    input_fields,
+    output_fields,
+)
 from orchestrator.planning._policy import DependencyPolicy
-from orchestrator.routing._text import tokenize
 
 if TYPE_CHECKING:
     from orchestrator.routing import Embedder
@@ -142,15 +146,6 @@ def _compatible(output: FieldRef, needed: FieldRef) -> bool:
     return "boolean" not in (output.type, needed.type)
 
 
-# Words naming an input that says where or how a result is written ("output_path",
-# "output_format", "destination"): the caller chooses it; no tool's output is meant to fill it.
-_DESTINATION_WORDS = frozenset(tokenize("output destination dest"))
-
-
-def _destination(field: FieldRef) -> bool:
-    return bool(field.words & _DESTINATION_WORDS)
-
-
 def _meaningful(field: FieldRef) -> bool:
     """Whether a field's embedded text says what its value is: a specific name or a
     description."""
@@ -176,7 +171,10 @@ def derive_dependencies(
     """
     policy = policy or DependencyPolicy()
     outputs = [f for s in skills for f in output_fields(s)]
-    needed = [f for s in skills for f in input_fields(s) if f.required and not _destination(f)]
+    # An input saying where a result goes is the caller's choice: nothing feeds it.
+    needed = [
+        f for s in skills for f in input_fields(s) if f.required and not f.words & DESTINATION_WORDS
+    ]
     model_name = embedder.name if embedder is not None else "names-only"
     key = dependency_key(skills, model_name, policy)
     if not outputs or not needed:

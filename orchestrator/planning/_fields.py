@@ -16,7 +16,14 @@ from orchestrator.catalog import Skill
 from orchestrator.catalog._schema import resolve_ref
 from orchestrator.routing._text import identifier_words, tokenize
 
-__all__ = ["GENERIC_NAMES", "FieldRef", "input_fields", "output_fields"]
+__all__ = [
+    "DESTINATION_WORDS",
+    "GENERIC_NAMES",
+    "ID_WORDS",
+    "FieldRef",
+    "input_fields",
+    "output_fields",
+]
 
 # Names that say nothing about what a value is: "result" of one tool is not the "message" another
 # needs. They take part in dependencies only through their descriptions.
@@ -26,6 +33,12 @@ GENERIC_NAMES = frozenset(
         "output response content text type info detail details flag"
     )
 )
+
+# Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
+ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
+# Words of an input saying where or how a result is written ("output_path", "output_format",
+# "destination"): the caller chooses it; no tool's output is meant to fill it.
+DESTINATION_WORDS = frozenset(tokenize("output destination dest"))
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ import networkx as nx
 from orchestrator.catalog import Skill
 from orchestrator.planning._decompose import split_subgoals
 from orchestrator.planning._dependencies import DependencyEdge, DependencyGraph, cached_dependencies
-from orchestrator.planning._fields import FieldRef, input_fields
+from orchestrator.planning._fields import ID_WORDS, FieldRef, input_fields
 from orchestrator.planning._plan import Binding, PlanStep, TaskPlan, given_input
 from orchestrator.planning._policy import PlanningPolicy
-from orchestrator.planning._task_text import _ID_WORDS, TaskText, naming_words, routing_text
+from orchestrator.planning._task_text import TaskText, naming_words, routing_text
 from orchestrator.planning._usage import UsageModel
 
 if TYPE_CHECKING:
@@ -607,7 +607,7 @@ class Planner:
         consumer the same."""
         output = edge.output
         supplied = {FieldRef.words_of(output), FieldRef.path_words(output), needed.words}
-        core = FieldRef.words_of(output) - _ID_WORDS
+        core = FieldRef.words_of(output) - ID_WORDS
         return any(
             f.words and (f.words in supplied or (core and core <= f.words))
             for f in input_fields(self._skills[edge.producer])

@@ -16,16 +16,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from orchestrator.planning._fields import FieldRef
+from orchestrator.planning._fields import DESTINATION_WORDS, ID_WORDS, FieldRef
 from orchestrator.routing._text import tokenize
 
 __all__ = ["TaskText", "naming_words", "routing_text"]
 
-# Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
-_ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
 # Words saying an input takes a code, which a name written in the task ("in Boston") is not:
 # ``city_iata`` ("City IATA code") is named like a place but wants "BOS".
-_CODE_WORDS = _ID_WORDS | frozenset(tokenize("iata icao"))
+_CODE_WORDS = ID_WORDS | frozenset(tokenize("iata icao"))
 # A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
 # I've") quote nothing.
 _QUOTED = r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\""
@@ -93,7 +91,7 @@ _SHAPES = {
     # a result is written to ("output_path").
     "file": _Shape(
         frozenset(tokenize("path file filename folder directory dir")),
-        frozenset(tokenize("output destination dest target save")),
+        DESTINATION_WORDS | frozenset(tokenize("target save")),
         re.compile(
             rf"(?<![\w@/:.-])(?P<value>(?:~|\.{{1,2}})?/?(?:[\w.-]+/)*[\w-][\w.-]*\."
             rf"(?:{_EXTENSIONS})|(?<!\S)~?/[\w.-]+(?:/[\w.-]+)*/?)(?![\w/-])",
@@ -287,7 +285,7 @@ def routing_text(text: str, skill_names: Collection[str]) -> str:
 
 def naming_words(field_ref: FieldRef) -> frozenset[str]:
     """The words by which a task names an input: ``payment_id`` by "payment"."""
-    return (field_ref.specific_words - _ID_WORDS) or field_ref.specific_words
+    return (field_ref.specific_words - ID_WORDS) or field_ref.specific_words
 
 
 def _choice(value: str, choices: Sequence[str]) -> str | None:
