@@ -5,14 +5,13 @@ Human tables by default, ``--json`` for machines. No logic lives here that the A
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -667,7 +666,7 @@ def run_command(
                     highlight=False,
                 )
         # What the tools print goes to stderr with --json: stdout is one JSON line.
-        printed = contextlib.redirect_stdout(sys.stderr) if json_out else contextlib.nullcontext()
+        printed = redirect_stdout(sys.stderr) if json_out else nullcontext()
         with tracing(trace_file), printed:
             result, lacking = _run_task(
                 orchestrator,
