@@ -22,7 +22,8 @@ can fix their input without reading our source.
     ├── McpServerError          an MCP server did not start or list its tools
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
         ├── ToolUnavailableError    the tool is down or unreachable
-        │   └── ConnectionLostError the connection dropped mid-call; it may have taken effect
+        │   ├── ConnectionLostError the connection dropped mid-call; it may have taken effect
+        │   └── ToolNotServedError  nothing in this run can call the tool (no function given)
         ├── ToolCallError           the tool ran and reported an error
         ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
@@ -58,6 +59,7 @@ __all__ = [
     "ToolArgumentError",
     "ToolCallError",
     "ToolFailure",
+    "ToolNotServedError",
     "ToolTimeoutError",
     "ToolUnavailableError",
     "TrainingError",
@@ -144,6 +146,12 @@ class ToolFailure(OrchestratorError):
 
 class ToolUnavailableError(ToolFailure):
     """The tool is down or unreachable; retrying now will not help."""
+
+
+class ToolNotServedError(ToolUnavailableError):
+    """Nothing the run was given can call the tool (no function registered for it, no invoker
+    serving it): the run goes on without it, and the tool's health is not blamed, since no
+    call reached it."""
 
 
 class ToolCallError(ToolFailure):

@@ -841,6 +841,26 @@ async def test_orchestrator_plans_runs_and_heals_a_failed_step(router: SkillRout
                                            "needs": []}  # fmt: skip
 
 
+async def test_a_planned_tool_given_no_function_is_rerouted_without_blaming_its_health(
+    router: SkillRouter,
+) -> None:
+    base = Policy().model_dump()
+    base["execution"]["breaker"]["fail_max"] = 1
+    orchestrator = Orchestrator(router, policy=Policy.model_validate(base))
+    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
+    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    tools = Tools().mapping()
+    del tools["send_email"]  # the caller has only the other provider
+    for _ in range(2):  # with its health blamed, one run would open its breaker
+        result = await orchestrator.run(task, tools=tools, inputs=inputs)
+        assert result.outcome == "completed" and result.path[-1] == "mailgun_send_email"
+        [failed] = [d for d in result.log if d.action == "fail"]
+        assert failed.tool == "send_email" and "no callable registered" in failed.reason
+        assert any(d.action == "reroute" and d.tool == "send_email" for d in result.log)
+    assert orchestrator.breakers["send_email"].state == "closed"
+    assert orchestrator.stats["send_email"].failures == 0
+
+
 async def test_a_tool_that_failed_in_one_run_is_not_called_by_the_next_while_its_breaker_is_open(
     router: SkillRouter,
 ) -> None:

@@ -262,8 +262,10 @@ class Executor:
             raise MalformedOutputError(f"output {where}: {error.message}", tool=tool)
 
     def _observe(self, tool: str, elapsed_ms: float, failure: Failure | None) -> None:
-        if failure is not None and failure.kind == FailureKind.BAD_ARGUMENTS:
-            return  # the call did not fit the tool: nothing learnt about the tool's health
+        if failure is not None and (
+            failure.kind == FailureKind.BAD_ARGUMENTS or not failure.blames_tool
+        ):
+            return  # the call did not fit the tool, or never reached it: nothing learnt
         rate_limited = failure is not None and failure.kind == FailureKind.RATE_LIMITED
         self.stats[tool].observe(
             latency_ms=elapsed_ms,

@@ -12,6 +12,7 @@ from orchestrator.errors import (
     MalformedOutputError,
     RateLimitedError,
     ToolArgumentError,
+    ToolNotServedError,
     ToolTimeoutError,
     ToolUnavailableError,
 )
@@ -35,6 +36,8 @@ class Failure:
     ``ambiguous`` failures (a timeout, a connection lost mid-call) leave open whether the call took
     effect, so only a tool safe to repeat may be retried or rerouted after one. ``missing`` are
     the required arguments a ``bad_arguments`` call lacked, when the tool named them.
+    ``blames_tool`` is false when no call reached the tool (nothing in the run serves it): the
+    tool's health is not charged.
     """
 
     kind: FailureKind
@@ -42,6 +45,7 @@ class Failure:
     retry_after: float | None = None
     ambiguous: bool = False
     missing: tuple[str, ...] = ()
+    blames_tool: bool = True
 
     def describe(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -52,6 +56,8 @@ def classify(exc: BaseException) -> Failure:
     message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
     if isinstance(exc, RateLimitedError):
         return Failure(FailureKind.RATE_LIMITED, message, exc.retry_after)
+    if isinstance(exc, ToolNotServedError):
+        return Failure(FailureKind.DOWN, message, blames_tool=False)
     if isinstance(exc, ToolUnavailableError | CircuitOpenError | ConnectionError):
         return Failure(FailureKind.DOWN, message, ambiguous=isinstance(exc, ConnectionLostError))
     if isinstance(exc, ToolTimeoutError | TimeoutError):

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import anyio.to_thread
 
-from orchestrator.errors import ToolUnavailableError
+from orchestrator.errors import ToolNotServedError
 
 __all__ = [
     "ArgumentRefusal",
@@ -137,7 +137,7 @@ class CallableInvoker:
         try:
             fn = self.tools[tool]
         except KeyError:
-            raise ToolUnavailableError("no callable registered", tool=tool) from None
+            raise ToolNotServedError("no callable registered", tool=tool) from None
         if inspect.iscoroutinefunction(fn):
             return await fn(arguments)
         if self.threaded:
@@ -167,7 +167,7 @@ class CompositeInvoker:
     def _serving(self, tool: str) -> Invoker:
         invoker = self.routes.get(tool, self.default)
         if invoker is None:
-            raise ToolUnavailableError("no invoker serves this tool", tool=tool)
+            raise ToolNotServedError("no invoker serves this tool", tool=tool)
         return invoker
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:

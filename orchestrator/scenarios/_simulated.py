@@ -11,7 +11,7 @@ import anyio
 
 from orchestrator.catalog import Skill
 from orchestrator.catalog._schema import resolve_ref
-from orchestrator.errors import ToolUnavailableError
+from orchestrator.errors import ToolNotServedError
 from orchestrator.execution import ArgumentRefusal, step_inputs
 from orchestrator.graph import ToolGraph
 
@@ -152,7 +152,7 @@ class SimulatedInvoker:
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         if tool not in self._schemas:
-            raise ToolUnavailableError("not a simulated tool", tool=tool)
+            raise ToolNotServedError("not a simulated tool", tool=tool)
         given = step_inputs(arguments)
         missing = tuple(name for name in self._required.get(tool, ()) if name not in given)
         if missing:

@@ -11,7 +11,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.errors import ToolArgumentError, ToolCallError, ToolUnavailableError
+from orchestrator.errors import ToolArgumentError, ToolCallError, ToolNotServedError
 from orchestrator.execution import ArgumentRefusal, step_inputs
 
 __all__ = ["TOOL_CALL", "LangChainToolInvoker"]
@@ -58,7 +58,7 @@ class LangChainToolInvoker:
         try:
             found = self.tools[tool]
         except KeyError:
-            raise ToolUnavailableError("no LangChain tool of that name", tool=tool) from None
+            raise ToolNotServedError("no LangChain tool of that name", tool=tool) from None
         inputs = step_inputs(arguments)
         call = inputs.get(TOOL_CALL)
         try:
