@@ -88,8 +88,9 @@ def describe_yaml_error(exc: yaml.YAMLError, text: str) -> tuple[str | None, str
 
 
 def _read_text(path: Path, error: type[OrchestratorError], what: str) -> str:
+    """The file's text (without a byte-order mark, as Windows editors write one)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:

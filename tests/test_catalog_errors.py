@@ -212,3 +212,10 @@ def test_an_index_kept_inside_a_catalog_folder_is_not_read_as_catalog_files(
     (tmp_path / "more" / "manifest.json").write_text('{"name": "extension"}')
     (tmp_path / "more" / "extra.jsonl").write_text(json.dumps({**tools, "name": "forecast"}))
     assert {"get_weather", "forecast"} <= {s.id for s in load_catalog(tmp_path)}
+
+
+def test_a_byte_order_mark_written_by_an_editor_is_not_part_of_the_catalog(tmp_path: Path) -> None:
+    tools = tmp_path / "tools.jsonl"
+    line = json.dumps({"name": "get_weather", "description": "Current weather for a city."})
+    tools.write_text("\ufeff" + line + "\n", encoding="utf-8")
+    assert [s.id for s in load_catalog(tools)] == ["get_weather"]

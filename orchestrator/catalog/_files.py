@@ -28,9 +28,10 @@ _JsonSafeLoader.yaml_implicit_resolvers = {
 
 
 def read_text(path: Path) -> str:
-    """The file's text, or a ``CatalogError`` naming the file."""
+    """The file's text, or a ``CatalogError`` naming the file. A byte-order mark (as Windows
+    editors write one) is not part of the text."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise CatalogError(f"cannot read file ({exc.strerror})", source=str(path)) from exc
     except UnicodeDecodeError as exc:
