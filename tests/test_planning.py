@@ -26,7 +26,7 @@ from orchestrator.execution import (
     ScriptedEscalation,
     parse_decision,
 )
-from orchestrator.graph import Fallback
+from orchestrator.graph import Fallback, ToolGraph
 from orchestrator.planning import (
     BindingInvoker,
     DependencyGraph,
@@ -197,6 +197,20 @@ def test_the_fields_a_description_lists_for_its_records_feed_inputs_by_name() ->
     assert [e.describe() for e in edges] == [
         "search_hotels.hotels.hotel_offer_id -> book_hotel.hotel_offer_id (same name, 1.00)"
     ]
+
+    # A listed field with a bare name feeds nothing: a listed event "title" is not the title
+    # of a new event.
+    events = skill(
+        "list_events",
+        "List events.",
+        outputs={"events": "Events with event_id, title."},
+        types={"events": "array"},
+    )
+    create = skill("create_event", "Create an event.", {"title": "Event title."})
+    delete = skill("delete_event", "Delete an event.", {"event_id": "Event id."})
+    linked = derive_dependencies([events, create, delete], None)
+    assert linked.producers("create_event", "title") == []
+    assert [e.producer for e in linked.producers("delete_event", "event_id")] == ["list_events"]
 
     def listed(description: str, kind: str = "array") -> list[str]:
         records = skill("s", "x", outputs={"items": description}, types={"items": kind})
@@ -596,6 +610,7 @@ def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_
     assert read("I am in the mood for pizza").value(city) is None  # no name after "in"
     iata = FieldRef("search_hotels", "input", "city_iata", "City IATA code.", "string", True)
     assert read("book a hotel in Boston").value(iata) is None  # a name is not its code
+    assert read("find hotels in LIS for June").value(iata) == "LIS"  # written as a code
     assert (
         read("the weather in Lisbon").value(
             FieldRef("convert", "input", "unit", "", "string", True)
@@ -613,6 +628,13 @@ def test_a_number_right_before_a_word_naming_a_numeric_input_is_its_value() -> N
     assert read("book a room for 4 nights").value(nights) == 4
     assert read("book a room for 4 nights").value(minutes) is None  # counts other things
     assert read("a 30 minute call, then a 45 minute review").value(minutes) is None  # which?
+    # The number goes to what the input counts (its name's last word), not to a rate or an
+    # input merely named after the unit, and before a value written after the name.
+    rate = FieldRef("search", "input", "max_price_per_night", "", "number", True)
+    before = FieldRef("book", "input", "reminder_minutes_before", "", "integer", True)
+    assert read("a room for 3 nights for 2 guests").value(rate) is None
+    assert read("a room for 3 nights for 2 guests").value(nights) == 3
+    assert read("book a 45-minute call").value(before) is None
     text = FieldRef("t", "input", "minutes_note", "", "string", True)
     assert read("schedule a 30 minute meeting").value(text) is None  # not a number's input
 
@@ -859,6 +881,8 @@ async def test_a_planned_tool_given_no_function_is_rerouted_without_blaming_its_
         assert any(d.action == "reroute" and d.tool == "send_email" for d in result.log)
     assert orchestrator.breakers["send_email"].state == "closed"
     assert orchestrator.stats["send_email"].failures == 0
+    skills = orchestrator.skills
+    assert result.cost == pytest.approx(sum(skills[t].price for t in result.path))  # not billed
 
 
 async def test_a_tool_that_failed_in_one_run_is_not_called_by_the_next_while_its_breaker_is_open(
@@ -1380,6 +1404,17 @@ def test_an_orchestrator_that_learns_saves_each_completed_run(
     escalated = orchestrator.run_sync("order a large pepperoni pizza", tools={})
     assert escalated.outcome == "escalated"
     assert UsageModel.load(path).runs == learned.runs  # a run that did not complete teaches nothing
+    graph = ToolGraph(start="start", goal="done")
+    graph.add_edge("start", "mailgun_send_email", 1.0)
+    graph.add_edge("mailgun_send_email", "done", 0.0)
+    own = orchestrator.run_sync(
+        task,
+        tools={"mailgun_send_email": tools.mailgun_send_email},
+        graph=graph,
+        inputs={"to": "ana@example.com", "subject": "hi", "body": "hi"},
+    )
+    assert own.outcome == "completed"
+    assert UsageModel.load(path).runs == learned.runs  # a graph you gave is not a plan
     assert Orchestrator(router, usage=path).planner.usage is not None
     assert Orchestrator(router).planner.usage is None  # optional: off unless given
 

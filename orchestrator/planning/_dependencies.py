@@ -22,6 +22,7 @@ from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
 from orchestrator.planning._fields import (
     DESTINATION_WORDS,
+    ID_WORDS,
     FieldRef,
     input_fields,
     output_fields,
@@ -44,8 +45,8 @@ DEPENDENCY_FORMAT = 1
 # version is derived again. 2: output fields follow local $refs. 3: a generic name without a
 # description ("content") is compared with nothing. 4: records' fields listed in an output's
 # description count as its fields. 5: an input saying where or how a result is written is fed
-# by nothing.
-DERIVATION_RULES = 5
+# by nothing. 6: a field listed in prose feeds only an input naming the same kind of record id.
+DERIVATION_RULES = 6
 _FILE = "dependencies.json"
 
 
@@ -152,6 +153,14 @@ def _meaningful(field: FieldRef) -> bool:
     return bool(field.specific_words or field.description)
 
 
+def _names_a_record(field: FieldRef) -> bool:
+    """Whether ``field`` is an id of some kind of record (``hotel_offer_id``, ``slot_id``): the
+    one kind of input a field listed in prose feeds. Its bare name says too little otherwise:
+    a lint issue's listed ``code`` is not the source code a snippet runner takes, nor a listed
+    event's ``title`` the title of a new one."""
+    return bool(field.words & ID_WORDS) and bool(field.specific_words - ID_WORDS)
+
+
 def _name_overlap(a: frozenset[str], b: frozenset[str]) -> float:
     union = a | b
     return len(a & b) / len(union) if union else 0.0
@@ -190,6 +199,8 @@ def derive_dependencies(
         words = field.specific_words
         for j in {j for w in words for j in by_word.get(w, ())}:
             overlap = _name_overlap(words, outputs[j].specific_words)
+            if outputs[j].listed and not (overlap == 1.0 and _names_a_record(field)):
+                continue
             if overlap >= policy.name_overlap:
                 best[(i, j)] = (overlap, "same name" if overlap == 1.0 else "name overlap")
 
@@ -201,6 +212,8 @@ def derive_dependencies(
         # not the "content" a file write needs, though the two texts embed the same.
         similarity[np.asarray([not _meaningful(f) for f in needed], dtype=bool), :] = -1.0
         similarity[:, np.asarray([not _meaningful(f) for f in outputs], dtype=bool)] = -1.0
+        # A field known only from a description's list has no text of its own to compare.
+        similarity[:, np.asarray([f.listed for f in outputs], dtype=bool)] = -1.0
         for i, j in zip(*np.nonzero(similarity >= policy.description_similarity), strict=True):
             score = float(similarity[i, j])
             if score > best.get((int(i), int(j)), (-1.0, ""))[0]:

@@ -53,6 +53,9 @@ class FieldRef:
     required: bool
     # The values an input allows, when its schema lists them (strings only).
     choices: tuple[str, ...] = ()
+    # An output field known only from its record's description ("Offers: hotel_offer_id, ..."):
+    # no type, no description of its own.
+    listed: bool = False
 
     @property
     def leaf(self) -> str:
@@ -157,8 +160,9 @@ def output_fields(skill: Skill) -> list[FieldRef]:
             )
         if not nested and _type_of(spec) in ("array", "object"):
             for sub in _listed_fields(description):
-                ref = FieldRef(skill.id, "output", f"{name}.{sub}", description, None, True)
-                fields.append(ref)
+                fields.append(
+                    FieldRef(skill.id, "output", f"{name}.{sub}", "", None, True, listed=True)
+                )
     return fields
 
 

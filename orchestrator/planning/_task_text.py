@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from orchestrator.planning._fields import DESTINATION_WORDS, ID_WORDS, FieldRef
-from orchestrator.routing._text import tokenize
+from orchestrator.routing._text import identifier_words, tokenize
 
 __all__ = ["TaskText", "naming_words", "routing_text"]
 
 # Words saying an input takes a code, which a name written in the task ("in Boston") is not:
 # ``city_iata`` ("City IATA code") is named like a place but wants "BOS".
 _CODE_WORDS = ID_WORDS | frozenset(tokenize("iata icao"))
+# A value written as a code: "LIS", "BOS", "CA".
+_CODE = re.compile(r"[A-Z0-9]{2,4}")
 # A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
 # I've") quote nothing.
 _QUOTED = r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\""
@@ -189,9 +191,9 @@ class TaskText:
         allowed = self._allowed(field_ref, named)
         if allowed is not None:
             return allowed
-        written = self._after_name(field_ref, words, others - words) if named else None
-        if written is None and field_ref.type in ("integer", "number"):
-            written = self._counted(field_ref, words)
+        written = self._counted(field_ref) if field_ref.type in ("integer", "number") else None
+        if written is None and named:
+            written = self._after_name(field_ref, words, others - words)
         if written is not None or field_ref.type not in (None, "string"):
             return written
         shaped = self._shaped(field_ref)
@@ -227,10 +229,15 @@ class TaskText:
                     break
         return min(found, key=lambda f: f[0])[1] if found else None
 
-    def _counted(self, field_ref: FieldRef, words: frozenset[str]) -> Any:
-        """The number a task writes right before a word naming a numeric input: "a 30 minute
-        meeting" (or "30-minute") gives ``duration_minutes``, "for 4 nights" ``nights``; None
-        unless exactly one such number is written."""
+    def _counted(self, field_ref: FieldRef) -> Any:
+        """The number a task writes right before the word a numeric input counts, its name's
+        last word: "a 30 minute meeting" (or "30-minute") gives ``duration_minutes``, "for 4
+        nights" ``nights`` (also when "for 2 guests" follows); not ``reminder_minutes_before``
+        or a rate (``max_price_per_night``). None unless exactly one such number is written."""
+        named = identifier_words(field_ref.leaf).lower().split()
+        if not named or "per" in named:
+            return None
+        words = frozenset(tokenize(named[-1]))
         found = set()
         for n, written in self.values.items():
             counted = _COUNT.fullmatch(written)
@@ -250,12 +257,12 @@ class TaskText:
         like one: "refund jane@example.com's last order" gives ``customer_email``."""
         described = field_ref.words | frozenset(tokenize(field_ref.description))
         for kind, shape in _SHAPES.items():
-            if (
-                field_ref.words & shape.words
-                and not described & shape.unless
-                and len(self.shaped[kind]) == 1
-            ):
-                return self.shaped[kind][0]
+            if not field_ref.words & shape.words or len(self.shaped[kind]) != 1:
+                continue
+            value = self.shaped[kind][0]
+            # An input it is not for still takes a value written as a code ("in LIS").
+            if not described & shape.unless or _CODE.fullmatch(value):
+                return value
         return None
 
     def _titled(self, words: frozenset[str]) -> str | None:
