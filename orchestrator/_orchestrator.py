@@ -10,7 +10,7 @@ and to escalate when no path is left.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -325,8 +325,9 @@ class Orchestrator:
                 context["routing"] = _routing_signals(plan)
             result = await executor.run({**context, **(inputs or {})}, log=log)
             traced.set_result(result)
-        if self.learn and self.usage is not None and result.outcome == "completed":
-            self._learn(self.usage, task, log.entries[first:])
+        # A run on a graph you gave is not a plan of the catalog: its tools teach plans nothing.
+        if self.learn and graph is None and result.outcome == "completed":
+            self.count_run(task, log.entries[first:])
         return TaskResult(
             task,
             plan,
@@ -418,15 +419,18 @@ class Orchestrator:
         )
         return None, asked, "escalated"
 
-    def _learn(self, usage: UsageModel, task: str, decisions: list[Decision]) -> None:
-        """Count a completed run (the decisions it added to the log) in the usage model and its
-        file: the next plans learn from it."""
-        tools = UsageModel.tools_run(decisions)
-        if not tools:
-            return
-        usage.add(task, tools)
+    def count_run(self, task: str, decisions: Sequence[Decision]) -> bool:
+        """Count a completed run of ``task`` (the decisions it logged) in the usage model and
+        its file, so the next plans learn from it; False when nothing was counted (no usage
+        model, or no tool ran). ``learn=True`` does this after every completed run; a caller
+        that knows more (which tools were real) can decide itself."""
+        tools = UsageModel.tools_run(list(decisions))
+        if self.usage is None or not tools:
+            return False
+        self.usage.add(task, tools)
         if self.usage_file is not None:
-            usage.save(self.usage_file)
+            self.usage.save(self.usage_file)
+        return True
 
     @staticmethod
     def _cost(log: DecisionLog, graph: ToolGraph) -> float:

@@ -121,10 +121,11 @@ def _open_router(
     *,
     show_progress: bool,
 ) -> Any:
-    """The catalog's router; ``policy`` is a policy file or a ``Policy`` already loaded."""
+    """The catalog's router; ``policy`` is a policy file or a ``Policy`` already loaded. What
+    a Python catalog prints as it is imported goes to stderr: stdout is the command's output."""
     from orchestrator.routing import SkillRouter
 
-    with _progress_bar(show_progress) as progress:
+    with redirect_stdout(sys.stderr), _progress_bar(show_progress) as progress:
         return SkillRouter.from_catalog(
             catalog,
             policy=policy,
@@ -432,10 +433,9 @@ def _note_lacking(lacking: dict[str, tuple[str, ...]]) -> None:
         )
 
 
-def _note_simulated_steps(path: Sequence[str], bound: set[str]) -> None:
+def _note_simulated_steps(simulated: Sequence[str]) -> None:
     """Say which steps of a run with real tools were simulations (an alternative of a real tool
     that failed, a skill nobody bound): the run's outcome is not all real."""
-    simulated = [tool for tool in path if tool not in bound]
     if simulated:
         err_console.print(
             f"note: {', '.join(simulated)} {'was' if len(simulated) == 1 else 'were'} simulated, "
@@ -625,12 +625,14 @@ def run_command(
             raise typer.BadParameter("expected a JSON object", param_hint="--inputs")
     if learn and usage is None:
         raise typer.BadParameter("needs --usage FILE to count the run in", param_hint="--learn")
-    chosen = dict(_import_tool(spec) for spec in tool or [])
+    with redirect_stdout(sys.stderr):  # what modules print as they are imported
+        chosen = dict(_import_tool(spec) for spec in tool or [])
     faults = [_parse_fault(spec) for spec in fail or []]
     with _errors_exit():
         # A Python catalog's functions are its tools and an mcpServers config's servers serve
         # its tools (--tool may replace some); any other catalog is simulated.
-        own = catalog_tools(catalog)
+        with redirect_stdout(sys.stderr):
+            own = catalog_tools(catalog)
         servers = config_servers(catalog)
         if learn and not (own or chosen or servers):
             # A dry run shows what would happen; counting it as a past success would teach
@@ -640,10 +642,16 @@ def run_command(
                 "--tool, or use a Python catalog or an mcpServers config",
                 param_hint="--learn",
             )
+        if learn and graph is not None:
+            raise typer.BadParameter(
+                "counts plans of the catalog; a run on your --graph is not one",
+                param_hint="--learn",
+            )
         policy_used = load_policy(policy)
         escalation = _llm_escalation(llm, llm_model, llm_api, llm_api_key, policy_used)
         # Without --learn the file must hold a model (checked before indexing); with it, the
-        # Orchestrator reads the file, or starts an empty model there, and saves each run.
+        # Orchestrator reads the file, or starts an empty model there, and the run is counted
+        # there below if it completed with real tools only.
         past = None if learn else _load_usage(usage)
         tool_graph = load_graph(graph) if graph is not None else None  # before the slow part
         router = _open_router(
@@ -653,7 +661,6 @@ def run_command(
             router,
             policy=policy_used,
             usage=usage if learn else past,
-            learn=learn,
             escalation=escalation,
         )
         known = len(orchestrator.usage) if orchestrator.usage is not None else 0
@@ -677,12 +684,20 @@ def run_command(
                 inputs=values,
                 servers=servers,
             )
-    learned = orchestrator.usage is not None and len(orchestrator.usage) > known
+    simulated: list[str] = []
     if (own or chosen) and servers is None:
         from orchestrator._keyword_tools import skill_ids
 
         real = set(skill_ids(own | chosen, orchestrator.skills).values())
-        _note_simulated_steps(result.path, real)
+        simulated = [tool for tool in result.path if tool not in real]
+        _note_simulated_steps(simulated)
+    # Only a run whose every call was real teaches plans.
+    learned = (
+        learn
+        and result.outcome == "completed"
+        and not simulated
+        and orchestrator.count_run(task, result.log.entries)
+    )
     if tool_graph is None:  # with --graph the graph's tools run, not the plan's
         _warn_unplanned_bindings(result.plan, chosen, orchestrator.skills)
     if json_out:
@@ -699,7 +714,8 @@ def run_command(
             console.print(
                 f"learned: the run is counted in {usage} ({known + 1} in all)"
                 if learned
-                else f"not learned: only runs that reach their own goal are counted in {usage}"
+                else f"not learned: only runs that reach their own goal with real tools only "
+                f"are counted in {usage}"
             )
     _note_lacking(lacking)
     if result.outcome not in ("completed", "demoted"):

@@ -526,6 +526,13 @@ def test_run_learns_a_completed_run_into_a_new_usage_file(index_dir: Path, tmp_p
     again = _invoke(*args, *real)
     assert again.exit_code == 0, again.output
     assert len(json.loads(usage.read_text())["runs"]) == 2  # counted on top of the first
+    # A run that completed through a simulated step is not counted; nor is a run on a graph.
+    elsewhere = _invoke(*args, "--tool", "get_weather_forecast=builtins:dict")
+    assert json.loads(elsewhere.stdout)["learned"] is False
+    assert len(json.loads(usage.read_text())["runs"]) == 2
+    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    on_graph = _invoke(*args, *real, "--graph", graph)
+    assert on_graph.exit_code == 2 and "--graph" in on_graph.output
 
 
 def test_a_run_that_does_not_complete_is_not_learned(index_dir: Path, tmp_path: Path) -> None:

@@ -337,12 +337,14 @@ class Executor:
             if tokens is None and failure_exc.tokens is not None:
                 tokens = float(failure_exc.tokens)
             spent = self._learn(step, effort, False, tokens)
+            # A tool nothing in the run serves was not called: no time spent in it, no price.
+            reached = {"duration_ms": elapsed_ms} if failure.blames_tool else {"served": False}
             log.record(
                 "fail",
                 tool,
                 failure.describe(),
                 kind=str(failure.kind),
-                duration_ms=elapsed_ms,
+                **reached,
                 **chosen,
                 **spent,
             )
