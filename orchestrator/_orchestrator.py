@@ -9,6 +9,7 @@ and to escalate when no path is left.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -294,7 +295,7 @@ class Orchestrator:
                 )
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
-            inputs = _with_stated(plan, inputs or {})
+            inputs = _with_stated(plan, inputs or {}, by_skill=graph is None)
             if graph is None and isinstance(tool_invoker, CheckingInvoker):
                 # Known before any call: the steps before would take effect for nothing.
                 ready, asked, ended = await self._inputs_to_start(
@@ -459,12 +460,25 @@ def _routing_signals(plan: TaskPlan) -> dict[str, dict[str, Any]]:
     return signals
 
 
-def _with_stated(plan: TaskPlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _with_stated(
+    plan: TaskPlan, inputs: Mapping[str, Any], *, by_skill: bool = True
+) -> dict[str, Any]:
     """The caller's ``inputs`` and the values the task writes for the plan's skills, except
-    where the caller gave that input (for any skill or this one)."""
+    where the caller gave that input (for any skill or this one). Without ``by_skill`` (a run
+    on a graph of other tools than the plan's) they go by input name alone, where the task
+    writes one value for that name: "refund order 123" gives the graph's tools ``order_id``."""
     stated = {
         key: value
         for key, value in plan.stated_inputs.items()
         if not given_input(inputs, *split_input_key(key))
     }
+    if not by_skill:
+        values: dict[str, set[str]] = {}
+        for key, value in stated.items():
+            values.setdefault(split_input_key(key)[1], set()).add(json.dumps(value, default=str))
+        stated = {
+            split_input_key(key)[1]: value
+            for key, value in stated.items()
+            if len(values[split_input_key(key)[1]]) == 1
+        }
     return {**stated, **inputs}

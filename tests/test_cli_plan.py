@@ -395,6 +395,22 @@ def test_run_on_a_graph_simulates_its_unbound_tools_and_counts_their_prices(
     assert "CRM" in table.stdout and "stripe_create_refund" not in table.stdout  # not the plan
 
 
+def test_a_graph_run_gives_its_tools_the_values_the_task_writes_by_input_name(
+    index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "graph_tools.py").write_text(
+        "import json\n\ndef crm(**kwargs):\n    print('CRM', json.dumps(kwargs))\n"
+        "    return {'customer_id': 'c1'}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    ran = _invoke("run", "Refund order 123", "--catalog", str(SAMPLE_CATALOG), "--index",
+                  str(index_dir), "--graph", graph, "--tool", "CRM=graph_tools:crm")  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    # Not the plan's "cancel_order.order_id": that skill is not in the graph.
+    assert 'CRM {"order_id": "123"}' in ran.stdout
+
+
 def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Path) -> None:
     task = "refund payment pi_3MtwBw"
     planned = json.loads(_invoke("route", "--catalog", str(SAMPLE_CATALOG), "--index",
