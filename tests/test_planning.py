@@ -596,6 +596,10 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     assert read("resize photo.png to 800x600").value(saved) is None  # where it goes
     assert read("diff a.txt and b.txt").value(image) is None  # which?
     assert read("see https://example.com/a.png").value(image) is None  # a URL, not a file
+    currency = FieldRef("refund", "input", "currency", "", "string", True)
+    assert read("refund 40 EUR to jane@example.com").value(currency) == "EUR"
+    assert read("convert 100 USD to EUR").value(currency) is None  # which?
+    assert read("fly from LAX to JFK").value(currency) is None  # not a currency
 
 
 def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_one() -> None:

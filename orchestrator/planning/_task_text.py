@@ -56,6 +56,11 @@ class _Shape(NamedTuple):
     pattern: re.Pattern[str]
 
 
+# The ISO 4217 codes of the most traded currencies.
+_CURRENCIES = (
+    "USD|EUR|JPY|GBP|CNY|AUD|CAD|CHF|HKD|SGD|SEK|NOK|DKK|NZD|KRW|INR|BRL|MXN|ZAR|TRY|PLN|CZK|"
+    "HUF|ILS|AED|SAR|THB|MYR|IDR|PHP|TWD|RUB|UAH|ARS|CLP|COP|PEN|EGP|NGN|KES|VND|PKR|BGN|RON"
+)
 # A file written in the task: a name with a common extension, or an absolute path.
 _EXTENSIONS = (
     "png|jpe?g|gif|webp|svg|bmp|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|csv|tsv|jsonl?|ya?ml|xml|"
@@ -88,6 +93,12 @@ _SHAPES = {
             r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)"
             r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
         ),
+    ),
+    # A currency code ("40 EUR"), among the common ones: "LAX" or "API" is not a currency.
+    "currency": _Shape(
+        frozenset(tokenize("currency")),
+        frozenset(),
+        re.compile(rf"\b(?P<value>{_CURRENCIES})\b"),
     ),
     # A file ("photo.png", "docs/a.md", "/srv/repo"), for an input it is read from, not one
     # a result is written to ("output_path").
