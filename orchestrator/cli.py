@@ -369,6 +369,15 @@ def _parse_fault(spec: str) -> Any:
 
     tool, _, rest = spec.partition(":")
     kind, _, times = rest.partition(":")
+    expected = (
+        "expected TOOL:KIND[:TIMES], KIND one of down, error, timeout, malformed, rate_limited, "
+        "TIMES (failing calls, then it recovers) for all but down; other faults go in scenario "
+        "files"
+    )
+    if kind == "down" and times:
+        raise typer.BadParameter(
+            f"{spec!r}: a down tool stays down ({expected})", param_hint="--fail"
+        )
     data: dict[str, Any] = {"tool": tool, "kind": kind}
     if times:
         data["times"] = times
@@ -377,9 +386,7 @@ def _parse_fault(spec: str) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise typer.BadParameter(
-            f"{spec!r}: {first['msg']} (expected TOOL:KIND[:TIMES], KIND one of down, error, "
-            "timeout, malformed, rate_limited)",
-            param_hint="--fail",
+            f"{spec!r}: {first['msg']} ({expected})", param_hint="--fail"
         ) from exc
 
 

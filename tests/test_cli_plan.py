@@ -436,6 +436,8 @@ def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Pat
 def test_run_rejects_a_malformed_fault_or_binding() -> None:
     bad_fault = _invoke("run", "x", "--fail", "stripe:melted")
     assert bad_fault.exit_code == 2 and "TOOL:KIND" in bad_fault.output
+    stays_down = _invoke("run", "x", "--fail", "stripe:down:1")
+    assert stays_down.exit_code == 2 and "a down tool stays down" in stays_down.output
     bad_tool = _invoke("run", "x", "--tool", "stripe")
     assert bad_tool.exit_code == 2 and "SKILL=module:function" in bad_tool.output
 
