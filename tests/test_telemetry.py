@@ -503,6 +503,15 @@ def _request(span: object) -> dict[str, Any]:
             {"resourceSpans": [{"resource": {"attributes": [{"value": {}}]}}]},
             "line 1: /resourceSpans/0/resource/attributes/0: missing key",
         ),
+        (
+            _request({**_SPAN, "traceId": None}),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0: missing traceId",
+        ),
+        (
+            _request({**_SPAN, "endTimeUnixNano": "1"}),
+            "line 1: /resourceSpans/0/scopeSpans/0/spans/0: endTimeUnixNano is before "
+            "startTimeUnixNano",
+        ),
     ],
 )
 def test_trace_show_names_the_line_and_json_pointer_of_a_missing_or_malformed_field(
@@ -540,8 +549,18 @@ def test_trace_show_reads_hand_written_otlp_json_and_skips_metric_lines(tmp_path
         "events": [{"name": "orchestrator.retry", "timeUnixNano": "2000000"}],
     }
     trace = tmp_path / "t.jsonl"
-    trace.write_text(json.dumps({"resourceMetrics": []}) + "\n" + json.dumps(_request(span)))
-    (record,) = read_spans(trace)
+    unset = {**_SPAN, "status": {"code": "STATUS_CODE_UNSET"}, "events": None}  # null: unset
+    trace.write_text(
+        json.dumps({"resourceMetrics": []})
+        + "\n"
+        + json.dumps(_request(span))
+        + "\n"
+        + json.dumps({"resourceSpans": None})
+        + "\n"
+        + json.dumps(_request(unset))
+    )
+    record, unset_record = read_spans(trace)
+    assert (unset_record.status, unset_record.events) == ("unset", [])
     assert (record.trace_id, record.name, record.status) == ("ab", "step", "error")
     assert record.attributes == {"orchestrator.attempt": 2}
     assert record.events == [(2_000_000, "orchestrator.retry", {})]

@@ -97,9 +97,10 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
 def _get(
     node: Mapping[str, Any], key: str, at: _Pointer, kind: str, default: Any = _REQUIRED
 ) -> Any:
-    """``node[key]``, checked to be of ``kind`` (a key of ``_KINDS``); a missing key is
-    ``default``, or an error naming the object that lacks it."""
-    if key not in node:
+    """``node[key]``, checked to be of ``kind`` (a key of ``_KINDS``); a missing key (or a
+    null one: protobuf JSON writes unset fields so) is ``default``, or an error naming the
+    object that lacks it."""
+    if node.get(key) is None:
         if default is _REQUIRED:
             raise TelemetryError(f"{json_pointer(*at)}: missing {key} ({_OTLP})")
         return default
@@ -151,7 +152,14 @@ def _key_values(node: Mapping[str, Any], key: str, at: _Pointer) -> dict[str, An
     }
 
 
-_STATUS = {0: "unset", 1: "ok", 2: "error", "STATUS_CODE_OK": "ok", "STATUS_CODE_ERROR": "error"}
+_STATUS = {
+    0: "unset",
+    1: "ok",
+    2: "error",
+    "STATUS_CODE_UNSET": "unset",
+    "STATUS_CODE_OK": "ok",
+    "STATUS_CODE_ERROR": "error",
+}
 
 
 def read_spans(path: str | Path) -> list[SpanRecord]:
@@ -194,13 +202,21 @@ def _span(item: Mapping[str, Any], at: _Pointer, service: str) -> SpanRecord:
     status = _get(item, "status", at, "an object", {})
     code = _get(status, "code", (*at, "status"), "an integer or a status name", 0)
     code = int(code) if _is_integer(code) else code
+    trace_id = _get(item, "traceId", at, "a string")
+    span_id = _get(item, "spanId", at, "a string")
+    parent_id = _get(item, "parentSpanId", at, "a string", "")
+    name = _get(item, "name", at, "a string")
+    start_ns = int(_get(item, "startTimeUnixNano", at, "an integer"))
+    end_ns = int(_get(item, "endTimeUnixNano", at, "an integer"))
+    if end_ns < start_ns:
+        raise TelemetryError(f"{json_pointer(*at)}: endTimeUnixNano is before startTimeUnixNano")
     return SpanRecord(
-        trace_id=_get(item, "traceId", at, "a string"),
-        span_id=_get(item, "spanId", at, "a string"),
-        parent_id=_get(item, "parentSpanId", at, "a string", ""),
-        name=_get(item, "name", at, "a string"),
-        start_ns=int(_get(item, "startTimeUnixNano", at, "an integer")),
-        end_ns=int(_get(item, "endTimeUnixNano", at, "an integer")),
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=name,
+        start_ns=start_ns,
+        end_ns=end_ns,
         status=_STATUS.get(code, str(code)),
         attributes=_key_values(item, "attributes", at),
         events=[
