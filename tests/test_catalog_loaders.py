@@ -365,3 +365,17 @@ def test_duplicate_ids_are_an_error_unless_deduped() -> None:
 def test_duplicates_across_sources_name_both_places() -> None:
     with pytest.raises(DuplicateSkillError, match=r"'ping', first defined at <objects>#/0"):
         load_catalog([{"name": "ping"}, Skill(name="ping")])
+
+
+def test_skill_fields_beside_an_openai_function_wrapper_are_read(tmp_path: Path) -> None:
+    # OpenAI's format has no outputs or cost hints: catalogs put them beside "function".
+    record = {
+        "type": "function",
+        "function": {"name": "search_items", "description": "Search the shop's items."},
+        "outputs": {"type": "object", "properties": {"item_id": {"type": "string"}}},
+        "price": 0.01,
+    }
+    path = tmp_path / "tools.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    [skill] = load_catalog(path)
+    assert skill.outputs == record["outputs"] and skill.price == 0.01

@@ -27,8 +27,11 @@ def function_skill(record: Any, origin: Origin) -> Loaded:
         if obj["type"] != "function":
             raise origin.at("type").mismatch("'function'", obj["type"])
         if "function" in obj:
+            # The fields OpenAI's format lacks (outputs, body, tags, cost hints) may sit beside
+            # "function"; the function's own win.
+            beside = {k: v for k, v in obj.items() if k not in ("type", "function")}
             origin = origin.at("function")
-            obj = origin.mapping(obj["function"])
+            obj = {**beside, **origin.mapping(obj["function"])}
         else:  # the Responses API puts the function fields next to "type"
             obj = {k: v for k, v in obj.items() if k != "type"}
     # Checked before pydantic, whose id-defaults-to-name step would report a bad name as a bad id.
