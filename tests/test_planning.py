@@ -594,6 +594,10 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     assert read("resize photo.png to 800x600").value(image) == "photo.png"
     assert read("run the tests in /srv/app, then deploy").value(repo) == "/srv/app"
     assert read("resize photo.png to 800x600").value(saved) is None  # where it goes
+    # A file the task sends a result to is the output's, and the other one the input's.
+    source = FieldRef("convert", "input", "input_path", "", "string", True)
+    convert = read("convert report.docx to PDF and save it as /tmp/out/report.pdf")
+    assert (convert.value(source), convert.value(saved)) == ("report.docx", "/tmp/out/report.pdf")
     assert read("diff a.txt and b.txt").value(image) is None  # which?
     assert read("see https://example.com/a.png").value(image) is None  # a URL, not a file
     currency = FieldRef("refund", "input", "currency", "", "string", True)

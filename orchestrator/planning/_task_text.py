@@ -61,11 +61,17 @@ _CURRENCIES = (
     "USD|EUR|JPY|GBP|CNY|AUD|CAD|CHF|HKD|SGD|SEK|NOK|DKK|NZD|KRW|INR|BRL|MXN|ZAR|TRY|PLN|CZK|"
     "HUF|ILS|AED|SAR|THB|MYR|IDR|PHP|TWD|RUB|UAH|ARS|CLP|COP|PEN|EGP|NGN|KES|VND|PKR|BGN|RON"
 )
+# The words of an input a result is written to.
+_WRITTEN_TO = DESTINATION_WORDS | frozenset(tokenize("target save"))
 # A file written in the task: a name with a common extension, or an absolute path.
 _EXTENSIONS = (
     "png|jpe?g|gif|webp|svg|bmp|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|csv|tsv|jsonl?|ya?ml|xml|"
     "toml|ini|cfg|txt|md|rst|html?|css|py|ipynb|js|ts|java|go|rs|rb|php|cpp|hpp|sh|sql|db|"
     "sqlite|parquet|zip|tar|gz|tgz|mp3|wav|flac|m4a|mp4|mov|avi|mkv|log"
+)
+_FILE = (
+    rf"(?:~|\.{{1,2}})?/?(?:[\w.-]+/)*[\w-][\w.-]*\.(?:{_EXTENSIONS})"
+    rf"|(?<!\S)~?/[\w.-]+(?:/[\w.-]+)*/?"
 )
 _SHAPES = {
     "email": _Shape(
@@ -101,15 +107,18 @@ _SHAPES = {
         re.compile(rf"\b(?P<value>{_CURRENCIES})\b"),
     ),
     # A file ("photo.png", "docs/a.md", "/srv/repo"), for an input it is read from, not one
-    # a result is written to ("output_path").
+    # a result is written to ("output_path"); not one the task sends a result to (below).
     "file": _Shape(
         frozenset(tokenize("path file filename folder directory dir")),
-        DESTINATION_WORDS | frozenset(tokenize("target save")),
-        re.compile(
-            rf"(?<![\w@/:.-])(?P<value>(?:~|\.{{1,2}})?/?(?:[\w.-]+/)*[\w-][\w.-]*\."
-            rf"(?:{_EXTENSIONS})|(?<!\S)~?/[\w.-]+(?:/[\w.-]+)*/?)(?![\w/-])",
-            re.IGNORECASE,
-        ),
+        _WRITTEN_TO,
+        re.compile(rf"(?<![\w@/:.-])(?P<value>{_FILE})(?![\w/-])", re.IGNORECASE),
+    ),
+    # A file the task sends a result to ("save it as out.pdf", "write them to /tmp/out.csv",
+    # "clone it into /srv/app"), for an input a result is written to.
+    "destination": _Shape(
+        _WRITTEN_TO,
+        frozenset(),
+        re.compile(rf"\b(?:as|to|into)\s+['\"]?(?P<value>{_FILE})(?![\w/-])", re.IGNORECASE),
     ),
 }
 # An allowed value this long is the input's even where the task does not name the input
@@ -268,9 +277,12 @@ class TaskText:
         like one: "refund jane@example.com's last order" gives ``customer_email``."""
         described = field_ref.words | frozenset(tokenize(field_ref.description))
         for kind, shape in _SHAPES.items():
-            if not field_ref.words & shape.words or len(self.shaped[kind]) != 1:
+            found = self.shaped[kind]
+            if kind == "file":  # a file the task sends a result to is not one it reads
+                found = tuple(f for f in found if f not in self.shaped["destination"])
+            if not field_ref.words & shape.words or len(found) != 1:
                 continue
-            value = self.shaped[kind][0]
+            value = found[0]
             # An input it is not for still takes a value written as a code ("in LIS").
             if not described & shape.unless or _CODE.fullmatch(value):
                 return value
