@@ -598,6 +598,10 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     source = FieldRef("convert", "input", "input_path", "", "string", True)
     convert = read("convert report.docx to PDF and save it as /tmp/out/report.pdf")
     assert (convert.value(source), convert.value(saved)) == ("report.docx", "/tmp/out/report.pdf")
+    kind = FieldRef("convert", "input", "output_format", "pdf, png", "string", True)
+    language = FieldRef("translate", "input", "target_language", "", "string", True)
+    assert convert.value(kind) is None  # written to, but not a file
+    assert read("translate README.md to README.de.md").value(language) is None
     assert read("diff a.txt and b.txt").value(image) is None  # which?
     assert read("see https://example.com/a.png").value(image) is None  # a URL, not a file
     currency = FieldRef("refund", "input", "currency", "", "string", True)

@@ -49,11 +49,13 @@ _TITLING_WORDS = {
 class _Shape(NamedTuple):
     """A kind of value whose shape says which input it is for, when the task writes only one
     of that kind: the words naming such inputs, the words of inputs it is not for (in their
-    names or descriptions), and the shape (its ``value`` group is the value)."""
+    names or descriptions), the shape (its ``value`` group is the value), and words such an
+    input must also hold (in its name or description), if any."""
 
     words: frozenset[str]
     unless: frozenset[str]
     pattern: re.Pattern[str]
+    need: frozenset[str] = frozenset()
 
 
 # The ISO 4217 codes of the most traded currencies.
@@ -61,8 +63,9 @@ _CURRENCIES = (
     "USD|EUR|JPY|GBP|CNY|AUD|CAD|CHF|HKD|SGD|SEK|NOK|DKK|NZD|KRW|INR|BRL|MXN|ZAR|TRY|PLN|CZK|"
     "HUF|ILS|AED|SAR|THB|MYR|IDR|PHP|TWD|RUB|UAH|ARS|CLP|COP|PEN|EGP|NGN|KES|VND|PKR|BGN|RON"
 )
-# The words of an input a result is written to.
+# The words of an input a result is written to, and of an input that is a file.
 _WRITTEN_TO = DESTINATION_WORDS | frozenset(tokenize("target save"))
+_FILE_WORDS = frozenset(tokenize("path file filename folder directory dir"))
 # A file written in the task: a name with a common extension, or an absolute path.
 _EXTENSIONS = (
     "png|jpe?g|gif|webp|svg|bmp|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|csv|tsv|jsonl?|ya?ml|xml|"
@@ -109,16 +112,18 @@ _SHAPES = {
     # A file ("photo.png", "docs/a.md", "/srv/repo"), for an input it is read from, not one
     # a result is written to ("output_path"); not one the task sends a result to (below).
     "file": _Shape(
-        frozenset(tokenize("path file filename folder directory dir")),
+        _FILE_WORDS,
         _WRITTEN_TO,
         re.compile(rf"(?<![\w@/:.-])(?P<value>{_FILE})(?![\w/-])", re.IGNORECASE),
     ),
     # A file the task sends a result to ("save it as out.pdf", "write them to /tmp/out.csv",
-    # "clone it into /srv/app"), for an input a result is written to.
+    # "clone it into /srv/app"), for a file input a result is written to (``output_path``,
+    # ``destination``; not ``output_format`` or ``target_language``).
     "destination": _Shape(
-        _WRITTEN_TO,
+        _FILE_WORDS | frozenset(tokenize("destination dest")),
         frozenset(),
         re.compile(rf"\b(?:as|to|into)\s+['\"]?(?P<value>{_FILE})(?![\w/-])", re.IGNORECASE),
+        need=_WRITTEN_TO,
     ),
 }
 # An allowed value this long is the input's even where the task does not name the input
@@ -184,9 +189,9 @@ class TaskText:
             titles,
             {
                 kind: tuple(
-                    dict.fromkeys(m["value"].rstrip(_EDGES) for m in pattern.finditer(task))
+                    dict.fromkeys(m["value"].rstrip(_EDGES) for m in shape.pattern.finditer(task))
                 )
-                for kind, (_, _, pattern) in _SHAPES.items()
+                for kind, shape in _SHAPES.items()
             },
         )
 
@@ -281,6 +286,8 @@ class TaskText:
             if kind == "file":  # a file the task sends a result to is not one it reads
                 found = tuple(f for f in found if f not in self.shaped["destination"])
             if not field_ref.words & shape.words or len(found) != 1:
+                continue
+            if shape.need and not described & shape.need:
                 continue
             value = found[0]
             # An input it is not for still takes a value written as a code ("in LIS").
