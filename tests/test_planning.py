@@ -610,6 +610,23 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     assert read("fly from LAX to JFK").value(currency) is None  # not a currency
 
 
+def test_the_one_date_a_task_writes_goes_to_one_input_of_a_skill(tmp_path: Path) -> None:
+    flights = skill(
+        "search_flights",
+        "Search flights between two airports on a date.",
+        {"origin": "Airport code", "departure_date": "YYYY-MM-DD", "return_date": "YYYY-MM-DD"},
+        {"flights": "Offers."},
+        required=["origin", "departure_date"],
+    )
+    router = SkillRouter.from_catalog([flights], index_dir=tmp_path / "i")
+    plan = Planner.from_router(router).plan("search flights from origin 'JFK' on 2025-08-03")
+    # The departure's (required, first), not also the return's.
+    assert plan.stated_inputs == {
+        "search_flights.origin": "JFK",
+        "search_flights.departure_date": "2025-08-03",
+    }
+
+
 def test_the_one_place_a_task_names_after_in_at_or_near_is_the_input_named_like_one() -> None:
     address = FieldRef("geocode", "input", "address", "", "string", True)
     city = FieldRef("search_hotels", "input", "city", "", "string", True)

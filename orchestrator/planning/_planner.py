@@ -50,6 +50,17 @@ def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
     return {skill_id for m in matches for skill_id in (m.id, *(d.id for d in m.duplicates))}
 
 
+def _first_use(text: TaskText, stated: Mapping[str, Any], skill_id: str, value: Any) -> bool:
+    """Whether ``value`` may go to an optional input of ``skill_id``: the one date (e-mail,
+    place, file, ...) a task writes and a required input of the skill took (or an optional one
+    before it) is not also an optional input's: "fly on 2025-08-03" is the departure's, not
+    also the return's."""
+    if not text.is_shaped(value):
+        return True
+    prefix = f"{skill_id}."
+    return not any(key.startswith(prefix) and v == value for key, v in stated.items())
+
+
 def skill_cost(skill: Skill) -> float:
     """A producer's expected cost: price and latency, inflated by unreliability."""
     return (skill.price + skill.latency_ms / 1000.0) / max(skill.reliability, 0.05)
@@ -558,7 +569,9 @@ class Planner:
                     ):
                         continue
                     value = text.value(field_ref, named)
-                    if value is not None:
+                    if value is not None and (
+                        field_ref.required or _first_use(text, stated, option, value)
+                    ):
                         stated[f"{option}.{name}"] = value
 
     def _input_words(self, skill_ids: Iterable[str]) -> frozenset[str]:

@@ -224,6 +224,11 @@ class TaskText:
         shaped = self._shaped(field_ref)
         return shaped if shaped is not None else self._titled(words)
 
+    def is_shaped(self, value: Any) -> bool:
+        """Whether ``value`` is one the task writes in a shape (an e-mail address, URL, date,
+        place, currency or file): one value, however many inputs are named like it."""
+        return any(value in found for found in self.shaped.values())
+
     def _allowed(self, field_ref: FieldRef, named: bool) -> str | None:
         """The one allowed value the task uses, when it is distinctive or the input is named."""
         used = [c for c in field_ref.choices if self._uses(c)]
