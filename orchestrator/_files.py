@@ -65,23 +65,26 @@ def _at(line: int, column: int) -> str:
     return f"line {line}, column {column}"
 
 
-def describe_yaml_error(exc: yaml.YAMLError, text: str) -> tuple[str | None, str]:
-    """Where a YAML error in ``text`` is ("line L, column C", counted from 1; ``None`` when
-    PyYAML does not say) and what is wrong, each on one line: PyYAML's own message spans several
-    lines and quotes the input back, which is not what a user fixing their file needs."""
+def describe_yaml_error(
+    exc: yaml.YAMLError, text: str, first_line: int = 1
+) -> tuple[str | None, str]:
+    """Where a YAML error in ``text`` is ("line L, column C", counted from ``first_line``, the
+    line of the file the text starts on; ``None`` when PyYAML does not say) and what is wrong,
+    each on one line: PyYAML's own message spans several lines and quotes the input back, which
+    is not what a user fixing their file needs."""
     if isinstance(exc, yaml.reader.ReaderError):
         # A bad character has no mark, only its offset in the text.
         before = text[: exc.position]
-        at = _at(before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        at = _at(before.count("\n") + first_line, exc.position - (before.rfind("\n") + 1) + 1)
         return at, f"unacceptable character #x{exc.character:04x}: {exc.reason}"
     if not isinstance(exc, yaml.MarkedYAMLError):
         return None, _one_line(str(exc))
     mark = exc.problem_mark
-    located = _at(mark.line + 1, mark.column + 1) if mark is not None else None
+    located = _at(mark.line + first_line, mark.column + 1) if mark is not None else None
     problem = _one_line(exc.problem or exc.context or type(exc).__name__)
     # The context only helps when it points elsewhere, e.g. where an unclosed quote was opened.
     if exc.problem and exc.context and exc.context_mark is not None:
-        context_at = _at(exc.context_mark.line + 1, exc.context_mark.column + 1)
+        context_at = _at(exc.context_mark.line + first_line, exc.context_mark.column + 1)
         if context_at != located:
             problem += f" ({_one_line(exc.context)} at {context_at})"
     return located, problem

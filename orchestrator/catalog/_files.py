@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator._files import describe_yaml_error
 from orchestrator.errors import CatalogError
 
 __all__ = ["parse_yaml", "read_json", "read_jsonl", "read_text", "read_yaml"]
@@ -69,9 +70,7 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Any:
     try:
         return yaml.load(text, Loader=_JsonSafeLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + first_line}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        where, problem = describe_yaml_error(exc, text, first_line)
         raise CatalogError(f"invalid YAML: {problem}", source=source, where=where) from exc
 
 
