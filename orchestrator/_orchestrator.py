@@ -9,7 +9,6 @@ and to escalate when no path is left.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -473,12 +472,8 @@ def _with_stated(
         if not given_input(inputs, *split_input_key(key))
     }
     if not by_skill:
-        values: dict[str, set[str]] = {}
+        by_name: dict[str, list[Any]] = {}
         for key, value in stated.items():
-            values.setdefault(split_input_key(key)[1], set()).add(json.dumps(value, default=str))
-        stated = {
-            split_input_key(key)[1]: value
-            for key, value in stated.items()
-            if len(values[split_input_key(key)[1]]) == 1
-        }
+            by_name.setdefault(split_input_key(key)[1], []).append(value)
+        stated = {name: vs[0] for name, vs in by_name.items() if all(v == vs[0] for v in vs)}
     return {**stated, **inputs}
