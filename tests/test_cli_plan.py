@@ -21,6 +21,13 @@ from tests.conftest import SAMPLE_CATALOG
 runner = CliRunner()
 
 REFUND = "refund the customer's last card payment"
+SUPPORT_GRAPH = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+
+
+def _tool_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
+    """Write a module of tool functions that ``--tool SKILL=name:function`` can import."""
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
 
 
 @pytest.fixture
@@ -353,7 +360,7 @@ def test_run_demotes_the_goal_when_the_llm_says_so_and_escalates_without_one(
     index_dir: Path, chat_server: ChatServer
 ) -> None:
     url, received, answers = chat_server
-    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    graph = SUPPORT_GRAPH
     bound = [arg for t in ("CRM", "ManualTicket") for arg in ("--tool", f"{t}=builtins:dict")]
     args = ["run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
             "--graph", graph, *bound, "--fail", "Stripe:down", "--fail", "Razorpay:down",
@@ -383,7 +390,7 @@ def test_run_on_a_graph_simulates_its_unbound_tools_and_counts_their_prices(
     index_dir: Path,
 ) -> None:
     # The README's line: a graph of tools that are not catalog skills runs as a dry run.
-    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    graph = SUPPORT_GRAPH
     args = ["run", REFUND, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
             "--graph", graph]  # fmt: skip
     ran = _invoke(*args, "--json")
@@ -398,12 +405,14 @@ def test_run_on_a_graph_simulates_its_unbound_tools_and_counts_their_prices(
 def test_a_graph_run_gives_its_tools_the_values_the_task_writes_by_input_name(
     index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "graph_tools.py").write_text(
+    _tool_module(
+        tmp_path,
+        monkeypatch,
+        "graph_tools",
         "import json\n\ndef crm(**kwargs):\n    print('CRM', json.dumps(kwargs))\n"
-        "    return {'customer_id': 'c1'}\n"
+        "    return {'customer_id': 'c1'}\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    graph = SUPPORT_GRAPH
     ran = _invoke("run", "Refund order 123", "--catalog", str(SAMPLE_CATALOG), "--index",
                   str(index_dir), "--graph", graph, "--tool", "CRM=graph_tools:crm")  # fmt: skip
     assert ran.exit_code == 0, ran.output
@@ -427,7 +436,7 @@ def test_run_says_when_a_bound_function_is_not_a_step_of_the_plan(index_dir: Pat
     chosen = _invoke(*args, "--tool", f"{step}=builtins:dict")
     assert "note:" not in chosen.stderr
     # With --graph the graph's tools run, whatever the plan says.
-    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    graph = SUPPORT_GRAPH
     on_graph = _invoke(*args, "--graph", graph, "--tool", "CRM=builtins:dict")
     assert "CRM" in on_graph.stdout and "not in the plan" not in on_graph.stderr
     assert "note: Stripe, Email were simulated, not called" in on_graph.stderr
@@ -445,12 +454,13 @@ def test_run_rejects_a_malformed_fault_or_binding() -> None:
 def test_run_says_which_steps_were_simulated_and_keeps_tool_prints_off_json(
     index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "chatty_tools.py").write_text(
+    _tool_module(
+        tmp_path,
+        monkeypatch,
+        "chatty_tools",
         "def boom(**kwargs):\n    raise RuntimeError('card processor exploded')\n\n"
-        "def loud(**kwargs):\n    print('hello from the tool')\n    return {'refund_id': 're_1'}\n"
+        "def loud(**kwargs):\n    print('hello from the tool')\n    return {'refund_id': 're_1'}\n",
     )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
     task = "refund payment pi_3MtwBw"
     args = ["run", task, "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir), "--json"]
     # The real tool fails; its simulated alternative completes the run: a dry-run success.
@@ -548,7 +558,7 @@ def test_run_learns_a_completed_run_into_a_new_usage_file(index_dir: Path, tmp_p
     elsewhere = _invoke(*args, "--tool", "get_weather_forecast=builtins:dict")
     assert json.loads(elsewhere.stdout)["learned"] is False
     assert len(json.loads(usage.read_text())["runs"]) == 2
-    graph = str(Path(__file__).resolve().parent.parent / "graphs" / "customer_support.yaml")
+    graph = SUPPORT_GRAPH
     on_graph = _invoke(*args, *real, "--graph", graph)
     assert on_graph.exit_code == 2 and "--graph" in on_graph.output
 
