@@ -180,6 +180,14 @@ class TaskText:
             and n + 1 not in joins
             and pieces[n + 1]  # not "called the ..."
         )
+        shaped = {
+            kind: tuple(
+                dict.fromkeys(m["value"].rstrip(_EDGES) for m in shape.pattern.finditer(task))
+            )
+            for kind, shape in _SHAPES.items()
+        }
+        # A file the task sends a result to is not one it reads.
+        shaped["file"] = tuple(f for f in shaped["file"] if f not in shaped["destination"])
         return cls(
             pieces,
             values,
@@ -187,12 +195,7 @@ class TaskText:
             frozenset(n for n, piece in enumerate(raw) if piece[-1] in _CLAUSE_ENDS),
             task.lower(),
             titles,
-            {
-                kind: tuple(
-                    dict.fromkeys(m["value"].rstrip(_EDGES) for m in shape.pattern.finditer(task))
-                )
-                for kind, shape in _SHAPES.items()
-            },
+            shaped,
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -285,13 +288,13 @@ class TaskText:
     def _shaped(self, field_ref: FieldRef) -> str | None:
         """The one e-mail address (URL, date, place, file) the task writes, for an input named
         like one: "refund jane@example.com's last order" gives ``customer_email``."""
-        described = field_ref.words | frozenset(tokenize(field_ref.description))
+        described: frozenset[str] | None = None  # its name's and description's words
         for kind, shape in _SHAPES.items():
             found = self.shaped[kind]
-            if kind == "file":  # a file the task sends a result to is not one it reads
-                found = tuple(f for f in found if f not in self.shaped["destination"])
-            if not field_ref.words & shape.words or len(found) != 1:
+            if len(found) != 1 or not field_ref.words & shape.words:
                 continue
+            if described is None:
+                described = field_ref.words | frozenset(tokenize(field_ref.description))
             if shape.need and not described & shape.need:
                 continue
             value = found[0]
