@@ -52,7 +52,7 @@ def _directory_skills(directory: Path) -> list[Loaded]:
             "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
             source=str(directory),
         )
-    return _some([loaded for path in files for loaded in file_skills(path)], directory)
+    return _nonempty([loaded for path in files for loaded in file_skills(path)], directory)
 
 
 # What marks a folder as a routing index (orchestrator.routing writes it last).
@@ -69,7 +69,7 @@ def _is_index(folder: Path) -> bool:
     return isinstance(manifest, dict) and "catalog_hash" in manifest and "model" in manifest
 
 
-def _some(loaded: list[Loaded], source: Path) -> list[Loaded]:
+def _nonempty(loaded: list[Loaded], source: Path) -> list[Loaded]:
     """A catalog file or folder describing no skill is a mistake (an empty export, the wrong
     file): routing over nothing would answer every task with "nothing fits"."""
     if not loaded:
@@ -97,7 +97,7 @@ def _path_skills(path: Path) -> list[Loaded]:
                     source=str(path),
                 ) from exc
             return [Loaded(s, Origin(s.source or str(path))) for s in servers_skills(path)]
-    return _some(file_skills(path), path)
+    return _nonempty(file_skills(path), path)
 
 
 def _item_skill(item: object, origin: Origin) -> Loaded:
