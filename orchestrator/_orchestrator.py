@@ -77,6 +77,8 @@ class TaskResult:
     # Times the escalation handler was asked for inputs the run could not start without; each
     # is one control-plane LLM call, as an escalation during the run is.
     input_requests: int = 0
+    # The name of the tool graph that ran instead of the plan (``run(graph=...)``), if any.
+    graph: str | None = None
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -95,11 +97,14 @@ class TaskResult:
         return self.run.silent_failures() if self.run else []
 
     def to_dict(self) -> dict[str, Any]:
+        # A run on your graph did not run the plan: only the values the task writes were used.
+        ran_plan = self.graph is None
         return {
             "task": self.task,
             "outcome": self.outcome,
-            "plan": self.plan.contract(),
-            "unplanned": list(self.plan.unplanned),
+            "graph": self.graph,
+            "plan": self.plan.contract() if ran_plan else None,
+            "unplanned": list(self.plan.unplanned) if ran_plan else [],
             "stated_inputs": dict(self.plan.stated_inputs),
             "path": self.path,
             "llm_calls": self.llm_calls,
@@ -337,6 +342,7 @@ class Orchestrator:
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             cost=self._cost(log, run_graph),
             input_requests=input_requests,
+            graph=None if graph is None else graph.name or "graph",
         )
 
     def run_sync(

@@ -398,6 +398,7 @@ def test_run_on_a_graph_simulates_its_unbound_tools_and_counts_their_prices(
     report = json.loads(ran.stdout)
     assert report["outcome"] == "completed" and report["path"] == ["CRM", "Stripe", "Email"]
     assert report["cost"] == pytest.approx(0.001 + 0.02 + 0.001)  # the graph's prices
+    assert report["graph"] == "customer_support" and report["plan"] is None  # not what ran
     table = _invoke(*args)
     assert "CRM" in table.stdout and "stripe_create_refund" not in table.stdout  # not the plan
 
