@@ -100,6 +100,16 @@ def test_a_query_nothing_fits_gives_no_example_and_an_unknown_gold_id_is_an_erro
         training_examples(router, [LabelledQuery("refund it", ("not_a_tool",))])
 
 
+def test_an_unknown_gold_id_read_from_a_file_names_its_file_and_line(
+    router: SkillRouter, tmp_path: Path
+) -> None:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text('{"query": "refund it", "gold": ["refund_payment"]}\n'
+                    '{"query": "take it", "gold": ["not_a_tool"]}\n')  # fmt: skip
+    with pytest.raises(TrainingError, match=rf"{path.name}:2 .*not_a_tool"):
+        training_examples(router, read_labelled_queries(path))
+
+
 def test_a_batch_never_scores_a_query_against_its_own_skill_as_a_negative() -> None:
     batch = [
         TrainingExample("refund order 1", "refund payment.", ("capture payment.",)),

@@ -15,7 +15,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class LabelledQuery:
 
     query: str
     gold: tuple[str, ...]
+    # Where it was read ("FILE:LINE"), for errors; empty when built in code.
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ def read_labelled_queries(path: str | Path) -> list[LabelledQuery]:
             raise TrainingError(f"{where}: 'query' must be a non-empty string")
         if not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
             raise TrainingError(f"{where}: 'gold' must be a list of skill ids (strings)")
-        out.append(LabelledQuery(query, tuple(gold)))
+        out.append(LabelledQuery(query, tuple(gold), source=where))
     return out
 
 
@@ -161,9 +163,9 @@ def check_gold(router: SkillRouter, labelled: Sequence[LabelledQuery]) -> None:
     for n, item in enumerate(labelled):
         missing = [g for g in item.gold if g not in known]
         if missing:
+            where = item.source or f"labelled query {n + 1}"
             raise TrainingError(
-                f"labelled query {n + 1} ({item.query[:60]!r}): gold skill(s) {missing} are "
-                "not in the catalog"
+                f"{where} ({item.query[:60]!r}): gold skill(s) {missing} are not in the catalog"
             )
 
 
