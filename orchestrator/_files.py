@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "describe_yaml_error",
     "read_document",
     "read_json_lines",
+    "read_text",
     "replace_dir",
     "write_text_atomic",
 ]
@@ -90,14 +92,20 @@ def describe_yaml_error(
     return located, problem
 
 
-def _read_text(path: Path, error: type[OrchestratorError], what: str) -> str:
-    """The file's text (without a byte-order mark, as Windows editors write one)."""
+def read_text(path: Path, fail: Callable[[str], OrchestratorError]) -> str:
+    """The file's text, without a byte-order mark (as Windows editors write one). A file that
+    cannot be read, or is not UTF-8, raises ``fail(problem)``, e.g. "No such file or
+    directory" or "not UTF-8 text: invalid start byte"."""
     try:
         return path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise error(f"{path}: cannot read {what} ({exc.strerror})") from exc
+        raise fail(exc.strerror or type(exc).__name__) from exc
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: cannot read {what} (not UTF-8 text: {exc.reason})") from exc
+        raise fail(f"not UTF-8 text: {exc.reason}") from exc
+
+
+def _read_text(path: Path, error: type[OrchestratorError], what: str) -> str:
+    return read_text(path, lambda problem: error(f"{path}: cannot read {what} ({problem})"))
 
 
 def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:

@@ -219,3 +219,11 @@ def test_a_byte_order_mark_written_by_an_editor_is_not_part_of_the_catalog(tmp_p
     line = json.dumps({"name": "get_weather", "description": "Current weather for a city."})
     tools.write_text("\ufeff" + line + "\n", encoding="utf-8")
     assert [s.id for s in load_catalog(tools)] == ["get_weather"]
+
+
+def test_a_catalog_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
+    tools = tmp_path / "tools.jsonl"
+    line = json.dumps({"name": "météo", "description": "Le temps qu'il fait."}, ensure_ascii=False)
+    tools.write_bytes(line.encode("latin-1") + b"\n")
+    with pytest.raises(CatalogError, match=r"tools\.jsonl.*cannot read file \(not UTF-8 text"):
+        load_catalog(tools)

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from orchestrator._files import describe_yaml_error
+from orchestrator._files import read_text as _read_text
 from orchestrator.errors import CatalogError
 
 __all__ = ["parse_yaml", "read_json", "read_jsonl", "read_text", "read_yaml"]
@@ -31,12 +32,9 @@ _JsonSafeLoader.yaml_implicit_resolvers = {
 def read_text(path: Path) -> str:
     """The file's text, or a ``CatalogError`` naming the file. A byte-order mark (as Windows
     editors write one) is not part of the text."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise CatalogError(f"cannot read file ({exc.strerror})", source=str(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"not UTF-8 text: {exc.reason}", source=str(path)) from exc
+    return _read_text(
+        path, lambda problem: CatalogError(f"cannot read file ({problem})", source=str(path))
+    )
 
 
 def _decode_error(exc: json.JSONDecodeError, source: str, line: int | None = None) -> CatalogError:
