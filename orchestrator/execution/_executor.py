@@ -262,9 +262,7 @@ class Executor:
             raise MalformedOutputError(f"output {where}: {error.message}", tool=tool)
 
     def _observe(self, tool: str, elapsed_ms: float, failure: Failure | None) -> None:
-        if failure is not None and (
-            failure.kind == FailureKind.BAD_ARGUMENTS or not failure.blames_tool
-        ):
+        if failure is not None and not failure.blames_tool:
             return  # the call did not fit the tool, or never reached it: nothing learnt
         rate_limited = failure is not None and failure.kind == FailureKind.RATE_LIMITED
         self.stats[tool].observe(
@@ -338,7 +336,7 @@ class Executor:
                 tokens = float(failure_exc.tokens)
             spent = self._learn(step, effort, False, tokens)
             # A tool nothing in the run serves was not called: no time spent in it, no price.
-            reached = {"duration_ms": elapsed_ms} if failure.blames_tool else {"served": False}
+            reached = {"duration_ms": elapsed_ms} if failure.reached else {"served": False}
             log.record(
                 "fail",
                 tool,

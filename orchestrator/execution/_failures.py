@@ -36,8 +36,7 @@ class Failure:
     ``ambiguous`` failures (a timeout, a connection lost mid-call) leave open whether the call took
     effect, so only a tool safe to repeat may be retried or rerouted after one. ``missing`` are
     the required arguments a ``bad_arguments`` call lacked, when the tool named them.
-    ``blames_tool`` is false when no call reached the tool (nothing in the run serves it): the
-    tool's health is not charged.
+    ``reached`` is false when no call reached the tool (nothing in the run serves it).
     """
 
     kind: FailureKind
@@ -45,7 +44,13 @@ class Failure:
     retry_after: float | None = None
     ambiguous: bool = False
     missing: tuple[str, ...] = ()
-    blames_tool: bool = True
+    reached: bool = True
+
+    @property
+    def blames_tool(self) -> bool:
+        """Whether the failure says something about the tool's health: not when the call never
+        reached it, nor when the arguments did not fit it."""
+        return self.reached and self.kind is not FailureKind.BAD_ARGUMENTS
 
     def describe(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -57,7 +62,7 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, RateLimitedError):
         return Failure(FailureKind.RATE_LIMITED, message, exc.retry_after)
     if isinstance(exc, ToolNotServedError):
-        return Failure(FailureKind.DOWN, message, blames_tool=False)
+        return Failure(FailureKind.DOWN, message, reached=False)
     if isinstance(exc, ToolUnavailableError | CircuitOpenError | ConnectionError):
         return Failure(FailureKind.DOWN, message, ambiguous=isinstance(exc, ConnectionLostError))
     if isinstance(exc, ToolTimeoutError | TimeoutError):
