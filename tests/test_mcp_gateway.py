@@ -107,6 +107,10 @@ async def test_search_finds_the_right_tool(
         )
         assert timed.structured_content["tools"][0]["name"] == "time_a/get_current_time"
         assert len(timed.structured_content["tools"]) == 5  # k defaults to 5
+        [search] = [t for t in listed.tools if t.name == "search_tools"]
+        assert search.input_schema["properties"]["k"]["minimum"] == 1
+        none = await client.call_tool("search_tools", {"query": "what time is it", "k": 0})
+        assert none.is_error and "greater than or equal to 1" in _text(none)
 
 
 async def test_call_tool_has_its_real_effect(

@@ -91,6 +91,17 @@ def test_k_larger_than_the_catalog_returns_the_whole_catalog() -> None:
     assert len(result.matches) == 2
 
 
+@pytest.mark.parametrize("k", [0, -3])
+def test_k_below_one_is_an_error_not_an_answer(sample_router: SkillRouter, k: int) -> None:
+    for route in (
+        lambda: sample_router.route("refund a payment", k),
+        lambda: sample_router.route_batch(["refund a payment"], k),
+        lambda: sample_router.retrieve("refund a payment", k),
+    ):
+        with pytest.raises(ValueError, match=f"k must be at least 1, got {k}"):
+            route()
+
+
 def test_empty_query_still_answers_with_k_matches(sample_router: SkillRouter) -> None:
     result = sample_router.route("", k=3)
     assert len(result.matches) == 3

@@ -195,8 +195,9 @@ class SkillRouter:
         """The ``k`` best skills for ``query`` (fewer only if the catalog is smaller).
 
         ``only`` restricts routing to the given skill ids (an allow-list, e.g. the tools one
-        server or one user may call).
+        server or one user may call). ``k`` below 1 raises ``ValueError``.
         """
+        _check_k(k)
         vector = self.embedder.encode([query])[0]
         return self._route(query, vector, k, only)
 
@@ -210,6 +211,7 @@ class SkillRouter:
     ) -> list[RouteResult]:
         """Route many queries; their embeddings are computed in batches, unless the caller
         already has them (``vectors``, one row per query, from this router's embedder)."""
+        _check_k(k)
         if vectors is None:
             vectors = self.embed_queries(queries)
         return [self._route(q, v, k, only) for q, v in zip(queries, vectors, strict=True)]
@@ -235,6 +237,7 @@ class SkillRouter:
     ) -> list[tuple[Skill, float]]:
         """Stage 1 alone (BM25, dense, or their RRF fusion), no rerank and no grouping: the
         baselines the benchmark compares the full router against."""
+        _check_k(k)
         if vector is None:
             vector = self.embedder.encode([query])[0]
         stage = self._stage_one(tokenize(query), vector, self._allowed_rows(only))
@@ -516,3 +519,9 @@ def _default_reranker(policy: RoutingPolicy) -> Reranker:
             )
         return CrossEncoderReranker(policy.rerank.cross_encoder)
     return RankFusionReranker(policy.rerank.weights, policy.rerank.k)
+
+
+def _check_k(k: int) -> None:
+    """A ranking of fewer than one skill answers nothing (and would read as "nothing fits")."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")

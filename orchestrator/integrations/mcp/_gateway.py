@@ -14,11 +14,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
 
 from orchestrator.catalog import Skill
 from orchestrator.execution import (
@@ -124,7 +125,7 @@ class Gateway:
         if not self.allowed:
             return {"tools": [], "fits": False}
         only = None if len(self.allowed) == len(self.skills) else self.allowed
-        result = await self.router.aroute(query, max(1, k), only=only)
+        result = await self.router.aroute(query, k, only=only)
         tools = []
         for match in result.matches:
             skill = match.skill
@@ -261,7 +262,9 @@ class Gateway:
             description=SEARCH_DESCRIPTION,
             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
         )
-        async def search_tools(query: str, k: int = 5) -> CallToolResult:
+        async def search_tools(
+            query: str, k: Annotated[int, Field(ge=1, description="How many tools.")] = 5
+        ) -> CallToolResult:
             found = await self.search(query, k)
             return CallToolResult(
                 content=[TextContent(type="text", text=json.dumps(found))],
