@@ -610,6 +610,28 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     assert read("fly from LAX to JFK").value(currency) is None  # not a currency
 
 
+def test_a_conversion_gives_its_currencies_in_order_and_its_amount() -> None:
+    source = FieldRef("convert", "input", "from_currency", "", "string", True)
+    target = FieldRef("convert", "input", "to_currency", "", "string", True)
+    amount = FieldRef("convert", "input", "amount", "", "number", True)
+    read = TaskText.read
+    for task, expected in (
+        ("convert 100 USD to EUR", ("USD", "EUR", 100.0)),
+        ("convert 1,200.50 EUR into JPY", ("EUR", "JPY", 1200.5)),
+        ("the USD/GBP rate", ("USD", "GBP", None)),
+    ):
+        text = read(task)
+        assert (text.value(source), text.value(target), text.value(amount)) == expected, task
+    # One currency: converted from it, or to it? Not said. "$25" is an amount all the same.
+    alone = read("how much is $25 in GBP")
+    assert (alone.value(source), alone.value(target), alone.value(amount)) == (None, None, 25.0)
+    # Two conversions, two amounts: which is which is not read.
+    both = read("convert 100 USD to EUR and 50 GBP to CHF")
+    assert (both.value(source), both.value(amount)) == (None, None)
+    count = FieldRef("book", "input", "guests", "", "integer", True)
+    assert read("book 2 rooms for 300 EUR").value(count) is None  # not an amount input
+
+
 def test_the_one_date_a_task_writes_goes_to_one_input_of_a_skill(tmp_path: Path) -> None:
     flights = skill(
         "search_flights",

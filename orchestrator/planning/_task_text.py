@@ -126,6 +126,20 @@ _SHAPES = {
         need=_WRITTEN_TO,
     ),
 }
+# Two currencies a conversion names in order ("100 USD to EUR", "from GBP into JPY", "USD/EUR"):
+# the first is the one converted from, the second the one converted to.
+_CURRENCY_PAIR = re.compile(
+    rf"\b(?P<first>{_CURRENCIES})\b(?:\s+(?:to|into|in|for)\s+|\s*/\s*)(?P<second>{_CURRENCIES})\b"
+)
+# The words of a currency input for the currency converted from (the pair's first) and to.
+_FROM_WORDS = frozenset({"from", "source", "src", "base", "sell", "original"})
+_TO_WORDS = frozenset({"to", "target", "dest", "destination", "quote", "buy", "into"})
+# An amount of money: "100 USD", "40.50 EUR", "$25", "€1,200".
+_MONEY = re.compile(
+    rf"(?:[$€£¥]\s?(?P<after>\d[\d,]*(?:\.\d+)?)\b"
+    rf"|\b(?P<before>\d[\d,]*(?:\.\d+)?)\s?(?:{_CURRENCIES})\b)"
+)
+_AMOUNT_WORDS = frozenset(tokenize("amount"))
 # An allowed value this long is the input's even where the task does not name the input
 # ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
 _DISTINCT_CHOICE = 5
@@ -156,6 +170,10 @@ class TaskText:
     # The e-mail addresses, URLs, dates, places and files written in the task, by kind
     # (_SHAPES), once each.
     shaped: Mapping[str, tuple[str, ...]]
+    # The two currencies of a conversion, in order, when the task writes them as one.
+    currency_pair: tuple[str, str] | None = None
+    # The amounts of money the task writes ("100 USD", "$25"), as written, once each.
+    money: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, task: str) -> TaskText:
@@ -188,6 +206,8 @@ class TaskText:
         }
         # A file the task sends a result to is not one it reads.
         shaped["file"] = tuple(f for f in shaped["file"] if f not in shaped["destination"])
+        pairs = {(m["first"], m["second"]) for m in _CURRENCY_PAIR.finditer(task)}
+        money = (m["after"] or m["before"] for m in _MONEY.finditer(task))
         return cls(
             pieces,
             values,
@@ -196,6 +216,8 @@ class TaskText:
             task.lower(),
             titles,
             shaped,
+            currency_pair=pairs.pop() if len(pairs) == 1 else None,
+            money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -212,14 +234,20 @@ class TaskText:
         a short word like "high"); so is the one e-mail address, URL, date or place ("in
         Lisbon") the task writes for an input named like it ("refund jane@example.com's order"
         for ``customer_email``), the one number written right before a word naming a numeric
-        input ("a 30 minute meeting"), and the word after "named" or "called" for a name or a
-        title ("a pet named Rex"). None when it writes none."""
+        input ("a 30 minute meeting"), the one amount of money ("100 USD") for an amount, the
+        currencies of the conversion it writes ("USD to EUR") for the currencies converted from
+        and to, and the word after "named" or "called" for a name or a title ("a pet named
+        Rex"). None when it writes none."""
         words = naming_words(field_ref)
         named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
         allowed = self._allowed(field_ref, named)
         if allowed is not None:
             return allowed
-        written = self._counted(field_ref) if field_ref.type in ("integer", "number") else None
+        written = None
+        if field_ref.type in ("integer", "number"):
+            written = self._counted(field_ref)
+            if written is None:
+                written = self._amount(field_ref)
         if written is None and named:
             written = self._after_name(field_ref, words, others - words)
         if written is not None or field_ref.type not in (None, "string"):
@@ -285,13 +313,34 @@ class TaskText:
                 found.add(value)
         return found.pop() if len(found) == 1 else None
 
+    def _amount(self, field_ref: FieldRef) -> Any:
+        """The one amount of money the task writes ("convert 100 USD", "refund $25"), for an
+        input named as an amount (``amount``, ``refund_amount``)."""
+        if len(self.money) != 1 or not field_ref.words & _AMOUNT_WORDS:
+            return None
+        return _typed(self.money[0], field_ref.type)
+
+    def _converted(self, field_ref: FieldRef) -> str | None:
+        """For an input of the currency converted from or to (``from_currency``,
+        ``target_currency``), its currency of the conversion the task writes ("100 USD to
+        EUR")."""
+        role = _conversion_role(field_ref)
+        if self.currency_pair is None or role is None:
+            return None
+        return self.currency_pair[role]
+
     def _shaped(self, field_ref: FieldRef) -> str | None:
         """The one e-mail address (URL, date, place, file) the task writes, for an input named
         like one: "refund jane@example.com's last order" gives ``customer_email``."""
         described: frozenset[str] | None = None  # its name's and description's words
         for kind, shape in _SHAPES.items():
             found = self.shaped[kind]
-            if len(found) != 1 or not field_ref.words & shape.words:
+            if not field_ref.words & shape.words:
+                continue
+            if kind == "currency" and _conversion_role(field_ref) is not None:
+                # Not the one currency a task writes ("40 EUR" to convert, or to convert to?).
+                return self._converted(field_ref)
+            if len(found) != 1:
                 continue
             if described is None:
                 described = field_ref.words | frozenset(tokenize(field_ref.description))
@@ -331,6 +380,14 @@ def routing_text(text: str, skill_names: Collection[str]) -> str:
 def naming_words(field_ref: FieldRef) -> frozenset[str]:
     """The words by which a task names an input: ``payment_id`` by "payment"."""
     return (field_ref.specific_words - ID_WORDS) or field_ref.specific_words
+
+
+def _conversion_role(field_ref: FieldRef) -> int | None:
+    """0 for an input named as what is converted from (``from_currency``, ``base``), 1 for
+    what it is converted to (``to_currency``, ``target``), else None."""
+    named = set(identifier_words(field_ref.leaf).lower().split())
+    source, target = bool(named & _FROM_WORDS), bool(named & _TO_WORDS)
+    return None if source == target else (0 if source else 1)
 
 
 def _choice(value: str, choices: Sequence[str]) -> str | None:
