@@ -259,15 +259,87 @@ def test_openapi_outputs_come_from_the_success_json_response(petstore: dict[str,
     assert outputs["type"] == "array"
     pet = outputs["items"]
     assert pet["title"] == "Pet"
-    assert pet["allOf"][0]["properties"]["name"]["type"] == "string"
+    # Its allOf (NewPet and its own fields) is one object, so its fields read as outputs.
+    assert pet["type"] == "object" and "allOf" not in pet
+    assert list(pet["properties"]) == ["name", "tag", "born", "id", "parent"]
+    assert pet["required"] == ["name", "id"]
     assert petstore["createPet"].outputs is not None  # from the 201 response
     assert petstore["delete_pets_petid"].outputs is None  # 204 has no content
+
+
+def test_openapi_all_of_bodies_and_responses_read_as_one_object() -> None:
+    incident = {
+        "allOf": [
+            {"$ref": "#/components/schemas/NewIncident"},
+            {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+        ]
+    }
+    new = {
+        "type": "object",
+        "required": ["title", "severity"],
+        "properties": {
+            "title": {"type": "string"},
+            "severity": {"allOf": [{"$ref": "#/components/schemas/Severity"}],
+                         "description": "How bad."},
+        },
+    }  # fmt: skip
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {
+            "/incidents": {
+                "post": {
+                    "operationId": "createIncident",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"allOf": [
+                            {"$ref": "#/components/schemas/NewIncident"},
+                            {"properties": {"service_id": {"type": "string"}}},
+                        ]}}},
+                    },
+                    "responses": {"202": {"description": "Accepted.", "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}
+                    }}},
+                }
+            }
+        },
+        "components": {"schemas": {
+            "NewIncident": new,
+            "Incident": incident,
+            "Severity": {"type": "string", "enum": ["SEV1", "SEV2"]},
+        }},
+    }  # fmt: skip
+    [skill] = skills_from_openapi(doc)
+    assert skill.parameter_names() == ["title", "severity", "service_id"]
+    assert skill.required_parameters() == ["title", "severity"]
+    # A reference beside a description is the referenced schema, described.
+    severity = skill.parameters["properties"]["severity"]
+    assert severity == {"type": "string", "enum": ["SEV1", "SEV2"], "description": "How bad.",
+                        "title": "Severity"}  # fmt: skip
+    # An asynchronous API's 202 is its success response.
+    assert skill.outputs is not None and list(skill.outputs["properties"]) == [
+        "title",
+        "severity",
+        "id",
+    ]
+    assert "- id (string, required)" in skill.body
+
+
+def test_openapi_risk_hints_come_from_the_http_method(petstore: dict[str, Skill]) -> None:
+    hints = {
+        op: (s.read_only, s.destructive, s.idempotent, s.repeatable) for op, s in petstore.items()
+    }
+    assert hints == {
+        "listPets": (True, False, True, True),
+        "showPetById": (True, False, True, True),
+        "createPet": (False, None, False, False),  # a POST is not repeated after a timeout
+        "delete_pets_petid": (False, True, True, True),
+    }
 
 
 def test_openapi_recursive_schema_is_cut_not_expanded_forever(petstore: dict[str, Skill]) -> None:
     outputs = petstore["showPetById"].outputs
     assert outputs is not None
-    parent = outputs["allOf"][1]["properties"]["parent"]
+    parent = outputs["properties"]["parent"]
     assert "$ref" not in json.dumps(outputs)
     assert parent["description"] == "recursive reference to Pet (#/components/schemas/Pet)"
 
@@ -276,7 +348,8 @@ def test_openapi_body_renders_method_path_server_and_docs(petstore: dict[str, Sk
     body = petstore["listPets"].body
     assert body.splitlines()[:2] == ["GET /pets", "Server: https://eu.petstore.example.com/v1"]
     assert "- limit (query, integer, optional): How many items to return" in body
-    assert "- 200 (application/json): A paged array of pets -> array of Pet" in body
+    assert "- 200 (application/json): A paged array of pets -> array of object Pet" in body
+    assert "  - id (integer, required)" in body
     assert "- default (application/json): unexpected error -> object Error" in body
     create = petstore["createPet"].body
     assert "Request body (application/json, required): object NewPet" in create

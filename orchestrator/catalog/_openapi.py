@@ -1,7 +1,8 @@
 """OpenAPI 3 documents as skills: one skill per operation.
 
-Parameters (path, query, header) and the JSON request body become one JSON Schema; the 200/201
-JSON response becomes ``outputs``; ``metadata["openapi"]`` keeps what an executor needs to call it.
+Parameters (path, query, header) and the JSON request body become one JSON Schema; the success
+(2xx) JSON response becomes ``outputs``; the HTTP method gives the risk hints (a GET is read-only,
+a POST not idempotent); ``metadata["openapi"]`` keeps what an executor needs to call it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,27 @@ _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAMETER_PLACES = ("path", "query", "header")
 # OpenAPI says these header parameters are ignored: the transport sets them.
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
-_SUCCESS = ("200", "201")
+# Risk hints by HTTP method, as RFC 9110 defines the methods: safe ones change nothing; PUT and
+# DELETE are idempotent and overwrite or remove; POST and PATCH may act anew on every call.
+_SAFE = {"read_only": True, "destructive": False, "idempotent": True}
+_METHOD_HINTS: dict[str, dict[str, bool]] = {
+    **{method: _SAFE for method in ("get", "head", "options", "trace")},
+    "put": {"read_only": False, "destructive": True, "idempotent": True},
+    "delete": {"read_only": False, "destructive": True, "idempotent": True},
+    "post": {"read_only": False, "idempotent": False},
+    "patch": {"read_only": False, "idempotent": False},
+}
+
+
+def _success(responses: list[Payload]) -> Payload | None:
+    """The response a successful call returns: the first 2xx one with a schema, 200 and 201
+    first (an asynchronous API answers 202 with the job it started)."""
+    with_schema = [r for r in responses if r.schema is not None]
+    for code in ("200", "201"):
+        found = next((r for r in with_schema if r.status == code), None)
+        if found is not None:
+            return found
+    return next((r for r in with_schema if r.status[:1] == "2"), None)
 
 
 def _is_json(media_type: str) -> bool:
@@ -189,10 +210,7 @@ def _arguments(op: Operation) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
 
 def _operation_skill(op: Operation, origin: Origin) -> Loaded:
     parameters, places = _arguments(op)
-    success = next(
-        (r for code in _SUCCESS for r in op.responses if r.status == code and r.schema is not None),
-        None,
-    )
+    success = _success(op.responses)
     prose = [t.strip() for t in dict.fromkeys((op.summary, op.description)) if t.strip()]
     skill_id = op.operation_id or _slug(op.method, op.path)
     http: dict[str, Any] = {"method": op.method.upper(), "path": op.path, "server": op.server}
@@ -209,6 +227,7 @@ def _operation_skill(op: Operation, origin: Origin) -> Loaded:
         "tags": op.tags,
         "source": origin.location,
         "metadata": {"openapi": http},
+        **_METHOD_HINTS.get(op.method, {}),
     }
     return Loaded(origin.skill(fields), origin)
 

@@ -124,6 +124,6 @@ def render_operation(op: Operation) -> str:
             returns = f" -> {type_label(r.schema)}" if r.schema is not None else ""
             doc = _one_line(r.description)
             lines.append(f"- {r.status}{media}{': ' + doc if doc else ''}{returns}")
-            if r.schema is not None and r.status in ("200", "201"):
+            if r.schema is not None and r.status.startswith("2"):
                 lines += _property_lines(r.schema, "  ")
     return "\n".join(lines)

@@ -1,6 +1,9 @@
 """Repair the non-standard JSON Schema dialects found in real tool catalogs, and follow the
 local references schemas generated from code are full of.
 
+OpenAPI documents compose request bodies and responses with ``allOf`` (a base object and its
+extension); the parts are merged into one object so its fields read as arguments and outputs.
+
 BFCL writes Python type names ("dict", "float", "tuple", "any") where JSON Schema has "object",
 "number", "array" and no type at all; OpenAPI 3.0 marks nullability with ``nullable: true``.
 Pydantic and MCP SDK servers put nested models under ``$defs`` and point at them with ``$ref``.
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["normalise_bfcl_schema", "normalise_openapi_schema", "resolve_ref"]
+__all__ = ["merge_all_of", "normalise_bfcl_schema", "normalise_openapi_schema", "resolve_ref"]
 
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
 
@@ -77,8 +80,59 @@ def normalise_bfcl_schema(schema: Any) -> Any:
 
 
 def normalise_openapi_schema(schema: Any) -> Any:
-    """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type."""
-    return _walk(schema, _fix_nullable)
+    """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type and
+    ``allOf`` compositions merged (see :func:`merge_all_of`), recursively."""
+    return _walk(schema, lambda s: dict(merge_all_of(_fix_nullable(s))))
+
+
+# Keywords that describe a value without constraining its shape: a part made of these alone
+# (``{"$ref": ...}`` beside ``{"description": ...}``, as generators write) merges into any other.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "example", "examples", "deprecated", "readOnly"}
+    | {"writeOnly", "nullable", "$comment"}
+)
+# Keywords that make a part more than a plain object: such parts are left composed.
+_NOT_PLAIN_OBJECT = frozenset({"$ref", "items", "enum", "const", "anyOf", "oneOf", "allOf", "not"})
+
+
+def merge_all_of(
+    schema: Mapping[str, Any], root: Mapping[str, Any] | None = None
+) -> Mapping[str, Any]:
+    """``schema`` with its ``allOf`` merged into one schema, where that loses nothing a caller
+    reads: every part a plain object (properties and required lists joined, the first
+    declaration of a property kept), or one part of any kind beside annotation-only ones
+    (``description``, ``title``, ...). Local references of the parts are followed in ``root``
+    when given. Any other composition is returned as it is."""
+    parts = schema.get("allOf")
+    if not isinstance(parts, list) or not parts:
+        return schema
+    resolved = []
+    for part in parts:
+        if not isinstance(part, Mapping):
+            return schema
+        part = resolve_ref(part, root) if root is not None else part
+        resolved.append(merge_all_of(part, root) if "allOf" in part else part)
+    own = {k: v for k, v in schema.items() if k != "allOf"}
+    shaped = [p for p in resolved if not set(p) <= _ANNOTATIONS]
+    notes = {k: v for p in resolved if set(p) <= _ANNOTATIONS for k, v in p.items()}
+    if len(shaped) <= 1 and not (shaped and set(shaped[0]) & {"properties", "required"}):
+        return {**(shaped[0] if shaped else {}), **notes, **own}
+    if any(p.get("type", "object") != "object" or set(p) & _NOT_PLAIN_OBJECT for p in shaped):
+        return schema
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    merged: dict[str, Any] = {}
+    for part in [*resolved, own]:
+        props, needed = part.get("properties"), part.get("required")
+        for name, spec in props.items() if isinstance(props, Mapping) else ():
+            properties.setdefault(name, spec)
+        required += [r for r in needed if r not in required] if isinstance(needed, list) else []
+        merged.update({k: v for k, v in part.items() if k not in ("properties", "required")})
+    merged["type"] = "object"
+    merged["properties"] = properties
+    if required:
+        merged["required"] = required
+    return merged
 
 
 def resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
