@@ -104,6 +104,16 @@ def test_same_tool_name_and_parameters_on_two_servers_are_duplicates() -> None:
     assert is_duplicate(0.1, twin, Contract(REFUND.name, REFUND.parameters, frozenset()), POLICY)
 
 
+def test_a_read_only_skill_never_stands_in_for_one_that_changes_something() -> None:
+    # A REST resource's GET and PUT: same parameters, same outputs, the same words.
+    read = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, read_only=True)
+    write = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, read_only=False)
+    assert not is_duplicate(0.99, read, write, POLICY)
+    assert is_duplicate(
+        0.99, read, Contract(REFUND.name, REFUND.parameters, REFUND.outputs), POLICY
+    )
+
+
 def test_groups_are_led_by_their_best_ranked_member() -> None:
     vectors = np.eye(4, dtype=np.float32)
     vectors[2] = vectors[0]  # item 2 repeats item 0 word for word

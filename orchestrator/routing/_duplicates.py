@@ -29,6 +29,8 @@ class Contract:
     name: frozenset[str]
     parameters: frozenset[str]
     outputs: frozenset[str]
+    # Whether it changes nothing, when its catalog says (MCP annotations, the HTTP method).
+    read_only: bool | None = None
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
@@ -41,6 +43,7 @@ def contract_of(skill: Skill) -> Contract:
         name=frozenset(tokenize(skill.name)),
         parameters=_property_tokens(skill.parameters),
         outputs=_property_tokens(skill.outputs),
+        read_only=skill.read_only,
     )
 
 
@@ -54,8 +57,12 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
 
     Any of: nearly the same text; the same name and the same parameters (one tool served from
     two places); similar text with the same parameters; or the same output contract with
-    overlapping parameters and related text (two providers of one operation).
+    overlapping parameters and related text (two providers of one operation). Never a skill
+    that changes something and one said to change nothing: a REST resource's ``GET`` and its
+    ``PUT`` share parameters, outputs and words, but one cannot stand in for the other.
     """
+    if None not in (a.read_only, b.read_only) and a.read_only != b.read_only:
+        return False
     if similarity >= policy.similarity:
         return True
     same_parameters = a.parameters == b.parameters
