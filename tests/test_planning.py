@@ -182,6 +182,34 @@ def test_output_fields_follow_local_refs_into_nested_records() -> None:
     assert next(f for f in output_fields(converter) if f.name == "target").type == "object"
 
 
+def test_fields_read_through_all_of_and_optional_types() -> None:
+    from orchestrator.planning import input_fields, output_fields
+
+    base = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+    hire = Skill(
+        id="create_candidate",
+        name="create_candidate",
+        parameters={
+            "type": "object",
+            "properties": {
+                "phone": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                "email": {"allOf": [{"$ref": "#/$defs/Email"}], "description": "Work e-mail."},
+            },
+            "$defs": {"Email": {"type": "string", "format": "email"}},
+        },
+        outputs={
+            "allOf": [
+                {"$ref": "#/$defs/Base"},
+                {"properties": {"candidate_id": {"type": "string"}}},
+            ],
+            "$defs": {"Base": base},
+        },
+    )
+    types = {f.name: f.type for f in input_fields(hire)}
+    assert types == {"phone": "string", "email": "string"}
+    assert [f.name for f in output_fields(hire)] == ["id", "candidate_id"]
+
+
 def test_the_fields_a_description_lists_for_its_records_feed_inputs_by_name() -> None:
     from orchestrator.planning import output_fields
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.catalog import Skill
-from orchestrator.catalog._schema import resolve_ref
+from orchestrator.catalog._schema import merge_all_of, resolve_ref
 from orchestrator.routing._text import identifier_words, tokenize
 
 __all__ = [
@@ -90,9 +90,17 @@ class FieldRef:
 
 
 def _type_of(spec: Mapping[str, Any]) -> str | None:
+    """The JSON type of a value, "null" aside: ``["string", "null"]`` and pydantic's
+    ``anyOf: [{type: string}, {type: null}]`` for an optional field are both "string"."""
     kind = spec.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
+    if kind is None:
+        options = spec.get("anyOf", spec.get("oneOf"))
+        if isinstance(options, list):
+            kinds = {_type_of(o) for o in options if isinstance(o, Mapping)} - {None}
+            kinds -= {"null"}
+            kind = kinds.pop() if len(kinds) == 1 else None
     return kind if isinstance(kind, str) else None
 
 
@@ -104,14 +112,14 @@ def _properties(
     if not isinstance(schema, Mapping):
         return
     root = schema if root is None else root
-    schema = resolve_ref(schema, root)
+    schema = merge_all_of(resolve_ref(schema, root), root)
     props = schema.get("properties")
     if not isinstance(props, Mapping):
         return
     required = schema.get("required")
     required_names = set(required) if isinstance(required, list) else set()
     for name, spec in props.items():
-        spec = resolve_ref(spec, root) if isinstance(spec, Mapping) else {}
+        spec = merge_all_of(resolve_ref(spec, root), root) if isinstance(spec, Mapping) else {}
         yield str(name), spec, name in required_names
 
 
