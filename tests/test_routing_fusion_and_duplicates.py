@@ -104,14 +104,19 @@ def test_same_tool_name_and_parameters_on_two_servers_are_duplicates() -> None:
     assert is_duplicate(0.1, twin, Contract(REFUND.name, REFUND.parameters, frozenset()), POLICY)
 
 
-def test_a_read_only_skill_never_stands_in_for_one_that_changes_something() -> None:
+def test_a_read_only_skill_or_another_http_method_never_stands_in_for_a_write() -> None:
     # A REST resource's GET and PUT: same parameters, same outputs, the same words.
     read = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, read_only=True)
     write = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, read_only=False)
     assert not is_duplicate(0.99, read, write, POLICY)
-    assert is_duplicate(
-        0.99, read, Contract(REFUND.name, REFUND.parameters, REFUND.outputs), POLICY
-    )
+    unknown = Contract(REFUND.name, REFUND.parameters, REFUND.outputs)
+    assert is_duplicate(0.99, read, unknown, POLICY)
+    # A resource's POST (create) and PATCH (update): both write, yet two operations.
+    create = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, False, "POST")
+    update = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, False, "PATCH")
+    assert not is_duplicate(0.99, create, update, POLICY)
+    other_provider = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, False, "POST")
+    assert is_duplicate(0.99, create, other_provider, POLICY)
 
 
 def test_groups_are_led_by_their_best_ranked_member() -> None:

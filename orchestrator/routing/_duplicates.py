@@ -31,6 +31,9 @@ class Contract:
     outputs: frozenset[str]
     # Whether it changes nothing, when its catalog says (MCP annotations, the HTTP method).
     read_only: bool | None = None
+    # Its HTTP method, for an OpenAPI operation: a resource's POST (create) and PATCH (update)
+    # are two operations, not two providers of one.
+    method: str | None = None
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
@@ -44,7 +47,14 @@ def contract_of(skill: Skill) -> Contract:
         parameters=_property_tokens(skill.parameters),
         outputs=_property_tokens(skill.outputs),
         read_only=skill.read_only,
+        method=_http_method(skill),
     )
+
+
+def _http_method(skill: Skill) -> str | None:
+    http = skill.metadata.get("openapi")
+    method = http.get("method") if isinstance(http, dict) else None
+    return method if isinstance(method, str) else None
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
@@ -58,11 +68,14 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
     Any of: nearly the same text; the same name and the same parameters (one tool served from
     two places); similar text with the same parameters; or the same output contract with
     overlapping parameters and related text (two providers of one operation). Never a skill
-    that changes something and one said to change nothing: a REST resource's ``GET`` and its
-    ``PUT`` share parameters, outputs and words, but one cannot stand in for the other.
+    that changes something and one said to change nothing, nor two operations of other HTTP
+    methods: a REST resource's ``GET``, ``POST`` and ``PATCH`` share parameters, outputs and
+    words, but one cannot stand in for another.
     """
-    if None not in (a.read_only, b.read_only) and a.read_only != b.read_only:
-        return False
+    for hint in ("read_only", "method"):
+        ours, theirs = getattr(a, hint), getattr(b, hint)
+        if ours is not None and theirs is not None and ours != theirs:
+            return False
     if similarity >= policy.similarity:
         return True
     same_parameters = a.parameters == b.parameters
