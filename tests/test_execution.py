@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -190,6 +191,36 @@ async def test_sync_callable_runs_in_a_thread_and_can_time_out() -> None:
     policy = fast_policy(step_timeout_s=0.05, retry={"max_attempts": 1})
     result = await Executor(g, CallableInvoker(tools), policy=policy).run()
     assert result.path == ["CRM", "Razorpay", "Email"]
+
+
+async def test_a_sync_callable_abandoned_by_a_timeout_is_not_called_again_while_it_runs() -> None:
+    g = support()
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(arguments: Mapping[str, Any]) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.3)
+        with lock:
+            running -= 1
+        return {"refund_id": "late"}
+
+    def ok(arguments: Mapping[str, Any]) -> Any:
+        return {"refund_id": "ok"}
+
+    tools = {t: ok for t in g.tools()} | {"Stripe": slow}
+    invoker = CallableInvoker(tools)
+    result = await Executor(g, invoker, policy=fast_policy(step_timeout_s=0.05)).run()
+    fails = [d.reason for d in result.log if d.action == "fail" and d.tool == "Stripe"]
+    assert fails[0].startswith("timeout")
+    assert fails[1].startswith("down: its earlier call, abandoned by a timeout, is still running")
+    assert result.path == ["CRM", "Razorpay", "Email"]
+    assert most == 1  # never twice at once
+    await anyio.sleep(0.4)  # the abandoned call ends: the function may be called again
+    assert await invoker.invoke("Stripe", {}) == {"refund_id": "late"}
 
 
 async def test_malformed_output_fails_validation_and_is_rerouted_not_retried() -> None:

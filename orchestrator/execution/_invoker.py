@@ -7,6 +7,7 @@ fault injection wraps any of them (as httpx's ``MockTransport`` is one transport
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -14,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import anyio.to_thread
 
-from orchestrator.errors import ToolNotServedError
+from orchestrator.errors import ToolNotServedError, ToolUnavailableError
 
 __all__ = [
     "ArgumentRefusal",
@@ -124,7 +125,9 @@ class CallableInvoker:
     """Invoke plain Python callables, sync or async, each taking the arguments mapping.
 
     Sync callables run in a worker thread (``threaded=True``) so that a step timeout can abandon
-    them; pass ``threaded=False`` for cheap pure functions.
+    them; pass ``threaded=False`` for cheap pure functions. A thread cannot be stopped: a call
+    abandoned by a timeout runs on, and until it ends the function is not called again (its
+    next call fails as unavailable, so it is rerouted instead of run twice at once).
     """
 
     def __init__(
@@ -132,6 +135,8 @@ class CallableInvoker:
     ) -> None:
         self.tools = dict(tools)
         self.threaded = threaded
+        self._lock = threading.Lock()
+        self._abandoned: dict[str, int] = {}  # calls still running in threads, by tool
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         try:
@@ -141,12 +146,41 @@ class CallableInvoker:
         if inspect.iscoroutinefunction(fn):
             return await fn(arguments)
         if self.threaded:
-            result = await anyio.to_thread.run_sync(partial(fn, arguments), abandon_on_cancel=True)
+            result = await self._in_thread(tool, partial(fn, arguments))
         else:
             result = fn(arguments)
         if inspect.isawaitable(result):
             return await result
         return result
+
+    async def _in_thread(self, tool: str, call: Callable[[], Any]) -> Any:
+        ended = abandoned = False
+
+        def run() -> Any:
+            nonlocal ended
+            try:
+                return call()
+            finally:
+                with self._lock:
+                    ended = True
+                    if abandoned:
+                        self._abandoned[tool] -= 1
+
+        with self._lock:
+            if self._abandoned.get(tool):
+                raise ToolUnavailableError(
+                    "its earlier call, abandoned by a timeout, is still running in its thread "
+                    "(a thread cannot be stopped); not called again until it ends",
+                    tool=tool,
+                )
+        try:
+            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except BaseException:  # cancelled by the step's timeout: the thread runs on
+            with self._lock:
+                if not ended:
+                    abandoned = True
+                    self._abandoned[tool] = self._abandoned.get(tool, 0) + 1
+            raise
 
 
 class CompositeInvoker:
