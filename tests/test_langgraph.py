@@ -10,14 +10,16 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseTool, StructuredTool, tool
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, tool
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt import InjectedState, ToolNode
+from langgraph.types import Command, interrupt
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import Field
 
@@ -28,6 +30,7 @@ from orchestrator.integrations.langgraph import (
     LangChainToolInvoker,
     SelfHealingToolCalls,
     create_routed_agent,
+    healing_tool_node,
     retrieval_functions,
 )
 from orchestrator.scenarios import DownFault, ErrorFault, FaultInjector
@@ -272,6 +275,61 @@ async def test_calls_stop_reaching_a_tool_that_keeps_failing() -> None:
     spans = {s.name: s for s in memory.get_finished_spans()}
     assert "execute_tool send_email" not in spans
     assert spans["execute_tool send_email_backup"].attributes["gen_ai.tool.call.id"] == "call_7"
+
+
+@tool
+def approve_payment(amount: float) -> str:
+    """Ask a human to approve a payment of the given amount."""
+    return f"human said {interrupt({'approve': amount})}"
+
+
+@tool
+def conversation_length(note: str, state: Annotated[dict[str, Any], InjectedState]) -> str:
+    """Count the messages of the conversation so far."""
+    return f"{len(state['messages'])} messages ({note})"
+
+
+@tool
+def set_flag(value: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command[Any]:
+    """Set a flag in the graph state."""
+    return Command(update={"messages": [ToolMessage(f"flag={value}", tool_call_id=tool_call_id)]})
+
+
+@pytest.mark.anyio
+async def test_the_healing_node_runs_tools_as_langgraph_does() -> None:
+    # What LangGraph gives a tool (state, the call's id), a Command answer and interrupt() work
+    # as in a plain ToolNode; before, interrupt() came back as a failed call, retried 3 times.
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", healing_tool_node([approve_payment, conversation_length, set_flag]))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t1"}}
+    asked = await graph.ainvoke(
+        {"messages": [_call("approve_payment", {"amount": 5}, "c1")]}, config
+    )
+    [paused] = asked["__interrupt__"]
+    assert paused.value == {"approve": 5.0}
+    resumed = await graph.ainvoke(Command(resume="yes"), config)
+    assert resumed["messages"][-1].content == "human said yes"
+    config = {"configurable": {"thread_id": "t2"}}
+    counted = await graph.ainvoke(
+        {"messages": [_call("conversation_length", {"note": "hi"}, "c2")]}, config
+    )
+    assert counted["messages"][-1].content == "1 messages (hi)"
+    flagged = await graph.ainvoke({"messages": [_call("set_flag", {"value": "on"}, "c3")]}, config)
+    assert flagged["messages"][-1].content == "flag=on"
+    assert flagged["messages"][-1].tool_call_id == "c3"
+
+
+@pytest.mark.anyio
+async def test_a_call_of_an_unknown_tool_gets_langgraphs_answer_naming_the_tools() -> None:
+    healer = SelfHealingToolCalls([send_email, send_email_backup])
+    graph = _tool_graph(ToolNode([send_email, send_email_backup], awrap_tool_call=healer))
+    state = await graph.ainvoke({"messages": [_call("fax", {"to": "x"}, "c9")]})
+    reply = state["messages"][-1]
+    assert reply.status == "error" and "send_email" in str(reply.content)
+    assert not healer.logs and "fax" not in healer.breakers  # nothing to heal
 
 
 # -- the example ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ retries, reroutes, breakers and fault injection work on LangGraph tool calls unc
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -14,10 +15,20 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.errors import ToolArgumentError, ToolCallError, ToolNotServedError
 from orchestrator.execution import ArgumentRefusal, step_inputs
 
-__all__ = ["TOOL_CALL", "LangChainToolInvoker"]
+__all__ = ["CALL_RUNNER", "TOOL_CALL", "LangChainToolInvoker", "ToolCallRunner"]
 
 # The run input under which the self-healing tool node passes the model's call ({args, id}).
 TOOL_CALL = "tool_call"
+
+ToolCallRunner = Callable[[BaseTool, Mapping[str, Any]], Awaitable[Any]]
+"""Runs a tool as the model's call (``{"args", "id"}``) the way its framework does."""
+
+CALL_RUNNER: ContextVar[ToolCallRunner | None] = ContextVar(
+    "orchestrator_langchain_call_runner", default=None
+)
+"""Set while a LangGraph ``ToolNode`` call runs through the executor: the tool is then run by
+LangGraph itself, so it gets what LangGraph injects (state, store, the call's id), may answer
+with a ``Command`` and may ``interrupt()``."""
 
 
 class LangChainToolInvoker:
@@ -61,12 +72,22 @@ class LangChainToolInvoker:
             raise ToolNotServedError("no LangChain tool of that name", tool=tool) from None
         inputs = step_inputs(arguments)
         call = inputs.get(TOOL_CALL)
+        runner = CALL_RUNNER.get()
         try:
             if not isinstance(call, Mapping):
                 return await found.ainvoke(dict(inputs))
-            result = await found.ainvoke(
-                {"type": "tool_call", "name": tool, "args": dict(call["args"]), "id": call["id"]}
-            )
+            if runner is not None:
+                _check_call_arguments(found, call["args"])
+                result = await runner(found, call)
+            else:
+                result = await found.ainvoke(
+                    {
+                        "type": "tool_call",
+                        "name": tool,
+                        "args": dict(call["args"]),
+                        "id": call["id"],
+                    }
+                )
         except ValidationError as exc:  # the tool's args_schema refused the arguments
             absent = (e["loc"][0] for e in exc.errors() if e["type"] == "missing" and e["loc"])
             raise ToolArgumentError(str(exc), tool=tool, missing=map(str, absent)) from exc
@@ -74,3 +95,11 @@ class LangChainToolInvoker:
         if isinstance(result, ToolMessage) and result.status == "error":
             raise ToolCallError(str(result.content), tool=tool)
         return result
+
+
+def _check_call_arguments(tool: BaseTool, arguments: Mapping[str, Any]) -> None:
+    """Raise ``ValidationError`` when the model's arguments do not fit the tool's call schema
+    (the arguments the model gives; what the framework injects is not in it)."""
+    schema = tool.tool_call_schema
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        schema.model_validate(dict(arguments))

@@ -8,11 +8,14 @@ state handling stay LangGraph's; only how a call is executed changes.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
@@ -26,7 +29,7 @@ from orchestrator.execution import (
     RunResult,
 )
 from orchestrator.graph import ToolGraph, ToolStats
-from orchestrator.integrations.langchain import TOOL_CALL, LangChainToolInvoker
+from orchestrator.integrations.langchain import CALL_RUNNER, TOOL_CALL, LangChainToolInvoker
 from orchestrator.policy import Policy
 from orchestrator.telemetry import traced_run
 
@@ -37,6 +40,18 @@ ALTERNATIVES_KEY = "alternatives"
 _START, _ANSWERED = "tool_call", "answered"
 # Edge cost per rank: the requested tool first, then its alternatives in the router's order.
 _RANK_COST = 0.5
+# How many calls' decision logs ``SelfHealingToolCalls.logs`` keeps (the latest).
+KEPT_LOGS = 100
+
+
+class _BubbleUp(BaseException):
+    """Carries LangGraph's control flow (``interrupt()``, a parent ``Command``) out of the
+    executor, which takes every ``Exception`` from a tool for a failure to heal."""
+
+    def __init__(self, signal: GraphBubbleUp) -> None:
+        super().__init__(signal)
+        self.signal = signal
+
 
 Execute = Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
 
@@ -58,7 +73,10 @@ class SelfHealingToolCalls:
         an error ``ToolMessage`` for the model.
 
     Health (breakers, latency and failure statistics) is kept per tool across calls, so a tool
-    found down in one call is avoided by the next.
+    found down in one call is avoided by the next. Each tool runs as LangGraph's ``ToolNode``
+    runs it (what it injects, ``Command`` answers, ``interrupt()``), through the invoker; a
+    call of a tool nobody registered gets LangGraph's own answer naming the tools there are.
+    ``logs`` holds the decision logs of the latest calls (``KEPT_LOGS``).
     """
 
     def __init__(
@@ -78,7 +96,7 @@ class SelfHealingToolCalls:
         self.breakers: dict[str, CircuitBreaker] = {}
         self.stats: dict[str, ToolStats] = {}
         self._executors: dict[tuple[str, ...], Executor] = {}
-        self.logs: list[DecisionLog] = []
+        self.logs: deque[DecisionLog] = deque(maxlen=KEPT_LOGS)
 
     def candidates(self, tool: str, state: Any) -> tuple[str, ...]:
         """The requested tool, then its known alternatives that are registered tools."""
@@ -118,23 +136,59 @@ class SelfHealingToolCalls:
     ) -> ToolMessage | Command[Any]:
         call = request.tool_call
         name, call_id = call["name"], call.get("id") or ""
+        if name not in self.tools:
+            return await execute(request)  # LangGraph's answer lists the tools there are
         candidates = self.candidates(name, request.state)
         log = DecisionLog()
         self.logs.append(log)
         inputs = {TOOL_CALL: {"args": dict(call.get("args") or {}), "id": call_id}}
         executor = self.executor(candidates)
-        with traced_run(
-            log, name, workflow=f"tool_call {name}", call_id=call_id, executor=executor
-        ) as traced:
-            result = await executor.run(inputs, log=log)
-            traced.set_result(result)
+
+        async def run_as_langgraph(tool: BaseTool, tool_call: Mapping[str, Any]) -> Any:
+            asked = ToolCall(
+                name=tool.name, args=dict(tool_call["args"]), id=call_id or None, type="tool_call"
+            )
+            try:
+                return await execute(replace(request, tool_call=asked, tool=tool))
+            except GraphBubbleUp as signal:
+                raise _BubbleUp(signal) from None
+
+        token = CALL_RUNNER.set(run_as_langgraph)
+        try:
+            with traced_run(
+                log, name, workflow=f"tool_call {name}", call_id=call_id, executor=executor
+            ) as traced:
+                result = await executor.run(inputs, log=log)
+                traced.set_result(result)
+        except BaseException as exc:
+            signal = _signal_in(exc)
+            if signal is not None:
+                raise signal from None
+            raise
+        finally:
+            CALL_RUNNER.reset(token)
         return _answer(result, name, call_id)
 
 
-def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage:
+def _signal_in(exc: BaseException) -> GraphBubbleUp | None:
+    """The LangGraph control flow a tool raised, if ``exc`` carries one (the executor's task
+    group wraps it in an exception group)."""
+    if isinstance(exc, _BubbleUp):
+        return exc.signal
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _signal_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage | Command[Any]:
     if result.outcome in ("completed", "demoted") and result.path:
         answered_by = result.path[-1]
         output = result.outputs[answered_by]
+        if isinstance(output, Command):
+            return output  # the tool's update of the graph state, as the tool wrote it
         message = (
             output
             if isinstance(output, ToolMessage)
@@ -195,4 +249,5 @@ def healing_tool_node(
         policy=policy,
         escalation=escalation,
     )
-    return ToolNode(registered, name=name, awrap_tool_call=healer)
+    # Errors reach the executor as raised, to be classified (a timeout, a lost connection).
+    return ToolNode(registered, name=name, awrap_tool_call=healer, handle_tool_errors=False)
