@@ -204,6 +204,25 @@ async def test_every_scenario_is_its_own_trace() -> None:
     assert len({s.context.trace_id for s in spans}) == 2
 
 
+def test_tracing_blocks_running_at_once_in_two_threads_keep_their_own_spans() -> None:
+    exporters = [InMemorySpanExporter(), InMemorySpanExporter()]
+    both_open = threading.Barrier(2)
+
+    def traced(n: int) -> None:
+        with tracing(exporters=[exporters[n]]):
+            both_open.wait(timeout=5)  # the other thread's block is open too
+            with span(f"task {n}"):
+                pass
+            both_open.wait(timeout=5)
+
+    threads = [threading.Thread(target=traced, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [[s.name for s in e.get_finished_spans()] for e in exporters] == [["task 0"], ["task 1"]]
+
+
 @pytest.mark.anyio
 async def test_spans_opened_inside_a_traced_run_nest_under_it() -> None:
     memory = InMemorySpanExporter()

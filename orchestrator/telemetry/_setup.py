@@ -197,11 +197,11 @@ def tracing(
         meter_provider=meter_provider,
         exporters=span_exporters,
     )
-    push(providers)
+    token = push(providers)
     try:
         yield handle
     finally:
-        pop(providers)
+        pop(token)
         # Spans first, then the final metrics collection; the file is committed after both.
         tracer_provider.shutdown()
         if meter_provider is not None:

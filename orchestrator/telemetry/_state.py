@@ -1,6 +1,7 @@
 """Whether tracing is on, and the tracer and meter to use: the cheap check every hook makes.
 
-A ``tracing()`` block pushes its providers here; outside one, an SDK provider installed
+A ``tracing()`` block sets its providers here for the code it runs (its thread or task, and
+the tasks and worker threads they start); outside one, an SDK provider installed
 globally (``opentelemetry.trace.set_tracer_provider``) is used; otherwise tracing is off and
 hooks do nothing.
 """
@@ -8,6 +9,7 @@ hooks do nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,23 +31,28 @@ class Providers:
     instruments: dict[str, Any] = field(default_factory=dict)
 
 
-# A stack, so nested ``tracing()`` blocks restore the outer one on exit.
-_stack: list[Providers] = []
+# The innermost ``tracing()`` block of the running context (thread or task): two requests
+# traced at once each keep their own spans, and a nested block restores the outer one on exit.
+_current: ContextVar[Providers | None] = ContextVar("orchestrator_tracing", default=None)
 _global_tracers: dict[int, trace.Tracer] = {}
 
 
-def push(providers: Providers) -> None:
-    _stack.append(providers)
+def push(providers: Providers) -> Token[Providers | None]:
+    return _current.set(providers)
 
 
-def pop(providers: Providers) -> None:
-    _stack.remove(providers)
+def pop(token: Token[Providers | None]) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:  # left in another context than it was entered in
+        _current.set(token.old_value if token.old_value is not Token.MISSING else None)
 
 
 def current_tracer() -> trace.Tracer | None:
     """The tracer to use now, or None when tracing is off (no SDK work is then done at all)."""
-    if _stack:
-        return _stack[-1].tracer
+    providers = _current.get()
+    if providers is not None:
+        return providers.tracer
     provider = trace.get_tracer_provider()
     # Until an SDK provider is installed globally, the API hands out a proxy (or a no-op).
     if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
@@ -58,8 +65,9 @@ def current_tracer() -> trace.Tracer | None:
 
 def current_meter() -> tuple[metrics.Meter, dict[str, Any]] | None:
     """The meter of the innermost ``tracing()`` block and its instruments, or None."""
-    if _stack and _stack[-1].meter is not None:
-        return _stack[-1].meter, _stack[-1].instruments
+    providers = _current.get()
+    if providers is not None and providers.meter is not None:
+        return providers.meter, providers.instruments
     return None
 
 
