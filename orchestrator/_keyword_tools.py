@@ -12,6 +12,9 @@ import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolArgumentError
 from orchestrator.execution import ArgumentRefusal, CallableInvoker
@@ -56,7 +59,13 @@ class KeywordInvoker(CallableInvoker):
         self.signatures = {skill_id: _signature(fn) for skill_id, fn in by_id.items()}
         self.parameters = {skill_id: _own_parameters(skills, skill_id) for skill_id in by_id}
         adapted = {
-            skill_id: _adapt(skill_id, fn, self.signatures[skill_id], self.parameters[skill_id])
+            skill_id: _adapt(
+                skill_id,
+                fn,
+                self.signatures[skill_id],
+                self.parameters[skill_id],
+                _value_checker(skills.get(skill_id)),
+            )
             for skill_id, fn in by_id.items()
         }
         super().__init__(adapted, threaded=threaded)
@@ -73,12 +82,26 @@ def _own_parameters(skills: Mapping[str, Skill], skill_id: str) -> frozenset[str
     return frozenset(skill.parameter_names()) if skill is not None else frozenset()
 
 
+def _value_checker(skill: Skill | None) -> Draft202012Validator | None:
+    """Checks the values of the arguments given against the skill's parameter schema (not
+    which are required: the signature says that)."""
+    properties = skill.parameters.get("properties") if skill is not None else None
+    if not isinstance(properties, Mapping) or not properties:
+        return None
+    return Draft202012Validator({"type": "object", "properties": dict(properties)})
+
+
 def _adapt(
-    tool: str, fn: ToolFunction, signature: inspect.Signature | None, parameters: frozenset[str]
+    tool: str,
+    fn: ToolFunction,
+    signature: inspect.Signature | None,
+    parameters: frozenset[str],
+    values: Draft202012Validator | None,
 ) -> Callable[[Mapping[str, Any]], Any]:
-    """``fn`` called with the mapping as keyword arguments, after a check against its signature:
-    a call that cannot start raises ``ToolArgumentError`` naming what it lacks, instead of a
-    ``TypeError`` retried as if the tool had failed."""
+    """``fn`` called with the mapping as keyword arguments, after a check against its signature
+    and its skill's parameter schema: a call that cannot start (an argument missing, or of the
+    wrong type: "42" for an ``int``) raises ``ToolArgumentError`` naming what is wrong, instead
+    of a ``TypeError`` retried as if the tool had failed and held against its health."""
 
     def check(arguments: Mapping[str, Any]) -> None:
         refused = _refusal(signature, parameters, arguments)
@@ -89,6 +112,10 @@ def _adapt(
                 tool=tool,
                 missing=refused.missing,
             )
+        error = best_match(values.iter_errors(dict(arguments))) if values is not None else None
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+            raise ToolArgumentError(f"argument {where}: {error.message}", tool=tool)
 
     if inspect.iscoroutinefunction(fn):
 

@@ -1546,6 +1546,27 @@ async def test_plain_functions_are_the_catalog_and_the_tools_of_one_run(tmp_path
     assert result.outputs["forecast"]["days"][0]["at"] == [38.72, -9.14]
 
 
+async def test_an_argument_of_the_wrong_type_is_refused_before_the_call_not_held_against_it(
+    tmp_path: Path,
+) -> None:
+    calls: list[int] = []
+
+    def refund_order(order_id: int) -> str:
+        """Refund an order by its numeric id."""
+        calls.append(order_id)
+        return "refunded"
+
+    orchestrator = Orchestrator([refund_order], index_dir=tmp_path / "index")
+    for _ in range(6):  # more than the breaker's five failures
+        wrong = await orchestrator.run("refund the order", inputs={"order_id": "42"})
+        fail = next(d for d in wrong.log if d.action == "fail")
+        assert fail.reason == "bad_arguments: argument order_id: '42' is not of type 'integer'"
+        assert wrong.log.count("retry") == 0
+    assert calls == [] and orchestrator.breakers["refund_order"].state == "closed"
+    right = await orchestrator.run("refund the order", inputs={"order_id": 42})
+    assert right.outcome == "completed" and calls == [42]
+
+
 def test_a_tool_echoing_its_input_in_a_nested_result_is_not_planned_to_supply_it(
     tmp_path: Path,
 ) -> None:
