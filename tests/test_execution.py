@@ -41,7 +41,7 @@ from orchestrator.execution import (
     ScriptedEscalation,
     silent_failures,
 )
-from orchestrator.graph import GraphPolicy, ToolGraph, ToolStats, load_graph
+from orchestrator.graph import GraphPolicy, ToolGraph, ToolStats, graph_from_definition, load_graph
 from orchestrator.policy import Policy
 
 pytestmark = pytest.mark.anyio
@@ -250,6 +250,28 @@ async def test_upstream_outputs_reach_a_join_step() -> None:
     assert result.outcome == "completed"
     assert set(seen["Package"]["upstream"]) == {"Build", "Docs"}
     assert seen["Package"]["inputs"] == {"version": "1.2"}
+
+
+async def test_once_the_goal_is_reached_steps_still_running_are_cancelled_not_awaited() -> None:
+    g = load_graph(GRAPHS / "research_fanout.yaml")
+    calls = Calls({"Exa": [1000.0]})  # hangs; the quorum of two is reached without it
+    started = time.perf_counter()
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(step_timeout_s=60)).run()
+    assert time.perf_counter() - started < 2.0
+    assert result.outcome == "completed" and "Exa" not in result.path
+    cancel, complete = [(d.action, d.tool) for d in result.log][-2:]
+    assert cancel == ("cancel", "Exa") and complete == ("complete", "Answered")
+    assert calls.count["Exa"] == 1 and not result.silent_failures()
+
+
+async def test_a_straggler_not_safe_to_repeat_is_let_finish_when_the_goal_is_reached() -> None:
+    definition = yaml.safe_load((GRAPHS / "research_fanout.yaml").read_text())
+    definition["nodes"]["Exa"]["idempotent"] = False  # stopped mid-call, it may half-happen
+    g = graph_from_definition(definition)
+    calls = Calls({"Exa": [0.5]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "completed" and "Exa" in result.path
+    assert result.log.count("cancel") == 0
 
 
 async def test_fan_out_branches_run_concurrently() -> None:

@@ -419,6 +419,8 @@ class Executor:
             exc = state.outcome.exception() if state.outcome else None
             if exc is None or state.attempt_number >= policy.max_attempts:
                 return False
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                return False  # the step was stopped (tenacity catches that too): let it end
             return transient(exc)
 
         def wait(state: RetryCallState) -> float:
@@ -493,6 +495,7 @@ class _Run:
         self.llm_calls = 0
         self.avoided: set[str] = set()
         self.running: dict[str, int] = {}  # step -> its place in start order
+        self.scopes: dict[str, anyio.CancelScope] = {}  # each started step's, to stop it
         self.noted: set[tuple[str, str]] = set()  # (condition kind, tool) logged this run
         self.started: list[str] = []
         # Ambiguous failures of tools not safe to repeat: the run stops rather than reroute.
@@ -588,6 +591,8 @@ class _Run:
             ready = [s for s in plan.ready(self.done) if s not in self.running]
             states = [s for s in ready if not self.graph.node(s).is_tool]
             self.done.update(states)  # a state is reached once what leads to it is done
+            if self.goal in self.done:
+                self._let_go()
             if self.goal in self.done and not self.running:
                 self.log.record("complete", self.goal, f"reached {self.goal}")
                 return self.result("demoted" if self.demoted else "completed")
@@ -602,17 +607,28 @@ class _Run:
                 raise AssertionError(f"plan {plan.steps} has no ready step")
             await self._settle(tg, finished)
 
+    def _let_go(self) -> None:
+        """The goal is reached: stop the steps still running that are safe to call again (a
+        quorum's slower providers, say), each a logged ``cancel``, rather than wait for them
+        and their retries. A step not safe to repeat is let finish: stopped mid-call, it could
+        have taken effect in part."""
+        for tool in [t for t in self.running if self.graph.node(t).idempotent]:
+            self.scopes[tool].cancel()
+            del self.running[tool]
+            self.log.record("cancel", tool, f"no longer needed: {self.goal} reached without it")
+
     async def _step(
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
     ) -> None:
         arguments = {"inputs": self.inputs, "upstream": self._upstream(needs)}
         step = self._effort_step(tool) if self.ex.effort is not None else None
-        try:
-            output = await self.ex.run_step(tool, arguments, self.log, step=step)
-        except ToolFailure as exc:
-            send.send_nowait((tool, classify(exc), None))
-        else:
-            send.send_nowait((tool, None, output))
+        with anyio.CancelScope() as self.scopes[tool]:
+            try:
+                output = await self.ex.run_step(tool, arguments, self.log, step=step)
+            except ToolFailure as exc:
+                send.send_nowait((tool, classify(exc), None))
+            else:
+                send.send_nowait((tool, None, output))
 
     def _upstream(self, needs: tuple[str, ...]) -> dict[str, Any]:
         """Outputs of the tools a step waits for; a state (a join point) stands for the tools
@@ -681,6 +697,8 @@ class _Run:
                 batch.append(finished.receive_nowait())
             except anyio.WouldBlock:
                 break
+        # A step let go (``_let_go``) may have sent its result as it was stopped: not taken in.
+        batch = [r for r in batch if r[0] in self.running]
         # In start order, so the path does not depend on which of simultaneous steps won.
         for tool, failure, output in sorted(batch, key=lambda r: self.running[r[0]]):
             del self.running[tool]

@@ -13,10 +13,13 @@ from typing import Any, Literal
 
 __all__ = ["Action", "Decision", "DecisionListener", "DecisionLog", "silent_failures"]
 
-Action = Literal["execute", "fail", "retry", "reroute", "escalate", "demote", "complete", "monitor"]
+Action = Literal[
+    "execute", "fail", "retry", "reroute", "escalate", "demote", "complete", "monitor", "cancel"
+]
 
-# A fail is answered by one of these about the same tool, or by an escalation or demotion.
-_ANSWERS = frozenset({"retry", "reroute", "escalate", "demote"})
+# A fail is answered by one of these about the same tool, or by an escalation or demotion; a
+# ``cancel`` (a step the reached goal no longer needs, stopped) answers one whose retry it stops.
+_ANSWERS = frozenset({"retry", "reroute", "escalate", "demote", "cancel"})
 
 
 @dataclass(frozen=True)
