@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -26,6 +27,7 @@ from typer.testing import CliRunner
 from orchestrator.cli import app
 from orchestrator.errors import TelemetryError
 from orchestrator.execution import DecisionLog, Executor, LLMEscalation
+from orchestrator.llm import OpenAICompatibleClient
 from orchestrator.scenarios import FaultInjector, SimulatedInvoker, load_scenario, run_scenario
 from orchestrator.telemetry import (
     TracedLLMClient,
@@ -300,6 +302,34 @@ async def test_llm_calls_are_chat_spans_with_model_provider_usage_and_effort() -
     assert values["orchestrator.llm.calls"] == 2
     assert values["gen_ai.client.token.usage"] == 2  # input and output of the one success
     assert client.reasoning_effort == "low"  # other attributes pass through
+
+
+@pytest.mark.anyio
+async def test_each_chat_span_counts_its_own_call_and_effort_of_a_reasoning_client() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {
+            "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+        }
+        return httpx.Response(200, json=body)
+
+    inner = OpenAICompatibleClient("http://llm.test/v1", "m", transport=httpx.MockTransport(answer))
+    client = TracedLLMClient(inner)
+    memory = InMemorySpanExporter()
+    asked = [{"role": "user", "content": "hi"}]
+    with tracing(exporters=[memory]):
+        assert await client.complete(asked) == "ok"
+        assert await client.complete(asked, effort="high") == "ok"
+        assert (await client.chat(asked, effort="low")).text == "ok"
+    spans = memory.get_finished_spans()
+    # Each call's tokens, not the client's running total (10, 20, 30 before).
+    assert [s.attributes["gen_ai.usage.input_tokens"] for s in spans] == [10, 10, 10]
+    assert [s.attributes.get("orchestrator.reasoning_effort") for s in spans] == [
+        None,
+        "high",
+        "low",
+    ]
+    assert inner.usage.input_tokens == 30
 
 
 @pytest.mark.anyio

@@ -1,18 +1,20 @@
 """LLM call spans: ``TracedLLMClient`` wraps any client with ``async complete(messages) -> str``
 in a ``chat {model}`` span with the GenAI attributes, token usage and reasoning effort.
 
-Clients differ in what they expose, so model, provider, effort and usage are read defensively
-from attributes (``model``, ``provider``, ``reasoning_effort``, ``last_usage``/``usage``).
+Clients differ in what they expose, so model, provider and effort are read defensively from
+attributes (``model``, ``provider``, ``reasoning_effort``) unless the call says (``effort=``),
+and a call's usage from its ``Completion`` or a ``last_usage`` attribute.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
+from orchestrator.llm import Completion, ReasoningClient
 from orchestrator.telemetry._metrics import instruments
 from orchestrator.telemetry._spans import OPERATION, span
 from orchestrator.telemetry._state import current_tracer
@@ -63,10 +65,14 @@ def usage_tokens(usage: Any) -> dict[str, int]:
 
 
 class TracedLLMClient:
-    """An LLM client that traces each ``complete`` call as a ``chat {model}`` span.
+    """An LLM client that traces each ``complete`` (and ``chat``) call as a ``chat {model}``
+    span.
 
-    Everything else is passed through to the wrapped client, so it can stand wherever the
-    client did. With tracing off a call costs one check.
+    Keyword arguments (``effort="high"``) reach the client. The tokens are the call's own: from
+    the ``Completion`` when the client is a ``ReasoningClient`` (its ``complete`` is then made
+    through ``chat``, which returns them), else from a ``last_usage`` attribute; never a
+    client's running total. Everything else is passed through to the wrapped client, so it can
+    stand wherever the client did. With tracing off a call costs one check.
     """
 
     def __init__(self, inner: Any, *, provider: str | None = None) -> None:
@@ -87,17 +93,42 @@ class TracedLLMClient:
             return self._provider
         return _text(_first_attribute(self.inner, ("provider", "provider_name", "system")))
 
-    async def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
+    async def complete(self, messages: Sequence[Mapping[str, str]], **options: Any) -> str:
         if current_tracer() is None:
-            result: str = await self.inner.complete(messages)
+            result: str = await self.inner.complete(messages, **options)
             return result
+        if isinstance(self.inner, ReasoningClient):
+            answer: Completion = await self._traced(self.inner.chat, messages, options)
+            return answer.text
+
+        async def complete(messages: Sequence[Mapping[str, str]], **options: Any) -> Any:
+            return await self.inner.complete(messages, **options)
+
+        text: str = await self._traced(complete, messages, options)
+        return text
+
+    async def chat(self, messages: Sequence[Mapping[str, str]], **options: Any) -> Completion:
+        if current_tracer() is None:
+            answer: Completion = await self.inner.chat(messages, **options)
+            return answer
+        traced: Completion = await self._traced(self.inner.chat, messages, options)
+        return traced
+
+    async def _traced(
+        self,
+        call: Callable[..., Awaitable[Any]],
+        messages: Sequence[Mapping[str, str]],
+        options: Mapping[str, Any],
+    ) -> Any:
         model = self.model
-        effort = _text(_first_attribute(self.inner, ("reasoning_effort", "effort")))
+        effort = options.get("effort")
+        if effort is None:  # the client's own setting, if it has one
+            effort = _first_attribute(self.inner, ("reasoning_effort", "effort"))
         attributes = {
             OPERATION: "chat",
             PROVIDER: self.provider,
             REQUEST_MODEL: model,
-            REASONING_EFFORT: effort,
+            REASONING_EFFORT: _text(effort),
         }
         metric_attributes = {
             k: v for k, v in {OPERATION: "chat", PROVIDER: self.provider}.items() if v is not None
@@ -106,7 +137,7 @@ class TracedLLMClient:
         tools = instruments()
         with span(f"chat {model}" if model else "chat", attributes) as current:
             try:
-                result = await self.inner.complete(messages)
+                result = await call(messages, **options)
             except Exception as exc:
                 current.set_attribute("error.type", type(exc).__qualname__)
                 current.set_status(Status(StatusCode.ERROR, str(exc)))
@@ -117,7 +148,8 @@ class TracedLLMClient:
                         {**metric_attributes, "error.type": type(exc).__qualname__},
                     )
                 raise
-            usage = usage_tokens(_first_attribute(self.inner, ("last_usage", "usage")))
+            own = result.usage if isinstance(result, Completion) else None
+            usage = usage_tokens(own or getattr(self.inner, "last_usage", None))
             if "input" in usage:
                 current.set_attribute(INPUT_TOKENS, usage["input"])
             if "output" in usage:
