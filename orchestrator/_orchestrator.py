@@ -35,7 +35,7 @@ from orchestrator.execution import (
     Invoker,
     Provide,
     RunResult,
-    check_decision,
+    ask_handler,
 )
 from orchestrator.graph import ToolGraph, ToolStats
 from orchestrator.integrations.mcp._config import config_servers
@@ -395,8 +395,7 @@ class Orchestrator:
                 missing=missing,
             )
             try:
-                decision = await handler.escalate(request)
-                check_decision(decision, request)
+                decision = await ask_handler(handler, request)
             except EscalationError as err:
                 log.record("escalate", task, f"not started: {why}; handler failed: {err}")
                 return None, asked, "failed"

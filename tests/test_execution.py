@@ -535,6 +535,24 @@ async def test_a_handler_bug_is_raised_as_itself_while_monitors_run() -> None:
         await executor.run()
 
 
+class UnreachableEscalation:
+    async def escalate(self, request: EscalationRequest) -> EscalationDecision:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+async def test_an_unreachable_handler_ends_the_run_failed_with_the_reason_logged() -> None:
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    executor = Executor(
+        g, calls.invoker(g), policy=fast_policy(), escalation=UnreachableEscalation()
+    )
+    result = await executor.run()
+    assert result.outcome == "failed"
+    last = result.log.entries[-1]
+    assert last.action == "escalate"
+    assert "handler failed: ConnectionRefusedError: [Errno 111] Connection refused" in last.reason
+
+
 async def test_monitors_report_rate_limit_pressure_and_latency_spikes() -> None:
     g = support()
     calls = Calls({"Stripe": [RateLimitedError("429", retry_after=0.001)] * 3})

@@ -15,6 +15,7 @@ from orchestrator.execution._escalation import (
     LLMEscalation,
     Provide,
     ScriptedEscalation,
+    ask_handler,
     check_decision,
     parse_decision,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "RunResult",
     "ScriptedEscalation",
     "ToolDownMonitor",
+    "ask_handler",
     "check_decision",
     "classify",
     "invoke_at",

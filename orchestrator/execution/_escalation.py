@@ -29,6 +29,7 @@ __all__ = [
     "LLMEscalation",
     "Provide",
     "ScriptedEscalation",
+    "ask_handler",
     "check_decision",
 ]
 
@@ -205,3 +206,16 @@ def check_decision(decision: EscalationDecision, request: EscalationRequest) -> 
             raise EscalationError(
                 f"field inputs: {unknown} not among the missing inputs {list(request.missing)}"
             )
+
+
+async def ask_handler(handler: Escalation, request: EscalationRequest) -> EscalationDecision:
+    """The handler's decision for ``request``, checked (``check_decision``). A handler, or an
+    LLM client under it, that cannot be reached (``OSError``: a refused or lost connection, a
+    timeout) fails as an ``EscalationError`` naming it, as an ``LLMError`` does: the run ends
+    ``failed`` with a logged escalation. Anything else is a bug and is raised as itself."""
+    try:
+        decision = await handler.escalate(request)
+    except OSError as exc:
+        raise EscalationError(f"{type(exc).__name__}: {exc}") from exc
+    check_decision(decision, request)
+    return decision

@@ -47,7 +47,7 @@ from orchestrator.execution._escalation import (
     Escalation,
     EscalationRequest,
     Provide,
-    check_decision,
+    ask_handler,
 )
 from orchestrator.execution._failures import (
     Failure,
@@ -813,8 +813,7 @@ class _Run:
             missing=missing,
         )
         try:
-            decision = await handler.escalate(request)
-            check_decision(decision, request)
+            decision = await ask_handler(handler, request)
         except EscalationError as err:
             self.log.record("escalate", self.goal, f"{reason}; handler failed: {err}")
             return "failed"

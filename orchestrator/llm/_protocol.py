@@ -55,7 +55,11 @@ class Completion:
 
 
 class LLMClient(Protocol):
-    """A chat model: messages in, the assistant's text out."""
+    """A chat model: messages in, the assistant's text out.
+
+    A call that fails (an HTTP error, an answer without text) raises ``LLMError``; the
+    escalation then ends the run ``failed`` with the reason logged. ``OSError`` (a refused
+    connection, a timeout) is taken the same way; anything else is raised as a bug."""
 
     async def complete(self, messages: Sequence[Message]) -> str: ...
 
