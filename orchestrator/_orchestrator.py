@@ -9,6 +9,7 @@ and to escalate when no path is left.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import anyio.to_thread
 from orchestrator._blocked import blocked_steps, missing_arguments
 from orchestrator._serving import Tool, serving, tools_invoker
 from orchestrator.catalog import Skill
+from orchestrator.catalog._langchain import is_langchain_tool
 from orchestrator.catalog._modules import catalog_tools
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
@@ -266,6 +268,8 @@ class Orchestrator:
         ones (``CheckingInvoker``). With an escalation handler, the missing inputs are first
         asked for, once.
         """
+        if tools is not None and not isinstance(tools, Invoker):
+            _check_tools(tools, self.skills, graph)
         if self.servers is not None and not isinstance(tools, Invoker):
             # An mcpServers config: its servers run for this task, and serve what tools do not.
             own = {**self.tools, **(tools or {})}
@@ -482,3 +486,21 @@ def _with_stated(
             by_name.setdefault(split_input_key(key)[1], []).append(value)
         stated = {name: vs[0] for name, vs in by_name.items() if all(v == vs[0] for v in vs)}
     return {**stated, **inputs}
+
+
+def _check_tools(
+    tools: Mapping[str, Tool], skills: Mapping[str, Skill], graph: ToolGraph | None
+) -> None:
+    """Refuse, before anything runs, a tool that is not callable or a key naming no skill (nor
+    a tool of the ``graph`` run): a typo would otherwise leave the function unused, silently."""
+    names = {*skills, *(s.name for s in skills.values())}
+    if graph is not None:
+        names |= set(graph.tools())
+    for key, tool in tools.items():
+        if not callable(tool) and not is_langchain_tool(tool):
+            expected = "expected a function or a LangChain tool"
+            raise TypeError(f"tools[{key!r}]: {expected}, got {tool!r}")
+        if key not in names:
+            near = difflib.get_close_matches(key, sorted(names), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise ValueError(f"tools[{key!r}]: no skill has that id or name{hint}")

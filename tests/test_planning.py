@@ -1567,6 +1567,20 @@ async def test_an_argument_of_the_wrong_type_is_refused_before_the_call_not_held
     assert right.outcome == "completed" and calls == [42]
 
 
+async def test_a_tool_keyed_by_no_skill_or_not_callable_is_refused_before_the_run(
+    tmp_path: Path,
+) -> None:
+    def refund_order(order_id: int) -> str:
+        """Refund an order by its numeric id."""
+        return "refunded"
+
+    orchestrator = Orchestrator([refund_order], index_dir=tmp_path / "index")
+    with pytest.raises(ValueError, match=r"tools\['refund_ordr'\].*did you mean refund_order"):
+        await orchestrator.run("refund order 42", tools={"refund_ordr": refund_order})
+    with pytest.raises(TypeError, match=r"tools\['refund_order'\]: expected a function"):
+        await orchestrator.run("refund order 42", tools={"refund_order": 42})  # type: ignore[dict-item]
+
+
 def test_a_tool_echoing_its_input_in_a_nested_result_is_not_planned_to_supply_it(
     tmp_path: Path,
 ) -> None:
