@@ -231,6 +231,20 @@ async def test_arguments_a_tool_schema_refuses_are_bad_arguments_not_a_retried_e
 
 
 @pytest.mark.anyio
+async def test_a_tool_argument_named_inputs_is_passed_as_it_is() -> None:
+    @tool
+    def score_features(inputs: dict[str, Any]) -> str:
+        """Score a feature dictionary with the fraud model."""
+        return f"scored {sorted(inputs)}"
+
+    invoker = LangChainToolInvoker([score_features])
+    bound = {"inputs": {"amount": 5, "country": "PT"}}  # bound arguments, not the run's envelope
+    assert await invoker.invoke("score_features", bound) == "scored ['amount', 'country']"
+    envelope = {"inputs": bound, "upstream": {}}
+    assert await invoker.invoke("score_features", envelope) == "scored ['amount', 'country']"
+
+
+@pytest.mark.anyio
 async def test_a_call_no_tool_can_answer_becomes_an_error_message_naming_each_failure() -> None:
     invoker = FaultInjector(
         LangChainToolInvoker([send_email, send_email_backup]),

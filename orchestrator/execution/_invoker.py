@@ -80,10 +80,11 @@ class Reasoned:
 
 def step_inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
     """A step's own arguments: the run's ``inputs`` when the executor passes its envelope
-    (``{"inputs": ..., "upstream": ...}``), else the mapping itself (arguments already bound,
-    as ``BindingInvoker`` passes them)."""
+    (``{"inputs": ..., "upstream": ...}``, both keys always), else the mapping itself (arguments
+    already bound, as ``BindingInvoker`` passes them: ``{"inputs": {...}}`` alone is a tool's
+    argument named ``inputs``)."""
     inputs = arguments.get("inputs")
-    if isinstance(inputs, Mapping) and set(arguments) <= {"inputs", "upstream"}:
+    if isinstance(inputs, Mapping) and set(arguments) == {"inputs", "upstream"}:
         return inputs
     return arguments
 
