@@ -638,6 +638,21 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     assert read("fly from LAX to JFK").value(currency) is None  # not a currency
 
 
+def test_a_value_read_after_an_inputs_name_keeps_its_brackets_and_fits_its_shape() -> None:
+    query = FieldRef("metrics", "input", "query", "", "string", True)
+    order = FieldRef("refund", "input", "order_id", "", "string", True)
+    email = FieldRef("find_candidate", "input", "email", "", "string", True)
+    subject = FieldRef("send", "input", "email_subject", "", "string", True)
+    read = TaskText.read
+    promql = "run the query rate(http_requests_total[5m]) for the last hour"
+    assert read(promql).value(query) == "rate(http_requests_total[5m])"
+    assert read("refund order (o-42), please").value(order) == "o-42"
+    # An input that is an e-mail address takes only an address.
+    assert read("email candidate cand_42 about next week").value(email) is None
+    assert read("find the candidate with email ana@example.com").value(email) == ("ana@example.com")
+    assert read("send it with email subject 'Hi 2'").value(subject) == "Hi 2"
+
+
 def test_a_conversion_gives_its_currencies_in_order_and_its_amount() -> None:
     source = FieldRef("convert", "input", "from_currency", "", "string", True)
     target = FieldRef("convert", "input", "to_currency", "", "string", True)

@@ -34,6 +34,46 @@ _LITERAL = re.compile(rf"""{_QUOTED}|\b\w*\d\w*\b|\S+@\S+""")
 # What is not part of an unquoted value written in the task: punctuation at its edges, a
 # possessive ("pi_3Mt's").
 _EDGES = ".,;:!?()[]{}<>"
+_PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
+
+
+def _trimmed(piece: str) -> str:
+    """``piece`` without the punctuation at its edges, brackets only where they are not
+    closed within it: "(o-42)," gives "o-42", "rate(x[5m])." keeps its brackets."""
+    while piece:
+        first, last = piece[0], piece[-1]
+        if last in _PAIRS.values():
+            opener = next(o for o, c in _PAIRS.items() if c == last)
+            if piece.count(last) > piece.count(opener):
+                piece = piece[:-1]
+                continue
+        elif last in _EDGES:
+            piece = piece[:-1]
+            continue
+        if first in _PAIRS and piece.count(first) > piece.count(_PAIRS[first]):
+            piece = piece[1:]
+            continue
+        if first in _EDGES and first not in _PAIRS and first not in _PAIRS.values():
+            piece = piece[1:]
+            continue
+        if first in _PAIRS and last == _PAIRS[first] and _encloses(piece):
+            piece = piece[1:-1]  # "(o-42)": one pair around the whole value
+            continue
+        break
+    return piece
+
+
+def _encloses(piece: str) -> bool:
+    """Whether the bracket opening ``piece`` is the one closing it."""
+    depth = 0
+    for n, char in enumerate(piece):
+        depth += char == piece[0]
+        depth -= char == _PAIRS[piece[0]]
+        if depth == 0:
+            return n == len(piece) - 1
+    return False
+
+
 # Where a clause ends: a value written after it is not the input's named before it.
 _JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before", "after", "plus"})
 _CLAUSE_ENDS = frozenset(",;.!?")
@@ -186,12 +226,12 @@ class TaskText:
             if text[0] in "'\"":  # quoted: what the quotes hold
                 values.setdefault(n, text[1:-1])
             else:  # the whole piece: "o-42", not the "42" in it
-                values.setdefault(n, _POSSESSIVE.sub("", found[n].group().strip(_EDGES)))
+                values.setdefault(n, _POSSESSIVE.sub("", _trimmed(found[n].group())))
         raw = [m.group() for m in found]
         pieces = tuple(frozenset(tokenize(piece)) for piece in raw)
         joins = frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS)
         titles = tuple(
-            (_TITLING_WORDS[piece.lower()], _POSSESSIVE.sub("", raw[n + 1].strip(_EDGES)))
+            (_TITLING_WORDS[piece.lower()], _POSSESSIVE.sub("", _trimmed(raw[n + 1])))
             for n, piece in enumerate(raw[:-1])
             if piece.lower() in _TITLING_WORDS
             and n + 1 not in values
@@ -250,6 +290,8 @@ class TaskText:
                 written = self._amount(field_ref)
         if written is None and named:
             written = self._after_name(field_ref, words, others - words)
+            if isinstance(written, str) and not _of_its_shape(field_ref, written):
+                written = None  # "email candidate cand_42": cand_42 is no address
         if written is not None or field_ref.type not in (None, "string"):
             return written
         shaped = self._shaped(field_ref)
@@ -380,6 +422,21 @@ def routing_text(text: str, skill_names: Collection[str]) -> str:
 def naming_words(field_ref: FieldRef) -> frozenset[str]:
     """The words by which a task names an input: ``payment_id`` by "payment"."""
     return (field_ref.specific_words - ID_WORDS) or field_ref.specific_words
+
+
+# Inputs that are an e-mail address or a URL (the last word of the name says so: ``email``,
+# ``customer_email``, ``page_url``; not ``email_subject``) take only a value of that shape.
+_STRICT_SHAPES = ("email", "url")
+
+
+def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
+    named = identifier_words(field_ref.leaf).lower().split()
+    last = frozenset(tokenize(named[-1])) if named else frozenset()
+    for kind in _STRICT_SHAPES:
+        shape = _SHAPES[kind]
+        if last & shape.words and shape.pattern.fullmatch(value) is None:
+            return False
+    return True
 
 
 def _conversion_role(field_ref: FieldRef) -> int | None:
