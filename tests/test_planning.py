@@ -638,6 +638,36 @@ def test_the_one_address_url_date_or_file_a_task_writes_is_the_input_named_like_
     assert read("fly from LAX to JFK").value(currency) is None  # not a currency
 
 
+def test_a_span_gives_its_start_and_end_and_a_time_of_day_goes_to_a_time_input() -> None:
+    start = FieldRef("leave", "input", "start_date", "", "string", True)
+    end = FieldRef("leave", "input", "end_date", "", "string", True)
+    begins = FieldRef("meet", "input", "start_time", "", "string", True)
+    ends = FieldRef("meet", "input", "end_time", "", "string", True)
+    read = TaskText.read
+    for task in ("book leave from 2025-08-04 to 2025-08-15", "between 2025-08-04 and 2025-08-15"):
+        assert (read(task).value(start), read(task).value(end)) == ("2025-08-04", "2025-08-15")
+    # One date starts a span; it does not end it too.
+    assert (read("events since 2025-08-04").value(start), read("x 2025-08-04").value(end)) == (
+        "2025-08-04",
+        None,
+    )
+    meeting = read("book the room 2025-07-10T14:00Z to 2025-07-10T15:30Z")
+    assert (meeting.value(begins), meeting.value(ends)) == (
+        "2025-07-10T14:00Z",
+        "2025-07-10T15:30Z",
+    )
+    assert meeting.value(start) is None  # a date input: these are times of day
+    assert read("at 2025-07-01 22:00").value(begins) == "2025-07-01 22:00"
+    assert read("on 2025-07-01").value(begins) is None  # a date alone is no time
+
+
+def test_an_allowed_code_of_letters_and_digits_is_read_without_the_inputs_name() -> None:
+    severity = FieldRef("incident", "input", "severity", "", "string", True, ("SEV1", "SEV2"))
+    size = FieldRef("order", "input", "size", "", "string", True, ("S", "M", "L"))
+    assert TaskText.read("open a SEV1 incident for checkout").value(severity) == "SEV1"
+    assert TaskText.read("I want a coffee, M please").value(size) is None  # a short word
+
+
 def test_a_value_read_after_an_inputs_name_keeps_its_brackets_and_fits_its_shape() -> None:
     query = FieldRef("metrics", "input", "query", "", "string", True)
     order = FieldRef("refund", "input", "order_id", "", "string", True)

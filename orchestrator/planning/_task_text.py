@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from orchestrator.planning._fields import DESTINATION_WORDS, ID_WORDS, FieldRef
@@ -98,6 +98,9 @@ class _Shape(NamedTuple):
     need: frozenset[str] = frozenset()
 
 
+# An ISO 8601 date, and a date with a time of day (seconds, fraction and zone optional).
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_DATETIME = rf"{_DATE}[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?(?:Z|[+-]\d{{2}}:?\d{{2}})?"
 # The ISO 4217 codes of the most traded currencies.
 _CURRENCIES = (
     "USD|EUR|JPY|GBP|CNY|AUD|CAD|CHF|HKD|SGD|SEK|NOK|DKK|NZD|KRW|INR|BRL|MXN|ZAR|TRY|PLN|CZK|"
@@ -128,7 +131,14 @@ _SHAPES = {
         re.compile(r"(?P<value>https?://[^\s'\"<>]+)"),
     ),
     "date": _Shape(
-        frozenset(tokenize("date")), frozenset(), re.compile(r"\b(?P<value>\d{4}-\d{2}-\d{2})\b")
+        frozenset(tokenize("date")), frozenset(), re.compile(rf"\b(?P<value>{_DATE})(?![\w:])")
+    ),
+    # A date and time (RFC 3339: "2025-07-01T22:00Z", "2025-07-10 14:00"), for an input named
+    # as a time (``start_time``, ``timestamp``), which a date alone is not.
+    "datetime": _Shape(
+        frozenset(tokenize("time datetime timestamp")),
+        frozenset(),
+        re.compile(rf"\b(?P<value>{_DATETIME})(?![\w:])"),
     ),
     # A place: up to three capitalised words after "in", "at" or "near" ("in Lisbon", "near
     # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit"); not for
@@ -166,14 +176,28 @@ _SHAPES = {
         need=_WRITTEN_TO,
     ),
 }
-# Two currencies a conversion names in order ("100 USD to EUR", "from GBP into JPY", "USD/EUR"):
-# the first is the one converted from, the second the one converted to.
-_CURRENCY_PAIR = re.compile(
-    rf"\b(?P<first>{_CURRENCIES})\b(?:\s+(?:to|into|in|for)\s+|\s*/\s*)(?P<second>{_CURRENCIES})\b"
-)
-# The words of a currency input for the currency converted from (the pair's first) and to.
-_FROM_WORDS = frozenset({"from", "source", "src", "base", "sell", "original"})
-_TO_WORDS = frozenset({"to", "target", "dest", "destination", "quote", "buy", "into"})
+# Two values of one kind a task writes as a pair, in order: the two currencies of a conversion
+# ("100 USD to EUR", "from GBP into JPY", "USD/EUR") and the two dates or times of a span
+# ("from 2025-08-04 to 2025-08-15", "between ... and ..."). The first is the one converted from
+# (the span's start), the second the one converted to (its end).
+_PAIRS_WRITTEN = {
+    "currency": re.compile(
+        rf"\b(?P<first>{_CURRENCIES})\b(?:\s+(?:to|into|in|for)\s+|\s*/\s*)"
+        rf"(?P<second>{_CURRENCIES})\b"
+    ),
+    "date": re.compile(
+        rf"\b(?P<first>{_DATE})\s+(?:to|and|until|till|through|-|–)\s+(?P<second>{_DATE})(?![\w:])"
+    ),
+    "datetime": re.compile(
+        rf"\b(?P<first>{_DATETIME})\s+(?:to|and|until|till|through|-|–)\s+"
+        rf"(?P<second>{_DATETIME})(?![\w:])"
+    ),
+}
+# The words of an input for a pair's first value (converted from, a span's start) and second.
+_FROM_WORDS = frozenset({"from", "source", "src", "base", "sell", "original", "start", "begin"})
+_FROM_WORDS |= {"since", "earliest"}
+_TO_WORDS = frozenset({"to", "target", "dest", "destination", "quote", "buy", "into", "end"})
+_TO_WORDS |= {"until", "till", "latest"}
 # An amount of money: "100 USD", "40.50 EUR", "$25", "€1,200".
 _MONEY = re.compile(
     rf"(?:[$€£¥]\s?(?P<after>\d[\d,]*(?:\.\d+)?)\b"
@@ -181,8 +205,17 @@ _MONEY = re.compile(
 )
 _AMOUNT_WORDS = frozenset(tokenize("amount"))
 # An allowed value this long is the input's even where the task does not name the input
-# ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does.
+# ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does, unless it is a
+# code of letters and digits ("SEV1", "P2").
 _DISTINCT_CHOICE = 5
+
+
+def _distinct(choice: str) -> bool:
+    if len(choice) >= _DISTINCT_CHOICE:
+        return True
+    return any(c.isdigit() for c in choice) and any(c.isalpha() for c in choice)
+
+
 _POSSESSIVE = re.compile(r"'s$")
 
 
@@ -210,8 +243,8 @@ class TaskText:
     # The e-mail addresses, URLs, dates, places and files written in the task, by kind
     # (_SHAPES), once each.
     shaped: Mapping[str, tuple[str, ...]]
-    # The two currencies of a conversion, in order, when the task writes them as one.
-    currency_pair: tuple[str, str] | None = None
+    # The pair of each kind the task writes (``_PAIRS_WRITTEN``), when it writes one.
+    pairs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # The amounts of money the task writes ("100 USD", "$25"), as written, once each.
     money: tuple[str, ...] = ()
 
@@ -246,7 +279,10 @@ class TaskText:
         }
         # A file the task sends a result to is not one it reads.
         shaped["file"] = tuple(f for f in shaped["file"] if f not in shaped["destination"])
-        pairs = {(m["first"], m["second"]) for m in _CURRENCY_PAIR.finditer(task)}
+        pairs = {
+            kind: {(m["first"], m["second"]) for m in pattern.finditer(task)}
+            for kind, pattern in _PAIRS_WRITTEN.items()
+        }
         money = (m["after"] or m["before"] for m in _MONEY.finditer(task))
         return cls(
             pieces,
@@ -256,7 +292,7 @@ class TaskText:
             task.lower(),
             titles,
             shaped,
-            currency_pair=pairs.pop() if len(pairs) == 1 else None,
+            pairs={kind: found.pop() for kind, found in pairs.items() if len(found) == 1},
             money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
         )
 
@@ -305,7 +341,7 @@ class TaskText:
     def _allowed(self, field_ref: FieldRef, named: bool) -> str | None:
         """The one allowed value the task uses, when it is distinctive or the input is named."""
         used = [c for c in field_ref.choices if self._uses(c)]
-        if len(used) == 1 and (named or len(used[0]) >= _DISTINCT_CHOICE):
+        if len(used) == 1 and (named or _distinct(used[0])):
             return used[0]
         return None
 
@@ -362,14 +398,15 @@ class TaskText:
             return None
         return _typed(self.money[0], field_ref.type)
 
-    def _converted(self, field_ref: FieldRef) -> str | None:
-        """For an input of the currency converted from or to (``from_currency``,
-        ``target_currency``), its currency of the conversion the task writes ("100 USD to
-        EUR")."""
-        role = _conversion_role(field_ref)
-        if self.currency_pair is None or role is None:
+    def _paired(self, kind: str, field_ref: FieldRef) -> str | None:
+        """For an input of a pair's first or second value (``from_currency``, ``end_date``),
+        its value of the pair of ``kind`` the task writes ("100 USD to EUR", "from 2025-08-04
+        to 2025-08-15")."""
+        role = _pair_role(field_ref)
+        pair = self.pairs.get(kind)
+        if pair is None or role is None:
             return None
-        return self.currency_pair[role]
+        return pair[role]
 
     def _shaped(self, field_ref: FieldRef) -> str | None:
         """The one e-mail address (URL, date, place, file) the task writes, for an input named
@@ -379,11 +416,15 @@ class TaskText:
             found = self.shaped[kind]
             if not field_ref.words & shape.words:
                 continue
-            if kind == "currency" and _conversion_role(field_ref) is not None:
+            if kind == "currency" and _pair_role(field_ref) is not None:
                 # Not the one currency a task writes ("40 EUR" to convert, or to convert to?).
-                return self._converted(field_ref)
-            if len(found) != 1:
-                continue
+                return self._paired(kind, field_ref)
+            if kind in self.pairs and len(found) == 2:
+                paired = self._paired(kind, field_ref)
+                if paired is not None:
+                    return paired
+            if len(found) != 1 or (kind in _PAIRS_WRITTEN and _pair_role(field_ref) == 1):
+                continue  # one date is a span's start ("from 2025-08-03"), not also its end
             if described is None:
                 described = field_ref.words | frozenset(tokenize(field_ref.description))
             if shape.need and not described & shape.need:
@@ -439,9 +480,10 @@ def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
     return True
 
 
-def _conversion_role(field_ref: FieldRef) -> int | None:
-    """0 for an input named as what is converted from (``from_currency``, ``base``), 1 for
-    what it is converted to (``to_currency``, ``target``), else None."""
+def _pair_role(field_ref: FieldRef) -> int | None:
+    """0 for an input named as a pair's first value (``from_currency``, ``base``,
+    ``start_date``), 1 for its second (``to_currency``, ``target``, ``end_date``), else
+    None."""
     named = set(identifier_words(field_ref.leaf).lower().split())
     source, target = bool(named & _FROM_WORDS), bool(named & _TO_WORDS)
     return None if source == target else (0 if source else 1)
