@@ -364,6 +364,21 @@ def test_sequencing_words_and_new_actions_split_a_task_in_order() -> None:
     ) == ["Find the airport codes", "search flights", "book the hotel near the airport"]
 
 
+def test_operations_verbs_start_new_actions_in_their_own_forms_only() -> None:
+    assert split_subgoals("Find the failing deployment of checkout and roll it back") == [
+        "Find the failing deployment of checkout",
+        "roll it back",
+    ]
+    assert split_subgoals("Open an incident and page the on-call engineer") == [
+        "Open an incident",
+        "page the on-call engineer",
+    ]
+    # "run" is a verb; "runtime" is not.
+    assert split_subgoals("check the memory and runtime stats") == [
+        "check the memory and runtime stats"
+    ]
+
+
 def test_an_after_clause_is_done_first() -> None:
     assert split_subgoals("Book the cheapest flight after checking my card balance") == [
         "checking my card balance",

@@ -30,7 +30,19 @@ _ACTION_VERBS = (
     "set|share|show|sort|start|stop|submit|subscribe|summari[sz]e|switch|tag|tell|track|"
     "transfer|translate|turn|tweet|unlock|update|upload|verify|view|withdraw|write"
 )
-_VERB = r"(?:please\s+)?(?:" + _ACTION_VERBS + r")\w*\b"
+# More verbs of tool catalogs (operations, DevOps, HR), matched only in their own forms
+# ("page", "pages", "paged"): "run" is not "runtime".
+_MORE_VERBS = (
+    "ack|acknowledge|accept|apply|approve|assign|attach|backfill|clone|commit|compress|connect|"
+    "crop|decline|decrypt|deploy|disconnect|downgrade|drain|encrypt|escalate|execute|extract|"
+    "grant|hire|install|invoice|kill|launch|lint|merge|mute|onboard|page|parse|pause|ping|"
+    "promote|provision|pull|push|reassign|reboot|refresh|remind|render|reopen|rerun|reschedule|"
+    "resize|restart|restore|resume|retry|revert|revoke|roll|rollback|rotate|run|scale|silence|"
+    "snooze|suspend|sync|terminate|transcribe|trigger|unblock|uninstall|upgrade"
+)
+_VERB = (
+    r"(?:please\s+)?(?:(?:" + _ACTION_VERBS + r")\w*|(?:" + _MORE_VERBS + r")(?:s|es|ed|d|ing)?)\b"
+)
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _SEQUENCE = re.compile(
