@@ -151,6 +151,27 @@ def test_an_output_feeds_a_required_input_with_the_same_name() -> None:
     assert "geocode_city.latitude -> weather_forecast.latitude" in edges[0].describe()
 
 
+def test_a_person_noun_in_a_field_name_is_not_its_verb() -> None:
+    schedule = skill(
+        "schedule_interview", "Schedule an interview.", {"candidate_id": ""}, {"interview_id": ""}
+    )
+    score = skill(
+        "submit_scorecard",
+        "Submit an interviewer's scorecard for an interview.",
+        {"interview_id": "", "interviewer_id": ""},
+        {"scorecard_id": ""},
+    )
+    edges = derive_dependencies([schedule, score], None)
+    assert [e.input for e in edges.producers("submit_scorecard", "interview_id")] == [
+        "interview_id"
+    ]
+    assert edges.producers("submit_scorecard", "interviewer_id") == []
+    task = TaskText.read("score interview iv_300 as interviewer int_7")
+    interviewer = FieldRef("submit_scorecard", "input", "interviewer_id", "", "string", True)
+    interview = FieldRef("submit_scorecard", "input", "interview_id", "", "string", True)
+    assert (task.value(interview), task.value(interviewer)) == ("iv_300", "int_7")
+
+
 def test_output_fields_follow_local_refs_into_nested_records() -> None:
     from orchestrator.planning import output_fields
 

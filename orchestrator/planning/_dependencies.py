@@ -46,8 +46,9 @@ DEPENDENCY_FORMAT = 1
 # description ("content") is compared with nothing. 4: records' fields listed in an output's
 # description count as its fields. 5: an input saying where or how a result is written is fed
 # by nothing. 6: a field listed in prose feeds only an input naming the same kind of record id.
-# 7: fields are read through allOf, and an optional field's anyOf gives its type.
-DERIVATION_RULES = 7
+# 7: fields are read through allOf, and an optional field's anyOf gives its type. 8: a person
+# noun in a field name is not its verb ("interviewer_id" is no "interview_id").
+DERIVATION_RULES = 8
 _FILE = "dependencies.json"
 
 

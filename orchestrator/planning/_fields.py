@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from orchestrator.catalog import Skill
 from orchestrator.catalog._schema import merge_all_of, resolve_ref
-from orchestrator.routing._text import identifier_words, tokenize
+from orchestrator.routing._text import field_tokens, identifier_words
 
 __all__ = [
     "DESTINATION_WORDS",
@@ -28,17 +28,17 @@ __all__ = [
 # Names that say nothing about what a value is: "result" of one tool is not the "message" another
 # needs. They take part in dependencies only through their descriptions.
 GENERIC_NAMES = frozenset(
-    tokenize(
+    field_tokens(
         "result results status success ok error errors message messages data value values "
         "output response content text type info detail details flag"
     )
 )
 
 # Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
-ID_WORDS = frozenset(tokenize("id ids identifier code number key"))
+ID_WORDS = frozenset(field_tokens("id ids identifier code number key"))
 # Words of an input saying where or how a result is written ("output_path", "output_format",
 # "destination"): the caller chooses it; no tool's output is meant to fill it.
-DESTINATION_WORDS = frozenset(tokenize("output destination dest"))
+DESTINATION_WORDS = frozenset(field_tokens("output destination dest"))
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,12 @@ class FieldRef:
     @staticmethod
     def words_of(name: str) -> frozenset[str]:
         """Stemmed words of a field name's leaf (``orders.id`` -> {"id"})."""
-        return frozenset(tokenize(identifier_words(name.rsplit(".", 1)[-1])))
+        return frozenset(field_tokens(identifier_words(name.rsplit(".", 1)[-1])))
 
     @staticmethod
     def path_words(name: str) -> frozenset[str]:
         """Stemmed words of a whole dotted name (``target.timezone`` -> {"target", "timezone"})."""
-        return frozenset(tokenize(" ".join(identifier_words(p) for p in name.split("."))))
+        return frozenset(field_tokens(" ".join(identifier_words(p) for p in name.split("."))))
 
     @property
     def specific_words(self) -> frozenset[str]:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from orchestrator.planning._fields import DESTINATION_WORDS, ID_WORDS, FieldRef
-from orchestrator.routing._text import identifier_words, tokenize
+from orchestrator.routing._text import field_tokens, identifier_words
 
 __all__ = ["TaskText", "naming_words", "routing_text"]
 
 # Words saying an input takes a code, which a name written in the task ("in Boston") is not:
 # ``city_iata`` ("City IATA code") is named like a place but wants "BOS".
-_CODE_WORDS = ID_WORDS | frozenset(tokenize("iata icao"))
+_CODE_WORDS = ID_WORDS | frozenset(field_tokens("iata icao"))
 # A value written as a code: "LIS", "BOS", "CA".
 _CODE = re.compile(r"[A-Z0-9]{2,4}")
 # A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
@@ -79,10 +79,10 @@ _JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before",
 _CLAUSE_ENDS = frozenset(",;.!?")
 # "a pet named Rex": the word after one of these is a name, for an input named like one.
 _TITLING_WORDS = {
-    "named": frozenset(tokenize("name")),
-    "called": frozenset(tokenize("name title")),
-    "titled": frozenset(tokenize("title")),
-    "entitled": frozenset(tokenize("title")),
+    "named": frozenset(field_tokens("name")),
+    "called": frozenset(field_tokens("name title")),
+    "titled": frozenset(field_tokens("title")),
+    "entitled": frozenset(field_tokens("title")),
 }
 
 
@@ -107,8 +107,8 @@ _CURRENCIES = (
     "HUF|ILS|AED|SAR|THB|MYR|IDR|PHP|TWD|RUB|UAH|ARS|CLP|COP|PEN|EGP|NGN|KES|VND|PKR|BGN|RON"
 )
 # The words of an input a result is written to, and of an input that is a file.
-_WRITTEN_TO = DESTINATION_WORDS | frozenset(tokenize("target save"))
-_FILE_WORDS = frozenset(tokenize("path file filename folder directory dir"))
+_WRITTEN_TO = DESTINATION_WORDS | frozenset(field_tokens("target save"))
+_FILE_WORDS = frozenset(field_tokens("path file filename folder directory dir"))
 # A file written in the task: a name with a common extension, or an absolute path.
 _EXTENSIONS = (
     "png|jpe?g|gif|webp|svg|bmp|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|csv|tsv|jsonl?|ya?ml|xml|"
@@ -121,22 +121,22 @@ _FILE = (
 )
 _SHAPES = {
     "email": _Shape(
-        frozenset(tokenize("email mail")),
+        frozenset(field_tokens("email mail")),
         frozenset(),
         re.compile(r"(?P<value>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"),
     ),
     "url": _Shape(
-        frozenset(tokenize("url uri link website")),
+        frozenset(field_tokens("url uri link website")),
         frozenset(),
         re.compile(r"(?P<value>https?://[^\s'\"<>]+)"),
     ),
     "date": _Shape(
-        frozenset(tokenize("date")), frozenset(), re.compile(rf"\b(?P<value>{_DATE})(?![\w:])")
+        frozenset(field_tokens("date")), frozenset(), re.compile(rf"\b(?P<value>{_DATE})(?![\w:])")
     ),
     # A date and time (RFC 3339: "2025-07-01T22:00Z", "2025-07-10 14:00"), for an input named
     # as a time (``start_time``, ``timestamp``), which a date alone is not.
     "datetime": _Shape(
-        frozenset(tokenize("time datetime timestamp")),
+        frozenset(field_tokens("time datetime timestamp")),
         frozenset(),
         re.compile(rf"\b(?P<value>{_DATETIME})(?![\w:])"),
     ),
@@ -144,7 +144,7 @@ _SHAPES = {
     # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit"); not for
     # an input taking a code ("City IATA code" wants "BOS", not "Boston").
     "place": _Shape(
-        frozenset(tokenize("address city location place town")),
+        frozenset(field_tokens("address city location place town")),
         _CODE_WORDS,
         re.compile(
             r"\b(?:in|at|near)\s+(?P<value>(?!(?:January|February|March|April|May|June|July|"
@@ -155,7 +155,7 @@ _SHAPES = {
     ),
     # A currency code ("40 EUR"), among the common ones: "LAX" or "API" is not a currency.
     "currency": _Shape(
-        frozenset(tokenize("currency")),
+        frozenset(field_tokens("currency")),
         frozenset(),
         re.compile(rf"\b(?P<value>{_CURRENCIES})\b"),
     ),
@@ -170,7 +170,7 @@ _SHAPES = {
     # "clone it into /srv/app"), for a file input a result is written to (``output_path``,
     # ``destination``; not ``output_format`` or ``target_language``).
     "destination": _Shape(
-        _FILE_WORDS | frozenset(tokenize("destination dest")),
+        _FILE_WORDS | frozenset(field_tokens("destination dest")),
         frozenset(),
         re.compile(rf"\b(?:as|to|into)\s+['\"]?(?P<value>{_FILE})(?![\w/-])", re.IGNORECASE),
         need=_WRITTEN_TO,
@@ -203,7 +203,7 @@ _MONEY = re.compile(
     rf"(?:[$€£¥]\s?(?P<after>\d[\d,]*(?:\.\d+)?)\b"
     rf"|\b(?P<before>\d[\d,]*(?:\.\d+)?)\s?(?:{_CURRENCIES})\b)"
 )
-_AMOUNT_WORDS = frozenset(tokenize("amount"))
+_AMOUNT_WORDS = frozenset(field_tokens("amount"))
 # An allowed value this long is the input's even where the task does not name the input
 # ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does, unless it is a
 # code of letters and digits ("SEV1", "P2").
@@ -261,7 +261,7 @@ class TaskText:
             else:  # the whole piece: "o-42", not the "42" in it
                 values.setdefault(n, _POSSESSIVE.sub("", _trimmed(found[n].group())))
         raw = [m.group() for m in found]
-        pieces = tuple(frozenset(tokenize(piece)) for piece in raw)
+        pieces = tuple(frozenset(field_tokens(piece)) for piece in raw)
         joins = frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS)
         titles = tuple(
             (_TITLING_WORDS[piece.lower()], _POSSESSIVE.sub("", _trimmed(raw[n + 1])))
@@ -376,12 +376,12 @@ class TaskText:
         named = identifier_words(field_ref.leaf).lower().split()
         if not named or "per" in named:
             return None
-        words = frozenset(tokenize(named[-1]))
+        words = frozenset(field_tokens(named[-1]))
         found = set()
         for n, written in self.values.items():
             counted = _COUNT.fullmatch(written)
             if counted is not None and counted["unit"]:  # "30-minute"
-                unit = frozenset(tokenize(counted["unit"]))
+                unit = frozenset(field_tokens(counted["unit"]))
             elif counted is not None and n + 1 < len(self.pieces):  # "30 minute"
                 unit = self.pieces[n + 1]
             else:
@@ -426,7 +426,7 @@ class TaskText:
             if len(found) != 1 or (kind in _PAIRS_WRITTEN and _pair_role(field_ref) == 1):
                 continue  # one date is a span's start ("from 2025-08-03"), not also its end
             if described is None:
-                described = field_ref.words | frozenset(tokenize(field_ref.description))
+                described = field_ref.words | frozenset(field_tokens(field_ref.description))
             if shape.need and not described & shape.need:
                 continue
             value = found[0]
@@ -472,7 +472,7 @@ _STRICT_SHAPES = ("email", "url")
 
 def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
     named = identifier_words(field_ref.leaf).lower().split()
-    last = frozenset(tokenize(named[-1])) if named else frozenset()
+    last = frozenset(field_tokens(named[-1])) if named else frozenset()
     for kind in _STRICT_SHAPES:
         shape = _SHAPES[kind]
         if last & shape.words and shape.pattern.fullmatch(value) is None:

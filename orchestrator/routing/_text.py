@@ -17,7 +17,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from orchestrator.catalog import Skill
 
-__all__ = ["SkillText", "identifier_words", "skill_text", "tokenize"]
+__all__ = ["SkillText", "field_tokens", "identifier_words", "skill_text", "tokenize"]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -41,6 +41,24 @@ def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed word tokens without stopwords, identifiers split into words."""
     words = _WORD.findall(_CAMEL.sub(" ", text).lower())
     return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+def field_tokens(text: str) -> list[str]:
+    """As :func:`tokenize`, but a person noun stays apart from what it does: the stemmer makes
+    "interviewer" "interview" and "approver" "approv", and an ``interviewer_id`` is no
+    ``interview_id``. Such a noun (plural too) is its stem marked ``_er``. For comparing field
+    names and the task words that name them; routing keeps :func:`tokenize`."""
+    words = _WORD.findall(_CAMEL.sub(" ", text).lower())
+    tokens = []
+    for word in words:
+        if word in _STOPWORDS or len(word) <= 1:
+            continue
+        stem = _stem(word)
+        single = word[:-1] if word.endswith(("ers", "ors")) else word
+        if single.endswith(("er", "or")) and not stem.endswith(("er", "or")):
+            stem += "_er"
+        tokens.append(stem)
+    return tokens
 
 
 def _schema_lines(schema: dict[str, Any] | None, prefix: str = "") -> Iterable[str]:
