@@ -285,8 +285,14 @@ def _plans(router: Any, policy: Path | None, tasks: list[str], usage: Any = None
 
 def _plan_fields(plan: Any) -> dict[str, Any]:
     """What ``--plan`` adds to a JSON line: the plan (``{"id", "name", "needs"}`` per step, in
-    order) and the values the task writes for its inputs, by ``"skill_id.input"``."""
-    return {"plan": plan.contract(), "stated_inputs": dict(plan.stated_inputs)}
+    order), the values the task writes for its inputs, by ``"skill_id.input"``, the sub-goals
+    nothing fits (left out of the plan) and each step's inputs nothing supplies."""
+    return {
+        "plan": plan.contract(),
+        "stated_inputs": dict(plan.stated_inputs),
+        "unplanned": list(plan.unplanned),
+        "open_inputs": {s.id: list(s.open_inputs) for s in plan.steps if s.open_inputs},
+    }
 
 
 def _print_plan(plan: Any) -> None:

@@ -61,6 +61,10 @@ def test_route_plan_adds_the_plan_to_each_json_line(index_dir: Path, tmp_path: P
     for position, step in enumerate(plan):  # execution order: producers first
         assert all(ids.index(need) < position for need in step["needs"])
     assert any("refund" in step["id"] for step in plan)
+    # What the plan leaves to the caller: sub-goals nothing fits, inputs nothing supplies.
+    assert with_value["unplanned"] == [] and step["id"] not in with_value["open_inputs"]
+    refund = next(s["id"] for s in plan if "refund" in s["id"])
+    assert line["open_inputs"][refund]  # "the customer's last card payment": which one?
 
 
 def test_run_heals_an_injected_fault_and_reports_json(index_dir: Path) -> None:
