@@ -339,6 +339,26 @@ def test_simulated_outputs_satisfy_the_schema_they_are_sampled_from(
     assert (isinstance(output, dict) and "ok" in output) == open_object
 
 
+def test_a_simulated_result_holds_the_fields_a_plan_reads_even_where_none_is_required() -> None:
+    # As OpenAPI responses are written: nothing required, records in an array.
+    listing = {
+        "type": "object",
+        "properties": {
+            "deployments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"deployment_id": {"type": "string"}, "status": {"enum": ["ok"]}},
+                },
+            },
+            "next_page": {"type": "string"},
+        },
+    }
+    output = sample_output("list_deployments", listing)
+    assert output["deployments"] == [{"deployment_id": "simulated", "status": "ok"}]
+    assert output["next_page"] == "simulated"
+
+
 def test_every_sample_catalog_skill_is_simulated_with_a_valid_output() -> None:
     for skill in load_catalog(SAMPLE_CATALOG):
         if skill.outputs:

@@ -27,11 +27,13 @@ _SAMPLES: dict[str, Any] = {
     "null": None,
 }
 _MAX_DEPTH = 8  # a recursive schema (a tree of nodes) is sampled this deep at most
+_FULL_DEPTH = 2  # to here (a result, its records) all properties are sampled, arrays get one item
 
 
 def sample_output(tool: str, schema: Mapping[str, Any] | None) -> Any:
-    """A value ``schema`` accepts: every required property sampled, through local ``$ref`` s,
-    unions (the first option that is not null), arrays of ``minItems`` and numeric bounds. An
+    """A value ``schema`` accepts: every property of the result and of its records sampled (only
+    required ones deeper), through local ``$ref`` s, unions (the first option that is not
+    null), arrays of one item near the top (else ``minItems``) and numeric bounds. An
     object gets ``"ok": true`` and ``"tool"`` too where it allows more properties; no schema
     gets just those."""
     marker: dict[str, Any] = {"ok": True, "tool": tool}
@@ -74,12 +76,16 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
         if depth >= _MAX_DEPTH:
             return {}
         properties = schema.get("properties") or {}
-        return {
-            name: _sample(properties.get(name) or {}, root, depth + 1)
-            for name in schema.get("required") or ()
-        }
+        # Near the top every property, so the fields a plan binds a next step's inputs from
+        # are there even where the schema requires none (as OpenAPI responses seldom do).
+        names = list(schema.get("required") or ())
+        if depth <= _FULL_DEPTH:
+            names += [name for name in properties if name not in names]
+        return {name: _sample(properties.get(name) or {}, root, depth + 1) for name in names}
     if kind == "array":
         count = int(schema.get("minItems", 0))
+        if depth <= _FULL_DEPTH and schema.get("maxItems", 1) >= 1:
+            count = max(count, 1)  # one record for a plan to read ("orders.id")
         items = schema.get("items")
         if not count or not isinstance(items, Mapping) or depth >= _MAX_DEPTH:
             return []
