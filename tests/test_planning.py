@@ -172,6 +172,28 @@ def test_a_person_noun_in_a_field_name_is_not_its_verb() -> None:
     assert (task.value(interview), task.value(interviewer)) == ("iv_300", "int_7")
 
 
+def test_text_the_caller_writes_is_fed_by_no_producer() -> None:
+    incident = skill(
+        "get_incident",
+        "Get an incident.",
+        {"incident_id": ""},
+        {"title": "Incident title.", "note": "Latest note.", "service_id": "Affected service."},
+    )
+    create = skill(
+        "create_incident",
+        "Open an incident.",
+        {"title": "Incident title.", "service_id": "Affected service."},
+        {"incident_id": ""},
+    )
+    annotate = skill("add_note", "Add a note to an incident.", {"incident_id": "", "note": ""})
+    edges = derive_dependencies([incident, create, annotate], None)
+    assert edges.producers("create_incident", "title") == []
+    assert edges.producers("add_note", "note") == []
+    assert [e.producer for e in edges.producers("create_incident", "service_id")] == [
+        "get_incident"
+    ]
+
+
 def test_output_fields_follow_local_refs_into_nested_records() -> None:
     from orchestrator.planning import output_fields
 

@@ -21,7 +21,6 @@ from orchestrator._files import write_text_atomic
 from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
 from orchestrator.planning._fields import (
-    DESTINATION_WORDS,
     ID_WORDS,
     FieldRef,
     input_fields,
@@ -47,8 +46,9 @@ DEPENDENCY_FORMAT = 1
 # description count as its fields. 5: an input saying where or how a result is written is fed
 # by nothing. 6: a field listed in prose feeds only an input naming the same kind of record id.
 # 7: fields are read through allOf, and an optional field's anyOf gives its type. 8: a person
-# noun in a field name is not its verb ("interviewer_id" is no "interview_id").
-DERIVATION_RULES = 8
+# noun in a field name is not its verb ("interviewer_id" is no "interview_id"). 9: text the
+# caller writes (a title, a note) is fed by nothing.
+DERIVATION_RULES = 9
 _FILE = "dependencies.json"
 
 
@@ -182,10 +182,8 @@ def derive_dependencies(
     """
     policy = policy or DependencyPolicy()
     outputs = [f for s in skills for f in output_fields(s)]
-    # An input saying where a result goes is the caller's choice: nothing feeds it.
-    needed = [
-        f for s in skills for f in input_fields(s) if f.required and not f.words & DESTINATION_WORDS
-    ]
+    # An input saying where a result goes, or text to write, is the caller's: nothing feeds it.
+    needed = [f for s in skills for f in input_fields(s) if f.required and not f.is_callers]
     model_name = embedder.name if embedder is not None else "names-only"
     key = dependency_key(skills, model_name, policy)
     if not outputs or not needed:

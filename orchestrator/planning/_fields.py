@@ -17,6 +17,7 @@ from orchestrator.catalog._schema import merge_all_of, resolve_ref
 from orchestrator.routing._text import field_tokens, identifier_words
 
 __all__ = [
+    "AUTHORED_WORDS",
     "DESTINATION_WORDS",
     "GENERIC_NAMES",
     "ID_WORDS",
@@ -39,6 +40,9 @@ ID_WORDS = frozenset(field_tokens("id ids identifier code number key"))
 # Words of an input saying where or how a result is written ("output_path", "output_format",
 # "destination"): the caller chooses it; no tool's output is meant to fill it.
 DESTINATION_WORDS = frozenset(field_tokens("output destination dest"))
+# The last words of an input the caller writes (``title``, ``note``, ``subject``): text to put
+# down, which no tool's output is meant to fill, though an incident's record has a title too.
+AUTHORED_WORDS = frozenset(field_tokens("title note notes subject comment caption headline"))
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,14 @@ class FieldRef:
     def path_words(name: str) -> frozenset[str]:
         """Stemmed words of a whole dotted name (``target.timezone`` -> {"target", "timezone"})."""
         return frozenset(field_tokens(" ".join(identifier_words(p) for p in name.split("."))))
+
+    @property
+    def is_callers(self) -> bool:
+        """Whether it is an input only the caller can fill: where or how a result is written
+        (``output_path``, ``destination``), or text the caller writes (``title``, ``note``)."""
+        named = identifier_words(self.leaf).split()
+        last = frozenset(field_tokens(named[-1])) if named else frozenset()
+        return bool(self.words & DESTINATION_WORDS or last & AUTHORED_WORDS)
 
     @property
     def specific_words(self) -> frozenset[str]:
