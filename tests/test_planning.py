@@ -172,6 +172,36 @@ def test_a_person_noun_in_a_field_name_is_not_its_verb() -> None:
     assert (task.value(interview), task.value(interviewer)) == ("iv_300", "int_7")
 
 
+def test_a_producer_of_the_inputs_very_name_comes_before_one_alike_without_generic_words(
+    tmp_path: Path,
+) -> None:
+    listing = skill(
+        "list_incidents",
+        "List the internal incidents being worked on, with their status.",
+        {"status": "Filter by status."},
+        {"incident_id": "The incident."},
+        required=[],
+    )
+    public = skill(
+        "create_status_page_incident",
+        "Publish an incident on the public status page.",
+        {"impact": "How bad."},
+        {"status_incident_id": "The public incident."},
+    )
+    update = skill(
+        "post_status_update",
+        "Post an update to a public status page incident.",
+        {"status_incident_id": "The public incident.", "body": "What to say."},
+    )
+    router = SkillRouter.from_catalog([listing, public, update], index_dir=tmp_path / "i")
+    planner = Planner.from_router(router)
+    # Both are "incident id" once "status" (a generic word) is set aside.
+    producers = planner.dependencies.producers("post_status_update", "status_incident_id")
+    assert {e.producer for e in producers} == {"list_incidents", "create_status_page_incident"}
+    plan = planner.plan("post an update on the status page incident: we are investigating")
+    assert plan.step("post_status_update").needs == ("create_status_page_incident",)
+
+
 def test_text_the_caller_writes_is_fed_by_no_producer() -> None:
     incident = skill(
         "get_incident",

@@ -591,7 +591,12 @@ class Planner:
     ) -> list[DependencyEdge]:
         """The producers of ``edges`` whose descriptions best match the input they would
         feed: its name and description routed over all its producers, near-duplicates tied.
-        Ranked once per input, since a plan of the same catalog asks again."""
+        Ranked once per input, since a plan of the same catalog asks again. A producer whose
+        output has the input's very name comes before those only alike once generic words
+        are set aside (``status_incident_id`` from a status page, not ``incidents.id``)."""
+        named = [e for e in edges if e.output.rsplit(".", 1)[-1].lower() == field_ref.leaf.lower()]
+        if named:
+            edges = named
         key = (consumer_id, field_ref.name)
         ranks = self._producer_ranks.get(key)
         if ranks is None:
