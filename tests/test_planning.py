@@ -177,28 +177,29 @@ def test_a_producer_of_the_inputs_very_name_comes_before_one_alike_without_gener
 ) -> None:
     listing = skill(
         "list_incidents",
-        "List the internal incidents being worked on, with their status.",
+        "List incidents by incident id and status.",
         {"status": "Filter by status."},
-        {"incident_id": "The incident."},
+        {"incident_id": "The incident id."},
         required=[],
     )
     public = skill(
         "create_status_page_incident",
-        "Publish an incident on the public status page.",
+        "Publish an entry on the public status page.",
         {"impact": "How bad."},
-        {"status_incident_id": "The public incident."},
+        {"status_incident_id": "Entry on the page."},
     )
     update = skill(
         "post_status_update",
-        "Post an update to a public status page incident.",
-        {"status_incident_id": "The public incident.", "body": "What to say."},
+        "Post an update to a status page entry.",
+        {"status_incident_id": "The incident id.", "body": "What to say."},
     )
     router = SkillRouter.from_catalog([listing, public, update], index_dir=tmp_path / "i")
     planner = Planner.from_router(router)
-    # Both are "incident id" once "status" (a generic word) is set aside.
+    # Both are "incident id" once "status" (a generic word) is set aside, and the input's
+    # description reads like the internal list's output.
     producers = planner.dependencies.producers("post_status_update", "status_incident_id")
     assert {e.producer for e in producers} == {"list_incidents", "create_status_page_incident"}
-    plan = planner.plan("post an update on the status page incident: we are investigating")
+    plan = planner.plan("post an update on the status page: we are investigating")
     assert plan.step("post_status_update").needs == ("create_status_page_incident",)
 
 
