@@ -23,7 +23,8 @@ can fix their input without reading our source.
     └── ToolFailure             one call of a tool failed; the executor classifies and heals it
         ├── ToolUnavailableError    the tool is down or unreachable
         │   ├── ConnectionLostError the connection dropped mid-call; it may have taken effect
-        │   └── ToolNotServedError  nothing in this run can call the tool (no function given)
+        │   ├── ToolNotServedError  nothing in this run can call the tool (no function given)
+        │   └── ToolBusyError       its earlier, abandoned call still runs (a thread): not called
         ├── ToolCallError           the tool ran and reported an error
         ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
@@ -57,6 +58,7 @@ __all__ = [
     "ScenarioError",
     "TelemetryError",
     "ToolArgumentError",
+    "ToolBusyError",
     "ToolCallError",
     "ToolFailure",
     "ToolNotServedError",
@@ -152,6 +154,12 @@ class ToolNotServedError(ToolUnavailableError):
     """Nothing the run was given can call the tool (no function registered for it, no invoker
     serving it): the run goes on without it, and the tool's health is not blamed, since no
     call reached it."""
+
+
+class ToolBusyError(ToolUnavailableError):
+    """The tool's earlier call, abandoned by a timeout or no longer needed, still runs in a
+    thread that cannot be stopped: it is not called again meanwhile (the step is rerouted), and
+    its health is not blamed, since no call reached it."""
 
 
 class ToolCallError(ToolFailure):

@@ -213,14 +213,32 @@ async def test_a_sync_callable_abandoned_by_a_timeout_is_not_called_again_while_
 
     tools = {t: ok for t in g.tools()} | {"Stripe": slow}
     invoker = CallableInvoker(tools)
-    result = await Executor(g, invoker, policy=fast_policy(step_timeout_s=0.05)).run()
-    fails = [d.reason for d in result.log if d.action == "fail" and d.tool == "Stripe"]
-    assert fails[0].startswith("timeout")
-    assert fails[1].startswith("down: its earlier call, abandoned by a timeout, is still running")
+    executor = Executor(g, invoker, policy=fast_policy(step_timeout_s=0.05))
+    result = await executor.run()
+    fails = [d for d in result.log if d.action == "fail" and d.tool == "Stripe"]
+    assert fails[0].reason.startswith("timeout")
+    assert fails[1].reason.startswith("down: its earlier call, abandoned (a timeout, or no longer")
+    assert fails[1].data["served"] is False  # the busy refusal is not held against the tool
+    assert executor.stats["Stripe"].failures == 1  # the timeout alone
     assert result.path == ["CRM", "Razorpay", "Email"]
     assert most == 1  # never twice at once
     await anyio.sleep(0.4)  # the abandoned call ends: the function may be called again
     assert await invoker.invoke("Stripe", {}) == {"refund_id": "late"}
+
+
+async def test_a_sync_call_cancelled_before_its_thread_starts_does_not_block_the_tool() -> None:
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    calls: list[str] = []
+    invoker = CallableInvoker({"t": lambda arguments: calls.append("ran") or "ok"})
+    borrowed = limiter.total_tokens
+    async with anyio.create_task_group() as tg:
+        for _ in range(borrowed):  # every worker thread busy: the call waits for one
+            tg.start_soon(anyio.to_thread.run_sync, time.sleep, 0.2)
+        await anyio.sleep(0.05)
+        with anyio.move_on_after(0.05):
+            await invoker.invoke("t", {})
+    assert calls == []  # cancelled while it waited: never ran, so nothing is running
+    assert await invoker.invoke("t", {}) == "ok"
 
 
 async def test_malformed_output_fails_validation_and_is_rerouted_not_retried() -> None:

@@ -291,9 +291,13 @@ async def test_calls_stop_reaching_a_tool_that_keeps_failing() -> None:
     assert spans["execute_tool send_email_backup"].attributes["gen_ai.tool.call.id"] == "call_7"
 
 
+APPROVALS_ASKED: list[float] = []
+
+
 @tool
 def approve_payment(amount: float) -> str:
     """Ask a human to approve a payment of the given amount."""
+    APPROVALS_ASKED.append(amount)
     return f"human said {interrupt({'approve': amount})}"
 
 
@@ -324,6 +328,7 @@ async def test_the_healing_node_runs_tools_as_langgraph_does() -> None:
     )
     [paused] = asked["__interrupt__"]
     assert paused.value == {"approve": 5.0}
+    assert APPROVALS_ASKED == [5.0]  # the interrupt is not a failure to retry
     resumed = await graph.ainvoke(Command(resume="yes"), config)
     assert resumed["messages"][-1].content == "human said yes"
     config = {"configurable": {"thread_id": "t2"}}

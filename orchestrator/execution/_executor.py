@@ -419,8 +419,10 @@ class Executor:
             exc = state.outcome.exception() if state.outcome else None
             if exc is None or state.attempt_number >= policy.max_attempts:
                 return False
-            if isinstance(exc, anyio.get_cancelled_exc_class()):
-                return False  # the step was stopped (tenacity catches that too): let it end
+            if not isinstance(exc, Exception):
+                # A cancellation, or a framework's control flow (LangGraph's interrupt): not a
+                # failure of the tool (tenacity catches every BaseException): let it through.
+                return False
             return transient(exc)
 
         def wait(state: RetryCallState) -> float:

@@ -12,6 +12,7 @@ from orchestrator.errors import (
     MalformedOutputError,
     RateLimitedError,
     ToolArgumentError,
+    ToolBusyError,
     ToolNotServedError,
     ToolTimeoutError,
     ToolUnavailableError,
@@ -61,7 +62,7 @@ def classify(exc: BaseException) -> Failure:
     message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
     if isinstance(exc, RateLimitedError):
         return Failure(FailureKind.RATE_LIMITED, message, exc.retry_after)
-    if isinstance(exc, ToolNotServedError):
+    if isinstance(exc, ToolNotServedError | ToolBusyError):
         return Failure(FailureKind.DOWN, message, reached=False)
     if isinstance(exc, ToolUnavailableError | CircuitOpenError | ConnectionError):
         return Failure(FailureKind.DOWN, message, ambiguous=isinstance(exc, ConnectionLostError))

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import anyio.to_thread
 
-from orchestrator.errors import ToolNotServedError, ToolUnavailableError
+from orchestrator.errors import ToolBusyError, ToolNotServedError
 
 __all__ = [
     "ArgumentRefusal",
@@ -127,8 +127,8 @@ class CallableInvoker:
 
     Sync callables run in a worker thread (``threaded=True``) so that a step timeout can abandon
     them; pass ``threaded=False`` for cheap pure functions. A thread cannot be stopped: a call
-    abandoned by a timeout runs on, and until it ends the function is not called again (its
-    next call fails as unavailable, so it is rerouted instead of run twice at once).
+    abandoned by a timeout (or no longer needed) runs on, and until it ends the function is not
+    called again (its next call fails as busy, so it is rerouted instead of run twice at once).
     """
 
     def __init__(
@@ -155,10 +155,12 @@ class CallableInvoker:
         return result
 
     async def _in_thread(self, tool: str, call: Callable[[], Any]) -> Any:
-        ended = abandoned = False
+        started = ended = abandoned = False
 
         def run() -> Any:
-            nonlocal ended
+            nonlocal started, ended
+            with self._lock:
+                started = True
             try:
                 return call()
             finally:
@@ -169,16 +171,17 @@ class CallableInvoker:
 
         with self._lock:
             if self._abandoned.get(tool):
-                raise ToolUnavailableError(
-                    "its earlier call, abandoned by a timeout, is still running in its thread "
-                    "(a thread cannot be stopped); not called again until it ends",
+                raise ToolBusyError(
+                    "its earlier call, abandoned (a timeout, or no longer needed), is still "
+                    "running in its thread (a thread cannot be stopped); not called again "
+                    "until it ends",
                     tool=tool,
                 )
         try:
             return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
-        except BaseException:  # cancelled by the step's timeout: the thread runs on
+        except BaseException:  # cancelled (a timeout, the run done): a started thread runs on
             with self._lock:
-                if not ended:
+                if started and not ended:
                     abandoned = True
                     self._abandoned[tool] = self._abandoned.get(tool, 0) + 1
             raise
