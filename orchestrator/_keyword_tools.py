@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import SchemaError, best_match
 
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolArgumentError
@@ -82,13 +82,56 @@ def _own_parameters(skills: Mapping[str, Skill], skill_id: str) -> frozenset[str
     return frozenset(skill.parameter_names()) if skill is not None else frozenset()
 
 
-def _value_checker(skill: Skill | None) -> Draft202012Validator | None:
-    """Checks the values of the arguments given against the skill's parameter schema (not
-    which are required: the signature says that)."""
+ValueCheckers = dict[str, Draft202012Validator]
+
+
+def _value_checker(skill: Skill | None) -> ValueCheckers | None:
+    """A validator per parameter of the skill, each its property's schema as a document of its
+    own (``#/$defs/...`` in a model's schema points into it) with the parameters' shared
+    ``$defs`` beside; parameters whose schema the validator cannot read are left out."""
     properties = skill.parameters.get("properties") if skill is not None else None
-    if not isinstance(properties, Mapping) or not properties:
+    if skill is None or not isinstance(properties, Mapping):
         return None
-    return Draft202012Validator({"type": "object", "properties": dict(properties)})
+    shared = {k: v for k, v in skill.parameters.items() if k in ("$defs", "definitions")}
+    checkers: ValueCheckers = {}
+    for name, spec in properties.items():
+        if not isinstance(spec, Mapping):
+            continue
+        document = {**shared, **spec}
+        try:
+            Draft202012Validator.check_schema(document)
+        except SchemaError:
+            continue  # the function will tell
+        checkers[name] = Draft202012Validator(document)
+    return checkers or None
+
+
+def _wrong_value(values: ValueCheckers, arguments: Mapping[str, Any]) -> str | None:
+    """What is wrong with the JSON values among ``arguments`` ("42" for an integer), if
+    anything. Python values JSON has no word for (a tuple, an enum member, a model instance)
+    and ``None`` are left to the function, which may well take them."""
+    for name, value in arguments.items():
+        checker = values.get(name)
+        if checker is None or not _is_json(value):
+            continue
+        try:
+            error = best_match(checker.iter_errors(value))
+        except Exception:  # a reference or type the validator cannot resolve
+            continue
+        if error is not None:
+            where = "/".join(str(p) for p in (name, *error.absolute_path))
+            return f"argument {where}: {error.message}"
+    return None
+
+
+def _is_json(value: Any) -> bool:
+    if isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
 
 
 def _adapt(
@@ -96,7 +139,7 @@ def _adapt(
     fn: ToolFunction,
     signature: inspect.Signature | None,
     parameters: frozenset[str],
-    values: Draft202012Validator | None,
+    values: ValueCheckers | None,
 ) -> Callable[[Mapping[str, Any]], Any]:
     """``fn`` called with the mapping as keyword arguments, after a check against its signature
     and its skill's parameter schema: a call that cannot start (an argument missing, or of the
@@ -112,10 +155,9 @@ def _adapt(
                 tool=tool,
                 missing=refused.missing,
             )
-        error = best_match(values.iter_errors(dict(arguments))) if values is not None else None
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
-            raise ToolArgumentError(f"argument {where}: {error.message}", tool=tool)
+        wrong = _wrong_value(values, arguments) if values is not None else None
+        if wrong is not None:
+            raise ToolArgumentError(wrong, tool=tool)
 
     if inspect.iscoroutinefunction(fn):
 

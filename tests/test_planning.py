@@ -11,6 +11,7 @@ from typing import Any, Literal, TypedDict
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from orchestrator import Orchestrator, Policy, Skill, load_catalog
 from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
@@ -1699,6 +1700,32 @@ async def test_an_argument_of_the_wrong_type_is_refused_before_the_call_not_held
     assert calls == [] and orchestrator.breakers["refund_order"].state == "closed"
     right = await orchestrator.run("refund the order", inputs={"order_id": 42})
     assert right.outcome == "completed" and calls == [42]
+
+
+class _Zip(BaseModel):
+    code: str
+
+
+class _Address(BaseModel):
+    street: str
+    zip: _Zip  # a model in a model: its schema refers to $defs
+
+
+async def test_values_a_function_takes_are_not_refused_by_the_schema_check(tmp_path: Path) -> None:
+    calls: list[Any] = []
+
+    def ship(address: _Address, dims: tuple[float, float], tags: set[str], note: str = "") -> str:
+        """Ship a parcel to an address."""
+        calls.append((address, dims, tags))
+        return "shipped"
+
+    orchestrator = Orchestrator([ship], index_dir=tmp_path / "index")
+    given = {"address": {"street": "x", "zip": {"code": "1"}}, "dims": (1.0, 2), "tags": {"a"}}
+    result = await orchestrator.run("ship the parcel", inputs=given)
+    assert result.outcome == "completed" and len(calls) == 1
+    wrong = await orchestrator.run("ship the parcel", inputs={**given, "note": 5})
+    fail = next(d for d in wrong.log if d.action == "fail")
+    assert fail.reason == "bad_arguments: argument note: 5 is not of type 'string'"
 
 
 async def test_a_tool_keyed_by_no_skill_or_not_callable_is_refused_before_the_run(
