@@ -736,11 +736,10 @@ def test_a_span_gives_its_start_and_end_and_a_time_of_day_goes_to_a_time_input()
     read = TaskText.read
     for task in ("book leave from 2025-08-04 to 2025-08-15", "between 2025-08-04 and 2025-08-15"):
         assert (read(task).value(start), read(task).value(end)) == ("2025-08-04", "2025-08-15")
-    # One date starts a span; it does not end it too.
-    assert (read("events since 2025-08-04").value(start), read("x 2025-08-04").value(end)) == (
-        "2025-08-04",
-        None,
-    )
+    # One date starts a span, unless the task says it ends one; it is not both.
+    since, until = read("events since 2025-08-04"), read("report until 2025-08-04")
+    assert (since.value(start), since.value(end)) == ("2025-08-04", None)
+    assert (until.value(start), until.value(end)) == (None, "2025-08-04")
     meeting = read("book the room 2025-07-10T14:00Z to 2025-07-10T15:30Z")
     assert (meeting.value(begins), meeting.value(ends)) == (
         "2025-07-10T14:00Z",
@@ -749,6 +748,8 @@ def test_a_span_gives_its_start_and_end_and_a_time_of_day_goes_to_a_time_input()
     assert meeting.value(start) is None  # a date input: these are times of day
     assert read("at 2025-07-01 22:00").value(begins) == "2025-07-01 22:00"
     assert read("on 2025-07-01").value(begins) is None  # a date alone is no time
+    zone = FieldRef("meet", "input", "time_zone", "", "string", True)
+    assert meeting.value(zone) is None  # named "time", but a zone
 
 
 def test_an_allowed_code_of_letters_and_digits_is_read_without_the_inputs_name() -> None:
@@ -771,6 +772,7 @@ def test_a_value_read_after_an_inputs_name_keeps_its_brackets_and_fits_its_shape
     assert read("email candidate cand_42 about next week").value(email) is None
     assert read("find the candidate with email ana@example.com").value(email) == ("ana@example.com")
     assert read("send it with email subject 'Hi 2'").value(subject) == "Hi 2"
+    assert read("write to email 'ops@localhost'").value(email) == "ops@localhost"  # as quoted
 
 
 def test_a_conversion_gives_its_currencies_in_order_and_its_amount() -> None:
@@ -788,6 +790,10 @@ def test_a_conversion_gives_its_currencies_in_order_and_its_amount() -> None:
     # One currency: converted from it, or to it? Not said. "$25" is an amount all the same.
     alone = read("how much is $25 in GBP")
     assert (alone.value(source), alone.value(target), alone.value(amount)) == (None, None, 25.0)
+    # A decimal comma is not a thousands separator: better no amount than 1999.
+    for task in ("refund 19,99 EUR", "convert 1.000,50 EUR", "price v2.100 USD"):
+        assert read(task).value(amount) is None, task
+    assert read("pay 1,000,000 JPY").value(amount) == 1_000_000.0
     # Two conversions, two amounts: which is which is not read.
     both = read("convert 100 USD to EUR and 50 GBP to CHF")
     assert (both.value(source), both.value(amount)) == (None, None)

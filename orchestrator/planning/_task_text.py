@@ -89,13 +89,15 @@ _TITLING_WORDS = {
 class _Shape(NamedTuple):
     """A kind of value whose shape says which input it is for, when the task writes only one
     of that kind: the words naming such inputs, the words of inputs it is not for (in their
-    names or descriptions), the shape (its ``value`` group is the value), and words such an
-    input must also hold (in its name or description), if any."""
+    names or descriptions), the shape (its ``value`` group is the value), words such an input
+    must also hold (in its name or description), if any, and whether its name must end in one
+    of its words."""
 
     words: frozenset[str]
     unless: frozenset[str]
     pattern: re.Pattern[str]
     need: frozenset[str] = frozenset()
+    last: bool = False  # the words must be the last of the input's name (not ``time_zone``)
 
 
 # An ISO 8601 date, and a date with a time of day (seconds, fraction and zone optional).
@@ -139,6 +141,7 @@ _SHAPES = {
         frozenset(field_tokens("time datetime timestamp")),
         frozenset(),
         re.compile(rf"\b(?P<value>{_DATETIME})(?![\w:])"),
+        last=True,
     ),
     # A place: up to three capitalised words after "in", "at" or "near" ("in Lisbon", "near
     # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit"); not for
@@ -193,15 +196,23 @@ _PAIRS_WRITTEN = {
         rf"(?P<second>{_DATETIME})(?![\w:])"
     ),
 }
+# A date or time that ends a span: "until 2025-02-01", "by 2025-02-01 17:00".
+_SPAN_END = re.compile(
+    rf"\b(?:until|till|before|by|through|ending)\s+(?:on\s+)?"
+    rf"(?P<value>{_DATETIME}|{_DATE})(?![\w:])",
+    re.IGNORECASE,
+)
 # The words of an input for a pair's first value (converted from, a span's start) and second.
 _FROM_WORDS = frozenset({"from", "source", "src", "base", "sell", "original", "start", "begin"})
 _FROM_WORDS |= {"since", "earliest"}
 _TO_WORDS = frozenset({"to", "target", "dest", "destination", "quote", "buy", "into", "end"})
 _TO_WORDS |= {"until", "till", "latest"}
 # An amount of money: "100 USD", "40.50 EUR", "$25", "€1,200".
+# The number is whole: commas only between groups of three digits ("1,200.50"), and nothing
+# number-like around it, so "19,99 EUR" and "1.000,50 EUR" (decimal commas) are not misread.
+_NUMBER = r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![.,]?\d)"
 _MONEY = re.compile(
-    rf"(?:[$€£¥]\s?(?P<after>\d[\d,]*(?:\.\d+)?)\b"
-    rf"|\b(?P<before>\d[\d,]*(?:\.\d+)?)\s?(?:{_CURRENCIES})\b)"
+    rf"(?:[$€£¥]\s?(?P<after>{_NUMBER})|(?P<before>{_NUMBER})\s?(?:{_CURRENCIES})\b)"
 )
 _AMOUNT_WORDS = frozenset(field_tokens("amount"))
 # An allowed value this long is the input's even where the task does not name the input
@@ -247,6 +258,8 @@ class TaskText:
     pairs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # The amounts of money the task writes ("100 USD", "$25"), as written, once each.
     money: tuple[str, ...] = ()
+    # Dates and times written as the end of a span ("until 2025-02-01", "by ...").
+    span_ends: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, task: str) -> TaskText:
@@ -294,6 +307,7 @@ class TaskText:
             shaped,
             pairs={kind: found.pop() for kind, found in pairs.items() if len(found) == 1},
             money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
+            span_ends=frozenset(m["value"] for m in _SPAN_END.finditer(task)),
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -326,7 +340,9 @@ class TaskText:
                 written = self._amount(field_ref)
         if written is None and named:
             written = self._after_name(field_ref, words, others - words)
-            if isinstance(written, str) and not _of_its_shape(field_ref, written):
+            if isinstance(written, str) and not (
+                self._quotes(written) or _of_its_shape(field_ref, written)
+            ):
                 written = None  # "email candidate cand_42": cand_42 is no address
         if written is not None or field_ref.type not in (None, "string"):
             return written
@@ -376,7 +392,7 @@ class TaskText:
         named = identifier_words(field_ref.leaf).lower().split()
         if not named or "per" in named:
             return None
-        words = frozenset(field_tokens(named[-1]))
+        words = _last_word(field_ref)
         found = set()
         for n, written in self.values.items():
             counted = _COUNT.fullmatch(written)
@@ -416,6 +432,8 @@ class TaskText:
             found = self.shaped[kind]
             if not field_ref.words & shape.words:
                 continue
+            if shape.last and not _last_word(field_ref) & shape.words:
+                continue
             if kind == "currency" and _pair_role(field_ref) is not None:
                 # Not the one currency a task writes ("40 EUR" to convert, or to convert to?).
                 return self._paired(kind, field_ref)
@@ -423,8 +441,11 @@ class TaskText:
                 paired = self._paired(kind, field_ref)
                 if paired is not None:
                     return paired
-            if len(found) != 1 or (kind in _PAIRS_WRITTEN and _pair_role(field_ref) == 1):
-                continue  # one date is a span's start ("from 2025-08-03"), not also its end
+            if len(found) != 1:
+                continue
+            role = _pair_role(field_ref) if kind in _PAIRS_WRITTEN else None
+            if role is not None and (role == 1) != (found[0] in self.span_ends):
+                continue  # one date starts a span ("since ..."), unless it ends one ("until")
             if described is None:
                 described = field_ref.words | frozenset(field_tokens(field_ref.description))
             if shape.need and not described & shape.need:
@@ -438,6 +459,11 @@ class TaskText:
     def _titled(self, words: frozenset[str]) -> str | None:
         """The word after "named" ("called", "titled") for a name or title: "a pet named Rex"."""
         return next((title for kinds, title in self.titles if words and words <= kinds), None)
+
+    def _quotes(self, value: str) -> bool:
+        """Whether the task writes ``value`` in quotes: as the user meant it, whatever it is."""
+        lowered = value.lower()
+        return f'"{lowered}"' in self.lowered or f"'{lowered}'" in self.lowered
 
     def _uses(self, choice: str) -> bool:
         """Whether the task holds ``choice`` as whole words."""
@@ -470,9 +496,14 @@ def naming_words(field_ref: FieldRef) -> frozenset[str]:
 _STRICT_SHAPES = ("email", "url")
 
 
-def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
+def _last_word(field_ref: FieldRef) -> frozenset[str]:
+    """The token of the last word of the input's name (``zone`` of ``time_zone``)."""
     named = identifier_words(field_ref.leaf).lower().split()
-    last = frozenset(field_tokens(named[-1])) if named else frozenset()
+    return frozenset(field_tokens(named[-1])) if named else frozenset()
+
+
+def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
+    last = _last_word(field_ref)
     for kind in _STRICT_SHAPES:
         shape = _SHAPES[kind]
         if last & shape.words and shape.pattern.fullmatch(value) is None:
