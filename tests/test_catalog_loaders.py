@@ -324,6 +324,22 @@ def test_openapi_all_of_bodies_and_responses_read_as_one_object() -> None:
     assert "- id (string, required)" in skill.body
 
 
+def test_a_nullable_reference_accepts_null_and_a_self_composed_schema_ends() -> None:
+    from jsonschema import Draft202012Validator
+
+    from orchestrator.catalog._schema import merge_all_of, normalise_openapi_schema
+
+    user = {"type": "object", "properties": {"id": {"type": "string"}}}
+    # OpenAPI 3.0's way to make a $ref nullable, with the reference already inlined.
+    manager = normalise_openapi_schema({"nullable": True, "allOf": [user]})
+    assert manager["type"] == ["object", "null"]
+    assert Draft202012Validator(manager).is_valid(None)
+    composed = normalise_openapi_schema({"nullable": True, "allOf": [user, {"type": "string"}]})
+    assert Draft202012Validator(composed).is_valid(None)  # not merged, still nullable
+    node = {"$defs": {"Node": {"allOf": [{"$ref": "#/$defs/Node"}]}}}
+    assert merge_all_of({"$ref": "#/$defs/Node"} | node["$defs"]["Node"], node) is not None
+
+
 def test_openapi_risk_hints_come_from_the_http_method(petstore: dict[str, Skill]) -> None:
     hints = {
         op: (s.read_only, s.destructive, s.idempotent, s.repeatable) for op, s in petstore.items()

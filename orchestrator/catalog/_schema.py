@@ -68,6 +68,8 @@ def _fix_nullable(schema: dict[str, Any]) -> dict[str, Any]:
         kind = schema.get("type")
         if isinstance(kind, str):
             schema["type"] = [kind, "null"]
+        elif kind is None:  # a composition ("nullable: true, allOf: [$ref]"): null or it
+            return {"anyOf": [schema, {"type": "null"}]}
         enum = schema.get("enum")
         if isinstance(enum, list) and None not in enum:
             schema["enum"] = [*enum, None]
@@ -82,7 +84,7 @@ def normalise_bfcl_schema(schema: Any) -> Any:
 def normalise_openapi_schema(schema: Any) -> Any:
     """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type and
     ``allOf`` compositions merged (see :func:`merge_all_of`), recursively."""
-    return _walk(schema, lambda s: dict(merge_all_of(_fix_nullable(s))))
+    return _walk(schema, lambda s: _fix_nullable(dict(merge_all_of(s))))
 
 
 # Keywords that describe a value without constraining its shape: a part made of these alone
@@ -95,8 +97,13 @@ _ANNOTATIONS = frozenset(
 _NOT_PLAIN_OBJECT = frozenset({"$ref", "items", "enum", "const", "anyOf", "oneOf", "allOf", "not"})
 
 
+# How deep allOf compositions are merged through references: a schema composed of itself
+# ("Node: allOf: [$ref: Node]") ends here instead of recursing forever.
+_MAX_MERGE_DEPTH = 16
+
+
 def merge_all_of(
-    schema: Mapping[str, Any], root: Mapping[str, Any] | None = None
+    schema: Mapping[str, Any], root: Mapping[str, Any] | None = None, *, _depth: int = 0
 ) -> Mapping[str, Any]:
     """``schema`` with its ``allOf`` merged into one schema, where that loses nothing a caller
     reads: every part a plain object (properties and required lists joined, the first
@@ -104,14 +111,14 @@ def merge_all_of(
     (``description``, ``title``, ...). Local references of the parts are followed in ``root``
     when given. Any other composition is returned as it is."""
     parts = schema.get("allOf")
-    if not isinstance(parts, list) or not parts:
+    if not isinstance(parts, list) or not parts or _depth >= _MAX_MERGE_DEPTH:
         return schema
     resolved = []
     for part in parts:
         if not isinstance(part, Mapping):
             return schema
         part = resolve_ref(part, root) if root is not None else part
-        resolved.append(merge_all_of(part, root) if "allOf" in part else part)
+        resolved.append(merge_all_of(part, root, _depth=_depth + 1) if "allOf" in part else part)
     own = {k: v for k, v in schema.items() if k != "allOf"}
     shaped = [p for p in resolved if not set(p) <= _ANNOTATIONS]
     notes = {k: v for p in resolved if set(p) <= _ANNOTATIONS for k, v in p.items()}
