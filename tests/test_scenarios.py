@@ -359,6 +359,22 @@ def test_a_simulated_result_holds_the_fields_a_plan_reads_even_where_none_is_req
     assert output["next_page"] == "simulated"
 
 
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"id": {"type": "string"}, "meta": True}},
+        {"type": "object", "properties": {"a": {}, "b": {}}, "maxProperties": 1},
+        {"type": "object", "properties": {"a": {}, "b": False}},
+        {"type": "object", "properties": {"a": {}, "b": {}}, "dependentRequired": {"a": ["c"]}},
+    ],
+    ids=["true-property", "max-properties", "false-property", "dependent-required"],
+)
+def test_a_schema_limiting_what_may_be_there_still_gets_a_valid_simulated_output(
+    schema: dict[str, object],
+) -> None:
+    Draft202012Validator(schema).validate(sample_output("t", schema))
+
+
 def test_every_sample_catalog_skill_is_simulated_with_a_valid_output() -> None:
     for skill in load_catalog(SAMPLE_CATALOG):
         if skill.outputs:

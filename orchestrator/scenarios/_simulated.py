@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import anyio
+from jsonschema import Draft202012Validator
 
 from orchestrator.catalog import Skill
 from orchestrator.catalog._schema import resolve_ref
@@ -39,13 +40,23 @@ def sample_output(tool: str, schema: Mapping[str, Any] | None) -> Any:
     marker: dict[str, Any] = {"ok": True, "tool": tool}
     if not schema:
         return marker
-    value = _sample(schema, schema, 0)
+    value = _sample(schema, schema, 0, full=True)
+    if not _valid(schema, value):  # a schema limiting what may be there: the required alone
+        value = _sample(schema, schema, 0, full=False)
     if not isinstance(value, dict) or schema.get("additionalProperties", True) is False:
         return value
-    return {**marker, **value}
+    marked = {**marker, **value}
+    return marked if _valid(schema, marked) else value
 
 
-def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> Any:
+def _valid(schema: Mapping[str, Any], value: Any) -> bool:
+    try:
+        return bool(Draft202012Validator(schema).is_valid(value))
+    except Exception:  # a schema the validator cannot read: the executor will not check it
+        return True
+
+
+def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int, *, full: bool) -> Any:
     schema = resolve_ref(schema, root)
     if "const" in schema:
         return schema["const"]
@@ -57,7 +68,7 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
             # A value rather than null, until deep in a recursive schema, where null ends it.
             typed = [o for o in options if o.get("type") != "null"]
             if typed and (depth < _MAX_DEPTH // 2 or len(typed) == len(options)):
-                return _sample(typed[0], root, depth)
+                return _sample(typed[0], root, depth, full=full)
             return None
     if schema.get("allOf"):
         merged: dict[str, Any] = {}
@@ -66,7 +77,7 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
             merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
             merged["required"] = [*merged.get("required", []), *part.get("required", [])]
             merged.setdefault("type", part.get("type"))
-        return _sample({k: v for k, v in merged.items() if v is not None}, root, depth)
+        return _sample({k: v for k, v in merged.items() if v is not None}, root, depth, full=full)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
@@ -79,17 +90,20 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
         # Near the top every property, so the fields a plan binds a next step's inputs from
         # are there even where the schema requires none (as OpenAPI responses seldom do).
         names = list(schema.get("required") or ())
-        if depth <= _FULL_DEPTH:
-            names += [name for name in properties if name not in names]
-        return {name: _sample(properties.get(name) or {}, root, depth + 1) for name in names}
+        if full and depth <= _FULL_DEPTH:
+            names += [n for n, spec in properties.items() if n not in names and spec is not False]
+        return {
+            name: _sample(_schema_of(properties.get(name)), root, depth + 1, full=full)
+            for name in names
+        }
     if kind == "array":
         count = int(schema.get("minItems", 0))
-        if depth <= _FULL_DEPTH and schema.get("maxItems", 1) >= 1:
+        if full and depth <= _FULL_DEPTH and schema.get("maxItems", 1) >= 1:
             count = max(count, 1)  # one record for a plan to read ("orders.id")
         items = schema.get("items")
         if not count or not isinstance(items, Mapping) or depth >= _MAX_DEPTH:
             return []
-        return [_sample(items, root, depth + 1)] * count
+        return [_sample(items, root, depth + 1, full=full)] * count
     if kind in ("integer", "number"):
         return _number(schema, integer=kind == "integer")
     if kind == "string":
@@ -97,6 +111,11 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> A
         text = _SAMPLES["string"]
         return text.ljust(length, "x")[: schema.get("maxLength", None)]
     return _SAMPLES.get(kind, "simulated")
+
+
+def _schema_of(spec: Any) -> Mapping[str, Any]:
+    """A property's schema; ``true`` (anything) and a missing one are ``{}``."""
+    return spec if isinstance(spec, Mapping) else {}
 
 
 def _number(schema: Mapping[str, Any], *, integer: bool) -> int | float:
