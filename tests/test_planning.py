@@ -775,6 +775,17 @@ def test_a_value_read_after_an_inputs_name_keeps_its_brackets_and_fits_its_shape
     assert read("write to email 'ops@localhost'").value(email) == "ops@localhost"  # as quoted
 
 
+def test_a_writing_skills_file_is_the_one_written_to_and_a_generic_input_is_named() -> None:
+    written = FieldRef("fs/write_file", "input", "path", "Path of the file.", "string", True)
+    read_from = FieldRef("fs/read_text_file", "input", "path", "", "string", True)
+    content = FieldRef("fs/write_file", "input", "content", "", "string", True)
+    copy = TaskText.read("read the file /srv/README.md, then write its contents to /srv/copy.md")
+    # Before, the write was given README.md: the one file left once copy.md was set apart.
+    assert (copy.value(read_from), copy.value(written)) == ("/srv/README.md", "/srv/copy.md")
+    note = TaskText.read("write a file /srv/today.md with content 'hello'")
+    assert (note.value(written), note.value(content)) == ("/srv/today.md", "hello")
+
+
 def test_a_conversion_gives_its_currencies_in_order_and_its_amount() -> None:
     source = FieldRef("convert", "input", "from_currency", "", "string", True)
     target = FieldRef("convert", "input", "to_currency", "", "string", True)

@@ -448,7 +448,10 @@ class TaskText:
                 continue  # one date starts a span ("since ..."), unless it ends one ("until")
             if described is None:
                 described = field_ref.words | frozenset(field_tokens(field_ref.description))
-            if shape.need and not described & shape.need:
+            writer = _writes(field_ref)
+            if kind == "file" and writer and self.shaped["destination"]:
+                continue  # a writing skill's file is the one written to, not the one read
+            if shape.need and not (described & shape.need or (kind == "destination" and writer)):
                 continue
             value = found[0]
             # An input it is not for still takes a value written as a code ("in LIS").
@@ -487,13 +490,24 @@ def routing_text(text: str, skill_names: Collection[str]) -> str:
 
 
 def naming_words(field_ref: FieldRef) -> frozenset[str]:
-    """The words by which a task names an input: ``payment_id`` by "payment"."""
-    return (field_ref.specific_words - ID_WORDS) or field_ref.specific_words
+    """The words by which a task names an input: ``payment_id`` by "payment", and an input of
+    generic words alone (``content``, ``message``) by them ("with content 'hello'")."""
+    return (field_ref.specific_words - ID_WORDS) or field_ref.specific_words or field_ref.words
 
 
 # Inputs that are an e-mail address or a URL (the last word of the name says so: ``email``,
 # ``customer_email``, ``page_url``; not ``email_subject``) take only a value of that shape.
 _STRICT_SHAPES = ("email", "url")
+
+
+# Words of a skill that writes a file ("write_file", "save_report"): its file input is where
+# the result goes.
+_WRITING = frozenset(field_tokens("write save export store dump"))
+
+
+def _writes(field_ref: FieldRef) -> bool:
+    """Whether the input's skill is named as one that writes (``fs/write_file``)."""
+    return bool(frozenset(field_tokens(identifier_words(field_ref.skill))) & _WRITING)
 
 
 def _last_word(field_ref: FieldRef) -> frozenset[str]:
