@@ -26,6 +26,7 @@ can fix their input without reading our source.
         │   ├── ToolNotServedError  nothing in this run can call the tool (no function given)
         │   └── ToolBusyError       its earlier, abandoned call still runs (a thread): not called
         ├── ToolCallError           the tool ran and reported an error
+        │   └── ToolAnswerError     its answer is an error (MCP isError): the same if called again
         ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
         ├── MalformedOutputError    the output does not match the tool's outputs schema
@@ -57,6 +58,7 @@ __all__ = [
     "RateLimitedError",
     "ScenarioError",
     "TelemetryError",
+    "ToolAnswerError",
     "ToolArgumentError",
     "ToolBusyError",
     "ToolCallError",
@@ -164,6 +166,13 @@ class ToolBusyError(ToolUnavailableError):
 
 class ToolCallError(ToolFailure):
     """The tool ran and reported an error; it may succeed if called again."""
+
+
+class ToolAnswerError(ToolCallError):
+    """The tool answered the call with an error of its own (an MCP ``isError`` result, a
+    LangChain tool's error message): a missing file, a record not found. The same arguments
+    get the same answer, so it is not retried, and the tool works, so its health is not
+    blamed; the step is rerouted to its alternatives."""
 
 
 class ToolArgumentError(ToolFailure):

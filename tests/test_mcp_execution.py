@@ -18,8 +18,8 @@ from orchestrator.errors import (
     ConnectionLostError,
     MalformedOutputError,
     RateLimitedError,
+    ToolAnswerError,
     ToolArgumentError,
-    ToolCallError,
     ToolTimeoutError,
     ToolUnavailableError,
 )
@@ -53,7 +53,7 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
     specs = _specs({"f": faulty_server(ledger, "--fail-on", "lookup_record")})
     async with McpServers(specs, policy=FAST) as servers:
         invoker = McpInvoker(servers)
-        with pytest.raises(ToolCallError, match="lookup_record failed on purpose"):
+        with pytest.raises(ToolAnswerError, match="lookup_record failed on purpose"):
             await invoker.invoke("f/lookup_record", {"key": "a"})
         with pytest.raises(RateLimitedError) as limited:
             await invoker.invoke("f/limited_quote", {"symbol": "X"})
@@ -264,6 +264,28 @@ async def test_an_orchestrator_run_over_mcp_tools_starts_only_with_their_require
         assert ledger_lines(ledger)[-1] == 'append_journal\t{"text": "hello"}'
         # The step's output is the tool's structured content, checked against its outputSchema.
         assert done.outputs["f/append_journal"] == {"result": "appended 'hello'"}
+
+
+async def test_a_tools_error_answer_in_a_run_is_not_retried_nor_held_against_it(
+    tmp_path: Path,
+) -> None:
+    from orchestrator import Orchestrator
+
+    ledger = tmp_path / "ledger"
+    specs = _specs({"f": faulty_server(ledger, "--fail-on", "append_journal")})
+    async with McpServers(specs, policy=FAST) as servers:
+        orchestrator = Orchestrator(servers.skills(), index_dir=tmp_path / "index")
+        invoker = McpInvoker(servers)
+        for _ in range(6):  # more than the breaker's five failures
+            run = await orchestrator.run(
+                "append a line to the journal", tools=invoker, inputs={"text": "hi"}
+            )
+            [fail] = [d for d in run.log if d.action == "fail"]
+            assert fail.data["kind"] == "tool_error" and run.log.count("retry") == 0
+    # It reached the server once per run (its own answer), and the server is not "down".
+    assert len(ledger_lines(ledger, "append_journal")) == 6
+    assert orchestrator.breakers["f/append_journal"].state == "closed"
+    assert orchestrator.stats["f/append_journal"].failures == 0
 
 
 async def test_an_orchestrator_over_an_mcp_config_starts_its_servers_to_run_a_task(

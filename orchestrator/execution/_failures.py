@@ -11,6 +11,7 @@ from orchestrator.errors import (
     ConnectionLostError,
     MalformedOutputError,
     RateLimitedError,
+    ToolAnswerError,
     ToolArgumentError,
     ToolBusyError,
     ToolNotServedError,
@@ -28,6 +29,7 @@ class FailureKind(StrEnum):
     MALFORMED = "malformed"
     RATE_LIMITED = "rate_limited"
     BAD_ARGUMENTS = "bad_arguments"
+    TOOL_ERROR = "tool_error"  # the tool's own answer is an error (ToolAnswerError)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,9 @@ class Failure:
     @property
     def blames_tool(self) -> bool:
         """Whether the failure says something about the tool's health: not when the call never
-        reached it, nor when the arguments did not fit it."""
-        return self.reached and self.kind is not FailureKind.BAD_ARGUMENTS
+        reached it, nor when the arguments did not fit it, nor when it answered with an error
+        of its own (it works; the call's arguments or the world are at fault)."""
+        return self.reached and self.kind not in (FailureKind.BAD_ARGUMENTS, FailureKind.TOOL_ERROR)
 
     def describe(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -70,6 +73,8 @@ def classify(exc: BaseException) -> Failure:
         return Failure(FailureKind.TIMEOUT, message, ambiguous=True)
     if isinstance(exc, MalformedOutputError):
         return Failure(FailureKind.MALFORMED, message)
+    if isinstance(exc, ToolAnswerError):
+        return Failure(FailureKind.TOOL_ERROR, message)
     if isinstance(exc, ToolArgumentError):
         return Failure(FailureKind.BAD_ARGUMENTS, message, missing=exc.missing)
     return Failure(FailureKind.ERROR, message)

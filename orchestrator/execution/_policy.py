@@ -14,7 +14,9 @@ __all__ = [
     "RetryPolicy",
 ]
 
-FailureName = Literal["down", "error", "timeout", "malformed", "rate_limited", "bad_arguments"]
+FailureName = Literal[
+    "down", "error", "timeout", "malformed", "rate_limited", "bad_arguments", "tool_error"
+]
 
 
 class _Section(BaseModel):

@@ -41,6 +41,7 @@ _EXCEPTION_TYPES = {
     "malformed": "orchestrator.errors.MalformedOutputError",
     "rate_limited": "orchestrator.errors.RateLimitedError",
     "bad_arguments": "orchestrator.errors.ToolArgumentError",
+    "tool_error": "orchestrator.errors.ToolAnswerError",
 }
 _CIRCUIT_OPEN = "orchestrator.errors.CircuitOpenError"
 

@@ -12,7 +12,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.errors import ToolArgumentError, ToolCallError, ToolNotServedError
+from orchestrator.errors import ToolAnswerError, ToolArgumentError, ToolNotServedError
 from orchestrator.execution import ArgumentRefusal, step_inputs
 
 __all__ = ["CALL_RUNNER", "TOOL_CALL", "LangChainToolInvoker", "ToolCallRunner"]
@@ -32,7 +32,7 @@ with a ``Command`` and may ``interrupt()``."""
 
 
 class LangChainToolInvoker:
-    """Invoke LangChain tools by name; a tool's error becomes a ``ToolCallError``, and
+    """Invoke LangChain tools by name; a tool's error message becomes a ``ToolAnswerError``, and
     arguments its schema refuses a ``ToolArgumentError`` (not retried).
 
     Run inputs holding a ``tool_call`` (``{"args": ..., "id": ...}``) call the tool as that
@@ -93,7 +93,7 @@ class LangChainToolInvoker:
             raise ToolArgumentError(str(exc), tool=tool, missing=map(str, absent)) from exc
         # A tool that handles its own errors answers with an error message instead of raising.
         if isinstance(result, ToolMessage) and result.status == "error":
-            raise ToolCallError(str(result.content), tool=tool)
+            raise ToolAnswerError(str(result.content), tool=tool)
         return result
 
 

@@ -8,6 +8,7 @@ use) into the executor's ``ToolFailure`` classes, which decide retries, reroutes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
@@ -20,8 +21,8 @@ from orchestrator.catalog import Skill
 from orchestrator.errors import (
     MalformedOutputError,
     RateLimitedError,
+    ToolAnswerError,
     ToolArgumentError,
-    ToolCallError,
     ToolFailure,
     ToolUnavailableError,
 )
@@ -31,6 +32,10 @@ from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._tools import split_name
 
 __all__ = ["McpInvoker", "executor_arguments", "result_text"]
+
+# The error result an SDK server sends for arguments its input schema refuses (JSON-RPC's
+# invalid params, as text): the call did not fit the tool.
+_INVALID_ARGUMENTS = re.compile(r"MCP error -32602\b")
 
 ArgumentsOf = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
@@ -67,8 +72,10 @@ class McpInvoker:
         passes it on, as the gateway does. Such a caller gets an ``isError`` result back too:
         it is the tool's answer (MCP's tool execution error, there for the model to read and
         correct), not a failure of the call, so it is not retried, rerouted or charged to the
-        server's health. With ``"content"`` it raises ``ToolCallError``: a plan's later steps
-        cannot read an error. Either way a rate-limit refusal raises ``RateLimitedError``.
+        server's health. With ``"content"`` it raises ``ToolAnswerError``, which is not retried
+        or held against the tool either (a plan's later steps cannot read an error, so the step
+        is rerouted), or ``ToolArgumentError`` for the SDKs' "invalid params" answer. Either way
+        a rate-limit refusal raises ``RateLimitedError``.
     """
 
     def __init__(
@@ -103,7 +110,9 @@ class McpInvoker:
                 raise RateLimitedError(text, tool=tool, retry_after=retry_after)
             if self.output == "result":
                 return result  # not checked against outputSchema: that is for a success
-            raise ToolCallError(text, tool=tool)
+            if _INVALID_ARGUMENTS.match(text):  # how SDK servers answer arguments they refuse
+                raise ToolArgumentError(text, tool=tool)
+            raise ToolAnswerError(text, tool=tool)
         self._validate(tool, result)
         if self.output == "result":
             return result
