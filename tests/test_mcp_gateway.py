@@ -173,10 +173,13 @@ async def test_dying_servers_read_only_tool_is_healed_on_its_twin(
         "flaky": faulty_server(flaky, "--die-on", "lookup_record"),
         "steady": faulty_server(steady),
     }
+    # Started with other arguments (their ledgers), so replicas only as declared.
+    replicas = McpPolicy(replicas=(("flaky", "steady"),))
+    policy = load_policy().model_copy(update={"mcp": replicas})
     decisions: list[Decision] = []
     frozen = 0.0  # a clock that never moves: the crashed server's circuit stays open
     async with gateway_client(
-        servers, embedder, index_dir, decisions=decisions, clock=lambda: frozen
+        servers, embedder, index_dir, policy, decisions=decisions, clock=lambda: frozen
     ) as (client, pool):
         result = await client.call_tool(
             "call_tool", {"name": "flaky/lookup_record", "arguments": {"key": "k1"}}
@@ -233,6 +236,34 @@ async def test_server_that_does_not_start_does_not_take_the_others_down(
             "call_tool", {"name": "time_b/get_current_time", "arguments": {"timezone": "UTC"}}
         )
         assert not now.is_error and now.structured_content["timezone"] == "UTC"
+
+
+async def test_the_same_tool_on_servers_that_are_not_replicas_never_stands_in(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    """Two filesystem servers on other folders: a call to one is never answered by the other
+    (it wrote into the wrong folder), and routing does not offer one as the other's
+    alternative."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    fs = npm_server("mcp-server-filesystem")
+    servers = {
+        "proj_a": {"command": fs, "args": [str(tmp_path / "a")]},
+        "proj_b": {"command": fs, "args": [str(tmp_path / "b")]},
+    }
+    async with gateway_client(servers, embedder, index_dir) as (client, _):
+        found = await client.call_tool("search_tools", {"query": "write a file", "k": 3})
+        assert all(not t["alternatives"] for t in found.structured_content["tools"])
+        [proj_a] = [p for p in psutil.Process().children(recursive=True)
+                    if str(tmp_path / "a") in p.cmdline()]  # fmt: skip
+        proj_a.kill()
+        proj_a.wait()
+        lost = await client.call_tool(
+            "call_tool",
+            {"name": "proj_a/write_file", "arguments": {"path": "x.txt", "content": "hi"}},
+        )
+    assert lost.is_error and not (tmp_path / "b" / "x.txt").exists()
+    assert lost.meta is not None and "tool" not in lost.meta["orchestrator"]  # nobody answered
 
 
 async def test_a_tool_reported_error_is_returned_not_retried_and_leaves_the_server_healthy(

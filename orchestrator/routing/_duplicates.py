@@ -34,6 +34,9 @@ class Contract:
     # Its HTTP method, for an OpenAPI operation: a resource's POST (create) and PATCH (update)
     # are two operations, not two providers of one.
     method: str | None = None
+    # How its MCP server was started (``metadata["launch"]``): the same tool on a server started
+    # otherwise (another folder, another account) answers for other data.
+    launch: str | None = None
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
@@ -48,7 +51,12 @@ def contract_of(skill: Skill) -> Contract:
         outputs=_property_tokens(skill.outputs),
         read_only=skill.read_only,
         method=_http_method(skill),
+        launch=_text_or_none(skill.metadata.get("launch")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _http_method(skill: Skill) -> str | None:
@@ -70,12 +78,15 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
     overlapping parameters and related text (two providers of one operation). Never a skill
     that changes something and one said to change nothing, nor two operations of other HTTP
     methods: a REST resource's ``GET``, ``POST`` and ``PATCH`` share parameters, outputs and
-    words, but one cannot stand in for another.
+    words, but one cannot stand in for another. Nor one MCP tool on two servers that are not
+    replicas (started with other arguments: a filesystem server on another folder).
     """
     for hint in ("read_only", "method"):
         ours, theirs = getattr(a, hint), getattr(b, hint)
         if ours is not None and theirs is not None and ours != theirs:
             return False
+    if a.name == b.name and None not in (a.launch, b.launch) and a.launch != b.launch:
+        return False  # one MCP tool on two servers that are not replicas
     if similarity >= policy.similarity:
         return True
     same_parameters = a.parameters == b.parameters

@@ -91,7 +91,12 @@ def server_indexes(
         if connection.session is None:
             continue
         skills = [
-            tool_skill(connection.name, tool, source=f"mcp:{connection.name}")
+            tool_skill(
+                connection.name,
+                tool,
+                source=f"mcp:{connection.name}",
+                launch=servers.replica_key(connection.spec),
+            )
             for tool in connection.tools
         ]
         parts.append(
@@ -116,20 +121,17 @@ def _server_index(
         return SkillIndex.build(skills, embedder, policy)
     directory = cache_dir / f"{server}-{digest}"
     stale = [d for d in cache_dir.glob(f"{server}-*") if d.is_dir() and d != directory]
+    previous = None
     if (directory / "manifest.json").exists():
         try:
             cached = SkillIndex.load(directory)
         except IndexFormatError:
             cached = None  # a cache: rebuild it
-        if (
-            cached is not None
-            and cached.embedder_name == embedder.name
-            and cached.policy == policy
-            and [s.id for s in cached.skills] == [s.id for s in skills]
-        ):
-            return cached
-    previous = None
-    for old in stale:
+        if cached is not None and cached.embedder_name == embedder.name and cached.policy == policy:
+            if [s.model_dump() for s in cached.skills] == [s.model_dump() for s in skills]:
+                return cached
+            previous = cached  # the same tools otherwise described: its vectors serve
+    for old in stale if previous is None else ():
         try:
             previous = SkillIndex.load(old)
             break

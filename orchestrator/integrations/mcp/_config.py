@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -57,6 +58,15 @@ class ServerSpec(BaseModel):
     @property
     def transport(self) -> Literal["stdio", "http"]:
         return "stdio" if self.command is not None else "http"
+
+    @property
+    def launch_key(self) -> str:
+        """Equal for two servers started the same way (command, arguments, environment, folder;
+        or URL and headers), whatever their names: replicas of one server. Two filesystem
+        servers on other folders, or one server with two accounts' keys, are not."""
+        launch = self.model_dump(include={"command", "args", "env", "cwd", "url", "headers"})
+        payload = json.dumps(launch, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
     def describe(self) -> str:
         """The command line or URL, for error messages and status tables."""

@@ -1,4 +1,5 @@
-"""The ``mcp`` section of a policy: call and startup timeouts, restart backoff, deny rules.
+"""The ``mcp`` section of a policy: call and startup timeouts, restart backoff, deny rules,
+replicas.
 
 The default allows every tool; a deny rule matches tools by qualified-name pattern, server pattern
 or annotation, and a denied tool is neither offered by ``search_tools`` nor run by ``call_tool``.
@@ -83,6 +84,15 @@ class McpPolicy(_Section):
     )
     restart: RestartPolicy = RestartPolicy()
     deny: tuple[DenyRule, ...] = ()
+    replicas: tuple[tuple[str, ...], ...] = Field(
+        default=(),
+        description="Groups of servers that serve the same data: a tool failing on one may be "
+        "answered by the same tool on another. Servers started the same way are replicas anyway.",
+    )
+
+    def replica_group(self, server: str) -> str | None:
+        """The replica group ``server`` is declared in (its first server's name), if any."""
+        return next((group[0] for group in self.replicas if server in group), None)
 
     def denied_by(self, skill: Skill) -> DenyRule | None:
         """The first rule denying ``skill``, or None when it is allowed."""

@@ -119,7 +119,17 @@ class McpServers:
 
     def skills(self) -> list[Skill]:
         """Every listed tool of every server as a Skill, server by server in config order."""
-        return [tool_skill(c.name, tool, source=f"mcp:{c.name}") for c in self for tool in c.tools]
+        return [
+            tool_skill(c.name, tool, source=f"mcp:{c.name}", launch=self.replica_key(c.spec))
+            for c in self
+            for tool in c.tools
+        ]
+
+    def replica_key(self, spec: ServerSpec) -> str:
+        """Equal for servers that serve the same data: declared replicas (``mcp.replicas``) or
+        servers started the same way (``ServerSpec.launch_key``)."""
+        group = self.policy.replica_group(spec.name)
+        return f"group:{group}" if group is not None else spec.launch_key
 
     def status(self) -> list[ServerStatus]:
         return [

@@ -1,7 +1,9 @@
 """One MCP tool as a Skill: qualified ``server/tool`` id, schemas, annotations as risk hints.
 
-Tools with the same name and input schema on different servers are one tool served twice: they
-share a ``twin_key`` and are each other's alternatives when one server fails.
+Tools with the same name and input schema on servers started the same way (replicas) are one
+tool served twice: they share a ``twin_key`` and are each other's alternatives when one server
+fails. The same tool on a server started otherwise (a filesystem server on another folder, an
+API server with another account's key) answers for other data: not a twin.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from orchestrator.catalog import Skill
 from orchestrator.catalog._mcp import mcp_tool_skill
 from orchestrator.catalog._origin import Origin
 
-__all__ = ["qualified_name", "split_name", "tool_skill", "tools_hash", "twin_key"]
+__all__ = ["LAUNCH", "qualified_name", "split_name", "tool_skill", "tools_hash", "twin_key"]
+
+LAUNCH = "launch"  # the metadata key of how a tool's server was started (ServerSpec.launch_key)
 
 
 def qualified_name(server: str, tool: str) -> str:
@@ -36,24 +40,31 @@ def _wire(tool: Tool) -> dict[str, Any]:
     return dumped
 
 
-def tool_skill(server: str, tool: Tool, *, source: str) -> Skill:
+def tool_skill(server: str, tool: Tool, *, source: str, launch: str | None = None) -> Skill:
     """The Skill of ``tool`` served by ``server``: its name stays the tool's own (so routing groups
-    the same tool served twice), its id is qualified, and ``metadata`` keeps the server, the
-    annotations and the wire form the gateway returns."""
+    the same tool served twice), its id is qualified, and ``metadata`` keeps the server, how it
+    was started (``launch``: its ``ServerSpec.launch_key``), the annotations and the wire form
+    the gateway returns."""
     wire = _wire(tool)
     skill = mcp_tool_skill(wire, Origin(source)).skill
     return skill.model_copy(
         update={
             "id": qualified_name(server, tool.name),
             "source": source,
-            "metadata": {**skill.metadata, "server": server},
+            "metadata": {
+                **skill.metadata,
+                "server": server,
+                **({LAUNCH: launch} if launch is not None else {}),
+            },
         }
     )
 
 
 def twin_key(skill: Skill) -> str:
-    """Equal for the same tool on two servers: the tool's own name and its input schema."""
-    return skill.name + "\0" + json.dumps(skill.parameters, sort_keys=True, separators=(",", ":"))
+    """Equal for the same tool on two replicas: the tool's own name, its input schema and how
+    its server was started."""
+    schema = json.dumps(skill.parameters, sort_keys=True, separators=(",", ":"))
+    return "\0".join((skill.name, schema, str(skill.metadata.get(LAUNCH, ""))))
 
 
 def tools_hash(tools: Sequence[Tool]) -> str:
