@@ -448,10 +448,15 @@ def test_operations_verbs_start_new_actions_in_their_own_forms_only() -> None:
         "Open an incident",
         "page the on-call engineer",
     ]
-    # "run" is a verb; "runtime" is not.
-    assert split_subgoals("check the memory and runtime stats") == [
-        "check the memory and runtime stats"
-    ]
+    # These verbs are nouns too: one starts an action only before what it acts on.
+    for task in (
+        "check the memory and runtime stats",
+        "list open issues and pull requests for repo acme/web",
+        "show the commit history and deploy logs",
+        "count push events and restarts of pod x",
+    ):
+        assert split_subgoals(task) == [task]
+    assert split_subgoals("fix the bug and run the tests") == ["fix the bug", "run the tests"]
 
 
 def test_an_after_clause_is_done_first() -> None:

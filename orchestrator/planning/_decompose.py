@@ -30,8 +30,10 @@ _ACTION_VERBS = (
     "set|share|show|sort|start|stop|submit|subscribe|summari[sz]e|switch|tag|tell|track|"
     "transfer|translate|turn|tweet|unlock|update|upload|verify|view|withdraw|write"
 )
-# More verbs of tool catalogs (operations, DevOps, HR), matched only in their own forms
-# ("page", "pages", "paged"): "run" is not "runtime".
+# More verbs of tool catalogs (operations, DevOps, HR), many of them nouns too ("pull requests",
+# "deploy logs", "page titles"): one starts an action only as itself, before what it acts on (a
+# determiner, a pronoun, a particle, a quoted value or an id): "roll it back", "page the
+# on-call", "deploy v2.3".
 _MORE_VERBS = (
     "ack|acknowledge|accept|apply|approve|assign|attach|backfill|clone|commit|compress|connect|"
     "crop|decline|decrypt|deploy|disconnect|downgrade|drain|encrypt|escalate|execute|extract|"
@@ -40,9 +42,11 @@ _MORE_VERBS = (
     "resize|restart|restore|resume|retry|revert|revoke|roll|rollback|rotate|run|scale|silence|"
     "snooze|suspend|sync|terminate|transcribe|trigger|unblock|uninstall|upgrade"
 )
-_VERB = (
-    r"(?:please\s+)?(?:(?:" + _ACTION_VERBS + r")\w*|(?:" + _MORE_VERBS + r")(?:s|es|ed|d|ing)?)\b"
+_OBJECT = (
+    r"(?:(?:it|them|the|a|an|this|that|these|those|my|our|your|his|her|their|its|all|every|"
+    r"each|whoever|whatever|back|up|down|out|off|over|on|to|in)\b|['\"]|\S*[\d_/.]\S*)"
 )
+_VERB = rf"(?:please\s+)?(?:(?:{_ACTION_VERBS})\w*\b|(?:{_MORE_VERBS})\b(?=\s+{_OBJECT}))"
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _SEQUENCE = re.compile(
