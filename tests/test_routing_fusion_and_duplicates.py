@@ -7,7 +7,7 @@ import pytest
 
 from orchestrator import PolicyError, load_policy
 from orchestrator.routing import Candidate, RankFusionReranker, reciprocal_rank_fusion
-from orchestrator.routing._duplicates import Contract, group_duplicates, is_duplicate
+from orchestrator.routing._duplicates import Contract, contract_of, group_duplicates, is_duplicate
 from orchestrator.routing._policy import DuplicatePolicy
 
 
@@ -117,6 +117,23 @@ def test_a_read_only_skill_or_another_http_method_never_stands_in_for_a_write() 
     assert not is_duplicate(0.99, create, update, POLICY)
     other_provider = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, False, "POST")
     assert is_duplicate(0.99, create, other_provider, POLICY)
+
+
+def test_a_generic_result_is_no_shared_contract_but_records_fields_are() -> None:
+    from orchestrator.catalog import Skill
+
+    def tool(name: str, outputs: dict[str, object]) -> Skill:
+        path = {"type": "object", "properties": {"path": {"type": "string"}}}
+        return Skill(id=name, name=name, parameters=path, outputs=outputs)
+
+    text = {"type": "object", "properties": {"content": {"type": "string"}}}
+    # Every tool of an MCP filesystem server answers {content}: a listing is no file's info.
+    listing, info = contract_of(tool("list_directory", text)), contract_of(tool("get_info", text))
+    assert not is_duplicate(0.5, listing, info, POLICY)
+    hits = {"type": "array", "items": {"type": "object", "properties": {"url": {}, "title": {}}}}
+    results = {"type": "object", "properties": {"results": hits}}
+    bing, brave = contract_of(tool("bing_search", results)), contract_of(tool("brave", results))
+    assert bing.outputs == {"url", "titl"} and is_duplicate(0.5, bing, brave, POLICY)
 
 
 def test_groups_are_led_by_their_best_ranked_member() -> None:

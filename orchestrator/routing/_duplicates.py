@@ -44,11 +44,29 @@ def _property_tokens(schema: object) -> frozenset[str]:
     return frozenset(tokenize(" ".join(props))) if isinstance(props, dict) else frozenset()
 
 
+# Output names that say nothing about what a tool returns: every tool of an MCP filesystem
+# server answers ``{content: string}``, yet a directory listing is no file's metadata.
+_GENERIC_OUTPUTS = frozenset(
+    tokenize("content contents result results text output data response value message status")
+)
+
+
+def _output_tokens(schema: object) -> frozenset[str]:
+    """The names of a result's fields and of its records' fields (``results[].url``), but the
+    generic ones: what the result is made of."""
+    tokens = set(_property_tokens(schema))
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    for spec in props.values() if isinstance(props, dict) else ():
+        record = spec.get("items") if isinstance(spec, dict) else None
+        tokens |= _property_tokens(record if isinstance(record, dict) else spec)
+    return frozenset(tokens) - _GENERIC_OUTPUTS
+
+
 def contract_of(skill: Skill) -> Contract:
     return Contract(
         name=frozenset(tokenize(skill.name)),
         parameters=_property_tokens(skill.parameters),
-        outputs=_property_tokens(skill.outputs),
+        outputs=_output_tokens(skill.outputs),
         read_only=skill.read_only,
         method=_http_method(skill),
         launch=_text_or_none(skill.metadata.get("launch")),
