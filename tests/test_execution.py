@@ -292,6 +292,20 @@ async def test_a_straggler_not_safe_to_repeat_is_let_finish_when_the_goal_is_rea
     assert result.log.count("cancel") == 0
 
 
+async def test_a_straggler_that_may_have_taken_effect_after_the_goal_is_handed_back() -> None:
+    definition = yaml.safe_load((GRAPHS / "research_fanout.yaml").read_text())
+    definition["nodes"]["Exa"]["idempotent"] = False
+    g = graph_from_definition(definition)
+    calls = Calls({"Exa": [5.0]})  # times out after the goal is reached: did it search?
+    policy = fast_policy(step_timeout_s=0.3)
+    result = await Executor(g, calls.invoker(g), policy=policy).run()
+    assert result.outcome == "completed" and "Summarise" in result.outputs
+    escalate = next(d for d in result.log if d.action == "escalate")
+    assert escalate.tool == "Exa" and escalate.data["may_have_taken_effect"] is True
+    assert "Answered was reached without it" in escalate.reason
+    assert calls.count["Exa"] == 1 and not result.silent_failures()
+
+
 async def test_fan_out_branches_run_concurrently() -> None:
     g = load_graph(GRAPHS / "research_fanout.yaml")
     calls = Calls({t: [0.1] for t in ("Bing", "Brave", "Tavily", "Exa")})

@@ -563,8 +563,10 @@ class _Run:
         finished: MemoryObjectReceiveStream[_StepResult],
     ) -> RunResult:
         while True:
-            if self.uncertain:
+            if self.uncertain and self.goal not in self.done:
                 return await self._escalate_uncertain(tg, finished)
+            if self.uncertain:  # a straggler's: the goal was reached without it
+                self._hand_back_uncertain(f"; {self.goal} was reached without it")
             down = self.ex.known_down() - self.done
             self._announce_avoided(down)
             try:
@@ -722,17 +724,23 @@ class _Run:
         already have taken effect, so neither a retry nor an alternative may run it again."""
         while self.running:
             await self._settle(tg, finished)
-        self.unanswered.clear()
+        self._hand_back_uncertain()
+        return self.result("escalated")
+
+    def _hand_back_uncertain(self, note: str = "") -> None:
+        """Log each ambiguous failure of a tool not safe to repeat as an escalation: whether
+        it took effect is the caller's to find out."""
+        self.unanswered = [t for t in self.unanswered if t not in self.uncertain]
         for tool, failure in self.uncertain.items():
             self.log.record(
                 "escalate",
                 tool,
                 f"{failure.describe()}; {tool} is not marked read-only or idempotent, so the "
-                "call may already have taken effect: not retried, not rerouted",
+                f"call may already have taken effect: not retried, not rerouted{note}",
                 kind=str(failure.kind),
                 may_have_taken_effect=True,
             )
-        return self.result("escalated")
+        self.uncertain.clear()
 
     def _log_reweights(self, conditions: list[Condition]) -> None:
         """Log each new latency spike or rate-limit pressure with the factor it weighs by now."""
