@@ -225,6 +225,17 @@ def test_tracing_blocks_running_at_once_in_two_threads_keep_their_own_spans() ->
     assert [[s.name for s in e.get_finished_spans()] for e in exporters] == [["task 0"], ["task 1"]]
 
 
+def test_a_pool_thread_started_inside_a_tracing_block_is_traced_by_it() -> None:
+    def work(n: int) -> None:
+        with span(f"work {n}"):
+            pass
+
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]), futures.ThreadPoolExecutor(2) as pool:
+        list(pool.map(work, range(2)))  # a pool's threads do not inherit the block's context
+    assert sorted(s.name for s in memory.get_finished_spans()) == ["work 0", "work 1"]
+
+
 @pytest.mark.anyio
 async def test_spans_opened_inside_a_traced_run_nest_under_it() -> None:
     memory = InMemorySpanExporter()

@@ -201,7 +201,7 @@ def tracing(
     try:
         yield handle
     finally:
-        pop(token)
+        pop(providers, token)
         # Spans first, then the final metrics collection; the file is committed after both.
         tracer_provider.shutdown()
         if meter_provider is not None:

@@ -1,9 +1,10 @@
 """Whether tracing is on, and the tracer and meter to use: the cheap check every hook makes.
 
 A ``tracing()`` block sets its providers here for the code it runs (its thread or task, and
-the tasks and worker threads they start); outside one, an SDK provider installed
-globally (``opentelemetry.trace.set_tracer_provider``) is used; otherwise tracing is off and
-hooks do nothing.
+the tasks and worker threads they start; a thread started without its context, such as a
+``ThreadPoolExecutor``'s, is traced by the latest block open); outside one, an SDK provider
+installed globally (``opentelemetry.trace.set_tracer_provider``) is used; otherwise tracing is
+off and hooks do nothing.
 """
 
 from __future__ import annotations
@@ -34,23 +35,36 @@ class Providers:
 # The innermost ``tracing()`` block of the running context (thread or task): two requests
 # traced at once each keep their own spans, and a nested block restores the outer one on exit.
 _current: ContextVar[Providers | None] = ContextVar("orchestrator_tracing", default=None)
+# Every open block, latest last: code in a thread that did not inherit a context (a plain
+# ``threading.Thread``, a ``ThreadPoolExecutor``) is traced by the latest one.
+_open: list[Providers] = []
 _global_tracers: dict[int, trace.Tracer] = {}
 
 
 def push(providers: Providers) -> Token[Providers | None]:
+    _open.append(providers)
     return _current.set(providers)
 
 
-def pop(token: Token[Providers | None]) -> None:
+def pop(providers: Providers, token: Token[Providers | None]) -> None:
+    _open.remove(providers)
     try:
         _current.reset(token)
     except ValueError:  # left in another context than it was entered in
         _current.set(token.old_value if token.old_value is not Token.MISSING else None)
 
 
+def _providers() -> Providers | None:
+    """The block the running code is in, else the latest one open anywhere."""
+    current = _current.get()
+    if current is not None:
+        return current
+    return _open[-1] if _open else None
+
+
 def current_tracer() -> trace.Tracer | None:
     """The tracer to use now, or None when tracing is off (no SDK work is then done at all)."""
-    providers = _current.get()
+    providers = _providers()
     if providers is not None:
         return providers.tracer
     provider = trace.get_tracer_provider()
@@ -65,7 +79,7 @@ def current_tracer() -> trace.Tracer | None:
 
 def current_meter() -> tuple[metrics.Meter, dict[str, Any]] | None:
     """The meter of the innermost ``tracing()`` block and its instruments, or None."""
-    providers = _current.get()
+    providers = _providers()
     if providers is not None and providers.meter is not None:
         return providers.meter, providers.instruments
     return None
