@@ -306,12 +306,16 @@ async def test_unknown_name_and_exhausted_healing_are_clear_errors(
     embedder: Embedder, index_dir: Path, tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger"
-    servers = {"only": faulty_server(ledger)}
+    servers = {"only": faulty_server(ledger), "broken": broken_server()}
     async with gateway_client(servers, embedder, index_dir) as (client, _):
         unknown = await client.call_tool("call_tool", {"name": "lookup_record", "arguments": {}})
         assert unknown.is_error
         assert "unknown tool 'lookup_record'" in _text(unknown)
         assert "only/lookup_record" in _text(unknown)  # the qualified name it probably meant
+        # A tool of a server that did not start: why, not "unknown tool".
+        down = await client.call_tool("call_tool", {"name": "broken/anything", "arguments": {}})
+        assert down.is_error and "its server did not start" in _text(down)
+        assert "fatal: no API key set" in _text(down)
         # A rate-limit refusal, unlike the tool's own error, is retried: it is no answer.
         failed = await client.call_tool(
             "call_tool", {"name": "only/limited_quote", "arguments": {"symbol": "X"}}
@@ -356,6 +360,7 @@ async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: 
             "time_a": time_server(),
             "memory": {"command": npm_server("mcp-server-memory")},
             "f": faulty_server(tmp_path / "ledger"),
+            "broken": broken_server(),
         },
     )
     params = StdioServerParameters(
@@ -374,7 +379,11 @@ async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: 
         cwd=str(REPO),
     )
     mine = psutil.Process(os.getpid())
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+    errlog = (tmp_path / "gateway.err").open("w+", encoding="utf-8")
+    async with (
+        stdio_client(params, errlog=errlog) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         gateway = next(p for p in mine.children() if str(config) in " ".join(p.cmdline()))
         children = gateway.children(recursive=True)
@@ -390,6 +399,9 @@ async def test_no_child_process_outlives_the_gateway(tmp_path: Path, index_dir: 
         )
         assert not created.is_error
     _, alive = psutil.wait_procs([gateway, *children], timeout=10)
+    errlog.close()
+    said = (tmp_path / "gateway.err").read_text(encoding="utf-8")
+    assert "not serving its tools: MCP server 'broken'" in said  # not silent about it
     assert alive == []
 
 

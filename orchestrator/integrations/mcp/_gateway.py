@@ -10,6 +10,7 @@ as is, and ``plan_task`` returns the multi-step plan for a task. Every call is t
 from __future__ import annotations
 
 import json
+import sys
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -238,7 +239,10 @@ class Gateway:
         )
 
     def _unknown(self, name: str) -> str:
-        _, own = split_name(name)
+        server, own = split_name(name)
+        failed = self.servers.failures.get(server)
+        if failed is not None:
+            return f"{name}: its server did not start, so none of its tools can run ({failed})"
         near = [t for t, s in self.skills.items() if s.name in (name, own)]
         hint = f"; did you mean {', '.join(sorted(near))}?" if near else ""
         return (
@@ -348,6 +352,8 @@ async def serve(
     specs: list[ServerSpec] = load_servers_config(config)
     policy = load_policy(policy_file)
     async with McpServers(specs, policy=policy.mcp) as servers:
+        for failure in servers.failures.values():  # stdout is the protocol's: said on stderr
+            sys.stderr.write(f"orchestrator mcp serve: not serving its tools: {failure}\n")
         gateway = await anyio.to_thread.run_sync(
             lambda: Gateway.open(
                 servers, policy=policy, embedder=embedder, index_dir=index_dir, listeners=listeners
