@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, redirect_stdout
@@ -71,7 +72,9 @@ UsageOption = Annotated[
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM (what ``timeout``, systemd and ``docker stop`` send)
+    stops a command as Ctrl-C does, so the MCP servers it started are stopped with it."""
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     app()
 
 

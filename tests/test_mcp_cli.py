@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
-from mcp_servers import broken_server, time_server, write_config
+from mcp_servers import broken_server, faulty_server, ledger_lines, time_server, write_config
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -55,3 +59,22 @@ def test_run_over_an_mcp_servers_config_calls_its_live_servers(tmp_path: Path) -
     # The server's answer, not a simulation of its output schema.
     answer = report["outputs"]["time_a/get_current_time"]
     assert answer["timezone"] == "Asia/Tokyo" and answer["datetime"][:2] == "20"
+
+
+def test_sigterm_stops_a_run_and_the_mcp_servers_it_started(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    config = write_config(tmp_path / "servers.json", {"f": faulty_server(ledger)})
+    inputs = json.dumps({"text": "hi", "seconds": 60})
+    command = [sys.executable, "-c", "from orchestrator.cli import main; main()", "run",
+               "wait some seconds then echo the text", "--catalog", str(config),
+               "--index", str(tmp_path / "index"), "--inputs", inputs]  # fmt: skip
+    run = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ledger_lines(ledger, "slow_echo") and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the server is in its call
+    assert ledger_lines(ledger, "slow_echo"), "the slow call never started"
+    children = run.children(recursive=True)
+    server = next(p for p in children if "faulty_server" in " ".join(p.cmdline()))
+    run.terminate()
+    assert run.wait(timeout=20) != 0
+    server.wait(timeout=10)  # stopped with the run, not left to finish its call
