@@ -204,6 +204,32 @@ def test_a_producer_of_the_inputs_very_name_comes_before_one_alike_without_gener
     assert plan.step("post_status_update").needs == ("create_status_page_incident",)
 
 
+def test_a_list_of_texts_does_not_feed_a_list_of_records() -> None:
+    texts = {"type": "array", "items": {"type": "string"}}
+    records = {"type": "array", "items": {"type": "object", "properties": {"text": {}}}}
+    search = Skill(
+        id="search_nodes",
+        name="search_nodes",
+        outputs={"type": "object", "properties": {"observations": texts}},
+    )
+    add = Skill(
+        id="add_observations",
+        name="add_observations",
+        parameters={
+            "type": "object",
+            "properties": {"observations": records},
+            "required": ["observations"],
+        },
+    )
+    assert (
+        derive_dependencies([search, add], None).producers("add_observations", "observations") == []
+    )
+    more = Skill(
+        id="more", name="more", outputs={"type": "object", "properties": {"observations": records}}
+    )
+    assert derive_dependencies([more, add], None).producers("add_observations", "observations")
+
+
 def test_text_the_caller_writes_is_fed_by_no_producer() -> None:
     incident = skill(
         "get_incident",

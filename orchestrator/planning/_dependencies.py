@@ -47,8 +47,9 @@ DEPENDENCY_FORMAT = 1
 # by nothing. 6: a field listed in prose feeds only an input naming the same kind of record id.
 # 7: fields are read through allOf, and an optional field's anyOf gives its type. 8: a person
 # noun in a field name is not its verb ("interviewer_id" is no "interview_id"). 9: text the
-# caller writes (a title, a note) is fed by nothing.
-DERIVATION_RULES = 9
+# caller writes (a title, a note) is fed by nothing. 10: a list of records does not feed a list
+# of scalars, nor the other way round.
+DERIVATION_RULES = 10
 _FILE = "dependencies.json"
 
 
@@ -143,7 +144,10 @@ def dependency_key(skills: Iterable[Skill], model_name: str, policy: DependencyP
 
 def _compatible(output: FieldRef, needed: FieldRef) -> bool:
     # Only a flag cannot stand in for a value of another kind; ids are strings or integers
-    # depending on the API, and lists feed scalars through an item (the agent picks one).
+    # depending on the API, and lists feed scalars through an item (the agent picks one). A
+    # list of records is no list of strings ("observations": texts, or observation objects).
+    if output.type == needed.type == "array" and None not in (output.items, needed.items):
+        return (output.items == "object") == (needed.items == "object")
     if output.type == needed.type or output.type is None or needed.type is None:
         return True
     return "boolean" not in (output.type, needed.type)

@@ -60,6 +60,8 @@ class FieldRef:
     # An output field known only from its record's description ("Offers: hotel_offer_id, ..."):
     # no type, no description of its own.
     listed: bool = False
+    # The JSON type of an array's items, when the schema says.
+    items: str | None = None
 
     @property
     def leaf(self) -> str:
@@ -146,9 +148,18 @@ def input_fields(skill: Skill) -> list[FieldRef]:
             _type_of(spec),
             req,
             _choices(spec),
+            items=_items_type(spec, skill.parameters),
         )
         for name, spec, req in _properties(skill.parameters)
     ]
+
+
+def _items_type(spec: Mapping[str, Any], root: Mapping[str, Any]) -> str | None:
+    """The type of an array's items (``observations: [string]``), if the schema says."""
+    items = spec.get("items") if _type_of(spec) == "array" else None
+    if not isinstance(items, Mapping):
+        return None
+    return _type_of(merge_all_of(resolve_ref(items, root), root))
 
 
 def _choices(spec: Mapping[str, Any]) -> tuple[str, ...]:
@@ -164,7 +175,17 @@ def output_fields(skill: Skill) -> list[FieldRef]:
     root = skill.outputs or {}
     for name, spec, _ in _properties(skill.outputs):
         description = str(spec.get("description", ""))
-        fields.append(FieldRef(skill.id, "output", name, description, _type_of(spec), True))
+        fields.append(
+            FieldRef(
+                skill.id,
+                "output",
+                name,
+                description,
+                _type_of(spec),
+                True,
+                items=_items_type(spec, root),
+            )
+        )
         inner = spec.get("items") if _type_of(spec) == "array" else spec
         nested = list(_properties(inner, root))
         for sub, sub_spec, _ in nested:
@@ -176,6 +197,7 @@ def output_fields(skill: Skill) -> list[FieldRef]:
                     str(sub_spec.get("description", "")) or description,
                     _type_of(sub_spec),
                     True,
+                    items=_items_type(sub_spec, root),
                 )
             )
         if not nested and _type_of(spec) in ("array", "object"):
