@@ -4,8 +4,10 @@
 The planner asks two things of it: whether the task gives an input (then no producer is planned
 for it) and what the value is (a run passes it). A value counts only where reading it is safe:
 right after the input is named, in the same clause, of the input's type and among its allowed
-values; an allowed value the task uses; the one e-mail address (URL, date, place after "in") it
-writes, for an input named like one; or the word after "named" for a name.
+values; an allowed value the task uses; the one e-mail address (URL, date, place after "in",
+currency, file, amount of money) it writes, for an input named like one, and each side of a pair
+it writes (a conversion's currencies, a span's dates) for the inputs of those sides; or the word
+after "named" for a name.
 """
 
 from __future__ import annotations
@@ -425,8 +427,10 @@ class TaskText:
         return pair[role]
 
     def _shaped(self, field_ref: FieldRef) -> str | None:
-        """The one e-mail address (URL, date, place, file) the task writes, for an input named
-        like one: "refund jane@example.com's last order" gives ``customer_email``."""
+        """The one e-mail address (URL, date, place, file, ...) the task writes, for an input
+        named like one: "refund jane@example.com's last order" gives ``customer_email``. Of a
+        pair ("USD to EUR", "from ... to ..."), the value of the input's side; a writing
+        skill's file is the one the task writes to."""
         described: frozenset[str] | None = None  # its name's and description's words
         for kind, shape in _SHAPES.items():
             found = self.shaped[kind]
