@@ -618,6 +618,8 @@ async def test_latency_spike_is_logged_and_reweights_the_next_route() -> None:
     assert first.path == ["A"]
     spike = [d for d in first.log if d.action == "monitor"]
     assert [(d.tool, d.reason.split(":")[0]) for d in spike] == [("A", "latency_spike")]
+    # Its one call is held against what it declared, not an "average" made of that and itself.
+    assert "vs 1.0 ms declared" in spike[0].reason
     assert executor.weights().breakdown("Start", "A").latency_factor > 2.5
     second = await executor.run()
     assert second.path == ["B"]

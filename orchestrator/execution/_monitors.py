@@ -88,7 +88,10 @@ class LatencySpikeMonitor:
         if ratio < policy.latency_spike_factor:
             return None
         score = min(1.0, ratio / (2 * policy.latency_spike_factor))
-        detail = f"last call {last:.1f} ms vs average {stats.latency_ms:.1f} ms"
+        if stats.calls <= 1:  # the average is still mostly the declared latency: say that
+            detail = f"last call {last:.1f} ms vs {node.latency_ms:.1f} ms declared"
+        else:
+            detail = f"last call {last:.1f} ms vs average {stats.latency_ms:.1f} ms"
         return Condition("latency_spike", node.name, score, 2, detail)
 
 
