@@ -340,6 +340,17 @@ def test_a_nullable_reference_accepts_null_and_a_self_composed_schema_ends() -> 
     assert merge_all_of({"$ref": "#/$defs/Node"} | node["$defs"]["Node"], node) is not None
 
 
+def test_an_openapi_operation_marked_deprecated_is_a_deprecated_skill() -> None:
+    doc = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/a": {"get": {"operationId": "old", "deprecated": True}},
+            "/b": {"get": {"operationId": "new"}},
+        },
+    }
+    assert {s.id: s.deprecated for s in skills_from_openapi(doc)} == {"old": True, "new": False}
+
+
 def test_openapi_risk_hints_come_from_the_http_method(petstore: dict[str, Skill]) -> None:
     hints = {
         op: (s.read_only, s.destructive, s.idempotent, s.repeatable) for op, s in petstore.items()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from orchestrator import Skill
 from orchestrator.routing import RouteResult, SkillRouter
 from tests.conftest import REPO
 
@@ -100,6 +102,31 @@ def test_k_below_one_is_an_error_not_an_answer(sample_router: SkillRouter, k: in
     ):
         with pytest.raises(ValueError, match=f"k must be at least 1, got {k}"):
             route()
+
+
+def test_a_deprecated_tool_comes_after_its_replacement(tmp_path: Path) -> None:
+    path = {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+
+    def tool(name: str, description: str, **metadata: object) -> Skill:
+        return Skill(
+            id=name, name=name, description=description, parameters=path, metadata=metadata
+        )
+
+    old = tool("read_file", "DEPRECATED: use read_text_file instead. Read the contents of a file.")
+    new = tool("read_text_file", "Read the complete contents of a file as text.")
+    weather = Skill(id="get_weather", name="get_weather", description="Current weather.")
+    router = SkillRouter.from_catalog([old, new, weather], index_dir=tmp_path / "i")
+    assert [m.id for m in router.route("read file contents", k=3).matches] == [
+        "read_text_file",
+        "read_file",
+        "get_weather",  # what does not fit at all stays last
+    ]
+    # Near-duplicates: the one not deprecated (OpenAPI's deprecated: true) leads the group.
+    v1 = tool("get_pet_v1", "Get a pet by its id.", deprecated=True)
+    v2 = tool("get_pet_v2", "Get a pet by its id.")
+    grouped = SkillRouter.from_catalog([v1, v2], index_dir=tmp_path / "g")
+    [lead] = grouped.route("get the pet", k=1).matches
+    assert lead.id == "get_pet_v2" and [d.id for d in lead.duplicates] == ["get_pet_v1"]
 
 
 def test_empty_query_still_answers_with_k_matches(sample_router: SkillRouter) -> None:

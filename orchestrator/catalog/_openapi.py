@@ -173,6 +173,7 @@ class _OperationReader:
             body=body,
             responses=self.responses(op, origin),
             tags=tuple(tags),
+            deprecated=op.get("deprecated") is True,
         )
 
 
@@ -226,7 +227,7 @@ def _operation_skill(op: Operation, origin: Origin) -> Loaded:
         "body": render_operation(op),
         "tags": op.tags,
         "source": origin.location,
-        "metadata": {"openapi": http},
+        "metadata": {"openapi": http, **({"deprecated": True} if op.deprecated else {})},
         **_METHOD_HINTS.get(op.method, {}),
     }
     return Loaded(origin.skill(fields), origin)

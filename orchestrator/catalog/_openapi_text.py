@@ -49,6 +49,7 @@ class Operation:
     body: Payload | None = None
     responses: list[Payload] = field(default_factory=list)
     tags: tuple[str, ...] = ()
+    deprecated: bool = False
 
 
 def type_label(schema: Mapping[str, Any] | None) -> str:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["Skill"]
+
+
+# A description that opens by saying the tool is deprecated: "DEPRECATED: ...", "[Deprecated]".
+_DEPRECATED = re.compile(r"\s*\[?deprecated\b", re.IGNORECASE)
 
 
 class Skill(BaseModel):
@@ -54,6 +59,12 @@ class Skill(BaseModel):
         if isinstance(data, dict) and not data.get("id") and data.get("name"):
             data = {**data, "id": data["name"]}
         return data
+
+    @property
+    def deprecated(self) -> bool:
+        """Marked as deprecated: by its source (OpenAPI's ``deprecated: true``) or its
+        description ("DEPRECATED: use read_text_file instead")."""
+        return self.metadata.get("deprecated") is True or bool(_DEPRECATED.match(self.description))
 
     @property
     def repeatable(self) -> bool:

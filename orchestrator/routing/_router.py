@@ -385,6 +385,7 @@ class SkillRouter:
                     )
                 )
         threshold = self.policy.no_fit.threshold
+        matches = _deprecated_last(matches, threshold)
         fits = bool(matches) and matches[0].scores["fit"] >= threshold
         return RouteResult(query=query, matches=tuple(matches), fits=fits, threshold=threshold)
 
@@ -417,6 +418,11 @@ class SkillRouter:
         groups = group_duplicates(
             heads, [self._contract(c.row) for c in ranked], self.policy.duplicates
         )
+        # A deprecated tool never leads a group that holds its replacement.
+        groups = [
+            sorted(group, key=lambda i: self.index.skills[ranked[i].row].deprecated)
+            for group in groups
+        ]
         return _Ranking(
             stage=stage,
             depth=depth,
@@ -519,6 +525,18 @@ def _default_reranker(policy: RoutingPolicy) -> Reranker:
             )
         return CrossEncoderReranker(policy.rerank.cross_encoder)
     return RankFusionReranker(policy.rerank.weights, policy.rerank.k)
+
+
+def _deprecated_last(matches: list[Match], threshold: float) -> list[Match]:
+    """``matches`` with the deprecated tools after the last fitting one that is not: its
+    replacement is offered first ("DEPRECATED: use read_text_file instead"), and a deprecated
+    tool still comes before what does not fit at all."""
+    kept = [m for m in matches if not m.skill.deprecated]
+    fitting = [n for n, m in enumerate(kept) if m.scores.get("fit", 0.0) >= threshold]
+    if len(kept) == len(matches) or not fitting:
+        return matches
+    deprecated = [m for m in matches if m.skill.deprecated]
+    return kept[: fitting[-1] + 1] + deprecated + kept[fitting[-1] + 1 :]
 
 
 def _check_k(k: int) -> None:
