@@ -316,6 +316,10 @@ async def test_unknown_name_and_exhausted_healing_are_clear_errors(
         down = await client.call_tool("call_tool", {"name": "broken/anything", "arguments": {}})
         assert down.is_error and "its server did not start" in _text(down)
         assert "fatal: no API key set" in _text(down)
+        # Arguments that do not fit: said first, not as "healing exhausted".
+        unfit = await client.call_tool("call_tool", {"name": "only/lookup_record", "arguments": {}})
+        assert _text(unfit).startswith("call_tool only/lookup_record: the arguments do not fit")
+        assert "'key'" in _text(unfit)
         # A rate-limit refusal, unlike the tool's own error, is retried: it is no answer.
         failed = await client.call_tool(
             "call_tool", {"name": "only/limited_quote", "arguments": {"symbol": "X"}}

@@ -318,8 +318,13 @@ def _hand_back(run: RunResult, tool: str) -> RunResult:
 
 
 def _exhausted(name: str, run: RunResult) -> str:
-    """What was tried and why each attempt failed, from the run's decision log."""
-    attempts = [f"{d.tool} ({d.reason})" for d in run.log if d.action == "fail"]
+    """What was tried and why each attempt failed, from the run's decision log; only what is
+    wrong with the arguments when that is all that failed (nothing is down: the caller can
+    mend the call)."""
+    fails = [d for d in run.log if d.action == "fail"]
+    if fails and all(d.data.get("kind") == "bad_arguments" for d in fails):
+        return f"call_tool {name}: the arguments do not fit the tool: {fails[0].reason}"
+    attempts = [f"{d.tool} ({d.reason})" for d in fails]
     avoided = [
         f"{d.tool} ({d.reason})" for d in run.log if d.action == "reroute" and "avoided" in d.reason
     ]
