@@ -783,6 +783,16 @@ def test_a_span_gives_its_start_and_end_and_a_time_of_day_goes_to_a_time_input()
     assert meeting.value(zone) is None  # named "time", but a zone
 
 
+def test_a_time_zone_the_task_names_goes_to_a_time_zone_input_and_a_pair_to_its_sides() -> None:
+    zone = FieldRef("time", "input", "timezone", "", "string", True)
+    source = FieldRef("convert", "input", "source_timezone", "", "string", True)
+    target = FieldRef("convert", "input", "target_timezone", "", "string", True)
+    assert TaskText.read("get the current time in Europe/Lisbon").value(zone) == "Europe/Lisbon"
+    both = TaskText.read("convert 14:00 from America/New_York to Asia/Tokyo")
+    assert (both.value(source), both.value(target)) == ("America/New_York", "Asia/Tokyo")
+    assert TaskText.read("the time in Tokyo").value(zone) is None  # a city, not a zone name
+
+
 def test_an_allowed_code_of_letters_and_digits_is_read_without_the_inputs_name() -> None:
     severity = FieldRef("incident", "input", "severity", "", "string", True, ("SEV1", "SEV2"))
     size = FieldRef("order", "input", "size", "", "string", True, ("S", "M", "L"))

@@ -105,6 +105,11 @@ class _Shape(NamedTuple):
 # An ISO 8601 date, and a date with a time of day (seconds, fraction and zone optional).
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _DATETIME = rf"{_DATE}[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?(?:Z|[+-]\d{{2}}:?\d{{2}})?"
+# A time zone as the IANA database names it ("Europe/Lisbon", "America/New_York"), or UTC.
+_TIMEZONE = (
+    r"(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/"
+    r"[A-Za-z_]+(?:/[A-Za-z_]+)?|UTC|GMT"
+)
 # The ISO 4217 codes of the most traded currencies.
 _CURRENCIES = (
     "USD|EUR|JPY|GBP|CNY|AUD|CAD|CHF|HKD|SGD|SEK|NOK|DKK|NZD|KRW|INR|BRL|MXN|ZAR|TRY|PLN|CZK|"
@@ -158,6 +163,12 @@ _SHAPES = {
             r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
         ),
     ),
+    # A time zone ("Europe/Lisbon", "UTC").
+    "timezone": _Shape(
+        frozenset(field_tokens("timezone tz zone")),
+        frozenset(),
+        re.compile(rf"(?<![\w/])(?P<value>{_TIMEZONE})(?![\w/])"),
+    ),
     # A currency code ("40 EUR"), among the common ones: "LAX" or "API" is not a currency.
     "currency": _Shape(
         frozenset(field_tokens("currency")),
@@ -196,6 +207,9 @@ _PAIRS_WRITTEN = {
     "datetime": re.compile(
         rf"\b(?P<first>{_DATETIME})\s+(?:to|and|until|till|through|-|–)\s+"
         rf"(?P<second>{_DATETIME})(?![\w:])"
+    ),
+    "timezone": re.compile(
+        rf"(?<![\w/])(?P<first>{_TIMEZONE})\s+(?:to|into|in)\s+(?P<second>{_TIMEZONE})(?![\w/])"
     ),
 }
 # A date or time that ends a span: "until 2025-02-01", "by 2025-02-01 17:00".
