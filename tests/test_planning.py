@@ -853,6 +853,27 @@ def test_a_conversion_gives_its_currencies_in_order_and_its_amount() -> None:
     assert read("book 2 rooms for 300 EUR").value(count) is None  # not an amount input
 
 
+def test_each_step_reads_its_own_sub_goal_where_the_task_writes_several_values(
+    tmp_path: Path,
+) -> None:
+    write = skill(
+        "write_file",
+        "Write text content into a file.",
+        {"path": "File path.", "content": "Text to write."},
+    )
+    listing = skill("list_directory", "List the entries of a directory.", {"path": "Folder."})
+    router = SkillRouter.from_catalog([write, listing], index_dir=tmp_path / "i")
+    task = "write a file /srv/a/today.md with content 'hello', then list the directory /srv/a"
+    plan = Planner.from_router(router).plan(task)
+    assert plan.ids == ["write_file", "list_directory"]
+    # Two paths in the task: each step's is the one its own sub-goal writes.
+    assert plan.stated_inputs == {
+        "write_file.path": "/srv/a/today.md",
+        "write_file.content": "hello",
+        "list_directory.path": "/srv/a",
+    }
+
+
 def test_the_one_date_a_task_writes_goes_to_one_input_of_a_skill(tmp_path: Path) -> None:
     flights = skill(
         "search_flights",

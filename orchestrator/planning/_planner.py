@@ -82,6 +82,21 @@ class _Draft:
     fit: float | None = None  # the fit model's probability, for a step routed to
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What a task writes for an input: read from the whole task, else, where the task writes
+    several values of the input's kind, from the step's own sub-goal ("write a file A with
+    ..., then list the directory B": A is the write's path, B the listing's)."""
+
+    task: TaskText
+    goals: Mapping[str, TaskText]
+
+    def value(self, subgoal: str, field_ref: FieldRef, named: frozenset[str]) -> Any:
+        value = self.task.value(field_ref, named)
+        goal = self.goals.get(subgoal)
+        return value if value is not None or goal is None else goal.value(field_ref, named)
+
+
 class Planner:
     """Builds ``TaskPlan``s over one routed catalog.
 
@@ -303,7 +318,7 @@ class Planner:
             ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
             self._add_recalled(drafts, recalled, ranked, len(goals), task)
         self._add_precedents(drafts)
-        text = TaskText.read(task)
+        text = _Reading(TaskText.read(task), {g: TaskText.read(g) for g in goals if len(goals) > 1})
         stated: dict[str, Any] = {}  # what the task writes, by "skill_id.input"
         self._close(drafts, window, dict(inputs or {}), text, stated)
         self._order_as_learned(drafts)
@@ -472,7 +487,7 @@ class Planner:
         drafts: dict[str, _Draft],
         window: Mapping[str, int],
         inputs: Mapping[str, Any],
-        text: TaskText,
+        text: _Reading,
         stated: dict[str, Any],
     ) -> None:
         """Add producers for the required inputs the plan cannot otherwise fill; those the task
@@ -492,7 +507,7 @@ class Planner:
                 if not field_ref.required or given_input(inputs, consumer_id, field_ref.name):
                     continue
                 if self.policy.mentioned_inputs_are_given:
-                    value = text.value(field_ref, named)
+                    value = text.value(consumer.subgoal, field_ref, named)
                     if value is not None:  # the task writes it: a run passes it
                         stated[f"{consumer_id}.{field_ref.name}"] = value
                         continue
@@ -545,7 +560,7 @@ class Planner:
         self,
         drafts: Mapping[str, _Draft],
         inputs: Mapping[str, Any],
-        text: TaskText,
+        text: _Reading,
         stated: dict[str, Any],
     ) -> None:
         """Add to ``stated`` what the task writes for the other inputs of the planned skills
@@ -568,9 +583,9 @@ class Planner:
                         )
                     ):
                         continue
-                    value = text.value(field_ref, named)
+                    value = text.value(draft.subgoal, field_ref, named)
                     if value is not None and (
-                        field_ref.required or _first_use(text, stated, option, value)
+                        field_ref.required or _first_use(text.task, stated, option, value)
                     ):
                         stated[f"{option}.{name}"] = value
 
