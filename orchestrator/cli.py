@@ -264,6 +264,13 @@ def route(
         _print_route(result, query_id)
         if plans is not None:
             _print_plan(plans[n])
+            if not result.fits and plans[n].steps:
+                # The verdict reads the first match; the planner weighs the top few on their own.
+                console.print(
+                    "note: the first match does not fit, but the plan's steps do on their own "
+                    "fit (see why); a run would call them",
+                    highlight=False,
+                )
 
 
 def _load_usage(path: Path | None) -> Any:

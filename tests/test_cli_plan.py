@@ -67,6 +67,30 @@ def test_route_plan_adds_the_plan_to_each_json_line(index_dir: Path, tmp_path: P
     assert line["open_inputs"][refund]  # "the customer's last card payment": which one?
 
 
+def test_route_plan_says_when_it_plans_a_step_though_the_first_match_does_not_fit(
+    tmp_path: Path,
+) -> None:
+    string = {"type": "string"}
+    convert = {"source_timezone": string, "time": string, "target_timezone": string}
+    tools = [
+        {"name": "convert_time", "description": "Convert a time between timezones.",
+         "parameters": {"type": "object", "properties": convert, "required": list(convert)}},
+        {"name": "get_current_time", "description": "Get the current time in a timezone.",
+         "parameters": {"type": "object", "properties": {"timezone": string},
+                        "required": ["timezone"]}},
+    ]  # fmt: skip
+    catalog = tmp_path / "time.jsonl"
+    catalog.write_text("".join(json.dumps(t) + "\n" for t in tools))
+    args = ["route", "--catalog", str(catalog), "--index", str(tmp_path / "i"), "--plan"]
+    shown = _invoke(*args, "what time is it right now?")
+    assert shown.exit_code == 0, shown.output
+    # The first match (convert_time) does not fit; get_current_time, second, does on its own.
+    assert "no skill fits" in shown.stdout and "get_current_time" in shown.stdout.split("plan:")[1]
+    assert "note: the first match does not fit, but the plan's steps do" in shown.stdout
+    agreed = _invoke(*args, "get the current time in a timezone")
+    assert "note: the first match" not in agreed.stdout
+
+
 def test_run_heals_an_injected_fault_and_reports_json(index_dir: Path) -> None:
     planned = _invoke("route", "--catalog", str(SAMPLE_CATALOG), "--index", str(index_dir),
                       "--plan", "--json", REFUND)  # fmt: skip
