@@ -793,6 +793,39 @@ def test_a_time_zone_the_task_names_goes_to_a_time_zone_input_and_a_pair_to_its_
     assert TaskText.read("the time in Tokyo").value(zone) is None  # a city, not a zone name
 
 
+def test_value_shapes_keep_to_the_inputs_they_are_for() -> None:
+    read = TaskText.read
+
+    def field(skill: str, name: str) -> FieldRef:
+        return FieldRef(skill, "input", name, "", "string", True)
+
+    # A date and time for a time input however it is named, not for a time zone or format.
+    events = read("list events on my calendar from 2025-03-01T09:00:00Z")
+    assert events.value(field("calendar", "timeMin")) == "2025-03-01T09:00:00Z"
+    assert events.value(field("calendar", "time_zone")) is None
+    # A time zone for a time-zone input, not a DNS zone; not one with an offset cut off.
+    assert (
+        read("purge the cache of zone example.com; log in UTC").value(field("dns", "zone_id"))
+        is None
+    )
+    assert read("what time is it in UTC+5:30?").value(field("time", "timezone")) is None
+    # One zone converted to is the target's, not the source's.
+    into = read("convert 10:00 from GMT+1 to Europe/Lisbon")
+    source, target = field("t", "source_timezone"), field("t", "target_timezone")
+    assert (into.value(source), into.value(target)) == (None, "Europe/Lisbon")
+    assert read("the weather in Europe/Lisbon").value(field("w", "location")) is None
+    # An export or a copy names its source apart: its source is the file read.
+    export = read("export notes.md to notes.pdf")
+    pdf, out = field("docs/export_pdf", "path"), field("docs/export_pdf", "output_path")
+    assert (export.value(pdf), export.value(out)) == ("notes.md", "notes.pdf")
+    copy = read("save a copy of /data/in.csv as /backup/in.csv")
+    assert copy.value(field("fs/save_copy", "source_path")) == "/data/in.csv"
+    # Amounts: one not read ("2,5 USD") makes the other ambiguous; a thousands dot is not read.
+    amount = FieldRef("pay", "input", "amount", "", "number", True)
+    assert read("pay 2,5 USD and 100 USD").value(amount) is None
+    assert read("send €1.000 to Bob").value(amount) is None
+
+
 def test_an_allowed_code_of_letters_and_digits_is_read_without_the_inputs_name() -> None:
     severity = FieldRef("incident", "input", "severity", "", "string", True, ("SEV1", "SEV2"))
     size = FieldRef("order", "input", "size", "", "string", True, ("S", "M", "L"))

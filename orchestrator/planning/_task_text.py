@@ -92,14 +92,14 @@ class _Shape(NamedTuple):
     """A kind of value whose shape says which input it is for, when the task writes only one
     of that kind: the words naming such inputs, the words of inputs it is not for (in their
     names or descriptions), the shape (its ``value`` group is the value), words such an input
-    must also hold (in its name or description), if any, and whether its name must end in one
-    of its words."""
+    must also hold (in its name or description), if any, and words its name must not hold."""
 
     words: frozenset[str]
     unless: frozenset[str]
     pattern: re.Pattern[str]
     need: frozenset[str] = frozenset()
-    last: bool = False  # the words must be the last of the input's name (not ``time_zone``)
+    # Words of the input's name that say it is not for such a value (``time_zone``).
+    not_named: frozenset[str] = frozenset()
 
 
 # An ISO 8601 date, and a date with a time of day (seconds, fraction and zone optional).
@@ -148,7 +148,7 @@ _SHAPES = {
         frozenset(field_tokens("time datetime timestamp")),
         frozenset(),
         re.compile(rf"\b(?P<value>{_DATETIME})(?![\w:])"),
-        last=True,
+        not_named=frozenset(field_tokens("zone format unit tz")),
     ),
     # A place: up to three capitalised words after "in", "at" or "near" ("in Lisbon", "near
     # Los Gatos, CA"), not a month, a day or a unit ("in January", "in Fahrenheit"); not for
@@ -160,14 +160,15 @@ _SHAPES = {
             r"\b(?:in|at|near)\s+(?P<value>(?!(?:January|February|March|April|May|June|July|"
             r"August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|"
             r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)"
-            r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)"
+            r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)(?![\w/])"
         ),
     ),
     # A time zone ("Europe/Lisbon", "UTC").
     "timezone": _Shape(
         frozenset(field_tokens("timezone tz zone")),
         frozenset(),
-        re.compile(rf"(?<![\w/])(?P<value>{_TIMEZONE})(?![\w/])"),
+        re.compile(rf"(?<![\w/])(?P<value>{_TIMEZONE})(?![\w/]|[+\-−]\d)"),
+        need=frozenset(field_tokens("time timezone tz")),  # not a DNS or availability zone
     ),
     # A currency code ("40 EUR"), among the common ones: "LAX" or "API" is not a currency.
     "currency": _Shape(
@@ -215,7 +216,8 @@ _PAIRS_WRITTEN = {
 # A date or time that ends a span: "until 2025-02-01", "by 2025-02-01 17:00".
 _SPAN_END = re.compile(
     rf"\b(?:until|till|before|by|through|ending)\s+(?:on\s+)?"
-    rf"(?P<value>{_DATETIME}|{_DATE})(?![\w:])",
+    rf"(?P<value>{_DATETIME}|{_DATE})(?![\w:])"
+    rf"|\b(?:to|into)\s+(?P<zone>{_TIMEZONE})(?![\w/])",  # converted to: the pair's second
     re.IGNORECASE,
 )
 # The words of an input for a pair's first value (converted from, a span's start) and second.
@@ -224,12 +226,15 @@ _FROM_WORDS |= {"since", "earliest"}
 _TO_WORDS = frozenset({"to", "target", "dest", "destination", "quote", "buy", "into", "end"})
 _TO_WORDS |= {"until", "till", "latest"}
 # An amount of money: "100 USD", "40.50 EUR", "$25", "€1,200".
-# The number is whole: commas only between groups of three digits ("1,200.50"), and nothing
-# number-like around it, so "19,99 EUR" and "1.000,50 EUR" (decimal commas) are not misread.
-_NUMBER = r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![.,]?\d)"
+# The number is whole: commas only between groups of three digits ("1,200.50"), cents at most,
+# and nothing number-like around it, so "19,99 EUR", "1.000,50 EUR" and "€1.000" (decimal
+# commas, thousands dots) are not misread.
+_NUMBER = r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?(?![.,]?\d)"
 _MONEY = re.compile(
     rf"(?:[$€£¥]\s?(?P<after>{_NUMBER})|(?P<before>{_NUMBER})\s?(?:{_CURRENCIES})\b)"
 )
+# Anything written as an amount of money, read or not: "2,5 USD" is one.
+_MONEY_MENTION = re.compile(rf"[$€£¥]\s?\d|\d\s?(?:{_CURRENCIES})\b")
 _AMOUNT_WORDS = frozenset(field_tokens("amount"))
 # An allowed value this long is the input's even where the task does not name the input
 # ("in fahrenheit" for a unit); a shorter one ("high", "asc") only where it does, unless it is a
@@ -312,7 +317,9 @@ class TaskText:
             kind: {(m["first"], m["second"]) for m in pattern.finditer(task)}
             for kind, pattern in _PAIRS_WRITTEN.items()
         }
-        money = (m["after"] or m["before"] for m in _MONEY.finditer(task))
+        money = [m["after"] or m["before"] for m in _MONEY.finditer(task)]
+        if len(_MONEY_MENTION.findall(task)) != len(money):
+            money = []  # an amount not read ("2,5 USD"): which one is meant is not known
         return cls(
             pieces,
             values,
@@ -323,7 +330,7 @@ class TaskText:
             shaped,
             pairs={kind: found.pop() for kind, found in pairs.items() if len(found) == 1},
             money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
-            span_ends=frozenset(m["value"] for m in _SPAN_END.finditer(task)),
+            span_ends=frozenset(m["value"] or m["zone"] for m in _SPAN_END.finditer(task)),
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -450,7 +457,7 @@ class TaskText:
             found = self.shaped[kind]
             if not field_ref.words & shape.words:
                 continue
-            if shape.last and not _last_word(field_ref) & shape.words:
+            if field_ref.words & shape.not_named:
                 continue
             if kind == "currency" and _pair_role(field_ref) is not None:
                 # Not the one currency a task writes ("40 EUR" to convert, or to convert to?).
@@ -519,12 +526,16 @@ _STRICT_SHAPES = ("email", "url")
 
 
 # Words of a skill that writes a file ("write_file", "save_report"): its file input is where
-# the result goes.
-_WRITING = frozenset(field_tokens("write save export store dump"))
+# the result goes (an export or a copy names its source and its destination apart).
+_WRITING = frozenset(field_tokens("write save"))
+_READ_FROM = frozenset(field_tokens("source src input from original"))
 
 
 def _writes(field_ref: FieldRef) -> bool:
-    """Whether the input's skill is named as one that writes (``fs/write_file``)."""
+    """Whether the input is where its skill writes: a skill named as one that writes
+    (``fs/write_file``), for an input not named as what it reads (``source_path``)."""
+    if field_ref.words & _READ_FROM:
+        return False
     return bool(frozenset(field_tokens(identifier_words(field_ref.skill))) & _WRITING)
 
 
