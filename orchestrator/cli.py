@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
@@ -73,9 +74,17 @@ UsageOption = Annotated[
 
 def main() -> None:
     """Console-script entry point. SIGTERM (what ``timeout``, systemd and ``docker stop`` send)
-    stops a command as Ctrl-C does, so the MCP servers it started are stopped with it."""
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
-    app()
+    stops a command as Ctrl-C does, so the MCP servers it started are stopped with it (also
+    where Ctrl-C is ignored, as in a background job of a script). Only from the main thread,
+    where Python handles signals; the handler before is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        app()
+        return
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        app()
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @contextmanager

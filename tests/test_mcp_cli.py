@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -68,7 +69,13 @@ def test_sigterm_stops_a_run_and_the_mcp_servers_it_started(tmp_path: Path) -> N
     command = [sys.executable, "-c", "from orchestrator.cli import main; main()", "run",
                "wait some seconds then echo the text", "--catalog", str(config),
                "--index", str(tmp_path / "index"), "--inputs", inputs]  # fmt: skip
-    run = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Started with Ctrl-C ignored, as a background job of a script is: SIGTERM still stops it.
+    run = psutil.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     deadline = time.monotonic() + 60
     while not ledger_lines(ledger, "slow_echo") and time.monotonic() < deadline:
         time.sleep(0.2)  # until the server is in its call
