@@ -124,13 +124,17 @@ def _wrong_value(values: ValueCheckers, arguments: Mapping[str, Any]) -> str | N
     return None
 
 
-def _is_json(value: Any) -> bool:
+def _is_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is JSON's kind of value, nested at most 64 deep (deeper is left
+    unchecked, to the function)."""
     if isinstance(value, str | bool | int | float):
         return True
+    if depth >= 64:
+        return False
     if isinstance(value, list):
-        return all(_is_json(v) for v in value)
+        return all(_is_json(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+        return all(isinstance(k, str) and _is_json(v, depth + 1) for k, v in value.items())
     return False
 
 

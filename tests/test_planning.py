@@ -1835,6 +1835,11 @@ async def test_values_a_function_takes_are_not_refused_by_the_schema_check(tmp_p
     given = {"address": {"street": "x", "zip": {"code": "1"}}, "dims": (1.0, 2), "tags": {"a"}}
     result = await orchestrator.run("ship the parcel", inputs=given)
     assert result.outcome == "completed" and len(calls) == 1
+    deep: Any = "bottom"
+    for _ in range(3000):  # nested deeper than anything the check walks: left to the function
+        deep = [deep]
+    nested = await orchestrator.run("ship the parcel", inputs={**given, "note": deep})
+    assert nested.log.count("fail") == 0 and len(calls) == 2
     wrong = await orchestrator.run("ship the parcel", inputs={**given, "note": 5})
     fail = next(d for d in wrong.log if d.action == "fail")
     assert fail.reason == "bad_arguments: argument note: 5 is not of type 'string'"

@@ -125,6 +125,10 @@ def test_a_deprecated_tool_comes_after_its_replacement(tmp_path: Path) -> None:
     v1 = tool("get_pet_v1", "Get a pet by its id.", deprecated=True)
     v2 = tool("get_pet_v2", "Get a pet by its id.")
     grouped = SkillRouter.from_catalog([v1, v2], index_dir=tmp_path / "g")
+    # A tool about deprecated things is not deprecated itself.
+    finder = tool("deprecated_api_finder", "Deprecated API finder: lists deprecated APIs.")
+    assert old.deprecated and not finder.deprecated
+    assert tool("x", "[Deprecated] Get a pet.").deprecated
     [lead] = grouped.route("get the pet", k=1).matches
     assert lead.id == "get_pet_v2" and [d.id for d in lead.duplicates] == ["get_pet_v1"]
 

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["Skill"]
 
 
-# A description that opens by saying the tool is deprecated: "DEPRECATED: ...", "[Deprecated]".
-_DEPRECATED = re.compile(r"\s*\[?deprecated\b", re.IGNORECASE)
+# A description that opens by saying the tool is deprecated: "DEPRECATED: ...", "[Deprecated]",
+# "(deprecated)", "Deprecated - use x"; not "Deprecated API finder: ...".
+_DEPRECATED = re.compile(r"\s*(?:\[deprecated\]|\(deprecated\)|deprecated\s*[:.!\-–—])", re.I)
 
 
 class Skill(BaseModel):
