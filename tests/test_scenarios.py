@@ -357,6 +357,10 @@ def test_a_simulated_result_holds_the_fields_a_plan_reads_even_where_none_is_req
     output = sample_output("list_deployments", listing)
     assert output["deployments"] == [{"deployment_id": "simulated", "status": "ok"}]
     assert output["next_page"] == "simulated"
+    # A field the sampler cannot satisfy (a pattern) is left out, not every optional field.
+    listing["properties"]["cursor"] = {"type": "string", "pattern": "^[0-9]+$"}
+    patterned = sample_output("list_deployments", listing)
+    assert "cursor" not in patterned and patterned["deployments"] == output["deployments"]
 
 
 @pytest.mark.parametrize(

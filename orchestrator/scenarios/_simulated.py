@@ -41,8 +41,13 @@ def sample_output(tool: str, schema: Mapping[str, Any] | None) -> Any:
     if not schema:
         return marker
     value = _sample(schema, schema, 0, full=True)
-    if not _valid(schema, value):  # a schema limiting what may be there: the required alone
-        value = _sample(schema, schema, 0, full=False)
+    wrong = _errors(schema, value)
+    if wrong and isinstance(value, dict):
+        if any(not path for path in wrong):  # the object as a whole (maxProperties, ...)
+            value = _sample(schema, schema, 0, full=False)
+        else:  # fields the sampler cannot satisfy (a pattern): left out if they may be
+            needed = set(schema.get("required") or ())
+            value = {k: v for k, v in value.items() if k in needed or (k,) not in wrong}
     if not isinstance(value, dict) or schema.get("additionalProperties", True) is False:
         return value
     marked = {**marker, **value}
@@ -50,10 +55,17 @@ def sample_output(tool: str, schema: Mapping[str, Any] | None) -> Any:
 
 
 def _valid(schema: Mapping[str, Any], value: Any) -> bool:
+    return not _errors(schema, value)
+
+
+def _errors(schema: Mapping[str, Any], value: Any) -> set[tuple[Any, ...]]:
+    """Where ``value`` breaks ``schema``: the top-level field of each error (``()`` for the
+    value as a whole); none for a schema the validator cannot read (nor can the executor)."""
     try:
-        return bool(Draft202012Validator(schema).is_valid(value))
-    except Exception:  # a schema the validator cannot read: the executor will not check it
-        return True
+        errors = Draft202012Validator(schema).iter_errors(value)
+        return {tuple(error.absolute_path)[:1] for error in errors}
+    except Exception:
+        return set()
 
 
 def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int, *, full: bool) -> Any:
