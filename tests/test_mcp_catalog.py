@@ -188,3 +188,22 @@ async def test_config_file_loads_from_inside_an_event_loop(tmp_path: Path) -> No
     config = write_config(tmp_path / "servers.json", {"time_a": time_server()})
     skills = load_catalog(config)  # a sync API called from async code
     assert {s.id for s in skills} == {"time_a/get_current_time", "time_a/convert_time"}
+
+
+def test_replicas_are_servers_started_alike_or_declared_and_so_on_through_either() -> None:
+    from orchestrator.integrations.mcp import McpPolicy, McpServers, parse_servers_config
+
+    fs = {"command": "mcp-server-filesystem"}
+    config = {
+        "fs1": {**fs, "args": ["/srv/a"]},
+        "fs2": {**fs, "args": ["/srv/a"]},  # started as fs1 is
+        "fs3": {**fs, "args": ["/mnt/mirror-of-a"]},  # declared fs1's replica
+        "other": {**fs, "args": ["/srv/b"]},
+    }
+    specs = parse_servers_config({"mcpServers": config})
+    policy = McpPolicy(replicas=(("fs1", "fs3"), ("fs-1", "other")))  # "fs-1": not in this config
+    servers = McpServers(specs, policy=policy)  # not started: nothing is run
+    keys = {spec.name: servers.replica_key(spec) for spec in specs}
+    for connection in servers:
+        connection.close_log()
+    assert keys["fs1"] == keys["fs2"] == keys["fs3"] != keys["other"]

@@ -119,6 +119,19 @@ def test_a_read_only_skill_or_another_http_method_never_stands_in_for_a_write() 
     assert is_duplicate(0.99, create, other_provider, POLICY)
 
 
+def test_tools_of_one_program_on_servers_that_are_not_replicas_never_group() -> None:
+    def served(launch: str, program: str) -> Contract:
+        return Contract(
+            REFUND.name, REFUND.parameters, REFUND.outputs, launch=launch, program=program
+        )
+
+    docs, secrets = served("replicas:docs", "fs-server"), served("replicas:secrets", "fs-server")
+    assert not is_duplicate(0.99, docs, secrets, POLICY)  # one program, other folders
+    assert is_duplicate(0.99, docs, served("replicas:docs", "fs-server"), POLICY)
+    # Two programs offering one operation are two providers of it, as anywhere.
+    assert is_duplicate(0.99, docs, served("replicas:weather", "weather-server"), POLICY)
+
+
 def test_a_generic_result_is_no_shared_contract_but_records_fields_are() -> None:
     from orchestrator.catalog import Skill
 

@@ -34,9 +34,10 @@ class Contract:
     # Its HTTP method, for an OpenAPI operation: a resource's POST (create) and PATCH (update)
     # are two operations, not two providers of one.
     method: str | None = None
-    # How its MCP server was started (``metadata["launch"]``): the same tool on a server started
-    # otherwise (another folder, another account) answers for other data.
+    # Its MCP server's replica group and program (``metadata["launch"]``, ``["program"]``): one
+    # program started otherwise (another folder, another account) answers for other data.
     launch: str | None = None
+    program: str | None = None
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
@@ -70,6 +71,7 @@ def contract_of(skill: Skill) -> Contract:
         read_only=skill.read_only,
         method=_http_method(skill),
         launch=_text_or_none(skill.metadata.get("launch")),
+        program=_text_or_none(skill.metadata.get("program")),
     )
 
 
@@ -96,15 +98,16 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
     overlapping parameters and related text (two providers of one operation). Never a skill
     that changes something and one said to change nothing, nor two operations of other HTTP
     methods: a REST resource's ``GET``, ``POST`` and ``PATCH`` share parameters, outputs and
-    words, but one cannot stand in for another. Nor one MCP tool on two servers that are not
-    replicas (started with other arguments: a filesystem server on another folder).
+    words, but one cannot stand in for another. Nor tools of one MCP program's servers that are
+    not replicas (a filesystem server on another folder): they answer for other data.
     """
     for hint in ("read_only", "method"):
         ours, theirs = getattr(a, hint), getattr(b, hint)
         if ours is not None and theirs is not None and ours != theirs:
             return False
-    if a.name == b.name and None not in (a.launch, b.launch) and a.launch != b.launch:
-        return False  # one MCP tool on two servers that are not replicas
+    same_program = a.program is not None and a.program == b.program
+    if same_program and None not in (a.launch, b.launch) and a.launch != b.launch:
+        return False  # one program's servers that are not replicas: other data
     if similarity >= policy.similarity:
         return True
     same_parameters = a.parameters == b.parameters

@@ -96,6 +96,7 @@ def server_indexes(
                 tool,
                 source=f"mcp:{connection.name}",
                 launch=servers.replica_key(connection.spec),
+                program=connection.spec.program,
             )
             for tool in connection.tools
         ]

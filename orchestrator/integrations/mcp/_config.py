@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -67,6 +68,15 @@ class ServerSpec(BaseModel):
         launch = self.model_dump(include={"command", "args", "env", "cwd", "url", "headers"})
         payload = json.dumps(launch, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def program(self) -> str:
+        """The program the server runs (its command, or its URL's host): one program started
+        with other arguments serves other data (another folder, another account)."""
+        if self.command is not None:
+            return self.command
+        parts = urlsplit(str(self.url))
+        return f"{parts.scheme}://{parts.netloc}"
 
     def describe(self) -> str:
         """The command line or URL, for error messages and status tables."""

@@ -90,10 +90,6 @@ class McpPolicy(_Section):
         "answered by the same tool on another. Servers started the same way are replicas anyway.",
     )
 
-    def replica_group(self, server: str) -> str | None:
-        """The replica group ``server`` is declared in (its first server's name), if any."""
-        return next((group[0] for group in self.replicas if server in group), None)
-
     def denied_by(self, skill: Skill) -> DenyRule | None:
         """The first rule denying ``skill``, or None when it is allowed."""
         return next((rule for rule in self.deny if rule.matches(skill)), None)

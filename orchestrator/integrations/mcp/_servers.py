@@ -70,6 +70,7 @@ class McpServers:
         }
         self.failures: dict[str, McpServerError] = {}
         self._group: TaskGroup | None = None
+        self._replicas = _replica_keys(specs, self.policy)
 
     def __iter__(self) -> Iterator[ServerConnection]:
         return iter(self.connections.values())
@@ -120,16 +121,22 @@ class McpServers:
     def skills(self) -> list[Skill]:
         """Every listed tool of every server as a Skill, server by server in config order."""
         return [
-            tool_skill(c.name, tool, source=f"mcp:{c.name}", launch=self.replica_key(c.spec))
+            tool_skill(
+                c.name,
+                tool,
+                source=f"mcp:{c.name}",
+                launch=self.replica_key(c.spec),
+                program=c.spec.program,
+            )
             for c in self
             for tool in c.tools
         ]
 
     def replica_key(self, spec: ServerSpec) -> str:
-        """Equal for servers that serve the same data: declared replicas (``mcp.replicas``) or
-        servers started the same way (``ServerSpec.launch_key``)."""
-        group = self.policy.replica_group(spec.name)
-        return f"group:{group}" if group is not None else spec.launch_key
+        """Equal for servers that serve the same data: started the same way
+        (``ServerSpec.launch_key``) or declared replicas (``mcp.replicas``), and so on through
+        either (a server started as a declared replica was is one too)."""
+        return self._replicas.get(spec.name, spec.launch_key)
 
     def status(self) -> list[ServerStatus]:
         return [
@@ -143,3 +150,28 @@ class McpServers:
             )
             for c in self
         ]
+
+
+def _replica_keys(specs: Sequence[ServerSpec], policy: McpPolicy) -> dict[str, str]:
+    """Each server's replica group, named by its first member in config order: servers joined
+    by an equal launch or a declared group (``mcp.replicas``; names not in the config are
+    ignored: one policy may serve several configs)."""
+    leader = {spec.name: spec.name for spec in specs}
+
+    def find(name: str) -> str:
+        while leader[name] != name:
+            name = leader[name]
+        return name
+
+    def join(a: str, b: str) -> None:
+        first, second = sorted((find(a), find(b)), key=list(leader).index)
+        leader[second] = first
+
+    by_launch: dict[str, str] = {}
+    for spec in specs:
+        join(by_launch.setdefault(spec.launch_key, spec.name), spec.name)
+    for group in policy.replicas:
+        present = [name for name in group if name in leader]
+        for name in present[1:]:
+            join(present[0], name)
+    return {spec.name: f"replicas:{find(spec.name)}" for spec in specs}

@@ -19,9 +19,18 @@ from orchestrator.catalog import Skill
 from orchestrator.catalog._mcp import mcp_tool_skill
 from orchestrator.catalog._origin import Origin
 
-__all__ = ["LAUNCH", "qualified_name", "split_name", "tool_skill", "tools_hash", "twin_key"]
+__all__ = [
+    "LAUNCH",
+    "PROGRAM",
+    "qualified_name",
+    "split_name",
+    "tool_skill",
+    "tools_hash",
+    "twin_key",
+]
 
-LAUNCH = "launch"  # the metadata key of how a tool's server was started (ServerSpec.launch_key)
+LAUNCH = "launch"  # the metadata key of a tool's server's replica group (McpServers.replica_key)
+PROGRAM = "program"  # the metadata key of the program its server runs (ServerSpec.program)
 
 
 def qualified_name(server: str, tool: str) -> str:
@@ -40,11 +49,18 @@ def _wire(tool: Tool) -> dict[str, Any]:
     return dumped
 
 
-def tool_skill(server: str, tool: Tool, *, source: str, launch: str | None = None) -> Skill:
+def tool_skill(
+    server: str,
+    tool: Tool,
+    *,
+    source: str,
+    launch: str | None = None,
+    program: str | None = None,
+) -> Skill:
     """The Skill of ``tool`` served by ``server``: its name stays the tool's own (so routing groups
-    the same tool served twice), its id is qualified, and ``metadata`` keeps the server, how it
-    was started (``launch``: its ``ServerSpec.launch_key``), the annotations and the wire form
-    the gateway returns."""
+    the same tool served twice), its id is qualified, and ``metadata`` keeps the server, its
+    replica group (``launch``) and program, the annotations and the wire form the gateway
+    returns."""
     wire = _wire(tool)
     skill = mcp_tool_skill(wire, Origin(source)).skill
     return skill.model_copy(
@@ -55,6 +71,7 @@ def tool_skill(server: str, tool: Tool, *, source: str, launch: str | None = Non
                 **skill.metadata,
                 "server": server,
                 **({LAUNCH: launch} if launch is not None else {}),
+                **({PROGRAM: program} if program is not None else {}),
             },
         }
     )
