@@ -225,6 +225,24 @@ def test_tracing_blocks_running_at_once_in_two_threads_keep_their_own_spans() ->
     assert [[s.name for s in e.get_finished_spans()] for e in exporters] == [["task 0"], ["task 1"]]
 
 
+def test_code_in_no_block_is_not_traced_while_another_thread_holds_one() -> None:
+    opened, done = threading.Event(), threading.Event()
+
+    def request_a() -> None:
+        with tracing(exporters=[InMemorySpanExporter()]):
+            opened.set()
+            done.wait(timeout=5)
+
+    thread = threading.Thread(target=request_a)
+    thread.start()
+    opened.wait(timeout=5)
+    try:
+        assert current_tracer() is None  # this thread is in no block: tracing is off here
+    finally:
+        done.set()
+        thread.join()
+
+
 def test_a_pool_thread_started_inside_a_tracing_block_is_traced_by_it() -> None:
     def work(n: int) -> None:
         with span(f"work {n}"):

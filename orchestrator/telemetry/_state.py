@@ -9,6 +9,7 @@ off and hooks do nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -25,23 +26,27 @@ _PLAIN = (str, bool, int, float)
 
 @dataclass
 class Providers:
-    """The tracer (and meter) a ``tracing()`` block sends to."""
+    """The tracer (and meter) a ``tracing()`` block sends to, and the threads that were alive
+    when it opened (code in a thread started since, without the block's context, is its)."""
 
     tracer: trace.Tracer
     meter: metrics.Meter | None = None
     instruments: dict[str, Any] = field(default_factory=dict)
+    threads_before: frozenset[int] = field(default_factory=frozenset)
 
 
 # The innermost ``tracing()`` block of the running context (thread or task): two requests
 # traced at once each keep their own spans, and a nested block restores the outer one on exit.
 _current: ContextVar[Providers | None] = ContextVar("orchestrator_tracing", default=None)
 # Every open block, latest last: code in a thread that did not inherit a context (a plain
-# ``threading.Thread``, a ``ThreadPoolExecutor``) is traced by the latest one.
+# ``threading.Thread``, a ``ThreadPoolExecutor``) and was started after a block opened is traced
+# by the latest such block; code in no block (another request, the main thread) is not.
 _open: list[Providers] = []
 _global_tracers: dict[int, trace.Tracer] = {}
 
 
 def push(providers: Providers) -> Token[Providers | None]:
+    providers.threads_before = frozenset(t.ident for t in threading.enumerate() if t.ident)
     _open.append(providers)
     return _current.set(providers)
 
@@ -55,11 +60,13 @@ def pop(providers: Providers, token: Token[Providers | None]) -> None:
 
 
 def _providers() -> Providers | None:
-    """The block the running code is in, else the latest one open anywhere."""
+    """The block the running code is in; in a thread without a block, the latest block opened
+    before the thread started."""
     current = _current.get()
     if current is not None:
         return current
-    return _open[-1] if _open else None
+    me = threading.get_ident()
+    return next((p for p in reversed(_open) if me not in p.threads_before), None)
 
 
 def current_tracer() -> trace.Tracer | None:
