@@ -483,6 +483,11 @@ def test_operations_verbs_start_new_actions_in_their_own_forms_only() -> None:
     ):
         assert split_subgoals(task) == [task]
     assert split_subgoals("fix the bug and run the tests") == ["fix the bug", "run the tests"]
+    assert split_subgoals("Stop the staging server, restart nginx and page Alice") == [
+        "Stop the staging server",
+        "restart nginx",
+        "page Alice",
+    ]
 
 
 def test_an_after_clause_is_done_first() -> None:

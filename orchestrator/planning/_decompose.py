@@ -31,9 +31,8 @@ _ACTION_VERBS = (
     "transfer|translate|turn|tweet|unlock|update|upload|verify|view|withdraw|write"
 )
 # More verbs of tool catalogs (operations, DevOps, HR), many of them nouns too ("pull requests",
-# "deploy logs", "page titles"): one starts an action only as itself, before what it acts on (a
-# determiner, a pronoun, a particle, a quoted value or an id): "roll it back", "page the
-# on-call", "deploy v2.3".
+# "deploy logs", "page titles"): one starts an action only as itself, before what it acts on
+# and not before a plural noun: "roll it back", "page Alice", "restart nginx", "deploy v2.3".
 _MORE_VERBS = (
     "ack|acknowledge|accept|apply|approve|assign|attach|backfill|clone|commit|compress|connect|"
     "crop|decline|decrypt|deploy|disconnect|downgrade|drain|encrypt|escalate|execute|extract|"
@@ -42,11 +41,10 @@ _MORE_VERBS = (
     "resize|restart|restore|resume|retry|revert|revoke|roll|rollback|rotate|run|scale|silence|"
     "snooze|suspend|sync|terminate|transcribe|trigger|unblock|uninstall|upgrade"
 )
-_OBJECT = (
-    r"(?:(?:it|them|the|a|an|this|that|these|those|my|our|your|his|her|their|its|all|every|"
-    r"each|whoever|whatever|back|up|down|out|off|over|on|to|in)\b|['\"]|\S*[\d_/.]\S*)"
-)
-_VERB = rf"(?:please\s+)?(?:(?:{_ACTION_VERBS})\w*\b|(?:{_MORE_VERBS})\b(?=\s+{_OBJECT}))"
+# A plural noun after such a verb makes a compound ("pull requests", "deploy logs", "sync
+# errors"): a word ending in one "s" that is no pronoun or verb ("its", "this", "is").
+_COMPOUND = r"(?!(?:its|this|his|us|is|was|has|does|as)\b)[a-z]*[^\Ws]s\b"
+_VERB = rf"(?:please\s+)?(?:(?:{_ACTION_VERBS})\w*\b|(?:{_MORE_VERBS})\b(?=\s+(?!{_COMPOUND})\S))"
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _SEQUENCE = re.compile(
