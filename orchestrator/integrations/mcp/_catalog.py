@@ -22,7 +22,6 @@ from orchestrator.errors import CatalogError, IndexFormatError, McpServerError
 from orchestrator.integrations.mcp._config import ServerSpec, load_servers_config
 from orchestrator.integrations.mcp._policy import McpPolicy
 from orchestrator.integrations.mcp._servers import McpServers
-from orchestrator.integrations.mcp._tools import tool_skill
 from orchestrator.routing import Embedder, SkillIndex
 from orchestrator.routing._policy import IndexPolicy
 
@@ -90,16 +89,7 @@ def server_indexes(
     for connection in servers:
         if connection.session is None:
             continue
-        skills = [
-            tool_skill(
-                connection.name,
-                tool,
-                source=f"mcp:{connection.name}",
-                launch=servers.replica_key(connection.spec),
-                program=connection.spec.program,
-            )
-            for tool in connection.tools
-        ]
+        skills = servers.server_skills(connection)
         parts.append(
             _server_index(
                 connection.name, connection.tools_hash, skills, embedder, policy, cache_dir

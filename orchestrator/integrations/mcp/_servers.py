@@ -120,16 +120,19 @@ class McpServers:
 
     def skills(self) -> list[Skill]:
         """Every listed tool of every server as a Skill, server by server in config order."""
+        return [skill for connection in self for skill in self.server_skills(connection)]
+
+    def server_skills(self, connection: ServerConnection) -> list[Skill]:
+        """The listed tools of one server as Skills, with its replica group and program."""
         return [
             tool_skill(
-                c.name,
+                connection.name,
                 tool,
-                source=f"mcp:{c.name}",
-                launch=self.replica_key(c.spec),
-                program=c.spec.program,
+                source=f"mcp:{connection.name}",
+                launch=self.replica_key(connection.spec),
+                program=connection.spec.program,
             )
-            for c in self
-            for tool in c.tools
+            for tool in connection.tools
         ]
 
     def replica_key(self, spec: ServerSpec) -> str:
