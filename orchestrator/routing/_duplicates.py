@@ -38,6 +38,8 @@ class Contract:
     # program started otherwise (another folder, another account) answers for other data.
     launch: str | None = None
     program: str | None = None
+    # Marked as deprecated (``Skill.deprecated``): it leads no group holding its replacement.
+    deprecated: bool = False
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
@@ -72,6 +74,7 @@ def contract_of(skill: Skill) -> Contract:
         method=_http_method(skill),
         launch=_text_or_none(skill.metadata.get("launch")),
         program=_text_or_none(skill.metadata.get("program")),
+        deprecated=skill.deprecated,
     )
 
 

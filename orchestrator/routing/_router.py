@@ -420,7 +420,7 @@ class SkillRouter:
         )
         # A deprecated tool never leads a group that holds its replacement.
         groups = [
-            sorted(group, key=lambda i: self.index.skills[ranked[i].row].deprecated)
+            sorted(group, key=lambda i: self._contract(ranked[i].row).deprecated)
             for group in groups
         ]
         return _Ranking(
