@@ -118,6 +118,11 @@ def _type_of(spec: Mapping[str, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def _resolved(spec: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``spec`` with its local ``$ref`` followed and its ``allOf`` merged, in ``root``."""
+    return merge_all_of(resolve_ref(spec, root), root)
+
+
 def _properties(
     schema: Any, root: Mapping[str, Any] | None = None
 ) -> Iterator[tuple[str, Mapping[str, Any], bool]]:
@@ -126,14 +131,14 @@ def _properties(
     if not isinstance(schema, Mapping):
         return
     root = schema if root is None else root
-    schema = merge_all_of(resolve_ref(schema, root), root)
+    schema = _resolved(schema, root)
     props = schema.get("properties")
     if not isinstance(props, Mapping):
         return
     required = schema.get("required")
     required_names = set(required) if isinstance(required, list) else set()
     for name, spec in props.items():
-        spec = merge_all_of(resolve_ref(spec, root), root) if isinstance(spec, Mapping) else {}
+        spec = _resolved(spec, root) if isinstance(spec, Mapping) else {}
         yield str(name), spec, name in required_names
 
 
@@ -159,7 +164,7 @@ def _items_type(spec: Mapping[str, Any], root: Mapping[str, Any]) -> str | None:
     items = spec.get("items") if _type_of(spec) == "array" else None
     if not isinstance(items, Mapping):
         return None
-    return _type_of(merge_all_of(resolve_ref(items, root), root))
+    return _type_of(_resolved(items, root))
 
 
 def _choices(spec: Mapping[str, Any]) -> tuple[str, ...]:
