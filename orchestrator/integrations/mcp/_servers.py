@@ -7,6 +7,7 @@ process before it returns.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import networkx as nx
 from anyio.abc import TaskGroup
 
 from orchestrator.catalog import Skill
@@ -159,22 +161,17 @@ def _replica_keys(specs: Sequence[ServerSpec], policy: McpPolicy) -> dict[str, s
     """Each server's replica group, named by its first member in config order: servers joined
     by an equal launch or a declared group (``mcp.replicas``; names not in the config are
     ignored: one policy may serve several configs)."""
-    leader = {spec.name: spec.name for spec in specs}
-
-    def find(name: str) -> str:
-        while leader[name] != name:
-            name = leader[name]
-        return name
-
-    def join(a: str, b: str) -> None:
-        first, second = sorted((find(a), find(b)), key=list(leader).index)
-        leader[second] = first
-
-    by_launch: dict[str, str] = {}
+    order = [spec.name for spec in specs]
+    joined = nx.Graph()
+    joined.add_nodes_from(order)
+    first_of_launch: dict[str, str] = {}
     for spec in specs:
-        join(by_launch.setdefault(spec.launch_key, spec.name), spec.name)
+        joined.add_edge(first_of_launch.setdefault(spec.launch_key, spec.name), spec.name)
     for group in policy.replicas:
-        present = [name for name in group if name in leader]
-        for name in present[1:]:
-            join(present[0], name)
-    return {spec.name: f"replicas:{find(spec.name)}" for spec in specs}
+        present = [name for name in group if name in joined]
+        joined.add_edges_from(itertools.pairwise(present))
+    keys: dict[str, str] = {}
+    for members in nx.connected_components(joined):
+        leader = min(members, key=order.index)
+        keys.update(dict.fromkeys(members, f"replicas:{leader}"))
+    return keys
