@@ -63,7 +63,7 @@ def _providers() -> Providers | None:
     """The block the running code is in; in a thread without a block, the latest block opened
     before the thread started."""
     current = _current.get()
-    if current is not None:
+    if current is not None or not _open:  # in a block, or tracing is off: the common cases
         return current
     me = threading.get_ident()
     return next((p for p in reversed(_open) if me not in p.threads_before), None)
