@@ -117,6 +117,43 @@ def test_join_takes_the_cheaper_alternative_for_an_any_state() -> None:
     assert ({"Snyk", "Trivy"} - scanners) <= set(masked.steps)
 
 
+def _free(g: ToolGraph, *tools: str, price: float = 0.0, join: str = "any") -> None:
+    for tool in tools:
+        g.add_tool(tool, price=price, latency_ms=0.0, reliability=1.0, join=join)
+
+
+def test_a_step_two_join_inputs_share_is_paid_once() -> None:
+    """Fetch (10) feeds both inputs of the report: 12 in all, cheaper than the vendor's 15. The
+    sum of the inputs' own costs (10 + 1, twice) had chosen the vendor."""
+    g = ToolGraph(start="S", goal="G")
+    _free(g, "Fetch", "Parse", "Stats", "Vendor")
+    g.add_state("Report", join="all")
+    for edge in [("S", "Fetch", 10), ("Fetch", "Parse", 1), ("Fetch", "Stats", 1)]:
+        g.add_edge(*edge)
+    for edge in [("Parse", "Report", 0), ("Stats", "Report", 0), ("Report", "G", 0)]:
+        g.add_edge(*edge)
+    g.add_edge("S", "Vendor", 15)
+    g.add_edge("Vendor", "G", 0)
+    plan = plan_route(g, Weights(g))
+    assert "Vendor" not in plan.steps and plan.cost == pytest.approx(12.0)
+
+
+def test_a_join_step_is_charged_its_price_once_however_many_inputs_it_waits_for() -> None:
+    g = ToolGraph(start="S", goal="G")
+    _free(g, "A", "B", "C")
+    _free(g, "Load", price=100.0, join="all")
+    _free(g, "Bulk", price=150.0)
+    for tool in ("A", "B", "C"):
+        g.add_edge("S", tool, 0.0)
+        g.add_edge(tool, "Load", 0.0)
+    g.add_edge("Load", "G", 0.0)
+    g.add_edge("S", "Bulk", 0.0)
+    g.add_edge("Bulk", "G", 0.0)
+    plan = plan_route(g, Weights(g))
+    assert "Load" in plan.steps and plan.cost == pytest.approx(100.0)
+    assert sum(e.weight for e in plan.edges) == pytest.approx(plan.cost), "explain adds up"
+
+
 def test_all_join_with_a_masked_input_has_no_plan() -> None:
     g = load_graph(GRAPHS / "release_pipeline.yaml")
     with pytest.raises(NoPathError):

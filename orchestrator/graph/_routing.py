@@ -3,13 +3,12 @@
 Graphs whose nodes all take ``any`` predecessor are routed with networkx's multi-source Dijkstra
 from every completed node, so a reroute never re-runs a finished step; given a ``GoalBound`` that
 still holds, the same search runs on reduced weights, which makes it A*. Graphs with ``all`` or
-``quorum`` joins are planned over their topological order: a join costs the sum of the inputs it
-needs, and the plan is the set of steps that feeds the goal.
+``quorum`` joins are planned over their topological order: a join costs the steps its inputs need,
+each paid once, and the plan is the set of steps that feeds the goal.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,8 +74,11 @@ def plan_route(
         Nodes already completed; they cost nothing and are never planned again.
     bound
         Lower bounds on the cost to ``goal``. When they still hold for ``weights``
-        (``bound.admits``), the search is A* and settles little beyond the route; otherwise,
-        and for graphs with joins, it is plain Dijkstra. Either way the plan is the cheapest.
+        (``bound.admits``), the search is A* and settles little beyond the route; otherwise it
+        is plain Dijkstra; either way the path is the cheapest. Graphs with joins are planned
+        without it: each node keeps its cheapest way in, and a step that several inputs of a
+        join share is paid once. That is the cheapest plan, except where two branches would
+        each be cheaper with a different way into a step they share.
 
     Raises
     ------
@@ -157,38 +159,46 @@ def _no_path_message(graph: ToolGraph, goal: str, weights: Weights) -> str:
 
 
 def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -> Plan:
+    """Join-aware planning over the topological order.
+
+    Each node's plan is the set of edges that reaches it; a join takes the union of its inputs'
+    sets, so a step two branches share (one fetch feeding a parser and a summary) is paid once,
+    and a step is charged its price once however many inputs it waits for. Edge sets are
+    compared by that true cost; a node that takes ``any`` predecessor keeps its cheapest one.
+    """
     g = graph.digraph
-    best: dict[str, float] = {}
+    best: dict[str, frozenset[tuple[str, str]]] = {}
     choice: dict[str, tuple[str, ...]] = {}
+    cost = _EdgeSetCost(graph, weights)
     for v in nx.topological_sort(g):
         if v in done:
-            best[v], choice[v] = 0.0, ()
+            best[v], choice[v] = frozenset(), ()
             continue
-        feasible: list[tuple[float, str]] = []
+        feasible: list[tuple[float, str, frozenset[tuple[str, str]]]] = []
         for u, data in g.pred[v].items():
-            w = weights(u, v, data)
-            if w is not None and math.isfinite(best.get(u, math.inf)):
-                feasible.append((best[u] + w, u))
+            if u in best and weights(u, v, data) is not None:
+                reach = best[u] | {(u, v)}
+                feasible.append((cost(reach), u, reach))
+        feasible.sort(key=lambda f: (f[0], f[1]))
         node = graph.node(v)
         preds = len(g.pred[v])
         if node.join == "any":
-            if feasible:
-                cost, u = min(feasible)
-                best[v], choice[v] = cost, (u,)
+            chosen = feasible[:1]
         elif node.join == "all":
-            if preds and len(feasible) == preds:
-                best[v], choice[v] = sum(c for c, _ in feasible), tuple(u for _, u in feasible)
+            chosen = feasible if preds and len(feasible) == preds else []
         else:
             k = node.quorum or preds
-            met = [(c, u) for c, u in feasible if u in done]
+            met = [f for f in feasible if f[1] in done]
             # Quorum already met by finished branches: wait for nothing else. Otherwise fan out
             # to every feasible branch at once, so up to n - k of them may still fail.
             chosen = met if len(met) >= k else feasible
-            if len(chosen) >= k:
-                best[v], choice[v] = sum(c for c, _ in chosen), tuple(u for _, u in chosen)
+            chosen = chosen if len(chosen) >= k else []
+        if chosen:
+            best[v] = frozenset().union(*(reach for _, _, reach in chosen))
+            choice[v] = tuple(u for _, u, _ in chosen)
         if v == goal:
             break
-    if not math.isfinite(best.get(goal, math.inf)):
+    if goal not in best:
         raise NoPathError(_no_path_message(graph, goal, weights))
     needed: set[str] = set()
     stack = [goal]
@@ -199,7 +209,10 @@ def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -
         needed.add(v)
         stack.extend(choice[v])
     order = [v for v in nx.topological_sort(g) if v in needed]
-    edges = tuple(weights.breakdown(u, v) for v in order for u in choice[v])
+    # The first input of a step carries its price; the others only their own edge cost.
+    edges = tuple(
+        weights.breakdown(u, v, price=i == 0) for v in order for i, u in enumerate(choice[v])
+    )
     return Plan(
         goal=goal,
         steps=tuple(order),
@@ -207,3 +220,20 @@ def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -
         edges=edges,
         cost=sum(e.weight for e in edges),
     )
+
+
+class _EdgeSetCost:
+    """The cost of running a set of edges: each edge's own cost, and each step it enters
+    charged its price once, all times the step's latency, reliability and pressure factors."""
+
+    def __init__(self, graph: ToolGraph, weights: Weights) -> None:
+        self._g = graph.digraph
+        self._weights = weights
+
+    def __call__(self, edges: frozenset[tuple[str, str]]) -> float:
+        total = 0.0
+        for target in {v for _, v in edges}:
+            price, latency, reliability, pressure = self._weights.factors(target)
+            base = sum(float(self._g.edges[u, v]["cost"]) for u, v in edges if v == target)
+            total += (base + price) * latency * reliability * pressure
+        return total

@@ -136,17 +136,20 @@ class Weights:
         price, latency, reliability, pressure = self.factors(target)
         return (float(data["cost"]) + price) * latency * reliability * pressure
 
-    def breakdown(self, source: str, target: str) -> EdgeCost:
-        """The weight of ``source -> target`` and its factors (the edge must exist)."""
+    def breakdown(self, source: str, target: str, *, price: bool = True) -> EdgeCost:
+        """The weight of ``source -> target`` and its factors (the edge must exist).
+        ``price=False``: without the target's price, for a join's inputs after the first, since
+        a step is paid once however many inputs it waits for."""
         base = float(self.graph.digraph.edges[source, target]["cost"])
-        price, latency, reliability, pressure = self.factors(target)
+        charged, latency, reliability, pressure = self.factors(target)
+        price_term = charged if price else 0.0
         return EdgeCost(
             source=source,
             target=target,
             base=base,
-            price=price,
+            price=price_term,
             latency_factor=latency,
             reliability_factor=reliability,
             pressure_factor=pressure,
-            weight=(base + price) * latency * reliability * pressure,
+            weight=(base + price_term) * latency * reliability * pressure,
         )
