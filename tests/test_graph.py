@@ -219,7 +219,28 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
             },
             "acyclic",
         ),
-        ({"start": "S", "goal": "G", "edges": [["S", "G", -1]]}, "cost must be >= 0"),
+        ({"start": "S", "goal": "G", "edges": [["S", "G", -1]]}, "cost must be a finite"),
+        # NaN compared as neither below nor above anything, and its edge won every route.
+        ({"start": "S", "goal": "G", "edges": [["S", "G", float("nan")]]}, "finite number"),
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "A", 1], ["A", "G", 0]],
+                "nodes": {"A": {"price": float("inf")}},
+            },
+            "node A: price must be a finite number",
+        ),
+        # Results are validated against it: a broken schema failed every good result.
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "A", 1], ["A", "G", 0]],
+                "nodes": {"A": {"outputs": {"type": "objekt"}}},
+            },
+            "node A: field outputs/type: not a valid JSON Schema",
+        ),
     ],
 )
 def test_bad_definitions_name_the_file_and_field(definition: object, message: str) -> None:

@@ -7,11 +7,14 @@ them (``any``, a path), every one (``all``, a dependency join) or ``quorum`` of 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from orchestrator.errors import GraphError
 
@@ -110,8 +113,10 @@ class ToolGraph:
 
     def add_edge(self, source: str, target: str, cost: float = 1.0) -> None:
         """Add an edge; unknown endpoints become tools with default cost hints."""
-        if cost < 0:
-            raise GraphError(f"edge {source} -> {target}: cost must be >= 0, got {cost}")
+        if not (math.isfinite(cost) and cost >= 0):
+            raise GraphError(
+                f"edge {source} -> {target}: cost must be a finite number >= 0, got {cost}"
+            )
         for name in (source, target):
             if name not in self.digraph:
                 self.add_tool(name)
@@ -130,6 +135,14 @@ class ToolGraph:
             raise GraphError(f"node {node.name}: quorum is only valid with join 'quorum'")
         if not 0.0 < node.reliability <= 1.0:
             raise GraphError(f"node {node.name}: reliability must be in (0, 1]")
+        for hint in ("price", "latency_ms"):
+            value = getattr(node, hint)
+            if not (math.isfinite(value) and value >= 0):
+                raise GraphError(
+                    f"node {node.name}: {hint} must be a finite number >= 0, got {value}"
+                )
+        if node.outputs is not None:
+            _check_outputs(node.name, node.outputs)
         self.digraph.add_node(node.name, node=node)
 
     # -- reading --------------------------------------------------------------------------------
@@ -178,3 +191,17 @@ class ToolGraph:
         for goal in [self.goal, *(f.goal for f in self.fallbacks)]:
             if goal not in reachable:
                 raise GraphError(f"{label}: goal {goal!r} is not reachable from {self.start!r}")
+
+
+def _check_outputs(name: str, outputs: Mapping[str, Any]) -> None:
+    """Refuse an outputs schema that is not JSON Schema. Execution validates every result
+    against it, and a broken schema made each good result fail: the tool was retried,
+    rerouted and held unhealthy for the schema's fault, its side effects repeated."""
+    try:
+        Draft202012Validator.check_schema(dict(outputs))
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise GraphError(
+            f"node {name}: field outputs{'/' + where if where else ''}: not a valid JSON "
+            f"Schema: {exc.message}"
+        ) from None
