@@ -108,22 +108,56 @@ def _read_text(path: Path, error: type[OrchestratorError], what: str) -> str:
     return read_text(path, lambda problem: error(f"{path}: cannot read {what} ({problem})"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key written twice in one mapping. PyYAML keeps the last,
+    so a scenario with two ``expect:`` blocks or a graph with a node declared twice dropped
+    the first without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: the base constructor says what is wrong with it
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise ValueError(f"duplicate key {key!r}")
+        mapping[key] = value
+    return mapping
+
+
 def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:
     """Parse ``path`` as JSON (``.json``) or YAML (anything else); ``what`` names the file's
     role in messages ("policy file", "scenario", ...). An empty YAML file reads as ``None``.
 
     A syntax error is one line naming the file and where: ``FILE: line L, column C: not valid
-    YAML: <problem>``.
+    YAML: <problem>``. A key written twice in one mapping is an error too.
     """
     text = _read_text(path, error, what)
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             at = _at(exc.lineno, exc.colno)
             raise error(f"{path}: {at}: not valid JSON: {exc.msg}") from exc
+        except ValueError as exc:
+            raise error(f"{path}: not valid JSON: {exc}") from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         where, problem = describe_yaml_error(exc, text)
         located = f"{path}: {where}" if where else str(path)

@@ -70,3 +70,17 @@ def test_route_prints_a_broken_policy_file_as_one_error_line(
     assert len(errors) == 1
     assert errors[0].startswith(f"error: {policy}: line 2, column 1: not valid YAML: ")
     assert "<unicode string>" not in result.output and "Traceback" not in result.output
+
+
+def test_a_key_written_twice_is_an_error_not_the_last_one_silently_kept(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing:\n  no_fit:\n    threshold: 0.2\n  no_fit:\n    threshold: 0.9\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    assert str(info.value) == (
+        f"{policy}: line 4, column 3: not valid YAML: duplicate key 'no_fit' (first at line 2)"
+    )
+    as_json = tmp_path / "policy.json"
+    as_json.write_text('{"routing": {}, "routing": {}}')
+    with pytest.raises(PolicyError, match="duplicate key 'routing'"):
+        load_policy(as_json)
