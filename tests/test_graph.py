@@ -231,6 +231,25 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
             },
             "node A: price must be a finite number",
         ),
+        # A typo on one side of a declaration: the run used a default tool, ignoring the hints.
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "Strpie", 1], ["Strpie", "G", 0]],
+                "nodes": {"Stripe": {"price": 1.0}},
+            },
+            "field nodes.Stripe: no edge names this node; did you mean the edges' 'Strpie'",
+        ),
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "A", 1], ["A", "G", 0]],
+                "nodes": {"G": {"price": 5.0}},
+            },
+            "field nodes.G: price only applies to tools, and G is a state",
+        ),
         # Results are validated against it: a broken schema failed every good result.
         (
             {

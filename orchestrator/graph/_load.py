@@ -6,6 +6,7 @@ and optionally ``nodes`` (attributes of tools and states) and ``fallbacks`` (dem
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,7 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
         raise GraphError(f"{source}: field {_field(first['loc'])}: {first['msg']}") from exc
     graph = ToolGraph(start=spec.start, goal=spec.goal, name=spec.name or source)
     states = {spec.start, spec.goal, *(f.goal for f in spec.fallbacks)}
+    _check_nodes(spec, states, source)
     try:
         for name, node in spec.nodes.items():
             attrs = node.model_dump(exclude={"kind", "timeout_ms"})
@@ -98,6 +100,28 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
     except GraphError as exc:
         raise GraphError(f"{source}: {exc}") from exc
     return graph
+
+
+_TOOL_ONLY = ("price", "latency_ms", "reliability", "outputs", "timeout_ms", "risk", "idempotent")
+
+
+def _check_nodes(spec: _GraphSpec, states: set[str], source: str) -> None:
+    """A declared node no edge names is a typo on one side (``Stripe`` declared, ``Strpie``
+    wired: the run used a default ``Strpie`` and ignored the declared hints). The start, goal
+    and fallbacks are states, so tool hints on them would be dropped."""
+    wired = {name for edge in spec.edges for name in edge[:2]}
+    for name, node in spec.nodes.items():
+        if name not in wired:
+            near = difflib.get_close_matches(name, sorted(wired), n=1)
+            hint = f"; did you mean the edges' {near[0]!r}?" if near else ""
+            raise GraphError(f"{source}: field nodes.{name}: no edge names this node{hint}")
+        hints = sorted(node.model_fields_set & set(_TOOL_ONLY))
+        if hints and (name in states or node.kind == "state"):
+            verb = "applies" if len(hints) == 1 else "apply"
+            raise GraphError(
+                f"{source}: field nodes.{name}: {', '.join(hints)} only {verb} to tools, and "
+                f"{name} is a state (the start, the goal, a fallback, or kind: state)"
+            )
 
 
 def load_graph(path: str | Path) -> ToolGraph:
