@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from orchestrator.errors import OrchestratorError
 
 __all__ = [
     "describe_yaml_error",
+    "field_path",
     "read_document",
     "read_json_lines",
     "read_text",
@@ -90,6 +92,25 @@ def describe_yaml_error(
         if context_at != located:
             problem += f" ({_one_line(exc.context)} at {context_at})"
     return located, problem
+
+
+# How pydantic names the member of a union that failed: "tuple[str, str, float]", or, last in
+# the location, a plain type ("graph.str"); a node named "str" in the middle stays.
+_UNION_TAG = re.compile(r"[a-z-]+\[.*\]")
+_LAST_UNION_TAG = re.compile(r"str|int|float|bool|none|dict|list")
+
+
+def field_path(loc: tuple[int | str, ...], tags: Collection[str] = ()) -> str:
+    """A pydantic error location as the user wrote it ("edges.0", "faults.0.ms"), without the
+    union member tags pydantic inserts after a field ("edges.0.tuple[str, str, float]"), nor
+    the caller's own ``tags`` (a discriminated union's kinds)."""
+
+    def tag(i: int, part: str) -> bool:
+        last = i == len(loc) - 1 and _LAST_UNION_TAG.fullmatch(part) is not None
+        return part in tags or last or _UNION_TAG.fullmatch(part) is not None
+
+    parts = [str(p) for i, p in enumerate(loc) if not (i and isinstance(p, str) and tag(i, p))]
+    return ".".join(parts)
 
 
 def read_text(path: Path, fail: Callable[[str], OrchestratorError]) -> str:

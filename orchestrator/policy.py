@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator._files import read_document
+from orchestrator._files import field_path, read_document
 from orchestrator._resources import data_path
 from orchestrator.effort._policy import EffortPolicy
 from orchestrator.errors import PolicyError
@@ -91,5 +91,4 @@ def load_policy(path: str | Path | None = None) -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"{source}: field {field}: {first['msg']}") from exc
+        raise PolicyError(f"{source}: field {field_path(first['loc'])}: {first['msg']}") from exc

@@ -199,7 +199,11 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
     [
         ({"start": "S", "goal": "G", "edges": [["S", "G", 1]], "colour": 1}, "field colour"),
         ({"start": "S", "goal": "G"}, "field edges"),
-        ({"start": "S", "goal": "G", "edges": [["S", "A", "x"]]}, "field edges.0"),
+        # Without pydantic's union tag ("edges.0.tuple[str, str, float].2").
+        (
+            {"start": "S", "goal": "G", "edges": [["S", "A", "x"]]},
+            "field edges.0.2: Input should be a valid number",
+        ),
         ({"start": "S", "goal": "G", "edges": [["S", "A", 1]]}, "not reachable"),
         (
             {
@@ -230,6 +234,17 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
                 "nodes": {"A": {"price": float("inf")}},
             },
             "node A: price must be a finite number",
+        ),
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "Parse", 1], ["Parse", "Load", 1], ["Audit", "Load", 1]]
+                + [["Load", "G", 0]],
+                "nodes": {"Load": {"join": "all"}},
+            },
+            "goal 'G' is not reachable from 'S' \\(join 'Load' needs 2 of its inputs, and "
+            "'Audit' cannot be reached\\)",
         ),
         # A typo on one side of a declaration: the run used a default tool, ignoring the hints.
         (
@@ -266,6 +281,7 @@ def test_bad_definitions_name_the_file_and_field(definition: object, message: st
     with pytest.raises(GraphError, match=message) as info:
         graph_from_definition(definition, source="bad.yaml")
     assert str(info.value).startswith("bad.yaml: ")
+    assert "bad.yaml: bad.yaml" not in str(info.value)
 
 
 def test_load_graph_names_the_file_on_bad_yaml(tmp_path: Path) -> None:

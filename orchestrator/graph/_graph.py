@@ -187,10 +187,37 @@ class ToolGraph:
                 )
         if self.has_joins and not nx.is_directed_acyclic_graph(self.digraph):
             raise GraphError(f"{label}: a graph with 'all' or 'quorum' joins must be acyclic")
-        reachable = nx.descendants(self.digraph, self.start)
+        reachable, blocked = self._reachable()
         for goal in [self.goal, *(f.goal for f in self.fallbacks)]:
             if goal not in reachable:
-                raise GraphError(f"{label}: goal {goal!r} is not reachable from {self.start!r}")
+                why = f" ({blocked[0]})" if blocked else ""
+                raise GraphError(
+                    f"{label}: goal {goal!r} is not reachable from {self.start!r}{why}"
+                )
+
+    def _reachable(self) -> tuple[set[str], list[str]]:
+        """Nodes some run from the start can reach, and why joins on the way cannot run: an
+        ``all`` join needs every predecessor reached, a quorum ``quorum`` of them. A join behind
+        a step nothing leads to can never run; the run had found out only when it started."""
+        if not self.has_joins:
+            return set(nx.descendants(self.digraph, self.start)), []
+        reached, blocked = {self.start}, []
+        for name in nx.topological_sort(self.digraph):
+            preds = list(self.digraph.predecessors(name))
+            if name == self.start or not preds:
+                continue
+            node = self.node(name)
+            missing = [p for p in preds if p not in reached]
+            need = {"any": 1, "all": len(preds)}.get(node.join, node.quorum or len(preds))
+            if len(preds) - len(missing) >= need:
+                reached.add(name)
+            elif node.join != "any" and len(missing) < len(preds):
+                blocked.append(
+                    f"join {name!r} needs {need} of its inputs, and "
+                    f"{', '.join(map(repr, missing))} cannot be reached"
+                )
+        reached.discard(self.start)
+        return reached, blocked
 
 
 def _check_outputs(name: str, outputs: Mapping[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orchestrator._files import read_document
+from orchestrator._files import field_path, read_document
 from orchestrator.errors import GraphError
 from orchestrator.graph._graph import ToolGraph
 
@@ -55,10 +55,6 @@ class _GraphSpec(BaseModel):
     fallbacks: list[_FallbackSpec] = Field(default_factory=list)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
 def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
     """Build and validate a ``ToolGraph`` from a parsed definition.
 
@@ -74,7 +70,7 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
         spec = _GraphSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise GraphError(f"{source}: field {_field(first['loc'])}: {first['msg']}") from exc
+        raise GraphError(f"{source}: field {field_path(first['loc'])}: {first['msg']}") from exc
     graph = ToolGraph(start=spec.start, goal=spec.goal, name=spec.name or source)
     states = {spec.start, spec.goal, *(f.goal for f in spec.fallbacks)}
     _check_nodes(spec, states, source)
@@ -98,7 +94,11 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
             graph.add_fallback(fallback.goal, fallback.description)
         graph.validate()
     except GraphError as exc:
-        raise GraphError(f"{source}: {exc}") from exc
+        # An unnamed graph is labelled by its source already.
+        message = str(exc)
+        raise GraphError(
+            message if message.startswith(f"{source}: ") else f"{source}: {message}"
+        ) from exc
     return graph
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchestrator._files import read_document
+from orchestrator._files import field_path, read_document
 from orchestrator._resources import data_path
 from orchestrator.errors import GraphError, ScenarioError
 from orchestrator.graph import ToolGraph, graph_from_definition, load_graph
@@ -165,12 +165,6 @@ class Scenario:
         return self.spec.topology or "unspecified"
 
 
-def _field(loc: tuple[int | str, ...], kinds: set[str]) -> str:
-    # Drop the discriminator pydantic inserts after a union member ("faults.0.down.ms").
-    parts = [str(p) for i, p in enumerate(loc) if not (i and str(p) in kinds and i >= 2)]
-    return ".".join(parts)
-
-
 # The fault kinds, read off the fault classes: pydantic names a failed union member by its tag.
 _KINDS = {get_args(f.model_fields["kind"].annotation)[0] for f in get_args(InjectedFault)}
 
@@ -212,7 +206,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ScenarioError(
-            f"{file}: field {_field(first['loc'], _KINDS)}: {first['msg']}"
+            f"{file}: field {field_path(first['loc'], _KINDS)}: {first['msg']}"
         ) from exc
     try:
         if isinstance(spec.graph, str):
@@ -247,6 +241,7 @@ def load_scenario(path: str | Path) -> Scenario:
         policy = Policy.model_validate(_deep_merge(Policy().model_dump(), spec.policy))
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ScenarioError(f"{file}: field policy.{where}: {first['msg']}") from exc
+        raise ScenarioError(
+            f"{file}: field policy.{field_path(first['loc'])}: {first['msg']}"
+        ) from exc
     return Scenario(spec, _with_simulated_outputs(graph), policy, str(file))
