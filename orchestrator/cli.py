@@ -838,17 +838,23 @@ def scenario_run(
     from rich.table import Table
 
     from orchestrator.errors import ScenarioError, TelemetryError
-    from orchestrator.scenarios import CONTROLLERS, run_scenario_files
+    from orchestrator.scenarios import CONTROLLERS, ScenarioResult, load_scenario, run_scenario
 
     if controller not in CONTROLLERS:
         choices = ", ".join(CONTROLLERS)
         raise typer.BadParameter(f"expected one of {choices}", param_hint="--controller")
     from orchestrator.telemetry import tracing
 
+    async def run_all() -> list[ScenarioResult]:
+        return [await run_scenario(s, controller) for s in scenarios]
+
     try:
+        # Every file is read first: a bad one stops the command before the trace file is
+        # opened, so an earlier trace there is kept.
+        scenarios = [load_scenario(f) for f in files]
         # One trace per scenario; also to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
         with tracing(trace_file):
-            results = anyio.run(run_scenario_files, files, controller)
+            results = anyio.run(run_all)
     except (ScenarioError, TelemetryError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -277,6 +277,20 @@ def test_scenario_run_prints_broken_yaml_as_one_error_line(tmp_path: Path) -> No
     )
 
 
+def test_a_run_stopped_by_a_bad_scenario_file_keeps_the_earlier_trace(tmp_path: Path) -> None:
+    good, bad, trace = tmp_path / "good.yaml", tmp_path / "bad.yaml", tmp_path / "trace.jsonl"
+    good.write_text(VALID)
+    bad.write_text("routing: [\n")
+    first = runner.invoke(app, ["scenario", "run", str(good), "--trace-file", str(trace)])
+    assert first.exit_code == 0 and trace.read_text().strip()
+    before = trace.read_text()
+    result = runner.invoke(
+        app, ["scenario", "run", str(good), str(bad), "--trace-file", str(trace)]
+    )
+    assert result.exit_code == 2
+    assert trace.read_text() == before, "nothing ran, yet the trace was replaced"
+
+
 def test_a_scenario_naming_a_graph_file_with_broken_yaml_names_both_files(tmp_path: Path) -> None:
     graph = tmp_path / "graph.yaml"
     graph.write_text("start: S\ngoal: [G\n")
