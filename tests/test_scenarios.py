@@ -408,3 +408,15 @@ def test_a_simulated_skill_notes_the_required_arguments_it_was_called_without() 
     assert simulated.lacking == {}
     anyio.run(simulated.invoke, "refund_payment", {"inputs": {"task": "refund"}, "upstream": {}})
     assert simulated.lacking == {"refund_payment": ("payment_id",)}
+
+
+def test_a_missing_graph_file_names_every_place_looked(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        VALID.split("graph:")[0] + "graph: paymentz.yaml\nexpect: {outcome: completed}\n"
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: field graph: graph file 'paymentz.yaml' not found")
+    assert str(tmp_path / "paymentz.yaml") in message and str(Path.cwd()) in message

@@ -170,13 +170,21 @@ _KINDS = {get_args(f.model_fields["kind"].annotation)[0] for f in get_args(Injec
 
 
 def _resolve_graph(reference: str, scenario_file: Path) -> Path:
+    """A graph file named by a scenario: absolute, or beside the scenario, in the working
+    folder, or shipped with the package (``graphs/...``); a miss names every place looked."""
     candidate = Path(reference)
     if candidate.is_absolute():
         return candidate
-    for root in (scenario_file.parent, Path.cwd()):
-        if (root / candidate).exists():
-            return root / candidate
-    return data_path(*candidate.parts)
+    places = [
+        scenario_file.resolve().parent / candidate,
+        Path.cwd() / candidate,
+        data_path(*candidate.parts),
+    ]
+    found = next((place for place in places if place.exists()), None)
+    if found is None:
+        looked = ", ".join(dict.fromkeys(str(place) for place in places))
+        raise GraphError(f"graph file {reference!r} not found (looked at {looked})")
+    return found
 
 
 def _with_simulated_outputs(graph: ToolGraph) -> ToolGraph:
