@@ -394,11 +394,18 @@ def _parse_fault(spec: str) -> Any:
 
     tool, _, rest = spec.partition(":")
     kind, _, times = rest.partition(":")
+    kinds = ("down", "error", "timeout", "malformed", "rate_limited")
     expected = (
-        "expected TOOL:KIND[:TIMES], KIND one of down, error, timeout, malformed, rate_limited, "
+        f"expected TOOL:KIND[:TIMES], KIND one of {', '.join(kinds)}, "
         "TIMES (failing calls, then it recovers) for all but down; other faults go in scenario "
         "files"
     )
+    if kind in ("latency", "flaky", "missing_input"):
+        raise typer.BadParameter(
+            f"{spec!r}: a {kind} fault takes more than TIMES; declare it in a scenario file "
+            f"({expected})",
+            param_hint="--fail",
+        )
     if kind == "down" and times:
         raise typer.BadParameter(
             f"{spec!r}: a down tool stays down ({expected})", param_hint="--fail"
@@ -862,7 +869,10 @@ def scenario_run(
         for r in results:
             typer.echo(_json.dumps(r.to_dict()))
     else:
-        table = Table("id", "outcome", "path", "llm", "reroutes", "retries", "silent", "ok")
+        table = Table()
+        # Ids and mismatches are read off CI logs: wrap, never cut.
+        for column in ("id", "outcome", "path", "llm", "reroutes", "retries", "silent", "ok"):
+            table.add_column(column, overflow="fold")
         for r in results:
             row = r.to_dict()
             table.add_row(

@@ -476,6 +476,11 @@ def test_run_rejects_a_malformed_fault_or_binding() -> None:
     assert bad_fault.exit_code == 2 and "TOOL:KIND" in bad_fault.output
     stays_down = _invoke("run", "x", "--fail", "stripe:down:1")
     assert stays_down.exit_code == 2 and "a down tool stays down" in stays_down.output
+    needs_more = _invoke("run", "x", "--fail", "stripe:latency")
+    assert needs_more.exit_code == 2
+    assert "latency fault takes more than TIMES; declare it in a scenario" in " ".join(
+        needs_more.output.replace("│", " ").split()
+    )
     bad_tool = _invoke("run", "x", "--tool", "stripe")
     assert bad_tool.exit_code == 2 and "SKILL=module:function" in bad_tool.output
 
