@@ -127,6 +127,23 @@ def test_refuses_to_overwrite_a_directory_that_is_not_an_index(tmp_path: Path) -
     assert (precious / "thesis.txt").read_text() == "years of work"
 
 
+def test_another_programs_manifest_does_not_make_a_folder_an_index(tmp_path: Path) -> None:
+    """A plugin folder with its own manifest.json was replaced, its skill files deleted."""
+    skills = [{"name": "noop", "description": "does nothing"}]
+    plugin = tmp_path / "plugin"
+    (plugin / "pdf").mkdir(parents=True)
+    (plugin / "pdf" / "SKILL.md").write_text("---\nname: pdf\ndescription: d\n---\nbody\n")
+    (plugin / "manifest.json").write_text('{"name": "my-plugin", "version": "1.0.0"}')
+    with pytest.raises(IndexFormatError, match="it holds pdf"):
+        SkillRouter.from_catalog(skills, index_dir=plugin)
+    assert (plugin / "pdf" / "SKILL.md").exists()
+    (plugin / "pdf" / "SKILL.md").unlink()
+    (plugin / "pdf").rmdir()
+    with pytest.raises(IndexFormatError, match=r"its manifest\.json is another program.s"):
+        SkillRouter.from_catalog(skills, index_dir=plugin)
+    assert (plugin / "manifest.json").read_text().startswith('{"name": "my-plugin"')
+
+
 def test_refuses_to_replace_a_file_or_write_under_one(tmp_path: Path) -> None:
     precious = tmp_path / "thesis.txt"
     precious.write_text("years of work")

@@ -376,9 +376,34 @@ def _apply_search_params(index: Any, policy: IndexPolicy) -> None:
         index.hnsw.efSearch = policy.hnsw_ef_search
 
 
+# What an index folder holds: the index's own files and the planner's dependency cache.
+_INDEX_ENTRIES = frozenset(
+    {MANIFEST, "skills.jsonl", "vectors.npy", "owners.npy", "dense.faiss", "dependencies.json"}
+    | {"bm25", "bm25-signature"}
+)
+
+
 def _swap_in(staging: Path, target: Path) -> None:
-    if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
-        raise IndexFormatError(
-            f"{target}: exists and is not an orchestrator index; refusing to replace it"
-        )
+    """Put the new index in place of ``target``, which is replaced only when it is empty or an
+    index (of any version, or damaged): a folder holding anything else, or another program's
+    ``manifest.json``, is the user's, and replacing it deleted a plugin's skill files."""
+    if target.is_dir() and any(target.iterdir()):
+        foreign = sorted(e.name for e in target.iterdir() if e.name not in _INDEX_ENTRIES)
+        if foreign or not _manifest_is_ours(target / MANIFEST):
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            what = f"it holds {shown}" if foreign else f"its {MANIFEST} is another program's"
+            raise IndexFormatError(
+                f"{target}: exists and is not an orchestrator index ({what}); refusing to "
+                "replace it (give an empty or new folder)"
+            )
     replace_dir(staging, target)
+
+
+def _manifest_is_ours(path: Path) -> bool:
+    """A manifest naming a catalog and a model; or none, or one that cannot be read, beside
+    nothing but index files: a damaged index, which a new one heals."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return isinstance(manifest, dict) and {"catalog_hash", "model"} <= manifest.keys()
