@@ -38,13 +38,14 @@ err_console = Console(stderr=True)
 SAMPLE_CATALOG = data_path("skills", "sample.jsonl")
 
 CatalogOption = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--catalog",
         "-c",
         help="Catalog file or folder: function lists (JSON, JSONL), OpenAPI, SKILL.md folders, "
-        "an MCP config, or a Python file whose functions are the skills (default: the shipped "
-        "sample catalog).",
+        "an MCP config, or a Python file whose functions are the skills (default: the catalog "
+        "indexed in --index, else the shipped sample catalog).",
+        show_default=False,
     ),
 ]
 PolicyOption = Annotated[
@@ -125,7 +126,7 @@ def _progress_bar(enabled: bool) -> Iterator[Any]:
 
 
 def _open_router(
-    catalog: Path,
+    catalog: Path | None,
     index: Path | None,
     policy: Any,
     embedder: Path | None,
@@ -134,9 +135,17 @@ def _open_router(
     show_progress: bool,
 ) -> Any:
     """The catalog's router; ``policy`` is a policy file or a ``Policy`` already loaded. What
-    a Python catalog prints as it is imported goes to stderr: stdout is the command's output."""
+    a Python catalog prints as it is imported goes to stderr: stdout is the command's output.
+
+    Without a catalog, an index given by ``--index`` is routed as it is (it had been rebuilt
+    over the sample catalog, the default, and overwritten); with neither, the sample catalog."""
     from orchestrator.routing import SkillRouter
 
+    if catalog is None and index is not None and (index / "manifest.json").exists():
+        return SkillRouter.from_index(
+            index, policy=policy, embedder=embedder, cross_encoder=cross_encoder
+        )
+    catalog = catalog or SAMPLE_CATALOG
     with redirect_stdout(sys.stderr), _progress_bar(show_progress) as progress:
         return SkillRouter.from_catalog(
             catalog,
@@ -222,7 +231,7 @@ def _read_queries(path: Path) -> list[tuple[Any, str]]:
 @app.command()
 def route(
     query: Annotated[str | None, typer.Argument(help="The task text.")] = None,
-    catalog: CatalogOption = SAMPLE_CATALOG,
+    catalog: CatalogOption = None,
     index_dir: IndexOption = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many skills to return.")] = 5,
     queries: Annotated[
@@ -582,7 +591,7 @@ _RESULT_CHARS = 400
 @app.command("run")
 def run_command(
     task: Annotated[str, typer.Argument(help="The task text.")],
-    catalog: CatalogOption = SAMPLE_CATALOG,
+    catalog: CatalogOption = None,
     index_dir: IndexOption = None,
     graph: Annotated[
         Path | None,
@@ -671,8 +680,8 @@ def run_command(
         # A Python catalog's functions are its tools and an mcpServers config's servers serve
         # its tools (--tool may replace some); any other catalog is simulated.
         with redirect_stdout(sys.stderr):
-            own = catalog_tools(catalog)
-        servers = config_servers(catalog)
+            own = catalog_tools(catalog) if catalog is not None else {}
+        servers = config_servers(catalog) if catalog is not None else []
         if learn and not (own or chosen or servers):
             # A dry run shows what would happen; counting it as a past success would teach
             # plans from calls that never ran.
@@ -784,7 +793,7 @@ def _demo_faults(plan: Any) -> list[Any]:
 
 @app.command()
 def demo(
-    catalog: CatalogOption = SAMPLE_CATALOG,
+    catalog: CatalogOption = None,
     k: Annotated[int, typer.Option("-k", min=1)] = 3,
     trace_file: TraceFileOption = None,
     json_out: JsonOption = False,
@@ -794,6 +803,7 @@ def demo(
     from orchestrator import Orchestrator
     from orchestrator.telemetry import tracing
 
+    catalog = catalog or SAMPLE_CATALOG
     with _errors_exit():
         router = _open_router(catalog, None, None, None, None, show_progress=not json_out)
         orchestrator = Orchestrator(router)
@@ -979,7 +989,7 @@ def train_embedder(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
-    catalog: CatalogOption = SAMPLE_CATALOG,
+    catalog: CatalogOption = None,
     base: Annotated[
         Path | None,
         typer.Option(
@@ -1044,7 +1054,7 @@ def train_no_fit(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Policy file (YAML) to write.")],
-    catalog: CatalogOption = SAMPLE_CATALOG,
+    catalog: CatalogOption = None,
     embedder: EmbedderOption = None,
     keep: Annotated[
         float,

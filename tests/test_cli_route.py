@@ -113,6 +113,12 @@ def test_index_command_writes_a_manifest_and_reports_it(tmp_path: Path) -> None:
     manifest = json.loads(result.stdout)
     assert manifest["skills"] == 2 and manifest["dimension"] == 384
     assert json.loads((out / "manifest.json").read_text()) == manifest
+    # Without --catalog, route reads the index as it is: it had rebuilt it over the sample
+    # catalog (the default) and answered from there.
+    routed = runner.invoke(app, ["route", "--index", str(out), "-k", "2", "text Bob", "--json"])
+    assert routed.exit_code == 0, routed.output
+    assert {r["id"] for r in json.loads(routed.stdout)["results"]} == {"get_weather", "send_sms"}
+    assert json.loads((out / "manifest.json").read_text()) == manifest
 
 
 def test_bad_catalog_is_one_clear_error_line(tmp_path: Path) -> None:

@@ -114,15 +114,7 @@ class SkillRouter:
         catalog, model and chunking; otherwise it is updated incrementally (only new or changed
         skills are embedded) and written back atomically.
         """
-        routing = _routing_policy(policy)
-        if cross_encoder is not None:
-            routing = routing.model_copy(
-                update={
-                    "rerank": routing.rerank.model_copy(
-                        update={"kind": "cross-encoder", "cross_encoder": str(cross_encoder)}
-                    )
-                }
-            )
+        routing = _routing_policy(policy, cross_encoder)
         skills = load_catalog(catalog, dedupe=dedupe)
         directory = Path(index_dir) if index_dir is not None else None
         previous: SkillIndex | None = None
@@ -156,8 +148,10 @@ class SkillRouter:
         *,
         policy: Policy | RoutingPolicy | str | Path | None = None,
         embedder: Embedder | str | Path | None = None,
+        cross_encoder: str | Path | None = None,
     ) -> SkillRouter:
-        """Open an index written by ``orchestrator index`` without reading the catalog again."""
+        """Open an index written by ``orchestrator index`` without reading the catalog again.
+        ``cross_encoder``: a CrossEncoder's local path to rerank with, as in ``from_catalog``."""
         directory = Path(index_dir)
         index = SkillIndex.load(directory)
         model = embedder_for(
@@ -168,7 +162,8 @@ class SkillRouter:
                 f"{directory}: built with model {index.embedder_name}, but the router was given "
                 f"{model.name}; rebuild the index or pass the same embedder"
             )
-        return cls(index, model, _routing_policy(policy), index_dir=directory)
+        routing = _routing_policy(policy, cross_encoder)
+        return cls(index, model, routing, index_dir=directory)
 
     def add_skills(self, skills: Sequence[Skill], *, progress: Progress | None = None) -> None:
         """Add (or replace, by id) skills; only they are embedded. Saved when index-backed."""
@@ -508,12 +503,19 @@ class _StageOne:
     fused: list[int]
 
 
-def _routing_policy(policy: Policy | RoutingPolicy | str | Path | None) -> RoutingPolicy:
+def _routing_policy(
+    policy: Policy | RoutingPolicy | str | Path | None, cross_encoder: str | Path | None = None
+) -> RoutingPolicy:
     if isinstance(policy, RoutingPolicy):
-        return policy
-    if isinstance(policy, Policy):
-        return policy.routing
-    return load_policy(policy).routing
+        routing = policy
+    elif isinstance(policy, Policy):
+        routing = policy.routing
+    else:
+        routing = load_policy(policy).routing
+    if cross_encoder is None:
+        return routing
+    rerank = {"kind": "cross-encoder", "cross_encoder": str(cross_encoder)}
+    return routing.model_copy(update={"rerank": routing.rerank.model_copy(update=rerank)})
 
 
 def _default_reranker(policy: RoutingPolicy) -> Reranker:
