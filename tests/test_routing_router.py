@@ -9,6 +9,7 @@ import pytest
 
 from orchestrator import Skill
 from orchestrator.routing import RouteResult, SkillRouter
+from orchestrator.routing._text import tokenize
 from tests.conftest import REPO
 
 FAMILIES = json.loads((REPO / "skills" / "sample_duplicate_families.json").read_text())["families"]
@@ -131,6 +132,45 @@ def test_a_deprecated_tool_comes_after_its_replacement(tmp_path: Path) -> None:
     assert tool("x", "[Deprecated] Get a pet.").deprecated
     [lead] = grouped.route("get the pet", k=1).matches
     assert lead.id == "get_pet_v2" and [d.id for d in lead.duplicates] == ["get_pet_v1"]
+
+
+def test_an_id_in_the_task_does_not_match_an_example_id_in_a_description() -> None:
+    """BM25 weighs a rare token heavily, so an id written both in the task and as a parameter's
+    example ranked the tool with the example first, whatever the task asked for."""
+    service = {"type": "object", "properties": {"service_id": {"type": "string"}}}
+    with_example = {
+        "type": "object",
+        "properties": {
+            "service_id": {"type": "string", "description": "Service id, for example svc_8f2a."}
+        },
+    }
+    router = SkillRouter.from_catalog(
+        [
+            Skill(
+                name="get_current_oncall",
+                description="Get the engineer currently on call for a service.",
+                parameters=service,
+            ),
+            Skill(
+                name="update_service",
+                description="Update a service's settings: owner, tier, escalation policy.",
+                parameters=with_example,
+            ),
+        ]
+    )
+    for task in ("who is on call for svc_8f2a", "who is on call for svc_91bc"):
+        assert [s.id for s, _ in router.retrieve(task, k=2, method="bm25")][0] == (
+            "get_current_oncall"
+        ), task
+        assert router.route(task, k=2).matches[0].id == "get_current_oncall", task
+
+
+def test_tokens_drop_made_up_values_and_split_units_but_keep_versioned_words() -> None:
+    assert tokenize("who is on call for svc_8f2a") == ["call"]
+    assert tokenize("uuid 123e4567-e89b-12d3") == ["uuid"]
+    assert tokenize("a 440Hz tone, 10cm long") == ["440", "hz", "tone", "10", "cm", "long"]
+    assert tokenize("sha256 of the ipv6 s3_bucket") == ["sha256", "ipv6", "s3", "bucket"]
+    assert tokenize("getCurrentWeather") == ["get", "current", "weather"]
 
 
 def test_empty_query_still_answers_with_k_matches(sample_router: SkillRouter) -> None:

@@ -30,7 +30,7 @@ from orchestrator.routing._text import skill_text, tokenize
 
 __all__ = ["INDEX_FORMAT", "Progress", "SkillIndex"]
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 MANIFEST = "manifest.json"
 
 Progress = Callable[[int, int], None]

@@ -17,7 +17,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from orchestrator.catalog import Skill
 
-__all__ = ["SkillText", "field_tokens", "identifier_words", "skill_text", "tokenize"]
+__all__ = ["SkillText", "field_tokens", "identifier_words", "skill_text", "stems", "tokenize"]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -37,10 +37,41 @@ def _stem(word: str) -> str:
     return stemmed
 
 
+# Letters and digits mixed in three or more runs ("8f2a", "123e4567", "dQw4w9WgXcQ"); ASCII
+# classes, as made-up ids are, because the Unicode ones made tokenizing twice as slow.
+_VALUE_PART = re.compile(r"\d[a-zA-Z]+\d|[a-zA-Z]\d+[a-zA-Z]")
+# A run joined by "_", "-" or "." ("svc_8f2a", "pi_3MtwBw.") and a number with a unit ("440Hz").
+_JOINED = re.compile(r"[\w.-]+", re.UNICODE)
+_NUMBER_UNIT = re.compile(r"(?<![^\W_])(\d{2,})([a-zA-Z]+)(?![^\W_])")
+
+
+def _without_values(match: re.Match[str]) -> str:
+    joined = match.group(0)
+    return " " if _VALUE_PART.search(joined) else joined
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` in lower case, split on case and punctuation, without made-up
+    values: an id like ``svc_8f2a`` (in a query, or as an example in a parameter's description)
+    matches no word of what a tool does, and when a description's example id met the same id in
+    a query, BM25's weight for the rare token ranked that tool first. The whole joined run goes,
+    so its prefix ("svc") is not left to match either. Letters then digits ("sha256", "ipv6")
+    still read as words. A number with a unit ("440Hz", "10cm") is split into the number and the
+    unit, as descriptions write them."""
+    if _VALUE_PART.search(text):
+        text = _JOINED.sub(_without_values, text)
+    text = _NUMBER_UNIT.sub(r"\1 \2", text)
+    return _WORD.findall(_CAMEL.sub(" ", text).lower())
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed word tokens without stopwords, identifiers split into words."""
-    words = _WORD.findall(_CAMEL.sub(" ", text).lower())
-    return [_stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+    return [_stem(w) for w in _words(text) if w not in _STOPWORDS and len(w) > 1]
+
+
+def stems(text: str) -> frozenset[str]:
+    """The stemmed words of ``text``, stopwords kept ("turn on" and "turn off" differ)."""
+    return frozenset(_stem(w) for w in identifier_words(text).lower().split())
 
 
 def field_tokens(text: str) -> list[str]:
@@ -48,9 +79,8 @@ def field_tokens(text: str) -> list[str]:
     "interviewer" "interview" and "approver" "approv", and an ``interviewer_id`` is no
     ``interview_id``. Such a noun (plural too) is its stem marked ``_er``. For comparing field
     names and the task words that name them; routing keeps :func:`tokenize`."""
-    words = _WORD.findall(_CAMEL.sub(" ", text).lower())
     tokens = []
-    for word in words:
+    for word in _words(text):
         if word in _STOPWORDS or len(word) <= 1:
             continue
         stem = _stem(word)
