@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orchestrator import PolicyError, load_policy
+from orchestrator import PolicyError, Skill, load_policy
 from orchestrator.routing import Candidate, RankFusionReranker, reciprocal_rank_fusion
 from orchestrator.routing._duplicates import Contract, contract_of, group_duplicates, is_duplicate
 from orchestrator.routing._policy import DuplicatePolicy
@@ -117,6 +117,30 @@ def test_a_read_only_skill_or_another_http_method_never_stands_in_for_a_write() 
     assert not is_duplicate(0.99, create, update, POLICY)
     other_provider = Contract(REFUND.name, REFUND.parameters, REFUND.outputs, False, "POST")
     assert is_duplicate(0.99, create, other_provider, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (("start_vm", "Start a stopped virtual machine."), ("stop_vm", "Stop a running VM.")),
+        (("encrypt_text", "Encrypt a text."), ("decrypt_text", "Decrypt a text.")),
+        (("lock_account", "Lock a user account."), ("unlock_account", "Unlock it.")),
+        (("turn_on_light", "Switch a light."), ("turn_off_light", "Switch a light.")),
+        (("vm_power", "Start a VM."), ("vm_power_control", "Stop a VM.")),
+    ],
+)
+def test_opposite_operations_never_stand_in_for_each_other(
+    ours: tuple[str, str], theirs: tuple[str, str]
+) -> None:
+    """Same parameters, nearly the same words: a failed ``start_vm`` had healed to ``stop_vm``."""
+    vm = {"type": "object", "properties": {"vm_id": {"type": "string"}}}
+    a, b = (
+        contract_of(Skill(name=name, description=text, parameters=vm))
+        for name, text in (ours, theirs)
+    )
+    assert not is_duplicate(0.99, a, b, POLICY)
+    copy = contract_of(Skill(name=f"{ours[0]}_v2", description=ours[1], parameters=vm))
+    assert is_duplicate(0.99, a, copy, POLICY), "a copy of the same operation still groups"
 
 
 def test_tools_of_one_program_on_servers_that_are_not_replicas_never_group() -> None:

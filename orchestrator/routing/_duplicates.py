@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from orchestrator.catalog import Skill
 from orchestrator.routing._policy import DuplicatePolicy
-from orchestrator.routing._text import tokenize
+from orchestrator.routing._text import stems, tokenize
 
 __all__ = ["Contract", "contract_of", "group_duplicates", "is_duplicate"]
 
@@ -40,6 +40,9 @@ class Contract:
     program: str | None = None
     # Marked as deprecated (``Skill.deprecated``): it leads no group holding its replacement.
     deprecated: bool = False
+    # The words of its name and the first of its description, stemmed, stopwords kept ("on",
+    # "off"): what opposite operations (start / stop, encrypt / decrypt) differ by.
+    actions: frozenset[str] = frozenset()
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
@@ -65,7 +68,80 @@ def _output_tokens(schema: object) -> frozenset[str]:
     return frozenset(tokens) - _GENERIC_OUTPUTS
 
 
+# Operations that undo or mirror each other: the same parameters, outputs and nearly the same
+# words, yet one must never stand in for the other. Negating prefixes ("lock" / "unlock",
+# "connect" / "disconnect", "activate" / "deactivate") are found without a list.
+_OPPOSITES = (
+    "start stop",
+    "start end",
+    "begin end",
+    "open close",
+    "enable disable",
+    "encrypt decrypt",
+    "encode decode",
+    "compress extract",
+    "add remove",
+    "add delete",
+    "create delete",
+    "create destroy",
+    "insert delete",
+    "upload download",
+    "import export",
+    "buy sell",
+    "deposit withdraw",
+    "credit debit",
+    "grant revoke",
+    "approve reject",
+    "accept decline",
+    "accept reject",
+    "allow deny",
+    "increase decrease",
+    "increment decrement",
+    "raise lower",
+    "show hide",
+    "push pull",
+    "on off",
+    "up down",
+    "in out",
+    "login logout",
+    "attach detach",
+    "join leave",
+    "enter exit",
+    "next previous",
+    "promote demote",
+    "upgrade downgrade",
+    "maximize minimize",
+    "expand collapse",
+    "include exclude",
+    "undo redo",
+    "pause resume",
+    "suspend resume",
+    "archive restore",
+    "freeze thaw",
+)
+
+
+_OPPOSITE_PAIRS = frozenset(
+    (a, b) for words in map(stems, _OPPOSITES) for a in words for b in words if a != b
+)
+_NEGATIONS = ("un", "dis", "de")
+
+
+def _opposed(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether one skill's action words hold a word whose opposite only the other's hold."""
+    ours, theirs = a - b, b - a
+    for x in ours:
+        for y in theirs:
+            if (x, y) in _OPPOSITE_PAIRS:
+                return True
+            longer, shorter = (x, y) if len(x) > len(y) else (y, x)
+            if len(shorter) >= 3 and any(longer == n + shorter for n in _NEGATIONS):
+                return True
+    return False
+
+
 def contract_of(skill: Skill) -> Contract:
+    first_word = skill.description.split(maxsplit=1)[:1]
     return Contract(
         name=frozenset(tokenize(skill.name)),
         parameters=_property_tokens(skill.parameters),
@@ -75,6 +151,7 @@ def contract_of(skill: Skill) -> Contract:
         launch=_text_or_none(skill.metadata.get("launch")),
         program=_text_or_none(skill.metadata.get("program")),
         deprecated=skill.deprecated,
+        actions=stems(skill.name) | stems(" ".join(first_word)),
     )
 
 
@@ -101,13 +178,17 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
     overlapping parameters and related text (two providers of one operation). Never a skill
     that changes something and one said to change nothing, nor two operations of other HTTP
     methods: a REST resource's ``GET``, ``POST`` and ``PATCH`` share parameters, outputs and
-    words, but one cannot stand in for another. Nor tools of one MCP program's servers that are
-    not replicas (a filesystem server on another folder): they answer for other data.
+    words, but one cannot stand in for another. Nor opposite operations (``start_vm`` and
+    ``stop_vm``, ``encrypt_text`` and ``decrypt_text``), which a failed step healed to. Nor
+    tools of one MCP program's servers that are not replicas (a filesystem server on another
+    folder): they answer for other data.
     """
     for hint in ("read_only", "method"):
         ours, theirs = getattr(a, hint), getattr(b, hint)
         if ours is not None and theirs is not None and ours != theirs:
             return False
+    if _opposed(a.actions, b.actions):
+        return False  # start / stop: one undoes the other
     same_program = a.program is not None and a.program == b.program
     if same_program and None not in (a.launch, b.launch) and a.launch != b.launch:
         return False  # one program's servers that are not replicas: other data
