@@ -58,6 +58,22 @@ def test_changed_catalog_embeds_only_new_and_changed_skills(
     assert router.route("I want to adopt a kitten", k=1).matches[0].id == "adopt_a_cat"
 
 
+def test_a_changed_field_outside_the_text_refreshes_the_index_without_embedding(
+    index_copy: Path, tmp_path: Path, counting_embedder: CountingEmbedder
+) -> None:
+    """A price, a risk hint or metadata (deprecated) changes no embedded text, yet routing reads
+    them: the index had been reused as it was, with the old skills."""
+    skills = load_catalog(SAMPLE_CATALOG)
+    repriced = skills[0].model_copy(update={"price": 9.5, "metadata": {"deprecated": True}})
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("\n".join(s.model_dump_json() for s in [repriced, *skills[1:]]) + "\n")
+    router = SkillRouter.from_catalog(catalog, index_dir=index_copy, embedder=counting_embedder)
+    assert counting_embedder.texts_embedded == 0
+    fresh = router.skills[router.index.row(repriced.id) or 0]
+    assert fresh.price == 9.5 and fresh.deprecated
+    assert SkillIndex.load(index_copy).catalog_hash == catalog_hash([repriced, *skills[1:]])
+
+
 def test_add_skills_updates_the_saved_index_incrementally(
     index_copy: Path, counting_embedder: CountingEmbedder
 ) -> None:

@@ -18,10 +18,17 @@ __all__ = ["catalog_hash", "save_catalog_jsonl"]
 
 
 def catalog_hash(skills: Iterable[Skill]) -> str:
-    """A hash of every skill's id and fingerprint, independent of catalog order."""
+    """A hash of every field of every skill, independent of catalog order: an index whose
+    catalog hash matches is used as it is, so a field routing reads besides the embedded text
+    (price, risk hints, ``metadata``) must change it too. (``Skill.fingerprint`` covers only
+    the text, which decides what is embedded again.)"""
     digest = hashlib.sha256()
-    for skill_id, fingerprint in sorted((s.id, s.fingerprint()) for s in skills):
-        digest.update(f"{skill_id}\0{fingerprint}\n".encode())
+    fields = sorted(
+        (s.id, json.dumps(s.model_dump(mode="json"), sort_keys=True, ensure_ascii=False))
+        for s in skills
+    )
+    for skill_id, dumped in fields:
+        digest.update(f"{skill_id}\0{dumped}\n".encode())
     return digest.hexdigest()[:32]
 
 
