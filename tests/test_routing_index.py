@@ -118,6 +118,20 @@ def test_corrupt_manifest_is_a_clear_error_naming_the_file(index_copy: Path) -> 
         SkillRouter.from_index(index_copy)
 
 
+@pytest.mark.parametrize("emptied", ["vectors.npy", "owners.npy"])
+def test_an_emptied_index_file_is_a_corrupt_index_that_a_cache_rebuilds(
+    tmp_path: Path, emptied: str
+) -> None:
+    """np.load raises EOFError on an empty file, which the CLI reported as a bare "Aborted."."""
+    skills = [{"name": "get_weather", "description": "Current weather for a city."}]
+    SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+    (tmp_path / "i" / emptied).write_bytes(b"")
+    with pytest.raises(IndexFormatError, match="corrupt index"):
+        SkillIndex.load(tmp_path / "i")
+    SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+    assert len(SkillIndex.load(tmp_path / "i").skills) == 1
+
+
 def test_index_from_another_format_version_is_rebuilt_when_used_as_a_cache(
     index_copy: Path,
 ) -> None:

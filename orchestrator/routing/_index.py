@@ -306,7 +306,7 @@ class SkillIndex:
             bm25_signature = bm25s.BM25.load(str(root / "bm25-signature"), show_progress=False)
             dense = faiss.read_index(str(root / "dense.faiss"))
             policy = IndexPolicy.model_validate(manifest["policy"])
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, RuntimeError) as exc:
             raise IndexFormatError(f"{root}: corrupt index ({exc}); rebuild it") from exc
         if len(skills) != manifest.get("skills") or len(owners) != manifest.get("vectors"):
             raise IndexFormatError(f"{root}: index files disagree with the manifest; rebuild it")
