@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -94,7 +95,10 @@ def _errors_exit() -> Iterator[None]:
     try:
         yield
     except OrchestratorError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Rich reads "[...]" as markup: a catalog's "[/]" crashed the error line itself.
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(code=2) from exc
 
 
@@ -177,7 +181,8 @@ def index(
         return
     console.print(
         f"indexed [bold]{len(router.skills)}[/] skills ({manifest['vectors']} vectors, "
-        f"{manifest['dense_index']} faiss index, model {manifest['model']}) into {out}"
+        f"{manifest['dense_index']} faiss index, model {escape(manifest['model'])}) into "
+        f"{escape(str(out))}"
     )
 
 
@@ -325,7 +330,7 @@ def _plan_fields(plan: Any) -> dict[str, Any]:
 
 def _print_plan(plan: Any) -> None:
     if plan.steps:
-        table = Table(title=f"plan: {plan.task}")
+        table = Table(title=f"plan: {escape(plan.task)}")
         table.add_column("#", justify="right")
         table.add_column("skill", overflow="fold")  # ids are copied into --tool: wrap, never cut
         table.add_column("needs", overflow="fold")
@@ -335,18 +340,21 @@ def _print_plan(plan: Any) -> None:
             stated = [f"{name}={value!r}" for name, value in plan.stated_for(step.id).items()]
             needs = [*step.needs, *stated, *(f"input {name}" for name in step.open_inputs)]
             alternatives = ", ".join(step.alternatives)
-            table.add_row(str(n), step.id, ", ".join(needs), alternatives, step.reason)
+            cells = (step.id, ", ".join(needs), alternatives, step.reason)
+            table.add_row(str(n), *map(escape, cells))
         console.print(table)
     else:  # an empty table says less than a line
-        console.print(f"plan: {plan.task}: no step", highlight=False)
+        console.print(f"plan: {escape(plan.task)}: no step", highlight=False)
     if plan.unplanned:
-        console.print("no skill fits: " + "; ".join(repr(g) for g in plan.unplanned))
+        console.print("no skill fits: " + "; ".join(repr(g) for g in plan.unplanned), markup=False)
 
 
 def _print_route(result: Any, query_id: Any | None) -> None:
     verdict = "[green]fits[/]" if result.fits else "[yellow]no skill fits[/]"
-    title = f"{query_id}: " if query_id is not None else ""
-    table = Table(title=f"{title}{result.query}  ({verdict}, threshold {result.threshold:.2f})")
+    title = escape(f"{query_id}: " if query_id is not None else "")
+    table = Table(
+        title=f"{title}{escape(result.query)}  ({verdict}, threshold {result.threshold:.2f})"
+    )
     # The stage evidence only where it fits beside whole ids: ids are copied, never cut.
     evidence = ("bm25", "dense") if console.width >= 100 else ()
     table.add_column("#", justify="right")
@@ -359,11 +367,11 @@ def _print_route(result: Any, query_id: Any | None) -> None:
     for rank, m in enumerate(result.matches, start=1):
         table.add_row(
             str(rank),
-            m.skill.id,
+            escape(m.skill.id),
             f"{m.scores.get('fit', 0.0):.2f}",
             f"{m.score:.3f}",
             *(f"{m.scores.get(column, 0.0):.2f}" for column in evidence),
-            ", ".join(d.id for d in m.duplicates),
+            escape(", ".join(d.id for d in m.duplicates)),
         )
     console.print(table)
 
@@ -475,7 +483,8 @@ def _note_lacking(lacking: dict[str, tuple[str, ...]]) -> None:
     tool would refuse."""
     for skill, missing in lacking.items():
         err_console.print(
-            f"note: simulated {skill} ran without {', '.join(missing)}, which a real tool needs: "
+            f"note: simulated {escape(skill)} ran without {escape(', '.join(missing))}, which a "
+            "real tool needs: "
             "give it with --inputs or write it in the task",
             highlight=False,
         )
@@ -486,7 +495,8 @@ def _note_simulated_steps(simulated: Sequence[str]) -> None:
     that failed, a skill nobody bound): the run's outcome is not all real."""
     if simulated:
         err_console.print(
-            f"note: {', '.join(simulated)} {'was' if len(simulated) == 1 else 'were'} simulated, "
+            f"note: {escape(', '.join(simulated))} {'was' if len(simulated) == 1 else 'were'} "
+            "simulated, "
             "not called: bind with --tool what should really run",
             highlight=False,
         )
@@ -503,12 +513,12 @@ def _warn_unplanned_bindings(plan: Any, bound: dict[str, Any], skills: Any) -> N
             continue
         step = next((s for s in plan.steps if skill_id in s.alternatives), None)
         where = (
-            f"only an alternative of step {step.id}, run if that fails"
+            f"only an alternative of step {escape(step.id)}, run if that fails"
             if step is not None
             else "not in the plan"
         )
         err_console.print(
-            f"[yellow]note:[/] --tool {key} is {where}; bind the step's skill to run your "
+            f"[yellow]note:[/] --tool {escape(key)} is {where}; bind the step's skill to run your "
             "function first (see the plan)",
             highlight=False,
             soft_wrap=True,
@@ -555,24 +565,24 @@ def _hint_missing_inputs(result: Any, given: dict[str, Any], *, asked: bool) -> 
     example = json.dumps({**given, **dict.fromkeys(missing, "...")})
     also = "" if asked else ", or have a chat model provide what the task says (--llm, --llm-model)"
     err_console.print(
-        f"[yellow]hint:[/] the run lacks {', '.join(missing)}: give "
-        f"{'it' if len(missing) == 1 else 'them'} with --inputs '{example}'{also}",
+        f"[yellow]hint:[/] the run lacks {escape(', '.join(missing))}: give "
+        f"{'it' if len(missing) == 1 else 'them'} with --inputs '{escape(example)}'{also}",
         highlight=False,
         soft_wrap=True,
     )
 
 
 def _print_decisions(result: Any) -> None:
-    table = Table(title=f"{result.outcome}: {result.task}")
+    table = Table(title=f"{result.outcome}: {escape(result.task)}")
     table.add_column("ms", justify="right")
     table.add_column("decision")
     table.add_column("tool / goal")
     table.add_column("why")
     for d in result.log:
-        table.add_row(f"{d.t_ms:.1f}", d.action, d.tool, d.reason)
+        table.add_row(f"{d.t_ms:.1f}", d.action, escape(d.tool), escape(d.reason))
     console.print(table)
     console.print(
-        f"path: {' > '.join(result.path) or '-'}   llm calls: {result.llm_calls}   "
+        f"path: {escape(' > '.join(result.path)) or '-'}   llm calls: {result.llm_calls}   "
         f"reroutes: {result.log.count('reroute')}   retries: {result.log.count('retry')}   "
         f"cost: {result.cost:.4g}   {result.elapsed_ms:.0f} ms"
     )
@@ -716,7 +726,7 @@ def run_command(
         for fault in faults:
             if fault.tool not in tools:
                 err_console.print(
-                    f"note: --fail {fault.tool}: no such tool in the "
+                    f"note: --fail {escape(fault.tool)}: no such tool in the "
                     f"{'graph' if tool_graph is not None else 'catalog'}; nothing is injected",
                     highlight=False,
                 )
@@ -819,12 +829,13 @@ def demo(
             sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.write(json.dumps({"run": run.to_dict()}, default=str) + "\n")
         return
-    console.print(f"[bold]orchestrator demo[/]: {len(router.skills)} skills in {catalog.name}\n")
+    skills_in = f"{len(router.skills)} skills in {escape(catalog.name)}"
+    console.print(f"[bold]orchestrator demo[/]: {skills_in}\n")
     for result, plan in zip(results, plans, strict=True):
         _print_route(result, None)
         _print_plan(plan)
     injected = ", ".join(f"{f.tool} {f.kind}" for f in faults)
-    console.print(f"\n[bold]run with injected faults[/] ({injected}):")
+    console.print(f"\n[bold]run with injected faults[/] ({escape(injected)}):")
     _print_plan(run.plan)
     _print_decisions(run)
     _note_lacking(lacking)
@@ -886,14 +897,14 @@ def scenario_run(
         for r in results:
             row = r.to_dict()
             table.add_row(
-                row["id"],
+                escape(row["id"]),
                 row["outcome"],
-                " > ".join(row["path"]),
+                escape(" > ".join(row["path"])),
                 str(row["llm_calls"]),
                 str(row["reroutes"]),
                 str(row["retries"]),
                 str(row["silent_failures"]),
-                "yes" if r.passed else "; ".join(r.mismatches),
+                "yes" if r.passed else escape("; ".join(r.mismatches)),
             )
         Console().print(table)
     if not all(r.passed for r in results):
@@ -918,7 +929,7 @@ def trace_show(
     with _errors_exit():
         spans = read_spans(file)
     if not spans:
-        err_console.print(f"{file}: no spans", highlight=False)
+        err_console.print(f"{file}: no spans", highlight=False, markup=False)
         raise typer.Exit(1)
     for line in render_traces(spans, events=events):
         typer.echo(line)

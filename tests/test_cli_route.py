@@ -131,6 +131,23 @@ def test_bad_catalog_is_one_clear_error_line(tmp_path: Path) -> None:
     assert not (tmp_path / "idx").exists()
 
 
+def test_brackets_in_tasks_ids_and_errors_are_printed_as_written(tmp_path: Path) -> None:
+    """Rich reads "[...]" as markup: "[/]" crashed the table and the error line, "[bold]x" lost
+    its tag and an id "get_weather[beta]" showed as "get_weather"."""
+    catalog = tmp_path / "tools.jsonl"
+    catalog.write_text('{"name": "get_weather[beta]", "description": "Current weather."}\n')
+    env = {"COLUMNS": "200"}
+    routed = runner.invoke(
+        app, ["route", "--catalog", str(catalog), "-k", "1", "[/] weather"], env=env
+    )
+    assert routed.exit_code == 0, routed.output
+    assert "get_weather[beta]" in routed.output and "[/] weather" in routed.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"type": "[/]", "function": {"name": "x"}}]')
+    failed = runner.invoke(app, ["route", "--catalog", str(broken), "x"], env=env)
+    assert failed.exit_code == 2 and "got the string '[/]'" in failed.output
+
+
 def test_help_reflows_docstrings_rather_than_keeping_their_source_line_breaks() -> None:
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

@@ -108,6 +108,7 @@ def status_command(
     """Start each configured server once and show its state, tool count and last error."""
     import anyio
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     _require_sdk()
@@ -130,7 +131,11 @@ def status_command(
         for r in rows:
             colour = {"up": "green", "down": "red"}.get(r.state, "yellow")
             table.add_row(
-                r.server, f"[{colour}]{r.state}[/]", str(r.tools), r.target, r.last_error or ""
+                escape(r.server),
+                f"[{colour}]{r.state}[/]",
+                str(r.tools),
+                escape(r.target),
+                escape(r.last_error or ""),
             )
         Console().print(table)
     if any(r.state != "up" for r in rows):
