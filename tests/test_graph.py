@@ -239,8 +239,12 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
             {
                 "start": "S",
                 "goal": "G",
-                "edges": [["S", "Parse", 1], ["Parse", "Load", 1], ["Audit", "Load", 1]]
-                + [["Load", "G", 0]],
+                "edges": [
+                    ["S", "Parse", 1],
+                    ["Parse", "Load", 1],
+                    ["Audit", "Load", 1],
+                    ["Load", "G", 0],
+                ],
                 "nodes": {"Load": {"join": "all"}},
             },
             "goal 'G' is not reachable from 'S' \\(join 'Load' needs 2 of its inputs, and "

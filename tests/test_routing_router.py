@@ -94,6 +94,24 @@ def test_k_larger_than_the_catalog_returns_the_whole_catalog() -> None:
     assert len(result.matches) == 2
 
 
+def test_k_results_when_the_catalog_has_k_skills_even_if_some_are_near_duplicates() -> None:
+    weather = {"description": "Current weather for a city.", "parameters": {"type": "object"}}
+    router = SkillRouter.from_catalog(
+        [
+            {"name": "get_weather", **weather},
+            {"name": "get_weather_v2", **weather},
+            {"name": "send_sms", "description": "Send a text message to a phone number."},
+        ]
+    )
+    result = router.route("weather in Paris", k=3)
+    assert result.matches[0].id == "get_weather"
+    assert [d.id for d in result.matches[0].duplicates] == ["get_weather_v2"]
+    assert sorted(m.id for m in result.matches) == ["get_weather", "get_weather_v2", "send_sms"]
+    scores = [m.score for m in result.matches]
+    assert scores == sorted(scores, reverse=True)
+    assert len(router.route("weather in Paris", k=2).matches) == 2
+
+
 @pytest.mark.parametrize("k", [0, -3])
 def test_k_below_one_is_an_error_not_an_answer(sample_router: SkillRouter, k: int) -> None:
     for route in (
@@ -159,7 +177,7 @@ def test_an_id_in_the_task_does_not_match_an_example_id_in_a_description() -> No
         ]
     )
     for task in ("who is on call for svc_8f2a", "who is on call for svc_91bc"):
-        assert [s.id for s, _ in router.retrieve(task, k=2, method="bm25")][0] == (
+        assert next(s.id for s, _ in router.retrieve(task, k=2, method="bm25")) == (
             "get_current_oncall"
         ), task
         assert router.route(task, k=2).matches[0].id == "get_current_oncall", task

@@ -379,6 +379,15 @@ class SkillRouter:
                         self.index.skills[row], floor, {"rrf": stage.rrf.get(row, 0.0), "fit": 0.0}
                     )
                 )
+        # A catalog with fewer groups than k skills: its near-duplicates fill the rest, each a
+        # match of its own too, best first (they stay listed in their group).
+        members = sorted(
+            (i for group in groups for i in group[1:]), key=lambda i: -ranking.scores[i]
+        )
+        for i in members[: max(0, k - len(matches))]:
+            score = min(ranking.scores[i], matches[-1].score)  # listed after every leader
+            scores = {"rrf": ranked[i].rrf, "fit": 0.0}
+            matches.append(Match(self.index.skills[ranked[i].row], score, scores))
         threshold = self.policy.no_fit.threshold
         matches = _deprecated_last(matches, threshold)
         fits = bool(matches) and matches[0].scores["fit"] >= threshold
