@@ -22,11 +22,13 @@ def test_catalog_hash_ignores_order_but_not_content() -> None:
     assert catalog_hash([changed, b]) != catalog_hash([a, b])
 
 
-def test_catalog_hash_sees_renamed_ids_and_ignores_cost_fields() -> None:
-    a = Skill(name="a", description="First.")
+def test_catalog_hash_sees_renamed_ids_and_cost_fields_but_not_catalog_order() -> None:
+    a, b = Skill(name="a", description="First."), Skill(name="b", description="Second.")
     assert catalog_hash([a]) != catalog_hash([a.model_copy(update={"id": "a2"})])
-    # Price and latency do not change what an index embeds.
-    assert catalog_hash([a]) == catalog_hash([a.model_copy(update={"price": 3.0})])
+    # A price embeds nothing, but an index reused as it is must hold the new one.
+    assert catalog_hash([a]) != catalog_hash([a.model_copy(update={"price": 3.0})])
+    assert a.fingerprint() == a.model_copy(update={"price": 3.0}).fingerprint()
+    assert catalog_hash([a, b]) == catalog_hash([b, a])
 
 
 def test_saved_catalog_loads_back_equal(tmp_path: Path) -> None:
