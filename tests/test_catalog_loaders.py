@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -423,6 +424,18 @@ def test_agent_skill_front_matter_extras_go_to_metadata() -> None:
 def test_files_inside_skill_folders_are_not_read_as_catalogs() -> None:
     # release-notes/templates/sections.json is not a function list and would fail if read as one.
     assert len(load_agent_skills(CATALOGS / "agent_skills")) == 2
+
+
+def test_skill_folders_linked_into_a_tree_are_loaded_once_even_through_a_loop(
+    tmp_path: Path,
+) -> None:
+    """Path.rglob does not follow symlinked folders: linked skills were left out silently."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copytree(CATALOGS / "agent_skills" / "release-notes", tree / "release-notes")
+    (tree / "pdf").symlink_to(CATALOGS / "agent_skills" / "pdf-form-filling")
+    (tree / "release-notes" / "up").symlink_to(tree)  # a loop back up the tree
+    assert sorted(s.id for s in load_catalog(tree)) == ["pdf-form-filling", "release-notes"]
 
 
 def test_directory_without_skill_md_loads_every_catalog_file() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.catalog._files import parse_yaml, read_text
+from orchestrator.catalog._files import files_below, parse_yaml, read_text
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.catalog._skill import Skill
 from orchestrator.errors import CatalogError
@@ -64,9 +64,6 @@ def load_agent_skills(directory: str | Path) -> list[Skill]:
 
 
 def skill_files(directory: Path) -> list[Path]:
-    """Every ``SKILL.md`` below ``directory``, skipping hidden folders such as ``.git``."""
-    return sorted(
-        p
-        for p in directory.rglob("SKILL.md")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
+    """Every ``SKILL.md`` below ``directory`` (symlinked folders too), skipping hidden folders
+    such as ``.git``."""
+    return [p for p in files_below(directory) if p.name == "SKILL.md"]

@@ -7,6 +7,7 @@ and every skill stays JSON-serialisable (its fingerprint and the JSONL writer de
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from orchestrator._files import describe_yaml_error
 from orchestrator._files import read_text as _read_text
 from orchestrator.errors import CatalogError
 
-__all__ = ["parse_yaml", "read_json", "read_jsonl", "read_text", "read_yaml"]
+__all__ = ["files_below", "parse_yaml", "read_json", "read_jsonl", "read_text", "read_yaml"]
 
 
 class _JsonSafeLoader(yaml.SafeLoader):
@@ -75,3 +76,20 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Any:
 def read_yaml(path: Path) -> Any:
     """One YAML document."""
     return parse_yaml(read_text(path), str(path))
+
+
+def files_below(directory: Path) -> list[Path]:
+    """Every file below ``directory``, sorted, through symlinked folders too (a skills tree
+    often links in skills kept elsewhere, and ``Path.rglob`` skips those links), each real
+    folder once, and without hidden folders or files (``.git``)."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, folders, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders.clear()  # a link back up the tree
+            continue
+        seen.add(real)
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        found.extend(Path(root, f) for f in files if not f.startswith("."))
+    return sorted(found)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from orchestrator.catalog._agent_skills import agent_skill, skill_files
 from orchestrator.catalog._callables import callable_skill
 from orchestrator.catalog._documents import CATALOG_SUFFIXES, file_skills, record_skill
+from orchestrator.catalog._files import files_below
 from orchestrator.catalog._langchain import is_langchain_tool, langchain_tool_skill
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.catalog._skill import Skill
@@ -38,15 +39,11 @@ def _directory_skills(directory: Path) -> list[Loaded]:
         # A folder of Agent Skills: its other files (scripts, references) are not catalogs.
         return [agent_skill(path) for path in skill_mds]
     # A routing index kept inside the catalog's folder holds the index's own files.
-    indexes = {m.parent for m in directory.rglob(_INDEX_MANIFEST) if _is_index(m.parent)}
-    files = sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in CATALOG_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-        and indexes.isdisjoint(p.parents)
-    )
+    below = files_below(directory)
+    indexes = {p.parent for p in below if p.name == _INDEX_MANIFEST and _is_index(p.parent)}
+    files = [
+        p for p in below if p.suffix.lower() in CATALOG_SUFFIXES and indexes.isdisjoint(p.parents)
+    ]
     if not files:
         raise CatalogError(
             "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
