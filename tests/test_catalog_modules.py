@@ -95,6 +95,10 @@ def test_a_file_that_cannot_be_imported_is_a_clear_error(tmp_path: Path) -> None
         CatalogError, match=r"failing_tools\.py: importing it failed: ModuleNotFoundError"
     ):
         load_catalog(failing)
+    # A script's exit at import had ended the whole process, silently, with its code.
+    exiting = _write(tmp_path, "exiting_tools.py", "import sys\nsys.exit(3)\n")
+    with pytest.raises(CatalogError, match=r"exiting_tools\.py: importing it failed: SystemExit"):
+        load_catalog(exiting)
     empty = _write(tmp_path, "empty_tools.py", "LIMIT = 1\n")
     with pytest.raises(CatalogError, match=r"empty_tools\.py: defines no tools"):
         load_catalog(empty)

@@ -155,7 +155,8 @@ def _imported(path: Path) -> ModuleType:
         raise CatalogError(
             f"invalid Python: {exc.msg}", source=str(path), where=f"line {exc.lineno}"
         ) from exc
-    except Exception as exc:  # whatever its top-level code raises is the file's error
+    except (Exception, SystemExit) as exc:  # whatever its top-level code raises is the file's
+        # error; a script's sys.exit() too, which had ended orchestrator without a word.
         del sys.modules[name]
         raise CatalogError(
             f"importing it failed: {type(exc).__name__}: {exc}", source=str(path)
