@@ -219,6 +219,13 @@ def _read_queries(path: Path) -> list[tuple[Any, str]]:
         if "id" not in item:
             # Each output line is matched to its query by the id: without one it is lost.
             raise CatalogError('missing field "id"', source=str(path), where=where)
+        if isinstance(item["id"], bool) or not isinstance(item["id"], str | int | float):
+            # A null id came back as no id at all; an object is no key to match lines by.
+            raise CatalogError(
+                f'field "id": expected a string or a number, got {json.dumps(item["id"])}',
+                source=str(path),
+                where=where,
+            )
         if not isinstance(item.get("query"), str):
             raise CatalogError(
                 'field "query": expected the task text (a string)', source=str(path), where=where

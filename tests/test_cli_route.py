@@ -87,6 +87,8 @@ def test_a_queries_line_without_an_id_or_with_a_repeated_one_is_an_error(
         ('{"id": 1, "query": "ok"}\n{"query": "no id"}\n', 'line 2: missing field "id"'),
         ('{"id": "a", "query": "x"}\n{"id": "a", "query": "y"}\n', "first on line 1"),
         ('{"id": 1, "query": 7}\n', 'field "query": expected the task text'),
+        ('{"id": null, "query": "x"}\n', 'field "id": expected a string or a number, got null'),
+        ('{"id": {"n": 1}, "query": "x"}\n', 'field "id": expected a string or a number'),
     ):
         queries.write_text(lines)
         result = _route_batch(index_dir, queries)
