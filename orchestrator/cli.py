@@ -57,6 +57,12 @@ EmbedderOption = Annotated[
     typer.Option("--embedder", help="Local path of a sentence-transformers model."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+DedupeOption = Annotated[
+    bool,
+    typer.Option(
+        "--dedupe", help="Keep the first of skills sharing an id, instead of failing on them."
+    ),
+]
 IndexOption = Annotated[
     Path | None,
     typer.Option("--index", help="Index directory (default: a per-catalog cache folder)."),
@@ -137,6 +143,7 @@ def _open_router(
     cross_encoder: Path | None,
     *,
     show_progress: bool,
+    dedupe: bool = False,
 ) -> Any:
     """The catalog's router; ``policy`` is a policy file or a ``Policy`` already loaded. What
     a Python catalog prints as it is imported goes to stderr: stdout is the command's output.
@@ -158,6 +165,7 @@ def _open_router(
             embedder=embedder,
             cross_encoder=cross_encoder,
             progress=progress,
+            dedupe=dedupe,
         )
 
 
@@ -167,6 +175,7 @@ def index(
     out: Annotated[Path, typer.Option("--out", "-o", help="Index directory to write.")],
     policy: PolicyOption = None,
     embedder: EmbedderOption = None,
+    dedupe: DedupeOption = False,
     json_out: JsonOption = False,
 ) -> None:
     """Index a catalog into DIR (atomically, with a manifest). An existing index there is
@@ -174,7 +183,9 @@ def index(
     from orchestrator.routing import SkillIndex
 
     with _errors_exit():
-        router = _open_router(catalog, out, policy, embedder, None, show_progress=not json_out)
+        router = _open_router(
+            catalog, out, policy, embedder, None, show_progress=not json_out, dedupe=dedupe
+        )
         manifest = SkillIndex.read_manifest(out)
     if json_out:
         print(json.dumps(manifest))
@@ -263,6 +274,7 @@ def route(
         ),
     ] = False,
     usage: UsageOption = None,
+    dedupe: DedupeOption = False,
     json_out: JsonOption = False,
 ) -> None:
     """Route a task (or a JSONL file of tasks) to the best-fitting skills."""
@@ -280,7 +292,13 @@ def route(
         batch = _read_queries(queries) if queries is not None else [(None, query or "")]
         past = _load_usage(usage)
         router = _open_router(
-            catalog, index_dir, policy, embedder, cross_encoder, show_progress=not json_out
+            catalog,
+            index_dir,
+            policy,
+            embedder,
+            cross_encoder,
+            show_progress=not json_out,
+            dedupe=dedupe,
         )
         results = router.route_batch([text for _, text in batch], k=k)
         plans = _plans(router, policy, [text for _, text in batch], past) if plan else None
@@ -669,6 +687,7 @@ def run_command(
         ),
     ] = None,
     trace_file: TraceFileOption = None,
+    dedupe: DedupeOption = False,
     json_out: JsonOption = False,
 ) -> None:
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
@@ -720,7 +739,13 @@ def run_command(
         past = None if learn else _load_usage(usage)
         tool_graph = load_graph(graph) if graph is not None else None  # before the slow part
         router = _open_router(
-            catalog, index_dir, policy_used, embedder, None, show_progress=not json_out
+            catalog,
+            index_dir,
+            policy_used,
+            embedder,
+            None,
+            show_progress=not json_out,
+            dedupe=dedupe,
         )
         orchestrator = Orchestrator(
             router,

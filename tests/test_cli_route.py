@@ -133,6 +133,21 @@ def test_bad_catalog_is_one_clear_error_line(tmp_path: Path) -> None:
     assert not (tmp_path / "idx").exists()
 
 
+def test_dedupe_is_asked_for_on_the_command_line(tmp_path: Path) -> None:
+    catalog = tmp_path / "tools.jsonl"
+    catalog.write_text(
+        '{"name": "get_weather", "description": "Current weather."}\n'
+        '{"name": "get_weather", "description": "Weather now, another copy."}\n'
+    )
+    args = ["route", "--catalog", str(catalog), "-k", "1", "weather in Oslo", "--json"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "duplicate skill id 'get_weather'" in refused.output
+    assert "--dedupe" in refused.output
+    kept = runner.invoke(app, [*args, "--dedupe"])
+    assert kept.exit_code == 0, kept.output
+    assert [r["id"] for r in json.loads(kept.stdout)["results"]] == ["get_weather"]
+
+
 def test_brackets_in_tasks_ids_and_errors_are_printed_as_written(tmp_path: Path) -> None:
     """Rich reads "[...]" as markup: "[/]" crashed the table and the error line, "[bold]x" lost
     its tag and an id "get_weather[beta]" showed as "get_weather"."""

@@ -119,7 +119,8 @@ def _unique(loaded: list[Loaded], dedupe: bool) -> list[Skill]:
             skills.append(entry.skill)
         elif not dedupe:
             error = entry.origin.error(
-                f"duplicate skill id {entry.skill.id!r}, first defined at {first.origin.location}"
+                f"duplicate skill id {entry.skill.id!r}, first defined at {first.origin.location} "
+                "(rename one, or keep the first with --dedupe / dedupe=True)"
             )
             raise DuplicateSkillError(error.reason, source=error.source, where=error.where)
     return skills
