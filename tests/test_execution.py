@@ -292,6 +292,26 @@ async def test_a_straggler_not_safe_to_repeat_is_let_finish_when_the_goal_is_rea
     assert result.log.count("cancel") == 0
 
 
+async def test_a_straggler_failing_after_the_goal_is_reached_is_not_tried_again() -> None:
+    """It was retried twice more, for a result the run no longer needed."""
+    definition = yaml.safe_load((GRAPHS / "research_fanout.yaml").read_text())
+    definition["nodes"]["Exa"]["idempotent"] = False
+    g = graph_from_definition(definition)
+    calls = Calls()
+    tools = {t: calls.tool(t) for t in g.tools()}
+
+    async def slow_then_error(arguments: Mapping[str, Any]) -> Any:
+        calls.count["Exa"] += 1
+        await anyio.sleep(0.3)
+        raise ToolCallError("search backend error", tool="Exa")
+
+    tools["Exa"] = slow_then_error
+    result = await Executor(g, CallableInvoker(tools), policy=fast_policy()).run()
+    assert result.outcome == "completed" and "Exa" not in result.path
+    assert calls.count["Exa"] == 1 and result.log.count("retry") == 0
+    assert not result.silent_failures()
+
+
 async def test_a_straggler_that_may_have_taken_effect_after_the_goal_is_handed_back() -> None:
     definition = yaml.safe_load((GRAPHS / "research_fanout.yaml").read_text())
     definition["nodes"]["Exa"]["idempotent"] = False

@@ -381,8 +381,10 @@ class Executor:
         log: DecisionLog,
         *,
         step: Step | None = None,
+        needed: Callable[[], bool] | None = None,
     ) -> Any:
-        """Call ``tool``, retrying transient failures with exponential backoff and jitter.
+        """Call ``tool``, retrying transient failures with exponential backoff and jitter, while
+        ``needed()`` (when given) says the run still needs the step.
 
         A ``retry_after`` on a rate-limit refusal is honoured (up to ``max_retry_after_s``; longer
         is treated as a hard failure, so the step is rerouted instead). With an effort router and
@@ -423,6 +425,8 @@ class Executor:
                 # A cancellation, or a framework's control flow (LangGraph's interrupt): not a
                 # failure of the tool (tenacity catches every BaseException): let it through.
                 return False
+            if needed is not None and not needed():
+                return False  # the goal was reached without it: another try buys nothing
             return transient(exc)
 
         def wait(state: RetryCallState) -> float:
@@ -498,6 +502,7 @@ class _Run:
         self.avoided: set[str] = set()
         self.running: dict[str, int] = {}  # step -> its place in start order
         self.scopes: dict[str, anyio.CancelScope] = {}  # each started step's, to stop it
+        self.unneeded: set[str] = set()  # steps still running when the goal was reached
         self.noted: set[tuple[str, str]] = set()  # (condition kind, tool) logged this run
         self.started: list[str] = []
         # Ambiguous failures of tools not safe to repeat: the run stops rather than reroute.
@@ -616,10 +621,12 @@ class _Run:
         quorum's slower providers, say), each a logged ``cancel``, rather than wait for them
         and their retries. A step not safe to repeat is let finish: stopped mid-call, it could
         have taken effect in part."""
-        for tool in [t for t in self.running if self.graph.node(t).idempotent]:
-            self.scopes[tool].cancel()
-            del self.running[tool]
-            self.log.record("cancel", tool, f"no longer needed: {self.goal} reached without it")
+        for tool in list(self.running):
+            self.unneeded.add(tool)  # not tried again if it fails (Executor.run_step's needed)
+            if self.graph.node(tool).idempotent:
+                self.scopes[tool].cancel()
+                del self.running[tool]
+                self.log.record("cancel", tool, f"no longer needed: {self.goal} reached without it")
 
     async def _step(
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
@@ -628,7 +635,9 @@ class _Run:
         step = self._effort_step(tool) if self.ex.effort is not None else None
         with anyio.CancelScope() as self.scopes[tool]:
             try:
-                output = await self.ex.run_step(tool, arguments, self.log, step=step)
+                output = await self.ex.run_step(
+                    tool, arguments, self.log, step=step, needed=lambda: tool not in self.unneeded
+                )
             except ToolFailure as exc:
                 send.send_nowait((tool, classify(exc), None))
             else:
