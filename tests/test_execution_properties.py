@@ -53,6 +53,12 @@ def faulted_graphs(draw: st.DrawFn, joins: bool) -> tuple[ToolGraph, dict[str, s
     for tool in tools:
         if graph.digraph.degree(tool) == 0:
             graph.digraph.remove_node(tool)
+    if not _derivable(graph, set(graph.digraph)):
+        # A join waits for an input nothing leads to (validation refuses that): one more way in.
+        graph.add_tool("TZ", outputs=SIMULATED_OUTPUTS)
+        graph.add_edge("S", "TZ", draw(cost))
+        graph.add_edge("TZ", "G", draw(cost))
+        graph.add_state("G")  # any of its inputs
     faults = {t: draw(st.sampled_from(FAULTS)) for t in graph.tools()}
     return graph, faults
 
