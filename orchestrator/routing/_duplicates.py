@@ -119,8 +119,6 @@ _OPPOSITES = (
     "archive restore",
     "freeze thaw",
 )
-
-
 _OPPOSITE_PAIRS = frozenset(
     (a, b) for words in map(stems, _OPPOSITES) for a in words for b in words if a != b
 )
@@ -141,7 +139,7 @@ def _opposed(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def contract_of(skill: Skill) -> Contract:
-    first_word = skill.description.split(maxsplit=1)[:1]
+    first_word = next(iter(skill.description.split()), "")
     return Contract(
         name=frozenset(tokenize(skill.name)),
         parameters=_property_tokens(skill.parameters),
@@ -151,7 +149,7 @@ def contract_of(skill: Skill) -> Contract:
         launch=_text_or_none(skill.metadata.get("launch")),
         program=_text_or_none(skill.metadata.get("program")),
         deprecated=skill.deprecated,
-        actions=stems(skill.name) | stems(" ".join(first_word)),
+        actions=stems(skill.name) | stems(first_word),
     )
 
 

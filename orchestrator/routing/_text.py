@@ -40,8 +40,9 @@ def _stem(word: str) -> str:
 # Letters and digits mixed in three or more runs ("8f2a", "123e4567", "dQw4w9WgXcQ"); ASCII
 # classes, as made-up ids are, because the Unicode ones made tokenizing twice as slow.
 _VALUE_PART = re.compile(r"\d[a-zA-Z]+\d|[a-zA-Z]\d+[a-zA-Z]")
-# A run joined by "_", "-" or "." ("svc_8f2a", "pi_3MtwBw.") and a number with a unit ("440Hz").
+# A run joined by "_", "-" or "." ("svc_8f2a", "pi_3MtwBw."): a value goes whole.
 _JOINED = re.compile(r"[\w.-]+", re.UNICODE)
+# A number of two digits or more with a unit ("440Hz", "10cm"; "3d" and "4k" stay words).
 _NUMBER_UNIT = re.compile(r"(?<![^\W_])(\d{2,})([a-zA-Z]+)(?![^\W_])")
 
 
