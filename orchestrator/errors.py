@@ -235,8 +235,26 @@ class LLMError(EscalationError):
     """An LLM call failed (HTTP, timeout) or answered something unreadable.
 
     A subclass of ``EscalationError`` because escalation was the first LLM caller and handles it
-    as a failed escalation; other callers catch ``LLMError`` itself.
+    as a failed escalation; other callers catch ``LLMError`` itself. What went wrong is kept for
+    the executor, which treats a step calling an LLM as any tool: ``status`` (the HTTP status
+    answered), ``retry_after`` (seconds, from a 429's ``Retry-After``), ``timed_out`` (no answer
+    in time: the request may have been served) and ``unreachable`` (no connection was made).
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+        unreachable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.timed_out = timed_out
+        self.unreachable = unreachable
 
 
 class EffortError(OrchestratorError):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrator.effort import EffortPolicy, EffortPrior, EffortRouter, Step
-from orchestrator.errors import ToolCallError
+from orchestrator.errors import RateLimitedError, ToolCallError
 from orchestrator.execution import (
     CallableInvoker,
     CompositeInvoker,
@@ -108,6 +108,27 @@ async def test_no_retry_when_the_router_has_no_higher_effort_left() -> None:
     assert result.outcome == "escalated"
     assert [e for t, e in tools.calls if t == "summarise"] == ["high"]
     assert result.retries == 0
+
+
+class RateLimitedOnce(ThinkingTools):
+    """``summarise`` is refused once for now, at any effort."""
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        self.calls.append((tool, effort))
+        if tool == "summarise" and len(self.calls) == 2:
+            raise RateLimitedError("429", tool=tool, retry_after=0.0)
+        return {"tool": tool, "effort": effort}
+
+
+async def test_a_rate_limited_step_is_retried_at_the_same_effort_even_at_the_top() -> None:
+    """Thinking harder does not lift a rate limit: each retry had climbed an effort, and at the
+    top effort a passing refusal was not retried at all."""
+    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
+    straight_high = EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
+    tools = RateLimitedOnce()
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=straight_high).run()
+    assert result.outcome == "completed"
+    assert [e for t, e in tools.calls if t == "summarise"] == ["high", "high"]
 
 
 async def test_plain_invokers_still_work_and_the_step_context_reaches_the_router() -> None:

@@ -17,6 +17,7 @@ import yaml
 
 from orchestrator.errors import (
     EscalationError,
+    LLMError,
     RateLimitedError,
     ToolArgumentError,
     ToolCallError,
@@ -290,6 +291,38 @@ async def test_a_straggler_not_safe_to_repeat_is_let_finish_when_the_goal_is_rea
     result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
     assert result.outcome == "completed" and "Exa" in result.path
     assert result.log.count("cancel") == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "calls"),
+    [
+        (LLMError("HTTP 429", status=429, retry_after=0.0), "rate_limited", 3),
+        (LLMError("HTTP 401: bad key", status=401), "tool_error", 1),
+        (LLMError("HTTP 503", status=503), "error", 3),
+        (LLMError("no answer within 1 s", timed_out=True), "timeout", 1),  # not safe to repeat
+        (LLMError("ConnectError", unreachable=True), "down", 1),
+    ],
+)
+async def test_a_step_whose_llm_call_fails_fails_as_that_call_did(
+    error: LLMError, kind: str, calls: int
+) -> None:
+    """All had been a generic, retried error: a 401 sent three times, a 429 retried after 20 ms
+    whatever its Retry-After, a timed-out request not safe to repeat sent again."""
+    g = ToolGraph(start="S", goal="G")
+    g.add_tool("Draft", idempotent=False)
+    g.add_edge("S", "Draft")
+    g.add_edge("Draft", "G", 0.0)
+    sent = Counter[str]()
+
+    async def draft(arguments: Mapping[str, Any]) -> Any:
+        sent["Draft"] += 1
+        raise error
+
+    result = await Executor(g, CallableInvoker({"Draft": draft}), policy=fast_policy()).run()
+    [first, *_] = [d for d in result.log if d.action == "fail"]
+    assert first.data["kind"] == kind
+    assert sent["Draft"] == calls
+    assert result.outcome == "escalated" and not result.silent_failures()
 
 
 async def test_a_straggler_failing_after_the_goal_is_reached_is_not_tried_again() -> None:

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import orchestrator
@@ -243,6 +244,39 @@ async def test_http_error_is_an_llm_error_that_escalation_still_catches(server: 
     anthropic = AnthropicClient("claude-x", base_url=server.url)
     with pytest.raises(LLMError, match="messages call failed"):
         await anthropic.complete(MESSAGES)
+
+
+async def test_a_failed_call_keeps_the_status_the_providers_reason_and_retry_after() -> None:
+    """Every failure had been one bare message ("Client error '400 Bad Request'", or nothing
+    after "failed:" for a timeout), which the executor could only retry as a generic error."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["model"] == "busy":
+            return httpx.Response(429, headers={"Retry-After": "2"}, json={"error": "slow down"})
+        if body["model"] == "slow":
+            raise httpx.ReadTimeout("timed out", request=request)
+        if body["model"] == "away":
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(400, json={"error": {"message": "max_tokens is too large"}})
+
+    def client(model: str) -> OpenAICompatibleClient:
+        transport = httpx.MockTransport(answer)
+        return OpenAICompatibleClient("http://llm/v1", model, transport=transport, timeout_s=1)
+
+    with pytest.raises(LLMError) as busy:
+        await client("busy").complete(MESSAGES)
+    assert (busy.value.status, busy.value.retry_after) == (429, 2.0)
+    assert "HTTP 429 Too Many Requests" in str(busy.value)
+    with pytest.raises(LLMError, match=r"HTTP 400 Bad Request: .*max_tokens is too large") as bad:
+        await client("big").complete(MESSAGES)
+    assert bad.value.status == 400 and bad.value.retry_after is None
+    with pytest.raises(LLMError, match=r"no answer within 1 s") as slow:
+        await client("slow").complete(MESSAGES)
+    assert slow.value.timed_out and slow.value.status is None
+    with pytest.raises(LLMError, match="ConnectError") as away:
+        await client("away").complete(MESSAGES)
+    assert away.value.unreachable and not away.value.timed_out
 
 
 async def test_answer_without_text_is_an_llm_error(server: Server) -> None:

@@ -33,9 +33,11 @@ from orchestrator.effort import EffortRouter, Step
 from orchestrator.errors import (
     CircuitOpenError,
     EscalationError,
+    LLMError,
     MalformedOutputError,
     NoPathError,
     RateLimitedError,
+    ToolAnswerError,
     ToolCallError,
     ToolFailure,
     ToolTimeoutError,
@@ -116,11 +118,36 @@ def _as_tool_failure(exc: Exception, tool: str, timeout_s: float) -> ToolFailure
         if exc.tool is None:
             exc.tool = tool
         return exc
+    if isinstance(exc, LLMError):
+        return _llm_failure(exc, tool)
     if isinstance(exc, TimeoutError):
         return ToolTimeoutError(f"no answer within {timeout_s:.3g} s", tool=tool)
     if isinstance(exc, ConnectionError):
         return ToolUnavailableError(f"{type(exc).__name__}: {exc}", tool=tool)
     return ToolCallError(f"{type(exc).__name__}: {exc}", tool=tool)
+
+
+# Failures more reasoning may mend: an error of the step's own, an answer that did not fit its
+# schema. Thinking harder does not lift a rate limit, and makes a timeout likelier.
+_EFFORT_MAY_HELP = frozenset({FailureKind.ERROR, FailureKind.MALFORMED})
+
+
+def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
+    """A step that calls an LLM failed as its HTTP call did: a 429 is a rate limit (with its
+    ``Retry-After``), a timeout may have been served (a step not safe to repeat is not sent
+    again), a refused connection is a provider down, and any other 4xx is the provider's answer
+    to this request (not retried: the same request gets the same answer). Everything had been
+    a generic, retried ``error``, at a higher effort each time."""
+    message = str(exc)
+    if exc.status == 429:
+        return RateLimitedError(message, tool=tool, retry_after=exc.retry_after)
+    if exc.timed_out:
+        return ToolTimeoutError(message, tool=tool)
+    if exc.unreachable:
+        return ToolUnavailableError(message, tool=tool)
+    if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
+        return ToolAnswerError(message, tool=tool)
+    return ToolCallError(message, tool=tool)
 
 
 def _route_text(plan: Plan) -> str:
@@ -148,7 +175,8 @@ class Executor:
         Monotonic clock for circuit breakers, injectable for tests.
     effort
         Chooses each step's reasoning effort (logged as ``effort`` on its decisions and passed to
-        an ``EffortInvoker``); a retried step runs at a strictly higher effort, or is not retried.
+        an ``EffortInvoker``); a step retried after an error or a malformed answer runs at a
+        strictly higher effort, or is not retried; after a rate limit or a timeout, at the same.
     breakers, stats
         Each tool's circuit breaker and observed statistics, by tool name, when they are shared
         with other executors (a gateway or tool node that builds one per call keeps tool health
@@ -388,8 +416,9 @@ class Executor:
 
         A ``retry_after`` on a rate-limit refusal is honoured (up to ``max_retry_after_s``; longer
         is treated as a hard failure, so the step is rerouted instead). With an effort router and
-        a ``step``, the router picks the first effort and each retry's, strictly higher; when it
-        has none left (or judges another try not worth its tokens) the failure stands.
+        a ``step``, the router picks the first effort and, after an error or a malformed answer,
+        each retry's, strictly higher; when it has none left (or judges another try not worth
+        its tokens) the failure stands. A rate limit or a timeout is retried at the same effort.
         """
         router = self.effort if step is not None else None
         efforts: list[str] = []
@@ -409,6 +438,9 @@ class Executor:
             if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
                 return False
             if router is not None and step is not None:
+                if failure.kind not in _EFFORT_MAY_HELP:
+                    efforts.append(efforts[-1])  # a rate limit or a timeout: the same effort
+                    return True
                 tried = replace(step, tried=tuple(efforts), retries=len(efforts) - 1)
                 higher = router.escalate(tried, efforts[-1])
                 if higher is None:

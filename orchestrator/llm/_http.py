@@ -24,17 +24,51 @@ async def post_json(
     transport: httpx.AsyncBaseTransport | None,
     what: str,
 ) -> dict[str, Any]:
-    """POST ``body`` and return the JSON object answered; ``what`` names the call in errors."""
+    """POST ``body`` and return the JSON object answered; ``what`` names the call in errors,
+    which keep what the provider said (its status, its reason, ``Retry-After``)."""
     async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
         try:
             response = await client.post(url, json=dict(body), headers=dict(headers))
-            response.raise_for_status()
+        except httpx.TimeoutException as exc:
+            raise LLMError(
+                f"{url}: {what} failed: no answer within {timeout_s:.3g} s ({type(exc).__name__})",
+                timed_out=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            unreachable = isinstance(exc, httpx.ConnectError)
+            raise LLMError(
+                f"{url}: {what} failed: {type(exc).__name__}: {exc}", unreachable=unreachable
+            ) from exc
+        if response.is_error:
+            raise LLMError(
+                f"{url}: {what} failed: HTTP {response.status_code} {response.reason_phrase}"
+                f"{_said(response)}",
+                status=response.status_code,
+                retry_after=_retry_after(response),
+            )
+        try:
             data = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise LLMError(f"{url}: {what} failed: {exc}") from exc
+        except ValueError as exc:
+            raise LLMError(f"{url}: {what}: the answer is not JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise LLMError(f"{url}: {what}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def _said(response: httpx.Response) -> str:
+    """The provider's own reason for refusing, from the body (shortened): "model not found",
+    "max_tokens too large"; the status line alone does not say what to fix."""
+    text = " ".join(response.text.split())
+    return f": {text[:300]}{'...' if len(text) > 300 else ''}" if text else ""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds, when given as a number (an HTTP date is not read)."""
+    try:
+        value = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> LLMError:
