@@ -279,6 +279,14 @@ async def test_a_failed_call_keeps_the_status_the_providers_reason_and_retry_aft
     assert away.value.unreachable and not away.value.timed_out
 
 
+async def test_usage_a_provider_leaves_null_reads_as_zero_not_as_a_crash(server: Server) -> None:
+    answer = {**MESSAGES_ANSWER, "usage": {"input_tokens": 20, "output_tokens": None}}
+    server.answers["/v1/messages"] = answer
+    client = AnthropicClient("claude-x", base_url=server.url)
+    assert await client.complete(MESSAGES) == "forty-two"  # a TypeError had failed the call
+    assert (client.usage.input_tokens, client.usage.output_tokens) == (20, 0)
+
+
 async def test_answer_without_text_is_an_llm_error(server: Server) -> None:
     server.answers["/v1/messages"] = {"content": [{"type": "thinking", "thinking": "..."}]}
     with pytest.raises(LLMError, match="no text block"):

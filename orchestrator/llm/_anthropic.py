@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import HttpLLMClient, unknown_effort
+from orchestrator.llm._http import HttpLLMClient, token_count, unknown_effort
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
@@ -97,7 +97,9 @@ class AnthropicClient(HttpLLMClient):
         usage = data.get("usage") or {}
         return Completion(
             text="".join(texts),
-            usage=Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))),
+            usage=Usage(
+                token_count(usage.get("input_tokens")), token_count(usage.get("output_tokens"))
+            ),
             model=str(data.get("model") or self.model),
             effort=effort,
             reasoning="".join(str(t) for t in thoughts) if thoughts else None,

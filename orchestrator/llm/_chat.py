@@ -8,14 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import HttpLLMClient, unknown_effort
+from orchestrator.llm._http import HttpLLMClient, token_count, unknown_effort
 from orchestrator.llm._protocol import Completion, Message, Usage
 
 __all__ = ["GptOssClient", "OpenAICompatibleClient", "QwenClient"]
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) else 0
 
 
 class OpenAICompatibleClient(HttpLLMClient):
@@ -61,9 +57,9 @@ class OpenAICompatibleClient(HttpLLMClient):
         return Completion(
             text=content,
             usage=Usage(
-                _int(usage.get("prompt_tokens")),
-                _int(usage.get("completion_tokens")),
-                _int(reasoning_tokens) if reasoning_tokens is not None else None,
+                token_count(usage.get("prompt_tokens")),
+                token_count(usage.get("completion_tokens")),
+                token_count(reasoning_tokens) if reasoning_tokens is not None else None,
             ),
             model=str(data.get("model") or self.model),
             effort=effort,

@@ -12,7 +12,7 @@ from orchestrator.errors import LLMError
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
-__all__ = ["HttpLLMClient", "post_json", "unknown_effort"]
+__all__ = ["HttpLLMClient", "post_json", "token_count", "unknown_effort"]
 
 
 async def post_json(
@@ -69,6 +69,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None
     return value if value >= 0 else None
+
+
+def token_count(value: Any) -> int:
+    """A usage field as a count: absent, null or not a number reads as 0 (a provider that does
+    not report usage), never as an error that would fail a call that worked."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> LLMError:
