@@ -993,6 +993,10 @@ def effort_replay(
     from orchestrator.effort import EffortRouter, fit_and_replay
     from orchestrator.policy import load_policy
 
+    # Checked before the fit, which may take a while: a folder here failed only after it.
+    for option, target in (("--choices", choices), ("--save", save)):
+        if target is not None and target.is_dir():
+            raise typer.BadParameter(f"{target} is a folder; give a file path", param_hint=option)
     with _errors_exit():
         router = EffortRouter(load_policy(policy).effort)
         report = fit_and_replay(test, train, router, choices)
@@ -1002,12 +1006,16 @@ def effort_replay(
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
-    table = Table("policy", "tokens", "vs fixed-high", "episode success", "step success", "tries")
+    table = Table("policy", "tokens", f"vs fixed-{report.top}", "episode success")
+    table.add_column("step success")
+    table.add_column("tries")
     for row in summary["results"]:
+        # Against a top level that spent nothing there is no ratio (JSON: null).
+        ratio = row["tokens_vs_high"]
         table.add_row(
             row["policy"],
             f"{row['tokens']:,.0f}",
-            f"{row['tokens_vs_high']:.1%}",
+            f"{ratio:.1%}" if ratio is not None else "-",
             f"{row['episode_success']:.1%}",
             f"{row['step_success']:.1%}",
             f"{row['attempts_per_step']:.2f}",

@@ -149,3 +149,28 @@ def test_an_empty_replay_file_is_an_error_naming_it_and_writes_no_choices(tmp_pa
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "empty.jsonl: no steps" in result.output
     assert not choices.exists()
+
+
+def test_token_counts_and_signals_must_be_numbers_a_router_can_learn_from(
+    tmp_path: Path,
+) -> None:
+    """A negative count had been clamped to one token, NaN printed as bare NaN in --json, and a
+    signal written as a word failed with a raw ValueError."""
+    negative = line("e", 0, "grep", "grep it", "low")
+    negative["outcomes"]["low"]["tokens"] = -5000
+    with pytest.raises(EffortError, match=r"line 1: field outcomes\.low\.tokens: expected a fin"):
+        read_replay(write(tmp_path / "neg.jsonl", [negative]), LEVELS)
+    worded = {**line("e", 0, "grep", "grep it", "low"), "signals": {"confidence": "high"}}
+    with pytest.raises(EffortError, match=r'field signals\.confidence: expected a number, got "hi'):
+        read_replay(write(tmp_path / "word.jsonl", [worded]), LEVELS)
+
+
+def test_a_folder_for_the_choices_is_refused_before_the_fit(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.jsonl", [line("e", 0, "grep", "grep it", "low")])
+    result = runner.invoke(
+        app,
+        ["effort", "replay", str(train), "--train", str(train), "--choices", str(tmp_path)],
+        env={"COLUMNS": "300"},
+    )
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "is a folder; give a file path" in said

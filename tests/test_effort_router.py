@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -205,6 +207,40 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
         EffortRouter.load(junk)
     with pytest.raises(EffortError, match="never fitted"):
         signals_router().save(tmp_path / "x")
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda m: [1], "its manifest is no object"),
+        (lambda m: {k: v for k, v in m.items() if k != "policy"}, "field policy"),
+        (lambda m: {**m, "policy": {**m["policy"], "neighbours": -3}}, "field policy"),
+    ],
+)
+def test_a_damaged_manifest_is_an_effort_error_naming_the_file(
+    tmp_path: Path, edit: Any, said: str
+) -> None:
+    """A raw KeyError, AttributeError or ValidationError had come out of load."""
+    import zipfile
+
+    saved, broken = tmp_path / "now.router", tmp_path / "broken.router"
+    signals_router().fit(world(n=2)).save(saved)
+    with zipfile.ZipFile(saved) as new, zipfile.ZipFile(broken, "w") as archive:
+        for name in new.namelist():
+            data = new.read(name)
+            if name == "manifest.json":
+                data = json.dumps(edit(json.loads(data))).encode()
+            archive.writestr(name, data)
+    with pytest.raises(EffortError, match=rf"broken\.router: .*{said}"):
+        EffortRouter.load(broken)
+
+
+def test_an_observed_token_count_must_be_a_finite_count() -> None:
+    router = signals_router()
+    step = world(n=1)[0].step
+    for tokens in (float("nan"), -50.0, float("inf")):
+        with pytest.raises(ValueError, match="tokens: expected a finite count >= 0"):
+            router.observe(step, "low", True, tokens)
 
 
 def test_policy_rejects_levels_without_priors() -> None:

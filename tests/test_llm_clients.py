@@ -318,6 +318,10 @@ def test_policy_has_llm_and_effort_sections_and_rejects_a_budget_over_max_tokens
     assert policy.llm.anthropic.mode == "adaptive"
     assert policy.effort.levels == ("low", "medium", "high")
     bad = tmp_path / "p.yaml"
-    bad.write_text("llm:\n  anthropic:\n    max_tokens: 2000\n")
+    bad.write_text("llm:\n  anthropic:\n    mode: budget\n    max_tokens: 2000\n")
     with pytest.raises(PolicyError, match=r"llm\.anthropic.*budget_tokens\.medium"):
         load_policy(bad)
+    # Adaptive mode (the default) sends no budget, so its budgets do not bound max_tokens.
+    adaptive = tmp_path / "a.yaml"
+    adaptive.write_text("llm:\n  anthropic:\n    max_tokens: 8192\n")
+    assert load_policy(adaptive).llm.anthropic.max_tokens == 8192

@@ -10,6 +10,7 @@ the text, the signals and the outcomes of the efforts it tried.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -92,11 +93,21 @@ def read_replay(path: str | Path, levels: Sequence[Effort]) -> list[ReplayStep]:
                 raise EffortError(f"{where}: field outcomes.{level}: missing (levels {levels})")
             success = _field(entry, "success", bool, f"{where}: outcomes.{level}")
             tokens = _field(entry, "tokens", (int, float), f"{where}: outcomes.{level}")
+            if not (math.isfinite(tokens) and tokens >= 0):
+                raise EffortError(
+                    f"{where}: field outcomes.{level}.tokens: expected a finite count >= 0, "
+                    f"got {tokens}"
+                )
             outcomes[level] = Outcome(success, float(tokens))
         history = data.get("history", [])
         signals = data.get("signals", {})
         if not isinstance(history, list) or not isinstance(signals, dict):
             raise EffortError(f"{where}: fields history/signals: expected a list and an object")
+        for name, value in signals.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise EffortError(
+                    f"{where}: field signals.{name}: expected a number, got {json.dumps(value)}"
+                )
         steps.append(
             ReplayStep(
                 episode=str(_field(data, "episode", (str, int), where)),

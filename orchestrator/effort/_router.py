@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ValidationError
 
 from orchestrator.effort._features import SIGNALS, Matrix, TextEncoder, signals
 from orchestrator.effort._policy import EffortPolicy
@@ -148,8 +150,11 @@ class EffortRouter:
 
     def observe(self, step: Step, effort: Effort, success: bool, tokens: float) -> None:
         """Record one outcome; it counts from the next ``fit``. Only the most recent
-        ``max_observations`` are kept."""
+        ``max_observations`` are kept. ``tokens`` must be a finite count >= 0 (a negative had
+        been clamped to 1 token, a NaN read as not measured)."""
         self._check_level(effort)
+        if not (math.isfinite(tokens) and tokens >= 0):
+            raise ValueError(f"tokens: expected a finite count >= 0, got {tokens}")
         self.observations.append(Observation(step, effort, bool(success), float(tokens)))
         excess = len(self.observations) - self.policy.max_observations
         if excess > 0:
@@ -394,14 +399,20 @@ class EffortRouter:
                     if _OBSERVATIONS in archive.namelist()
                     else []
                 )
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise EffortError(f"{source}: not a saved effort router: {exc}") from exc
+        if not isinstance(manifest, dict):
+            raise EffortError(f"{source}: not a saved effort router: its manifest is no object")
         if manifest.get("format") not in (1, _FORMAT) or manifest.get("signals") != list(SIGNALS):
             raise EffortError(
                 f"{source}: field format: expected {_FORMAT} with signals {list(SIGNALS)}, got "
                 f"{manifest.get('format')!r}; refit the router"
             )
-        router = cls(EffortPolicy.model_validate(manifest["policy"]), embedder=embedder)
+        try:
+            policy = EffortPolicy.model_validate(manifest["policy"])
+        except (KeyError, TypeError, ValidationError) as exc:
+            raise EffortError(f"{source}: field policy: not an effort policy: {exc}") from exc
+        router = cls(policy, embedder=embedder)
         expected = manifest.get("embedder")
         if router.policy.features == "text":
             if expected is None or router.encoder.name != expected:
@@ -410,10 +421,16 @@ class EffortRouter:
                     f"loaded with {router.encoder.name!r}"
                 )
             router._embedder_name = expected
-        router._mean, router._scale = arrays["mean"], arrays["scale"]
+        try:
+            router._mean, router._scale = arrays["mean"], arrays["scale"]
+            fitted_levels = {
+                level: _Level(arrays[f"x{i}"], arrays[f"success{i}"], arrays[f"tokens{i}"])
+                for i, level in enumerate(router.levels)
+            }
+        except KeyError as exc:
+            raise EffortError(f"{source}: not a saved effort router: no array {exc}") from exc
         router._fitted = {}
-        for i, level in enumerate(router.levels):
-            fitted = _Level(arrays[f"x{i}"], arrays[f"success{i}"], arrays[f"tokens{i}"])
+        for level, fitted in fitted_levels.items():
             if router.policy.model == "logistic":
                 fitted.fit_logistic(router.policy.l2)
             router._fitted[level] = fitted
@@ -422,7 +439,7 @@ class EffortRouter:
             o = _observation_from_json(line, where)
             try:
                 router.observe(o.step, o.effort, o.success, o.tokens)
-            except EffortError as exc:
+            except (EffortError, ValueError) as exc:
                 raise EffortError(f"{where}: {exc}") from exc
         return router
 

@@ -395,8 +395,10 @@ class Executor:
     ) -> dict[str, float]:
         """Tell the effort router how a call it chose the effort of went, when the call said what
         it spent (a call that did not is no evidence of what its effort costs). Returns the
-        decision data to log: the tokens, when known."""
-        if tokens is None:
+        decision data to log: the tokens, when known. No reasoning call spends 0 tokens or
+        fewer: such a count (a provider that reports no usage reads as 0) is not known either,
+        and had taught the router that effort was free."""
+        if tokens is None or not math.isfinite(tokens) or tokens <= 0:
             return {}
         if self.effort is not None and step is not None and effort is not None:
             self.effort.observe(step, effort, success, tokens)

@@ -37,6 +37,8 @@ class AnthropicEffort(_Section):
 
     @model_validator(mode="after")
     def _budgets_fit(self) -> AnthropicEffort:
+        if self.mode != "budget":
+            return self  # adaptive mode sends no budget: a smaller max_tokens is fine
         for level, budget in self.budget_tokens.items():
             if budget != 0 and not 1024 <= budget < self.max_tokens:
                 raise ValueError(
