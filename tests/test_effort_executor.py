@@ -225,6 +225,21 @@ async def test_calls_that_do_not_say_what_they_spent_teach_the_router_nothing() 
     assert all("tokens" not in d.data for d in result.log)
 
 
+class ZeroUsageTools(ThinkingTools):
+    """A provider that reports no usage: its client reads 0 tokens for every call."""
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        self.calls.append((tool, effort))
+        return Reasoned({"tool": tool}, tokens=0)
+
+
+async def test_a_call_reporting_zero_tokens_teaches_the_router_nothing() -> None:
+    """No reasoning call spends nothing: 0 had been learnt as "effort is free"."""
+    learner = router()
+    result = await Executor(graph(), ZeroUsageTools(), policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed" and learner.observations == []
+
+
 async def test_runs_teach_the_router_to_go_straight_to_the_effort_a_step_needs() -> None:
     learner = EffortRouter(EffortPolicy(features="signals", neighbours=3))
     first = ReportingTools(needs="high")
