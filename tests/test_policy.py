@@ -84,3 +84,26 @@ def test_a_key_written_twice_is_an_error_not_the_last_one_silently_kept(tmp_path
     as_json.write_text('{"routing": {}, "routing": {}}')
     with pytest.raises(PolicyError, match="duplicate key 'routing'"):
         load_policy(as_json)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "effort:\n  prior:\n    success: {low: 1.7, medium: 0.8, high: 0.9}\n",
+            "expected a chance",
+        ),
+        ("effort:\n  prior:\n    tokens: {low: .nan, medium: 1, high: 2}\n", "finite count"),
+        ("effort:\n  failure_cost_tokens: .inf\n", "field effort.failure_cost_tokens"),
+        ("llm:\n  qwen:\n    thinking_budget: {medium: -5}\n", "expected a count > 0"),
+    ],
+)
+def test_effort_numbers_that_make_no_sense_are_refused(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """A success chance of 1.7, a NaN token prior or a negative thinking budget (sent as is on
+    the wire) had loaded without a word."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    with pytest.raises(PolicyError, match=said):
+        load_policy(policy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,7 +20,20 @@ class EffortPrior(_Section):
 
     success: dict[str, float] = {"low": 0.6, "medium": 0.8, "high": 0.9}
     tokens: dict[str, float] = {"low": 300.0, "medium": 1000.0, "high": 3000.0}
-    strength: float = Field(default=2.0, ge=0.0)
+    strength: float = Field(default=2.0, ge=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> EffortPrior:
+        """A chance is in [0, 1] and a token count finite and >= 0: a success of 1.7 or a NaN
+        count had been accepted, and a NaN made every later choice fail with a misleading
+        message."""
+        for level, chance in self.success.items():
+            if not 0.0 <= chance <= 1.0:
+                raise ValueError(f"prior.success.{level} = {chance}: expected a chance in [0, 1]")
+        for level, count in self.tokens.items():
+            if not (math.isfinite(count) and count >= 0):
+                raise ValueError(f"prior.tokens.{level} = {count}: expected a finite count >= 0")
+        return self
 
 
 class EffortPolicy(_Section):
@@ -38,6 +52,7 @@ class EffortPolicy(_Section):
     failure_cost_tokens: float = Field(
         default=50000.0,
         ge=0.0,
+        allow_inf_nan=False,
         description="What a failed step costs, in tokens, when deciding to stop escalating.",
     )
     max_attempts: int = Field(default=3, ge=1, description="Efforts tried per step, at most.")

@@ -63,6 +63,13 @@ class QwenEffort(_Section):
     enable_thinking: dict[str, bool] = {"low": False, "medium": True, "high": True}
     thinking_budget: dict[str, int] = {"medium": 2048, "high": 8192}
 
+    @model_validator(mode="after")
+    def _budgets_positive(self) -> QwenEffort:
+        for level, budget in self.thinking_budget.items():
+            if budget <= 0:
+                raise ValueError(f"thinking_budget.{level} = {budget}: expected a count > 0")
+        return self
+
 
 class LLMPolicy(_Section):
     """Per-provider effort mappings and the request timeout."""
