@@ -278,3 +278,22 @@ async def test_a_call_not_made_at_the_chosen_effort_teaches_the_router_nothing()
     result = await Executor(graph(), plain, policy=fast_policy(), effort=learner).run()
     assert result.outcome == "completed" and result.outputs["fetch"] == {"tool": "fetch"}
     assert learner.observations == []
+
+
+@pytest.mark.parametrize(
+    ("routing", "said"),
+    [
+        ({"confidence": "high"}, r"inputs\.routing\.confidence: expected a number, got 'high'"),
+        ({"summarise": {"margin": [1]}}, r"inputs\.routing\.summarise\.margin: expected a number"),
+    ],
+)
+async def test_routing_signals_that_are_not_numbers_are_refused_before_the_run(
+    routing: dict[str, Any], said: str
+) -> None:
+    """They had failed the run mid-way with a task-group error naming no field."""
+    tools = ThinkingTools(needs="low")
+    with pytest.raises(ValueError, match=said):
+        await Executor(graph(), tools, effort=router()).run({"routing": routing})
+    assert tools.calls == []
+    done = await Executor(graph(), tools, effort=router()).run({"routing": {"alternatives": None}})
+    assert done.outcome == "completed"

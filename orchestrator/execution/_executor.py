@@ -511,8 +511,32 @@ class Executor:
 
         Health monitors run beside the task (``watch``) while it waits for its steps.
         """
+        _check_routing_signals(inputs or {})
         run = _Run(self, dict(inputs or {}), DecisionLog() if log is None else log)
         return await run.drive()
+
+
+_SIGNALS = ("confidence", "margin", "alternatives")
+
+
+def _check_routing_signals(inputs: Mapping[str, Any]) -> None:
+    """``inputs["routing"]`` (see ``_Run._effort_step``) read before the run: a word where a
+    number goes had failed the run mid-way with an error naming no field."""
+    routing = inputs.get("routing")
+    if routing is None:
+        return
+    if not isinstance(routing, Mapping):
+        raise ValueError(f"inputs.routing: expected a mapping, got {type(routing).__name__}")
+    tables = [("inputs.routing", routing)] + [
+        (f"inputs.routing.{tool}", v) for tool, v in routing.items() if isinstance(v, Mapping)
+    ]
+    for where, table in tables:
+        for name in _SIGNALS:
+            value = table.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise ValueError(f"{where}.{name}: expected a number, got {value!r}")
 
 
 class _Run:
@@ -721,7 +745,7 @@ class _Run:
             history=tuple(self.path),
             confidence=float(confidence) if confidence is not None else None,
             margin=float(margin) if margin is not None else None,
-            alternatives=int(signals.get("alternatives", 0)),
+            alternatives=int(signals.get("alternatives") or 0),
             failures=self.log.count("fail"),
         )
 
