@@ -192,20 +192,24 @@ async def test_anthropic_budget_mode_sends_a_thinking_budget_or_disables_thinkin
     assert "output_config" not in high
 
 
-async def test_gpt_oss_effort_is_the_reasoning_line_of_the_system_message(
+async def test_gpt_oss_effort_is_reasoning_effort_and_the_reasoning_line_of_the_system_message(
     server: Server,
 ) -> None:
+    """vLLM and Transformers render a caller's system message as developer instructions and
+    read the effort from ``reasoning_effort``; the system line alone had not reached them."""
     client = GptOssClient(f"{server.url}/v1", "gpt-oss-20b")
     await client.complete(MESSAGES, effort="low")
     await client.complete(MESSAGES[1:], effort="high")
     with_system, without_system = (r.body for r in server.requests)
     assert with_system == {
         "model": "gpt-oss-20b",
+        "reasoning_effort": "low",
         "messages": [
             {"role": "system", "content": "You plan tool calls.\nReasoning: low"},
             MESSAGES[1],
         ],
     }
+    assert without_system["reasoning_effort"] == "high"
     assert without_system["messages"] == [
         {"role": "system", "content": "Reasoning: high"},
         MESSAGES[1],

@@ -68,8 +68,12 @@ class OpenAICompatibleClient(HttpLLMClient):
 
 
 class GptOssClient(OpenAICompatibleClient):
-    """gpt-oss served behind chat completions: the effort is the harmony system line
-    ``Reasoning: low|medium|high``, appended to the system message (or sent as one)."""
+    """gpt-oss served behind chat completions: the effort goes out twice, as
+    ``reasoning_effort`` and as the harmony system line ``Reasoning: low|medium|high``
+    appended to the system message (or sent as one). Servers that render the model's chat
+    template (vLLM, Transformers) read ``reasoning_effort`` and turn a caller's system message
+    into developer instructions, so the line alone did not reach the model there; servers that
+    pass the system message through as the harmony system message read the line."""
 
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages]}
@@ -78,6 +82,7 @@ class GptOssClient(OpenAICompatibleClient):
         mapping = self.policy.gpt_oss.reasoning
         if effort not in mapping:
             raise unknown_effort("gpt_oss.reasoning", effort, mapping)
+        body["reasoning_effort"] = mapping[effort]
         line = f"Reasoning: {mapping[effort]}"
         sent: list[dict[str, str]] = body["messages"]
         if sent and sent[0].get("role") == "system":
