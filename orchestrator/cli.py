@@ -716,8 +716,8 @@ def run_command(
         # A Python catalog's functions are its tools and an mcpServers config's servers serve
         # its tools (--tool may replace some); any other catalog is simulated.
         with redirect_stdout(sys.stderr):
-            own = catalog_tools(catalog) if catalog is not None else {}
-        servers = config_servers(catalog) if catalog is not None else []
+            own = catalog_tools(catalog)  # none for no catalog (routing from --index)
+        servers = config_servers(catalog)
         if learn and not (own or chosen or servers):
             # A dry run shows what would happen; counting it as a past success would teach
             # plans from calls that never ran.

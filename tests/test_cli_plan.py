@@ -106,6 +106,16 @@ def test_run_heals_an_injected_fault_and_reports_json(index_dir: Path) -> None:
     assert ("fail", refund_step["id"]) in actions and ("reroute", refund_step["id"]) in actions
 
 
+def test_run_without_a_catalog_simulates_the_plans_tools(index_dir: Path) -> None:
+    """With --catalog optional, no catalog had read as an empty MCP config: every step failed
+    with "no MCP server is configured" and the run escalated."""
+    result = _invoke("run", REFUND, "--index", str(index_dir), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "completed" and report["path"]
+    assert not any("MCP" in d["reason"] for d in report["decisions"])
+
+
 def test_run_calls_a_bound_real_function(index_dir: Path, tmp_path: Path, monkeypatch: Any) -> None:
     module = tmp_path / "my_tools.py"
     module.write_text(
