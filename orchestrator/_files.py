@@ -25,12 +25,26 @@ from orchestrator.errors import OrchestratorError
 __all__ = [
     "describe_yaml_error",
     "field_path",
+    "keep_mode",
     "read_document",
     "read_json_lines",
     "read_text",
     "replace_dir",
     "write_text_atomic",
 ]
+
+
+def keep_mode(target: Path, temp: Path) -> None:
+    """Give ``temp``, about to replace ``target``, the mode of the file it replaces, or the
+    mode a new file gets under the process's umask: ``mkstemp`` makes it 0600, which had left
+    a shared trace or catalog readable by its owner only."""
+    try:
+        mode = target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(temp, mode)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -43,6 +57,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        keep_mode(target, Path(temp_name))
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -117,6 +117,24 @@ def test_a_trace_file_that_cannot_be_created_is_an_error_naming_it(tmp_path: Pat
         pass
 
 
+def test_a_folder_as_the_trace_file_is_refused_before_the_block_runs(tmp_path: Path) -> None:
+    """It was found out only when the file was moved into place: after a run's tools had run,
+    and the run's result was not printed."""
+    ran = []
+    with pytest.raises(TelemetryError, match="it is a folder"), tracing(tmp_path):
+        ran.append(True)
+    assert ran == []
+
+
+def test_a_replaced_trace_file_keeps_its_mode(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("")
+    trace.chmod(0o644)
+    with tracing(trace), span("route"):
+        pass
+    assert trace.stat().st_mode & 0o777 == 0o644 and trace.read_text()
+
+
 # -- spans from the decision log --------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from orchestrator._files import keep_mode
 from orchestrator.errors import TelemetryError
 
 __all__ = ["OtlpJsonLines", "OtlpJsonMetricExporter", "OtlpJsonSpanExporter", "otlp_json"]
@@ -60,6 +61,11 @@ class OtlpJsonLines:
         self.path = Path(path)
         self._lock = threading.Lock()
         directory = self.path.parent
+        if self.path.is_dir():
+            # Found out only at commit, the run's result was lost after its tools had run.
+            raise TelemetryError(
+                f"{self.path}: cannot write the trace file there: it is a folder (give a file path)"
+            )
         try:
             directory.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
@@ -85,6 +91,7 @@ class OtlpJsonLines:
                 self._file.flush()
                 os.fsync(self._file.fileno())
                 self._file.close()
+                keep_mode(self.path, self._temp)
                 os.replace(self._temp, self.path)
             except OSError as exc:
                 self._file.close()
