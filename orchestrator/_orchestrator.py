@@ -301,6 +301,7 @@ class Orchestrator:
                     "no skill in the catalog fits the task; handed back to the agent",
                     unplanned=list(plan.unplanned),
                 )
+                traced.set_outcome("escalated")
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
             inputs = _with_stated(plan, inputs or {}, by_skill=graph is None)
@@ -310,6 +311,7 @@ class Orchestrator:
                     task, plan, tool_invoker, inputs or {}, log
                 )
                 if ready is None:
+                    traced.set_outcome(ended, llm_calls=asked)
                     elapsed = (time.perf_counter() - started) * 1000.0
                     return TaskResult(
                         task, plan, ended, log, elapsed_ms=elapsed, input_requests=asked

@@ -721,3 +721,30 @@ async def test_a_reasoning_steps_span_carries_its_effort_and_the_tokens_it_spent
     shown = runner.invoke(app, ["trace", "show", str(trace_file)])
     step = [line for line in shown.output.splitlines() if "execute_tool summarise" in line]
     assert "effort=low" in step[0] and "tokens=180" in step[0]
+
+
+@pytest.mark.anyio
+async def test_a_run_that_ends_before_any_step_is_marked_as_it_ended(sample_router: Any) -> None:
+    """Nothing fits: its root had no outcome and an unset status, like a healthy run, and the
+    escalation counter was labelled with the task's own text."""
+    from orchestrator import Orchestrator
+
+    memory, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]) as traced:
+        task = "order me a large pepperoni pizza"
+        result = await Orchestrator(sample_router).run(task, tools={"geocode_address": dict})
+        traced.force_flush()
+        metrics = reader.get_metrics_data()
+    assert result.outcome == "escalated" and not result.log.count("execute")
+    [root] = [s for s in memory.get_finished_spans() if s.name.startswith("invoke_workflow")]
+    assert root.attributes["orchestrator.outcome"] == "escalated"
+    assert root.status.status_code == StatusCode.ERROR
+    points = [
+        p
+        for r in metrics.resource_metrics
+        for sc in r.scope_metrics
+        for m in sc.metrics
+        if m.name == "orchestrator.escalations"
+        for p in m.data.data_points
+    ]
+    assert [dict(p.attributes) for p in points] == [{}]

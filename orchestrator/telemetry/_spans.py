@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -85,20 +85,34 @@ class TracedRun:
         self.recorder = recorder
 
     def set_result(self, result: RunResult) -> None:
+        self.set_outcome(
+            result.outcome, goal=result.goal, path=result.path, llm_calls=result.llm_calls
+        )
+
+    def set_outcome(
+        self,
+        outcome: str,
+        *,
+        goal: str | None = None,
+        path: Sequence[str] = (),
+        llm_calls: int = 0,
+    ) -> None:
+        """How the run ended, also when it ended before running anything (nothing fits, an
+        input is missing): such a root had looked like a healthy run."""
         if not self.span.is_recording():
             return
         self.span.set_attributes(
             _attributes(
                 {
-                    "orchestrator.outcome": result.outcome,
-                    "orchestrator.goal": result.goal,
-                    "orchestrator.path": list(result.path),
-                    "orchestrator.llm_calls": result.llm_calls,
+                    "orchestrator.outcome": outcome,
+                    "orchestrator.goal": goal,
+                    "orchestrator.path": list(path),
+                    "orchestrator.llm_calls": llm_calls,
                 }
             )
         )
-        if result.outcome in ("escalated", "failed"):
-            self.span.set_status(Status(StatusCode.ERROR, f"run {result.outcome}"))
+        if outcome in ("escalated", "failed"):
+            self.span.set_status(Status(StatusCode.ERROR, f"run {outcome}"))
 
 
 @contextmanager
@@ -202,13 +216,13 @@ class DecisionSpans:
             # A step's own answer stays on its span; run-level decisions go on the root.
             self.root.add_event(event, attributes)
         if self.metrics is not None:
-            counter = {
-                "reroute": self.metrics.reroutes,
-                "retry": self.metrics.retries,
-                "escalate": self.metrics.escalations,
-            }.get(action)
-            if counter is not None:
+            if action in ("reroute", "retry"):
+                counter = self.metrics.reroutes if action == "reroute" else self.metrics.retries
                 counter.add(1, {TOOL_NAME: decision.tool})
+            elif action == "escalate":
+                # A run-level count: an escalation names a goal or the whole task, and a label
+                # per task text made a series per task (and put what users wrote in metrics).
+                self.metrics.escalations.add(1)
 
     def _step(self, decision: Decision) -> None:
         tool = decision.tool
