@@ -281,6 +281,14 @@ async def test_a_failed_call_keeps_the_status_the_providers_reason_and_retry_aft
     with pytest.raises(LLMError, match="ConnectError") as away:
         await client("away").complete(MESSAGES)
     assert away.value.unreachable and not away.value.timed_out
+    # Errors reach logs and spans: the URL's credentials and query stay out of them.
+    secret = OpenAICompatibleClient(
+        "http://alice:PASSWORD99@llm/v1?key=K3Y", "busy", transport=httpx.MockTransport(answer)
+    )
+    with pytest.raises(LLMError) as shown:
+        await secret.complete(MESSAGES)
+    assert "PASSWORD99" not in str(shown.value) and "K3Y" not in str(shown.value)
+    assert str(shown.value).startswith("http://llm/v1")
 
 
 async def test_usage_a_provider_leaves_null_reads_as_zero_not_as_a_crash(server: Server) -> None:

@@ -87,13 +87,13 @@ class AnthropicClient(HttpLLMClient):
     def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         blocks = data.get("content")
         if not isinstance(blocks, list):
-            raise LLMError(f"{self.base_url}: field content missing in the response")
+            raise LLMError(f"{self.shown_url}: field content missing in the response")
         texts = [b["text"] for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
         thoughts = [
             b["thinking"] for b in blocks if isinstance(b, dict) and b.get("type") == "thinking"
         ]
         if not texts or not all(isinstance(t, str) for t in texts):
-            raise LLMError(f"{self.base_url}: field content has no text block")
+            raise LLMError(f"{self.shown_url}: field content has no text block")
         usage = data.get("usage") or {}
         return Completion(
             text="".join(texts),

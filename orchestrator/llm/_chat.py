@@ -45,10 +45,10 @@ class OpenAICompatibleClient(HttpLLMClient):
             content = message["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise LLMError(
-                f"{self.base_url}: field choices.0.message.content missing in the response"
+                f"{self.shown_url}: field choices.0.message.content missing in the response"
             ) from exc
         if not isinstance(content, str):
-            raise LLMError(f"{self.base_url}: field choices.0.message.content is not text")
+            raise LLMError(f"{self.shown_url}: field choices.0.message.content is not text")
         # vLLM and SGLang return visible reasoning beside the content, under either name.
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         usage = data.get("usage") or {}

@@ -25,23 +25,27 @@ async def post_json(
     what: str,
 ) -> dict[str, Any]:
     """POST ``body`` and return the JSON object answered; ``what`` names the call in errors,
-    which keep what the provider said (its status, its reason, ``Retry-After``)."""
+    which keep what the provider said (its status, its reason, ``Retry-After``) and name the
+    URL without its credentials or query."""
+    shown = _without_secrets(url)
     async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
         try:
             response = await client.post(url, json=dict(body), headers=dict(headers))
         except httpx.TimeoutException as exc:
             raise LLMError(
-                f"{url}: {what} failed: no answer within {timeout_s:.3g} s ({type(exc).__name__})",
+                f"{shown}: {what} failed: no answer within {timeout_s:.3g} s "
+                f"({type(exc).__name__})",
                 timed_out=True,
             ) from exc
         except httpx.HTTPError as exc:
             unreachable = isinstance(exc, httpx.ConnectError)
+            said = str(exc).replace(url, shown)
             raise LLMError(
-                f"{url}: {what} failed: {type(exc).__name__}: {exc}", unreachable=unreachable
+                f"{shown}: {what} failed: {type(exc).__name__}: {said}", unreachable=unreachable
             ) from exc
         if response.is_error:
             raise LLMError(
-                f"{url}: {what} failed: HTTP {response.status_code} {response.reason_phrase}"
+                f"{shown}: {what} failed: HTTP {response.status_code} {response.reason_phrase}"
                 f"{_said(response)}",
                 status=response.status_code,
                 retry_after=_retry_after(response),
@@ -49,10 +53,20 @@ async def post_json(
         try:
             data = response.json()
         except ValueError as exc:
-            raise LLMError(f"{url}: {what}: the answer is not JSON ({exc})") from exc
+            raise LLMError(f"{shown}: {what}: the answer is not JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise LLMError(f"{url}: {what}: expected a JSON object, got {type(data).__name__}")
+        raise LLMError(f"{shown}: {what}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def _without_secrets(url: str) -> str:
+    """``url`` as errors (and the spans and logs that carry them) may show it: no user or
+    password (``http://alice:secret@host``), no query (``?key=...``)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<the LLM URL>"
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
 
 
 def _said(response: httpx.Response) -> str:
@@ -117,6 +131,11 @@ class HttpLLMClient:
         self.calls = 0
         self.usage = Usage()
         self.last: Completion | None = None
+
+    @property
+    def shown_url(self) -> str:
+        """``base_url`` as messages show it: without credentials or query."""
+        return _without_secrets(self.base_url)
 
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
         raise NotImplementedError
