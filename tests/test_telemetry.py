@@ -748,3 +748,21 @@ async def test_a_run_that_ends_before_any_step_is_marked_as_it_ended(sample_rout
         for p in m.data.data_points
     ]
     assert [dict(p.attributes) for p in points] == [{}]
+
+
+@pytest.mark.anyio
+async def test_duration_histograms_have_the_genai_buckets_in_seconds() -> None:
+    """The SDK's default buckets are meant for milliseconds: every step under 5 s fell in one."""
+    reader = InMemoryMetricReader()
+    with tracing(metric_readers=[reader]):
+        await _run(REROUTE)
+        metrics = reader.get_metrics_data()
+    [step] = [
+        m
+        for r in metrics.resource_metrics
+        for sc in r.scope_metrics
+        for m in sc.metrics
+        if m.name == "gen_ai.execute_tool.duration"
+    ]
+    bounds = list(step.data.data_points[0].explicit_bounds)
+    assert bounds[:3] == [0.01, 0.02, 0.04] and bounds[-1] == 81.92

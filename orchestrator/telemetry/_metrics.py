@@ -44,6 +44,13 @@ class Instruments:
     token_usage: metrics.Histogram
 
 
+# Bucket boundaries the GenAI semantic conventions advise: seconds for durations, tokens for
+# usage. Without them the SDK's default buckets (0, 5, 10, ... 10000, meant for milliseconds)
+# put every call under 5 s in one bucket.
+_SECONDS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
+_TOKENS = [float(4**n) for n in range(14)]  # 1, 4, 16, ... 67108864
+
+
 def _create(meter: metrics.Meter) -> Instruments:
     n = METRIC_NAMES
     return Instruments(
@@ -56,12 +63,30 @@ def _create(meter: metrics.Meter) -> Instruments:
         silent_failures=meter.create_counter(
             n["silent_failures"], "{failure}", "Failures answered by nothing; must stay 0"
         ),
-        step_duration=meter.create_histogram(n["step_duration"], "s", "Tool step duration"),
-        routing_duration=meter.create_histogram(
-            n["routing_duration"], "s", "Skill routing duration (retrieve and rerank)"
+        step_duration=meter.create_histogram(
+            n["step_duration"],
+            "s",
+            "Tool step duration",
+            explicit_bucket_boundaries_advisory=_SECONDS,
         ),
-        llm_duration=meter.create_histogram(n["llm_duration"], "s", "LLM call duration"),
-        token_usage=meter.create_histogram(n["token_usage"], "{token}", "Tokens per LLM call"),
+        routing_duration=meter.create_histogram(
+            n["routing_duration"],
+            "s",
+            "Skill routing duration (retrieve and rerank)",
+            explicit_bucket_boundaries_advisory=_SECONDS,
+        ),
+        llm_duration=meter.create_histogram(
+            n["llm_duration"],
+            "s",
+            "LLM call duration",
+            explicit_bucket_boundaries_advisory=_SECONDS,
+        ),
+        token_usage=meter.create_histogram(
+            n["token_usage"],
+            "{token}",
+            "Tokens per LLM call",
+            explicit_bucket_boundaries_advisory=_TOKENS,
+        ),
     )
 
 
