@@ -25,6 +25,7 @@ from orchestrator.errors import OrchestratorError
 __all__ = [
     "describe_yaml_error",
     "field_path",
+    "json_lines",
     "keep_mode",
     "read_document",
     "read_json_lines",
@@ -200,12 +201,18 @@ def read_document(path: Path, error: type[OrchestratorError], what: str) -> Any:
         raise error(f"{located}: not valid YAML: {problem}") from exc
 
 
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at "\n" only (and a "\r" before it), since JSON
+    strings may hold U+2028, U+0085 and other characters ``str.splitlines`` breaks a line at."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def read_json_lines(path: Path, error: type[OrchestratorError], what: str) -> list[tuple[int, Any]]:
     """``(line number, value)`` for every non-blank line of a JSON Lines file; an unreadable file
     or a line that is not JSON raises ``error`` naming the file and the line."""
     text = _read_text(path, error, what)
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:

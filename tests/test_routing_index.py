@@ -118,6 +118,14 @@ def test_corrupt_manifest_is_a_clear_error_naming_the_file(index_copy: Path) -> 
         SkillRouter.from_index(index_copy)
 
 
+def test_a_line_separator_inside_a_description_survives_the_saved_index(tmp_path: Path) -> None:
+    """skills.jsonl was split with str.splitlines, which also breaks at U+2028 inside a JSON
+    string: the saved index read back as corrupt and was rebuilt on every use."""
+    skills = [{"name": "get_weather", "description": "Current weather.\u2028Any city."}]
+    SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+    assert SkillIndex.load(tmp_path / "i").skills[0].description.endswith("\u2028Any city.")
+
+
 @pytest.mark.parametrize("emptied", ["vectors.npy", "owners.npy"])
 def test_an_emptied_index_file_is_a_corrupt_index_that_a_cache_rebuilds(
     tmp_path: Path, emptied: str

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator._files import describe_yaml_error
+from orchestrator._files import describe_yaml_error, json_lines
 from orchestrator._files import read_text as _read_text
 from orchestrator.errors import CatalogError
 
@@ -54,7 +54,7 @@ def read_json(path: Path) -> Any:
 def read_jsonl(path: Path) -> list[tuple[int, Any]]:
     """``(line number, value)`` for every non-blank line of a JSON Lines file."""
     records = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    for number, line in enumerate(json_lines(read_text(path)), start=1):
         if not line.strip():
             continue
         try:

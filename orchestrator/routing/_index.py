@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from orchestrator._files import replace_dir
+from orchestrator._files import json_lines, replace_dir
 from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
 from orchestrator.routing._embedder import Embedder
@@ -297,7 +297,7 @@ class SkillIndex:
         try:
             skills = [
                 Skill.model_validate_json(line)
-                for line in (root / "skills.jsonl").read_text(encoding="utf-8").splitlines()
+                for line in json_lines((root / "skills.jsonl").read_text(encoding="utf-8"))
                 if line.strip()
             ]
             vectors = np.load(root / "vectors.npy")
