@@ -766,3 +766,20 @@ async def test_duration_histograms_have_the_genai_buckets_in_seconds() -> None:
     ]
     bounds = list(step.data.data_points[0].explicit_bounds)
     assert bounds[:3] == [0.01, 0.02, 0.04] and bounds[-1] == 81.92
+
+
+def test_a_failed_attempts_span_ends_with_the_attempt_not_with_its_answer() -> None:
+    """It stayed open until the failure was answered: an LLM asked for 35 ms made a tool that
+    failed in 1 ms look 35 ms long."""
+    import time
+
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with tracing(exporters=[memory]), traced_run(log, "refund"):
+        log.record("fail", "Stripe", "error: 503", kind="error", duration_ms=1.0)
+        time.sleep(0.05)  # the answer takes a while
+        log.record("reroute", "Stripe", "error: 503; new route Razorpay")
+    [failed] = _named(memory.get_finished_spans(), "execute_tool Stripe")
+    assert failed.end_time is not None and failed.start_time is not None
+    assert (failed.end_time - failed.start_time) / 1e6 < 10.0
+    assert [e.name for e in failed.events] == ["exception", "orchestrator.reroute"]

@@ -180,7 +180,9 @@ class DecisionSpans:
         self.root = root
         self.metrics = metrics
         self.context = trace.set_span_in_context(root)
-        self.open_failures: dict[str, Span] = {}
+        # A failed attempt's span, kept open for the answer to its failure, and when the
+        # attempt itself ended: the span ends then, not when the answer (an LLM asked, say) came.
+        self.open_failures: dict[str, tuple[Span, int]] = {}
         self.attempts: Counter[str] = Counter()
         self.calls = 0
         self.decisions: list[Decision] = []
@@ -204,13 +206,13 @@ class DecisionSpans:
             self.attempts.clear()
         pending = self.open_failures.pop(decision.tool, None)
         if pending is not None:
-            pending.add_event(event, attributes)
-            pending.end()
+            pending[0].add_event(event, attributes)
+            pending[0].end(end_time=pending[1])
         if action in ("escalate", "demote", "complete"):
             # Every failure is now answered (or the run is over): close what is still open.
-            for other in self.open_failures.values():
+            for other, ended in self.open_failures.values():
                 other.add_event(event, attributes)
-                other.end()
+                other.end(end_time=ended)
             self.open_failures.clear()
         if pending is None or action not in ("retry", "reroute"):
             # A step's own answer stays on its span; run-level decisions go on the root.
@@ -228,7 +230,7 @@ class DecisionSpans:
         tool = decision.tool
         previous = self.open_failures.pop(tool, None)
         if previous is not None:  # tried again without a logged answer: close the old attempt
-            previous.end()
+            previous[0].end(end_time=previous[1])
         self.attempts[tool] += 1
         self.calls += 1
         data = dict(decision.data)
@@ -274,7 +276,7 @@ class DecisionSpans:
                 timestamp=end_ns,
             )
             step.set_status(Status(StatusCode.ERROR, decision.reason))
-            self.open_failures[tool] = step
+            self.open_failures[tool] = (step, end_ns)
         if self.metrics is not None:
             metric_attributes = {TOOL_NAME: tool}
             if error_type is not None:
@@ -286,8 +288,8 @@ class DecisionSpans:
         if self.closed:
             return
         self.closed = True
-        for pending in self.open_failures.values():
-            pending.end()
+        for pending, ended in self.open_failures.values():
+            pending.end(end_time=ended)
         self.open_failures.clear()
         from orchestrator.execution import silent_failures
 
