@@ -783,3 +783,25 @@ def test_a_failed_attempts_span_ends_with_the_attempt_not_with_its_answer() -> N
     assert failed.end_time is not None and failed.start_time is not None
     assert (failed.end_time - failed.start_time) / 1e6 < 10.0
     assert [e.name for e in failed.events] == ["exception", "orchestrator.reroute"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "service"),
+    [
+        ("OTEL_SERVICE_NAME", "", "orchestrator"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "app.service.name=billing", "orchestrator"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=a, service.name=billing", "billing"),
+        ("OTEL_SERVICE_NAME", "pay", "pay"),
+    ],
+)
+def test_the_service_is_named_orchestrator_unless_the_environment_names_one(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, service: str
+) -> None:
+    """A key merely ending in service.name, or an empty variable, had left the service
+    unnamed (unknown_service:python)."""
+    monkeypatch.setenv(variable, value)
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]), span("route"):
+        pass
+    [routed] = memory.get_finished_spans()
+    assert routed.resource.attributes["service.name"] == service

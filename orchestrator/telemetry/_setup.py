@@ -158,9 +158,12 @@ def tracing(
         OtlpJsonSpanExporter,
     )
 
-    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, when set, win over the default name.
-    named = "OTEL_SERVICE_NAME" in os.environ or "service.name=" in os.environ.get(
-        "OTEL_RESOURCE_ATTRIBUTES", ""
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, when they name one, win over the default
+    # name (a key merely ending in "service.name", or an empty variable, does not).
+    attributes = os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+    named = bool(os.environ.get("OTEL_SERVICE_NAME", "").strip()) or any(
+        key.strip() == "service.name" and value.strip()
+        for key, _, value in (pair.partition("=") for pair in attributes)
     )
     resource = Resource.create({} if named else {SERVICE_NAME: service_name})
     span_exporters: list[SpanExporter] = list(exporters)
