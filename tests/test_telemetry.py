@@ -545,6 +545,11 @@ def test_trace_show_names_the_file_and_line_of_a_non_otlp_line(tmp_path: Path) -
     shown = runner.invoke(app, ["trace", "show", str(bad)])
     assert shown.exit_code == 2
     assert "bad.jsonl" in shown.output and "line 2" in shown.output
+    # Another program's JSON lines had read as "no spans", naming no line.
+    other = tmp_path / "events.jsonl"
+    other.write_text('{"resourceSpans": []}\n{"event": "login", "user": 7}\n')
+    with pytest.raises(TelemetryError, match=r"events\.jsonl: line 2: not an OTLP export"):
+        read_spans(other)
 
 
 _SPAN = {

@@ -179,11 +179,21 @@ def read_spans(path: str | Path) -> list[SpanRecord]:
                 f"{source}: line {number}: expected a JSON object with resourceSpans, "
                 f"got {describe_value(request)}"
             )
+        if not _OTLP_KEYS & request.keys():
+            # Another program's JSON lines had read as a trace without spans.
+            raise TelemetryError(
+                f"{source}: line {number}: not an OTLP export: expected one of "
+                f"{', '.join(sorted(_OTLP_KEYS))}, got keys {', '.join(sorted(request)) or 'none'}"
+            )
         try:
             spans.extend(_request_spans(request))
         except TelemetryError as exc:
             raise TelemetryError(f"{source}: line {number}: {exc}") from exc
     return spans
+
+
+# What the lines of a trace file are: OTLP/JSON export requests of spans, metrics or logs.
+_OTLP_KEYS = frozenset({"resourceSpans", "resourceMetrics", "resourceLogs"})
 
 
 def _request_spans(request: Mapping[str, Any]) -> list[SpanRecord]:
