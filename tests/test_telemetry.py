@@ -93,13 +93,15 @@ async def test_without_configuration_tracing_is_off_and_nothing_listens_to_the_l
 
 
 def test_otel_sdk_disabled_turns_a_configured_block_off(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     with tracing(tmp_path / "t.jsonl") as handle:
         assert not handle.enabled
         assert current_tracer() is None
     assert not (tmp_path / "t.jsonl").exists()
+    # The file asked for is not written, and that is said: an older trace there is not this run's.
+    assert "OTEL_SDK_DISABLED is set: no trace is written to" in caplog.text
 
 
 def test_an_unknown_otlp_protocol_is_an_error_naming_the_choices() -> None:

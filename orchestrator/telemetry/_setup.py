@@ -7,6 +7,7 @@ configured the block runs with tracing off, so callers can always wrap their wor
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 
 from orchestrator.errors import TelemetryError
 from orchestrator.telemetry._state import SCOPE, Providers, pop, push
+
+_LOG = logging.getLogger("orchestrator.telemetry")
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -141,6 +144,9 @@ def tracing(
         An unknown OTLP protocol, or a trace file that cannot be created.
     """
     use_otlp = otlp_configured() if otlp is None else otlp
+    if _env_flag("OTEL_SDK_DISABLED") and file is not None:
+        # The file asked for stays as it was: say so, or a stale trace there reads as this run's.
+        _LOG.warning("OTEL_SDK_DISABLED is set: no trace is written to %s", file)
     if _env_flag("OTEL_SDK_DISABLED") or not (file or use_otlp or exporters or metric_readers):
         yield Tracing(enabled=False)
         return
