@@ -812,3 +812,18 @@ def test_the_service_is_named_orchestrator_unless_the_environment_names_one(
         pass
     [routed] = memory.get_finished_spans()
     assert routed.resource.attributes["service.name"] == service
+
+
+def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with (
+        pytest.raises(KeyboardInterrupt),
+        tracing(exporters=[memory]),
+        traced_run(log, "refund"),
+    ):
+        log.record("execute", "CRM", "ok", duration_ms=1.0)
+        raise KeyboardInterrupt
+    [root] = _named(memory.get_finished_spans(), "invoke_workflow orchestrator")
+    assert root.attributes["orchestrator.outcome"] == "interrupted"
+    assert root.status.status_code == StatusCode.ERROR

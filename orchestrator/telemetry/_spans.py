@@ -152,6 +152,13 @@ def traced_run(
     try:
         with trace.use_span(root, end_on_exit=False):
             yield run
+    except BaseException as exc:
+        # Stopped mid-run (Ctrl-C, SIGTERM, a cancelled task): the root had looked like a run
+        # that was still fine, without an outcome. (An error is recorded by use_span.)
+        if not isinstance(exc, Exception) and root.is_recording():
+            root.set_attribute("orchestrator.outcome", "interrupted")
+            root.set_status(Status(StatusCode.ERROR, f"run interrupted: {type(exc).__name__}"))
+        raise
     finally:
         recorder.close()
         root.end()
