@@ -827,3 +827,20 @@ def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
     [root] = _named(memory.get_finished_spans(), "invoke_workflow orchestrator")
     assert root.attributes["orchestrator.outcome"] == "interrupted"
     assert root.status.status_code == StatusCode.ERROR
+
+
+@pytest.mark.anyio
+async def test_a_reply_without_usage_records_no_token_counts() -> None:
+    """The client reads missing usage as 0 tokens; spans and the histogram recorded zeros."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"choices": [{"message": {"content": "ok"}}]})
+
+    inner = OpenAICompatibleClient("http://llm.test/v1", "m", transport=httpx.MockTransport(answer))
+    memory, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        assert await TracedLLMClient(inner).complete([{"role": "user", "content": "hi"}]) == "ok"
+        values = _values(reader.get_metrics_data())
+    [chat] = memory.get_finished_spans()
+    assert "gen_ai.usage.input_tokens" not in chat.attributes
+    assert "gen_ai.client.token.usage" not in values

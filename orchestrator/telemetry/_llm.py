@@ -51,7 +51,9 @@ def _text(value: Any) -> str | None:
 
 def usage_tokens(usage: Any) -> dict[str, int]:
     """Input and output token counts from a usage object or mapping, by either naming scheme
-    (``input_tokens``/``output_tokens`` or ``prompt_tokens``/``completion_tokens``)."""
+    (``input_tokens``/``output_tokens`` or ``prompt_tokens``/``completion_tokens``). Counts
+    that are both 0 are a provider reporting no usage (the clients read that as 0), not a
+    call that was free: none, so spans and the token histogram do not record zeros."""
     found: dict[str, int] = {}
     if usage is None:
         return found
@@ -61,7 +63,7 @@ def usage_tokens(usage: Any) -> dict[str, int]:
             if isinstance(value, int) and not isinstance(value, bool):
                 found[direction] = value
                 break
-    return found
+    return found if any(found.values()) else {}
 
 
 class TracedLLMClient:
