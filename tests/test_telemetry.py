@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -340,6 +340,7 @@ async def test_llm_calls_are_chat_spans_with_model_provider_usage_and_effort() -
         values = _values(reader.get_metrics_data())
     first, second = memory.get_finished_spans()
     assert first.name == "chat gpt-test"
+    assert first.kind is SpanKind.CLIENT  # a call to a model served elsewhere
     assert first.attributes["gen_ai.operation.name"] == "chat"
     assert first.attributes["gen_ai.provider.name"] == "openai"
     assert first.attributes["gen_ai.request.model"] == "gpt-test"

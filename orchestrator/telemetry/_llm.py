@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from orchestrator.llm import Completion, ReasoningClient
 from orchestrator.telemetry._metrics import instruments
@@ -137,7 +137,9 @@ class TracedLLMClient:
         }
         started = time.perf_counter()
         tools = instruments()
-        with span(f"chat {model}" if model else "chat", attributes) as current:
+        # CLIENT, as the GenAI conventions ask of a call to a model served elsewhere.
+        name = f"chat {model}" if model else "chat"
+        with span(name, attributes, kind=SpanKind.CLIENT) as current:
             try:
                 result = await call(messages, **options)
             except Exception as exc:

@@ -55,12 +55,20 @@ def _orchestrator_attributes(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def span(name: str, attributes: Mapping[str, Any] | None = None, /, **short: Any) -> Iterator[Span]:
+def span(
+    name: str,
+    attributes: Mapping[str, Any] | None = None,
+    /,
+    *,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    **short: Any,
+) -> Iterator[Span]:
     """A span around a block, child of the current span; a no-op when tracing is off.
 
     ``attributes`` are set under their own names (``{"gen_ai.operation.name": "retrieval"}``);
-    keyword arguments are shorthand for ``orchestrator.<name>`` attributes. An exception leaving
-    the block is recorded on the span and sets its status to error.
+    other keyword arguments are shorthand for ``orchestrator.<name>`` attributes; ``kind`` is
+    the span kind (``CLIENT`` for a call to a remote model). An exception leaving the block is
+    recorded on the span and sets its status to error.
 
     Examples
     --------
@@ -73,7 +81,7 @@ def span(name: str, attributes: Mapping[str, Any] | None = None, /, **short: Any
         return
     merged = _attributes(attributes or {})
     merged.update(_orchestrator_attributes(short))
-    with tracer.start_as_current_span(name, attributes=merged) as current:
+    with tracer.start_as_current_span(name, kind=kind, attributes=merged) as current:
         yield current
 
 
