@@ -182,7 +182,8 @@ def test_a_router_saved_before_observations_were_kept_still_loads(tmp_path: Path
     assert loaded.choose(implied("archive")) == "high"
 
 
-def test_a_malformed_observation_names_the_file_and_line(tmp_path: Path) -> None:
+def _saved_then_edited(tmp_path: Path, member: str, edit: Any) -> Path:
+    """A fitted router saved, then copied with ``edit`` applied to the text of ``member``."""
     import zipfile
 
     saved, broken = tmp_path / "now.router", tmp_path / "broken.router"
@@ -190,12 +191,18 @@ def test_a_malformed_observation_names_the_file_and_line(tmp_path: Path) -> None
     with zipfile.ZipFile(saved) as new, zipfile.ZipFile(broken, "w") as archive:
         for name in new.namelist():
             data = new.read(name)
-            if name == "observations.jsonl":
-                lines = data.decode().splitlines()
-                data = "\n".join(
-                    [lines[0], lines[1].replace('"effort": "medium"', '"effort": "extreme"'), "{}"]
-                ).encode()
-            archive.writestr(name, data)
+            archive.writestr(name, edit(data.decode()).encode() if name == member else data)
+    return broken
+
+
+def test_a_malformed_observation_names_the_file_and_line(tmp_path: Path) -> None:
+    def edit(text: str) -> str:
+        lines = text.splitlines()
+        return "\n".join(
+            [lines[0], lines[1].replace('"effort": "medium"', '"effort": "extreme"'), "{}"]
+        )
+
+    broken = _saved_then_edited(tmp_path, "observations.jsonl", edit)
     with pytest.raises(EffortError, match=r"broken\.router: observations\.jsonl line 2: .*extreme"):
         EffortRouter.load(broken)
 
@@ -221,16 +228,9 @@ def test_a_damaged_manifest_is_an_effort_error_naming_the_file(
     tmp_path: Path, edit: Any, said: str
 ) -> None:
     """A raw KeyError, AttributeError or ValidationError had come out of load."""
-    import zipfile
-
-    saved, broken = tmp_path / "now.router", tmp_path / "broken.router"
-    signals_router().fit(world(n=2)).save(saved)
-    with zipfile.ZipFile(saved) as new, zipfile.ZipFile(broken, "w") as archive:
-        for name in new.namelist():
-            data = new.read(name)
-            if name == "manifest.json":
-                data = json.dumps(edit(json.loads(data))).encode()
-            archive.writestr(name, data)
+    broken = _saved_then_edited(
+        tmp_path, "manifest.json", lambda t: json.dumps(edit(json.loads(t)))
+    )
     with pytest.raises(EffortError, match=rf"broken\.router: .*{said}"):
         EffortRouter.load(broken)
 
