@@ -516,7 +516,7 @@ class Executor:
         return await run.drive()
 
 
-_SIGNALS = ("confidence", "margin", "alternatives")
+_ROUTING_SIGNALS = ("confidence", "margin", "alternatives")
 
 
 def _check_routing_signals(inputs: Mapping[str, Any]) -> None:
@@ -531,7 +531,7 @@ def _check_routing_signals(inputs: Mapping[str, Any]) -> None:
         (f"inputs.routing.{tool}", v) for tool, v in routing.items() if isinstance(v, Mapping)
     ]
     for where, table in tables:
-        for name in _SIGNALS:
+        for name in _ROUTING_SIGNALS:
             value = table.get(name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | float)
