@@ -227,3 +227,17 @@ def test_a_catalog_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -
     tools.write_bytes(line.encode("latin-1") + b"\n")
     with pytest.raises(CatalogError, match=r"tools\.jsonl.*cannot read file \(not UTF-8 text"):
         load_catalog(tools)
+
+
+def test_arguments_that_are_not_named_are_an_error_at_the_schema(tmp_path: Path) -> None:
+    """A list for properties, or a string for required, loaded without a word, and the skill
+    then read as taking no arguments."""
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text('{"name": "a", "parameters": {"type": "object", "properties": []}}\n')
+    assert str(catalog_error(listed)) == (
+        f"{listed}: line 1: properties must be an object of argument schemas by name, not a list "
+        "(at /parameters)"
+    )
+    mcp = {"tools": [{"name": "a", "inputSchema": {"type": "object", "required": "x"}}]}
+    with pytest.raises(CatalogError, match=r"/tools/0/inputSchema: required must be a list"):
+        skills_from_mcp_tools(mcp)

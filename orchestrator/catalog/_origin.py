@@ -122,7 +122,8 @@ class Origin:
             bound = next(iter(ctx.values()))
             expected = f"a number {_BOUNDS[kind]} {bound}"
         if expected is None:
-            msg = first["msg"]
+            # A validator's own words, without pydantic's "Value error, " before them.
+            msg = str(ctx["error"]) if kind == "value_error" and "error" in ctx else first["msg"]
             return self.at(*loc).error(f"{msg[:1].lower()}{msg[1:]}{suffix}")
         return self.at(*loc).error(
             f"expected {expected}, got {describe_value(first['input'])}{suffix}"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["Skill"]
 
@@ -53,6 +53,25 @@ class Skill(BaseModel):
         default=None, description="Calling again with the same arguments has no further effect."
     )
     open_world: bool | None = Field(default=None, description="Reaches outside a closed domain.")
+
+    @field_validator("parameters")
+    @classmethod
+    def _arguments_are_named(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """The top of an arguments schema names the arguments: ``properties`` an object of
+        schemas by name, ``required`` a list of those names. A list or a string there loaded
+        without a word, and every skill then read as taking no arguments."""
+        props = schema.get("properties")
+        if props is not None and not isinstance(props, dict):
+            raise ValueError(
+                "properties must be an object of argument schemas by name, not a "
+                f"{type(props).__name__}"
+            )
+        required = schema.get("required")
+        if required is not None and not (
+            isinstance(required, list) and all(isinstance(r, str) for r in required)
+        ):
+            raise ValueError(f"required must be a list of argument names, not {required!r}")
+        return schema
 
     @model_validator(mode="before")
     @classmethod
