@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from orchestrator._files import field_path, read_document
 from orchestrator._resources import data_path
@@ -37,6 +37,26 @@ class Policy(BaseModel):
     mcp: McpPolicy = McpPolicy()
     effort: EffortPolicy = EffortPolicy()
     llm: LLMPolicy = LLMPolicy()
+
+    @model_validator(mode="after")
+    def _levels_reach_a_model(self) -> Policy:
+        """Every effort level has a knob in some ``llm.*`` mapping: a level none maps failed
+        only at call time, and in a run that failure was retried at the next level up."""
+        llm = self.llm
+        mapped = (
+            set(llm.openai.reasoning_effort)
+            | set(llm.anthropic.effort if llm.anthropic.mode == "adaptive" else {})
+            | set(llm.anthropic.budget_tokens if llm.anthropic.mode == "budget" else {})
+            | set(llm.gpt_oss.reasoning)
+            | set(llm.qwen.enable_thinking)
+        )
+        unmapped = [level for level in self.effort.levels if level not in mapped]
+        if unmapped:
+            raise ValueError(
+                f"effort.levels {unmapped}: no llm.* mapping sends them to a model; add them to "
+                "the provider's mapping (llm.openai.reasoning_effort, llm.anthropic.effort, ...)"
+            )
+        return self
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -91,4 +111,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise PolicyError(f"{source}: field {field_path(first['loc'])}: {first['msg']}") from exc
+        where = field_path(first["loc"])
+        # A check across sections (loc empty) names its fields itself, without pydantic's prefix.
+        said = str(first["msg"]).removeprefix("Value error, ")
+        raise PolicyError(
+            f"{source}: field {where}: {said}" if where else f"{source}: {said}"
+        ) from exc

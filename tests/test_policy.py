@@ -107,3 +107,22 @@ def test_effort_numbers_that_make_no_sense_are_refused(
     policy.write_text(text)
     with pytest.raises(PolicyError, match=said):
         load_policy(policy)
+
+
+def test_an_effort_level_no_model_mapping_knows_is_refused_at_load(tmp_path: Path) -> None:
+    """It failed only at call time, and in a run that failure was retried one level up."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "effort:\n  levels: [minimal, low, medium, high]\n  prior:\n"
+        "    success: {minimal: 0.4, low: 0.6, medium: 0.8, high: 0.9}\n"
+        "    tokens: {minimal: 100, low: 300, medium: 1000, high: 3000}\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    assert str(info.value).startswith(
+        f"{policy}: effort.levels ['minimal']: no llm.* mapping sends them to a model"
+    )
+    policy.write_text(
+        policy.read_text() + "llm:\n  openai:\n    reasoning_effort: {minimal: minimal}\n"
+    )
+    assert load_policy(policy).effort.levels[0] == "minimal"
