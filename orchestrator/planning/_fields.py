@@ -83,12 +83,16 @@ class FieldRef:
         return frozenset(field_tokens(" ".join(identifier_words(p) for p in name.split("."))))
 
     @property
+    def last_words(self) -> frozenset[str]:
+        """The token of the last word of its name (``zone`` of ``time_zone``): what it is."""
+        named = identifier_words(self.leaf).lower().split()
+        return frozenset(field_tokens(named[-1])) if named else frozenset()
+
+    @property
     def is_callers(self) -> bool:
         """Whether it is an input only the caller can fill: where or how a result is written
         (``output_path``, ``destination``), or text the caller writes (``title``, ``note``)."""
-        named = identifier_words(self.leaf).split()
-        last = frozenset(field_tokens(named[-1])) if named else frozenset()
-        return bool(self.words & DESTINATION_WORDS or last & AUTHORED_WORDS)
+        return bool(self.words & DESTINATION_WORDS or self.last_words & AUTHORED_WORDS)
 
     @property
     def specific_words(self) -> frozenset[str]:

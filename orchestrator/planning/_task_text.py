@@ -415,7 +415,7 @@ class TaskText:
         named = identifier_words(field_ref.leaf).lower().split()
         if not named or "per" in named:
             return None
-        words = _last_word(field_ref)
+        words = field_ref.last_words
         found = set()
         for n, written in self.values.items():
             counted = _COUNT.fullmatch(written)
@@ -539,14 +539,8 @@ def _writes(field_ref: FieldRef) -> bool:
     return bool(frozenset(field_tokens(identifier_words(field_ref.skill))) & _WRITING)
 
 
-def _last_word(field_ref: FieldRef) -> frozenset[str]:
-    """The token of the last word of the input's name (``zone`` of ``time_zone``)."""
-    named = identifier_words(field_ref.leaf).lower().split()
-    return frozenset(field_tokens(named[-1])) if named else frozenset()
-
-
 def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
-    last = _last_word(field_ref)
+    last = field_ref.last_words
     for kind in _STRICT_SHAPES:
         shape = _SHAPES[kind]
         if last & shape.words and shape.pattern.fullmatch(value) is None:
