@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 import numpy as np
 
-from orchestrator.catalog import Skill
+from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import CatalogError, IndexFormatError, McpServerError
 from orchestrator.integrations.mcp._config import ServerSpec, load_servers_config
 from orchestrator.integrations.mcp._policy import McpPolicy
@@ -119,7 +119,8 @@ def _server_index(
         except IndexFormatError:
             cached = None  # a cache: rebuild it
         if cached is not None and cached.embedder_name == embedder.name and cached.policy == policy:
-            if [s.model_dump() for s in cached.skills] == [s.model_dump() for s in skills]:
+            same_order = [s.id for s in cached.skills] == [s.id for s in skills]
+            if same_order and cached.catalog_hash == catalog_hash(skills):  # every field alike
                 return cached
             previous = cached  # the same tools otherwise described: its vectors serve
     for old in stale if previous is None else ():
