@@ -213,8 +213,9 @@ def group_duplicates(
     """Group ranked items (best first) into near-duplicate groups, best first within each.
 
     Item ``i`` joins the first group whose leader it duplicates (see :func:`is_duplicate`), so
-    every group is led by its best-ranked member. ``head_vectors`` must be L2-normalised, one row
-    per item in rank order.
+    every group is led by its best-ranked member that is not deprecated: a deprecated tool never
+    leads a group holding its replacement. ``head_vectors`` must be L2-normalised, one row per
+    item in rank order.
     """
     groups: list[list[int]] = []
     leaders: list[int] = []
@@ -227,4 +228,4 @@ def group_duplicates(
         else:
             leaders.append(item)
             groups.append([item])
-    return groups
+    return [sorted(group, key=lambda i: contracts[i].deprecated) for group in groups]

@@ -422,11 +422,6 @@ class SkillRouter:
         groups = group_duplicates(
             heads, [self._contract(c.row) for c in ranked], self.policy.duplicates
         )
-        # A deprecated tool never leads a group that holds its replacement.
-        groups = [
-            sorted(group, key=lambda i: self._contract(ranked[i].row).deprecated)
-            for group in groups
-        ]
         return _Ranking(
             stage=stage,
             depth=depth,
