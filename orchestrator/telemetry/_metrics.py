@@ -51,6 +51,12 @@ _SECONDS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 2
 _TOKENS = [float(4**n) for n in range(14)]  # 1, 4, 16, ... 67108864
 
 
+def _seconds(meter: metrics.Meter, name: str, description: str) -> metrics.Histogram:
+    return meter.create_histogram(
+        name, "s", description, explicit_bucket_boundaries_advisory=_SECONDS
+    )
+
+
 def _create(meter: metrics.Meter) -> Instruments:
     n = METRIC_NAMES
     return Instruments(
@@ -63,24 +69,11 @@ def _create(meter: metrics.Meter) -> Instruments:
         silent_failures=meter.create_counter(
             n["silent_failures"], "{failure}", "Failures answered by nothing; must stay 0"
         ),
-        step_duration=meter.create_histogram(
-            n["step_duration"],
-            "s",
-            "Tool step duration",
-            explicit_bucket_boundaries_advisory=_SECONDS,
+        step_duration=_seconds(meter, n["step_duration"], "Tool step duration"),
+        routing_duration=_seconds(
+            meter, n["routing_duration"], "Skill routing duration (retrieve and rerank)"
         ),
-        routing_duration=meter.create_histogram(
-            n["routing_duration"],
-            "s",
-            "Skill routing duration (retrieve and rerank)",
-            explicit_bucket_boundaries_advisory=_SECONDS,
-        ),
-        llm_duration=meter.create_histogram(
-            n["llm_duration"],
-            "s",
-            "LLM call duration",
-            explicit_bucket_boundaries_advisory=_SECONDS,
-        ),
+        llm_duration=_seconds(meter, n["llm_duration"], "LLM call duration"),
         token_usage=meter.create_histogram(
             n["token_usage"],
             "{token}",
