@@ -42,10 +42,22 @@ def keep_mode(target: Path, temp: Path) -> None:
     try:
         mode = target.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
+        umask = _umask()
+        if umask is None:
+            return  # not knowable without changing it: the temporary file's 0600 stays
         mode = 0o666 & ~umask
     os.chmod(temp, mode)
+
+
+def _umask() -> int | None:
+    """The process's umask, read without setting it: ``os.umask`` can only be read by
+    changing it, and another thread creating a file meanwhile would get the changed one."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    line = next((ln for ln in status.splitlines() if ln.startswith("Umask:")), None)
+    return int(line.split()[1], 8) if line is not None else None
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
