@@ -185,11 +185,17 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
         ours, theirs = getattr(a, hint), getattr(b, hint)
         if ours is not None and theirs is not None and ours != theirs:
             return False
-    if _opposed(a.actions, b.actions):
-        return False  # start / stop: one undoes the other
     same_program = a.program is not None and a.program == b.program
     if same_program and None not in (a.launch, b.launch) and a.launch != b.launch:
         return False  # one program's servers that are not replicas: other data
+    # Opposites are looked for last, in the few pairs otherwise alike: the word comparison
+    # costs more than the rest, and grouping runs on every route.
+    return _alike(similarity, a, b, policy) and not _opposed(a.actions, b.actions)
+
+
+def _alike(similarity: float, a: Contract, b: Contract, policy: DuplicatePolicy) -> bool:
+    """Whether two skills promise the same contract and say similar things (see
+    :func:`is_duplicate`), before the hints that keep them apart."""
     if similarity >= policy.similarity:
         return True
     same_parameters = a.parameters == b.parameters
