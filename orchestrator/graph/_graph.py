@@ -7,9 +7,11 @@ them (``any``, a path), every one (``all``, a dependency join) or ``quorum`` of 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
@@ -224,11 +226,19 @@ def _check_outputs(name: str, outputs: Mapping[str, Any]) -> None:
     """Refuse an outputs schema that is not JSON Schema. Execution validates every result
     against it, and a broken schema made each good result fail: the tool was retried,
     rerouted and held unhealthy for the schema's fault, its side effects repeated."""
+    problem = _schema_problem(json.dumps(outputs, sort_keys=True, default=str))
+    if problem is not None:
+        raise GraphError(f"node {name}: field outputs{problem}")
+
+
+@lru_cache(maxsize=4096)
+def _schema_problem(schema: str) -> str | None:
+    """What makes the JSON text ``schema`` no JSON Schema ("/type: not a valid JSON Schema:
+    ..."), or None. Cached: a plan's graph is built for every run, from the same skills, and
+    checking against the meta-schema takes about a millisecond a schema."""
     try:
-        Draft202012Validator.check_schema(dict(outputs))
+        Draft202012Validator.check_schema(json.loads(schema))
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
-        raise GraphError(
-            f"node {name}: field outputs{'/' + where if where else ''}: not a valid JSON "
-            f"Schema: {exc.message}"
-        ) from None
+        return f"{'/' + where if where else ''}: not a valid JSON Schema: {exc.message}"
+    return None
