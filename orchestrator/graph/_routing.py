@@ -169,7 +169,6 @@ def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -
     g = graph.digraph
     best: dict[str, frozenset[tuple[str, str]]] = {}
     choice: dict[str, tuple[str, ...]] = {}
-    cost = _EdgeSetCost(graph, weights)
     for v in nx.topological_sort(g):
         if v in done:
             best[v], choice[v] = frozenset(), ()
@@ -178,7 +177,7 @@ def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -
         for u, data in g.pred[v].items():
             if u in best and weights(u, v, data) is not None:
                 reach = best[u] | {(u, v)}
-                feasible.append((cost(reach), u, reach))
+                feasible.append((_edge_set_cost(graph, weights, reach), u, reach))
         feasible.sort(key=lambda f: (f[0], f[1]))
         node = graph.node(v)
         preds = len(g.pred[v])
@@ -222,18 +221,14 @@ def _plan_joins(graph: ToolGraph, weights: Weights, goal: str, done: set[str]) -
     )
 
 
-class _EdgeSetCost:
+def _edge_set_cost(graph: ToolGraph, weights: Weights, edges: frozenset[tuple[str, str]]) -> float:
     """The cost of running a set of edges: each edge's own cost, and each step it enters
     charged its price once, all times the step's latency, reliability and pressure factors."""
-
-    def __init__(self, graph: ToolGraph, weights: Weights) -> None:
-        self._g = graph.digraph
-        self._weights = weights
-
-    def __call__(self, edges: frozenset[tuple[str, str]]) -> float:
-        total = 0.0
-        for target in {v for _, v in edges}:
-            price, latency, reliability, pressure = self._weights.factors(target)
-            base = sum(float(self._g.edges[u, v]["cost"]) for u, v in edges if v == target)
-            total += (base + price) * latency * reliability * pressure
-        return total
+    base: dict[str, float] = {}
+    for u, v in edges:
+        base[v] = base.get(v, 0.0) + float(graph.digraph.edges[u, v]["cost"])
+    total = 0.0
+    for target, own in base.items():
+        price, latency, reliability, pressure = weights.factors(target)
+        total += (own + price) * latency * reliability * pressure
+    return total
