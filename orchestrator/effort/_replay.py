@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator._files import read_json_lines
+from orchestrator._files import read_json_lines, write_text_atomic
 from orchestrator.effort._router import EffortRouter, Observation
 from orchestrator.effort._step import Effort, Step
 from orchestrator.errors import EffortError
@@ -285,15 +283,7 @@ def write_choices(path: str | Path, choices: Sequence[dict[str, Any]]) -> None:
     """Write one ``{"episode", "step", "efforts"}`` line per step, atomically."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for choice in choices:
-                handle.write(json.dumps(choice) + "\n")
-        os.replace(staging, target)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, "".join(json.dumps(choice) + "\n" for choice in choices))
 
 
 def fit_and_replay(

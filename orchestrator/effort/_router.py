@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+from orchestrator._files import keep_mode
 from orchestrator.effort._features import SIGNALS, Matrix, TextEncoder, signals
 from orchestrator.effort._policy import EffortPolicy
 from orchestrator.effort._step import Effort, Step
@@ -370,6 +371,7 @@ class EffortRouter:
                     buffer = io.BytesIO()
                     np.save(buffer, array, allow_pickle=False)
                     archive.writestr(f"{name}.npy", buffer.getvalue())
+            keep_mode(target, Path(staging))
             os.replace(staging, target)
         except BaseException:
             Path(staging).unlink(missing_ok=True)
