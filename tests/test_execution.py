@@ -576,6 +576,35 @@ async def test_executors_sharing_tool_health_avoid_a_tool_another_one_broke() ->
     assert result.path == ["CRM", "Razorpay", "Email"]
 
 
+async def test_a_tool_avoided_after_failures_is_tried_again_once_they_fade() -> None:
+    g = support()
+    # Stripe fails one run (down, then an error), then works again; nothing else calls it.
+    calls = Calls({"Stripe": [ToolCallError("503")] * 3})
+    clock = Clock()
+    executor = Executor(g, calls.invoker(g), policy=fast_policy(), clock=clock)
+    first = await executor.run()
+    assert first.path == ["CRM", "Razorpay", "Email"]
+    clock.now += 1.0
+    second = await executor.run()
+    assert second.path == ["CRM", "Razorpay", "Email"]  # its failures still weigh it down
+    assert calls.count["Stripe"] == 3
+    clock.now += 300.0  # five half-lives of the default policy
+    third = await executor.run()
+    assert third.path == ["CRM", "Stripe", "Email"]
+    assert calls.count["Stripe"] == 4
+
+
+async def test_without_a_recovery_half_life_failures_weigh_until_the_next_call() -> None:
+    g = support()
+    calls = Calls({"Stripe": [ToolCallError("503")] * 3})
+    clock = Clock()
+    policy = fast_policy().model_copy(update={"graph": GraphPolicy(recovery_half_life_s=None)})
+    executor = Executor(g, calls.invoker(g), policy=policy, clock=clock)
+    await executor.run()
+    clock.now += 3600.0
+    assert (await executor.run()).path == ["CRM", "Razorpay", "Email"]
+
+
 class ProbingTools(CallableInvoker):
     def __init__(self, tools: Mapping[str, Any], healthy: set[str]) -> None:
         super().__init__(tools)

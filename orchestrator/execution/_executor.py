@@ -172,7 +172,8 @@ class Executor:
     monitors
         Health monitors run beside execution.
     clock
-        Monotonic clock for circuit breakers, injectable for tests.
+        Monotonic clock for circuit breakers and for how long ago a tool's statistics were
+        observed, injectable for tests.
     effort
         Chooses each step's reasoning effort (logged as ``effort`` on its decisions and passed to
         an ``EffortInvoker``); a step retried after an error or a malformed answer runs at a
@@ -209,6 +210,7 @@ class Executor:
         self.escalation = escalation
         self.monitors = tuple(monitors)
         self.effort = effort
+        self.clock = clock
         ex = policy.execution
         shared_stats = stats if stats is not None else {}
         shared_breakers = breakers if breakers is not None else {}
@@ -228,6 +230,16 @@ class Executor:
         self._validators: dict[str, Draft202012Validator] = {}
 
     # -- health ---------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Fade each tool's observed failures and pressure by the time since they were observed
+        (``graph.recovery_half_life_s``); a run does this once, as it starts."""
+        half_life = self.policy.graph.recovery_half_life_s
+        if half_life is None:
+            return
+        now = self.clock()
+        for stats in self.stats.values():
+            stats.recover(now, half_life)
 
     def assess(self) -> list[Condition]:
         """Run the health monitors now; the result is kept in ``conditions``."""
@@ -298,6 +310,7 @@ class Executor:
             failed=failure is not None,
             rate_limited=rate_limited,
             alpha=self.policy.graph.ewma_alpha,
+            now=self.clock(),
         )
         breaker = self.breakers[tool]
         if failure is None:
@@ -604,6 +617,7 @@ class _Run:
         masks its tool and the next plan starts from everything done; steps still running keep
         going. With no plan left, running steps are let finish before escalating.
         """
+        self.ex.recover()
         self.ex.assess()
         send, finished = anyio.create_memory_object_stream[_StepResult](math.inf)
         error: Exception | None = None

@@ -6,7 +6,9 @@
                      * (1 + pressure_weight * pressure(v))
 
 ``latency_ms``, ``reliability`` and ``pressure`` start from what the graph declares and then follow
-exponential moving averages (factor ``ewma_alpha``) of what execution observes. Edges into a state
+exponential moving averages (factor ``ewma_alpha``) of what execution observes. Observed failures
+and pressure fade back toward the declared values while a tool goes uncalled (half-life
+``recovery_half_life_s``), so a tool avoided after a bad spell is tried again. Edges into a state
 (start, goal, join points) that is not a tool keep their base cost.
 """
 
@@ -33,4 +35,10 @@ class GraphPolicy(BaseModel):
     )
     ewma_alpha: float = Field(
         default=0.3, gt=0.0, le=1.0, description="Weight of the newest observation."
+    )
+    recovery_half_life_s: float | None = Field(
+        default=60.0,
+        gt=0.0,
+        description="Observed failures and rate-limit pressure lose half their weight in this "
+        "many seconds without a call; null keeps them until the next call.",
     )

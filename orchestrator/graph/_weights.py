@@ -27,16 +27,50 @@ class ToolStats:
     last_latency_ms: float | None = None
     calls: int = 0
     failures: int = 0
+    prior_failure_rate: float = 0.0
+    # Clock reading (``Executor``'s clock) when the averages were last moved: by a call, or by
+    # ``recover``. None before any call.
+    observed_at: float | None = None
 
     @classmethod
     def prior(cls, node: ToolNode) -> ToolStats:
         """Stats before any observation: the graph's declared latency and reliability."""
-        return cls(latency_ms=node.latency_ms, failure_rate=1.0 - node.reliability)
+        failure_rate = 1.0 - node.reliability
+        return cls(
+            latency_ms=node.latency_ms, failure_rate=failure_rate, prior_failure_rate=failure_rate
+        )
+
+    def recover(self, now: float, half_life_s: float) -> None:
+        """Let failures and rate-limit pressure fade toward the declared prior, halving their
+        excess every ``half_life_s`` seconds since the last observation.
+
+        Why: a tool that failed is weighed down, routes then prefer its alternatives, and a tool
+        nobody calls is never observed again; without forgetting, one bad minute would divert
+        its calls for as long as the process lives. Fading lets it win a route again once its
+        excess cost falls below its alternatives', and that call is the trial that tells.
+        """
+        if self.observed_at is None or now <= self.observed_at:
+            return
+        keep = 0.5 ** ((now - self.observed_at) / half_life_s)
+        self.failure_rate = self.prior_failure_rate + keep * (
+            self.failure_rate - self.prior_failure_rate
+        )
+        self.pressure *= keep
+        self.observed_at = now
 
     def observe(
-        self, *, latency_ms: float | None, failed: bool, rate_limited: bool, alpha: float
+        self,
+        *,
+        latency_ms: float | None,
+        failed: bool,
+        rate_limited: bool,
+        alpha: float,
+        now: float | None = None,
     ) -> None:
-        """Fold one call's outcome into the averages (``alpha`` is the newest call's weight)."""
+        """Fold one call's outcome into the averages (``alpha`` is the newest call's weight),
+        observed at clock reading ``now``."""
+        if now is not None:
+            self.observed_at = now
         self.calls += 1
         self.failures += int(failed)
         if latency_ms is not None:
