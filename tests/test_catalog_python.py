@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal, NotRequired, Optional, TypedDict
 
 import pytest
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, StructuredTool, tool
 
 from orchestrator.catalog import (
     Skill,
@@ -360,6 +360,32 @@ def test_langchain_basetool_subclass_body_is_its_class_source() -> None:
     [skill] = skills_from_langchain_tools([RefundTool()])
     assert skill.description == "Refund a captured card payment in full."
     assert skill.body.startswith("class RefundTool(BaseTool):")
+
+
+def test_langchain_tool_risk_hints_come_from_its_metadata() -> None:
+    def charge(amount: float) -> str:
+        """Charge the card."""
+        return "ok"
+
+    def tool_with(metadata: dict[str, Any] | None) -> Skill:
+        made = StructuredTool.from_function(charge, metadata=metadata)
+        [skill] = skills_from_langchain_tools([made])
+        return skill
+
+    plain = tool_with(None)
+    assert (plain.read_only, plain.idempotent, plain.repeatable) == (None, None, True)
+    named = tool_with({"idempotent": False})
+    assert (named.idempotent, named.read_only, named.repeatable) == (False, None, False)
+    # An MCP tool loaded by langchain-mcp-adapters: the annotations model dumped, unset as null.
+    mcp = tool_with({"title": None, "readOnlyHint": None, "destructiveHint": None})
+    assert (mcp.read_only, mcp.destructive, mcp.idempotent, mcp.repeatable) == (
+        False,
+        True,  # MCP's default for an unset destructiveHint, not null read as false
+        False,
+        False,
+    )
+    reader = tool_with({"readOnlyHint": True, "idempotentHint": None})
+    assert reader.read_only is True and reader.destructive is False and reader.repeatable
 
 
 def test_non_tool_given_as_a_langchain_tool_is_an_error() -> None:

@@ -12,20 +12,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, tool
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, ToolException, tool
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph import END, START, MessagesState, StateGraph, add_messages
 from langgraph.prebuilt import InjectedState, ToolNode
 from langgraph.types import Command, interrupt
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from orchestrator import ToolArgumentError
 from orchestrator.catalog import Skill, load_catalog
-from orchestrator.execution import ArgumentRefusal
+from orchestrator.execution import ArgumentRefusal, Provide, ScriptedEscalation
 from orchestrator.integrations.langgraph import (
     LangChainToolInvoker,
     SelfHealingToolCalls,
@@ -33,6 +34,7 @@ from orchestrator.integrations.langgraph import (
     healing_tool_node,
     retrieval_functions,
 )
+from orchestrator.policy import Policy
 from orchestrator.scenarios import DownFault, ErrorFault, FaultInjector
 from orchestrator.telemetry import read_spans, tracing
 from tests.conftest import SAMPLE_CATALOG
@@ -145,6 +147,19 @@ async def test_routed_agent_binds_only_the_tools_routed_for_the_task(
     (reply,) = [m for m in _messages_of(state) if isinstance(m, ToolMessage)]
     assert reply.status == "success" and reply.name == "stripe_create_refund"
     assert json.loads(str(reply.content))["tool"] == "stripe_create_refund"
+
+
+@pytest.mark.slow
+def test_routed_agent_runs_with_invoke_as_with_ainvoke(
+    sample_router: Any, catalog_tools: tuple[list[BaseTool], list[str]]
+) -> None:
+    tools, _ = catalog_tools
+    model = _model(AIMessage(content="which payment?"))
+    agent = create_routed_agent(model, tools, sample_router, k=3).compile()
+    state = agent.invoke({"messages": [HumanMessage(TASK)]})
+    assert "stripe_create_refund" in state["selected_tools"]
+    assert model.bound == [state["selected_tools"]]
+    assert state["messages"][-1].content == "which payment?"
 
 
 @pytest.mark.slow
@@ -291,6 +306,202 @@ async def test_calls_stop_reaching_a_tool_that_keeps_failing() -> None:
     assert spans["execute_tool send_email_backup"].attributes["gen_ai.tool.call.id"] == "call_7"
 
 
+@tool
+def post_note(text: str) -> str:
+    """Post a note to the primary board."""
+    raise ConnectionError("board down")
+
+
+@tool
+def post_note_backup(text: str) -> str:
+    """Post a note to the backup board."""
+    return f"posted {text}"
+
+
+def test_a_graph_run_with_invoke_heals_as_ainvoke_does() -> None:
+    # LangGraph runs a sync graph's tool calls through wrap_tool_call, not the async wrapper:
+    # the failure used to leave the graph as a raw exception.
+    node = healing_tool_node(
+        [post_note, post_note_backup], alternatives={"post_note": ["post_note_backup"]}
+    )
+    call = _call("post_note", {"text": "hi"}, "call_7")
+    reply = _tool_graph(node).invoke({"messages": [call]})["messages"][-1]
+    assert reply.status == "success" and reply.tool_call_id == "call_7"
+    assert reply.content == (
+        "[post_note failed (down: ConnectionError: board down); "
+        "answered by post_note_backup instead]\nposted hi"
+    )
+
+
+def test_arguments_the_schema_refuses_ask_the_model_to_fix_them() -> None:
+    reply = _tool_graph(healing_tool_node([send_email])).invoke(
+        {"messages": [_call("send_email", {"to": "ana@example.com"}, "c1")]}
+    )["messages"][-1]
+    assert reply.status == "error"
+    assert reply.content == (
+        "Error: send_email refused the arguments: bad_arguments: body: Field required. "
+        "Please fix the arguments and try again."
+    )
+
+
+@pytest.mark.anyio
+async def test_arguments_an_escalation_handler_provides_complete_the_models_call() -> None:
+    sent: list[tuple[str, str]] = []
+
+    @tool
+    def send_sms(to: str, body: str) -> str:
+        """Send a text message."""
+        sent.append((to, body))
+        return "sent"
+
+    handler = ScriptedEscalation([Provide({"body": "running late"}, "the task says so")])
+    node = healing_tool_node([send_sms], escalation=handler)
+    state = await _tool_graph(node).ainvoke(
+        {"messages": [_call("send_sms", {"to": "+351 900"}, "c1")]}
+    )
+    assert state["messages"][-1].content == "sent"
+    assert sent == [("+351 900", "running late")] and handler.calls == 1
+
+
+@pytest.mark.anyio
+async def test_a_tool_avoided_for_earlier_failures_is_not_said_to_have_failed_again() -> None:
+    invoker = FaultInjector(
+        LangChainToolInvoker([send_email, send_email_backup]),
+        [ErrorFault(tool="send_email", kind="error", times=3)],
+    )
+    healer = SelfHealingToolCalls(
+        [send_email, send_email_backup],
+        alternatives={"send_email": ["send_email_backup"]},
+        invoker=invoker,
+    )
+    first = await _email(healer)
+    assert str(first.content).startswith("[send_email failed (error: ")
+    second = await _email(healer)
+    assert invoker.calls["send_email"] == 3  # not called: its failures still weigh it down
+    assert str(second.content).startswith(
+        "[send_email not called: avoided after recent failures; answered by send_email_backup"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_tool_exception_is_the_tools_answer_not_retried_nor_held_against_it() -> None:
+    @tool
+    async def cancel_order(order_id: str) -> str:
+        """Cancel an order."""
+        if order_id == "o-typo":
+            raise ToolException(f"order {order_id} does not exist")
+        return f"cancelled {order_id}"
+
+    invoker = FaultInjector(LangChainToolInvoker([cancel_order]), [])
+    node = healing_tool_node([cancel_order], invoker=invoker)
+    graph = _tool_graph(node)
+    reply = (
+        await graph.ainvoke({"messages": [_call("cancel_order", {"order_id": "o-typo"}, "c1")]})
+    )["messages"][-1]
+    assert reply.status == "error" and "tool_error: order o-typo does not exist" in reply.content
+    assert invoker.calls["cancel_order"] == 1
+    for n in range(6):  # past a breaker's fail_max
+        await graph.ainvoke({"messages": [_call("cancel_order", {"order_id": "o-typo"}, f"c{n}")]})
+    ok = await graph.ainvoke({"messages": [_call("cancel_order", {"order_id": "o-1"}, "c9")]})
+    assert ok["messages"][-1].content == "cancelled o-1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("metadata", "called"),
+    [
+        (None, 3),  # says nothing: repeated, as any tool without risk hints
+        ({"idempotent": False}, 1),
+        # An MCP tool through langchain-mcp-adapters: its annotations, unset ones as null.
+        ({"readOnlyHint": None, "idempotentHint": None, "destructiveHint": True}, 1),
+        ({"readOnlyHint": True, "idempotentHint": None}, 3),
+    ],
+)
+async def test_a_timed_out_call_is_repeated_only_when_the_tool_is_safe_to_repeat(
+    metadata: dict[str, Any] | None, called: int
+) -> None:
+    calls: list[str] = []
+
+    async def slow_refund(payment_id: str) -> str:
+        calls.append(payment_id)
+        await anyio.sleep(1)
+        return "refunded"
+
+    refund = StructuredTool.from_function(
+        coroutine=slow_refund, name="refund", description="Refund a payment.", metadata=metadata
+    )
+    policy = Policy.model_validate(
+        {"execution": {"step_timeout_s": 0.05, "retry": {"initial_s": 0.001, "max_s": 0.01}}}
+    )
+    node = healing_tool_node([refund], policy=policy)
+    state = await _tool_graph(node).ainvoke(
+        {"messages": [_call("refund", {"payment_id": "pi_1"}, "c1")]}
+    )
+    assert state["messages"][-1].status == "error"
+    assert len(calls) == called
+
+
+def test_plain_functions_and_any_tool_name_work_as_in_a_tool_node() -> None:
+    def tool_call(query: str) -> str:
+        """Look a query up (named like the node's own start state once was)."""
+        return f"found {query}"
+
+    def answered(query: str) -> str:
+        """Answer a query."""
+        return f"answered {query}"
+
+    graph = _tool_graph(healing_tool_node([tool_call, answered]))
+    for name, expected in (("tool_call", "found x"), ("answered", "answered x")):
+        reply = graph.invoke({"messages": [_call(name, {"query": "x"}, "c1")]})["messages"][-1]
+        assert reply.status == "success" and reply.content == expected
+
+
+class PydanticState(BaseModel):
+    messages: Annotated[list[AnyMessage], add_messages]
+    alternatives: dict[str, list[str]] = {}
+
+
+def test_alternatives_in_a_pydantic_state_are_rerouted_to() -> None:
+    builder = StateGraph(PydanticState)
+    builder.add_node("tools", healing_tool_node([post_note, post_note_backup]))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    state = builder.compile().invoke(
+        {
+            "messages": [_call("post_note", {"text": "hi"}, "c1")],
+            "alternatives": {"post_note": ["post_note_backup"]},
+        }
+    )
+    assert state["messages"][-1].response_metadata["answered_by"] == "post_note_backup"
+
+
+@tool
+def add_to_cart(item: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> list[Any]:
+    """Add an item to the cart."""
+    return [
+        Command(update={"cart": [item]}),
+        ToolMessage(f"added {item}", tool_call_id=tool_call_id),
+    ]
+
+
+class CartState(MessagesState):
+    cart: list[str]
+
+
+@pytest.mark.anyio
+async def test_a_list_of_commands_and_messages_a_tool_answers_updates_the_state() -> None:
+    builder = StateGraph(CartState)
+    builder.add_node("tools", healing_tool_node([add_to_cart]))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    state = await builder.compile().ainvoke(
+        {"messages": [_call("add_to_cart", {"item": "socks"}, "c1")], "cart": []}
+    )
+    assert state["cart"] == ["socks"]
+    assert state["messages"][-1].content == "added socks"
+
+
+APPROVALS_ASKED: list[float] = []
 APPROVALS_ASKED: list[float] = []
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from orchestrator.catalog._callables import function_source, return_schema
+from orchestrator.catalog._mcp import HINT_KEYS, risk_hints
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.catalog._skill import Skill
 from orchestrator.errors import CatalogError
@@ -21,13 +22,35 @@ from orchestrator.errors import CatalogError
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["is_langchain_tool", "langchain_tool_skill", "skills_from_langchain_tools"]
+__all__ = [
+    "is_langchain_tool",
+    "langchain_risk_hints",
+    "langchain_tool_skill",
+    "skills_from_langchain_tools",
+]
+
+_RISK_FIELDS = ("read_only", "destructive", "idempotent", "open_world")
 
 
 def is_langchain_tool(obj: object) -> bool:
     """Whether ``obj`` is a LangChain tool, without importing LangChain if it is not loaded."""
     tools = sys.modules.get("langchain_core.tools")
     return tools is not None and isinstance(obj, tools.BaseTool)
+
+
+def langchain_risk_hints(tool: BaseTool) -> dict[str, bool]:
+    """The risk hints (``Skill`` fields) a LangChain tool's ``metadata`` gives.
+
+    An MCP tool loaded by langchain-mcp-adapters carries its annotations there
+    (``readOnlyHint``, ...), read with MCP's defaults; any tool may set the fields by their own
+    names (``metadata={"idempotent": False}``), which win. Nothing set: no hints.
+    """
+    metadata = tool.metadata or {}
+    hints = risk_hints(metadata) if any(key in metadata for key in HINT_KEYS) else {}
+    hints.update(
+        {name: value for name in _RISK_FIELDS if isinstance(value := metadata.get(name), bool)}
+    )
+    return hints
 
 
 def _argument_schema(tool: BaseTool, origin: Origin) -> dict[str, Any]:
@@ -72,6 +95,7 @@ def langchain_tool_skill(tool: BaseTool) -> Loaded:
             "langchain": type(tool).__name__,
             "async": sync_func is None and async_func is not None,
         },
+        **langchain_risk_hints(tool),
     }
     return Loaded(origin.skill(fields), origin)
 

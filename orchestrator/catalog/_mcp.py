@@ -36,12 +36,20 @@ _HINTS = {
     "idempotentHint": ("idempotent", False),
     "openWorldHint": ("open_world", True),
 }
+HINT_KEYS = tuple(_HINTS)
 
 
 def risk_hints(annotations: Mapping[str, Any] | None) -> dict[str, bool]:
-    """The Skill risk fields of an MCP tool's ``annotations`` (camelCase, as on the wire)."""
+    """The Skill risk fields of an MCP tool's ``annotations`` (camelCase, as on the wire).
+
+    A hint given as null is absent: a ``model_dump()`` of the SDK's annotations (as
+    langchain-mcp-adapters copies them into a tool's metadata) writes every unset one so.
+    """
     given = annotations or {}
-    hints = {field: bool(given.get(key, default)) for key, (field, default) in _HINTS.items()}
+    hints = {
+        field: bool(default if given.get(key) is None else given[key])
+        for key, (field, default) in _HINTS.items()
+    }
     if hints["read_only"]:
         # The spec: destructive and idempotent are meaningful only when not read-only.
         hints["destructive"] = False

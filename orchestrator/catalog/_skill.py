@@ -13,11 +13,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Skill"]
+__all__ = ["Skill", "repeatable"]
 
 
 # A description that opens by saying the tool is deprecated: "DEPRECATED: ...", "[Deprecated]",
 # "(deprecated)", "Deprecated - use x"; not "Deprecated API finder: ...".
+def repeatable(*, read_only: bool | None, idempotent: bool | None) -> bool:
+    """Safe to call again after an ambiguous failure (a timeout, a connection lost mid-call):
+    read-only or idempotent; not when declared not idempotent; otherwise yes, since a tool that
+    says nothing either way keeps the executor's old behaviour (retried like any other)."""
+    if read_only or idempotent:
+        return True
+    return idempotent is not False
+
+
 _DEPRECATED = re.compile(r"\s*(?:\[deprecated\]|\(deprecated\)|deprecated\s*[:.!\-–—])", re.I)
 
 
@@ -88,9 +97,8 @@ class Skill(BaseModel):
 
     @property
     def repeatable(self) -> bool:
-        """Safe to call again after an ambiguous failure: read-only or idempotent, or not
-        declared either way (catalogs without risk hints keep the executor's old behaviour)."""
-        return self.read_only is not False or self.idempotent is not False
+        """Safe to call again after an ambiguous failure. See ``repeatable``."""
+        return repeatable(read_only=self.read_only, idempotent=self.idempotent)
 
     def parameter_names(self) -> list[str]:
         """Top-level argument names, in schema order."""

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.messages import ToolMessage
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.errors import ToolAnswerError, ToolArgumentError, ToolNotServedError
@@ -32,12 +32,16 @@ with a ``Command`` and may ``interrupt()``."""
 
 
 class LangChainToolInvoker:
-    """Invoke LangChain tools by name; a tool's error message becomes a ``ToolAnswerError``, and
-    arguments its schema refuses a ``ToolArgumentError`` (not retried).
+    """Invoke LangChain tools by name; a tool's error message (an error ``ToolMessage``, or a
+    ``ToolException``, LangChain's way for a tool to report an error to the model) becomes a
+    ``ToolAnswerError``, and arguments its schema refuses a ``ToolArgumentError`` (neither is
+    retried nor held against the tool's health).
 
     Run inputs holding a ``tool_call`` (``{"args": ..., "id": ...}``) call the tool as that
-    call, so it answers with a ``ToolMessage`` as LangGraph's ``ToolNode`` expects; any other
-    inputs are passed to the tool as its arguments.
+    call, so it answers with a ``ToolMessage`` as LangGraph's ``ToolNode`` expects; other run
+    inputs the tool takes (what an escalation handler provided for arguments the call lacked)
+    fill in the call's missing arguments. Without a ``tool_call``, the inputs are the tool's
+    arguments.
     """
 
     def __init__(self, tools: Iterable[BaseTool] | Mapping[str, BaseTool]) -> None:
@@ -52,15 +56,7 @@ class LangChainToolInvoker:
         found = self.tools.get(tool)
         if found is None:
             return ArgumentRefusal("no LangChain tool of that name")
-        schema = found.tool_call_schema
-        spec: Mapping[str, Any]
-        if isinstance(schema, Mapping):
-            spec = schema
-        elif issubclass(schema, BaseModel):
-            spec = schema.model_json_schema()
-        else:  # a pydantic v1 model
-            spec = schema.schema()
-        missing = tuple(n for n in spec.get("required") or () if n not in names)
+        missing = tuple(n for n in _call_schema(found).get("required") or () if n not in names)
         if missing:
             return ArgumentRefusal(f"missing required argument(s) {list(missing)}", missing)
         return None
@@ -76,25 +72,45 @@ class LangChainToolInvoker:
         try:
             if not isinstance(call, Mapping):
                 return await found.ainvoke(dict(inputs))
+            call = {**call, "args": _with_provided(found, call["args"], inputs)}
             if runner is not None:
                 _check_call_arguments(found, call["args"])
                 result = await runner(found, call)
             else:
                 result = await found.ainvoke(
-                    {
-                        "type": "tool_call",
-                        "name": tool,
-                        "args": dict(call["args"]),
-                        "id": call["id"],
-                    }
+                    {"type": "tool_call", "name": tool, "args": call["args"], "id": call["id"]}
                 )
         except ValidationError as exc:  # the tool's args_schema refused the arguments
-            absent = (e["loc"][0] for e in exc.errors() if e["type"] == "missing" and e["loc"])
-            raise ToolArgumentError(str(exc), tool=tool, missing=map(str, absent)) from exc
+            errors = exc.errors(include_url=False)
+            absent = (e["loc"][0] for e in errors if e["type"] == "missing" and e["loc"])
+            # "amount: Input should be a valid number", as LangGraph's ToolNode words it.
+            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+            raise ToolArgumentError(reason, tool=tool, missing=map(str, absent)) from exc
+        except ToolException as exc:
+            raise ToolAnswerError(str(exc) or type(exc).__name__, tool=tool) from exc
         # A tool that handles its own errors answers with an error message instead of raising.
         if isinstance(result, ToolMessage) and result.status == "error":
             raise ToolAnswerError(str(result.content), tool=tool)
         return result
+
+
+def _with_provided(
+    tool: BaseTool, args: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The call's arguments, plus the run inputs it lacks that the tool's call schema takes."""
+    takes = _call_schema(tool).get("properties") or {}
+    extra = {k: v for k, v in inputs.items() if k != TOOL_CALL and k in takes and k not in args}
+    return {**args, **extra}
+
+
+def _call_schema(tool: BaseTool) -> Mapping[str, Any]:
+    """The JSON Schema of the arguments the model gives (injected ones left out)."""
+    schema = tool.tool_call_schema
+    if isinstance(schema, Mapping):
+        return schema
+    if issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    return schema.schema()  # a pydantic v1 model
 
 
 def _check_call_arguments(tool: BaseTool, arguments: Mapping[str, Any]) -> None:

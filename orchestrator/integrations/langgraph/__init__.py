@@ -15,6 +15,7 @@ from orchestrator.integrations.langgraph._retrieval import (
     ToolSelection,
     retrieval_functions,
     select_tools,
+    select_tools_sync,
 )
 from orchestrator.integrations.langgraph._tool_node import (
     ALTERNATIVES_KEY,
@@ -33,5 +34,6 @@ __all__ = [
     "healing_tool_node",
     "retrieval_functions",
     "select_tools",
+    "select_tools_sync",
     "task_of",
 ]

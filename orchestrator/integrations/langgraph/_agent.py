@@ -12,11 +12,16 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from orchestrator.execution import Escalation, Invoker
-from orchestrator.integrations.langgraph._retrieval import select_tools
+from orchestrator.integrations.langgraph._retrieval import (
+    ToolSelection,
+    select_tools,
+    select_tools_sync,
+)
 from orchestrator.integrations.langgraph._tool_node import healing_tool_node
 from orchestrator.policy import Policy
 from orchestrator.routing import SkillRouter
@@ -58,21 +63,34 @@ def create_routed_agent(
     """
     registry = {t.name: t for t in tools}
 
-    async def route(state: RoutedAgentState) -> dict[str, Any]:
-        selection = await select_tools(router, task_of(state["messages"]), k=k, registry=registry)
+    def routed(selection: ToolSelection) -> dict[str, Any]:
         return {"selected_tools": list(selection.tools), "alternatives": selection.alternatives}
 
-    async def agent(state: RoutedAgentState) -> dict[str, Any]:
-        bound = llm.bind_tools([registry[name] for name in state["selected_tools"]])
-        return {"messages": [await bound.ainvoke(state["messages"])]}
+    async def aroute(state: RoutedAgentState) -> dict[str, Any]:
+        task = task_of(state["messages"])
+        return routed(await select_tools(router, task, k=k, registry=registry))
+
+    def route(state: RoutedAgentState) -> dict[str, Any]:
+        task = task_of(state["messages"])
+        return routed(select_tools_sync(router, task, k=k, registry=registry))
+
+    def bound(state: RoutedAgentState) -> Runnable[Any, Any]:
+        return llm.bind_tools([registry[name] for name in state["selected_tools"]])
+
+    async def aagent(state: RoutedAgentState) -> dict[str, Any]:
+        return {"messages": [await bound(state).ainvoke(state["messages"])]}
+
+    def agent(state: RoutedAgentState) -> dict[str, Any]:
+        return {"messages": [bound(state).invoke(state["messages"])]}
 
     def next_step(state: RoutedAgentState) -> str:
         last = state["messages"][-1]
         return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
 
     builder: StateGraph[Any] = StateGraph(RoutedAgentState)
-    builder.add_node("route", route)
-    builder.add_node("agent", agent)
+    # Each node in both forms, so the graph runs with ``invoke`` as with ``ainvoke``.
+    builder.add_node("route", RunnableLambda(route, afunc=aroute, name="route"))
+    builder.add_node("agent", RunnableLambda(agent, afunc=aagent, name="agent"))
     builder.add_node(
         "tools",
         healing_tool_node(registry.values(), invoker=invoker, policy=policy, escalation=escalation),

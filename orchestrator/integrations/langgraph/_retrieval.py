@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from orchestrator.routing import RouteResult, SkillRouter
 
-__all__ = ["ToolSelection", "retrieval_functions", "select_tools"]
+__all__ = ["ToolSelection", "retrieval_functions", "select_tools", "select_tools_sync"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,14 @@ async def select_tools(
     """Route ``task`` and keep the ``k`` best skills that are tools in ``registry``."""
     only = None if registry is None else list(registry)
     return _selection(await router.aroute(task, k=k, only=only), registry)
+
+
+def select_tools_sync(
+    router: SkillRouter, task: str, *, k: int = 3, registry: Collection[str] | None = None
+) -> ToolSelection:
+    """``select_tools`` for synchronous code (a graph run with ``invoke``)."""
+    only = None if registry is None else list(registry)
+    return _selection(router.route(task, k=k, only=only), registry)
 
 
 def retrieval_functions(

@@ -11,20 +11,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
+import anyio
+import anyio.to_thread
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as as_tool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import ToolNode
-from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.prebuilt.tool_node import AsyncToolCallWrapper, ToolCallRequest, ToolCallWrapper
 from langgraph.types import Command
 
+from orchestrator.catalog._langchain import langchain_risk_hints
+from orchestrator.catalog._skill import repeatable
 from orchestrator.execution import (
     CircuitBreaker,
     DecisionLog,
     Escalation,
     Executor,
+    FailureKind,
     Invoker,
     RunResult,
 )
@@ -37,9 +43,11 @@ __all__ = ["ALTERNATIVES_KEY", "SelfHealingToolCalls", "healing_tool_node"]
 
 # State key under which an agent may pass {tool: [alternatives]} (the router's duplicate groups).
 ALTERNATIVES_KEY = "alternatives"
-_START, _ANSWERED = "tool_call", "answered"
+# The call's start and goal states; no tool name can be either (names are words and dashes).
+_START, _ANSWERED = "<tool call>", "<answered>"
 # Edge cost per rank: the requested tool first, then its alternatives in the router's order.
 _RANK_COST = 0.5
+BAD_ARGS = str(FailureKind.BAD_ARGUMENTS)
 # How many calls' decision logs ``SelfHealingToolCalls.logs`` keeps (the latest).
 KEPT_LOGS = 100
 
@@ -53,16 +61,21 @@ class _BubbleUp(BaseException):
         self.signal = signal
 
 
-Execute = Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
+Answer = ToolMessage | Command[Any] | list[ToolMessage | Command[Any]]
+"""What a tool call gives the graph: a message, a state update, or a list of them."""
+Execute = Callable[[ToolCallRequest], Awaitable[Answer]]
+ExecuteSync = Callable[[ToolCallRequest], Answer]
 
 
 class SelfHealingToolCalls:
-    """The ``awrap_tool_call`` of a ``ToolNode``: run a call through the self-healing executor.
+    """The ``awrap_tool_call`` of a ``ToolNode`` (and, as ``wrap``, its ``wrap_tool_call``):
+    run a call through the self-healing executor.
 
     Parameters
     ----------
     tools
-        Every tool a call may be answered by (requested tools and their alternatives).
+        Every tool a call may be answered by (requested tools and their alternatives); plain
+        functions are made tools as ``ToolNode`` makes them.
     alternatives
         ``{tool: [near-duplicates, best first]}``; the agent state's ``alternatives`` adds to it.
     invoker
@@ -73,7 +86,11 @@ class SelfHealingToolCalls:
         an error ``ToolMessage`` for the model.
 
     Health (breakers, latency and failure statistics) is kept per tool across calls, so a tool
-    found down in one call is avoided by the next. Each tool runs as LangGraph's ``ToolNode``
+    found down in one call is avoided by the next (its failures fade, so it is tried again
+    later). A call may take ``execution.step_timeout_s`` (30 s); a tool that timed out is
+    called again, or its alternative, only if it is safe to repeat: its ``metadata`` says
+    ``idempotent`` or ``read_only`` (MCP tools from langchain-mcp-adapters carry their
+    annotations there), or says nothing. Each tool runs as LangGraph's ``ToolNode``
     runs it (what it injects, ``Command`` answers, ``interrupt()``), through the invoker; a
     call of a tool nobody registered gets LangGraph's own answer naming the tools there are.
     ``logs`` holds the decision logs of the latest calls (``KEPT_LOGS``).
@@ -81,14 +98,15 @@ class SelfHealingToolCalls:
 
     def __init__(
         self,
-        tools: Iterable[BaseTool],
+        tools: Iterable[BaseTool | Callable[..., Any]],
         *,
         alternatives: Mapping[str, Sequence[str]] | None = None,
         invoker: Invoker | None = None,
         policy: Policy | None = None,
         escalation: Escalation | None = None,
     ) -> None:
-        self.tools = {t.name: t for t in tools}
+        made = (t if isinstance(t, BaseTool) else as_tool(t) for t in tools)
+        self.tools: dict[str, BaseTool] = {t.name: t for t in made}
         self.alternatives = {k: list(v) for k, v in (alternatives or {}).items()}
         self.invoker = invoker if invoker is not None else LangChainToolInvoker(self.tools)
         self.policy = policy
@@ -100,9 +118,12 @@ class SelfHealingToolCalls:
 
     def candidates(self, tool: str, state: Any) -> tuple[str, ...]:
         """The requested tool, then its known alternatives that are registered tools."""
-        extra: Sequence[str] = ()
-        if isinstance(state, Mapping):
-            extra = (state.get(ALTERNATIVES_KEY) or {}).get(tool, ())
+        known = (
+            state.get(ALTERNATIVES_KEY)
+            if isinstance(state, Mapping)
+            else getattr(state, ALTERNATIVES_KEY, None)  # a pydantic or dataclass state
+        )
+        extra: Sequence[str] = (known or {}).get(tool, ())
         ordered = [tool, *self.alternatives.get(tool, ()), *extra]
         seen: list[str] = []
         for name in ordered:
@@ -117,7 +138,15 @@ class SelfHealingToolCalls:
             return found
         graph = ToolGraph(start=_START, goal=_ANSWERED, name=f"tool call {candidates[0]}")
         for rank, name in enumerate(candidates):
-            graph.add_tool(name, description=getattr(self.tools.get(name), "description", ""))
+            tool = self.tools[name]
+            hints = langchain_risk_hints(tool)
+            graph.add_tool(
+                name,
+                description=tool.description,
+                idempotent=repeatable(
+                    read_only=hints.get("read_only"), idempotent=hints.get("idempotent")
+                ),
+            )
             graph.add_edge(_START, name, 1.0 + _RANK_COST * rank)
             graph.add_edge(name, _ANSWERED, 0.0)
         found = Executor(
@@ -131,9 +160,17 @@ class SelfHealingToolCalls:
         self._executors[candidates] = found
         return found
 
-    async def __call__(
-        self, request: ToolCallRequest, execute: Execute
-    ) -> ToolMessage | Command[Any]:
+    def wrap(self, request: ToolCallRequest, execute: ExecuteSync) -> Answer:
+        """The same healing for a graph run synchronously (``invoke``, ``stream``): LangGraph
+        runs each call in a worker thread, where the executor gets an event loop of its own and
+        the tool runs in a thread of that loop's (so a step timeout can give up on it)."""
+
+        async def run_in_thread(req: ToolCallRequest) -> Answer:
+            return await anyio.to_thread.run_sync(execute, req, abandon_on_cancel=True)
+
+        return anyio.run(self.__call__, request, run_in_thread)
+
+    async def __call__(self, request: ToolCallRequest, execute: Execute) -> Answer:
         call = request.tool_call
         name, call_id = call["name"], call.get("id") or ""
         if name not in self.tools:
@@ -183,12 +220,13 @@ def _signal_in(exc: BaseException) -> GraphBubbleUp | None:
     return None
 
 
-def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage | Command[Any]:
+def _answer(result: RunResult, requested: str, call_id: str) -> Answer:
+    fails = [d for d in result.log if d.action == "fail"]
     if result.outcome in ("completed", "demoted") and result.path:
         answered_by = result.path[-1]
         output = result.outputs[answered_by]
-        if isinstance(output, Command):
-            return output  # the tool's update of the graph state, as the tool wrote it
+        if isinstance(output, Command | list):
+            return output  # the tool's own update of the graph state (or several), as written
         message = (
             output
             if isinstance(output, ToolMessage)
@@ -202,22 +240,35 @@ def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage | Co
                 name=requested,
             )
         # The model asked for one tool and another answered: say so, and why.
-        reasons = [d.reason for d in result.log if d.action == "fail" and d.tool == requested]
-        why = "; ".join(dict.fromkeys(reasons))
-        if len(reasons) > 1:
-            why += f", {len(reasons)} attempts"
+        reasons = [d.reason for d in fails if d.tool == requested]
+        if reasons:
+            why = "; ".join(dict.fromkeys(reasons))
+            if len(reasons) > 1:
+                why += f", {len(reasons)} attempts"
+            note = f"{requested} failed ({why})"
+        else:  # never called: its earlier failures (or an open breaker) kept it off the route
+            note = f"{requested} not called: avoided after recent failures"
         return ToolMessage(
-            content=f"[{requested} failed ({why}); answered by {answered_by} instead]\n"
-            f"{message.content}",
+            content=f"[{note}; answered by {answered_by} instead]\n{message.content}",
             artifact=message.artifact,
             tool_call_id=call_id,
             name=requested,
             response_metadata={"answered_by": answered_by, "rerouted_from": requested},
         )
-    failures = [f"{d.tool}: {d.reason}" for d in result.log if d.action == "fail"]
+    refused = [d.reason for d in fails if d.tool == requested and d.data.get("kind") == BAD_ARGS]
+    if refused:
+        # The model can mend this one, as LangGraph's own ToolNode tells it.
+        return ToolMessage(
+            content=f"Error: {requested} refused the arguments: {refused[-1]}. "
+            "Please fix the arguments and try again.",
+            tool_call_id=call_id,
+            name=requested,
+            status="error",
+        )
+    failures = [f"{d.tool}: {d.reason}" for d in fails]
     escalations = [d.reason for d in result.log if d.action == "escalate"]
     escalation = escalations[-1] if escalations else ""
-    tried = sorted({d.tool for d in result.log if d.action == "fail"})
+    tried = sorted({d.tool for d in fails})
     return ToolMessage(
         content=(
             f"Error: the call to {requested} could not be completed, and no alternative worked "
@@ -231,7 +282,7 @@ def _answer(result: RunResult, requested: str, call_id: str) -> ToolMessage | Co
 
 
 def healing_tool_node(
-    tools: Iterable[BaseTool],
+    tools: Iterable[BaseTool | Callable[..., Any]],
     *,
     alternatives: Mapping[str, Sequence[str]] | None = None,
     invoker: Invoker | None = None,
@@ -239,15 +290,23 @@ def healing_tool_node(
     escalation: Escalation | None = None,
     name: str = "tools",
 ) -> ToolNode:
-    """A LangGraph ``ToolNode`` whose calls heal: retried, rerouted to alternatives, or
-    answered with an error message the model can act on. See ``SelfHealingToolCalls``."""
-    registered = list(tools)
+    """A LangGraph ``ToolNode`` whose calls heal, in graphs run either way (``ainvoke`` or
+    ``invoke``): retried, rerouted to alternatives, or answered with an error message the
+    model can act on. See ``SelfHealingToolCalls``."""
     healer = SelfHealingToolCalls(
-        registered,
+        tools,
         alternatives=alternatives,
         invoker=invoker,
         policy=policy,
         escalation=escalation,
     )
     # Errors reach the executor as raised, to be classified (a timeout, a lost connection).
-    return ToolNode(registered, name=name, awrap_tool_call=healer, handle_tool_errors=False)
+    # The casts: LangGraph's wrapper types leave out the list of messages and commands a tool
+    # may answer with, which its ToolNode passes through.
+    return ToolNode(
+        list(healer.tools.values()),
+        name=name,
+        wrap_tool_call=cast(ToolCallWrapper, healer.wrap),
+        awrap_tool_call=cast(AsyncToolCallWrapper, healer),
+        handle_tool_errors=False,
+    )
