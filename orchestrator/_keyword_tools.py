@@ -14,10 +14,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolArgumentError
-from orchestrator.execution import ArgumentRefusal, CallableInvoker
+from orchestrator.execution import AbandonedCalls, ArgumentRefusal, CallableInvoker
 
 __all__ = ["KeywordInvoker", "ToolFunction", "by_skill_id", "keyword_tools"]
 
@@ -54,6 +55,7 @@ class KeywordInvoker(CallableInvoker):
         skills: Mapping[str, Skill],
         *,
         threaded: bool = True,
+        abandoned: AbandonedCalls | None = None,
     ) -> None:
         by_id = by_skill_id(functions, skills)
         self.signatures = {skill_id: _signature(fn) for skill_id, fn in by_id.items()}
@@ -68,12 +70,13 @@ class KeywordInvoker(CallableInvoker):
             )
             for skill_id, fn in by_id.items()
         }
-        super().__init__(adapted, threaded=threaded)
+        super().__init__(adapted, threaded=threaded, abandoned=abandoned)
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         if tool not in self.tools:
             return ArgumentRefusal("no function")
-        return _refusal(self.signatures[tool], self.parameters[tool], names)
+        signature, parameters = self.signatures[tool], self.parameters[tool]
+        return _refusal(signature, parameters, _passed(signature, parameters, names))
 
 
 def _own_parameters(skills: Mapping[str, Skill], skill_id: str) -> frozenset[str]:
@@ -150,7 +153,8 @@ def _adapt(
     wrong type: "42" for an ``int``) raises ``ToolArgumentError`` naming what is wrong, instead
     of a ``TypeError`` retried as if the tool had failed and held against its health."""
 
-    def check(arguments: Mapping[str, Any]) -> None:
+    def check(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+        arguments = {k: arguments[k] for k in _passed(signature, parameters, arguments)}
         refused = _refusal(signature, parameters, arguments)
         if refused is not None:
             raise ToolArgumentError(
@@ -162,20 +166,48 @@ def _adapt(
         wrong = _wrong_value(values, arguments) if values is not None else None
         if wrong is not None:
             raise ToolArgumentError(wrong, tool=tool)
+        return arguments
 
     if inspect.iscoroutinefunction(fn):
 
         async def call_async(arguments: Mapping[str, Any]) -> Any:
-            check(arguments)
-            return await fn(**arguments)
+            return as_json(await fn(**check(arguments)))
 
         return call_async
 
     def call(arguments: Mapping[str, Any]) -> Any:
-        check(arguments)
-        return fn(**arguments)
+        return as_json(fn(**check(arguments)))
 
     return call
+
+
+def as_json(output: Any) -> Any:
+    """A function's output in the JSON form its outputs schema describes: a dataclass or a
+    pydantic model as an object, a tuple or a set as an array, an enum member as its value, a
+    date as its ISO text. Why: the schema is made from the return annotation in that form, the
+    result is validated against it, and later steps read its fields by name; a ``Refund`` the
+    function returned as its annotation says failed all three. A value of a type with no JSON
+    form is passed on as it is."""
+    try:
+        return to_jsonable_python(output)
+    except PydanticSerializationError:
+        return output
+
+
+def _passed(
+    signature: inspect.Signature | None, parameters: frozenset[str], names: Collection[str]
+) -> Collection[str]:
+    """The ``names`` a function is called with. A function no skill describes (a node of a
+    graph you gave) gets every input of the run, so it takes those its signature names (all,
+    with ``**kwargs``); a skill's function gets its skill's parameters, checked as they are."""
+    if parameters or signature is None:
+        return names
+    accepted = signature.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
+        return names
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes = {p.name for p in accepted if p.kind in keyword}
+    return [n for n in names if n in takes]
 
 
 def _signature(fn: ToolFunction) -> inspect.Signature | None:

@@ -27,6 +27,7 @@ from orchestrator.catalog._langchain import is_langchain_tool
 from orchestrator.catalog._modules import catalog_tools
 from orchestrator.errors import EscalationError
 from orchestrator.execution import (
+    AbandonedCalls,
     CheckingInvoker,
     CircuitBreaker,
     Decision,
@@ -206,6 +207,8 @@ class Orchestrator:
         self.effort = effort
         self.breakers: dict[str, CircuitBreaker] = {}
         self.stats: dict[str, ToolStats] = {}
+        # Function calls a run abandoned that still run: the next runs must not start them again.
+        self.abandoned = AbandonedCalls()
 
     @property
     def skills(self) -> Mapping[str, Skill]:
@@ -239,7 +242,7 @@ class Orchestrator:
                 "run() needs tools=: functions by skill id or name, or an Invoker (only a "
                 "catalog of functions, a Python file or an mcpServers config brings its own)"
             )
-        return tools_invoker({**self.tools, **(tools or {})}, self.skills)
+        return tools_invoker({**self.tools, **(tools or {})}, self.skills, abandoned=self.abandoned)
 
     async def run(
         self,
@@ -274,7 +277,11 @@ class Orchestrator:
             # An mcpServers config: its servers run for this task, and serve what tools do not.
             own = {**self.tools, **(tools or {})}
             async with serving(
-                own, self.skills, servers=self.servers, policy=self.policy.mcp
+                own,
+                self.skills,
+                servers=self.servers,
+                policy=self.policy.mcp,
+                abandoned=self.abandoned,
             ) as served:
                 return await self.run(
                     task, tools=served, inputs=inputs, plan=plan, graph=graph, log=log
@@ -303,7 +310,7 @@ class Orchestrator:
                 )
                 traced.set_outcome("escalated")
                 elapsed = (time.perf_counter() - started) * 1000.0
-                return TaskResult(task, plan, "escalated", log, elapsed_ms=elapsed)
+                return TaskResult(task, plan, "escalated", log.since(first), elapsed_ms=elapsed)
             inputs = _with_stated(plan, inputs or {}, by_skill=graph is None)
             if graph is None and isinstance(tool_invoker, CheckingInvoker):
                 # Known before any call: the steps before would take effect for nothing.
@@ -313,12 +320,15 @@ class Orchestrator:
                 if ready is None:
                     traced.set_outcome(ended, llm_calls=asked)
                     elapsed = (time.perf_counter() - started) * 1000.0
+                    this_run = log.since(first)
                     return TaskResult(
-                        task, plan, ended, log, elapsed_ms=elapsed, input_requests=asked
+                        task, plan, ended, this_run, elapsed_ms=elapsed, input_requests=asked
                     )
                 inputs, input_requests = ready, asked
             run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
-            invoker = BindingInvoker(tool_invoker, plan, self.skills, self.planner.dependencies)
+            invoker = BindingInvoker(
+                tool_invoker, plan, self.skills, self.planner.dependencies, given=inputs or {}
+            )
             executor = Executor(
                 run_graph,
                 invoker,
@@ -336,17 +346,18 @@ class Orchestrator:
                 context["routing"] = _routing_signals(plan)
             result = await executor.run({**context, **(inputs or {})}, log=log)
             traced.set_result(result)
+        this_run = log.since(first)
         # A run on a graph you gave is not a plan of the catalog: its tools teach plans nothing.
         if self.learn and graph is None and result.outcome == "completed":
-            self.count_run(task, log.entries[first:])
+            self.count_run(task, this_run.entries)
         return TaskResult(
             task,
             plan,
             result.outcome,
-            log,
+            this_run,
             run=result,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
-            cost=self._cost(log, run_graph),
+            cost=self._cost(this_run, run_graph),
             input_requests=input_requests,
             graph=None if graph is None else graph.name or "graph",
         )

@@ -293,6 +293,24 @@ def test_the_dicts_a_function_returns_name_its_fields_when_its_annotation_does_n
     ]
 
 
+def test_a_field_the_returns_write_with_different_types_is_left_untyped() -> None:
+    def quote_discount(order_total: float) -> dict[str, Any]:
+        """Quote the discount an order total earns."""
+        if order_total < 100:
+            return {"discount": 0, "note": "none", "code": "-", "tier": None}
+        if order_total < 500:
+            return {"discount": 15.5, "note": None, "code": order_total, "tier": "silver"}
+        return {"discount": 40.0, "note": "max", "code": "GOLD", "tier": "gold"}
+
+    [skill] = skills_from_callables([quote_discount])
+    assert skill.outputs["properties"] == {
+        "discount": {"type": "number"},  # 0 in one branch, 15.5 in another
+        "note": {"type": ["string", "null"]},
+        "code": {},  # a value not a constant in one branch
+        "tier": {"type": ["string", "null"]},
+    }
+
+
 def test_docstring_without_sections_is_all_summary_and_no_params() -> None:
     doc = parse_docstring(
         "Convert a currency amount\nat today's rate.\n\nUses ECB reference rates."

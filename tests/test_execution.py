@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -227,19 +229,25 @@ async def test_a_sync_callable_abandoned_by_a_timeout_is_not_called_again_while_
     assert await invoker.invoke("Stripe", {}) == {"refund_id": "late"}
 
 
-async def test_a_sync_call_cancelled_before_its_thread_starts_does_not_block_the_tool() -> None:
-    limiter = anyio.to_thread.current_default_thread_limiter()
-    calls: list[str] = []
-    invoker = CallableInvoker({"t": lambda arguments: calls.append("ran") or "ok"})
-    borrowed = limiter.total_tokens
-    async with anyio.create_task_group() as tg:
-        for _ in range(borrowed):  # every worker thread busy: the call waits for one
-            tg.start_soon(anyio.to_thread.run_sync, time.sleep, 0.2)
-        await anyio.sleep(0.05)
-        with anyio.move_on_after(0.05):
-            await invoker.invoke("t", {})
-    assert calls == []  # cancelled while it waited: never ran, so nothing is running
-    assert await invoker.invoke("t", {}) == "ok"
+def test_a_script_whose_abandoned_tool_call_never_returns_still_exits(tmp_path: Path) -> None:
+    script = tmp_path / "hung.py"
+    script.write_text(
+        "import threading, anyio\n"
+        "from orchestrator.execution import CallableInvoker\n"
+        "def hang(arguments):\n"
+        "    threading.Event().wait()  # never returns\n"
+        "async def main():\n"
+        "    with anyio.move_on_after(0.1):\n"
+        "        await CallableInvoker({'hang': hang}).invoke('hang', {})\n"
+        "anyio.run(main)\n"
+        "print('done')\n",
+        encoding="utf-8",
+    )
+    # Before, the interpreter waited at exit for the abandoned worker thread: for ever.
+    finished = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=30
+    )
+    assert finished.stdout == "done\n" and finished.returncode == 0
 
 
 async def test_malformed_output_fails_validation_and_is_rerouted_not_retried() -> None:

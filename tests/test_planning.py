@@ -3,7 +3,10 @@ and the end-to-end Orchestrator run that heals a failure."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -1850,6 +1853,69 @@ async def test_values_a_function_takes_are_not_refused_by_the_schema_check(tmp_p
     assert fail.reason == "bad_arguments: argument note: 5 is not of type 'string'"
 
 
+@dataclasses.dataclass
+class _Order:
+    order_id: str
+    total: float
+
+
+class _Priority(enum.Enum):
+    HIGH = "high"
+
+
+async def test_a_function_returning_what_its_annotation_says_passes_it_on_in_json_form(
+    tmp_path: Path,
+) -> None:
+    def find_order(customer_email: str) -> _Order:
+        """Find a customer's most recent order by their e-mail address."""
+        return _Order("o-42", 30.0)
+
+    def refund_order(order_id: str) -> tuple[str, _Priority]:
+        """Refund an order's payment to the customer's card."""
+        return (f"re-{order_id}", _Priority.HIGH)
+
+    orchestrator = Orchestrator([find_order, refund_order], index_dir=tmp_path / "index")
+    result = await orchestrator.run(
+        "refund the customer's last order", inputs={"customer_email": "jane@example.com"}
+    )
+    # Validated against the schemas the annotations gave, and the order id read by name.
+    assert result.outcome == "completed" and result.path == ["find_order", "refund_order"]
+    assert result.outputs == {
+        "find_order": {"order_id": "o-42", "total": 30.0},
+        "refund_order": ["re-o-42", "high"],
+    }
+
+
+async def test_a_call_one_run_abandoned_is_not_started_again_by_the_next_while_it_runs(
+    tmp_path: Path,
+) -> None:
+    release = threading.Event()
+    started: list[float] = []
+
+    def charge_card(customer_email: str, amount: float) -> str:
+        """Charge the customer's card on file."""
+        started.append(amount)
+        release.wait(10)
+        return "charged"
+
+    base = Policy().model_dump()
+    base["execution"]["step_timeout_s"] = 0.1
+    base["execution"]["retry"]["max_attempts"] = 1
+    orchestrator = Orchestrator(
+        [charge_card], policy=Policy.model_validate(base), index_dir=tmp_path / "index"
+    )
+    inputs = {"customer_email": "jane@example.com", "amount": 25.0}
+    try:
+        first = await orchestrator.run("charge the customer's card", inputs=inputs)
+        second = await orchestrator.run("charge the customer's card", inputs=inputs)
+    finally:
+        release.set()
+    assert first.outcome == second.outcome == "escalated"
+    assert started == [25.0]  # the second run found the first one's call still running
+    busy = next(d for d in second.log if d.action == "fail")
+    assert "is still running in its thread" in busy.reason
+
+
 async def test_a_tool_keyed_by_no_skill_or_not_callable_is_refused_before_the_run(
     tmp_path: Path,
 ) -> None:
@@ -1924,11 +1990,60 @@ async def test_a_graph_of_your_own_runs_plain_functions_with_the_inputs_you_gave
         return call
 
     result = await Orchestrator(router).run(
-        "refund order 42",
+        "refund order 42 of jane@example.com, amount 20 USD",
         tools={name: tool(name) for name in ("CRM", "Stripe", "Email")},
         graph=graph,
-        inputs={"order_id": "42"},
+        inputs={"order_id": "42", "note": "by phone"},
     )
-    # The run's own context (the task text) is not passed to tools the catalog does not know.
+    # The run's own context (the task text) is not passed to tools the catalog does not know,
+    # and each function takes the inputs its signature names (not the note, nor the e-mail
+    # address and amount the task writes).
     assert result.outcome == "completed" and result.path == ["CRM", "Stripe", "Email"]
     assert calls == [(n, {"order_id": "42"}) for n in ("CRM", "Stripe", "Email")]
+
+
+async def test_runs_sharing_a_decision_log_each_report_their_own_calls(tmp_path: Path) -> None:
+    attempts: list[str] = []
+
+    def refund_order(order_id: str) -> str:
+        """Refund an order's payment to the customer's card."""
+        attempts.append(order_id)
+        if order_id == "o-1":
+            raise RuntimeError("503 from the payment provider")
+        return "refunded"
+
+    skill = Skill(
+        id="refund_order",
+        name="refund_order",
+        description="Refund an order's payment to the customer's card.",
+        parameters={"type": "object", "properties": {"order_id": {"type": "string"}}},
+        price=0.5,
+    )
+    orchestrator = Orchestrator([skill], index_dir=tmp_path / "index")
+    log = DecisionLog()
+    tools = {"refund_order": refund_order}
+    first = await orchestrator.run(
+        "refund the order", tools=tools, inputs={"order_id": "o-1"}, log=log
+    )
+    second = await orchestrator.run(
+        "refund the order", tools=tools, inputs={"order_id": "o-2"}, log=log
+    )
+    assert first.to_dict()["retries"] == 2 and first.cost == 1.5  # three calls, each billed
+    assert (second.outcome, second.cost, second.to_dict()["retries"]) == ("completed", 0.5, 0)
+    assert second.run is not None and second.run.retries == 0
+    assert len(second.to_dict()["decisions"]) + len(first.log) == len(log)  # the log has both
+
+
+async def test_a_skill_parameter_named_task_is_not_given_the_task_text(tmp_path: Path) -> None:
+    added: list[tuple[str, str | None]] = []
+
+    def add_todo(title: str, task: str | None = None) -> str:
+        """Add a to-do item with a title to the list, optionally under a parent task."""
+        added.append((title, task))
+        return "added"
+
+    orchestrator = Orchestrator([add_todo], index_dir=tmp_path / "index")
+    done = await orchestrator.run("add a todo titled 'buy milk' to the list")
+    assert done.outcome == "completed" and added == [("buy milk", None)]
+    given = await orchestrator.run("add a todo", inputs={"title": "call", "task": "errands"})
+    assert given.outcome == "completed" and added[-1] == ("call", "errands")

@@ -132,13 +132,27 @@ def _returned_fields(source: str | None) -> dict[str, Any]:
         if isinstance(node, ast.Return):
             returns.append(node)
         pending.extend(ast.iter_child_nodes(node))
-    fields: dict[str, Any] = {}
+    # Each key's JSON types over every return that writes it; "" for a value not a constant.
+    kinds: dict[str, set[str]] = {}
     for node in sorted(returns, key=lambda r: (r.lineno, r.col_offset)):
         for key, value in _literal_items(node.value):
-            constant = value.value if isinstance(value, ast.Constant) else None
-            kind = _CONSTANT_TYPES.get(type(constant))
-            fields.setdefault(key, {"type": kind} if kind else {})
-    return fields
+            constant = value.value if isinstance(value, ast.Constant) else ...
+            kind = "null" if constant is None else _CONSTANT_TYPES.get(type(constant), "")
+            kinds.setdefault(key, set()).add(kind)
+    return {key: _field_type(found) for key, found in kinds.items()}
+
+
+def _field_type(kinds: set[str]) -> dict[str, Any]:
+    """A field's schema from the constants the returns write for it: typed only when they all
+    agree (an int where another return writes a float is a number; null may join any), since
+    one branch's ``0`` would otherwise fail another's ``15.5`` as malformed."""
+    if "integer" in kinds and "number" in kinds:
+        kinds = kinds - {"integer"}
+    typed = kinds - {"null"}
+    if len(typed) != 1 or "" in typed:
+        return {}
+    (kind,) = typed
+    return {"type": [kind, "null"]} if "null" in kinds else {"type": kind}
 
 
 def _literal_items(node: ast.AST | None) -> list[tuple[str, ast.AST]]:

@@ -28,6 +28,7 @@ from orchestrator.execution._failures import (
     satisfied,
 )
 from orchestrator.execution._invoker import (
+    AbandonedCalls,
     ArgumentRefusal,
     CallableInvoker,
     CheckingInvoker,
@@ -74,6 +75,7 @@ __all__ = [
     "STATE_CLOSED",
     "STATE_HALF_OPEN",
     "STATE_OPEN",
+    "AbandonedCalls",
     "Action",
     "ArgumentRefusal",
     "BreakerPolicy",

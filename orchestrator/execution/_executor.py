@@ -560,6 +560,7 @@ class _Run:
         self.graph = executor.graph
         self.inputs = inputs
         self.log = log
+        self.first = len(log)  # a log passed in may hold earlier runs
         self.done: set[str] = {self.graph.start}
         self.path: list[str] = []
         self.outputs: dict[str, Any] = {}
@@ -586,7 +587,7 @@ class _Run:
             goal=self.goal,
             path=self.path,
             outputs=self.outputs,
-            log=self.log,
+            log=self.log.since(self.first),
             llm_calls=self.llm_calls,
             conditions=list(self.ex.conditions),
         )
@@ -760,7 +761,7 @@ class _Run:
             confidence=float(confidence) if confidence is not None else None,
             margin=float(margin) if margin is not None else None,
             alternatives=int(signals.get("alternatives") or 0),
-            failures=self.log.count("fail"),
+            failures=self.log.count("fail", start=self.first),
         )
 
     async def _settle(

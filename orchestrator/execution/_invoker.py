@@ -6,6 +6,8 @@ fault injection wraps any of them (as httpx's ``MockTransport`` is one transport
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -13,11 +15,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
-import anyio.to_thread
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
 
 from orchestrator.errors import ToolBusyError, ToolNotServedError
 
 __all__ = [
+    "AbandonedCalls",
     "ArgumentRefusal",
     "CallableInvoker",
     "CheckingInvoker",
@@ -122,22 +127,37 @@ async def invoke_at(invoker: Invoker, tool: str, arguments: Mapping[str, Any], e
     return await invoker.invoke(tool, arguments)
 
 
+class AbandonedCalls:
+    """Sync tool calls abandoned (by a timeout, or no longer needed) that still run in their
+    threads, counted by tool. Shared by the invokers of several runs (an ``Orchestrator`` builds
+    one invoker per run), so a call one run left running keeps the next run from starting it
+    again beside it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: dict[str, int] = {}
+
+
 class CallableInvoker:
     """Invoke plain Python callables, sync or async, each taking the arguments mapping.
 
-    Sync callables run in a worker thread (``threaded=True``) so that a step timeout can abandon
-    them; pass ``threaded=False`` for cheap pure functions. A thread cannot be stopped: a call
-    abandoned by a timeout (or no longer needed) runs on, and until it ends the function is not
-    called again (its next call fails as busy, so it is rerouted instead of run twice at once).
+    Sync callables run in a thread of their own (``threaded=True``) so that a step timeout can
+    abandon them; pass ``threaded=False`` for cheap pure functions. A thread cannot be stopped:
+    a call abandoned by a timeout (or no longer needed) runs on, and until it ends the function
+    is not called again (its next call fails as busy, so it is rerouted instead of run twice at
+    once); pass ``abandoned`` to share that record with other invokers.
     """
 
     def __init__(
-        self, tools: Mapping[str, Callable[[Mapping[str, Any]], Any]], *, threaded: bool = True
+        self,
+        tools: Mapping[str, Callable[[Mapping[str, Any]], Any]],
+        *,
+        threaded: bool = True,
+        abandoned: AbandonedCalls | None = None,
     ) -> None:
         self.tools = dict(tools)
         self.threaded = threaded
-        self._lock = threading.Lock()
-        self._abandoned: dict[str, int] = {}  # calls still running in threads, by tool
+        self.abandoned = abandoned if abandoned is not None else AbandonedCalls()
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         try:
@@ -157,20 +177,22 @@ class CallableInvoker:
     async def _in_thread(self, tool: str, call: Callable[[], Any]) -> Any:
         started = ended = abandoned = False
 
+        ledger = self.abandoned
+
         def run() -> Any:
             nonlocal started, ended
-            with self._lock:
+            with ledger.lock:
                 started = True
             try:
                 return call()
             finally:
-                with self._lock:
+                with ledger.lock:
                     ended = True
                     if abandoned:
-                        self._abandoned[tool] -= 1
+                        ledger.running[tool] -= 1
 
-        with self._lock:
-            if self._abandoned.get(tool):
+        with ledger.lock:
+            if ledger.running.get(tool):
                 raise ToolBusyError(
                     "its earlier call, abandoned (a timeout, or no longer needed), is still "
                     "running in its thread (a thread cannot be stopped); not called again "
@@ -178,13 +200,43 @@ class CallableInvoker:
                     tool=tool,
                 )
         try:
-            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+            return await _in_daemon_thread(run, name=f"orchestrator tool {tool}")
         except BaseException:  # cancelled (a timeout, the run done): a started thread runs on
-            with self._lock:
+            with ledger.lock:
                 if started and not ended:
                     abandoned = True
-                    self._abandoned[tool] = self._abandoned.get(tool, 0) + 1
+                    ledger.running[tool] = ledger.running.get(tool, 0) + 1
             raise
+
+
+async def _in_daemon_thread(call: Callable[[], Any], *, name: str) -> Any:
+    """``call()`` in a new daemon thread (with the caller's context variables), awaited;
+    cancelling the wait abandons the thread.
+
+    Why not ``anyio.to_thread``: its worker threads are not daemons, so the interpreter waits
+    for them at exit, and one abandoned call that never returns kept a finished script (or the
+    CLI, its result printed) from exiting.
+    """
+    done = anyio.Event()
+    token = anyio.lowlevel.current_token()
+    context = contextvars.copy_context()
+    outcome: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, context.run(call)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        # When the event loop has ended, nobody waits for this call any more.
+        with contextlib.suppress(Exception):
+            anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    await done.wait()
+    succeeded, value = outcome[0]
+    if succeeded:
+        return value
+    raise value
 
 
 class CompositeInvoker:

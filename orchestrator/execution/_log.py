@@ -77,8 +77,17 @@ class DecisionLog:
             listener(decision)
         return decision
 
-    def count(self, action: Action) -> int:
-        return sum(1 for d in self.entries if d.action == action)
+    def count(self, action: Action, *, start: int = 0) -> int:
+        """How many ``action`` decisions there are, from entry ``start`` on."""
+        return sum(1 for d in self.entries[start:] if d.action == action)
+
+    def since(self, start: int) -> DecisionLog:
+        """The decisions from entry ``start`` on, as a log of their own (a copy, which later
+        decisions do not join): one run's record, when runs share a log."""
+        part = DecisionLog(self._clock)
+        part._t0 = self._t0  # the same times as in this log
+        part.entries = self.entries[start:]
+        return part
 
     def __iter__(self) -> Iterator[Decision]:
         return iter(self.entries)

@@ -8,7 +8,7 @@ functions are called with the keyword arguments they declare.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from orchestrator.catalog import Skill
@@ -49,6 +49,10 @@ class BindingInvoker:
         The catalog's skills by id (for parameter names).
     dependencies
         Used when a step was served by an alternative producer, whose output fields differ.
+    given
+        The inputs the caller gave, by name: a run's own context (``RUN_CONTEXT_KEYS``: the task
+        text, routing signals) rides in the same inputs, and is an argument only where the
+        caller gave it (a ``task`` parameter of a to-do tool is not the orchestrator's task).
     """
 
     def __init__(
@@ -57,8 +61,11 @@ class BindingInvoker:
         plan: TaskPlan,
         skills: Mapping[str, Skill],
         dependencies: DependencyGraph | None = None,
+        *,
+        given: Collection[str] = (),
     ) -> None:
         self.inner = inner
+        self.context_keys = RUN_CONTEXT_KEYS - set(given)
         self.plan = plan
         self.skills = skills
         self.dependencies = dependencies
@@ -84,11 +91,12 @@ class BindingInvoker:
     ) -> dict[str, Any]:
         """``tool``'s arguments: ``inputs["tool.param"]``, else ``inputs["param"]``, else the
         bound producer's output field; parameters with none of these are left out. A tool the
-        catalog does not describe (a node of a graph you gave) gets the caller's inputs, without
-        the run's own context (``RUN_CONTEXT_KEYS``: the task text, routing signals)."""
+        catalog does not describe (a node of a graph you gave) gets the caller's inputs. The
+        run's own context is not an argument (``given``)."""
+        inputs = {k: v for k, v in inputs.items() if k not in self.context_keys}
         skill = self.skills.get(tool)
         if skill is None:
-            return {k: v for k, v in inputs.items() if k not in RUN_CONTEXT_KEYS}
+            return inputs
         step = self._step_of.get(tool)
         bound: dict[str, Any] = {}
         for name in skill.parameter_names():
