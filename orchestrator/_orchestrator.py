@@ -272,7 +272,7 @@ class Orchestrator:
         asked for, once.
         """
         if tools is not None and not isinstance(tools, Invoker):
-            _check_tools(tools, self.skills, graph)
+            check_tools(tools, self.skills, graph)
         if self.servers is not None and not isinstance(tools, Invoker):
             # An mcpServers config: its servers run for this task, and serve what tools do not.
             own = {**self.tools, **(tools or {})}
@@ -501,7 +501,7 @@ def _with_stated(
     return {**stated, **inputs}
 
 
-def _check_tools(
+def check_tools(
     tools: Mapping[str, Tool], skills: Mapping[str, Skill], graph: ToolGraph | None
 ) -> None:
     """Refuse, before anything runs, a tool that is not callable or a key naming no skill (nor

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import signal
 import sys
@@ -421,6 +422,10 @@ def _import_tool(spec: str) -> tuple[str, Any]:
         function = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise typer.BadParameter(f"cannot import {target}: {exc}", param_hint="--tool") from exc
+    except (Exception, SystemExit) as exc:  # the module's own code failed as it was imported
+        raise typer.BadParameter(
+            f"importing {module_name} failed: {type(exc).__name__}: {exc}", param_hint="--tool"
+        ) from exc
     if not callable(function) and not is_langchain_tool(function):
         raise typer.BadParameter(
             f"{target} is neither a function nor a LangChain tool", param_hint="--tool"
@@ -613,7 +618,7 @@ def _print_decisions(result: Any) -> None:
     )
     if result.path:  # what the run produced: the last step's output (all of them with --json)
         last = result.path[-1]
-        shown = json.dumps(result.outputs.get(last), default=str)
+        shown = _json_text(result.outputs.get(last))
         if len(shown) > _RESULT_CHARS:
             shown = shown[: _RESULT_CHARS - 3] + "..."
         console.print(f"result of {last}: {shown}", markup=False, highlight=False)
@@ -621,6 +626,33 @@ def _print_decisions(result: Any) -> None:
 
 # How much of the last step's output the run's table shows.
 _RESULT_CHARS = 400
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as strict JSON, whatever the tools returned: keys as text (a tuple key made
+    ``json.dumps`` raise after the run had done its work), NaN and infinities as null (strict
+    parsers refuse ``NaN``), anything else JSON has no word for as its ``str``."""
+    return json.dumps(_jsonable(value), allow_nan=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {_json_key(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)  # as json.dumps writes such keys: 1 -> "1", True -> "true"
+    return str(key)  # ("a", "b") -> "('a', 'b')"
 
 
 @app.command("run")
@@ -693,6 +725,7 @@ def run_command(
     """Plan a task, build its tool graph and run it with self-healing; exit 1 unless it
     completed (or was demoted to a fallback goal)."""
     from orchestrator import Orchestrator
+    from orchestrator._orchestrator import check_tools
     from orchestrator.catalog._modules import catalog_tools
     from orchestrator.graph import load_graph
     from orchestrator.integrations.mcp._config import config_servers
@@ -754,6 +787,10 @@ def run_command(
             escalation=escalation,
         )
         known = len(orchestrator.usage) if orchestrator.usage is not None else 0
+        try:  # a skill name mistyped would leave its function unused and the skill simulated
+            check_tools(chosen, orchestrator.skills, tool_graph)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tool") from exc
         tools = set(tool_graph.tools()) if tool_graph is not None else set(orchestrator.skills)
         for fault in faults:
             if fault.tool not in tools:
@@ -794,7 +831,7 @@ def run_command(
         report = result.to_dict()
         if learn:
             report["learned"] = learned
-        sys.stdout.write(json.dumps(report, default=str) + "\n")
+        sys.stdout.write(_json_text(report) + "\n")
     else:
         if tool_graph is None:  # with --graph, the plan is not what ran
             _print_plan(result.plan)
@@ -859,7 +896,7 @@ def demo(
             line = _result_line(result, None)
             line.update(_plan_fields(plan))
             sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.write(json.dumps({"run": run.to_dict()}, default=str) + "\n")
+        sys.stdout.write(_json_text({"run": run.to_dict()}) + "\n")
         return
     skills_in = f"{len(router.skills)} skills in {escape(catalog.name)}"
     console.print(f"[bold]orchestrator demo[/]: {skills_in}\n")

@@ -206,6 +206,51 @@ def test_run_calls_a_bound_langchain_tool(
     assert "neither a function nor a LangChain" in " ".join(wrong.output.replace("│", "").split())
 
 
+def test_a_tool_module_that_fails_to_import_or_a_mistyped_skill_is_a_usage_error(
+    index_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    _tool_module(tmp_path, monkeypatch, "broken_tools", "def refund(payment_id) return 1\n")
+    _tool_module(tmp_path, monkeypatch, "raising_tools", "raise RuntimeError('no API key')\n")
+    _tool_module(tmp_path, monkeypatch, "ok_tools", "def refund(payment_id):\n    return {}\n")
+    common = ("run", "refund payment pi_3MtwBw", "--catalog", str(SAMPLE_CATALOG), "--index",
+              str(index_dir), "--json")  # fmt: skip
+    for spec, says in [
+        ("refund_payment=broken_tools:refund", "importing broken_tools failed: SyntaxError"),
+        ("refund_payment=raising_tools:refund", "RuntimeError: no API key"),
+        ("refund_paymnet=ok_tools:refund", "no skill has that id or name; did you mean"),
+    ]:
+        result = _invoke(*common, "--tool", spec)
+        assert result.exit_code == 2, result.output
+        assert says in " ".join(result.output.replace("│", "").split())
+
+
+def test_run_json_is_strict_json_whatever_the_tool_returned(
+    index_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    _tool_module(
+        tmp_path,
+        monkeypatch,
+        "odd_tools",
+        "from langchain_core.tools import tool\n"
+        "@tool\n"
+        "def refund(payment_id: str) -> dict:\n"
+        '    """Refund a payment."""\n'
+        "    return {'refund_id': 're_1', 'status': 'succeeded', 'amount': float('nan'),\n"
+        "            'currency': 'eur', 'pairs': {('a', 'b'): 2, 1: 'one'}}\n",
+    )
+    args = ["run", "refund payment pi_3MtwBw", "--catalog", str(SAMPLE_CATALOG), "--index",
+            str(index_dir), "--tool", "refund_payment=odd_tools:refund"]  # fmt: skip
+    table = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert table.exit_code == 0, table.output
+    assert '"amount": null, "currency": "eur", "pairs": {"(\'a\', \'b\')": 2, "1": "one"}' in (
+        table.stdout
+    )
+    result = _invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert output["outputs"]["refund_payment"]["amount"] is None
+
+
 def test_a_tool_module_in_the_working_directory_imports_as_with_python_m(
     index_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
