@@ -1131,6 +1131,24 @@ def test_the_plan_graph_joins_inputs_and_branches_alternatives(planner: Planner)
         TaskPlan("nothing", ("nothing",), ()).to_graph(planner.skills)
 
 
+@pytest.mark.parametrize(
+    ("needs", "says"),
+    [
+        ({"weather_forecast": ("geocoder",)}, "needs 'geocoder', which is not a step of the plan"),
+        ({"geocode_city": ("weather_forecast",)}, "needs 'weather_forecast', which comes after"),
+        ({"geocode_city": ("geocode_city",)}, "plan step geocode_city: needs itself"),
+    ],
+)
+def test_a_hand_made_plan_whose_step_needs_no_earlier_step_is_refused(
+    planner: Planner, needs: dict[str, tuple[str, ...]], says: str
+) -> None:
+    plan = planner.plan("What is the weather forecast for Lisbon this week?")
+    assert plan.ids == ["geocode_city", "weather_forecast"]
+    steps = tuple(replace(s, needs=needs.get(s.id, s.needs)) for s in plan.steps)
+    with pytest.raises(PlanningError, match=says):
+        replace(plan, steps=steps).to_graph(planner.skills)
+
+
 async def test_binding_fills_arguments_from_inputs_and_upstream_outputs(planner: Planner) -> None:
     plan = planner.plan("What is the weather forecast for Lisbon this week?")
     calls: dict[str, Mapping[str, Any]] = {}

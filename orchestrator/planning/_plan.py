@@ -7,7 +7,7 @@ skill waits for every step it takes inputs from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +142,8 @@ class TaskPlan:
         Raises
         ------
         PlanningError
-            The plan is empty, or names a skill missing from ``skills``.
+            The plan is empty, names a skill missing from ``skills``, or a step needs one that
+            is not before it.
         """
         if not self.steps:
             raise PlanningError(f"no step to run for task {self.task!r}")
@@ -150,6 +151,7 @@ class TaskPlan:
         graph.add_state(GOAL, join="all")
         # The state reached when a step is done, by any one of its skills.
         state = {step.id: f"step {n}" for n, step in enumerate(self.steps, start=1)}
+        _check_needs(self.steps)
         placed: set[str] = set()
         previous: str | None = None
         for step in self.steps:
@@ -176,3 +178,20 @@ class TaskPlan:
             previous = state[step.id]
         graph.validate()
         return graph
+
+
+def _check_needs(steps: Sequence[PlanStep]) -> None:
+    """Each step needs only steps before it (a plan is in execution order): a plan built by
+    hand, from ``route --plan`` lines say, may name one that is not."""
+    ids = [step.id for step in steps]
+    for index, step in enumerate(steps):
+        for need in step.needs:
+            if need in ids[:index]:
+                continue
+            if need == step.id:
+                what = "itself"
+            elif need in ids:
+                what = f"{need!r}, which comes after it (steps run in the plan's order)"
+            else:
+                what = f"{need!r}, which is not a step of the plan (steps: {', '.join(ids)})"
+            raise PlanningError(f"plan step {step.id}: needs {what}")
