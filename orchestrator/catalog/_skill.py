@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = ["Skill", "repeatable"]
 
 
-# A description that opens by saying the tool is deprecated: "DEPRECATED: ...", "[Deprecated]",
-# "(deprecated)", "Deprecated - use x"; not "Deprecated API finder: ...".
 def repeatable(*, read_only: bool | None, idempotent: bool | None) -> bool:
     """Safe to call again after an ambiguous failure (a timeout, a connection lost mid-call):
     read-only or idempotent; not when declared not idempotent; otherwise yes, since a tool that
@@ -27,6 +25,8 @@ def repeatable(*, read_only: bool | None, idempotent: bool | None) -> bool:
     return idempotent is not False
 
 
+# A description that opens by saying the tool is deprecated: "DEPRECATED: ...", "[Deprecated]",
+# "(deprecated)", "Deprecated - use x"; not "Deprecated API finder: ...".
 _DEPRECATED = re.compile(r"\s*(?:\[deprecated\]|\(deprecated\)|deprecated\s*[:.!\-–—])", re.I)
 
 

@@ -47,7 +47,7 @@ ALTERNATIVES_KEY = "alternatives"
 _START, _ANSWERED = "<tool call>", "<answered>"
 # Edge cost per rank: the requested tool first, then its alternatives in the router's order.
 _RANK_COST = 0.5
-BAD_ARGS = str(FailureKind.BAD_ARGUMENTS)
+_BAD_ARGUMENTS = str(FailureKind.BAD_ARGUMENTS)
 # How many calls' decision logs ``SelfHealingToolCalls.logs`` keeps (the latest).
 KEPT_LOGS = 100
 
@@ -255,7 +255,9 @@ def _answer(result: RunResult, requested: str, call_id: str) -> Answer:
             name=requested,
             response_metadata={"answered_by": answered_by, "rerouted_from": requested},
         )
-    refused = [d.reason for d in fails if d.tool == requested and d.data.get("kind") == BAD_ARGS]
+    refused = [
+        d.reason for d in fails if d.tool == requested and d.data.get("kind") == _BAD_ARGUMENTS
+    ]
     if refused:
         # The model can mend this one, as LangGraph's own ToolNode tells it.
         return ToolMessage(
