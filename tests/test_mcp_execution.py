@@ -32,6 +32,7 @@ from orchestrator.integrations.mcp import (
     RestartPolicy,
     parse_servers_config,
 )
+from orchestrator.integrations.mcp._invoker import rate_limit_of
 from orchestrator.policy import load_policy
 
 pytestmark = pytest.mark.anyio
@@ -70,6 +71,63 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
         with pytest.raises(ToolArgumentError, match=r"\['key'\]") as refused:
             await invoker.invoke("f/lookup_record", {})
         assert refused.value.missing == ("key",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card declined for order 429", (False, None)),
+        ("no such file: /data/429.csv", (False, None)),
+        ("storage quota exceeded", (False, None)),
+        ("HTTP 429 Too Many Requests", (True, None)),
+        ("rate-limited; retry after 250 ms", (True, 0.25)),
+        ("Rate limit exceeded, Retry-After: 2", (True, 2.0)),
+    ],
+)
+def test_only_unambiguous_wording_reads_as_a_rate_limit(
+    text: str, expected: tuple[bool, float | None]
+) -> None:
+    assert rate_limit_of(text) == expected
+
+
+async def test_a_number_in_a_tools_error_answer_does_not_make_it_a_rate_limit(
+    tmp_path: Path,
+) -> None:
+    """A charge declined "for order 429" gets the tool's answer: run once, not three
+    times as a refusal for load."""
+    ledger = tmp_path / "ledger"
+    async with McpServers(_specs({"f": faulty_server(ledger)}), policy=FAST) as servers:
+        invoker = McpInvoker(servers)
+        with pytest.raises(ToolAnswerError, match="card declined for order 429"):
+            await invoker.invoke("f/charge_card", {"order": "429"})
+        graph = ToolGraph(start="start", goal="done")
+        graph.add_tool(invoker.skills["f/charge_card"], outputs=None)
+        graph.add_edge("start", "f/charge_card", 0.0)
+        graph.add_edge("f/charge_card", "done", 0.0)
+        run = await Executor(graph, invoker).run({"order": "429"})
+    assert run.outcome == "escalated" and run.retries == 0
+    assert len(ledger_lines(ledger, "charge_card")) == 2  # the direct call and the run's one
+
+
+async def test_a_tool_not_safe_to_repeat_is_not_retried_on_rate_limit_wording(
+    tmp_path: Path,
+) -> None:
+    """Words are a guess: retried, a wrong one would move the money twice. A read-only tool
+    saying the same is still a rate limit, from an isError answer or a JSON-RPC error."""
+    ledger = tmp_path / "ledger"
+    async with McpServers(_specs({"f": faulty_server(ledger)}), policy=FAST) as servers:
+        invoker = McpInvoker(servers)
+        graph = ToolGraph(start="start", goal="done")
+        graph.add_tool(invoker.skills["f/limited_transfer"], outputs=None)
+        graph.add_edge("start", "f/limited_transfer", 0.0)
+        graph.add_edge("f/limited_transfer", "done", 0.0)
+        run = await Executor(graph, invoker).run({"amount": "10"})
+        with pytest.raises(RateLimitedError) as throttled:
+            await invoker.invoke("f/throttled_quote", {"symbol": "X"})
+    assert run.retries == 0 and len(ledger_lines(ledger, "limited_transfer")) == 1
+    [fail] = [d for d in run.log if d.action == "fail"]
+    assert fail.data["kind"] == "tool_error" and "rate limit exceeded" in fail.reason
+    assert throttled.value.retry_after == pytest.approx(0.01)
 
 
 async def test_executor_envelope_passes_the_run_inputs_as_arguments(tmp_path: Path) -> None:

@@ -331,6 +331,19 @@ async def test_unknown_name_and_exhausted_healing_are_clear_errors(
     assert len(ledger_lines(ledger, "limited_quote")) == 3
 
 
+async def test_a_charge_whose_error_names_429_is_answered_once_not_retried_as_a_rate_limit(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger"
+    async with gateway_client({"f": faulty_server(ledger)}, embedder, index_dir) as (client, _):
+        declined = await client.call_tool(
+            "call_tool", {"name": "f/charge_card", "arguments": {"order": "429"}}
+        )
+    assert declined.is_error and "card declined for order 429" in _text(declined)
+    assert declined.meta is not None and declined.meta["orchestrator"]["retries"] == 0
+    assert len(ledger_lines(ledger, "charge_card")) == 1
+
+
 async def test_denied_tools_are_hidden_from_search_and_refused_by_call(
     embedder: Embedder, index_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,5 +1,6 @@
 """A FastMCP (MCPServer) test server that injects faults: it dies mid-call, reports isError, is
-slow, refuses for rate limits, or returns output that breaks its outputSchema.
+slow, refuses for rate limits (or says so about a tool not safe to repeat), declines with a
+number in its error, or returns output that breaks its outputSchema.
 
 Run as ``python faulty_server.py --ledger FILE [--die-on TOOL ...]``. Every call that reaches a
 tool appends ``tool<TAB>arguments`` to the ledger first, so a test can count what really ran.
@@ -16,6 +17,7 @@ from typing import TypedDict
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
 
 parser = argparse.ArgumentParser()
@@ -100,10 +102,40 @@ def slow_echo(text: str, seconds: float) -> str:
     return text
 
 
-@server.tool(description="Always refused: the rate limit is exceeded.")
+@server.tool(
+    description="Always refused: the rate limit is exceeded.",
+    annotations=ToolAnnotations(read_only_hint=True),
+)
 def limited_quote(symbol: str) -> str:
     _arrive("limited_quote", {"symbol": symbol})
     raise ToolError("rate limit exceeded (429 Too Many Requests); retry after 0.01 s")
+
+
+@server.tool(
+    description="Always refused by the server for load (a JSON-RPC error, not isError).",
+    annotations=ToolAnnotations(read_only_hint=True),
+)
+def throttled_quote(symbol: str) -> str:
+    _arrive("throttled_quote", {"symbol": symbol})
+    raise MCPError(code=-32099, message="Too Many Requests; retry after 0.01 s")
+
+
+@server.tool(
+    description="Transfer money; always answers that the rate limit is exceeded.",
+    annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False),
+)
+def limited_transfer(amount: str) -> str:
+    _arrive("limited_transfer", {"amount": amount})
+    raise ToolError("rate limit exceeded (429 Too Many Requests); retry after 0.01 s")
+
+
+@server.tool(
+    description="Charge the card of a customer order; the card is always declined.",
+    annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False),
+)
+def charge_card(order: str) -> str:
+    _arrive("charge_card", {"order": order})
+    raise ToolError(f"card declined for order {order}")
 
 
 @server.tool(description="Answers with a record whose value is a number, breaking its schema.")

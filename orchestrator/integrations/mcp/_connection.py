@@ -9,7 +9,6 @@ once; the server's stderr goes to a temporary file whose tail says why a start f
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,7 +38,6 @@ from orchestrator.errors import (
     ConnectionLostError,
     MalformedOutputError,
     McpServerError,
-    RateLimitedError,
     ToolArgumentError,
     ToolCallError,
     ToolTimeoutError,
@@ -50,26 +48,13 @@ from orchestrator.integrations.mcp._config import ServerSpec
 from orchestrator.integrations.mcp._policy import McpPolicy
 from orchestrator.integrations.mcp._tools import tools_hash
 
-__all__ = ["ServerConnection", "ServerState", "rate_limit_of"]
+__all__ = ["ServerConnection", "ServerState"]
 
 ServerState = Literal["up", "down", "open circuit"]
 
 _MAX_PAGES = 1000
 _TAIL_CHARS = 600
-_RATE_LIMIT = re.compile(r"rate[ _-]?limit|too many requests|\b429\b|quota exceeded", re.IGNORECASE)
-_RETRY_AFTER = re.compile(r"retry[ _-]?after\D{0,4}(\d+(?:\.\d+)?)\s*(ms|s)?", re.IGNORECASE)
 _TransportItem = SessionMessage | Exception
-
-
-def rate_limit_of(text: str) -> tuple[bool, float | None]:
-    """Whether ``text`` is a rate-limit refusal, and the retry-after it names (seconds)."""
-    if not _RATE_LIMIT.search(text):
-        return False, None
-    match = _RETRY_AFTER.search(text)
-    if match is None:
-        return True, None
-    value = float(match.group(1))
-    return True, value / 1000.0 if (match.group(2) or "").lower() == "ms" else value
 
 
 class ServerConnection:
@@ -268,7 +253,9 @@ class ServerConnection:
     ) -> CallToolResult:
         """One ``tools/call``, its failures raised as the executor's ``ToolFailure`` kinds.
 
-        A result with ``isError`` is returned as is (the caller reads its text).
+        A result with ``isError`` is returned as is, and any other JSON-RPC error is a
+        ``ToolCallError``: whether its words mean a rate limit is the invoker's to judge, since
+        only it knows whether the tool is safe to call again.
         """
         session = await self.ensure_up(qualified)
         try:
@@ -283,11 +270,6 @@ class ServerConnection:
             if exc.code == INVALID_PARAMS:  # refused before running: the same call fails again
                 raise ToolArgumentError(
                     f"MCP error {exc.code}: {exc.message}", tool=qualified
-                ) from exc
-            limited, retry_after = rate_limit_of(exc.message)
-            if limited:
-                raise RateLimitedError(
-                    exc.message, tool=qualified, retry_after=retry_after
                 ) from exc
             raise ToolCallError(f"MCP error {exc.code}: {exc.message}", tool=qualified) from exc
         except RuntimeError as exc:

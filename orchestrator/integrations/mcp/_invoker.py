@@ -23,19 +23,24 @@ from orchestrator.errors import (
     RateLimitedError,
     ToolAnswerError,
     ToolArgumentError,
+    ToolCallError,
     ToolFailure,
     ToolUnavailableError,
 )
 from orchestrator.execution import ArgumentRefusal, step_inputs
-from orchestrator.integrations.mcp._connection import rate_limit_of
 from orchestrator.integrations.mcp._servers import McpServers
 from orchestrator.integrations.mcp._tools import split_name
 
-__all__ = ["McpInvoker", "executor_arguments", "result_text"]
+__all__ = ["McpInvoker", "executor_arguments", "rate_limit_of", "result_text"]
 
 # The error result an SDK server sends for arguments its input schema refuses (JSON-RPC's
 # invalid params, as text): the call did not fit the tool.
 _INVALID_ARGUMENTS = re.compile(r"MCP error -32602\b")
+# MCP has no code for "rate limited", so only the words can say it, and only words no other
+# error uses by accident: a bare 429 is as likely an order number or a file name, and a quota
+# (of storage, of seats) is not lifted by waiting.
+_RATE_LIMIT = re.compile(r"\brate[ _-]?limit|\btoo many requests\b", re.IGNORECASE)
+_RETRY_AFTER = re.compile(r"retry[ _-]?after\D{0,4}(\d+(?:\.\d+)?)\s*(ms|s)?", re.IGNORECASE)
 
 ArgumentsOf = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
@@ -44,6 +49,18 @@ def executor_arguments(tool: str, arguments: Mapping[str, Any]) -> dict[str, Any
     """The MCP arguments of a step: the run's ``inputs`` when the executor passes its
     ``{"inputs", "upstream"}`` envelope, else the mapping itself (``step_inputs``)."""
     return dict(step_inputs(arguments))
+
+
+def rate_limit_of(text: str) -> tuple[bool, float | None]:
+    """Whether ``text`` words a rate-limit refusal ("rate limit", "rate-limited", "429 Too
+    Many Requests"), and the retry-after it names (seconds)."""
+    if not _RATE_LIMIT.search(text):
+        return False, None
+    match = _RETRY_AFTER.search(text)
+    if match is None:
+        return True, None
+    value = float(match.group(1))
+    return True, value / 1000.0 if (match.group(2) or "").lower() == "ms" else value
 
 
 def result_text(result: CallToolResult) -> str:
@@ -75,7 +92,9 @@ class McpInvoker:
         server's health. With ``"content"`` it raises ``ToolAnswerError``, which is not retried
         or held against the tool either (a plan's later steps cannot read an error, so the step
         is rerouted), or ``ToolArgumentError`` for the SDKs' "invalid params" answer. Either way
-        a rate-limit refusal raises ``RateLimitedError``.
+        an error worded as a rate limit raises ``RateLimitedError`` (retried after a while),
+        but only for a tool safe to call again (``Skill.repeatable``): the words are a guess, and
+        a wrong one would run a payment twice; for any other tool it stays the tool's answer.
     """
 
     def __init__(
@@ -100,14 +119,20 @@ class McpInvoker:
             raise ToolUnavailableError(f"no MCP server {server!r} is configured", tool=tool)
         call_arguments = self.arguments_of(tool, arguments)
         self._check_required(tool, call_arguments)
-        result = await self.servers.connection(server).call(
-            name, call_arguments, qualified=tool, timeout_s=self.timeout_s
-        )
+        try:
+            result = await self.servers.connection(server).call(
+                name, call_arguments, qualified=tool, timeout_s=self.timeout_s
+            )
+        except ToolCallError as exc:  # a JSON-RPC error: its words may say "rate limit"
+            limited = self._rate_limited(tool, exc.reason)
+            if limited is None:
+                raise
+            raise limited from exc
         if result.is_error:
             text = result_text(result) or "the tool reported an error without text"
-            limited, retry_after = rate_limit_of(text)
-            if limited:
-                raise RateLimitedError(text, tool=tool, retry_after=retry_after)
+            limited = self._rate_limited(tool, text)
+            if limited is not None:
+                raise limited
             if self.output == "result":
                 return result  # not checked against outputSchema: that is for a success
             if _INVALID_ARGUMENTS.match(text):  # how SDK servers answer arguments they refuse
@@ -119,6 +144,18 @@ class McpInvoker:
         if result.structured_content is not None:
             return result.structured_content
         return result_text(result)
+
+    def _rate_limited(self, tool: str, text: str) -> RateLimitedError | None:
+        """A rate-limit refusal read from an error's words, for a tool safe to call again.
+
+        Retrying a refusal for load is right only if the call did not run, and words cannot
+        prove that; so a tool not safe to repeat (a listed tool not marked read-only or
+        idempotent, or one not listed at all) is never retried on the strength of its wording."""
+        skill = self.skills.get(tool)
+        if skill is None or not skill.repeatable:
+            return None
+        limited, retry_after = rate_limit_of(text)
+        return RateLimitedError(text, tool=tool, retry_after=retry_after) if limited else None
 
     async def probe(self, tool: str) -> bool:
         """Recovery probe for a half-open breaker: the server is up, or restarts now."""
