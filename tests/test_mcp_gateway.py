@@ -344,6 +344,53 @@ async def test_a_charge_whose_error_names_429_is_answered_once_not_retried_as_a_
     assert len(ledger_lines(ledger, "charge_card")) == 1
 
 
+async def test_arguments_named_as_the_executors_own_inputs_reach_the_tool_untouched(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    """``routing`` and ``task`` are run inputs the executor reads; a tool's arguments of those
+    names had failed call_tool with a bare "Error executing tool call_tool"."""
+    ledger = tmp_path / "ledger"
+    calls = [
+        {"parcel": "p1", "routing": "shortest"},
+        {"parcel": "p2", "routing": {"alternatives": "dlq"}, "task": "ship it"},
+    ]
+    async with gateway_client({"f": faulty_server(ledger)}, embedder, index_dir) as (client, _):
+        answers = [
+            await client.call_tool("call_tool", {"name": "f/route_parcel", "arguments": a})
+            for a in calls
+        ]
+    assert [(a.is_error, _text(a)) for a in answers] == [
+        (False, "p1 via \"shortest\" for ''"),
+        (False, 'p2 via {"alternatives": "dlq"} for \'ship it\''),
+    ]
+    assert [json.loads(line.split("\t")[1])["routing"] for line in ledger_lines(ledger)] == [
+        "shortest",
+        {"alternatives": "dlq"},
+    ]
+
+
+async def test_a_failure_inside_the_gateway_reaches_the_client_as_a_clear_error(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    def broken_exporter(decision: Decision) -> None:
+        raise RuntimeError("trace exporter is down")
+
+    servers = {"f": faulty_server(tmp_path / "ledger")}
+    policy = load_policy()
+    async with McpServers(parse_servers_config({"mcpServers": servers})) as pool:
+        gateway = Gateway.open(
+            pool, policy=policy, embedder=embedder, index_dir=index_dir,
+            listeners=[broken_exporter],
+        )  # fmt: skip
+        async with Client(gateway.mcp_server()) as client:
+            failed = await client.call_tool(
+                "call_tool", {"name": "f/lookup_record", "arguments": {"key": "k"}}
+            )
+    assert failed.is_error
+    assert _text(failed).startswith("call_tool f/lookup_record: internal error in the gateway")
+    assert "RuntimeError: trace exporter is down" in _text(failed)
+
+
 async def test_denied_tools_are_hidden_from_search_and_refused_by_call(
     embedder: Embedder, index_dir: Path, tmp_path: Path
 ) -> None:

@@ -95,6 +95,15 @@ def append_journal(text: str) -> str:
     return f"appended {text!r}"
 
 
+@server.tool(
+    description="Route a parcel with a routing mode, for a task.",
+    annotations=ToolAnnotations(read_only_hint=True),
+)
+def route_parcel(parcel: str, routing: str | dict[str, str], task: str = "") -> str:
+    _arrive("route_parcel", {"parcel": parcel, "routing": routing, "task": task})
+    return f"{parcel} via {json.dumps(routing)} for {task!r}"
+
+
 @server.tool(description="Wait the given seconds, then answer.")
 def slow_echo(text: str, seconds: float) -> str:
     _arrive("slow_echo", {"text": text})

@@ -10,9 +10,10 @@ as is, and ``plan_task`` returns the multi-step plan for a task. Every call is t
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from orchestrator.execution import (
     DecisionLog,
     Executor,
     RunResult,
+    step_inputs,
 )
 from orchestrator.graph import ToolGraph, ToolStats
 from orchestrator.integrations.mcp._catalog import server_indexes
@@ -44,7 +46,12 @@ from orchestrator.telemetry import traced_run
 
 __all__ = ["Gateway", "serve"]
 
+logger = logging.getLogger("orchestrator.mcp")
+
 START, DONE = "start", "done"
+# The one run input of a call_tool run: the client's arguments, kept whole under a key the
+# executor does not read (it reads ``task`` and ``routing``, which are a tool's arguments here).
+CLIENT_ARGUMENTS = "call_tool.arguments"
 TOOL_ERROR = "tool_error"  # the ``kind`` of the escalation handing a tool's error to the client
 _TWIN_COST = 1.0  # the requested tool's edge costs 0: a twin runs only when it cannot
 _RECENT_RUNS = 100
@@ -87,7 +94,11 @@ class Gateway:
         self.listeners = tuple(listeners)
         self.skills: dict[str, Skill] = {s.id: s for s in router.skills}
         self.invoker = McpInvoker(
-            servers, self.skills, timeout_s=self.policy.mcp.call_timeout_s, output="result"
+            servers,
+            self.skills,
+            arguments_of=_client_arguments,
+            timeout_s=self.policy.mcp.call_timeout_s,
+            output="result",
         )
         self.allowed = [i for i, s in self.skills.items() if self.policy.mcp.denied_by(s) is None]
         self.twins: dict[str, list[str]] = {}
@@ -221,7 +232,7 @@ class Gateway:
             log.subscribe(listener)
         executor = self._executor(self.graph_for(name))
         with traced_run(log, f"call_tool {name}", workflow="mcp_gateway", executor=executor) as t:
-            run = await executor.run(dict(arguments or {}), log=log)
+            run = await executor.run({CLIENT_ARGUMENTS: dict(arguments or {})}, log=log)
             used = run.path[-1] if run.outcome in ("completed", "demoted") and run.path else None
             if used is not None and run.outputs[used].is_error:
                 run = _hand_back(run, used)
@@ -289,9 +300,28 @@ class Gateway:
 
         @server.tool(name="call_tool", description=CALL_DESCRIPTION)
         async def call_tool(name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
-            return await self.call(name, arguments)
+            try:
+                return await self.call(name, arguments)
+            except Exception as exc:  # a bug of ours: said to the client, traceback on stderr
+                logger.exception("call_tool %s failed inside the gateway", name)
+                return _error(
+                    f"call_tool {name}: internal error in the gateway ({_causes(exc)}); whether "
+                    "the tool ran is unknown; the gateway's stderr has the traceback"
+                )
 
         return server
+
+
+def _causes(exc: BaseException) -> str:
+    """What went wrong, without the task groups' wrappers (whose own text says nothing)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_causes(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _client_arguments(tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A call_tool step's MCP arguments: the client's, from the run's envelope."""
+    return dict(step_inputs(arguments)[CLIENT_ARGUMENTS])
 
 
 def _error(text: str) -> CallToolResult:
