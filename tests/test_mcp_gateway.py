@@ -513,6 +513,24 @@ async def test_twins_share_a_duplicate_group_and_unchanged_servers_are_not_re_em
     assert [d.id for d in match.duplicates] == [twin]
 
 
+async def test_reindexing_a_server_keeps_the_caches_of_servers_whose_names_extend_its_own(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    """Server ``a``'s stale entries are ``a-<hash>`` only: not ``a-b-<hash>`` (server ``a-b``),
+    and a name with glob characters (``q[1]``) matches itself, not ``q1``."""
+    servers = {"a-b": time_server(), "a": time_server(), "q[1]": time_server()}
+    specs = parse_servers_config({"mcpServers": servers})
+    async with McpServers(specs) as pool:
+        digest = pool.connection("a").tools_hash
+        old = "0" * len(digest)
+        kept = {f"q1-{old}", "a-notes"}
+        for name in [*kept, f"a-{old}", f"q[1]-{old}"]:
+            (tmp_path / name).mkdir()
+        Gateway.open(pool, embedder=embedder, index_dir=tmp_path)
+    current = {f"{name}-{digest}" for name in servers}  # the same tools: the same hash
+    assert {p.name for p in tmp_path.iterdir()} == kept | current
+
+
 async def test_gateway_serves_streamable_http(
     embedder: Embedder, index_dir: Path, tmp_path: Path
 ) -> None:

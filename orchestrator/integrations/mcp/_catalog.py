@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -111,7 +112,7 @@ def _server_index(
     if cache_dir is None:
         return SkillIndex.build(skills, embedder, policy)
     directory = cache_dir / f"{server}-{digest}"
-    stale = [d for d in cache_dir.glob(f"{server}-*") if d.is_dir() and d != directory]
+    stale = [d for d in _cache_entries(cache_dir, server, len(digest)) if d != directory]
     previous = None
     if (directory / "manifest.json").exists():
         try:
@@ -134,6 +135,17 @@ def _server_index(
     for old in stale:
         shutil.rmtree(old, ignore_errors=True)
     return index
+
+
+def _cache_entries(cache_dir: Path, server: str, digest_length: int) -> list[Path]:
+    """The cached indexes of ``server`` alone, any tools hash: ``<server>-<hex digest>``.
+
+    Not a glob of ``<server>-*``: that takes server ``a-b``'s entries for server ``a``'s (and
+    deletes them as stale), and reads ``[`` or ``*`` in a server's name as a pattern."""
+    if not cache_dir.is_dir():
+        return []
+    own = re.compile(re.escape(server) + f"-[0-9a-f]{{{digest_length}}}")
+    return sorted(d for d in cache_dir.iterdir() if d.is_dir() and own.fullmatch(d.name))
 
 
 def _concatenate(parts: list[SkillIndex], embedder: Embedder, policy: IndexPolicy) -> SkillIndex:
