@@ -205,8 +205,6 @@ def test_replicas_are_servers_started_alike_or_declared_and_so_on_through_either
     }
     specs = parse_servers_config({"mcpServers": config})
     policy = McpPolicy(replicas=(("fs1", "fs3"), ("fs-1", "other")))  # "fs-1": not in this config
-    servers = McpServers(specs, policy=policy)  # not started: nothing is run
+    servers = McpServers(specs, policy=policy)  # not started: nothing is run, nothing is opened
     keys = {spec.name: servers.replica_key(spec) for spec in specs}
-    for connection in servers:
-        connection.close_log()
     assert keys["fs1"] == keys["fs2"] == keys["fs3"] != keys["other"]

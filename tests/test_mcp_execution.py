@@ -4,6 +4,7 @@ reused and closed with no child left, and idempotency-aware healing in the one e
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,48 @@ async def test_sessions_are_reused_and_no_child_process_outlives_the_pool(tmp_pa
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in during
     )
+
+
+def _open_file_bytes() -> int:
+    """The size of the largest regular file this process holds open (deleted ones too)."""
+    sizes = [0]
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            info = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            sizes.append(info.st_size)
+    return max(sizes)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd (Linux)")
+async def test_a_chatty_servers_stderr_is_kept_as_a_bounded_tail_across_restarts(
+    tmp_path: Path,
+) -> None:
+    """8 MB of debug logging on stderr: the server never blocks on a full pipe, nothing held
+    grows with it, and the tail shows the latest lines, also after a restart."""
+    clock = ManualClock()
+    specs = _specs({"f": faulty_server(tmp_path / "ledger", "--die-on", "append_journal")})
+    async with McpServers(specs, policy=FAST, clock=clock) as servers:
+        invoker = McpInvoker(servers)
+        connection = servers.connection("f")
+        for tag in ("a", "b", "c", "d"):
+            await invoker.invoke("f/chatter", {"lines": 9000, "tag": tag})
+        with anyio.fail_after(5):
+            while "chatter d done" not in connection.stderr_tail():
+                await anyio.sleep(0.01)
+        assert _open_file_bytes() < 1_000_000
+        assert len(connection.stderr) <= connection.stderr.keep
+        with pytest.raises(ConnectionLostError):
+            await invoker.invoke("f/append_journal", {"text": "x"})
+        clock.now += connection.circuit_remaining_s()
+        await invoker.invoke("f/chatter", {"lines": 1, "tag": "e"})  # restarted
+        with anyio.fail_after(5):
+            while "chatter e done" not in connection.stderr_tail():
+                await anyio.sleep(0.01)
+        assert connection.starts == 2
+        assert "chatter d done" in connection.stderr.text(connection.stderr.keep)  # kept
 
 
 # -- idempotency-aware healing, in the one executor ---------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TypedDict
@@ -102,6 +103,18 @@ def append_journal(text: str) -> str:
 def route_parcel(parcel: str, routing: str | dict[str, str], task: str = "") -> str:
     _arrive("route_parcel", {"parcel": parcel, "routing": routing, "task": task})
     return f"{parcel} via {json.dumps(routing)} for {task!r}"
+
+
+@server.tool(
+    description="Write debug lines to stderr, as a server logging every request does.",
+    annotations=ToolAnnotations(read_only_hint=True),
+)
+def chatter(lines: int, tag: str) -> str:
+    for i in range(lines):
+        sys.stderr.write(f"debug {tag} line {i} {'x' * 200}\n")
+    sys.stderr.write(f"chatter {tag} done\n")
+    sys.stderr.flush()
+    return "ok"
 
 
 @server.tool(description="Wait the given seconds, then answer.")

@@ -3,17 +3,17 @@
 The session runs in a task of its own, so the transport's cancel scopes are entered and left in
 one task (an ``AsyncExitStack`` inside the pool's task group). A relay between the transport and
 the session notices the server going away even between calls, so a crash opens the circuit at
-once; the server's stderr goes to a temporary file whose tail says why a start failed.
+once; the server's stderr is kept as a bounded tail (``StderrTail``) that says why a start
+failed.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -46,6 +46,7 @@ from orchestrator.errors import (
 from orchestrator.execution import STATE_OPEN, CircuitBreaker
 from orchestrator.integrations.mcp._config import ServerSpec
 from orchestrator.integrations.mcp._policy import McpPolicy
+from orchestrator.integrations.mcp._stderr import StderrTail
 from orchestrator.integrations.mcp._tools import tools_hash
 
 __all__ = ["ServerConnection", "ServerState"]
@@ -81,8 +82,7 @@ class ServerConnection:
         self._stop: anyio.Event | None = None
         self._lock = anyio.Lock()
         self._group: TaskGroup | None = None
-        # Kept open for the connection's life (every restart appends); closed by close_log().
-        self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self.stderr = StderrTail()  # every start's, a bounded tail
 
     @property
     def name(self) -> str:
@@ -102,12 +102,7 @@ class ServerConnection:
 
     def stderr_tail(self) -> str:
         """The last few hundred characters the server wrote to stderr, on one line."""
-        self._errlog.flush()
-        size = self._errlog.seek(0, 2)
-        self._errlog.seek(max(0, size - _TAIL_CHARS))
-        tail = self._errlog.read()
-        self._errlog.seek(0, 2)
-        return " | ".join(line.strip() for line in tail.splitlines() if line.strip())[-_TAIL_CHARS:]
+        return self.stderr.text(_TAIL_CHARS)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -158,9 +153,6 @@ class ServerConnection:
         if self._stop is not None:
             self._stop.set()
 
-    def close_log(self) -> None:
-        self._errlog.close()
-
     async def _supervise(self, *, task_status: TaskStatus[None]) -> None:
         stop = anyio.Event()
         started = False
@@ -205,9 +197,8 @@ class ServerConnection:
             params = StdioServerParameters(
                 command=spec.command, args=list(spec.args), env=spec.env, cwd=spec.cwd
             )
-            streams: Any = await stack.enter_async_context(
-                stdio_client(params, errlog=self._errlog)
-            )
+            errlog: TextIO = await self.stderr.capture(stack)  # closed after the process
+            streams: Any = await stack.enter_async_context(stdio_client(params, errlog=errlog))
         else:
             client = await stack.enter_async_context(
                 create_mcp_http_client(headers=spec.headers or None)

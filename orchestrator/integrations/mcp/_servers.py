@@ -106,11 +106,7 @@ class McpServers:
             return
         for connection in self:
             connection.stop()
-        try:
-            await group.__aexit__(None, None, None)
-        finally:
-            for connection in self:
-                connection.close_log()
+        await group.__aexit__(None, None, None)
 
     async def __aexit__(
         self,
