@@ -6,6 +6,7 @@ and no child process outlives the gateway."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -529,6 +530,24 @@ async def test_reindexing_a_server_keeps_the_caches_of_servers_whose_names_exten
         Gateway.open(pool, embedder=embedder, index_dir=tmp_path)
     current = {f"{name}-{digest}" for name in servers}  # the same tools: the same hash
     assert {p.name for p in tmp_path.iterdir()} == kept | current
+
+
+async def test_an_index_cache_that_cannot_be_written_is_warned_about_and_the_index_served(
+    embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only ``$ORCHESTRATOR_CACHE`` had stopped the gateway from starting (as root, a
+    folder below a regular file stands in for a read-only one: mkdir fails either way)."""
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    unwritable = tmp_path / "file" / "mcp-index"
+    specs = parse_servers_config({"mcpServers": {"time_a": time_server()}})
+    async with McpServers(specs) as pool:
+        with caplog.at_level(logging.WARNING, logger="orchestrator.mcp"):
+            gateway = Gateway.open(pool, embedder=embedder, index_dir=unwritable)
+        found = await gateway.search("what is the current time in Tokyo", k=1)
+    assert found["tools"][0]["name"] == "time_a/get_current_time"
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "orchestrator.mcp"]
+    assert f"cannot write the MCP index cache in {unwritable}" in warning
+    assert "time_a" in warning and "in memory only" in warning
 
 
 async def test_gateway_serves_streamable_http(

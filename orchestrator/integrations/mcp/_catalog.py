@@ -85,16 +85,29 @@ def server_indexes(
     Each server's index is kept under ``cache_dir/<server>-<tools hash>``; a server whose
     ``tools/list`` is unchanged is loaded, not embedded, and a changed one is embedded reusing the
     vectors of its unchanged tools. The combined index then only rebuilds BM25 and faiss.
+
+    The cache is best effort: one that cannot be read is rebuilt, and one that cannot be written
+    (a read-only ``$ORCHESTRATOR_CACHE``) is warned about once and the index served from memory.
     """
     parts: list[SkillIndex] = []
+    unsaved: list[tuple[str, Exception]] = []
     for connection in servers:
         if connection.session is None:
             continue
         skills = servers.server_skills(connection)
-        parts.append(
-            _server_index(
-                connection.name, connection.tools_hash, skills, embedder, policy, cache_dir
-            )
+        part, problem = _server_index(
+            connection.name, connection.tools_hash, skills, embedder, policy, cache_dir
+        )
+        parts.append(part)
+        if problem is not None:
+            unsaved.append((connection.name, problem))
+    if unsaved:
+        logger.warning(
+            "cannot write the MCP index cache in %s (%s), so the tools of %s are indexed in "
+            "memory only and embedded again at the next start",
+            cache_dir,
+            unsaved[0][1],
+            ", ".join(name for name, _ in unsaved),
         )
     skills = [s for part in parts for s in part.skills]
     previous = _concatenate(parts, embedder, policy) if parts else None
@@ -108,33 +121,46 @@ def _server_index(
     embedder: Embedder,
     policy: IndexPolicy,
     cache_dir: Path | None,
-) -> SkillIndex:
+) -> tuple[SkillIndex, Exception | None]:
+    """The server's index (cached, or built reusing what the cache holds) and why it could not
+    be saved, if it could not."""
     if cache_dir is None:
-        return SkillIndex.build(skills, embedder, policy)
+        return SkillIndex.build(skills, embedder, policy), None
     directory = cache_dir / f"{server}-{digest}"
-    stale = [d for d in _cache_entries(cache_dir, server, len(digest)) if d != directory]
+    try:
+        stale = [d for d in _cache_entries(cache_dir, server, len(digest)) if d != directory]
+    except OSError:
+        stale = []  # an unreadable cache holds nothing to reuse or remove
     previous = None
-    if (directory / "manifest.json").exists():
-        try:
-            cached = SkillIndex.load(directory)
-        except IndexFormatError:
-            cached = None  # a cache: rebuild it
-        if cached is not None and cached.embedder_name == embedder.name and cached.policy == policy:
-            same_order = [s.id for s in cached.skills] == [s.id for s in skills]
-            if same_order and cached.catalog_hash == catalog_hash(skills):  # every field alike
-                return cached
-            previous = cached  # the same tools otherwise described: its vectors serve
+    cached = _cached_index(directory)
+    if cached is not None and cached.embedder_name == embedder.name and cached.policy == policy:
+        same_order = [s.id for s in cached.skills] == [s.id for s in skills]
+        if same_order and cached.catalog_hash == catalog_hash(skills):  # every field alike
+            return cached, None
+        previous = cached  # the same tools otherwise described: its vectors serve
     for old in stale if previous is None else ():
-        try:
-            previous = SkillIndex.load(old)
+        previous = _cached_index(old)
+        if previous is not None:
             break
-        except IndexFormatError:
-            continue
     index = SkillIndex.build(skills, embedder, policy, previous=previous)
-    index.save(directory)
+    try:
+        index.save(directory)
+    except (OSError, IndexFormatError) as exc:
+        return index, exc
     for old in stale:
         shutil.rmtree(old, ignore_errors=True)
-    return index
+    return index, None
+
+
+def _cached_index(directory: Path) -> SkillIndex | None:
+    """The index saved in ``directory``; None when there is none or it cannot be read (a
+    cache: it is rebuilt)."""
+    try:
+        if not (directory / "manifest.json").exists():
+            return None
+        return SkillIndex.load(directory)
+    except (OSError, IndexFormatError):
+        return None
 
 
 def _cache_entries(cache_dir: Path, server: str, digest_length: int) -> list[Path]:
