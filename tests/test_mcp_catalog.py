@@ -107,6 +107,57 @@ def test_malformed_server_entry_names_the_field(tmp_path: Path) -> None:
         load_servers_config(config)
 
 
+def test_keys_of_other_clients_are_ignored_with_a_warning_and_disabled_servers_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Cline config (``autoApprove``, ``disabled``, ``timeout``) had been refused whole."""
+    config = write_config(
+        tmp_path / "servers.json",
+        {
+            "time_a": time_server(autoApprove=[], disabled=False, timeout=60),
+            "off": time_server(disabled=True),
+        },
+    )
+    with caplog.at_level(logging.WARNING, logger="orchestrator.mcp"):
+        specs = load_servers_config(config)
+    assert [s.name for s in specs] == ["time_a"]
+    assert "/mcpServers/time_a: ignoring autoApprove, timeout" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_server_on_an_unsupported_transport_or_a_missing_folder_is_reported_alone(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.integrations.mcp import McpServers
+
+    config = write_config(
+        tmp_path / "servers.json",
+        {
+            "time_a": time_server(),
+            "legacy": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+            "elsewhere": time_server(cwd="no-such-folder"),
+        },
+    )
+    async with McpServers(load_servers_config(config)) as servers:
+        status = {s.server: s for s in servers.status()}
+        failures = {name: str(f) for name, f in servers.failures.items()}
+    assert status["time_a"].state == "up" and set(failures) == {"legacy", "elsewhere"}
+    assert "transport 'sse' (the 'type' field) is not supported" in failures["legacy"]
+    missing = str(tmp_path / "no-such-folder")
+    assert f"working directory {missing} (the 'cwd' field) does not exist" in failures["elsewhere"]
+    assert "command not found" not in failures["elsewhere"]
+    assert status["legacy"].state == status["elsewhere"].state == "down"
+    assert status["elsewhere"].last_error is not None and "'cwd'" in status["elsewhere"].last_error
+
+
+def test_an_empty_command_is_a_config_error_naming_the_field(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "servers.json", {"x": {"command": "", "args": ["a"]}})
+    with pytest.raises(
+        CatalogError, match=r"servers.json: /mcpServers/x/command: expected the program"
+    ):
+        load_servers_config(config)
+
+
 def test_streamable_http_server_is_listed_from_its_url(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -1,13 +1,17 @@
 """The ``mcpServers`` config file MCP clients already use, read into one ``ServerSpec`` per server.
 
 ``{"mcpServers": {NAME: {"command", "args", "env", "cwd"}}}`` starts a stdio server;
-``{NAME: {"url", "headers"}}`` connects to a streamable-HTTP server.
+``{NAME: {"url", "headers"}}`` connects to a streamable-HTTP server. One file serves several
+clients, so keys other clients keep (Cline's ``autoApprove``, ``timeout``) are ignored with a
+warning, and a server on a transport orchestrator does not speak (``"type": "sse"``) is kept,
+to be reported as not started, rather than failing the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shlex
 from collections.abc import Mapping
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import CatalogError
 
@@ -28,6 +32,9 @@ __all__ = [
 ]
 
 SERVERS_KEY = "mcpServers"
+SUPPORTED_TYPES = ("stdio", "http", "streamable-http", "streamableHttp")
+
+logger = logging.getLogger("orchestrator.mcp")
 
 
 class ServerSpec(BaseModel):
@@ -42,9 +49,17 @@ class ServerSpec(BaseModel):
     cwd: str | None = None
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    # Accepted because other MCP clients write them; "disabled" servers are skipped.
-    type: Literal["stdio", "http", "streamable-http", "streamableHttp"] | None = None
+    # Accepted because other MCP clients write them; "disabled" servers are skipped, and a
+    # server of another type is not started (see ``unsupported``).
+    type: str | None = None
     disabled: bool = False
+
+    @field_validator("command")
+    @classmethod
+    def _names_a_program(cls, command: str | None) -> str | None:
+        if command is not None and not command.strip():
+            raise ValueError("expected the program that starts the server, got an empty string")
+        return command
 
     @model_validator(mode="after")
     def _one_transport(self) -> ServerSpec:
@@ -55,6 +70,17 @@ class ServerSpec(BaseModel):
         if "/" in self.name:
             raise ValueError("a server name cannot contain '/' (it separates server and tool)")
         return self
+
+    @property
+    def unsupported(self) -> str | None:
+        """Why the server cannot be started, when its ``type`` is a transport orchestrator does
+        not speak (the deprecated HTTP+SSE one, say); None otherwise."""
+        if self.type is None or self.type in SUPPORTED_TYPES:
+            return None
+        return (
+            f"its transport {self.type!r} (the 'type' field) is not supported: only stdio "
+            "('command') and streamable HTTP ('url')"
+        )
 
     @property
     def transport(self) -> Literal["stdio", "http"]:
@@ -85,6 +111,10 @@ class ServerSpec(BaseModel):
         return str(self.url)
 
 
+# The keys a server entry may have; "name" is the entry's key, not a field of its own.
+_SPEC_FIELDS = frozenset(ServerSpec.model_fields) - {"name"}
+
+
 def parse_servers_config(
     document: Any, *, source: str = "<config>", base: Path | None = None
 ) -> list[ServerSpec]:
@@ -99,7 +129,12 @@ def parse_servers_config(
             raise CatalogError(
                 f"expected an object, got {type(entry).__name__}", source=source, where=where
             )
-        fields = dict(entry)
+        fields = {k: v for k, v in entry.items() if k in _SPEC_FIELDS}
+        ignored = sorted(str(k) for k in entry if k not in _SPEC_FIELDS)
+        if ignored:
+            logger.warning(
+                "%s: %s: ignoring %s (not used by orchestrator)", source, where, ", ".join(ignored)
+            )
         if base is not None and isinstance(fields.get("cwd"), str):
             fields["cwd"] = str((base / fields["cwd"]).resolve())
         try:
@@ -107,8 +142,11 @@ def parse_servers_config(
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = "/".join(str(p) for p in first["loc"])
+            # Our own checks' words, without pydantic's "Value error, " before them.
+            error = first.get("ctx", {}).get("error")
+            message = str(error) if first["type"] == "value_error" and error else first["msg"]
             raise CatalogError(
-                first["msg"], source=source, where=f"{where}/{loc}" if loc else where
+                message, source=source, where=f"{where}/{loc}" if loc else where
             ) from exc
         if not spec.disabled:
             specs.append(spec)

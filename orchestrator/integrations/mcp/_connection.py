@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import anyio
@@ -119,6 +120,10 @@ class ServerConnection:
             if self.session is not None:
                 return
             self._group = group
+            unstartable = _unstartable(self.spec)
+            if unstartable is not None:  # the config's to mend: no process, no restart backoff
+                self.last_error = unstartable
+                raise McpServerError(self.name, self.spec.describe(), unstartable)
             self.starts += 1
             try:
                 await group.start(self._supervise)
@@ -282,6 +287,16 @@ class ServerConnection:
             f"effect{detail}",
             tool=qualified,
         )
+
+
+def _unstartable(spec: ServerSpec) -> str | None:
+    """Why the server cannot be started as configured, said in the config's terms (a missing
+    working directory had read as "command not found")."""
+    if spec.unsupported is not None:
+        return spec.unsupported
+    if spec.command is not None and spec.cwd is not None and not Path(spec.cwd).is_dir():
+        return f"its working directory {spec.cwd} (the 'cwd' field) does not exist"
+    return None
 
 
 async def _list_tools(session: ClientSession) -> list[Tool]:
