@@ -36,6 +36,7 @@ from orchestrator.integrations.mcp import (
     Gateway,
     McpPolicy,
     McpServers,
+    RestartPolicy,
     parse_servers_config,
 )
 from orchestrator.policy import Policy, load_policy
@@ -75,6 +76,39 @@ async def gateway_client(
         )
         async with Client(gateway.mcp_server()) as client:
             yield client, pool
+
+
+@asynccontextmanager
+async def following_gateway(
+    servers: dict[str, dict[str, Any]], embedder: Embedder, index_dir: Path, policy: Policy
+) -> AsyncIterator[tuple[Client, McpServers]]:
+    """A gateway client whose gateway follows its servers (``Gateway.follow``), as ``serve``'s
+    does."""
+    specs = parse_servers_config({"mcpServers": servers})
+    async with McpServers(specs, policy=policy.mcp) as pool, anyio.create_task_group() as tg:
+        gateway = Gateway.open(pool, policy=policy, embedder=embedder, index_dir=index_dir)
+        tg.start_soon(gateway.follow)
+        async with Client(gateway.mcp_server()) as client:
+            yield client, pool
+        tg.cancel_scope.cancel()
+
+
+async def _top_tool(client: Client, query: str) -> str:
+    found = await client.call_tool("search_tools", {"query": query, "k": 1})
+    tools = found.structured_content["tools"] if found.structured_content else []
+    return str(tools[0]["name"]) if tools else ""
+
+
+async def _until_top_tool(client: Client, query: str, name: str) -> None:
+    with anyio.fail_after(30):
+        while await _top_tool(client, query) != name:
+            await anyio.sleep(0.1)
+
+
+FAST_RESTARTS = load_policy().model_copy(
+    update={"mcp": McpPolicy(call_timeout_s=5.0, restart=RestartPolicy(initial_s=0.2, max_s=0.4))}
+)
+FORECAST = {"name": "forecast_weather", "description": "Get the weather forecast for a city."}
 
 
 def _text(result: Any) -> str:
@@ -548,6 +582,70 @@ async def test_an_index_cache_that_cannot_be_written_is_warned_about_and_the_ind
     [warning] = [r.getMessage() for r in caplog.records if r.name == "orchestrator.mcp"]
     assert f"cannot write the MCP index cache in {unwritable}" in warning
     assert "time_a" in warning and "in memory only" in warning
+
+
+async def test_tools_a_server_announces_are_indexed_and_served(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    """A server's ``tools/list_changed``: its tools are listed again and the gateway's index,
+    twins and schemas follow (the index had been fixed at startup)."""
+    servers = {"f": faulty_server(tmp_path / "ledger")}
+    async with following_gateway(servers, embedder, index_dir, FAST_RESTARTS) as (client, _):
+        assert await _top_tool(client, "weather forecast for a city") != "f/forecast_weather"
+        grown = await client.call_tool("call_tool", {"name": "f/grow_tool", "arguments": FORECAST})
+        assert not grown.is_error, _text(grown)
+        await _until_top_tool(client, "weather forecast for a city", "f/forecast_weather")
+        called = await client.call_tool(
+            "call_tool", {"name": "f/forecast_weather", "arguments": {"city": "Oslo"}}
+        )
+    assert not called.is_error and _text(called) == "forecast_weather for Oslo"
+
+
+async def test_a_restarted_server_listing_other_tools_is_indexed_again(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    extra = tmp_path / "extra.json"
+    extra.write_text("[]", encoding="utf-8")
+    options = ("--die-on", "append_journal", "--extra-tools", str(extra))
+    servers = {"f": faulty_server(tmp_path / "ledger", *options)}
+    async with following_gateway(servers, embedder, index_dir, FAST_RESTARTS) as (client, pool):
+        extra.write_text(json.dumps([FORECAST]), encoding="utf-8")  # served from its next start
+        lost = await client.call_tool(
+            "call_tool", {"name": "f/append_journal", "arguments": {"text": "x"}}
+        )
+        assert lost.is_error and pool.connection("f").state == "open circuit"
+        lookup = {"name": "f/lookup_record", "arguments": {"key": "k"}}
+        with anyio.fail_after(10):  # a call after the backoff restarts it
+            while pool.connection("f").state != "up":
+                await anyio.sleep(0.1)
+                await client.call_tool("call_tool", lookup)
+        await _until_top_tool(client, "weather forecast for a city", "f/forecast_weather")
+        called = await client.call_tool(
+            "call_tool", {"name": "f/forecast_weather", "arguments": {"city": "Rome"}}
+        )
+    assert not called.is_error and _text(called) == "forecast_weather for Rome"
+    assert pool.connection("f").starts == 2
+
+
+async def test_a_server_that_failed_to_start_is_started_after_its_backoff_and_served(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    servers = {
+        "time_a": time_server(),
+        "late": faulty_server(tmp_path / "ledger", "--require", str(ready)),
+    }
+    async with following_gateway(servers, embedder, index_dir, FAST_RESTARTS) as (client, pool):
+        assert "is missing" in str(pool.failures["late"])
+        ready.touch()
+        await _until_top_tool(
+            client, "look up the stored value of a record key", "late/lookup_record"
+        )
+        called = await client.call_tool(
+            "call_tool", {"name": "late/lookup_record", "arguments": {"key": "k"}}
+        )
+        assert "late" not in pool.failures
+    assert not called.is_error and called.structured_content == {"key": "k", "value": "value-of-k"}
 
 
 async def test_gateway_serves_streamable_http(

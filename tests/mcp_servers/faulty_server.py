@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ListToolsResult, TextContent, ToolAnnotations
@@ -27,7 +27,14 @@ parser.add_argument("--die-on", action="append", default=[], help="Exit mid-call
 parser.add_argument("--fail-on", action="append", default=[], help="Return isError in this tool.")
 parser.add_argument("--page-size", type=int, default=0, help="Paginate tools/list.")
 parser.add_argument("--port", type=int, default=0, help="Serve streamable HTTP on 127.0.0.1.")
+parser.add_argument("--require", type=Path, help="Exit at start while this file is missing.")
+parser.add_argument(
+    "--extra-tools", type=Path, help="A JSON list of {name, description} to serve too."
+)
 options = parser.parse_args()
+if options.require is not None and not options.require.exists():
+    sys.stderr.write(f"fatal: {options.require} is missing\n")
+    sys.exit(1)
 
 
 class Record(TypedDict):
@@ -115,6 +122,28 @@ def chatter(lines: int, tag: str) -> str:
     sys.stderr.write(f"chatter {tag} done\n")
     sys.stderr.flush()
     return "ok"
+
+
+def _serve_extra_tool(name: str, description: str) -> None:
+    def extra(city: str) -> str:
+        return f"{name} for {city}"
+
+    server.add_tool(
+        extra, name=name, description=description, annotations=ToolAnnotations(read_only_hint=True)
+    )
+
+
+if options.extra_tools is not None:
+    for extra_tool in json.loads(options.extra_tools.read_text(encoding="utf-8")):
+        _serve_extra_tool(extra_tool["name"], extra_tool["description"])
+
+
+@server.tool(description="Serve one more tool from now on, and say so (tools/list_changed).")
+async def grow_tool(name: str, description: str, ctx: Context) -> str:
+    _arrive("grow_tool", {"name": name})
+    _serve_extra_tool(name, description)
+    await ctx.session.send_tool_list_changed()
+    return f"now serving {name}"
 
 
 @server.tool(description="Wait the given seconds, then answer.")

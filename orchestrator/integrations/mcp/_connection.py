@@ -4,7 +4,8 @@ The session runs in a task of its own, so the transport's cancel scopes are ente
 one task (an ``AsyncExitStack`` inside the pool's task group). A relay between the transport and
 the session notices the server going away even between calls, so a crash opens the circuit at
 once; the server's stderr is kept as a bounded tail (``StderrTail``) that says why a start
-failed.
+failed. A server's ``tools/list_changed`` notification has its tools listed again; whenever a
+listing (that one, or a restart's) differs from the last, ``on_tools_changed`` is told.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -20,6 +21,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import ClientSession
+from mcp.client.session import IncomingMessage, MessageHandlerFnT
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -32,6 +34,7 @@ from mcp_types import (
     CallToolResult,
     PaginatedRequestParams,
     Tool,
+    ToolListChangedNotification,
 )
 
 from orchestrator.errors import (
@@ -64,6 +67,8 @@ class ServerConnection:
 
     The circuit opens when the server crashes or fails to start and stays open for a backoff that
     doubles per failed restart; while it is open, calls fail fast with ``CircuitOpenError``.
+    ``on_tools_changed`` (set by the pool once every server has started) is called with the
+    connection each time its listed tools differ from the listing before.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class ServerConnection:
         self.tools_hash = ""
         self.last_error: str | None = None
         self.starts = 0
+        self.on_tools_changed: Callable[[ServerConnection], None] | None = None
         self._clock = clock
         self._failures_in_row = 0
         self._opened_at = 0.0
@@ -88,6 +94,11 @@ class ServerConnection:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def unstartable(self) -> str | None:
+        """Why the server cannot be started as configured (the config's to mend), if so."""
+        return _unstartable(self.spec)
 
     @property
     def state(self) -> ServerState:
@@ -120,7 +131,7 @@ class ServerConnection:
             if self.session is not None:
                 return
             self._group = group
-            unstartable = _unstartable(self.spec)
+            unstartable = self.unstartable
             if unstartable is not None:  # the config's to mend: no process, no restart backoff
                 self.last_error = unstartable
                 raise McpServerError(self.name, self.spec.describe(), unstartable)
@@ -169,11 +180,19 @@ class ServerConnection:
                     relays = await stack.enter_async_context(anyio.create_task_group())
                     send, receive = anyio.create_memory_object_stream[_TransportItem](0)
                     relays.start_soon(self._relay, read, send, stop)
-                    session = await stack.enter_async_context(ClientSession(receive, write))
+                    # One pending re-listing is enough, however many notifications arrive.
+                    relist, relists = anyio.create_memory_object_stream[None](1)
+                    stack.enter_context(relist)
+                    stack.enter_context(relists)
+                    session = await stack.enter_async_context(
+                        ClientSession(receive, write, message_handler=_relist_on_change(relist))
+                    )
                     await session.initialize()
                     tools = await _list_tools(session)
                     scope.deadline = math.inf
-                    self.session, self.tools, self.tools_hash = session, tools, tools_hash(tools)
+                    self.session = session
+                    self._listed(tools)
+                    relays.start_soon(self._follow_tools, session, relists)
                     self._stop = stop
                     self.breaker.record_success()
                     self._failures_in_row = 0
@@ -231,6 +250,29 @@ class ServerConnection:
             self._crashed("the server closed the connection (exited or crashed)")
             stop.set()
 
+    def _listed(self, tools: list[Tool]) -> None:
+        """Keep a new listing of the server's tools; say so if it differs from the last."""
+        digest = tools_hash(tools)
+        changed = digest != self.tools_hash
+        self.tools, self.tools_hash = tools, digest
+        if changed and self.on_tools_changed is not None:
+            self.on_tools_changed(self)
+
+    async def _follow_tools(
+        self, session: ClientSession, relists: MemoryObjectReceiveStream[None]
+    ) -> None:
+        """List the tools again each time the server says they changed (the session's life)."""
+        async with relists:
+            async for _ in relists:
+                try:
+                    with anyio.fail_after(self.policy.call_timeout_s):
+                        tools = await _list_tools(session)
+                except (MCPError, TimeoutError, RuntimeError, anyio.BrokenResourceError) as exc:
+                    # The tools listed before stand; a lost connection is the relay's to report.
+                    self.last_error = f"tools/list after tools/list_changed: {_describe(exc)}"
+                    continue
+                self._listed(tools)
+
     def _crashed(self, reason: str) -> None:
         """Record a crash or failed start and open the circuit for the next backoff."""
         self.last_error = reason
@@ -287,6 +329,19 @@ class ServerConnection:
             f"effect{detail}",
             tool=qualified,
         )
+
+
+def _relist_on_change(relist: MemoryObjectSendStream[None]) -> MessageHandlerFnT:
+    """The session's message handler: a ``tools/list_changed`` asks for one more listing. It
+    must not list itself: it runs in the session's receive loop, which the answer needs."""
+
+    async def notified(message: IncomingMessage) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            # When a listing is already asked for, it will see this change too.
+            with suppress(anyio.WouldBlock):
+                relist.send_nowait(None)
+
+    return notified
 
 
 def _unstartable(spec: ServerSpec) -> str | None:

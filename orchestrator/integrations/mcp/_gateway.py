@@ -5,12 +5,15 @@ server's tools, ``call_tool`` runs the chosen tool through the self-healing exec
 graph (start -> the tool or its twins on other servers -> done), so a dead server costs a
 reroute, while an error the tool reports (``isError``) is its answer and goes back to the client
 as is, and ``plan_task`` returns the multi-step plan for a task. Every call is traced.
+``follow`` keeps the index in step with the servers: tools a server says it changed, a restart
+that lists other tools, a server that starts late.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -24,6 +27,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from orchestrator.catalog import Skill
+from orchestrator.errors import OrchestratorError
 from orchestrator.execution import (
     CircuitBreaker,
     DecisionListener,
@@ -77,7 +81,8 @@ CALL_DESCRIPTION = (
 class Gateway:
     """``search_tools`` and ``call_tool`` over an entered server pool and a router of its tools.
 
-    Build it with :meth:`open` (which indexes the pool's tools), or pass a router yourself.
+    Build it with :meth:`open` (which indexes the pool's tools), or pass a router yourself;
+    ``index_dir`` is where :meth:`follow` caches the indexes it rebuilds.
     """
 
     def __init__(
@@ -87,27 +92,35 @@ class Gateway:
         *,
         policy: Policy | None = None,
         listeners: Sequence[DecisionListener] = (),
+        index_dir: Path | None = None,
     ) -> None:
         self.servers = servers
-        self.router = router
         self.policy = policy if policy is not None else load_policy()
         self.listeners = tuple(listeners)
-        self.skills: dict[str, Skill] = {s.id: s for s in router.skills}
+        self.index_dir = index_dir
         self.invoker = McpInvoker(
             servers,
-            self.skills,
+            {},
             arguments_of=_client_arguments,
             timeout_s=self.policy.mcp.call_timeout_s,
             output="result",
         )
+        # Tool health outlives one call (and a re-index): every per-call executor shares these.
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.stats: dict[str, ToolStats] = {}
+        self.runs: deque[RunResult] = deque(maxlen=_RECENT_RUNS)
+        self._adopt(router)
+
+    def _adopt(self, router: SkillRouter) -> None:
+        """Serve ``router``'s tools: everything derived from them is replaced at once (between
+        two awaits, so a call sees the old tools or the new ones, never half of each)."""
+        self.router = router
+        self.skills: dict[str, Skill] = {s.id: s for s in router.skills}
+        self.invoker.use_skills(self.skills)
         self.allowed = [i for i, s in self.skills.items() if self.policy.mcp.denied_by(s) is None]
         self.twins: dict[str, list[str]] = {}
         for skill in self.skills.values():
             self.twins.setdefault(twin_key(skill), []).append(skill.id)
-        # Tool health outlives one call: every per-call executor shares these.
-        self.breakers: dict[str, CircuitBreaker] = {}
-        self.stats: dict[str, ToolStats] = {}
-        self.runs: deque[RunResult] = deque(maxlen=_RECENT_RUNS)
         self._planner: Planner | None = None
         self._graphs: dict[str, ToolGraph] = {}
 
@@ -128,7 +141,51 @@ class Gateway:
         model = embedder_for(policy.routing.index, embedder, skills=tools)
         index = server_indexes(servers, model, policy.routing.index, index_dir)
         router = SkillRouter(index, model, policy.routing)
-        return cls(servers, router, policy=policy, listeners=listeners)
+        return cls(servers, router, policy=policy, listeners=listeners, index_dir=index_dir)
+
+    async def follow(self) -> None:
+        """Keep the index in step with the servers until cancelled.
+
+        Servers that failed to start are tried again behind their backoff
+        (``McpServers.keep_starting``); each time a server's tools change (it sent
+        ``tools/list_changed``, a restart listed other tools, or it started late) the pool's
+        tools are indexed again (only the changed server is embedded) and served from then on.
+        """
+        send, changes = anyio.create_memory_object_stream[str](math.inf)
+        async with send, changes:
+            # Subscribed only while both ends are open: the pool's callback must never fail.
+            unsubscribe = self.servers.subscribe(lambda server: send.send_nowait(server.name))
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self.servers.keep_starting)
+                    async for server in changes:
+                        changed = {server}
+                        while True:  # one re-index for every change known by now
+                            try:
+                                changed.add(changes.receive_nowait())
+                            except anyio.WouldBlock:
+                                break
+                        servers = ", ".join(sorted(changed))
+                        try:
+                            router = await anyio.to_thread.run_sync(self._reindex)
+                        except OrchestratorError as exc:  # a tool it cannot read, say
+                            logger.warning(
+                                "the tools of %s changed but cannot be indexed (%s); serving "
+                                "the tools listed before",
+                                servers,
+                                exc,
+                            )
+                            continue
+                        self._adopt(router)
+                        logger.info("re-indexed the tools of %s", servers)
+            finally:
+                unsubscribe()
+
+    def _reindex(self) -> SkillRouter:
+        """A router over the pool's tools as they are listed now (on a worker thread)."""
+        embedder = self.router.embedder
+        index = server_indexes(self.servers, embedder, self.policy.routing.index, self.index_dir)
+        return SkillRouter(index, embedder, self.policy.routing)
 
     # -- search_tools ---------------------------------------------------------------------------
 
@@ -188,8 +245,8 @@ class Gateway:
     def graph_for(self, name: str) -> ToolGraph:
         """start -> ``name`` (cost 0) or a twin on another server (cost 1) -> done.
 
-        Built once per tool: twins and deny rules are fixed for the gateway's life, and health
-        lives in the shared stats and breakers, not in the graph."""
+        Built once per tool until the next re-index (``follow``): health lives in the shared
+        stats and breakers, not in the graph."""
         graph = self._graphs.get(name)
         if graph is None:
             graph = self._graphs[name] = self._build_graph(name)
@@ -395,8 +452,11 @@ async def serve(
             )
         )
         server = gateway.mcp_server()
-        if http is None:
-            await serve_stdio(server)
-        else:
-            host, port = http
-            await server.run_streamable_http_async(host=host, port=port)
+        async with anyio.create_task_group() as following:
+            following.start_soon(gateway.follow)
+            if http is None:
+                await serve_stdio(server)
+            else:
+                host, port = http
+                await server.run_streamable_http_async(host=host, port=port)
+            following.cancel_scope.cancel()

@@ -113,6 +113,11 @@ class McpInvoker:
         self.output = output
         self._validators: dict[str, Draft202012Validator] = {}
 
+    def use_skills(self, skills: Mapping[str, Skill]) -> None:
+        """Check calls against these tools' schemas from now on (the servers re-listed them)."""
+        self.skills = dict(skills)
+        self._validators.clear()
+
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         server, name = split_name(tool)
         if server not in self.servers.connections:

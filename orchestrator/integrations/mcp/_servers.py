@@ -2,7 +2,8 @@
 
 One async context manager owns them all: entering starts every server concurrently (a server that
 fails is recorded, the others still load); leaving closes every session and stops every child
-process before it returns.
+process before it returns. Meanwhile ``keep_starting`` tries the failed ones again behind their
+backoff, and ``subscribe`` tells a listener (the gateway's index) when a server's tools change.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class McpServers:
         }
         self.failures: dict[str, McpServerError] = {}
         self._group: TaskGroup | None = None
+        self._listeners: list[Callable[[ServerConnection], None]] = []
         self._replicas = _replica_keys(specs, self.policy)
 
     def __iter__(self) -> Iterator[ServerConnection]:
@@ -90,7 +92,37 @@ class McpServers:
         except BaseException:
             await self.aclose()
             raise
+        # From now on, a server's tools differing from what it listed at the start is news.
+        for connection in self:
+            connection.on_tools_changed = self._tools_changed
         return self
+
+    def subscribe(self, listener: Callable[[ServerConnection], None]) -> Callable[[], None]:
+        """Call ``listener`` with a server whose tools changed since they were last listed (it
+        said so, a restart listed others, or it started late). Returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _tools_changed(self, connection: ServerConnection) -> None:
+        for listener in list(self._listeners):
+            listener(connection)
+
+    async def keep_starting(self) -> None:
+        """Start again the servers that failed to start, each when its restart backoff ends,
+        until every one is up (or only servers the config must mend are left).
+
+        Nothing else would: a server that never listed tools is never called, so it is never
+        restarted on demand as a crashed one is."""
+        while True:
+            waiting = [c for c in self if c.name in self.failures and c.unstartable is None]
+            if not waiting:
+                return
+            await anyio.sleep(min(c.circuit_remaining_s() for c in waiting))
+            for connection in waiting:
+                if connection.breaker.allows_call():  # the backoff is over
+                    await self._start(connection)  # at once if a call restarted it meanwhile
+                if connection.state == "up":
+                    self.failures.pop(connection.name, None)
 
     async def _start(self, connection: ServerConnection) -> None:
         assert self._group is not None
