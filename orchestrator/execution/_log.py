@@ -64,12 +64,17 @@ class DecisionLog:
         self._t0 = clock()
         self.entries: list[Decision] = []
         self._listeners: list[DecisionListener] = []
+        self._parent: DecisionLog | None = None  # the shared log a part of it records into
 
     def subscribe(self, listener: DecisionListener) -> None:
         """Call ``listener`` with every decision recorded from now on."""
         self._listeners.append(listener)
 
     def record(self, action: Action, tool: str, reason: str, **data: Any) -> Decision:
+        if self._parent is not None:  # recorded in the whole log too, seen by its listeners
+            decision = self._parent.record(action, tool, reason, **data)
+            self.entries.append(decision)
+            return decision
         t_ms = round((self._clock() - self._t0) * 1000.0, 3)
         decision = Decision(action, tool, reason, t_ms, data)
         self.entries.append(decision)
@@ -82,11 +87,13 @@ class DecisionLog:
         return sum(1 for d in self.entries[start:] if d.action == action)
 
     def since(self, start: int) -> DecisionLog:
-        """The decisions from entry ``start`` on, as a log of their own (a copy, which later
-        decisions do not join): one run's record, when runs share a log."""
+        """The decisions from entry ``start`` on, as a log of their own: one run's record,
+        when runs share a log. Later runs' decisions do not join it; what is recorded through
+        it (a gateway's last word on its run) joins both, and this log's listeners see it."""
         part = DecisionLog(self._clock)
         part._t0 = self._t0  # the same times as in this log
         part.entries = self.entries[start:]
+        part._parent = self
         return part
 
     def __iter__(self) -> Iterator[Decision]:
