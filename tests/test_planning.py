@@ -1131,6 +1131,33 @@ def test_the_plan_graph_joins_inputs_and_branches_alternatives(planner: Planner)
         TaskPlan("nothing", ("nothing",), ()).to_graph(planner.skills)
 
 
+def test_a_value_the_task_writes_reaches_every_replica_of_the_step(tmp_path: Path) -> None:
+    def replica(server: str) -> Skill:
+        return Skill(
+            id=f"{server}/get_current_time",
+            name="get_current_time",
+            description="Get the current time in a specific IANA timezone.",
+            parameters={
+                "type": "object",
+                "properties": {"timezone": {"type": "string", "description": "IANA timezone"}},
+                "required": ["timezone"],
+            },
+            # It echoes the timezone it was given: not a producer of it for its replica.
+            outputs={
+                "type": "object",
+                "properties": {"timezone": {"type": "string"}, "datetime": {"type": "string"}},
+            },
+            metadata={"server": server},
+        )
+
+    orchestrator = Orchestrator([replica("time_a"), replica("time_b")], index_dir=tmp_path / "i")
+    plan = orchestrator.plan("get the current time in Asia/Tokyo")
+    [step] = plan.steps
+    assert {step.id, *step.alternatives} == {"time_a/get_current_time", "time_b/get_current_time"}
+    for skill_id in ("time_a/get_current_time", "time_b/get_current_time"):
+        assert plan.stated_for(skill_id) == {"timezone": "Asia/Tokyo"}
+
+
 @pytest.mark.parametrize(
     ("needs", "says"),
     [

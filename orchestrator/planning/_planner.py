@@ -571,7 +571,10 @@ class Planner:
         named = self._input_words(drafts)
         for skill_id, draft in drafts.items():
             fed = {b.input for b in draft.bindings}
-            for option in (skill_id, *draft.alternatives):
+            # The step's own skills serve it; none feeds another (a replica of a tool that
+            # echoes its timezone would otherwise "produce" the timezone the task writes).
+            options = (skill_id, *draft.alternatives)
+            for option in options:
                 for field_ref in input_fields(self._skills[option]):
                     name = field_ref.name
                     if (
@@ -579,7 +582,8 @@ class Planner:
                         or name in fed
                         or given_input(inputs, option, name)
                         or any(
-                            e.producer in drafts for e in self.dependencies.producers(option, name)
+                            e.producer in drafts and e.producer not in options
+                            for e in self.dependencies.producers(option, name)
                         )
                     ):
                         continue
