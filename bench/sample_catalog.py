@@ -7,6 +7,7 @@ rank signals and half of it trains the no-fit model, so treat it as in-distribut
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -17,7 +18,8 @@ from orchestrator.routing import SkillRouter
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     router = SkillRouter.from_catalog(data_path("skills", "sample.jsonl"))
     lines = data_path("skills", "sample_queries.jsonl").read_text(encoding="utf-8").splitlines()
     queries = [json.loads(line) for line in lines if line.strip()]

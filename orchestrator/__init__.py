@@ -70,6 +70,7 @@ if TYPE_CHECKING:
         SkillRouter,
         calibrate_no_fit,
         fine_tune_embedder,
+        training_examples,
     )
 
 # Routing pulls in torch and faiss, planning the router's text processing: import them on first
@@ -80,6 +81,7 @@ _LAZY = {
     "SkillIndex": "orchestrator.routing",
     "SkillRouter": "orchestrator.routing",
     "fine_tune_embedder": "orchestrator.routing",
+    "training_examples": "orchestrator.routing",
     "calibrate_no_fit": "orchestrator.routing",
     "Planner": "orchestrator.planning",
     "PlanStep": "orchestrator.planning",
@@ -169,4 +171,5 @@ __all__ = [
     "span",
     "traced_run",
     "tracing",
+    "training_examples",
 ]

@@ -78,7 +78,8 @@ def serve_command(
         Path | None, typer.Option("--embedder", help="Local path of a sentence-transformers model.")
     ] = None,
 ) -> None:
-    """Start the configured servers and serve search_tools and call_tool (stdio by default)."""
+    """Start the configured servers and serve search_tools, call_tool and plan_task (stdio by
+    default)."""
     import anyio
 
     _require_sdk()

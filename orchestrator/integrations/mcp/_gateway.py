@@ -79,7 +79,8 @@ CALL_DESCRIPTION = (
 
 
 class Gateway:
-    """``search_tools`` and ``call_tool`` over an entered server pool and a router of its tools.
+    """``search_tools``, ``call_tool`` and ``plan_task`` over an entered server pool and a
+    router of its tools.
 
     Build it with :meth:`open` (which indexes the pool's tools), or pass a router yourself;
     ``index_dir`` is where :meth:`follow` caches the indexes it rebuilds.
