@@ -322,7 +322,8 @@ class Gateway:
     # -- serving --------------------------------------------------------------------------------
 
     def mcp_server(self) -> MCPServer:
-        """The MCP server exposing ``search_tools`` and ``call_tool`` (one per gateway)."""
+        """The MCP server exposing ``search_tools``, ``plan_task`` and ``call_tool`` (one per
+        gateway)."""
         server: MCPServer = MCPServer(
             name="orchestrator",
             instructions=(
