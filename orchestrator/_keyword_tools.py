@@ -8,13 +8,15 @@ Its arguments come only from the caller's inputs and the producers' outputs
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping
+from enum import Enum
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from pydantic import BaseModel
 
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolArgumentError
@@ -182,16 +184,23 @@ def _adapt(
 
 
 def as_json(output: Any) -> Any:
-    """A function's output in the JSON form its outputs schema describes: a dataclass or a
-    pydantic model as an object, a tuple or a set as an array, an enum member as its value, a
-    date as its ISO text. Why: the schema is made from the return annotation in that form, the
-    result is validated against it, and later steps read its fields by name; a ``Refund`` the
-    function returned as its annotation says failed all three. A value of a type with no JSON
-    form is passed on as it is."""
-    try:
-        return to_jsonable_python(output)
-    except PydanticSerializationError:
-        return output
+    """A function's output in the shape its outputs schema describes: a dataclass or a pydantic
+    model as a dict of its fields, a tuple or a set as a list, an enum member as its value,
+    recursively. Why: the schema is made from the return annotation in that shape, and later
+    steps read fields by name; a ``Refund`` the function returned as its annotation says
+    failed both. Other values (a ``Decimal``, a ``datetime``, a dict's int keys) are passed on
+    as they are, for the functions after it to use; the executor checks their JSON form."""
+    if isinstance(output, dict):
+        return {key: as_json(value) for key, value in output.items()}
+    if isinstance(output, list | tuple | set | frozenset):
+        return [as_json(value) for value in output]
+    if isinstance(output, Enum):
+        return as_json(output.value)
+    if isinstance(output, BaseModel):
+        return {name: as_json(value) for name, value in output}
+    if dataclasses.is_dataclass(output) and not isinstance(output, type):
+        return {f.name: as_json(getattr(output, f.name)) for f in dataclasses.fields(output)}
+    return output
 
 
 def _passed(

@@ -4,11 +4,13 @@ and the end-to-end Orchestrator run that heals a failure."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import json
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -1929,6 +1931,33 @@ async def test_a_function_returning_what_its_annotation_says_passes_it_on_in_jso
         "find_order": {"order_id": "o-42", "total": 30.0},
         "refund_order": ["re-o-42", "high"],
     }
+
+
+async def test_values_json_has_no_word_for_reach_the_next_function_as_they_were(
+    tmp_path: Path,
+) -> None:
+    placed = datetime.datetime(2026, 1, 2, 3, 4)
+
+    def find_order(customer_email: str) -> dict[str, Any]:
+        """Find a customer's most recent order by their e-mail address."""
+        return {
+            "order_id": "o-42",
+            "total": Decimal("19.99"),
+            "placed_at": placed,
+            "lines": {1: "x"},
+        }
+
+    def refund_order(order_id: str, total: Decimal, placed_at: datetime.datetime) -> str:
+        """Refund an order's payment to the customer's card."""
+        return f"refunded {order_id} {total + Decimal('0.01')} placed {placed_at:%Y-%m-%d}"
+
+    orchestrator = Orchestrator([find_order, refund_order], index_dir=tmp_path / "index")
+    result = await orchestrator.run(
+        "refund the customer's last order", inputs={"customer_email": "jane@example.com"}
+    )
+    assert result.outcome == "completed" and result.path == ["find_order", "refund_order"]
+    assert result.outputs["refund_order"] == "refunded o-42 20.00 placed 2026-01-02"
+    assert result.outputs["find_order"]["lines"] == {1: "x"}  # keys as the function made them
 
 
 async def test_a_call_one_run_abandoned_is_not_started_again_by_the_next_while_it_runs(

@@ -10,6 +10,7 @@ lands in one ``DecisionLog``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -22,6 +23,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -290,12 +292,17 @@ class Executor:
     # -- one step -------------------------------------------------------------------------------
 
     def _validate_output(self, tool: str, output: Any) -> None:
+        """Check ``output`` against the tool's outputs schema, in the JSON form the schema
+        describes: a Python tool's ``datetime`` is the ISO text a ``date-time`` string means,
+        its ``Decimal`` a number."""
         schema = self.graph.node(tool).outputs
         if schema is None:
             return
         validator = self._validators.get(tool)
         if validator is None:
             validator = self._validators[tool] = Draft202012Validator(dict(schema))
+        with contextlib.suppress(PydanticSerializationError):  # no JSON form: checked as is
+            output = to_jsonable_python(output)
         error = best_match(validator.iter_errors(output))
         if error is not None:
             where = "/" + "/".join(str(p) for p in error.absolute_path)
