@@ -250,6 +250,30 @@ def test_a_script_whose_abandoned_tool_call_never_returns_still_exits(tmp_path: 
     assert finished.stdout == "done\n" and finished.returncode == 0
 
 
+async def test_a_sync_call_cancelled_before_it_starts_is_never_made() -> None:
+    calls: list[str] = []
+    invoker = CallableInvoker({"charge": lambda arguments: calls.append("charged") or "ok"})
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await invoker.invoke("charge", {})
+    assert calls == []
+    assert await invoker.invoke("charge", {}) == "ok"  # nothing was left running
+    assert calls == ["charged"]
+
+
+def test_a_runs_part_of_a_shared_log_is_recorded_in_both_and_seen_by_both_listeners() -> None:
+    log = DecisionLog()
+    whole: list[Decision] = []
+    log.subscribe(whole.append)
+    log.record("execute", "earlier", "an earlier run's")
+    part = log.since(1)
+    own: list[Decision] = []
+    part.subscribe(own.append)
+    decision = part.record("escalate", "Stripe", "handed back")
+    assert part.entries == [decision] and log.entries[-1] is decision
+    assert whole[-1] is decision and own == [decision]
+
+
 async def test_malformed_output_fails_validation_and_is_rerouted_not_retried() -> None:
     g = support()
     calls = Calls({"Stripe": [{"status": "weird"}]})

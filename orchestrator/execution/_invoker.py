@@ -175,13 +175,14 @@ class CallableInvoker:
         return result
 
     async def _in_thread(self, tool: str, call: Callable[[], Any]) -> Any:
-        started = ended = abandoned = False
-
+        started = ended = abandoned = given_up = False
         ledger = self.abandoned
 
         def run() -> Any:
             nonlocal started, ended
             with ledger.lock:
+                if given_up:  # cancelled before the thread got here: the call is not made
+                    return None
                 started = True
             try:
                 return call()
@@ -203,6 +204,7 @@ class CallableInvoker:
             return await _in_daemon_thread(run, name=f"orchestrator tool {tool}")
         except BaseException:  # cancelled (a timeout, the run done): a started thread runs on
             with ledger.lock:
+                given_up = True
                 if started and not ended:
                     abandoned = True
                     ledger.running[tool] = ledger.running.get(tool, 0) + 1
@@ -217,6 +219,7 @@ async def _in_daemon_thread(call: Callable[[], Any], *, name: str) -> Any:
     for them at exit, and one abandoned call that never returns kept a finished script (or the
     CLI, its result printed) from exiting.
     """
+    await anyio.lowlevel.checkpoint_if_cancelled()  # a call already cancelled never starts
     done = anyio.Event()
     token = anyio.lowlevel.current_token()
     context = contextvars.copy_context()

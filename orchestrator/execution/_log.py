@@ -73,10 +73,9 @@ class DecisionLog:
     def record(self, action: Action, tool: str, reason: str, **data: Any) -> Decision:
         if self._parent is not None:  # recorded in the whole log too, seen by its listeners
             decision = self._parent.record(action, tool, reason, **data)
-            self.entries.append(decision)
-            return decision
-        t_ms = round((self._clock() - self._t0) * 1000.0, 3)
-        decision = Decision(action, tool, reason, t_ms, data)
+        else:
+            t_ms = round((self._clock() - self._t0) * 1000.0, 3)
+            decision = Decision(action, tool, reason, t_ms, data)
         self.entries.append(decision)
         for listener in self._listeners:
             listener(decision)
