@@ -601,6 +601,32 @@ async def test_tools_a_server_announces_are_indexed_and_served(
     assert not called.is_error and _text(called) == "forecast_weather for Oslo"
 
 
+async def test_a_down_servers_tools_stay_served_when_another_servers_change(
+    embedder: Embedder, index_dir: Path, tmp_path: Path
+) -> None:
+    """A re-index while a server is down (crashed, waiting out its restart backoff) keeps that
+    server's tools as last listed: a call to one restarts it, as before any re-index."""
+    servers = {
+        "f": faulty_server(tmp_path / "ledger_f", "--die-on", "append_journal"),
+        "g": faulty_server(tmp_path / "ledger_g"),
+    }
+    async with following_gateway(servers, embedder, index_dir, FAST_RESTARTS) as (client, pool):
+        lost = await client.call_tool(
+            "call_tool", {"name": "f/append_journal", "arguments": {"text": "x"}}
+        )
+        assert lost.is_error and pool.connection("f").session is None
+        grown = await client.call_tool("call_tool", {"name": "g/grow_tool", "arguments": FORECAST})
+        assert not grown.is_error, _text(grown)
+        await _until_top_tool(client, "weather forecast for a city", "g/forecast_weather")
+        lookup = {"name": "f/lookup_record", "arguments": {"key": "k"}}
+        with anyio.fail_after(10):  # served still: a call after the backoff restarts f
+            while pool.connection("f").state != "up":
+                await anyio.sleep(0.1)
+                called = await client.call_tool("call_tool", lookup)
+                assert "unknown tool" not in _text(called)
+    assert not called.is_error, _text(called)
+
+
 async def test_a_restarted_server_listing_other_tools_is_indexed_again(
     embedder: Embedder, index_dir: Path, tmp_path: Path
 ) -> None:

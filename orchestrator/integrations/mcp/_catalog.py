@@ -80,7 +80,8 @@ def server_indexes(
     policy: IndexPolicy,
     cache_dir: Path | None,
 ) -> SkillIndex:
-    """One index over every up server's tools, reusing each server's cached vectors.
+    """One index over every server's tools as last listed (a server down for now keeps its
+    tools: a call restarts it), reusing each server's cached vectors.
 
     Each server's index is kept under ``cache_dir/<server>-<tools hash>``; a server whose
     ``tools/list`` is unchanged is loaded, not embedded, and a changed one is embedded reusing the
@@ -92,7 +93,7 @@ def server_indexes(
     parts: list[SkillIndex] = []
     unsaved: list[tuple[str, Exception]] = []
     for connection in servers:
-        if connection.session is None:
+        if not connection.tools:  # never listed any: it has not started yet
             continue
         skills = servers.server_skills(connection)
         part, problem = _server_index(
