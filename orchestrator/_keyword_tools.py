@@ -173,17 +173,17 @@ def _adapt(
     if inspect.iscoroutinefunction(fn):
 
         async def call_async(arguments: Mapping[str, Any]) -> Any:
-            return as_json(await fn(**check(arguments)))
+            return as_plain_shape(await fn(**check(arguments)))
 
         return call_async
 
     def call(arguments: Mapping[str, Any]) -> Any:
-        return as_json(fn(**check(arguments)))
+        return as_plain_shape(fn(**check(arguments)))
 
     return call
 
 
-def as_json(output: Any) -> Any:
+def as_plain_shape(output: Any) -> Any:
     """A function's output in the shape its outputs schema describes: a dataclass or a pydantic
     model as a dict of its fields, a tuple or a set as a list, an enum member as its value,
     recursively. Why: the schema is made from the return annotation in that shape, and later
@@ -191,15 +191,15 @@ def as_json(output: Any) -> Any:
     failed both. Other values (a ``Decimal``, a ``datetime``, a dict's int keys) are passed on
     as they are, for the functions after it to use; the executor checks their JSON form."""
     if isinstance(output, dict):
-        return {key: as_json(value) for key, value in output.items()}
+        return {key: as_plain_shape(value) for key, value in output.items()}
     if isinstance(output, list | tuple | set | frozenset):
-        return [as_json(value) for value in output]
+        return [as_plain_shape(value) for value in output]
     if isinstance(output, Enum):
-        return as_json(output.value)
+        return as_plain_shape(output.value)
     if isinstance(output, BaseModel):
-        return {name: as_json(value) for name, value in output}
+        return {name: as_plain_shape(value) for name, value in output}
     if dataclasses.is_dataclass(output) and not isinstance(output, type):
-        return {f.name: as_json(getattr(output, f.name)) for f in dataclasses.fields(output)}
+        return {f.name: as_plain_shape(getattr(output, f.name)) for f in dataclasses.fields(output)}
     return output
 
 
