@@ -240,8 +240,8 @@ class Executor:
         if half_life is None:
             return
         now = self.clock()
-        for stats in self.stats.values():
-            stats.recover(now, half_life)
+        for tool, stats in self.stats.items():
+            stats.recover(self.graph.node(tool), now, half_life)
 
     def assess(self) -> list[Condition]:
         """Run the health monitors now; the result is kept in ``conditions``."""

@@ -27,7 +27,6 @@ class ToolStats:
     last_latency_ms: float | None = None
     calls: int = 0
     failures: int = 0
-    prior_failure_rate: float = 0.0
     # Clock reading (``Executor``'s clock) when the averages were last moved: by a call, or by
     # ``recover``. None before any call.
     observed_at: float | None = None
@@ -35,13 +34,10 @@ class ToolStats:
     @classmethod
     def prior(cls, node: ToolNode) -> ToolStats:
         """Stats before any observation: the graph's declared latency and reliability."""
-        failure_rate = 1.0 - node.reliability
-        return cls(
-            latency_ms=node.latency_ms, failure_rate=failure_rate, prior_failure_rate=failure_rate
-        )
+        return cls(latency_ms=node.latency_ms, failure_rate=1.0 - node.reliability)
 
-    def recover(self, now: float, half_life_s: float) -> None:
-        """Let failures and rate-limit pressure fade toward the declared prior, halving their
+    def recover(self, node: ToolNode, now: float, half_life_s: float) -> None:
+        """Let failures and rate-limit pressure fade toward what ``node`` declares, halving their
         excess every ``half_life_s`` seconds since the last observation.
 
         Why: a tool that failed is weighed down, routes then prefer its alternatives, and a tool
@@ -52,9 +48,8 @@ class ToolStats:
         if self.observed_at is None or now <= self.observed_at:
             return
         keep = 0.5 ** ((now - self.observed_at) / half_life_s)
-        self.failure_rate = self.prior_failure_rate + keep * (
-            self.failure_rate - self.prior_failure_rate
-        )
+        prior = 1.0 - node.reliability
+        self.failure_rate = prior + keep * (self.failure_rate - prior)
         self.pressure *= keep
         self.observed_at = now
 
