@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from orchestrator.catalog._callables import function_source, return_schema
-from orchestrator.catalog._mcp import HINT_KEYS, risk_hints
+from orchestrator.catalog._mcp import HINT_KEYS, RISK_FIELDS, risk_hints
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.catalog._skill import Skill
 from orchestrator.errors import CatalogError
@@ -28,8 +28,6 @@ __all__ = [
     "langchain_tool_skill",
     "skills_from_langchain_tools",
 ]
-
-_RISK_FIELDS = ("read_only", "destructive", "idempotent", "open_world")
 
 
 def is_langchain_tool(obj: object) -> bool:
@@ -48,7 +46,7 @@ def langchain_risk_hints(tool: BaseTool) -> dict[str, bool]:
     metadata = tool.metadata or {}
     hints = risk_hints(metadata) if any(key in metadata for key in HINT_KEYS) else {}
     hints.update(
-        {name: value for name in _RISK_FIELDS if isinstance(value := metadata.get(name), bool)}
+        {name: value for name in RISK_FIELDS if isinstance(value := metadata.get(name), bool)}
     )
     return hints
 

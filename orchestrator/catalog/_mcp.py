@@ -37,6 +37,7 @@ _HINTS = {
     "openWorldHint": ("open_world", True),
 }
 HINT_KEYS = tuple(_HINTS)
+RISK_FIELDS = tuple(field for field, _ in _HINTS.values())
 
 
 def risk_hints(annotations: Mapping[str, Any] | None) -> dict[str, bool]:

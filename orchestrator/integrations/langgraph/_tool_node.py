@@ -47,7 +47,6 @@ ALTERNATIVES_KEY = "alternatives"
 _START, _ANSWERED = "<tool call>", "<answered>"
 # Edge cost per rank: the requested tool first, then its alternatives in the router's order.
 _RANK_COST = 0.5
-_BAD_ARGUMENTS = str(FailureKind.BAD_ARGUMENTS)
 # How many calls' decision logs ``SelfHealingToolCalls.logs`` keeps (the latest).
 KEPT_LOGS = 100
 
@@ -255,9 +254,8 @@ def _answer(result: RunResult, requested: str, call_id: str) -> Answer:
             name=requested,
             response_metadata={"answered_by": answered_by, "rerouted_from": requested},
         )
-    refused = [
-        d.reason for d in fails if d.tool == requested and d.data.get("kind") == _BAD_ARGUMENTS
-    ]
+    bad = FailureKind.BAD_ARGUMENTS  # a StrEnum: equal to the kind the log holds as text
+    refused = [d.reason for d in fails if d.tool == requested and d.data.get("kind") == bad]
     if refused:
         # The model can mend this one, as LangGraph's own ToolNode tells it.
         return ToolMessage(
