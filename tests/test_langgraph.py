@@ -206,6 +206,17 @@ def _tool_graph(node: ToolNode) -> Any:
     return builder.compile()
 
 
+def _email_healer(*faults: Any) -> tuple[FaultInjector, SelfHealingToolCalls]:
+    """The two e-mail tools, ``faults`` injected, each other's alternative."""
+    invoker = FaultInjector(LangChainToolInvoker([send_email, send_email_backup]), list(faults))
+    healer = SelfHealingToolCalls(
+        [send_email, send_email_backup],
+        alternatives={"send_email": ["send_email_backup"]},
+        invoker=invoker,
+    )
+    return invoker, healer
+
+
 async def _email(healer: SelfHealingToolCalls) -> ToolMessage:
     graph = _tool_graph(ToolNode([send_email, send_email_backup], awrap_tool_call=healer))
     call = _call("send_email", {"to": "ana@example.com", "body": "hi"}, "call_7")
@@ -217,15 +228,7 @@ async def _email(healer: SelfHealingToolCalls) -> ToolMessage:
 
 @pytest.mark.anyio
 async def test_a_transient_error_is_retried_on_the_requested_tool() -> None:
-    invoker = FaultInjector(
-        LangChainToolInvoker([send_email, send_email_backup]),
-        [ErrorFault(tool="send_email", kind="error", times=1)],
-    )
-    healer = SelfHealingToolCalls(
-        [send_email, send_email_backup],
-        alternatives={"send_email": ["send_email_backup"]},
-        invoker=invoker,
-    )
+    _, healer = _email_healer(ErrorFault(tool="send_email", kind="error", times=1))
     reply = await _email(healer)
     assert reply.content == "primary sent to ana@example.com"
     assert [d.action for d in healer.logs[0]] == ["fail", "retry", "execute", "complete"]
@@ -261,17 +264,8 @@ async def test_a_tool_argument_named_inputs_is_passed_as_it_is() -> None:
 
 @pytest.mark.anyio
 async def test_a_call_no_tool_can_answer_becomes_an_error_message_naming_each_failure() -> None:
-    invoker = FaultInjector(
-        LangChainToolInvoker([send_email, send_email_backup]),
-        [
-            DownFault(tool="send_email", kind="down"),
-            DownFault(tool="send_email_backup", kind="down"),
-        ],
-    )
-    healer = SelfHealingToolCalls(
-        [send_email, send_email_backup],
-        alternatives={"send_email": ["send_email_backup"]},
-        invoker=invoker,
+    _, healer = _email_healer(
+        DownFault(tool="send_email", kind="down"), DownFault(tool="send_email_backup", kind="down")
     )
     reply = await _email(healer)
     assert reply.status == "error"
@@ -283,15 +277,7 @@ async def test_a_call_no_tool_can_answer_becomes_an_error_message_naming_each_fa
 
 @pytest.mark.anyio
 async def test_calls_stop_reaching_a_tool_that_keeps_failing() -> None:
-    invoker = FaultInjector(
-        LangChainToolInvoker([send_email, send_email_backup]),
-        [DownFault(tool="send_email", kind="down")],
-    )
-    healer = SelfHealingToolCalls(
-        [send_email, send_email_backup],
-        alternatives={"send_email": ["send_email_backup"]},
-        invoker=invoker,
-    )
+    invoker, healer = _email_healer(DownFault(tool="send_email", kind="down"))
     replies = [await _email(healer) for _ in range(5)]
     calls_before = invoker.calls["send_email"]
     memory = InMemorySpanExporter()
@@ -365,15 +351,7 @@ async def test_arguments_an_escalation_handler_provides_complete_the_models_call
 
 @pytest.mark.anyio
 async def test_a_tool_avoided_for_earlier_failures_is_not_said_to_have_failed_again() -> None:
-    invoker = FaultInjector(
-        LangChainToolInvoker([send_email, send_email_backup]),
-        [ErrorFault(tool="send_email", kind="error", times=3)],
-    )
-    healer = SelfHealingToolCalls(
-        [send_email, send_email_backup],
-        alternatives={"send_email": ["send_email_backup"]},
-        invoker=invoker,
-    )
+    invoker, healer = _email_healer(ErrorFault(tool="send_email", kind="error", times=3))
     first = await _email(healer)
     assert str(first.content).startswith("[send_email failed (error: ")
     second = await _email(healer)
