@@ -93,15 +93,15 @@ class BindingInvoker:
         bound producer's output field; parameters with none of these are left out. A tool the
         catalog does not describe (a node of a graph you gave) gets the caller's inputs. The
         run's own context is not an argument (``given``)."""
-        inputs = {k: v for k, v in inputs.items() if k not in self.context_keys}
+        context = self.context_keys
         skill = self.skills.get(tool)
         if skill is None:
-            return inputs
+            return {k: v for k, v in inputs.items() if k not in context}
         step = self._step_of.get(tool)
         bound: dict[str, Any] = {}
         for name in skill.parameter_names():
             for key in input_keys(tool, name):
-                if key in inputs:
+                if key in inputs and key not in context:
                     bound[name] = inputs[key]
                     break
             else:
