@@ -17,7 +17,7 @@ from orchestrator.catalog import Skill
 from orchestrator.execution import CheckingInvoker
 from orchestrator.planning import DependencyGraph, TaskPlan, given_input
 
-__all__ = ["BlockedStep", "blocked_steps", "missing_arguments"]
+__all__ = ["BlockedStep", "blocked_steps", "missing_arguments", "unserved_skills"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,22 @@ def blocked_steps(
             blocked.append(BlockedStep(step.id, missing, "; ".join(problems)))
         earlier.extend((step.id, *step.alternatives))
     return blocked
+
+
+def unserved_skills(plan: TaskPlan, invoker: CheckingInvoker) -> tuple[str, ...]:
+    """The skills of ``plan`` (chosen or alternative) that nothing in the run can call, whatever
+    the arguments (``ArgumentRefusal.served`` false: no function given for them, no server).
+
+    A run leaves them out of its graph. Tried, each would only fail as "not served" and be
+    rerouted from, and after an earlier run's failures weighed the chosen skill down, a clean
+    run began with such failures."""
+    options = (option for step in plan.steps for option in (step.id, *step.alternatives))
+    unserved = []
+    for option in dict.fromkeys(options):
+        refused = invoker.refusal(option, ())
+        if refused is not None and not refused.served:
+            unserved.append(option)
+    return tuple(unserved)
 
 
 def missing_arguments(blocked: list[BlockedStep]) -> tuple[str, ...]:

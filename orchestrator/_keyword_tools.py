@@ -76,7 +76,7 @@ class KeywordInvoker(CallableInvoker):
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         if tool not in self.tools:
-            return ArgumentRefusal("no function")
+            return ArgumentRefusal.not_served("no function")
         signature, parameters = self.signatures[tool], self.parameters[tool]
         return _refusal(signature, parameters, _passed(signature, parameters, names))
 

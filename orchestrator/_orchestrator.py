@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.to_thread
 
-from orchestrator._blocked import blocked_steps, missing_arguments
+from orchestrator._blocked import blocked_steps, missing_arguments, unserved_skills
 from orchestrator._serving import Tool, serving, tools_invoker
 from orchestrator.catalog import Skill
 from orchestrator.catalog._langchain import is_langchain_tool
@@ -312,6 +312,7 @@ class Orchestrator:
                 elapsed = (time.perf_counter() - started) * 1000.0
                 return TaskResult(task, plan, "escalated", log.since(first), elapsed_ms=elapsed)
             inputs = _with_stated(plan, inputs or {}, by_skill=graph is None)
+            unserved: tuple[str, ...] = ()
             if graph is None and isinstance(tool_invoker, CheckingInvoker):
                 # Known before any call: the steps before would take effect for nothing.
                 ready, asked, ended = await self._inputs_to_start(
@@ -325,7 +326,13 @@ class Orchestrator:
                         task, plan, ended, this_run, elapsed_ms=elapsed, input_requests=asked
                     )
                 inputs, input_requests = ready, asked
-            run_graph = graph if graph is not None else plan.to_graph(self.skills, name="task")
+                # Alternatives nothing can call are not tried (each would fail as "not served").
+                unserved = unserved_skills(plan, tool_invoker)
+                traced.span.set_attribute("orchestrator.plan.unserved", list(unserved))
+            if graph is None:
+                run_graph = plan.to_graph(self.skills, name="task", leave_out=unserved)
+            else:
+                run_graph = graph
             invoker = BindingInvoker(
                 tool_invoker, plan, self.skills, self.planner.dependencies, given=inputs or {}
             )

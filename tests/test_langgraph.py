@@ -245,7 +245,9 @@ async def test_arguments_a_tool_schema_refuses_are_bad_arguments_not_a_retried_e
         "missing required argument(s) ['body']", ("body",)
     )
     assert invoker.refusal("send_email", ["to", "body"]) is None
-    assert invoker.refusal("fax", []) == ArgumentRefusal("no LangChain tool of that name")
+    assert invoker.refusal("fax", []) == ArgumentRefusal.not_served(
+        "no LangChain tool of that name"
+    )
 
 
 @pytest.mark.anyio

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -21,6 +22,8 @@ from pydantic import BaseModel
 from orchestrator import Orchestrator, Policy, Skill, load_catalog
 from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
 from orchestrator.execution import (
+    CallableInvoker,
+    CheckingInvoker,
     DecisionLog,
     Demote,
     EscalationDecision,
@@ -1133,6 +1136,15 @@ def test_the_plan_graph_joins_inputs_and_branches_alternatives(planner: Planner)
         TaskPlan("nothing", ("nothing",), ()).to_graph(planner.skills)
 
 
+def test_skills_left_out_of_a_plan_graph_leave_their_step_to_the_others(planner: Planner) -> None:
+    plan = planner.plan("Weather forecast for Lisbon, then email it to ana@example.com")
+    graph = plan.to_graph(planner.skills, leave_out={"send_email"})
+    assert "send_email" not in graph.tools()
+    assert graph.predecessors("step 3") == ["mailgun_send_email"]
+    with pytest.raises(PlanningError, match="send_email: none of its skills can be called"):
+        plan.to_graph(planner.skills, leave_out={"send_email", "mailgun_send_email"})
+
+
 def test_a_value_the_task_writes_reaches_every_replica_of_the_step(tmp_path: Path) -> None:
     def replica(server: str) -> Skill:
         return Skill(
@@ -1244,7 +1256,7 @@ async def test_orchestrator_plans_runs_and_heals_a_failed_step(router: SkillRout
                                            "needs": []}  # fmt: skip
 
 
-async def test_a_planned_tool_given_no_function_is_rerouted_without_blaming_its_health(
+async def test_a_planned_tool_given_no_function_is_left_out_of_the_run_and_not_blamed(
     router: SkillRouter,
 ) -> None:
     base = Policy().model_dump()
@@ -1254,8 +1266,34 @@ async def test_a_planned_tool_given_no_function_is_rerouted_without_blaming_its_
     inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
     tools = Tools().mapping()
     del tools["send_email"]  # the caller has only the other provider
-    for _ in range(2):  # with its health blamed, one run would open its breaker
+    for _ in range(2):
         result = await orchestrator.run(task, tools=tools, inputs=inputs)
+        assert result.outcome == "completed" and result.path[-1] == "mailgun_send_email"
+        # Known before the run: the planned provider is not tried, so nothing fails.
+        assert result.plan.step("send_email").alternatives == ("mailgun_send_email",)
+        assert "send_email" not in [d.tool for d in result.log]
+    assert "send_email" not in orchestrator.stats  # never observed, so never blamed
+    skills = orchestrator.skills
+    assert result.cost == pytest.approx(sum(skills[t].price for t in result.path))  # not billed
+
+
+async def test_a_tool_an_invoker_cannot_serve_is_rerouted_without_blaming_its_health(
+    router: SkillRouter,
+) -> None:
+    base = Policy().model_dump()
+    base["execution"]["breaker"]["fail_max"] = 1
+    orchestrator = Orchestrator(router, policy=Policy.model_validate(base))
+    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
+    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    functions = Tools().mapping()
+    del functions["send_email"]
+    # An invoker that cannot tell before a call which tools it serves (no ``refusal``).
+    invoker = CallableInvoker(
+        {name: partial(_call_with_keywords, f) for name, f in functions.items()}
+    )
+    assert not isinstance(invoker, CheckingInvoker)
+    for _ in range(2):  # with its health blamed, one run would open its breaker
+        result = await orchestrator.run(task, tools=invoker, inputs=inputs)
         assert result.outcome == "completed" and result.path[-1] == "mailgun_send_email"
         [failed] = [d for d in result.log if d.action == "fail"]
         assert failed.tool == "send_email" and "no callable registered" in failed.reason
@@ -1264,6 +1302,33 @@ async def test_a_planned_tool_given_no_function_is_rerouted_without_blaming_its_
     assert orchestrator.stats["send_email"].failures == 0
     skills = orchestrator.skills
     assert result.cost == pytest.approx(sum(skills[t].price for t in result.path))  # not billed
+
+
+def _call_with_keywords(function: Any, arguments: Mapping[str, Any]) -> Any:
+    return function(**arguments)
+
+
+async def test_a_run_after_failures_does_not_start_with_alternatives_nothing_serves(
+    router: SkillRouter,
+) -> None:
+    orchestrator = Orchestrator(router)
+    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
+    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    failing = Tools().mapping()
+    del failing["mailgun_send_email"]  # only the planned provider, and it is down
+    first = await orchestrator.run(task, tools=failing, inputs=inputs)
+    assert first.outcome == "escalated"
+    assert "mailgun_send_email" not in [d.tool for d in first.log]  # never tried
+    assert orchestrator.stats["send_email"].failures > 0  # weighed down for the next run
+
+    async def send_email(to: str, subject: str, body: str) -> dict[str, Any]:
+        return {"message_id": "m-2"}
+
+    result = await orchestrator.run(
+        task, tools={**failing, "send_email": send_email}, inputs=inputs
+    )
+    assert result.outcome == "completed" and result.path[-1] == "send_email"
+    assert [d.action for d in result.log if d.action in ("fail", "reroute")] == []
 
 
 async def test_a_tool_that_failed_in_one_run_is_not_called_by_the_next_while_its_breaker_is_open(

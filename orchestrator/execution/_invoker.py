@@ -98,10 +98,18 @@ def step_inputs(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
 class ArgumentRefusal:
     """Why a tool cannot be called with some arguments: ``why`` in words, and ``missing``, the
     required arguments they leave out (what an input could supply; empty when that would not
-    help, say because nothing serves the tool)."""
+    help, say because nothing serves the tool). ``served`` is false when nothing in the run can
+    call the tool at all, whatever the arguments (no function, no server for it): a run leaves
+    such a tool out of its graph rather than try it (``not_served``)."""
 
     why: str
     missing: tuple[str, ...] = ()
+    served: bool = True
+
+    @classmethod
+    def not_served(cls, why: str) -> ArgumentRefusal:
+        """The refusal of a tool nothing in the run can call."""
+        return cls(why, served=False)
 
 
 @runtime_checkable
@@ -267,5 +275,5 @@ class CompositeInvoker:
         """The serving invoker's answer, when it can tell."""
         invoker = self.routes.get(tool, self.default)
         if invoker is None:
-            return ArgumentRefusal("no invoker serves this tool")
+            return ArgumentRefusal.not_served("no invoker serves this tool")
         return refusal_of(invoker, tool, names)

@@ -7,7 +7,7 @@ skill waits for every step it takes inputs from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,18 +132,25 @@ class TaskPlan:
             "stated_inputs": dict(self.stated_inputs),
         }
 
-    def to_graph(self, skills: Mapping[str, Skill], *, name: str = "plan") -> ToolGraph:
+    def to_graph(
+        self,
+        skills: Mapping[str, Skill],
+        *,
+        name: str = "plan",
+        leave_out: Collection[str] = (),
+    ) -> ToolGraph:
         """The tool graph the executor runs: ``Start`` -> each step's skills -> ``Done``.
 
         Steps run in plan order: a skill waits for the step before it and for every step it
         takes inputs from; a step is done when any one of its skills (chosen first, alternatives
-        after) succeeds; ``Done`` needs every step.
+        after) succeeds; ``Done`` needs every step. Skills in ``leave_out`` (ones nothing in
+        the run can call) are not in the graph.
 
         Raises
         ------
         PlanningError
-            The plan is empty, names a skill missing from ``skills``, or a step needs one that
-            is not before it.
+            The plan is empty, names a skill missing from ``skills``, a step needs one that
+            is not before it, or ``leave_out`` holds every skill of a step.
         """
         if not self.steps:
             raise PlanningError(f"no step to run for task {self.task!r}")
@@ -156,8 +163,11 @@ class TaskPlan:
         previous: str | None = None
         for step in self.steps:
             graph.add_state(state[step.id])
-            for rank, skill_id in enumerate((step.id, *step.alternatives)):
-                if skill_id in placed:
+            options = (step.id, *step.alternatives)
+            if all(skill_id in leave_out for skill_id in options):
+                raise PlanningError(f"plan step {step.id}: none of its skills can be called")
+            for rank, skill_id in enumerate(options):
+                if skill_id in placed or skill_id in leave_out:
                     continue  # one skill serves one step; it is the chosen one where it is
                 try:
                     skill = skills[skill_id]

@@ -185,7 +185,7 @@ class SimulatedInvoker:
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """Any arguments will do for a simulated tool; a tool not simulated cannot be called."""
-        return None if tool in self._schemas else ArgumentRefusal("not a simulated tool")
+        return None if tool in self._schemas else ArgumentRefusal.not_served("not a simulated tool")
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         if tool not in self._schemas:

@@ -55,7 +55,7 @@ class LangChainToolInvoker:
         call schema requires (injected arguments, which the model never gives, excepted)."""
         found = self.tools.get(tool)
         if found is None:
-            return ArgumentRefusal("no LangChain tool of that name")
+            return ArgumentRefusal.not_served("no LangChain tool of that name")
         missing = tuple(n for n in _call_schema(found).get("required") or () if n not in names)
         if missing:
             return ArgumentRefusal(f"missing required argument(s) {list(missing)}", missing)

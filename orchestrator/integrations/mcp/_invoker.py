@@ -180,7 +180,7 @@ class McpInvoker:
         required argument of its ``inputSchema``."""
         server, _ = split_name(tool)
         if server not in self.servers.connections:
-            return ArgumentRefusal(f"no MCP server {server!r} is configured")
+            return ArgumentRefusal.not_served(f"no MCP server {server!r} is configured")
         return self._unfit(tool, names)
 
     def _unfit(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
