@@ -976,6 +976,10 @@ def test_a_number_right_before_a_word_naming_a_numeric_input_is_its_value() -> N
     assert read("book a 45-minute call").value(before) is None
     text = FieldRef("t", "input", "minutes_note", "", "string", True)
     assert read("schedule a 30 minute meeting").value(text) is None  # not a number's input
+    # A clause ends at a comma: "pet 12, quantity 2" counts no quantity of 12.
+    quantity = FieldRef("place_order", "input", "quantity", "", "integer", True)
+    assert read("place an order for pet 12, quantity 2").value(quantity) == 2
+    assert read("order 3 quantity of pet 12").value(quantity) == 3
 
 
 def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:

@@ -411,7 +411,8 @@ class TaskText:
         """The number a task writes right before the word a numeric input counts, its name's
         last word: "a 30 minute meeting" (or "30-minute") gives ``duration_minutes``, "for 4
         nights" ``nights`` (also when "for 2 guests" follows); not ``reminder_minutes_before``
-        or a rate (``max_price_per_night``). None unless exactly one such number is written."""
+        or a rate (``max_price_per_night``), nor across a clause's end ("pet 12, quantity 2").
+        None unless exactly one such number is written."""
         named = identifier_words(field_ref.leaf).lower().split()
         if not named or "per" in named:
             return None
@@ -421,7 +422,8 @@ class TaskText:
             counted = _COUNT.fullmatch(written)
             if counted is not None and counted["unit"]:  # "30-minute"
                 unit = frozenset(field_tokens(counted["unit"]))
-            elif counted is not None and n + 1 < len(self.pieces):  # "30 minute"
+            elif counted is not None and n + 1 < len(self.pieces) and n not in self.ends:
+                # "30 minute"; not "pet 12, quantity 2", where the comma ends the clause
                 unit = self.pieces[n + 1]
             else:
                 continue
