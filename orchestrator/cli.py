@@ -149,11 +149,18 @@ def _open_router(
     """The catalog's router; ``policy`` is a policy file or a ``Policy`` already loaded. What
     a Python catalog prints as it is imported goes to stderr: stdout is the command's output.
 
-    Without a catalog, an index given by ``--index`` is routed as it is (it had been rebuilt
-    over the sample catalog, the default, and overwritten); with neither, the sample catalog."""
+    Without a catalog, an index given by ``--index`` is routed as it is, and a folder holding
+    no index is a usage error (a mistyped path had routed over the sample catalog, built
+    there); with neither, the sample catalog."""
     from orchestrator.routing import SkillRouter
 
-    if catalog is None and index is not None and (index / "manifest.json").exists():
+    if catalog is None and index is not None:
+        if not (index / "manifest.json").is_file():
+            raise typer.BadParameter(
+                f"{index} holds no index (no manifest.json); give --catalog CATALOG to build "
+                "one there, or build it with `orchestrator index CATALOG --out DIR`",
+                param_hint="--index",
+            )
         return SkillRouter.from_index(
             index, policy=policy, embedder=embedder, cross_encoder=cross_encoder
         )

@@ -103,6 +103,18 @@ def test_route_needs_a_task_or_a_queries_file() -> None:
     assert "not both" not in result.output
 
 
+def test_an_index_folder_that_holds_no_index_is_a_usage_error(index_dir: Path) -> None:
+    mistyped = index_dir.parent / "idx"
+    result = runner.invoke(
+        app, ["route", "--index", str(mistyped), "list pets"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 2
+    assert "holds no index" in result.output and "--catalog" in result.output
+    assert not mistyped.exists(), "nothing is built there"
+    routed = runner.invoke(app, ["route", "--index", str(index_dir), "--json", "list pets"])
+    assert routed.exit_code == 0 and json.loads(routed.stdout)["results"]
+
+
 def test_index_command_writes_a_manifest_and_reports_it(tmp_path: Path) -> None:
     catalog = tmp_path / "tools.jsonl"
     catalog.write_text(
