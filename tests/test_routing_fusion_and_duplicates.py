@@ -143,6 +143,40 @@ def test_opposite_operations_never_stand_in_for_each_other(
     assert is_duplicate(0.99, a, copy, POLICY), "a copy of the same operation still groups"
 
 
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (("rotate_x", "Rotate the object around the X axis."), ("rotate_y", "... the Y axis.")),
+        (("run_step_1", "Run the first step."), ("run_step_2", "Run the second step.")),
+        (("getUser", "Get a user by id."), ("get_users", "Get users by id.")),
+    ],
+)
+def test_siblings_of_one_family_never_stand_in_for_each_other(
+    ours: tuple[str, str], theirs: tuple[str, str]
+) -> None:
+    """Same parameters, nearly the same words: a failed ``rotate_y`` had healed to
+    ``rotate_x``, the wrong axis, and the run said ``completed``."""
+    angle = {"type": "object", "properties": {"angle": {"type": "number"}}}
+    a, b = (
+        contract_of(Skill(name=name, description=text, parameters=angle))
+        for name, text in (ours, theirs)
+    )
+    assert not is_duplicate(0.99, a, b, POLICY)
+    served_twice = contract_of(Skill(name=ours[0], description="", parameters=angle))
+    assert is_duplicate(0.1, a, served_twice, POLICY), "one tool on two servers still groups"
+    version = contract_of(Skill(name=f"{ours[0]}_v2", description=ours[1], parameters=angle))
+    assert is_duplicate(0.99, a, version, POLICY), "a copy of the same operation still groups"
+
+
+def test_one_letter_inputs_tell_two_contracts_apart() -> None:
+    def tool(name: str, *inputs: str) -> Contract:
+        schema = {"type": "object", "properties": {n: {"type": "number"} for n in inputs}}
+        return contract_of(Skill(name=name, parameters=schema))
+
+    assert not is_duplicate(0.9, tool("move", "x"), tool("move", "y"), POLICY)
+    assert is_duplicate(0.9, tool("move", "x", "y"), tool("move", "x", "y"), POLICY)
+
+
 def test_tools_of_one_program_on_servers_that_are_not_replicas_never_group() -> None:
     def served(launch: str, program: str) -> Contract:
         return Contract(

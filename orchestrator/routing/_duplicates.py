@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from orchestrator.catalog import Skill
 from orchestrator.routing._policy import DuplicatePolicy
-from orchestrator.routing._text import stems, tokenize
+from orchestrator.routing._text import identifier_words, stems
 
 __all__ = ["Contract", "contract_of", "group_duplicates", "is_duplicate"]
 
@@ -46,14 +46,16 @@ class Contract:
 
 
 def _property_tokens(schema: object) -> frozenset[str]:
+    """The stemmed words of a schema's property names, one-letter ones kept: ``x`` and ``y``
+    are other inputs, where routing's tokens drop them."""
     props = schema.get("properties") if isinstance(schema, dict) else None
-    return frozenset(tokenize(" ".join(props))) if isinstance(props, dict) else frozenset()
+    return stems(" ".join(props)) if isinstance(props, dict) else frozenset()
 
 
 # Output names that say nothing about what a tool returns: every tool of an MCP filesystem
 # server answers ``{content: string}``, yet a directory listing is no file's metadata.
-_GENERIC_OUTPUTS = frozenset(
-    tokenize("content contents result results text output data response value message status")
+_GENERIC_OUTPUTS = stems(
+    "content contents result results text output data response value message status"
 )
 
 
@@ -141,7 +143,7 @@ def _opposed(a: frozenset[str], b: frozenset[str]) -> bool:
 def contract_of(skill: Skill) -> Contract:
     first_word = next(iter(skill.description.split()), "")
     return Contract(
-        name=frozenset(tokenize(skill.name)),
+        name=_name_words(skill.name),
         parameters=_property_tokens(skill.parameters),
         outputs=_output_tokens(skill.outputs),
         read_only=skill.read_only,
@@ -151,6 +153,13 @@ def contract_of(skill: Skill) -> Contract:
         deprecated=skill.deprecated,
         actions=stems(skill.name) | stems(first_word),
     )
+
+
+def _name_words(name: str) -> frozenset[str]:
+    """A name's words as written, lower-cased: neither stemmed nor short ones dropped, since
+    ``rotate_x`` and ``rotate_y``, ``get_user`` and ``get_users`` name other tools, while
+    ``getUser`` and ``get_user`` are one name."""
+    return frozenset(identifier_words(name).lower().split())
 
 
 def _text_or_none(value: object) -> str | None:
@@ -178,6 +187,7 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
     methods: a REST resource's ``GET``, ``POST`` and ``PATCH`` share parameters, outputs and
     words, but one cannot stand in for another. Nor opposite operations (``start_vm`` and
     ``stop_vm``, ``encrypt_text`` and ``decrypt_text``), which a failed step healed to. Nor
+    siblings of one family (``rotate_x`` and ``rotate_y``; see :func:`_siblings`). Nor
     tools of one MCP program's servers that are not replicas (a filesystem server on another
     folder): they answer for other data.
     """
@@ -190,7 +200,24 @@ def is_duplicate(similarity: float, a: Contract, b: Contract, policy: DuplicateP
         return False  # one program's servers that are not replicas: other data
     # Opposites are looked for last, in the few pairs otherwise alike: the word comparison
     # costs more than the rest, and grouping runs on every route.
-    return _alike(similarity, a, b, policy) and not _opposed(a.actions, b.actions)
+    return (
+        _alike(similarity, a, b, policy)
+        and not _siblings(a.name, b.name)
+        and not _opposed(a.actions, b.actions)
+    )
+
+
+def _siblings(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two names differ in one word each, one letter or digit (``rotate_x`` and
+    ``rotate_y``, ``step_1`` and ``step_2``) or one word and its plural (``get_user`` and
+    ``get_users``): members of one family, each for its own case. Their descriptions differ
+    by as little ("around the X axis"), so text similarity alone groups them."""
+    ours, theirs = a - b, b - a
+    if len(ours) != 1 or len(theirs) != 1:
+        return False
+    (x,), (y,) = ours, theirs
+    shorter, longer = sorted((x, y), key=len)
+    return len(x) == len(y) == 1 or longer in (shorter + "s", shorter + "es")
 
 
 def _alike(similarity: float, a: Contract, b: Contract, policy: DuplicatePolicy) -> bool:
