@@ -219,6 +219,42 @@ def test_openapi_request_body_ref_is_flattened_into_arguments(petstore: dict[str
     assert create.metadata["openapi"]["body_media_type"] == "application/json"
 
 
+def test_openapi_read_only_fields_are_not_arguments_and_write_only_fields_not_outputs() -> None:
+    """One Pet schema serves both ways: the server makes id and createdAt (readOnly), and a
+    password goes in but never comes back (writeOnly); required applies to each direction."""
+    stamp = {"type": "string", "readOnly": True}
+    pet = {
+        "type": "object",
+        "required": ["id", "name", "createdAt", "password"],
+        "properties": {
+            "id": {"type": "integer", "readOnly": True},
+            "name": {"type": "string"},
+            "createdAt": {"$ref": "#/components/schemas/Stamp"},
+            "password": {"type": "string", "writeOnly": True},
+            "owner": {"type": "object", "required": ["ownerId"],
+                      "properties": {"ownerId": {"type": "string", "readOnly": True}}},
+        },
+    }  # fmt: skip
+    json_pet = {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/pets": {"post": {
+            "operationId": "createPet",
+            "requestBody": {"required": True, "content": json_pet},
+            "responses": {"201": {"description": "Created.", "content": json_pet}},
+        }}},
+        "components": {"schemas": {"Pet": pet, "Stamp": stamp}},
+    }  # fmt: skip
+    [skill] = skills_from_openapi(doc)
+    assert skill.parameter_names() == ["name", "password", "owner"]
+    assert skill.required_parameters() == ["name", "password"]
+    assert skill.parameters["properties"]["owner"] == {"type": "object", "properties": {}}
+    assert "- id (" not in skill.body.split("Responses:")[0]
+    assert skill.outputs is not None
+    assert list(skill.outputs["properties"]) == ["id", "name", "createdAt", "owner"]
+    assert skill.outputs["required"] == ["id", "name", "createdAt"]
+
+
 def test_openapi_non_object_body_is_one_body_argument() -> None:
     doc = {
         "openapi": "3.1.0",

@@ -19,7 +19,7 @@ from orchestrator.catalog._openapi_text import (
     render_operation,
 )
 from orchestrator.catalog._origin import Loaded, Origin
-from orchestrator.catalog._schema import normalise_openapi_schema
+from orchestrator.catalog._schema import normalise_openapi_schema, without_properties_marked
 from orchestrator.catalog._skill import Skill
 
 __all__ = ["openapi_skills", "skills_from_openapi"]
@@ -113,6 +113,8 @@ class _OperationReader:
         return list(by_key.values())
 
     def payload(self, value: Any, origin: Origin, status: str = "") -> Payload:
+        """A request body (no ``status``) or a response; a request carries no ``readOnly``
+        property and a response no ``writeOnly`` one, so each schema keeps only its own."""
         obj, origin = self.refs.follow(value, origin)
         description = origin.string(obj, "description", required=False) or ""
         content = obj.get("content")
@@ -126,6 +128,7 @@ class _OperationReader:
             media_obj = media_origin.mapping(content[media])
             if "schema" in media_obj:
                 schema = self.schema(media_obj["schema"], media_origin.at("schema"))
+                schema = without_properties_marked(schema, "writeOnly" if status else "readOnly")
         return Payload(media, schema, description, obj.get("required") is True, status)
 
     def responses(self, op: Mapping[str, Any], origin: Origin) -> list[Payload]:

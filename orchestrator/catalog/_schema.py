@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["merge_all_of", "normalise_bfcl_schema", "normalise_openapi_schema", "resolve_ref"]
+__all__ = [
+    "merge_all_of",
+    "normalise_bfcl_schema",
+    "normalise_openapi_schema",
+    "resolve_ref",
+    "without_properties_marked",
+]
 
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
 
@@ -85,6 +91,34 @@ def normalise_openapi_schema(schema: Any) -> Any:
     """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type and
     ``allOf`` compositions merged (see :func:`merge_all_of`), recursively."""
     return _walk(schema, lambda s: _fix_nullable(dict(merge_all_of(s))))
+
+
+def without_properties_marked(schema: Any, flag: str) -> Any:
+    """``schema`` without the properties whose schema sets ``flag`` (``readOnly``,
+    ``writeOnly``) to true, at every depth, and without them in ``required``.
+
+    OpenAPI reuses one schema for a resource both ways: a ``readOnly`` property (a server-made
+    id) is never sent in a request, and a ``writeOnly`` one (a password) never comes back, and
+    either one's ``required`` applies only to the direction it travels in.
+    """
+
+    def drop(part: dict[str, Any]) -> dict[str, Any]:
+        props = part.get("properties")
+        if not isinstance(props, Mapping):
+            return part
+        hidden = {n for n, p in props.items() if isinstance(p, Mapping) and p.get(flag) is True}
+        if hidden:
+            part["properties"] = {n: p for n, p in props.items() if n not in hidden}
+            required = part.get("required")
+            if isinstance(required, list):
+                kept = [r for r in required if r not in hidden]
+                if kept:
+                    part["required"] = kept
+                else:
+                    del part["required"]
+        return part
+
+    return _walk(schema, drop)
 
 
 # Keywords that describe a value without constraining its shape: a part made of these alone
