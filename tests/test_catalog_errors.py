@@ -168,6 +168,22 @@ def test_mcp_tool_without_input_schema_is_an_error() -> None:
     assert caught.value.where == "/tools/1"
 
 
+def test_mcp_annotation_given_as_a_string_is_an_error_not_truthy() -> None:
+    """bool("false") is True: a string hint marked a destructive tool read-only."""
+    tool = {"name": "x", "inputSchema": {"type": "object"}}
+    with pytest.raises(CatalogError) as caught:
+        skills_from_mcp_tools(
+            {"tools": [{**tool, "annotations": {"readOnlyHint": "false"}}]}, source="tools.json"
+        )
+    assert str(caught.value) == (
+        "tools.json: /tools/0/annotations/readOnlyHint: "
+        "expected a boolean (or null for not given), got the string 'false'"
+    )
+    # Null still means not given: MCP's default (not read-only) applies.
+    [skill] = skills_from_mcp_tools({"tools": [{**tool, "annotations": {"readOnlyHint": None}}]})
+    assert (skill.read_only, skill.destructive) == (False, True)
+
+
 def test_non_function_tool_type_is_an_error() -> None:
     error = catalog_error([{"type": "code_interpreter"}])
     assert (error.where, error.reason) == (

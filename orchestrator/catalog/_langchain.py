@@ -41,10 +41,12 @@ def langchain_risk_hints(tool: BaseTool) -> dict[str, bool]:
 
     An MCP tool loaded by langchain-mcp-adapters carries its annotations there
     (``readOnlyHint``, ...), read with MCP's defaults; any tool may set the fields by their own
-    names (``metadata={"idempotent": False}``), which win. Nothing set: no hints.
+    names (``metadata={"idempotent": False}``), which win. Nothing set: no hints. An MCP hint
+    that is neither a boolean nor null is a ``CatalogError``.
     """
     metadata = tool.metadata or {}
-    hints = risk_hints(metadata) if any(key in metadata for key in HINT_KEYS) else {}
+    origin = Origin(f"langchain:{tool.name}").at("metadata")
+    hints = risk_hints(metadata, origin) if any(key in metadata for key in HINT_KEYS) else {}
     hints.update(
         {name: value for name in RISK_FIELDS if isinstance(value := metadata.get(name), bool)}
     )

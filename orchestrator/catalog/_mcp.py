@@ -40,15 +40,22 @@ HINT_KEYS = tuple(_HINTS)
 RISK_FIELDS = tuple(field for field, _ in _HINTS.values())
 
 
-def risk_hints(annotations: Mapping[str, Any] | None) -> dict[str, bool]:
-    """The Skill risk fields of an MCP tool's ``annotations`` (camelCase, as on the wire).
+def risk_hints(annotations: Mapping[str, Any] | None, origin: Origin) -> dict[str, bool]:
+    """The Skill risk fields of an MCP tool's ``annotations`` (camelCase, as on the wire), found
+    at ``origin``.
 
     A hint given as null is absent: a ``model_dump()`` of the SDK's annotations (as
-    langchain-mcp-adapters copies them into a tool's metadata) writes every unset one so.
+    langchain-mcp-adapters copies them into a tool's metadata) writes every unset one so. Any
+    other value that is not a boolean is an error: ``"false"`` is truthy, and reading it so
+    would mark a destructive tool read-only.
     """
     given = annotations or {}
+    for key in _HINTS:
+        value = given.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise origin.at(key).mismatch("a boolean (or null for not given)", value)
     hints = {
-        field: bool(default if given.get(key) is None else given[key])
+        field: default if given.get(key) is None else given[key]
         for key, (field, default) in _HINTS.items()
     }
     if hints["read_only"]:
@@ -92,7 +99,7 @@ def mcp_tool_skill(record: Any, origin: Origin) -> Loaded:
         "outputs": outputs,
         "metadata": metadata,
         "source": origin.location,
-        **risk_hints(annotations),
+        **risk_hints(annotations, origin.at("annotations")),
     }
     keys = {"parameters": input_key, "outputs": output_key}
     return Loaded(origin.skill(fields, keys), origin)
