@@ -101,6 +101,20 @@ def test_catalog_with_no_server_up_is_an_error_naming_each(tmp_path: Path) -> No
         load_catalog(config)
 
 
+def test_a_config_inside_a_catalog_folder_is_an_error_saying_to_pass_it_alone(
+    tmp_path: Path,
+) -> None:
+    """Read as a function list it failed with "missing required field 'name'"; read as live
+    servers, a run over the folder would not start them to call their tools."""
+    (tmp_path / "openai.jsonl").write_text(json.dumps({"name": "ping"}) + "\n")
+    config = write_config(tmp_path / "servers.json", {"time_a": time_server()})
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path)
+    assert caught.value.source == str(config)
+    assert caught.value.reason.startswith("an mcpServers config cannot be part of a catalog folder")
+    assert "--catalog servers.json" in caught.value.reason
+
+
 def test_malformed_server_entry_names_the_field(tmp_path: Path) -> None:
     config = write_config(tmp_path / "servers.json", {"x": {"args": ["a"]}})
     with pytest.raises(CatalogError, match=r"servers.json: /mcpServers/x: .*either 'command'"):

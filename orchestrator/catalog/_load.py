@@ -49,7 +49,28 @@ def _directory_skills(directory: Path) -> list[Loaded]:
             "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
             source=str(directory),
         )
+    for path in files:
+        _refuse_servers_config(path)
     return _nonempty([loaded for path in files for loaded in file_skills(path)], directory)
+
+
+def _refuse_servers_config(path: Path) -> None:
+    """An ``mcpServers`` config in a catalog folder is an error, not a catalog file.
+
+    Given as the catalog itself, its servers are started to list their tools, and a run
+    (``Orchestrator``, ``orchestrator run``) starts them again to call those tools. Inside a
+    folder, the run would know nothing of the servers and could call none of their tools, and
+    merely loading the folder would start processes because some JSON file lies in it.
+    """
+    from orchestrator.integrations.mcp._config import is_servers_config_file
+
+    if is_servers_config_file(path):
+        raise CatalogError(
+            "an mcpServers config cannot be part of a catalog folder (a run would not start its "
+            "servers to call their tools); pass it as the catalog itself (--catalog "
+            f"{path.name}, or load_catalog on the file), or move it out of {path.parent}",
+            source=str(path),
+        )
 
 
 # What marks a folder as a routing index (orchestrator.routing writes it last).
@@ -135,7 +156,8 @@ def load_catalog(source: CatalogSource, *, dedupe: bool = False) -> list[Skill]:
     lists their tools live, as ``server/tool`` ids; a server that fails is logged and skipped.
     A ``.py`` file is imported and its public functions are the skills (``module_tools`` gives
     the functions themselves). A directory holding any ``SKILL.md`` is read as Agent-Skills
-    folders, otherwise as every catalog file below it (``.py`` files are not imported).
+    folders, otherwise as every catalog file below it (``.py`` files are not imported; an
+    ``mcpServers`` config there is an error, since a run would not start its servers).
 
     Raises
     ------
