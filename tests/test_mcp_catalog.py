@@ -115,6 +115,17 @@ def test_a_config_inside_a_catalog_folder_is_an_error_saying_to_pass_it_alone(
     assert "--catalog servers.json" in caught.value.reason
 
 
+def test_a_config_of_no_servers_is_an_empty_catalog_error(tmp_path: Path) -> None:
+    """Like any other empty catalog: routing over nothing answered every task "nothing fits"."""
+    config = write_config(tmp_path / "servers.json", {})
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(config)
+    assert (caught.value.source, caught.value.reason) == (
+        str(config),
+        "no skills found (the catalog is empty)",
+    )
+
+
 def test_malformed_server_entry_names_the_field(tmp_path: Path) -> None:
     config = write_config(tmp_path / "servers.json", {"x": {"args": ["a"]}})
     with pytest.raises(CatalogError, match=r"servers.json: /mcpServers/x: .*either 'command'"):

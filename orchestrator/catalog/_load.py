@@ -114,7 +114,8 @@ def _path_skills(path: Path) -> list[Loaded]:
                     "install it with: pip install 'orchestrator[mcp]'",
                     source=str(path),
                 ) from exc
-            return [Loaded(s, Origin(s.source or str(path))) for s in servers_skills(path)]
+            servers = servers_skills(path)
+            return _nonempty([Loaded(s, Origin(s.source or str(path))) for s in servers], path)
     return _nonempty(file_skills(path), path)
 
 
