@@ -361,6 +361,27 @@ def test_openapi_all_of_bodies_and_responses_read_as_one_object() -> None:
     assert "- id (string, required)" in skill.body
 
 
+def test_openapi_3_0_boolean_exclusive_bounds_are_read_as_the_bounds_of_later_drafts() -> None:
+    """Draft 4's "minimum: 0, exclusiveMinimum: true" is no valid 2020-12 schema, so such an
+    outputs schema would be refused at load (results are validated against it)."""
+    price = {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+             "maximum": 100, "exclusiveMaximum": False}  # fmt: skip
+    quote = {"type": "object", "properties": {"price": price}}
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/quote": {"get": {"operationId": "quote", "responses": {"200": {
+            "description": "A quote.", "content": {"application/json": {"schema": quote}},
+        }}}}},
+    }  # fmt: skip
+    [skill] = skills_from_openapi(doc)
+    assert skill.outputs is not None
+    assert skill.outputs["properties"]["price"] == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 100,
+    }
+
+
 def test_a_nullable_reference_accepts_null_and_a_self_composed_schema_ends() -> None:
     from jsonschema import Draft202012Validator
 

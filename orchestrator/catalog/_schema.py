@@ -5,7 +5,8 @@ OpenAPI documents compose request bodies and responses with ``allOf`` (a base ob
 extension); the parts are merged into one object so its fields read as arguments and outputs.
 
 BFCL writes Python type names ("dict", "float", "tuple", "any") where JSON Schema has "object",
-"number", "array" and no type at all; OpenAPI 3.0 marks nullability with ``nullable: true``.
+"number", "array" and no type at all; OpenAPI 3.0 marks nullability with ``nullable: true`` and
+exclusive bounds with a boolean flag beside them.
 Pydantic and MCP SDK servers put nested models under ``$defs`` and point at them with ``$ref``.
 """
 
@@ -82,15 +83,28 @@ def _fix_nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _fix_exclusive_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    # OpenAPI 3.0 (JSON Schema draft 4) makes a bound exclusive with a flag beside it
+    # ("minimum: 0, exclusiveMinimum: true"); later drafts give the bound itself.
+    for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        exclusive = schema.get(flag)
+        if isinstance(exclusive, bool):
+            del schema[flag]
+            if exclusive and bound in schema:
+                schema[flag] = schema.pop(bound)
+    return schema
+
+
 def normalise_bfcl_schema(schema: Any) -> Any:
     """Return ``schema`` with BFCL's Python type names replaced by JSON Schema ones, recursively."""
     return _walk(schema, _fix_bfcl_type)
 
 
 def normalise_openapi_schema(schema: Any) -> Any:
-    """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type and
-    ``allOf`` compositions merged (see :func:`merge_all_of`), recursively."""
-    return _walk(schema, lambda s: _fix_nullable(dict(merge_all_of(s))))
+    """Return ``schema`` with OpenAPI 3.0 ``nullable: true`` turned into a ``"null"`` type,
+    its boolean ``exclusiveMinimum``/``exclusiveMaximum`` into the bounds later drafts write,
+    and ``allOf`` compositions merged (see :func:`merge_all_of`), recursively."""
+    return _walk(schema, lambda s: _fix_exclusive_bounds(_fix_nullable(dict(merge_all_of(s)))))
 
 
 def without_properties_marked(schema: Any, flag: str) -> Any:
