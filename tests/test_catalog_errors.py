@@ -184,6 +184,37 @@ def test_mcp_annotation_given_as_a_string_is_an_error_not_truthy() -> None:
     assert (skill.read_only, skill.destructive) == (False, True)
 
 
+def test_an_outputs_schema_that_is_no_json_schema_is_an_error_at_load_naming_its_pointer(
+    tmp_path: Path,
+) -> None:
+    """It loaded and routed, and the run failed later naming a graph node, not the file."""
+    java = tmp_path / "java.json"
+    java.write_text(json.dumps([{"name": "getMap", "response": {"type": "HashMap"}}]))
+    assert str(catalog_error(java)) == (
+        f"{java}: /0/response/type: expected a JSON Schema type (array, boolean, integer, "
+        "null, number, object, string), got the string 'HashMap'"
+    )
+    broken = {"type": "object", "required": "id"}
+    mcp = {"tools": [{"name": "a", "inputSchema": {"type": "object"}, "outputSchema": broken}]}
+    with pytest.raises(CatalogError) as caught:
+        skills_from_mcp_tools(mcp, source="tools.json")
+    assert str(caught.value) == (
+        "tools.json: /tools/0/outputSchema/required: "
+        "not a valid JSON Schema: 'id' is not of type 'array'"
+    )
+    json_schema = {"application/json": {"schema": {"type": "objekt"}}}
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/a": {"get": {"responses": {"200": {"description": "A.",
+                                                       "content": json_schema}}}}},
+    }  # fmt: skip
+    with pytest.raises(CatalogError) as caught:
+        skills_from_openapi(doc, source="api.yaml")
+    assert (
+        caught.value.where == "/paths/~1a/get/responses/200/content/application~1json/schema/type"
+    )
+
+
 def test_non_function_tool_type_is_an_error() -> None:
     error = catalog_error([{"type": "code_interpreter"}])
     assert (error.where, error.reason) == (

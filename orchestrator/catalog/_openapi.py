@@ -123,13 +123,16 @@ class _OperationReader:
         content = origin.at("content").mapping(content)
         media = next((m for m in content if _is_json(m)), next(iter(content), None))
         schema = None
+        schema_origin = None
         if media is not None:
             media_origin = origin.at("content", media)
             media_obj = media_origin.mapping(content[media])
             if "schema" in media_obj:
-                schema = self.schema(media_obj["schema"], media_origin.at("schema"))
+                schema_origin = media_origin.at("schema")
+                schema = self.schema(media_obj["schema"], schema_origin)
                 schema = without_properties_marked(schema, "writeOnly" if status else "readOnly")
-        return Payload(media, schema, description, obj.get("required") is True, status)
+        required = obj.get("required") is True
+        return Payload(media, schema, description, required, status, schema_origin)
 
     def responses(self, op: Mapping[str, Any], origin: Origin) -> list[Payload]:
         if "responses" not in op:
@@ -215,6 +218,9 @@ def _arguments(op: Operation) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
 def _operation_skill(op: Operation, origin: Origin) -> Loaded:
     parameters, places = _arguments(op)
     success = _success(op.responses)
+    if success is not None and success.schema is not None and success.schema_origin is not None:
+        # Checked where the response's schema is, rather than at the skill's "outputs".
+        success.schema_origin.json_schema(success.schema)
     prose = [t.strip() for t in dict.fromkeys((op.summary, op.description)) if t.strip()]
     skill_id = op.operation_id or _slug(op.method, op.path)
     http: dict[str, Any] = {"method": op.method.upper(), "path": op.path, "server": op.server}

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.catalog._origin import Origin
 
 __all__ = ["Operation", "Parameter", "Payload", "render_operation", "type_label"]
 
@@ -33,6 +36,8 @@ class Payload:
     description: str = ""
     required: bool = False
     status: str = ""
+    # Where the schema was read, for errors about it (it is checked only if it becomes outputs).
+    schema_origin: Origin | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

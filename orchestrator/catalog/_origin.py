@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from orchestrator._json_schema import schema_problem
 from orchestrator.catalog._skill import Skill
 from orchestrator.errors import CatalogError
 
@@ -97,12 +98,32 @@ class Origin:
         """Validate ``fields`` as a Skill, reporting pydantic errors at their place in the input.
 
         ``keys`` maps a Skill field to the input key it came from (MCP's ``inputSchema`` becomes
-        ``parameters``), so the pointer names what the user wrote.
+        ``parameters``), so the pointer names what the user wrote. A broken ``outputs`` schema
+        is refused here too (see :meth:`json_schema`).
         """
+        keys = keys or {}
         try:
-            return Skill.model_validate(dict(fields))
+            skill = Skill.model_validate(dict(fields))
         except ValidationError as exc:
-            raise self._translate(exc, keys or {}) from exc
+            raise self._translate(exc, keys) from exc
+        if skill.outputs is not None:
+            self.at(keys.get("outputs", "outputs")).json_schema(skill.outputs)
+        return skill
+
+    def json_schema(self, schema: Mapping[str, Any]) -> None:
+        """Refuse ``schema``, found here, when it is no JSON Schema.
+
+        Meant for outputs: a run validates every result against them, so a broken one failed
+        the run later, naming a graph node instead of this file. Arguments are not refused: a
+        call's values are checked only against the argument schemas that are valid.
+        """
+        problem = schema_problem(schema)
+        if problem is None:
+            return
+        where = self.at(*problem.path)
+        if problem.path[-1:] == ("type",) and isinstance(problem.value, str):
+            raise where.mismatch(f"a JSON Schema type ({', '.join(_JSON_TYPES)})", problem.value)
+        raise where.error(f"not a valid JSON Schema: {problem.message}")
 
     def _translate(self, exc: ValidationError, keys: Mapping[str, str]) -> CatalogError:
         first = exc.errors()[0]
@@ -130,6 +151,7 @@ class Origin:
         )
 
 
+_JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 _EXPECTED = {
     "string_type": "a string",
     "string_too_short": "a non-empty string",

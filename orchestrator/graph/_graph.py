@@ -7,17 +7,14 @@ them (``any``, a path), every one (``all``, a dependency join) or ``quorum`` of 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
+from orchestrator._json_schema import schema_problem
 from orchestrator.errors import GraphError
 
 if TYPE_CHECKING:
@@ -226,19 +223,9 @@ def _check_outputs(name: str, outputs: Mapping[str, Any]) -> None:
     """Refuse an outputs schema that is not JSON Schema. Execution validates every result
     against it, and a broken schema made each good result fail: the tool was retried,
     rerouted and held unhealthy for the schema's fault, its side effects repeated."""
-    problem = _schema_problem(json.dumps(outputs, sort_keys=True, default=str))
+    problem = schema_problem(outputs)
     if problem is not None:
-        raise GraphError(f"node {name}: field outputs{problem}")
-
-
-@lru_cache(maxsize=4096)
-def _schema_problem(schema: str) -> str | None:
-    """What makes the JSON text ``schema`` no JSON Schema ("/type: not a valid JSON Schema:
-    ..."), or None. Cached: a plan's graph is built for every run, from the same skills, and
-    checking against the meta-schema takes about a millisecond a schema."""
-    try:
-        Draft202012Validator.check_schema(json.loads(schema))
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return f"{'/' + where if where else ''}: not a valid JSON Schema: {exc.message}"
-    return None
+        where = "".join(f"/{part}" for part in problem.path)
+        raise GraphError(
+            f"node {name}: field outputs{where}: not a valid JSON Schema: {problem.message}"
+        )
