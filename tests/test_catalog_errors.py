@@ -105,6 +105,14 @@ def test_openapi_parameter_of_wrong_type_names_its_pointer() -> None:
     )
 
 
+def test_openapi_paths_that_are_not_an_object_are_a_type_error_not_an_empty_catalog(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "api.json"
+    path.write_text(json.dumps({"openapi": "3.0.3", "paths": []}))
+    assert str(catalog_error(path)) == f"{path}: /paths: expected an object, got an array"
+
+
 def test_swagger_2_is_refused_with_a_reason() -> None:
     with pytest.raises(CatalogError, match=r"Swagger 2\.0 is not supported"):
         skills_from_openapi({"swagger": "2.0", "paths": {}})

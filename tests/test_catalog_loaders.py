@@ -255,6 +255,28 @@ def test_openapi_read_only_fields_are_not_arguments_and_write_only_fields_not_ou
     assert skill.outputs["required"] == ["id", "name", "createdAt"]
 
 
+def test_openapi_extension_keys_are_skipped_not_read_as_paths_or_responses() -> None:
+    """The spec allows x- keys beside paths, in path items and operations, and beside
+    responses; they were reported as paths and statuses that are not objects."""
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {
+            "x-internal": True,
+            "/pets": {
+                "x-owner": "pets-team",
+                "get": {
+                    "operationId": "listPets",
+                    "x-codegen-name": "list",
+                    "responses": {"x-codegen": "skip", "200": {"description": "The pets."}},
+                },
+            },
+        },
+    }
+    [skill] = skills_from_openapi(doc)
+    assert skill.id == "listPets"
+    assert "x-codegen" not in skill.body
+
+
 def test_openapi_non_object_body_is_one_body_argument() -> None:
     doc = {
         "openapi": "3.1.0",

@@ -69,6 +69,13 @@ def _server_url(servers: Any, origin: Origin) -> str | None:
     return url
 
 
+def _is_extension(key: Any) -> bool:
+    """Whether ``key`` is a specification extension (``x-internal``, ``x-codegen``), which
+    OpenAPI allows beside the entries of the Paths and Responses objects (and in Path Item and
+    Operation objects, whose known keys alone are read): vendor data, not a path or a status."""
+    return isinstance(key, str) and key.startswith("x-")
+
+
 def _slug(method: str, path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", f"{method} {path}".lower()).strip("_")
 
@@ -144,6 +151,7 @@ class _OperationReader:
         return [
             self.payload(value, origin.at("responses", str(status)), str(status))
             for status, value in responses.items()
+            if not _is_extension(status)
         ]
 
     def operation(
@@ -253,9 +261,14 @@ def openapi_skills(document: Any, origin: Origin) -> list[Loaded]:
     reader = _OperationReader(doc, origin)
     server = _server_url(doc.get("servers"), origin.at("servers"))
     paths_origin = origin.at("paths")
-    paths = paths_origin.mapping(doc.get("paths") or {})
+    # 3.1 lets a document have no paths (only webhooks or components); an array is no Paths
+    # object, and is reported as such rather than, when empty, as an empty catalog.
+    raw_paths = doc.get("paths")
+    paths = paths_origin.mapping({} if raw_paths is None else raw_paths)
     loaded = []
     for path, raw_item in paths.items():
+        if _is_extension(path):
+            continue
         item, item_origin = reader.refs.follow(raw_item, paths_origin.at(path))
         shared_list = item.get("parameters") or []
         if not isinstance(shared_list, list):
