@@ -185,6 +185,26 @@ def test_openapi_operation_without_operation_id_gets_a_slugged_method_and_path(
     )
 
 
+def test_openapi_operations_without_ids_on_non_ascii_paths_get_distinct_readable_ids() -> None:
+    """Only [a-z0-9] was kept: GET /宠物 and GET /订单 were both "get", a duplicate id."""
+    ok = {"200": {"description": "OK."}}
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {
+            "/宠物": {"get": {"responses": ok}},
+            "/订单": {"get": {"responses": ok}},
+            "/café/{été}": {"get": {"responses": ok}},
+            "/cafe\u0301s": {"get": {"responses": ok}},  # "é" as e and a combining accent
+        },
+    }
+    assert [s.id for s in skills_from_openapi(doc)] == [
+        "get_宠物",
+        "get_订单",
+        "get_café_été",
+        "get_cafés",
+    ]
+
+
 def test_openapi_query_and_header_parameters_become_arguments(petstore: dict[str, Skill]) -> None:
     params = petstore["listPets"].parameters
     assert params["properties"]["limit"] == {

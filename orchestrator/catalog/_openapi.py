@@ -8,6 +8,7 @@ a POST not idempotent); ``metadata["openapi"]`` keeps what an executor needs to 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,7 +78,12 @@ def _is_extension(key: Any) -> bool:
 
 
 def _slug(method: str, path: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", f"{method} {path}".lower()).strip("_")
+    """The id of an operation without ``operationId``: ``get /pets/{petId}`` is
+    ``get_pets_petid``. Letters and digits of any script are kept (``get_宠物``, ``get_café``):
+    keeping ASCII alone made ``GET /宠物`` and ``GET /订单`` the same id. NFC first, so a
+    decomposed "é" (e and a combining accent) is one letter, as a precomposed one is."""
+    text = unicodedata.normalize("NFC", f"{method} {path}").lower()
+    return re.sub(r"[\W_]+", "_", text).strip("_")
 
 
 class _OperationReader:
