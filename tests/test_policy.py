@@ -126,3 +126,17 @@ def test_an_effort_level_no_model_mapping_knows_is_refused_at_load(tmp_path: Pat
         policy.read_text() + "llm:\n  openai:\n    reasoning_effort: {minimal: minimal}\n"
     )
     assert load_policy(policy).effort.levels[0] == "minimal"
+
+
+def test_a_cross_encoder_rerank_without_its_path_is_refused_at_load_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """It loaded, and routing failed later with an error that named no file."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("routing:\n  rerank:\n    kind: cross-encoder\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    assert str(info.value) == (
+        f"{policy}: field routing.rerank: kind cross-encoder needs cross_encoder: the local "
+        "path of a sentence-transformers CrossEncoder"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.routing._rerank import FIT_FEATURES, RANK_SIGNALS
 
@@ -102,6 +102,17 @@ class RerankPolicy(_Section):
     @classmethod
     def _known_signals(cls, weights: dict[str, float]) -> dict[str, float]:
         return _only_known(weights, RANK_SIGNALS, "rank signal")
+
+    @model_validator(mode="after")
+    def _cross_encoder_named(self) -> RerankPolicy:
+        """Checked as the policy loads, where the error can name its file: the router found
+        the path missing only when it first routed."""
+        if self.kind == "cross-encoder" and not self.cross_encoder:
+            raise ValueError(
+                "kind cross-encoder needs cross_encoder: the local path of a "
+                "sentence-transformers CrossEncoder"
+            )
+        return self
 
 
 class DuplicatePolicy(_Section):
