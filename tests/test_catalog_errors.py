@@ -223,6 +223,23 @@ def test_an_outputs_schema_that_is_no_json_schema_is_an_error_at_load_naming_its
     )
 
 
+def test_near_miss_documents_say_what_they_are_not_that_a_name_is_missing(
+    tmp_path: Path,
+) -> None:
+    servers = tmp_path / "servers.json"
+    servers.write_text(json.dumps({"mcpServers": []}))
+    assert str(catalog_error(servers)) == (
+        f"{servers}: /mcpServers: expected an object of MCP servers by name, got an array"
+    )
+    failed = tmp_path / "tools.json"
+    error = {"code": -32601, "message": "Method not found: tools/list"}
+    failed.write_text(json.dumps({"jsonrpc": "2.0", "id": 1, "error": error}))
+    assert str(catalog_error(failed)) == (
+        f"{failed}: /error: a JSON-RPC error response, not a tools/list result: "
+        "'Method not found: tools/list'"
+    )
+
+
 def test_non_function_tool_type_is_an_error() -> None:
     error = catalog_error([{"type": "code_interpreter"}])
     assert (error.where, error.reason) == (

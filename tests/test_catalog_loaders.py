@@ -124,6 +124,22 @@ def test_single_function_object_in_a_json_file_is_one_skill(tmp_path: Path) -> N
     assert skill.parameters == {"type": "object", "properties": {}}
 
 
+def test_openai_request_body_tools_are_read_as_functions(tmp_path: Path) -> None:
+    """{"tools": [{"type": "function", "function": {...}}]} was read as an MCP tools/list
+    result, and failed with "missing required field 'name'" though a name is there."""
+    path = tmp_path / "request.json"
+    tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather."}}
+    body = {
+        "model": "gpt-4.1",
+        "messages": [],
+        "tools": [tool, {**tool, "function": {"name": "b"}}],
+    }
+    path.write_text(json.dumps(body))
+    skills = load_catalog(path)
+    assert [s.id for s in skills] == ["get_weather", "b"]
+    assert skills[0].source == f"{path}#/tools/0/function"
+
+
 # --- MCP ------------------------------------------------------------------------------------
 
 

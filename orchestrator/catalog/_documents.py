@@ -1,7 +1,8 @@
 """Which loader reads a parsed document or file: format detection in one place.
 
-A ``.json`` file may hold a function list, one function, an MCP ``tools/list`` result or an
-OpenAPI document; the shape of the parsed value decides, not the file name.
+A ``.json`` file may hold a function list, one function, an OpenAI request body's ``tools``, an
+MCP ``tools/list`` result or an OpenAPI document; the shape of the parsed value decides, not the
+file name.
 """
 
 from __future__ import annotations
@@ -31,11 +32,32 @@ def record_skill(record: Any, origin: Origin) -> Loaded:
     return function_skill(record, origin)
 
 
+# The key of an MCP client config; such a file is read by ``load_catalog`` before any loader here.
+_SERVERS_KEY = "mcpServers"
+
+
+def _is_function_list(tools: Any) -> bool:
+    """Whether a ``tools`` array is OpenAI's (``{"type": "function", ...}`` entries, as a chat
+    request body holds them) rather than MCP's, whose tools have no ``type``."""
+    return isinstance(tools, list) and any(isinstance(t, Mapping) and "type" in t for t in tools)
+
+
 def document_skills(document: Any, origin: Origin) -> list[Loaded]:
     """The skills of one parsed JSON or YAML document, whatever its shape."""
     if isinstance(document, Mapping):
         if "openapi" in document or "swagger" in document:
             return openapi_skills(document, origin)
+        if _SERVERS_KEY in document:
+            # Not a tool record missing its name, as it would otherwise be reported.
+            servers = document[_SERVERS_KEY]
+            if not isinstance(servers, Mapping):
+                raise origin.at(_SERVERS_KEY).mismatch("an object of MCP servers by name", servers)
+            raise origin.error(
+                "an mcpServers config is read from a .json file given as the catalog itself"
+            )
+        if "jsonrpc" not in document and _is_function_list(document.get("tools")):
+            tools = origin.at("tools")
+            return [function_skill(t, tools.at(i)) for i, t in enumerate(document["tools"])]
         if "tools" in document or "jsonrpc" in document:
             return mcp_tools_skills(document, origin)
         return [record_skill(document, origin)]

@@ -109,6 +109,13 @@ def mcp_tools_skills(result: Any, origin: Origin) -> list[Loaded]:
     """Skills from a ``tools/list`` result, a JSON-RPC response carrying one, or a list of tools."""
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(result, Mapping) and "error" in result and "result" not in result:
+        # A saved response to a failed call: say so, not that it lacks "tools".
+        error = result["error"]
+        said = error.get("message") if isinstance(error, Mapping) else error
+        raise origin.at("error").error(
+            f"a JSON-RPC error response, not a tools/list result: {said!r}"
+        )
     if isinstance(result, Mapping) and "result" in result and "tools" not in result:
         origin = origin.at("result")
         result = origin.mapping(result["result"])
