@@ -595,6 +595,26 @@ def test_duplicates_across_sources_name_both_places() -> None:
         load_catalog([{"name": "ping"}, Skill(name="ping")])
 
 
+def test_a_duplicate_id_through_a_path_item_ref_names_where_the_ref_is(tmp_path: Path) -> None:
+    """Both places were the reference's target: "/paths/~1pets/get: duplicate skill id
+    'listPets', first defined at api.json#/paths/~1pets/get"."""
+    path = tmp_path / "api.json"
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {
+            "/pets": {"get": {"operationId": "listPets", "responses": {}}},
+            "/pets2": {"$ref": "#/paths/~1pets"},
+        },
+    }
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DuplicateSkillError) as caught:
+        load_catalog(path)
+    assert caught.value.where == "/paths/~1pets2/get"
+    assert f"first defined at {path}#/paths/~1pets/get" in caught.value.reason
+    sources = [s.source for s in skills_from_openapi(doc, source="api.json")]
+    assert sources == ["api.json#/paths/~1pets/get", "api.json#/paths/~1pets2/get"]
+
+
 def test_skill_fields_beside_an_openai_function_wrapper_are_read(tmp_path: Path) -> None:
     # OpenAI's format has no outputs or cost hints: catalogs put them beside "function".
     record = {

@@ -229,7 +229,10 @@ def _arguments(op: Operation) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
     return arguments, places
 
 
-def _operation_skill(op: Operation, origin: Origin) -> Loaded:
+def _operation_skill(op: Operation, origin: Origin, place: Origin) -> Loaded:
+    """The skill of ``op``, read at ``origin``. ``place`` is where the operation sits under
+    ``paths``, which differs when its path item is a ``$ref``: the skill's source and a
+    duplicate report name that place, not the shared target (which named one place twice)."""
     parameters, places = _arguments(op)
     success = _success(op.responses)
     if success is not None and success.schema is not None and success.schema_origin is not None:
@@ -249,11 +252,11 @@ def _operation_skill(op: Operation, origin: Origin) -> Loaded:
         "outputs": success.schema if success is not None else None,
         "body": render_operation(op),
         "tags": op.tags,
-        "source": origin.location,
+        "source": place.location,
         "metadata": {"openapi": http, **({"deprecated": True} if op.deprecated else {})},
         **_METHOD_HINTS.get(op.method, {}),
     }
-    return Loaded(origin.skill(fields), origin)
+    return Loaded(origin.skill(fields), place)
 
 
 def openapi_skills(document: Any, origin: Origin) -> list[Loaded]:
@@ -275,7 +278,8 @@ def openapi_skills(document: Any, origin: Origin) -> list[Loaded]:
     for path, raw_item in paths.items():
         if _is_extension(path):
             continue
-        item, item_origin = reader.refs.follow(raw_item, paths_origin.at(path))
+        site = paths_origin.at(path)
+        item, item_origin = reader.refs.follow(raw_item, site)
         shared_list = item.get("parameters") or []
         if not isinstance(shared_list, list):
             raise item_origin.at("parameters").mismatch("an array", shared_list)
@@ -285,7 +289,7 @@ def openapi_skills(document: Any, origin: Origin) -> list[Loaded]:
             if method in item:
                 op_origin = item_origin.at(method)
                 op = reader.operation(method, path, item[method], op_origin, shared, path_server)
-                loaded.append(_operation_skill(op, op_origin))
+                loaded.append(_operation_skill(op, op_origin, site.at(method)))
     return loaded
 
 
