@@ -114,10 +114,14 @@ def _value_checker(skill: Skill | None) -> ValueCheckers | None:
 def _wrong_value(values: ValueCheckers, arguments: Mapping[str, Any]) -> str | None:
     """What is wrong with the JSON values among ``arguments`` ("42" for an integer), if
     anything. Python values JSON has no word for (a tuple, an enum member, a model instance)
-    and ``None`` are left to the function, which may well take them."""
+    are left to the function, which may well take them. ``None`` is JSON's null, checked as
+    any value (a null "provided" for a ``payment_id: str`` had reached the function), unless
+    the parameter's default is None (``x: str = None`` takes it)."""
     for name, value in arguments.items():
         checker = values.get(name)
-        if checker is None or not _is_json(value):
+        if checker is None or not (_is_json(value) or value is None):
+            continue
+        if value is None and _defaults_to_none(checker.schema):
             continue
         try:
             error = best_match(checker.iter_errors(value))
@@ -127,6 +131,10 @@ def _wrong_value(values: ValueCheckers, arguments: Mapping[str, Any]) -> str | N
             where = "/".join(str(p) for p in (name, *error.absolute_path))
             return f"argument {where}: {error.message}"
     return None
+
+
+def _defaults_to_none(schema: Any) -> bool:
+    return isinstance(schema, Mapping) and "default" in schema and schema["default"] is None
 
 
 def _is_json(value: Any, depth: int = 0) -> bool:

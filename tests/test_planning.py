@@ -1454,6 +1454,12 @@ def test_an_inputs_answer_must_name_only_the_missing_inputs() -> None:
     assert parse_decision(provide, request) == Provide({"subject": "hi"})
     with pytest.raises(EscalationError, match=r"\['cc'\] not among the missing inputs"):
         parse_decision('{"action": "provide", "inputs": {"cc": "x"}}', request)
+    # No value is not a value: a null or the prompt's placeholder echoed back is refused.
+    with pytest.raises(EscalationError, match=r"inputs.subject: None is no value"):
+        parse_decision('{"action": "provide", "inputs": {"subject": null}}', request)
+    with pytest.raises(EscalationError, match=r"inputs.subject: '<subject>' is no value"):
+        parse_decision('{"action": "provide", "inputs": {"subject": "<subject>"}}', request)
+    assert parse_decision('{"action": "provide", "inputs": {"subject": "<3 u"}}', request)
     no_path = EscalationRequest("task", "Done", (), (), (), "no path")
     with pytest.raises(EscalationError, match="expected give_up, got 'provide'"):
         parse_decision(provide, no_path)  # inputs are provided only when asked for
@@ -1936,6 +1942,27 @@ async def test_an_argument_of_the_wrong_type_is_refused_before_the_call_not_held
     assert calls == [] and orchestrator.breakers["refund_order"].state == "closed"
     right = await orchestrator.run("refund the order", inputs={"order_id": 42})
     assert right.outcome == "completed" and calls == [42]
+
+
+async def test_a_null_argument_is_refused_unless_the_function_defaults_to_none(
+    tmp_path: Path,
+) -> None:
+    calls: list[tuple[Any, Any]] = []
+
+    # A default of None under another type, as functions are often written: it takes None.
+    def refund_payment(payment_id: str, note: str = None) -> str:  # type: ignore[assignment]  # noqa: RUF013
+        """Refund a card payment by its id."""
+        calls.append((payment_id, note))
+        return "refunded"
+
+    orchestrator = Orchestrator([refund_payment], index_dir=tmp_path / "index")
+    null = await orchestrator.run("refund the payment", inputs={"payment_id": None})
+    fail = next(d for d in null.log if d.action == "fail")
+    assert fail.reason == "bad_arguments: argument payment_id: None is not of type 'string'"
+    assert calls == []
+    given = {"payment_id": "pi_1", "note": None}  # the function's own default
+    assert (await orchestrator.run("refund the payment", inputs=given)).outcome == "completed"
+    assert calls == [("pi_1", None)]
 
 
 class _Zip(BaseModel):

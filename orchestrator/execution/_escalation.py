@@ -10,6 +10,7 @@ asks any ``LLMClient`` (see ``orchestrator.llm`` for the provider adapters);
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -113,6 +114,10 @@ _OPTIONS = {
 }
 
 
+# A value written as a template's slot: "<payment_id>", "<missing input>".
+_PLACEHOLDER = re.compile(r"\s*<[^<>]*>\s*")
+
+
 def _actions(request: EscalationRequest) -> list[str]:
     """What the handler may answer: inputs when some are missing, a fallback when one is
     offered, and always giving up."""
@@ -206,6 +211,14 @@ def check_decision(decision: EscalationDecision, request: EscalationRequest) -> 
             raise EscalationError(
                 f"field inputs: {unknown} not among the missing inputs {list(request.missing)}"
             )
+        for name, value in decision.inputs.items():
+            # No value is not a value: a null (or the prompt's own "<missing input>" echoed
+            # back) had reached a real refund as its payment id, and the run said completed.
+            if value is None or (isinstance(value, str) and _PLACEHOLDER.fullmatch(value)):
+                raise EscalationError(
+                    f"field inputs.{name}: {value!r} is no value; provide one the task "
+                    "states, or give up"
+                )
 
 
 async def ask_handler(handler: Escalation, request: EscalationRequest) -> EscalationDecision:
