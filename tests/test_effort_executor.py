@@ -131,27 +131,60 @@ async def test_a_rate_limited_step_is_retried_at_the_same_effort_even_at_the_top
     assert [e for t, e in tools.calls if t == "summarise"] == ["high", "high"]
 
 
-async def test_plain_invokers_still_work_and_the_step_context_reaches_the_router() -> None:
-    seen: list[Step] = []
+class Recording(EffortRouter):
+    def __init__(self, policy: EffortPolicy) -> None:
+        super().__init__(policy)
+        self.seen: list[Step] = []
 
-    class Recording(EffortRouter):
-        def choose(self, step: Step) -> str:
-            seen.append(step)
-            return super().choose(step)
+    def choose(self, step: Step) -> str:
+        self.seen.append(step)
+        return super().choose(step)
 
-    calls: list[str] = []
-    invoker = CallableInvoker(
-        {t: (lambda a, t=t: calls.append(t) or {"ok": t}) for t in ("fetch", "summarise")},
-        threaded=False,
+
+async def test_the_step_context_reaches_the_router() -> None:
+    tools = ThinkingTools(needs="low")
+    learner = Recording(EffortPolicy(features="signals"))
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=learner).run(
+        {"task": "brief the board on Q3", "routing": {"confidence": 0.9, "alternatives": 4}}
     )
-    result = await Executor(
-        graph(), invoker, policy=fast_policy(), effort=Recording(EffortPolicy(features="signals"))
-    ).run({"task": "brief the board on Q3", "routing": {"confidence": 0.9, "alternatives": 4}})
-    assert result.outcome == "completed" and calls == ["fetch", "summarise"]
+    assert result.outcome == "completed" and [t for t, _ in tools.calls] == ["fetch", "summarise"]
+    seen = learner.seen
     assert [(s.tool, s.history) for s in seen] == [("fetch", ()), ("summarise", ("fetch",))]
     assert seen[1].task == "brief the board on Q3"
     assert seen[1].tool_description == "Summarise the report for the board."
     assert (seen[1].confidence, seen[1].margin, seen[1].alternatives) == (0.9, None, 4)
+
+
+class FailsOnce:
+    """A plain function's invoker (no effort to take): ``summarise`` fails once, transiently."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        self.calls.append(tool)
+        if tool == "summarise" and self.calls.count(tool) == 1:
+            raise ToolCallError("connection reset", tool=tool)
+        return {"tool": tool}
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+async def test_tools_that_take_no_effort_keep_their_retries_beside_an_effort_router(
+    wrapped: bool,
+) -> None:
+    """Their retries had become effort escalations: with the router starting at high, none
+    was left, and one transient error of a plain function escalated the run."""
+    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
+    learner = Recording(EffortPolicy(features="signals", prior=hopeless_low))
+    plain = FailsOnce()
+    # Routed beside an invoker that does take an effort, as Orchestrator.run serves tools.
+    invoker = CompositeInvoker({"fetch": ThinkingTools()}, default=plain) if wrapped else plain
+    result = await Executor(graph(), invoker, policy=fast_policy(), effort=learner).run()
+    assert result.outcome == "completed" and plain.calls.count("summarise") == 2
+    assert result.retries == 1
+    summarise = [d for d in result.log if d.tool == "summarise"]
+    assert summarise and all("effort" not in d.data for d in summarise)
+    assert [s.tool for s in learner.seen] == (["fetch"] if wrapped else [])
 
 
 async def test_without_a_router_no_effort_is_logged() -> None:

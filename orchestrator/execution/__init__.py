@@ -40,6 +40,7 @@ from orchestrator.execution._invoker import (
     invoke_at,
     refusal_of,
     step_inputs,
+    takes_effort_of,
 )
 from orchestrator.execution._log import (
     Action,
@@ -125,4 +126,5 @@ __all__ = [
     "satisfied",
     "silent_failures",
     "step_inputs",
+    "takes_effort_of",
 ]

@@ -60,7 +60,13 @@ from orchestrator.execution._failures import (
     missing_inputs,
     satisfied,
 )
-from orchestrator.execution._invoker import EffortInvoker, Invoker, ProbingInvoker, Reasoned
+from orchestrator.execution._invoker import (
+    EffortInvoker,
+    Invoker,
+    ProbingInvoker,
+    Reasoned,
+    takes_effort_of,
+)
 from orchestrator.execution._log import Decision, DecisionLog, silent_failures
 from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
 from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, plan_route
@@ -712,7 +718,10 @@ class _Run:
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]
     ) -> None:
         arguments = {"inputs": self.inputs, "upstream": self._upstream(needs)}
-        step = self._effort_step(tool) if self.ex.effort is not None else None
+        # An effort is chosen only for a step whose tool takes one (a plain function does not:
+        # its retries stay retries, not effort escalations).
+        takes = self.ex.effort is not None and takes_effort_of(self.ex.invoker, tool)
+        step = self._effort_step(tool) if takes else None
         with anyio.CancelScope() as self.scopes[tool]:
             try:
                 output = await self.ex.run_step(

@@ -34,6 +34,7 @@ __all__ = [
     "invoke_at",
     "refusal_of",
     "step_inputs",
+    "takes_effort_of",
 ]
 
 
@@ -125,6 +126,18 @@ def refusal_of(invoker: Invoker, tool: str, names: Collection[str]) -> ArgumentR
     """What ``invoker`` can tell before a call (``CheckingInvoker.refusal``); None when it
     cannot tell: for invokers that wrap another one and add nothing to its answer."""
     return invoker.refusal(tool, names) if isinstance(invoker, CheckingInvoker) else None
+
+
+def takes_effort_of(invoker: Invoker, tool: str) -> bool:
+    """Whether ``tool``'s calls through ``invoker`` take a reasoning effort: an
+    ``EffortInvoker``'s do, unless it says otherwise for the tool (a ``takes_effort(tool)``
+    method, as invokers that route or wrap others have). A plain function given an effort
+    router beside LLM-backed tools had its retries turned into effort escalations, none left
+    after "high", and a transient error escalated the run."""
+    says = getattr(invoker, "takes_effort", None)
+    if callable(says):
+        return bool(says(tool))
+    return isinstance(invoker, EffortInvoker)
 
 
 async def invoke_at(invoker: Invoker, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
@@ -264,6 +277,11 @@ class CompositeInvoker:
     async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
         """Pass the effort on when the serving invoker takes one."""
         return await invoke_at(self._serving(tool), tool, arguments, effort)
+
+    def takes_effort(self, tool: str) -> bool:
+        """Whether the serving invoker takes an effort for ``tool``."""
+        invoker = self.routes.get(tool, self.default)
+        return invoker is not None and takes_effort_of(invoker, tool)
 
     def _serving(self, tool: str) -> Invoker:
         invoker = self.routes.get(tool, self.default)

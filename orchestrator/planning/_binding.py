@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from orchestrator.catalog import Skill
-from orchestrator.execution import RUN_CONTEXT_KEYS, Invoker, invoke_at
+from orchestrator.execution import RUN_CONTEXT_KEYS, Invoker, invoke_at, takes_effort_of
 from orchestrator.planning._dependencies import DependencyGraph
 from orchestrator.planning._plan import PlanStep, TaskPlan, input_keys
 
@@ -76,6 +76,10 @@ class BindingInvoker:
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         return await self.inner.invoke(tool, self._bind(tool, arguments))
+
+    def takes_effort(self, tool: str) -> bool:
+        """Whether the inner invoker takes an effort for ``tool``."""
+        return takes_effort_of(self.inner, tool)
 
     async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
         """Pass the step's reasoning effort on to an inner invoker that takes one."""
