@@ -513,6 +513,26 @@ async def test_llm_escalation_over_an_openai_compatible_endpoint() -> None:
     assert "RefundTicketed" in asked[0]["messages"][1]["content"]
 
 
+async def test_no_model_is_asked_when_giving_up_is_the_only_answer() -> None:
+    """No input to ask for and no fallback goal: the model could only say "give up". Asking
+    cost a paid call, and a failed one (here every call is a 500) ended the run failed."""
+    sent: list[httpx.Request] = []
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    client = OpenAICompatibleClient("http://x/v1", "m", transport=httpx.MockTransport(broken))
+    g = two_ways()
+    calls = Calls({"A": [down("A")], "B": [down("B")]})
+    escalation = LLMEscalation(client)
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(), escalation=escalation).run()
+    assert result.outcome == "escalated" and result.llm_calls == 0 and sent == []
+    last = result.log.entries[-1]
+    assert last.action == "escalate" and "nothing for the handler to decide" in last.reason
+    assert result.silent_failures() == []
+
+
 async def test_llm_escalation_rejects_an_unparseable_answer() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"choices": [{"message": {"content": "sure, demote!"}}]})

@@ -908,6 +908,13 @@ class _Run:
             spent = f"{reason}; {budget} escalations spent"
             self.log.record("escalate", self.goal, spent, **lacking)
             return "escalated"
+        fallbacks = self._reachable_fallbacks()
+        if not missing and not fallbacks:
+            # Giving up is the only answer left: asking a model for it cost a paid call, and a
+            # failed call (a 429, a timeout) turned this escalation into a failed run.
+            said = "no input to ask for, no fallback goal: nothing for the handler to decide"
+            self.log.record("escalate", self.goal, f"{reason}; {said}")
+            return "escalated"
         self.escalations += 1
         self.llm_calls += 1
         request = EscalationRequest(
@@ -915,7 +922,7 @@ class _Run:
             goal=self.goal,
             done=tuple(sorted(self.done)),
             failed=tuple((t, str(f.kind)) for t, f in self.failed.items()),
-            fallbacks=self._reachable_fallbacks(),
+            fallbacks=fallbacks,
             reason=reason,
             task=self._task() if missing else "",
             missing=missing,
