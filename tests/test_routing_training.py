@@ -25,6 +25,7 @@ from orchestrator.routing import _training as training
 from orchestrator.routing._training import _batch_documents, _batch_loss, _not_negatives
 
 REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "skills" / "sample.jsonl"
 
 
 def _skill(skill_id: str, description: str, params: dict[str, str], name: str = "") -> Skill:
@@ -245,14 +246,15 @@ def test_train_command_writes_a_model_the_policy_can_point_routing_at(tmp_path: 
         app,
         [
             "train", "embedder", "--queries", str(labelled), "--out", str(tmp_path / "m"),
-            "--epochs", "1", "--batch-size", "2", "--index", str(tmp_path / "index"), "--json",
+            "--epochs", "1", "--batch-size", "2", "--json",
+            "--catalog", str(SAMPLE), "--index", str(tmp_path / "index"),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["examples"] == 3
     policy = tmp_path / "policy.yaml"
     policy.write_text("routing:\n  index:\n    embedder: m\n")  # relative to the policy file
-    router = SkillRouter.from_catalog(REPO / "skills" / "sample.jsonl", policy=policy)
+    router = SkillRouter.from_catalog(SAMPLE, policy=policy)
     assert router.embedder.name == load_embedder(tmp_path / "m").name
     best = router.route("is it raining in Lisbon?").best
     assert best is not None
@@ -264,7 +266,7 @@ def test_train_command_writes_a_model_the_policy_can_point_routing_at(tmp_path: 
         [
             "train", "embedder", "--queries", str(labelled), "--out", str(tmp_path / "m2"),
             "--epochs", "1", "--batch-size", "2", "--policy", str(policy), "--json",
-            "--index", str(tmp_path / "index-m"),
+            "--catalog", str(SAMPLE), "--index", str(tmp_path / "index-m"),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
