@@ -1260,14 +1260,26 @@ async def test_orchestrator_plans_runs_and_heals_a_failed_step(router: SkillRout
                                            "needs": []}  # fmt: skip
 
 
+WEATHER_EMAIL = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
+WEATHER_EMAIL_INPUTS = {
+    "address": "Lisbon",
+    "to": "ana@example.com",
+    "subject": "Weather",
+    "body": "x",
+}
+
+
+def _breaking_at_one_failure(router: SkillRouter) -> Orchestrator:
+    base = Policy().model_dump()
+    base["execution"]["breaker"]["fail_max"] = 1
+    return Orchestrator(router, policy=Policy.model_validate(base))
+
+
 async def test_a_planned_tool_given_no_function_is_left_out_of_the_run_and_not_blamed(
     router: SkillRouter,
 ) -> None:
-    base = Policy().model_dump()
-    base["execution"]["breaker"]["fail_max"] = 1
-    orchestrator = Orchestrator(router, policy=Policy.model_validate(base))
-    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
-    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    orchestrator = _breaking_at_one_failure(router)
+    task, inputs = WEATHER_EMAIL, WEATHER_EMAIL_INPUTS
     tools = Tools().mapping()
     del tools["send_email"]  # the caller has only the other provider
     for _ in range(2):
@@ -1284,11 +1296,8 @@ async def test_a_planned_tool_given_no_function_is_left_out_of_the_run_and_not_b
 async def test_a_tool_an_invoker_cannot_serve_is_rerouted_without_blaming_its_health(
     router: SkillRouter,
 ) -> None:
-    base = Policy().model_dump()
-    base["execution"]["breaker"]["fail_max"] = 1
-    orchestrator = Orchestrator(router, policy=Policy.model_validate(base))
-    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
-    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    orchestrator = _breaking_at_one_failure(router)
+    task, inputs = WEATHER_EMAIL, WEATHER_EMAIL_INPUTS
     functions = Tools().mapping()
     del functions["send_email"]
     # An invoker that cannot tell before a call which tools it serves (no ``refusal``).
@@ -1316,8 +1325,7 @@ async def test_a_run_after_failures_does_not_start_with_alternatives_nothing_ser
     router: SkillRouter,
 ) -> None:
     orchestrator = Orchestrator(router)
-    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
-    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    task, inputs = WEATHER_EMAIL, WEATHER_EMAIL_INPUTS
     failing = Tools().mapping()
     del failing["mailgun_send_email"]  # only the planned provider, and it is down
     first = await orchestrator.run(task, tools=failing, inputs=inputs)
@@ -1338,11 +1346,8 @@ async def test_a_run_after_failures_does_not_start_with_alternatives_nothing_ser
 async def test_a_tool_that_failed_in_one_run_is_not_called_by_the_next_while_its_breaker_is_open(
     router: SkillRouter,
 ) -> None:
-    base = Policy().model_dump()
-    base["execution"]["breaker"]["fail_max"] = 1  # one failure opens the breaker
-    orchestrator = Orchestrator(router, policy=Policy.model_validate(base))
-    task = "Get the weather forecast for Lisbon, then send an email with it to ana@example.com"
-    inputs = {"address": "Lisbon", "to": "ana@example.com", "subject": "Weather", "body": "x"}
+    orchestrator = _breaking_at_one_failure(router)  # one failure opens the breaker
+    task, inputs = WEATHER_EMAIL, WEATHER_EMAIL_INPUTS
     first, second = Tools(), Tools()
     healed = await orchestrator.run(task, tools=first.mapping(), inputs=inputs)
     assert healed.outcome == "completed" and "send_email" in [n for n, _ in first.calls]
@@ -1356,9 +1361,7 @@ async def test_a_tool_that_failed_in_one_run_is_not_called_by_the_next_while_its
     assert avoided.tool == "send_email" and "avoided before any call" in avoided.reason
     # Health belongs to the orchestrator: a new one knows nothing of it.
     third = Tools()
-    await Orchestrator(router, policy=Policy.model_validate(base)).run(
-        task, tools=third.mapping(), inputs=inputs
-    )
+    await _breaking_at_one_failure(router).run(task, tools=third.mapping(), inputs=inputs)
     assert "send_email" in [n for n, _ in third.calls]
 
 
