@@ -237,8 +237,9 @@ class LLMError(EscalationError):
     A subclass of ``EscalationError`` because escalation was the first LLM caller and handles it
     as a failed escalation; other callers catch ``LLMError`` itself. What went wrong is kept for
     the executor, which treats a step calling an LLM as any tool: ``status`` (the HTTP status
-    answered), ``retry_after`` (seconds, from a 429's ``Retry-After``), ``timed_out`` (no answer
-    in time: the request may have been served) and ``unreachable`` (no connection was made).
+    answered), ``retry_after`` (seconds, from the answer's ``Retry-After``), ``timed_out`` (no
+    answer in time: the request may have been served) and ``unreachable`` (no connection was
+    made).
     """
 
     def __init__(

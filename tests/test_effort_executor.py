@@ -3,9 +3,11 @@ a retried step runs at a strictly higher effort."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import pytest
 
 from orchestrator.effort import EffortPolicy, EffortPrior, EffortRouter, Step
@@ -18,6 +20,7 @@ from orchestrator.execution import (
     Reasoned,
 )
 from orchestrator.graph import ToolGraph
+from orchestrator.llm import AnthropicClient, OpenAICompatibleClient
 from orchestrator.policy import Policy
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +132,63 @@ async def test_a_rate_limited_step_is_retried_at_the_same_effort_even_at_the_top
     result = await Executor(graph(), tools, policy=fast_policy(), effort=straight_high).run()
     assert result.outcome == "completed"
     assert [e for t, e in tools.calls if t == "summarise"] == ["high", "high"]
+
+
+class Drafting:
+    """An effort-aware invoker whose ``summarise`` is a real LLM client's call."""
+
+    def __init__(self, client: AnthropicClient | OpenAICompatibleClient) -> None:
+        self.client = client
+
+    async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        return {"tool": tool}
+
+    async def invoke_with_effort(self, tool: str, arguments: Mapping[str, Any], effort: str) -> Any:
+        if tool != "summarise":
+            return {"tool": tool}
+        answer = await self.client.chat([{"role": "user", "content": "Q3?"}], effort=effort)
+        return Reasoned(answer.text, tokens=answer.usage.output_tokens)
+
+
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+CHAT_OK = {"choices": [{"message": {"content": "fine"}}], "usage": {"completion_tokens": 9}}
+MESSAGES_OK = {"content": [{"type": "text", "text": "fine"}], "usage": {"output_tokens": 9}}
+
+
+@pytest.mark.parametrize("status", [503, 529])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_provider_overloaded_is_a_rate_limit_waited_for_and_retried_at_the_same_effort(
+    status: int, provider: str
+) -> None:
+    """A 503 or Anthropic's 529 overloaded_error had been a generic error: retried after about
+    26 ms though the server said ``Retry-After``, at a higher effort, or not at all when the
+    step already ran at the top one."""
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        if len(sent) == 1:
+            return httpx.Response(status, headers={"Retry-After": "0.3"}, json=OVERLOADED)
+        return httpx.Response(200, json=CHAT_OK if provider == "openai" else MESSAGES_OK)
+
+    transport = httpx.MockTransport(answer)
+    client: AnthropicClient | OpenAICompatibleClient = (
+        OpenAICompatibleClient("http://llm/v1", "o-mini", transport=transport)
+        if provider == "openai"
+        else AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    )
+    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
+    straight_high = EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
+    result = await Executor(
+        graph(), Drafting(client), policy=fast_policy(), effort=straight_high
+    ).run()
+    assert result.outcome == "completed" and result.outputs["summarise"] == "fine"
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data["kind"] == "rate_limited" and f"HTTP {status}" in fail.reason
+    [retry] = [d for d in result.log if d.action == "retry"]
+    assert retry.data["delay_ms"] >= 300.0 and retry.data["effort"] == "high"
+    efforts = [b.get("reasoning_effort") or b["output_config"]["effort"] for b in sent]
+    assert efforts == ["high", "high"]
 
 
 class Recording(EffortRouter):

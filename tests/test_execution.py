@@ -330,7 +330,9 @@ async def test_a_straggler_not_safe_to_repeat_is_let_finish_when_the_goal_is_rea
     [
         (LLMError("HTTP 429", status=429, retry_after=0.0), "rate_limited", 3),
         (LLMError("HTTP 401: bad key", status=401), "tool_error", 1),
-        (LLMError("HTTP 503", status=503), "error", 3),
+        (LLMError("HTTP 503", status=503), "rate_limited", 3),
+        (LLMError("HTTP 529: overloaded_error", status=529), "rate_limited", 3),
+        (LLMError("HTTP 500", status=500), "error", 3),
         (LLMError("no answer within 1 s", timed_out=True), "timeout", 1),  # not safe to repeat
         (LLMError("ConnectError", unreachable=True), "down", 1),
     ],

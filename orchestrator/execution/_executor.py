@@ -140,14 +140,22 @@ def _as_tool_failure(exc: Exception, tool: str, timeout_s: float) -> ToolFailure
 _EFFORT_MAY_HELP = frozenset({FailureKind.ERROR, FailureKind.MALFORMED})
 
 
+# Statuses by which a provider refuses a call for its load, not for what the call asked: 429
+# (this caller's rate limit), 503 (service unavailable) and Anthropic's 529 (overloaded_error).
+# The same request succeeds once the load passes, and no effort makes it pass sooner.
+_LOAD_REFUSALS = frozenset({429, 503, 529})
+
+
 def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
-    """A step that calls an LLM failed as its HTTP call did: a 429 is a rate limit (with its
-    ``Retry-After``), a timeout may have been served (a step not safe to repeat is not sent
-    again), a refused connection is a provider down, and any other 4xx is the provider's answer
-    to this request (not retried: the same request gets the same answer). Everything had been
-    a generic, retried ``error``, at a higher effort each time."""
+    """A step that calls an LLM failed as its HTTP call did: a refusal for load (429, 503,
+    Anthropic's 529 overloaded) is a rate limit with its ``Retry-After`` (waited for up to the
+    policy's cap, retried at the same effort, the breaker untouched), a timeout may have been
+    served (a step not safe to repeat is not sent again), a refused connection is a provider
+    down, and any other 4xx is the provider's answer to this request (not retried: the same
+    request gets the same answer). A 503 or 529 had been a generic error, retried after a
+    backoff of milliseconds whatever the server's ``Retry-After``, at a higher effort."""
     message = str(exc)
-    if exc.status == 429:
+    if exc.status in _LOAD_REFUSALS:
         return RateLimitedError(message, tool=tool, retry_after=exc.retry_after)
     if exc.timed_out:
         return ToolTimeoutError(message, tool=tool)

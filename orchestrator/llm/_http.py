@@ -44,9 +44,10 @@ async def post_json(
                 f"{shown}: {what} failed: {type(exc).__name__}: {said}", unreachable=unreachable
             ) from exc
         if response.is_error:
+            # A status httpx has no phrase for (Anthropic's 529) reads "HTTP 529", not "HTTP 529 ".
+            status_line = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
             raise LLMError(
-                f"{shown}: {what} failed: HTTP {response.status_code} {response.reason_phrase}"
-                f"{_said(response)}",
+                f"{shown}: {what} failed: {status_line}{_said(response)}",
                 status=response.status_code,
                 retry_after=_retry_after(response),
             )
