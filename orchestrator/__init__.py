@@ -38,6 +38,7 @@ from orchestrator.errors import (
     ToolTimeoutError,
     ToolUnavailableError,
     TrainingError,
+    UnmappedEffortError,
     UsageFormatError,
 )
 from orchestrator.execution import (
@@ -155,6 +156,7 @@ __all__ = [
     "ToolUnavailableError",
     "TracedLLMClient",
     "TrainingError",
+    "UnmappedEffortError",
     "UsageFormatError",
     "UsageModel",
     "calibrate_no_fit",

@@ -17,6 +17,7 @@ can fix their input without reading our source.
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
     │   └── LLMError            an LLM call failed or its answer is malformed
+    │       └── UnmappedEffortError the policy has no knob for the effort asked: not sent
     ├── EffortError             an effort replay file or a saved effort router is malformed
     ├── TelemetryError          tracing cannot be set up, or a trace file cannot be read
     ├── McpServerError          an MCP server did not start or list its tools
@@ -67,6 +68,7 @@ __all__ = [
     "ToolTimeoutError",
     "ToolUnavailableError",
     "TrainingError",
+    "UnmappedEffortError",
     "UsageFormatError",
 ]
 
@@ -256,6 +258,12 @@ class LLMError(EscalationError):
         self.retry_after = retry_after
         self.timed_out = timed_out
         self.unreachable = unreachable
+
+
+class UnmappedEffortError(LLMError):
+    """The call was not sent: the client's ``llm`` policy section has no knob for the effort
+    asked. A configuration error, so the same call fails again at that effort: a step failing
+    so is not retried, and the model's health is not blamed, since no request reached it."""
 
 
 class EffortError(OrchestratorError):

@@ -6,6 +6,7 @@ section by section, so a file that sets only ``routing.no_fit.threshold`` keeps 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +40,34 @@ class Policy(BaseModel):
     llm: LLMPolicy = LLMPolicy()
 
     @model_validator(mode="after")
-    def _levels_reach_a_model(self) -> Policy:
-        """Every effort level has a knob in some ``llm.*`` mapping: a level none maps failed
-        only at call time, and in a run that failure was retried at the next level up."""
+    def _levels_reach_every_model(self) -> Policy:
+        """Every effort level has a knob in every provider's ``llm.*`` mapping. Which provider
+        a policy drives is not known here: user code hands the ``llm`` section to a client and
+        the ``effort`` section to the router, and any adapter may run with it. A level one
+        provider lacks (``minimal`` only under ``llm.openai`` with an ``AnthropicClient``) had
+        loaded, since some other provider mapped it, and failed every call at that effort."""
         llm = self.llm
-        mapped = (
-            set(llm.openai.reasoning_effort)
-            | set(llm.anthropic.effort if llm.anthropic.mode == "adaptive" else {})
-            | set(llm.anthropic.budget_tokens if llm.anthropic.mode == "budget" else {})
-            | set(llm.gpt_oss.reasoning)
-            | set(llm.qwen.enable_thinking)
+        anthropic = (
+            ("anthropic.effort", llm.anthropic.effort)
+            if llm.anthropic.mode == "adaptive"
+            else ("anthropic.budget_tokens", llm.anthropic.budget_tokens)
         )
-        unmapped = [level for level in self.effort.levels if level not in mapped]
-        if unmapped:
+        mappings: dict[str, Mapping[str, object]] = {
+            "openai.reasoning_effort": llm.openai.reasoning_effort,
+            anthropic[0]: anthropic[1],
+            "gpt_oss.reasoning": llm.gpt_oss.reasoning,
+            "qwen.enable_thinking": llm.qwen.enable_thinking,
+        }
+        gaps = [
+            f"llm.{field} lacks {missing}"
+            for field, mapping in mappings.items()
+            if (missing := [level for level in self.effort.levels if level not in mapping])
+        ]
+        if gaps:
             raise ValueError(
-                f"effort.levels {unmapped}: no llm.* mapping sends them to a model; add them to "
-                "the provider's mapping (llm.openai.reasoning_effort, llm.anthropic.effort, ...)"
+                f"effort.levels {list(self.effort.levels)}: {'; '.join(gaps)}; expected every "
+                "level in every provider's mapping, since a client of any provider may run with "
+                "this policy"
             )
         return self
 

@@ -20,7 +20,7 @@ from orchestrator.execution import (
     Reasoned,
 )
 from orchestrator.graph import ToolGraph
-from orchestrator.llm import AnthropicClient, OpenAICompatibleClient
+from orchestrator.llm import AnthropicClient, AnthropicEffort, LLMPolicy, OpenAICompatibleClient
 from orchestrator.policy import Policy
 
 pytestmark = pytest.mark.anyio
@@ -189,6 +189,28 @@ async def test_a_provider_overloaded_is_a_rate_limit_waited_for_and_retried_at_t
     assert retry.data["delay_ms"] >= 300.0 and retry.data["effort"] == "high"
     efforts = [b.get("reasoning_effort") or b["output_config"]["effort"] for b in sent]
     assert efforts == ["high", "high"]
+
+
+async def test_an_effort_the_clients_policy_does_not_map_fails_the_step_once_unsent() -> None:
+    """The mapping error had been a generic error: retried at the next effort up, as if more
+    thinking could mend a policy, and counted as a call of the model each time."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=MESSAGES_OK)
+
+    no_low = LLMPolicy(anthropic=AnthropicEffort(effort={"medium": "medium", "high": "high"}))
+    client = AnthropicClient(
+        "claude-x", base_url="http://llm", transport=httpx.MockTransport(answer), policy=no_low
+    )
+    tools = Drafting(client)
+    result = await Executor(graph(), tools, policy=fast_policy(), effort=router()).run()
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data.get("effort") == "low"
+    assert "policy field llm.anthropic.effort: no mapping for effort 'low'" in fail.reason
+    assert result.outcome == "escalated" and result.retries == 0
+    assert sent == [] and client.calls == 0 and not result.silent_failures()
 
 
 class Recording(EffortRouter):

@@ -16,13 +16,14 @@ import pytest
 
 import orchestrator
 import orchestrator.execution
-from orchestrator.errors import EscalationError, LLMError, PolicyError
+from orchestrator.errors import EscalationError, LLMError, PolicyError, UnmappedEffortError
 from orchestrator.llm import (
     AnthropicClient,
     GptOssClient,
     LLMClient,
     LLMPolicy,
     OpenAICompatibleClient,
+    OpenAIEffort,
     QwenClient,
     ReasoningClient,
     Usage,
@@ -289,6 +290,25 @@ async def test_a_failed_call_keeps_the_status_the_providers_reason_and_retry_aft
         await secret.complete(MESSAGES)
     assert "PASSWORD99" not in str(shown.value) and "K3Y" not in str(shown.value)
     assert str(shown.value).startswith("http://llm/v1")
+
+
+async def test_an_effort_the_policy_does_not_map_is_a_configuration_error_never_sent(
+    server: Server,
+) -> None:
+    """It was a plain LLMError (retried by a run as a generic error), and ``calls`` counted
+    the call though nothing was sent."""
+    only_openai = LLMPolicy(openai=OpenAIEffort(reasoning_effort={"minimal": "minimal"}))
+    anthropic = AnthropicClient("claude-x", base_url=server.url, policy=only_openai)
+    with pytest.raises(UnmappedEffortError) as info:
+        await anthropic.complete(MESSAGES, effort="minimal")
+    assert str(info.value) == (
+        "policy field llm.anthropic.effort: no mapping for effort 'minimal'; expected one of "
+        "['high', 'low', 'medium']"
+    )
+    assert isinstance(info.value, LLMError)  # an escalation still fails on it as on any call
+    assert server.requests == [] and anthropic.calls == 0
+    await anthropic.complete(MESSAGES, effort="low")
+    assert len(server.requests) == 1 and anthropic.calls == 1
 
 
 async def test_usage_a_provider_leaves_null_reads_as_zero_not_as_a_crash(server: Server) -> None:

@@ -109,23 +109,38 @@ def test_effort_numbers_that_make_no_sense_are_refused(
         load_policy(policy)
 
 
-def test_an_effort_level_no_model_mapping_knows_is_refused_at_load(tmp_path: Path) -> None:
-    """It failed only at call time, and in a run that failure was retried one level up."""
+def test_an_effort_level_any_provider_mapping_lacks_is_refused_at_load(tmp_path: Path) -> None:
+    """A level mapped under llm.openai alone had loaded (some provider mapped it) and failed
+    every call of an AnthropicClient at that effort; one no mapping knew had failed only at call
+    time, retried one level up."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text(
+    levels = (
         "effort:\n  levels: [minimal, low, medium, high]\n  prior:\n"
         "    success: {minimal: 0.4, low: 0.6, medium: 0.8, high: 0.9}\n"
         "    tokens: {minimal: 100, low: 300, medium: 1000, high: 3000}\n"
     )
+    policy.write_text(levels + "llm:\n  openai:\n    reasoning_effort: {minimal: minimal}\n")
     with pytest.raises(PolicyError) as info:
         load_policy(policy)
-    assert str(info.value).startswith(
-        f"{policy}: effort.levels ['minimal']: no llm.* mapping sends them to a model"
+    assert str(info.value) == (
+        f"{policy}: effort.levels ['minimal', 'low', 'medium', 'high']: "
+        "llm.anthropic.effort lacks ['minimal']; llm.gpt_oss.reasoning lacks ['minimal']; "
+        "llm.qwen.enable_thinking lacks ['minimal']; expected every level in every provider's "
+        "mapping, since a client of any provider may run with this policy"
     )
-    policy.write_text(
-        policy.read_text() + "llm:\n  openai:\n    reasoning_effort: {minimal: minimal}\n"
+    every = (
+        "llm:\n  openai:\n    reasoning_effort: {minimal: minimal}\n"
+        "  anthropic:\n    effort: {minimal: low}\n"
+        "  gpt_oss:\n    reasoning: {minimal: low}\n"
+        "  qwen:\n    enable_thinking: {minimal: false}\n"
     )
+    policy.write_text(levels + every)
     assert load_policy(policy).effort.levels[0] == "minimal"
+    # Anthropic's mapping is the one its mode sends: budget mode reads budget_tokens.
+    budget = every.replace("    effort: {minimal: low}\n", "    mode: budget\n")
+    policy.write_text(levels + budget)
+    with pytest.raises(PolicyError, match=r"llm\.anthropic\.budget_tokens lacks \['minimal'\]"):
+        load_policy(policy)
 
 
 def test_a_cross_encoder_rerank_without_its_path_is_refused_at_load_naming_the_file(

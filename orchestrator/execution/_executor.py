@@ -151,10 +151,19 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
     Anthropic's 529 overloaded) is a rate limit with its ``Retry-After`` (waited for up to the
     policy's cap, retried at the same effort, the breaker untouched), a timeout may have been
     served (a step not safe to repeat is not sent again), a refused connection is a provider
-    down, and any other 4xx is the provider's answer to this request (not retried: the same
-    request gets the same answer). A 503 or 529 had been a generic error, retried after a
+    down, any other 4xx is the provider's answer to this request (not retried: the same
+    request gets the same answer), and an effort the client's policy does not map is a call
+    never sent (not retried). A 503 or 529 had been a generic error, retried after a
     backoff of milliseconds whatever the server's ``Retry-After``, at a higher effort."""
+    # Imported here, not with the others: only this mapping of LLM failures reads them.
+    from orchestrator.errors import ToolNotServedError, UnmappedEffortError
+
     message = str(exc)
+    if isinstance(exc, UnmappedEffortError):
+        # Nothing was sent, and the same effort is refused the same way: a configuration error,
+        # reported once (not retried, nor escalated to an effort the policy may map no better),
+        # and not blamed on the model's health.
+        return ToolNotServedError(message, tool=tool)
     if exc.status in _LOAD_REFUSALS:
         return RateLimitedError(message, tool=tool, retry_after=exc.retry_after)
     if exc.timed_out:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.errors import LLMError
+from orchestrator.errors import LLMError, UnmappedEffortError
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
@@ -92,8 +92,10 @@ def token_count(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> LLMError:
-    return LLMError(
+def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> UnmappedEffortError:
+    """The error for an effort ``field`` does not map: a configuration error, raised before
+    anything is sent (see ``UnmappedEffortError``)."""
+    return UnmappedEffortError(
         f"policy field llm.{field}: no mapping for effort {effort!r}; expected one of "
         f"{sorted(known)}"
     )
@@ -151,10 +153,13 @@ class HttpLLMClient:
         return (await self.chat(messages, effort=effort)).text
 
     async def chat(self, messages: Sequence[Message], *, effort: str | None = None) -> Completion:
+        body = self.request_body(messages, effort)  # an unmapped effort stops here, unsent
+        # Counted once the request goes out: ``calls`` is what the provider was asked (and may
+        # bill), a call refused before sending is none.
         self.calls += 1
         data = await post_json(
             f"{self.base_url}{self.path}",
-            self.request_body(messages, effort),
+            body,
             self.headers(),
             timeout_s=self.timeout_s,
             transport=self.transport,
