@@ -311,6 +311,41 @@ async def test_an_effort_the_policy_does_not_map_is_a_configuration_error_never_
     assert len(server.requests) == 1 and anthropic.calls == 1
 
 
+async def test_a_base_url_query_stays_after_the_path_the_client_appends() -> None:
+    """Azure OpenAI's ``?api-version=`` had the path appended to it: the request went to
+    ``/openai/deployments/gpt4o?api-version=2024-10-21/chat/completions``."""
+    seen: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if "/v1/messages" in str(request.url):
+            return httpx.Response(200, json=MESSAGES_ANSWER)
+        return httpx.Response(200, json=CHAT_ANSWER)
+
+    transport = httpx.MockTransport(answer)
+    azure = "https://res.openai.azure.com/openai/deployments/gpt4o?api-version=2024-10-21"
+    await OpenAICompatibleClient(azure, "gpt-4o", transport=transport).complete(MESSAGES)
+    await OpenAICompatibleClient("http://llm/v1/?tenant=a%2Fb", "m", transport=transport).complete(
+        MESSAGES
+    )
+    gateway = "http://gw/anthropic?team=x"
+    await AnthropicClient("claude-x", base_url=gateway, transport=transport).complete(MESSAGES)
+    assert [str(url) for url in seen] == [
+        "https://res.openai.azure.com/openai/deployments/gpt4o/chat/completions"
+        "?api-version=2024-10-21",
+        "http://llm/v1/chat/completions?tenant=a%2Fb",
+        "http://gw/anthropic/v1/messages?team=x",
+    ]
+    # Errors name the endpoint called, still without the query (it may hold a key).
+    refusing = httpx.MockTransport(lambda request: httpx.Response(404, json={"error": "no"}))
+    with pytest.raises(LLMError) as info:
+        await OpenAICompatibleClient(azure, "gpt-4o", transport=refusing).complete(MESSAGES)
+    assert str(info.value).startswith(
+        "https://res.openai.azure.com/openai/deployments/gpt4o/chat/completions: "
+        "chat completion failed: HTTP 404 Not Found"
+    )
+
+
 async def test_usage_a_provider_leaves_null_reads_as_zero_not_as_a_crash(server: Server) -> None:
     answer = {**MESSAGES_ANSWER, "usage": {"input_tokens": 20, "output_tokens": None}}
     server.answers["/v1/messages"] = answer

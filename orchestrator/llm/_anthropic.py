@@ -19,7 +19,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 
 class AnthropicClient(HttpLLMClient):
-    """POST ``{base_url}/v1/messages``; system messages become the top-level ``system``.
+    """POST ``{base_url}/v1/messages`` (a query on ``base_url`` stays at the end of the URL);
+    system messages become the top-level ``system``.
 
     The API reports thinking inside ``output_tokens``, so ``Usage.reasoning_tokens`` is ``None``.
     """

@@ -15,7 +15,8 @@ __all__ = ["GptOssClient", "OpenAICompatibleClient", "QwenClient"]
 
 
 class OpenAICompatibleClient(HttpLLMClient):
-    """POST ``{base_url}/chat/completions`` and return the first choice's text.
+    """POST ``{base_url}/chat/completions`` and return the first choice's text; a query on
+    ``base_url`` (Azure OpenAI's ``?api-version=...``) stays at the end of the URL.
 
     The effort goes out as ``reasoning_effort`` (mapped by the policy's ``llm.openai``); usage is
     read from ``usage``, reasoning tokens from ``completion_tokens_details.reasoning_tokens``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -68,6 +69,17 @@ def _without_secrets(url: str) -> str:
     except (httpx.InvalidURL, TypeError):
         return "<the LLM URL>"
     return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
+def _endpoint(base_url: str, path: str) -> str:
+    """The URL a call to ``path`` under ``base_url`` goes to: ``path`` joins the base URL's
+    path and its query stays last. Azure OpenAI's ``.../deployments/gpt4o?api-version=...``
+    had become ``...?api-version=.../chat/completions``, a request for the wrong resource."""
+    try:
+        scheme, netloc, base_path, query, _ = urlsplit(base_url)
+    except ValueError:  # sent as given: httpx refuses it with its own reason
+        return f"{base_url.rstrip('/')}{path}"
+    return urlunsplit((scheme, netloc, base_path.rstrip("/") + path, query, ""))
 
 
 def _said(response: httpx.Response) -> str:
@@ -140,6 +152,11 @@ class HttpLLMClient:
         """``base_url`` as messages show it: without credentials or query."""
         return _without_secrets(self.base_url)
 
+    @property
+    def endpoint(self) -> str:
+        """The URL each call is POSTed to: ``path`` under ``base_url``, its query kept."""
+        return _endpoint(self.base_url, self.path)
+
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -158,7 +175,7 @@ class HttpLLMClient:
         # bill), a call refused before sending is none.
         self.calls += 1
         data = await post_json(
-            f"{self.base_url}{self.path}",
+            self.endpoint,
             body,
             self.headers(),
             timeout_s=self.timeout_s,
