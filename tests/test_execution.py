@@ -44,7 +44,14 @@ from orchestrator.execution import (
     ScriptedEscalation,
     silent_failures,
 )
-from orchestrator.graph import GraphPolicy, ToolGraph, ToolStats, graph_from_definition, load_graph
+from orchestrator.graph import (
+    Fallback,
+    GraphPolicy,
+    ToolGraph,
+    ToolStats,
+    graph_from_definition,
+    load_graph,
+)
 from orchestrator.policy import Policy
 
 pytestmark = pytest.mark.anyio
@@ -542,6 +549,66 @@ async def test_llm_escalation_rejects_an_unparseable_answer() -> None:
     client = OpenAICompatibleClient("http://x/v1", "m", transport=httpx.MockTransport(handler))
     request = EscalationRequest("g", "Complete", (), (), (), "no path")
     with pytest.raises(EscalationError, match="not JSON"):
+        await LLMEscalation(client).escalate(request)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '<think>The user wants {"action": "give_up"}? No.</think>\n{"action": "demote", '
+        '"fallback": "Logged"}',
+        'Qwen3 template opened the block. So demote.</think>\n\n{"action": "demote", '
+        '"fallback": "Logged"}',
+        'Both providers are down [1], so:\n```json\n{"action": "demote", "fallback": '
+        '"Logged"}\n```\nThat keeps the ticket.',
+        'I choose {"action": "demote", "fallback": "Logged"}; to repeat: {"fallback": '
+        '"Logged", "action": "demote"}',
+    ],
+)
+async def test_llm_escalation_reads_the_one_json_decision_after_thinking_or_prose(
+    reply: str,
+) -> None:
+    """A reply with a think block before the JSON (Qwen, DeepSeek), or prose before a fenced
+    block, had always failed as "not JSON"."""
+    answer = {"choices": [{"message": {"content": reply}}]}
+    client = OpenAICompatibleClient(
+        "http://x/v1",
+        "m",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=answer)),
+    )
+    request = EscalationRequest(
+        "g", "Complete", (), (), (Fallback("Logged", "log it for later"),), "no path"
+    )
+    assert await LLMEscalation(client).escalate(request) == Demote("Logged")
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (
+            'Either {"action": "give_up"} or {"action": "demote", "fallback": "Logged"}.',
+            r"escalation answer holds 2 different JSON values \(\{\"action\": \"give_up\"\}, ",
+        ),
+        (
+            '```json\n{"action": "give_up"}\n```\nor\n```json\n{"action": "demote"}\n```',
+            "escalation answer holds 2 different JSON values",
+        ),
+        ("<think>still weighing {the options", "escalation answer is not JSON"),
+    ],
+)
+async def test_llm_escalation_refuses_a_reply_with_no_single_json_decision(
+    reply: str, said: str
+) -> None:
+    answer = {"choices": [{"message": {"content": reply}}]}
+    client = OpenAICompatibleClient(
+        "http://x/v1",
+        "m",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=answer)),
+    )
+    request = EscalationRequest(
+        "g", "Complete", (), (), (Fallback("Logged", "log it for later"),), "no path"
+    )
+    with pytest.raises(EscalationError, match=said):
         await LLMEscalation(client).escalate(request)
 
 
