@@ -17,6 +17,7 @@ import pytest
 import orchestrator
 import orchestrator.execution
 from orchestrator.errors import EscalationError, LLMError, PolicyError, UnmappedEffortError
+from orchestrator.execution import EscalationRequest, LLMEscalation
 from orchestrator.llm import (
     AnthropicClient,
     GptOssClient,
@@ -344,6 +345,72 @@ async def test_a_base_url_query_stays_after_the_path_the_client_appends() -> Non
         "https://res.openai.azure.com/openai/deployments/gpt4o/chat/completions: "
         "chat completion failed: HTTP 404 Not Found"
     )
+
+
+async def test_a_refusal_is_reported_as_the_model_refusing_naming_the_endpoint() -> None:
+    """OpenAI's refusal (content null, the reason in ``refusal``) had read "field
+    choices.0.message.content is not text", naming only the base URL."""
+    refused = {
+        "choices": [
+            {
+                "message": {"role": "assistant", "content": None, "refusal": "I can't help."},
+                "finish_reason": "stop",
+            }
+        ]
+    }
+    declined = {
+        "content": [{"type": "text", "text": "I won't"}],
+        "stop_reason": "refusal",
+        "usage": {"input_tokens": 5, "output_tokens": 2},
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=declined if "messages" in request.url.path else refused)
+
+    transport = httpx.MockTransport(answer)
+    openai = OpenAICompatibleClient("http://llm/v1?key=K", "m", transport=transport)
+    with pytest.raises(LLMError) as info:
+        await openai.complete(MESSAGES)
+    assert str(info.value) == "http://llm/v1/chat/completions: the model refused: I can't help."
+    anthropic = AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    with pytest.raises(LLMError) as info:
+        await anthropic.complete(MESSAGES)
+    assert str(info.value) == (
+        "http://llm/v1/messages: the model refused (stop_reason 'refusal'): I won't"
+    )
+
+
+@pytest.mark.parametrize(
+    ("api", "said"),
+    [("openai", "finish_reason 'length'"), ("anthropic", "stop_reason 'max_tokens'")],
+)
+async def test_an_answer_cut_at_the_token_limit_is_an_error_saying_so(api: str, said: str) -> None:
+    """It was returned as a whole answer, and an escalation reading it reported "escalation
+    answer is not JSON", with no word of the limit."""
+    cut = '{"action": "demote", "fallb'
+    chat = {
+        "choices": [{"message": {"content": cut}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 512},
+    }
+    messages = {
+        "content": [{"type": "text", "text": cut}],
+        "stop_reason": "max_tokens",
+        "usage": {"input_tokens": 9, "output_tokens": 512},
+    }
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, json=chat if api == "openai" else messages)
+    )
+    client = (
+        OpenAICompatibleClient("http://llm/v1", "m", transport=transport)
+        if api == "openai"
+        else AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    )
+    with pytest.raises(LLMError) as info:
+        await LLMEscalation(client).escalate(EscalationRequest("g", "Done", (), (), (), "no path"))
+    assert f"the answer was cut at the token limit ({said}, 512 output tokens)" in str(info.value)
+    # The tokens were spent: counted, and the partial answer kept for whoever wants it.
+    assert client.usage.output_tokens == 512 and client.calls == 1
+    assert client.last is not None and client.last.truncated and client.last.text == cut
 
 
 async def test_usage_a_provider_leaves_null_reads_as_zero_not_as_a_crash(server: Server) -> None:

@@ -93,6 +93,17 @@ class AnthropicClient(HttpLLMClient):
         thoughts = [
             b["thinking"] for b in blocks if isinstance(b, dict) and b.get("type") == "thinking"
         ]
+        stop = data.get("stop_reason")
+        # model_context_window_exceeded: cut by the context window rather than max_tokens.
+        truncated = stop in ("max_tokens", "model_context_window_exceeded")
+        if stop == "refusal":  # the model declined; any text is what it said before stopping
+            said = " ".join(t for t in texts if isinstance(t, str)).strip()
+            raise LLMError(
+                f"{self.shown_url}: the model refused (stop_reason 'refusal')"
+                + (f": {said[:300]}" if said else "")
+            )
+        if not texts and truncated:
+            texts = [""]  # cut while thinking: reported as cut short, by ``chat``
         if not texts or not all(isinstance(t, str) for t in texts):
             raise LLMError(f"{self.shown_url}: field content has no text block")
         usage = data.get("usage") or {}
@@ -104,4 +115,6 @@ class AnthropicClient(HttpLLMClient):
             model=str(data.get("model") or self.model),
             effort=effort,
             reasoning="".join(str(t) for t in thoughts) if thoughts else None,
+            stop_reason=stop if isinstance(stop, str) else None,
+            truncated=truncated,
         )

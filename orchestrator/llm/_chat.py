@@ -25,6 +25,7 @@ class OpenAICompatibleClient(HttpLLMClient):
 
     path = "/chat/completions"
     what = "chat completion"
+    stop_field = "finish_reason"
     default_provider = "openai"
 
     def request_body(self, messages: Sequence[Message], effort: str | None) -> dict[str, Any]:
@@ -42,14 +43,23 @@ class OpenAICompatibleClient(HttpLLMClient):
 
     def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         try:
-            message = data["choices"][0]["message"]
+            choice = data["choices"][0]
+            message = choice["message"]
             content = message["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise LLMError(
                 f"{self.shown_url}: field choices.0.message.content missing in the response"
             ) from exc
+        stop = choice.get("finish_reason")
+        refusal = message.get("refusal")
+        if isinstance(refusal, str) and refusal and not (isinstance(content, str) and content):
+            # OpenAI answers a refusal with content null and the reason beside it.
+            raise LLMError(f"{self.shown_url}: the model refused: {refusal[:300]}")
+        if content is None and stop == "length":
+            content = ""  # all spent on reasoning: reported as cut short, by ``chat``
         if not isinstance(content, str):
-            raise LLMError(f"{self.shown_url}: field choices.0.message.content is not text")
+            said = f" (finish_reason {stop!r})" if stop else ""
+            raise LLMError(f"{self.shown_url}: field choices.0.message.content is not text{said}")
         # vLLM and SGLang return visible reasoning beside the content, under either name.
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         usage = data.get("usage") or {}
@@ -65,6 +75,8 @@ class OpenAICompatibleClient(HttpLLMClient):
             model=str(data.get("model") or self.model),
             effort=effort,
             reasoning=reasoning if isinstance(reasoning, str) else None,
+            stop_reason=stop if isinstance(stop, str) else None,
+            truncated=stop == "length",
         )
 
 

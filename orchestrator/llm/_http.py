@@ -123,6 +123,7 @@ class HttpLLMClient:
 
     path = ""
     what = "LLM call"
+    stop_field = "stop_reason"  # the field of the answer saying why the model stopped
     default_provider = ""  # the OpenTelemetry gen_ai.provider.name of the wire format
 
     def __init__(
@@ -149,8 +150,9 @@ class HttpLLMClient:
 
     @property
     def shown_url(self) -> str:
-        """``base_url`` as messages show it: without credentials or query."""
-        return _without_secrets(self.base_url)
+        """The endpoint as messages show it: without credentials or query. The endpoint, not
+        ``base_url``: one base URL may serve several APIs."""
+        return _without_secrets(self.endpoint)
 
     @property
     def endpoint(self) -> str:
@@ -185,4 +187,12 @@ class HttpLLMClient:
         completion = self.read(data, effort)
         self.usage = self.usage + completion.usage
         self.last = completion
+        if completion.truncated:
+            # Not the whole answer: a caller reading it as one (a JSON decision) had reported
+            # "not JSON", naming no limit. The tokens were spent: counted above.
+            raise LLMError(
+                f"{self.shown_url}: the answer was cut at the token limit ({self.stop_field} "
+                f"{completion.stop_reason!r}, {completion.usage.output_tokens} output tokens): "
+                f"{completion.text[:200]!r}"
+            )
         return completion

@@ -45,19 +45,28 @@ class Usage:
 
 @dataclass(frozen=True)
 class Completion:
-    """One answer: its text, the model's visible reasoning if any, usage and the effort asked."""
+    """One answer: its text, the model's visible reasoning if any, usage and the effort asked.
+
+    ``stop_reason`` is why the model stopped, in the provider's word (OpenAI's
+    ``finish_reason``, Anthropic's ``stop_reason``); ``truncated`` says it stopped at the token
+    limit, so ``text`` is not the whole answer (``chat`` then raises, keeping this completion
+    as the client's ``last``).
+    """
 
     text: str
     usage: Usage
     model: str
     effort: str | None = None
     reasoning: str | None = None
+    stop_reason: str | None = None
+    truncated: bool = False
 
 
 class LLMClient(Protocol):
     """A chat model: messages in, the assistant's text out.
 
-    A call that fails (an HTTP error, an answer without text) raises ``LLMError``; the
+    A call that fails (an HTTP error, a refusal, an answer without text or cut at the token
+    limit) raises ``LLMError``; the
     escalation then ends the run ``failed`` with the reason logged. ``OSError`` (a refused
     connection, a timeout) is taken the same way; anything else is raised as a bug."""
 
