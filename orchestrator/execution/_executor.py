@@ -42,8 +42,10 @@ from orchestrator.errors import (
     ToolAnswerError,
     ToolCallError,
     ToolFailure,
+    ToolNotServedError,
     ToolTimeoutError,
     ToolUnavailableError,
+    UnmappedEffortError,
 )
 from orchestrator.execution._breaker import STATE_HALF_OPEN, CircuitBreaker
 from orchestrator.execution._escalation import (
@@ -155,9 +157,6 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
     request gets the same answer), and an effort the client's policy does not map is a call
     never sent (not retried). A 503 or 529 had been a generic error, retried after a
     backoff of milliseconds whatever the server's ``Retry-After``, at a higher effort."""
-    # Imported here, not with the others: only this mapping of LLM failures reads them.
-    from orchestrator.errors import ToolNotServedError, UnmappedEffortError
-
     message = str(exc)
     if isinstance(exc, UnmappedEffortError):
         # Nothing was sent, and the same effort is refused the same way: a configuration error,
