@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any
@@ -94,6 +94,22 @@ def main() -> None:
         app()
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def _after_output(ctx: typer.Context) -> Callable[[Callable[[], None]], None]:
+    """Where ``tracing(defer_otlp=...)`` hands the OTLP exporters' final export: to run once the
+    command has printed its result, so a collector that is slow or gone holds up the exit, not
+    the answer (a dead one took 14-21 s with the default ``OTEL_EXPORTER_OTLP_TIMEOUT``)."""
+
+    def later(export: Callable[[], None]) -> None:
+        def run() -> None:
+            sys.stdout.flush()  # a piped result waits in the buffer until then
+            sys.stderr.flush()
+            export()
+
+        ctx.call_on_close(run)
+
+    return later
 
 
 @contextmanager
@@ -664,6 +680,7 @@ def _json_key(key: Any) -> str:
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="The task text.")],
     catalog: CatalogOption = None,
     index_dir: IndexOption = None,
@@ -808,7 +825,7 @@ def run_command(
                 )
         # What the tools print goes to stderr with --json: stdout is one JSON line.
         printed = redirect_stdout(sys.stderr) if json_out else nullcontext()
-        with tracing(trace_file), printed:
+        with tracing(trace_file, defer_otlp=_after_output(ctx)), printed:
             result, lacking = _run_task(
                 orchestrator,
                 task,
@@ -879,6 +896,7 @@ def _demo_faults(plan: Any) -> list[Any]:
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     catalog: CatalogOption = None,
     k: Annotated[int, typer.Option("-k", min=1)] = 3,
     trace_file: TraceFileOption = None,
@@ -896,7 +914,7 @@ def demo(
         results = router.route_batch(list(DEMO_TASKS), k=k)
         plans = [orchestrator.planner.plan(task) for task in DEMO_TASKS]
         faults = _demo_faults(plans[0])
-        with tracing(trace_file):
+        with tracing(trace_file, defer_otlp=_after_output(ctx)):
             run, lacking = _run_task(orchestrator, DEMO_RUN, faults=faults)
     if json_out:
         for result, plan in zip(results, plans, strict=True):
@@ -925,6 +943,7 @@ _SCENARIO_FILES = typer.Argument(..., help="Scenario YAML files.")
 
 @scenario_app.command("run")
 def scenario_run(
+    ctx: typer.Context,
     files: list[str] = _SCENARIO_FILES,
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON lines: one object per scenario, as route does."
@@ -957,7 +976,7 @@ def scenario_run(
         # opened, so an earlier trace there is kept.
         scenarios = [load_scenario(f) for f in files]
         # One trace per scenario; also to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-        with tracing(trace_file):
+        with tracing(trace_file, defer_otlp=_after_output(ctx)):
             results = anyio.run(run_all)
     except (ScenarioError, TelemetryError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -5,9 +5,14 @@ exporter read back by ``trace show``."""
 from __future__ import annotations
 
 import json
+import os
+import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent import futures
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -517,6 +522,123 @@ async def test_otlp_grpc_export_reaches_a_loopback_collector(
     finally:
         server.stop(grace=None)
     assert {"invoke_workflow CS-5", "execute_tool ManualTicket"} <= _span_names(received)
+
+
+class _RefusingCollector(BaseHTTPRequestHandler):
+    """Answers every export with 400: a collector that does not take what is sent."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(400)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.anyio
+async def test_a_failed_otlp_export_is_a_warning_naming_the_endpoint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The SDK's own line says only that a batch failed, not where it was sent."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingCollector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with tracing(otlp=True, endpoint=endpoint):
+            await _run(DEMOTE)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "orchestrator.telemetry"]
+    assert [w.split(" failed")[0] for w in warnings] == [
+        f"OTLP export of spans to {endpoint}/v1/traces",
+        f"OTLP export of metrics to {endpoint}/v1/metrics",
+    ]
+    assert "OTEL_EXPORTER_OTLP_TIMEOUT" in warnings[0]
+
+
+@pytest.mark.anyio
+async def test_a_deferred_otlp_export_runs_after_the_block_has_put_the_trace_file_in_place(
+    tmp_path: Path, http_collector: tuple[str, list[tuple[str, bytes]]]
+) -> None:
+    endpoint, received = http_collector
+    path = tmp_path / "trace.jsonl"
+    with ExitStack() as after_output:
+        with tracing(path, otlp=True, endpoint=endpoint, defer_otlp=after_output.callback):
+            await _run(REROUTE)
+        # The block is over: the file is complete (spans, then the metrics), OTLP not yet sent.
+        kinds = [next(iter(json.loads(line))) for line in path.read_text().splitlines()]
+        assert "resourceSpans" in kinds and kinds[-1] == "resourceMetrics"
+        assert received == []
+    assert {path for path, _ in received} == {"/v1/traces", "/v1/metrics"}
+    assert "execute_tool Stripe" in _span_names([b for p, b in received if p == "/v1/traces"])
+
+
+def test_a_command_prints_its_result_before_waiting_on_a_collector_that_does_not_answer() -> None:
+    """A dead collector held the result table back 14-21 s, until the exporters gave up."""
+    release, arrived = threading.Event(), threading.Event()
+    received: list[str] = []
+
+    class Holding(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(self.path)
+            arrived.set()
+            release.wait(60)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Holding)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "60",  # seconds: longer than the test waits for output
+    }
+    command = "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrator'; main()"
+    lines: queue.Queue[str] = queue.Queue()
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-c", command, "scenario", "run", str(DEMOTE)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=root,
+        ) as process:
+            reader = threading.Thread(target=lambda: [lines.put(x) for x in process.stdout or ()])
+            reader.start()
+            try:
+                seen = ""
+                while "CS-5" not in seen:
+                    seen += lines.get(timeout=30)  # queue.Empty: no result while export waits
+                # The result is out while the command still waits on the collector.
+                assert arrived.wait(30) and process.poll() is None
+            finally:
+                release.set()
+                try:
+                    process.wait(timeout=60)
+                finally:
+                    process.kill()
+                    reader.join()
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert process.returncode == 0
+    assert "/v1/traces" in received
 
 
 # -- trace show -------------------------------------------------------------------------------

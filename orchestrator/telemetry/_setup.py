@@ -1,19 +1,21 @@
 """``tracing()``: send a block's spans and metrics to a file, to OTLP, or to given exporters.
 
-OTLP follows the standard ``OTEL_*`` variables (endpoint, protocol, headers, service name,
-``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=none``). With nothing
-configured the block runs with tracing off, so callers can always wrap their work in it.
+OTLP follows the standard ``OTEL_*`` variables (endpoint, protocol, headers, timeout, service
+name, ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=none``). With
+nothing configured the block runs with tracing off, so callers can always wrap their work in it.
+The block ends in two stages: the local destinations (given exporters, the file) first, then
+OTLP, whose final export may wait on a slow or absent collector and can be handed to the caller.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.errors import TelemetryError
 from orchestrator.telemetry._state import SCOPE, Providers, pop, push
@@ -83,40 +85,45 @@ def _protocol(signal: str, given: str | None) -> OtlpProtocol:
     return "grpc" if chosen == "grpc" else "http/protobuf"
 
 
-def _http_url(endpoint: str | None, path: str) -> str | None:
+_DEFAULT_ENDPOINTS: dict[OtlpProtocol, str] = {
+    "grpc": "http://localhost:4317",
+    "http/protobuf": "http://localhost:4318",
+}
+
+
+def _http_url(endpoint: str, path: str) -> str:
     # A base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is; the per-signal path is added here.
-    if endpoint is None:
-        return None
     return endpoint if endpoint.rstrip("/").endswith(path) else endpoint.rstrip("/") + path
 
 
-def _otlp_span_exporter(protocol: OtlpProtocol, endpoint: str | None) -> SpanExporter:
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcSpanExporter,
-        )
+def _endpoint(signal: str, protocol: OtlpProtocol, given: str | None) -> str:
+    """The URL the signal is sent to, resolved here (not by the SDK) so a failure can name it:
+    ``given`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` as a base URL, the per-signal variable as is."""
+    path = f"/v1/{signal.lower()}"
+    if given is None:
+        own = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT", "").strip()
+        if own:
+            return own
+    base = given or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    base = base or _DEFAULT_ENDPOINTS[protocol]
+    return base if protocol == "grpc" else _http_url(base, path)
 
-        return GrpcSpanExporter(endpoint=endpoint)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter(endpoint=_http_url(endpoint, "/v1/traces"))
+@dataclass
+class _Stages:
+    """What the block's end shuts down, in order: the local destinations (their spans, then the
+    file's metrics and the file moved into place), then OTLP, which may wait on a collector."""
 
+    local: list[Callable[[], None]] = field(default_factory=list)
+    otlp: list[Callable[[], None]] = field(default_factory=list)
 
-def _otlp_metric_reader(protocol: OtlpProtocol, endpoint: str | None) -> MetricReader:
-    from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+    def end_local(self) -> None:
+        for step in self.local:
+            step()
 
-    exporter: MetricExporter
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-            OTLPMetricExporter as GrpcMetricExporter,
-        )
-
-        exporter = GrpcMetricExporter(endpoint=endpoint)
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-        exporter = OTLPMetricExporter(endpoint=_http_url(endpoint, "/v1/metrics"))
-    return PeriodicExportingMetricReader(exporter)
+    def end_otlp(self) -> None:
+        for step in self.otlp:
+            step()
 
 
 @contextmanager
@@ -129,6 +136,7 @@ def tracing(
     exporters: Sequence[SpanExporter] = (),
     metric_readers: Sequence[MetricReader] = (),
     service_name: str = "orchestrator",
+    defer_otlp: Callable[[Callable[[], None]], Any] | None = None,
 ) -> Iterator[Tracing]:
     """Trace the block: spans and metrics go to ``file`` (OTLP JSON lines), to OTLP, and to any
     ``exporters`` / ``metric_readers`` given; everything is flushed and the file moved into place
@@ -137,6 +145,12 @@ def tracing(
     ``otlp`` defaults to on when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set; ``protocol``
     and ``endpoint`` (a base URL) override ``OTEL_EXPORTER_OTLP_PROTOCOL`` and the endpoint
     variable. ``OTEL_SDK_DISABLED=true`` turns it all off.
+
+    ``defer_otlp`` (``contextlib.ExitStack.callback``, click's ``Context.call_on_close``) is
+    handed the OTLP exporters' shutdown, their final export, instead of the block running it:
+    the block then ends once the file is in place, and the caller can report its result before
+    waiting on a collector that may be slow or gone (up to ``OTEL_EXPORTER_OTLP_TIMEOUT``
+    seconds per signal, retries included).
 
     Raises
     ------
@@ -153,7 +167,7 @@ def tracing(
 
     # The SDK is imported only here: with tracing off none of it is loaded.
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -174,26 +188,53 @@ def tracing(
     resource = Resource.create({} if named else {SERVICE_NAME: service_name})
     span_exporters: list[SpanExporter] = list(exporters)
     readers: list[MetricReader] = list(metric_readers)
+    stages = _Stages()
+    tracer_provider = TracerProvider(resource=resource)
+
+    def process(exporter: SpanExporter, stage: list[Callable[[], None]]) -> None:
+        processor = BatchSpanProcessor(exporter)
+        tracer_provider.add_span_processor(processor)
+        stage.append(processor.shutdown)
+
+    for exporter in exporters:
+        process(exporter, stages.local)
     chosen: OtlpProtocol | None = None
     if use_otlp:
+        from orchestrator.telemetry._otlp import otlp_metric_reader, otlp_span_exporter
+
         chosen = _protocol("TRACES", protocol)
-        span_exporters.append(_otlp_span_exporter(chosen, endpoint))
+        otlp_exporter = otlp_span_exporter(chosen, _endpoint("TRACES", chosen, endpoint))
+        span_exporters.append(otlp_exporter)
+        process(otlp_exporter, stages.otlp)
         if not _env_none("OTEL_METRICS_EXPORTER"):
-            readers.append(_otlp_metric_reader(_protocol("METRICS", protocol), endpoint))
+            metrics_protocol = _protocol("METRICS", protocol)
+            readers.append(
+                otlp_metric_reader(
+                    metrics_protocol, _endpoint("METRICS", metrics_protocol, endpoint)
+                )
+            )
     lines = None
     if file is not None:
         lines = OtlpJsonLines(file)
-        span_exporters.append(OtlpJsonSpanExporter(lines))
-        # Exported once, at shutdown: the file holds the run's totals after its spans.
-        readers.append(
-            PeriodicExportingMetricReader(
-                OtlpJsonMetricExporter(lines), export_interval_millis=3_600_000
-            )
-        )
-    tracer_provider = TracerProvider(resource=resource)
-    for exporter in span_exporters:
-        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        file_exporter = OtlpJsonSpanExporter(lines)
+        span_exporters.append(file_exporter)
+        process(file_exporter, stages.local)
+        # Collected once, when the block ends: the file holds the run's totals after its spans.
+        file_metrics = InMemoryMetricReader()
+        readers.append(file_metrics)
+
+        def write_metrics(lines: OtlpJsonLines = lines) -> None:
+            collected = file_metrics.get_metrics_data()
+            if collected is not None:
+                OtlpJsonMetricExporter(lines).export(collected)
+
+        stages.local += [write_metrics, lines.commit]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers) if readers else None
+    # Spans before the final metrics collection; the local processors, already shut down, are
+    # passed over.
+    stages.otlp.append(tracer_provider.shutdown)
+    if meter_provider is not None:
+        stages.otlp.append(meter_provider.shutdown)
     providers = Providers(
         tracer=tracer_provider.get_tracer(SCOPE),
         meter=meter_provider.get_meter(SCOPE) if meter_provider is not None else None,
@@ -211,9 +252,10 @@ def tracing(
         yield handle
     finally:
         pop(providers, token)
-        # Spans first, then the final metrics collection; the file is committed after both.
-        tracer_provider.shutdown()
-        if meter_provider is not None:
-            meter_provider.shutdown()
-        if lines is not None:
-            lines.commit()
+        try:
+            stages.end_local()
+        finally:
+            if defer_otlp is not None:
+                defer_otlp(stages.end_otlp)
+            else:
+                stages.end_otlp()
