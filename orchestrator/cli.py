@@ -1039,6 +1039,19 @@ effort_app = typer.Typer(help="Per-step reasoning effort: evaluate the effort ro
 app.add_typer(effort_app, name="effort")
 
 
+def _unwritable_because(target: Path) -> str | None:
+    """Why a file cannot be written at ``target``, as far as the paths show before any work:
+    a folder there, or a file where one of its folders should be (created if missing)."""
+    if target.is_dir():
+        return f"{target} is a folder; give a file path"
+    for folder in target.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder: {target} cannot be written there"
+            return None
+    return None
+
+
 @effort_app.command("replay")
 def effort_replay(
     test: Annotated[Path, typer.Argument(help="Replay JSONL to walk (outcomes hidden).")],
@@ -1056,10 +1069,11 @@ def effort_replay(
     from orchestrator.effort import EffortRouter, fit_and_replay
     from orchestrator.policy import load_policy
 
-    # Checked before the fit, which may take a while: a folder here failed only after it.
+    # Checked before the fit, which may take a while: these failed only after it.
     for option, target in (("--choices", choices), ("--save", save)):
-        if target is not None and target.is_dir():
-            raise typer.BadParameter(f"{target} is a folder; give a file path", param_hint=option)
+        problem = _unwritable_because(target) if target is not None else None
+        if problem is not None:
+            raise typer.BadParameter(problem, param_hint=option)
     with _errors_exit():
         router = EffortRouter(load_policy(policy).effort)
         report = fit_and_replay(test, train, router, choices)

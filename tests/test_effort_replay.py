@@ -174,3 +174,34 @@ def test_a_folder_for_the_choices_is_refused_before_the_fit(tmp_path: Path) -> N
     )
     said = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2 and "is a folder; give a file path" in said
+
+
+@pytest.mark.parametrize("option", ["--choices", "--save"])
+def test_a_file_where_an_output_folder_should_be_is_refused_before_the_fit(
+    files: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path, option: str
+) -> None:
+    """It had been a raw FileExistsError traceback after the whole replay, and no report."""
+    train, test, _ = files
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    outputs = {"--choices": str(tmp_path / "choices.jsonl"), "--save": str(tmp_path / "r.router")}
+    outputs[option] = str(afile / "deeper" / "out")
+    args = ["effort", "replay", str(test), "--train", str(train)]
+    policy = ["--policy", str(signals_policy(tmp_path))]
+    chosen = [x for name, path in outputs.items() for x in (name, path)]
+    result = runner.invoke(app, [*args, *policy, *chosen], env={"COLUMNS": "300"})
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2, result.output
+    assert f"{afile} is a file, not a folder" in said and option in said
+    assert not (tmp_path / "choices.jsonl").exists()
+
+
+def test_choices_that_cannot_be_written_are_an_effort_error_naming_the_file(
+    files: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    train, test, _ = files
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    router = EffortRouter(EffortPolicy(features="signals", neighbours=5))
+    with pytest.raises(EffortError, match=r"afile/choices\.jsonl: cannot write the choices there"):
+        fit_and_replay(test, train, router, afile / "choices.jsonl")

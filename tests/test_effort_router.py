@@ -216,6 +216,20 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
         signals_router().save(tmp_path / "x")
 
 
+def test_a_router_that_cannot_be_written_is_an_effort_error_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """A raw FileExistsError had come out of save, after the fit."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    router = signals_router().fit(world(n=2))
+    with pytest.raises(EffortError, match=r"afile/x\.router: cannot save the effort router there"):
+        router.save(afile / "x.router")
+    with pytest.raises(EffortError, match=rf"{tmp_path.name}: cannot save .* \(Is a directory"):
+        router.save(tmp_path)  # a folder: the rename onto it fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # no staging file left
+
+
 @pytest.mark.parametrize(
     ("edit", "said"),
     [

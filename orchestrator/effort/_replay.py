@@ -280,10 +280,22 @@ def replay(router: EffortRouter, steps: Sequence[ReplayStep]) -> ReplayReport:
 
 
 def write_choices(path: str | Path, choices: Sequence[dict[str, Any]]) -> None:
-    """Write one ``{"episode", "step", "efforts"}`` line per step, atomically."""
+    """Write one ``{"episode", "step", "efforts"}`` line per step, atomically.
+
+    Raises
+    ------
+    EffortError
+        The file cannot be written there (a file where a folder should be, no permission):
+        named, instead of an ``OSError`` after the whole replay.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(target, "".join(json.dumps(choice) + "\n" for choice in choices))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, "".join(json.dumps(choice) + "\n" for choice in choices))
+    except OSError as exc:
+        raise EffortError(
+            f"{target}: cannot write the choices there ({exc.strerror or exc})"
+        ) from exc
 
 
 def fit_and_replay(

@@ -339,7 +339,13 @@ class EffortRouter:
 
     def save(self, path: str | Path) -> None:
         """Write the fitted router to ``path``, atomically: a zip of its fitted arrays, a JSON
-        manifest, and every observation so far (so a loaded router can be fitted again on all)."""
+        manifest, and every observation so far (so a loaded router can be fitted again on all).
+
+        Raises
+        ------
+        EffortError
+            The router was never fitted, or the file cannot be written (naming it).
+        """
         if self._fitted is None or self._mean is None or self._scale is None:
             raise EffortError("cannot save an effort router that was never fitted")
         manifest: dict[str, Any] = {
@@ -355,9 +361,10 @@ class EffortRouter:
             arrays[f"success{i}"] = fitted.success
             arrays[f"tokens{i}"] = fitted.tokens
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        staging: str | None = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             with (
                 os.fdopen(fd, "wb") as handle,
                 zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
@@ -373,8 +380,14 @@ class EffortRouter:
                     archive.writestr(f"{name}.npy", buffer.getvalue())
             keep_mode(target, Path(staging))
             os.replace(staging, target)
-        except BaseException:
-            Path(staging).unlink(missing_ok=True)
+        except BaseException as exc:
+            if staging is not None:
+                Path(staging).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                # Called after a fit that may have taken long: say where, not a bare traceback.
+                raise EffortError(
+                    f"{target}: cannot save the effort router there ({exc.strerror or exc})"
+                ) from exc
             raise
 
     @classmethod
