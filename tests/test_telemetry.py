@@ -54,7 +54,13 @@ def _no_otlp_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
         "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_METRICS_EXPORTER",
         "OTEL_SDK_DISABLED",
         "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES",
@@ -494,6 +500,50 @@ async def test_otlp_http_export_follows_the_standard_environment_variables(
     assert {"invoke_workflow CS-10", "execute_tool Stripe"} <= _span_names(
         [body for _, body in received]
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("variables", "paths"),
+    [
+        # Traces off by their own variable: metrics still go to the endpoint (their default
+        # exporter is otlp), and the other way round.
+        ({"OTEL_TRACES_EXPORTER": "none"}, {"/v1/metrics"}),
+        ({"OTEL_METRICS_EXPORTER": "none"}, {"/v1/traces"}),
+        # A per-signal endpoint alone sends that signal only, to that URL as it is.
+        ({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "{base}/custom/metrics"}, {"/custom/metrics"}),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "{base}/custom/traces"}, {"/custom/traces"}),
+    ],
+)
+async def test_traces_and_metrics_are_configured_apart_by_their_own_variables(
+    http_collector: tuple[str, list[tuple[str, bytes]]],
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    paths: set[str],
+) -> None:
+    """Traces off had turned metrics off too, and a metrics endpoint alone exported nothing (a
+    traces endpoint alone sent metrics to localhost)."""
+    base, received = http_collector
+    if not any(name.endswith("_ENDPOINT") for name in variables):
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", base)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(base=base))
+    with tracing() as handle:
+        await _run(REROUTE)
+    assert {path for path, _ in received} == paths
+    assert (handle.otlp is not None) == any("traces" in p for p in paths)
+    assert (handle.otlp_metrics is not None) == any("metrics" in p for p in paths)
+
+
+def test_an_exporter_other_than_otlp_or_none_is_named_in_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    with tracing() as handle:
+        assert not handle.enabled  # console is not ours to start, and OTLP was not asked for
+    assert "OTEL_TRACES_EXPORTER names console: only otlp and none are supported" in caplog.text
 
 
 @pytest.mark.anyio

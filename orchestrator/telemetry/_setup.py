@@ -1,8 +1,9 @@
 """``tracing()``: send a block's spans and metrics to a file, to OTLP, or to given exporters.
 
 OTLP follows the standard ``OTEL_*`` variables (endpoint, protocol, headers, timeout, service
-name, ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=none``). With
-nothing configured the block runs with tracing off, so callers can always wrap their work in it.
+name, ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=none``), for
+traces and metrics each on their own, as the specification has them. With nothing configured
+the block runs with tracing off, so callers can always wrap their work in it.
 The block ends in two stages: the local destinations (given exporters, the file) first, then
 OTLP, whose final export may wait on a slow or absent collector and can be handed to the caller.
 """
@@ -34,13 +35,19 @@ OtlpProtocol = Literal["grpc", "http/protobuf"]
 _PROTOCOLS: tuple[str, ...] = ("grpc", "http/protobuf")
 
 
+Signal = Literal["traces", "metrics"]
+
+
 @dataclass
 class Tracing:
-    """What a ``tracing()`` block set up; ``enabled`` is false when it traces nowhere."""
+    """What a ``tracing()`` block set up; ``enabled`` is false when it traces nowhere.
+    ``otlp`` and ``otlp_metrics`` are the protocols spans and metrics go to OTLP with, if they
+    do: each signal is configured on its own, as the ``OTEL_*`` variables are."""
 
     enabled: bool
     file: Path | None = None
     otlp: OtlpProtocol | None = None
+    otlp_metrics: OtlpProtocol | None = None
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
     exporters: list[SpanExporter] = field(default_factory=list)
@@ -56,31 +63,62 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() == "true"
 
 
-def _env_none(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() == "none"
+def _exporter_names(signal: Signal) -> set[str]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` name (a comma-separated
+    list), ``otlp`` when unset as the specification says."""
+    raw = os.environ.get(f"OTEL_{signal.upper()}_EXPORTER", "")
+    return {name.strip().lower() for name in raw.split(",") if name.strip()} or {"otlp"}
 
 
-def otlp_configured() -> bool:
-    """Whether the environment names an OTLP endpoint for traces."""
-    if _env_none("OTEL_TRACES_EXPORTER"):
+def _otlp_for(signal: Signal, otlp: bool | None) -> bool:
+    """Whether ``signal`` goes to OTLP: not when its exporter variable says otherwise (``none``,
+    or only exporters other than ``otlp``); else as ``otlp`` says, or, left to the environment,
+    when an endpoint is named for it (its own variable or ``OTEL_EXPORTER_OTLP_ENDPOINT``). The
+    specification's default endpoint, localhost, is not taken as a wish to export."""
+    names = _exporter_names(signal)
+    if "otlp" not in names or "none" in names:
         return False
+    if otlp is not None:
+        return otlp
     return bool(
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     )
 
 
-def _protocol(signal: str, given: str | None) -> OtlpProtocol:
-    chosen = (
-        given
-        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
-        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"  # the specification's default
-    )
+def otlp_configured(signal: Signal | None = None) -> bool:
+    """Whether the environment sends ``signal`` (by default: traces or metrics) to OTLP."""
+    signals: tuple[Signal, ...] = (signal,) if signal is not None else ("traces", "metrics")
+    return any(_otlp_for(s, None) for s in signals)
+
+
+def _warn_unsupported_exporters() -> None:
+    signals: tuple[Signal, ...] = ("traces", "metrics")
+    for signal in signals:
+        unsupported = sorted(_exporter_names(signal) - {"otlp", "none"})
+        if unsupported:
+            _LOG.warning(
+                "OTEL_%s_EXPORTER names %s: only otlp and none are supported here; ignored",
+                signal.upper(),
+                ", ".join(unsupported),
+            )
+
+
+def _protocol(signal: Signal, given: str | None) -> OtlpProtocol:
+    own = f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL"
+    sources = [
+        ("the protocol argument", given or ""),
+        (own, os.environ.get(own, "").strip()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip()),
+    ]
+    # The first one set wins; none set is the specification's default.
+    source, chosen = next(((name, value) for name, value in sources if value), ("", ""))
+    if not chosen:
+        return "http/protobuf"
     if chosen not in _PROTOCOLS:
         raise TelemetryError(
-            f"OTLP protocol {chosen!r}: expected one of {', '.join(_PROTOCOLS)} "
-            f"(argument or OTEL_EXPORTER_OTLP_PROTOCOL)"
+            f"OTLP protocol {chosen!r} for {signal} ({source}): expected one of "
+            f"{', '.join(_PROTOCOLS)}"
         )
     return "grpc" if chosen == "grpc" else "http/protobuf"
 
@@ -96,12 +134,12 @@ def _http_url(endpoint: str, path: str) -> str:
     return endpoint if endpoint.rstrip("/").endswith(path) else endpoint.rstrip("/") + path
 
 
-def _endpoint(signal: str, protocol: OtlpProtocol, given: str | None) -> str:
+def _endpoint(signal: Signal, protocol: OtlpProtocol, given: str | None) -> str:
     """The URL the signal is sent to, resolved here (not by the SDK) so a failure can name it:
     ``given`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` as a base URL, the per-signal variable as is."""
-    path = f"/v1/{signal.lower()}"
+    path = f"/v1/{signal}"
     if given is None:
-        own = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT", "").strip()
+        own = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
         if own:
             return own
     base = given or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
@@ -142,9 +180,13 @@ def tracing(
     ``exporters`` / ``metric_readers`` given; everything is flushed and the file moved into place
     when the block ends.
 
-    ``otlp`` defaults to on when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set; ``protocol``
-    and ``endpoint`` (a base URL) override ``OTEL_EXPORTER_OTLP_PROTOCOL`` and the endpoint
-    variable. ``OTEL_SDK_DISABLED=true`` turns it all off.
+    Traces and metrics are configured apart, as the ``OTEL_*`` variables are: each goes to
+    OTLP when an endpoint is named for it (``OTEL_EXPORTER_OTLP_ENDPOINT``, a base URL, or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``..._METRICS_ENDPOINT``, used as they are), unless
+    ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` is ``none``. ``otlp`` turns both on or
+    off instead of the endpoints (an exporter variable's ``none`` still holds); ``protocol``
+    and ``endpoint`` (a base URL) override the protocol and endpoint variables.
+    ``OTEL_SDK_DISABLED=true`` turns it all off.
 
     ``defer_otlp`` (``contextlib.ExitStack.callback``, click's ``Context.call_on_close``) is
     handed the OTLP exporters' shutdown, their final export, instead of the block running it:
@@ -157,10 +199,13 @@ def tracing(
     TelemetryError
         An unknown OTLP protocol, or a trace file that cannot be created.
     """
-    use_otlp = otlp_configured() if otlp is None else otlp
+    traces_otlp, metrics_otlp = _otlp_for("traces", otlp), _otlp_for("metrics", otlp)
+    use_otlp = traces_otlp or metrics_otlp
     if _env_flag("OTEL_SDK_DISABLED") and file is not None:
         # The file asked for stays as it was: say so, or a stale trace there reads as this run's.
         _LOG.warning("OTEL_SDK_DISABLED is set: no trace is written to %s", file)
+    if not _env_flag("OTEL_SDK_DISABLED"):
+        _warn_unsupported_exporters()
     if _env_flag("OTEL_SDK_DISABLED") or not (file or use_otlp or exporters or metric_readers):
         yield Tracing(enabled=False)
         return
@@ -199,20 +244,20 @@ def tracing(
     for exporter in exporters:
         process(exporter, stages.local)
     chosen: OtlpProtocol | None = None
-    if use_otlp:
-        from orchestrator.telemetry._otlp import otlp_metric_reader, otlp_span_exporter
+    metrics_protocol: OtlpProtocol | None = None
+    if traces_otlp:
+        from orchestrator.telemetry._otlp import otlp_span_exporter
 
-        chosen = _protocol("TRACES", protocol)
-        otlp_exporter = otlp_span_exporter(chosen, _endpoint("TRACES", chosen, endpoint))
+        chosen = _protocol("traces", protocol)
+        otlp_exporter = otlp_span_exporter(chosen, _endpoint("traces", chosen, endpoint))
         span_exporters.append(otlp_exporter)
         process(otlp_exporter, stages.otlp)
-        if not _env_none("OTEL_METRICS_EXPORTER"):
-            metrics_protocol = _protocol("METRICS", protocol)
-            readers.append(
-                otlp_metric_reader(
-                    metrics_protocol, _endpoint("METRICS", metrics_protocol, endpoint)
-                )
-            )
+    if metrics_otlp:
+        from orchestrator.telemetry._otlp import otlp_metric_reader
+
+        metrics_protocol = _protocol("metrics", protocol)
+        url = _endpoint("metrics", metrics_protocol, endpoint)
+        readers.append(otlp_metric_reader(metrics_protocol, url))
     lines = None
     if file is not None:
         lines = OtlpJsonLines(file)
@@ -243,6 +288,7 @@ def tracing(
         enabled=True,
         file=Path(file) if file is not None else None,
         otlp=chosen,
+        otlp_metrics=metrics_protocol,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
         exporters=span_exporters,
