@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.errors import TelemetryError
+from orchestrator.errors import LLMError, TelemetryError
 from orchestrator.execution import DecisionLog, Executor, LLMEscalation
 from orchestrator.llm import OpenAICompatibleClient
 from orchestrator.scenarios import FaultInjector, SimulatedInvoker, load_scenario, run_scenario
@@ -391,6 +391,100 @@ async def test_each_chat_span_counts_its_own_call_and_effort_of_a_reasoning_clie
         "low",
     ]
     assert inner.usage.input_tokens == 30
+
+
+def _points(metrics: Any, name: str) -> list[Any]:
+    return [
+        point
+        for resource in metrics.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_chat_call_records_request_and_response_model_server_and_reasoning_tokens() -> None:
+    """The histograms lacked the model, and the span the answering model, the server and the
+    reasoning tokens the client reads."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {
+            "model": "reasoner-2025-01-01",  # what the alias asked for resolved to
+            "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+            "usage": {
+                "prompt_tokens": 10,
+                "completion_tokens": 7,
+                "completion_tokens_details": {"reasoning_tokens": 4},
+            },
+        }
+        return httpx.Response(200, json=body)
+
+    inner = OpenAICompatibleClient(
+        "https://llm.test:8443/v1", "reasoner", transport=httpx.MockTransport(answer)
+    )
+    memory, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        await TracedLLMClient(inner).complete([{"role": "user", "content": "hi"}], effort="high")
+        metrics = reader.get_metrics_data()
+    [chat] = memory.get_finished_spans()
+    assert chat.attributes["gen_ai.request.model"] == "reasoner"
+    assert chat.attributes["gen_ai.response.model"] == "reasoner-2025-01-01"
+    assert chat.attributes["server.address"] == "llm.test"
+    assert chat.attributes["server.port"] == 8443
+    assert chat.attributes["gen_ai.usage.output_tokens"] == 7
+    assert chat.attributes["gen_ai.usage.reasoning.output_tokens"] == 4
+    expected = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "reasoner",
+        "gen_ai.response.model": "reasoner-2025-01-01",
+        "server.address": "llm.test",
+        "server.port": 8443,
+    }
+    [duration] = _points(metrics, "gen_ai.client.operation.duration")
+    assert dict(duration.attributes) == expected
+    tokens = _points(metrics, "gen_ai.client.token.usage")
+    assert sorted((p.attributes["gen_ai.token.type"], p.sum) for p in tokens) == [
+        ("input", 10),
+        ("output", 7),
+    ]
+    assert all(dict(p.attributes).items() >= expected.items() for p in tokens)
+
+
+def _times_out(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("no answer in time", request=request)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("answer", "error_type"),
+    [
+        (lambda request: httpx.Response(429, headers={"retry-after": "3"}), "429"),
+        (lambda request: httpx.Response(503), "503"),
+        (_times_out, "timeout"),
+        (lambda request: httpx.Response(200, json={"choices": []}), "LLMError"),
+    ],
+)
+async def test_a_failed_chat_call_has_the_providers_status_as_its_error_type(
+    answer: Any, error_type: str
+) -> None:
+    """It was the exception class, LLMError, for every status; the conventions ask for the
+    provider's error code (the class remains for a failure without one)."""
+    inner = OpenAICompatibleClient("http://llm.test/v1", "m", transport=httpx.MockTransport(answer))
+    memory, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        with pytest.raises(LLMError):
+            await TracedLLMClient(inner).complete([{"role": "user", "content": "hi"}])
+        metrics = reader.get_metrics_data()
+    [chat] = memory.get_finished_spans()
+    assert chat.attributes["error.type"] == error_type
+    assert chat.status.status_code is StatusCode.ERROR
+    [duration] = _points(metrics, "gen_ai.client.operation.duration")
+    assert duration.attributes["error.type"] == error_type
+    assert duration.attributes["gen_ai.request.model"] == "m"
+    assert "gen_ai.response.model" not in duration.attributes
 
 
 @pytest.mark.anyio

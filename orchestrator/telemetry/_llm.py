@@ -1,9 +1,11 @@
 """LLM call spans: ``TracedLLMClient`` wraps any client with ``async complete(messages) -> str``
 in a ``chat {model}`` span with the GenAI attributes, token usage and reasoning effort.
 
-Clients differ in what they expose, so model, provider and effort are read defensively from
-attributes (``model``, ``provider``, ``reasoning_effort``) unless the call says (``effort=``),
-and a call's usage from its ``Completion`` or a ``last_usage`` attribute.
+Clients differ in what they expose, so model, provider, server and effort are read
+defensively from attributes (``model``, ``provider``, ``base_url``, ``reasoning_effort``) unless
+the call says (``effort=``), and a call's usage and answering model from its ``Completion`` or a
+``last_usage`` attribute. What the clients do not report (finish reasons) is left out rather
+than guessed.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from orchestrator.errors import LLMError
 from orchestrator.llm import Completion, ReasoningClient
 from orchestrator.telemetry._metrics import instruments
 from orchestrator.telemetry._spans import OPERATION, span
@@ -23,9 +27,15 @@ __all__ = ["TracedLLMClient", "usage_tokens"]
 
 PROVIDER = "gen_ai.provider.name"
 REQUEST_MODEL = "gen_ai.request.model"
+RESPONSE_MODEL = "gen_ai.response.model"
 INPUT_TOKENS = "gen_ai.usage.input_tokens"
 OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+# Part of the output tokens, as the GenAI conventions count them.
+REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 TOKEN_TYPE = "gen_ai.token.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+ERROR_TYPE = "error.type"
 REASONING_EFFORT = "orchestrator.reasoning_effort"
 
 _TOKEN_KEYS = {
@@ -47,6 +57,43 @@ def _text(value: Any) -> str | None:
         return None
     # Enums (a provider or effort enum) read as their value.
     return str(getattr(value, "value", value))
+
+
+def _server(base_url: Any) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of a client's ``base_url`` (the port the scheme
+    implies when the URL names none); nothing for a client without one."""
+    if not isinstance(base_url, str):
+        return {}
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:  # a malformed URL: the call itself will say so
+        return {}
+    if not parts.hostname:
+        return {}
+    return (
+        {SERVER_ADDRESS: parts.hostname, SERVER_PORT: port}
+        if port
+        else {SERVER_ADDRESS: parts.hostname}
+    )
+
+
+def _error_type(exc: BaseException) -> str:
+    """``error.type`` as the GenAI conventions ask: the provider's HTTP status when it answered
+    one (``"429"``), ``"timeout"`` for a call not answered in time, else the exception's class."""
+    if isinstance(exc, LLMError):
+        if exc.status is not None:
+            return str(exc.status)
+        if exc.timed_out:
+            return "timeout"
+    return type(exc).__qualname__
+
+
+def _reasoning_tokens(usage: Any) -> int | None:
+    value = usage.get("reasoning_tokens") if isinstance(usage, Mapping) else None
+    if value is None:
+        value = getattr(usage, "reasoning_tokens", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def usage_tokens(usage: Any) -> dict[str, int]:
@@ -126,14 +173,24 @@ class TracedLLMClient:
         effort = options.get("effort")
         if effort is None:  # the client's own setting, if it has one
             effort = _first_attribute(self.inner, ("reasoning_effort", "effort"))
+        server = _server(getattr(self.inner, "base_url", None))
         attributes = {
             OPERATION: "chat",
             PROVIDER: self.provider,
             REQUEST_MODEL: model,
             REASONING_EFFORT: _text(effort),
+            **server,
         }
+        # The metrics' attributes the conventions name for both GenAI client histograms.
         metric_attributes = {
-            k: v for k, v in {OPERATION: "chat", PROVIDER: self.provider}.items() if v is not None
+            k: v
+            for k, v in {
+                OPERATION: "chat",
+                PROVIDER: self.provider,
+                REQUEST_MODEL: model,
+                **server,
+            }.items()
+            if v is not None
         }
         started = time.perf_counter()
         tools = instruments()
@@ -143,21 +200,30 @@ class TracedLLMClient:
             try:
                 result = await call(messages, **options)
             except Exception as exc:
-                current.set_attribute("error.type", type(exc).__qualname__)
+                error_type = _error_type(exc)
+                current.set_attribute(ERROR_TYPE, error_type)
                 current.set_status(Status(StatusCode.ERROR, str(exc)))
                 if tools is not None:
                     tools.llm_calls.add(1, metric_attributes)
                     tools.llm_duration.record(
                         time.perf_counter() - started,
-                        {**metric_attributes, "error.type": type(exc).__qualname__},
+                        {**metric_attributes, ERROR_TYPE: error_type},
                     )
                 raise
             own = result.usage if isinstance(result, Completion) else None
-            usage = usage_tokens(own or getattr(self.inner, "last_usage", None))
+            reported = own or getattr(self.inner, "last_usage", None)
+            usage = usage_tokens(reported)
             if "input" in usage:
                 current.set_attribute(INPUT_TOKENS, usage["input"])
             if "output" in usage:
                 current.set_attribute(OUTPUT_TOKENS, usage["output"])
+            reasoning = _reasoning_tokens(reported)
+            if reasoning is not None:
+                current.set_attribute(REASONING_TOKENS, reasoning)
+            if isinstance(result, Completion) and result.model:
+                # The model that answered, which a router or an alias may make another one.
+                current.set_attribute(RESPONSE_MODEL, result.model)
+                metric_attributes[RESPONSE_MODEL] = result.model
         if tools is not None:
             tools.llm_calls.add(1, metric_attributes)
             tools.llm_duration.record(time.perf_counter() - started, metric_attributes)
