@@ -207,6 +207,41 @@ def test_a_malformed_observation_names_the_file_and_line(tmp_path: Path) -> None
         EffortRouter.load(broken)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        (("success",), "false", 'field success: expected true or false, got "false"'),
+        (("success",), 1, "field success: expected true or false, got 1"),
+        (("tokens",), "120", 'field tokens: expected a number, got "120"'),
+        (("step", "confidence"), "high", "field step.confidence: expected a number or null"),
+        (("step", "alternatives"), 1.5, "field step.alternatives: expected a whole number"),
+        (("step", "history"), [3], "field step.history.0: expected text, got 3"),
+        (("step", "colour"), "red", "field step.colour: not a field of a step"),
+    ],
+)
+def test_an_observation_field_of_the_wrong_type_names_the_file_line_and_field(
+    tmp_path: Path, field: tuple[str, ...], value: Any, said: str
+) -> None:
+    """A success written "false" had loaded as a success, and a confidence of "high" loaded,
+    then failed the next fit with a bare ValueError naming no file."""
+
+    def edit(text: str) -> str:
+        lines = text.splitlines()
+        observation = json.loads(lines[1])
+        *parents, name = field
+        target = observation
+        for parent in parents:
+            target = target[parent]
+        target[name] = value
+        lines[1] = json.dumps(observation)
+        return "\n".join(lines)
+
+    broken = _saved_then_edited(tmp_path, "observations.jsonl", edit)
+    with pytest.raises(EffortError) as raised:
+        EffortRouter.load(broken)
+    assert str(raised.value).startswith(f"{broken}: observations.jsonl line 2: {said}")
+
+
 def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.router"
     junk.write_text("not a zip")

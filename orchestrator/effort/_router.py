@@ -472,16 +472,64 @@ def _observation_json(o: Observation) -> dict[str, Any]:
     return {"step": asdict(o.step), "effort": o.effort, "success": o.success, "tokens": o.tokens}
 
 
+# Each saved field's JSON type: a value read with bool() or float() instead had let "false"
+# load as a success and "high" as a confidence, which crashed a later fit naming no file.
+_NUMBER = (int, float)
+_STEP_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "task": ((str,), "text"),
+    "tool": ((str,), "text"),
+    "tool_description": ((str,), "text"),
+    "history": ((list,), "a list of text"),
+    "confidence": ((*_NUMBER, type(None)), "a number or null"),
+    "margin": ((*_NUMBER, type(None)), "a number or null"),
+    "alternatives": ((int,), "a whole number"),
+    "failures": ((int,), "a whole number"),
+    "retries": ((int,), "a whole number"),
+    "tried": ((list,), "a list of efforts"),
+}
+
+
+def _checked(value: Any, kinds: tuple[type, ...], expected: str, field: str, where: str) -> Any:
+    # bool is an int to Python, not a number or a count to us.
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        shown = json.dumps(value)
+        raise EffortError(f"{where}: field {field}: expected {expected}, got {shown:.80}")
+    return value
+
+
 def _observation_from_json(line: str, where: str) -> Observation:
     try:
         data = json.loads(line)
-        step = dict(data["step"])
-        for name in ("history", "tried"):
-            step[name] = tuple(step.get(name, ()))
-        return Observation(
-            Step(**step), str(data["effort"]), bool(data["success"]), float(data["tokens"])
-        )
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
+        raise EffortError(f"{where}: not JSON: {exc}") from exc
+    if not isinstance(data, dict):
         raise EffortError(
-            f"{where}: expected an observation {{step, effort, success, tokens}}: {exc}"
-        ) from exc
+            f"{where}: expected an observation {{step, effort, success, tokens}}, "
+            f"got {json.dumps(data):.80}"
+        )
+    for name in ("step", "effort", "success", "tokens"):
+        if name not in data:
+            raise EffortError(f"{where}: field {name}: missing")
+    raw = _checked(data["step"], (dict,), "an object", "step", where)
+    unknown = sorted(set(raw) - set(_STEP_FIELDS))
+    if unknown:
+        raise EffortError(f"{where}: field step.{unknown[0]}: not a field of a step")
+    if "task" not in raw:
+        raise EffortError(f"{where}: field step.task: missing")
+    step: dict[str, Any] = {}
+    for name, value in raw.items():
+        kinds, expected = _STEP_FIELDS[name]
+        step[name] = _checked(value, kinds, expected, f"step.{name}", where)
+    for name in ("history", "tried"):
+        for i, item in enumerate(step.get(name, ())):
+            _checked(item, (str,), "text", f"step.{name}.{i}", where)
+        step[name] = tuple(step.get(name, ()))
+    for name in ("confidence", "margin"):
+        if step.get(name) is not None:
+            step[name] = float(step[name])
+    return Observation(
+        Step(**step),
+        _checked(data["effort"], (str,), "an effort level", "effort", where),
+        _checked(data["success"], (bool,), "true or false", "success", where),
+        float(_checked(data["tokens"], _NUMBER, "a number", "tokens", where)),
+    )
