@@ -570,16 +570,7 @@ async def test_llm_escalation_reads_the_one_json_decision_after_thinking_or_pros
 ) -> None:
     """A reply with a think block before the JSON (Qwen, DeepSeek), or prose before a fenced
     block, had always failed as "not JSON"."""
-    answer = {"choices": [{"message": {"content": reply}}]}
-    client = OpenAICompatibleClient(
-        "http://x/v1",
-        "m",
-        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=answer)),
-    )
-    request = EscalationRequest(
-        "g", "Complete", (), (), (Fallback("Logged", "log it for later"),), "no path"
-    )
-    assert await LLMEscalation(client).escalate(request) == Demote("Logged")
+    assert await _escalate_answered(reply) == Demote("Logged")
 
 
 @pytest.mark.parametrize(
@@ -599,6 +590,12 @@ async def test_llm_escalation_reads_the_one_json_decision_after_thinking_or_pros
 async def test_llm_escalation_refuses_a_reply_with_no_single_json_decision(
     reply: str, said: str
 ) -> None:
+    with pytest.raises(EscalationError, match=said):
+        await _escalate_answered(reply)
+
+
+async def _escalate_answered(reply: str) -> EscalationDecision:
+    """An LLM escalation, offered one fallback, whose model answers ``reply``."""
     answer = {"choices": [{"message": {"content": reply}}]}
     client = OpenAICompatibleClient(
         "http://x/v1",
@@ -608,8 +605,7 @@ async def test_llm_escalation_refuses_a_reply_with_no_single_json_decision(
     request = EscalationRequest(
         "g", "Complete", (), (), (Fallback("Logged", "log it for later"),), "no path"
     )
-    with pytest.raises(EscalationError, match=said):
-        await LLMEscalation(client).escalate(request)
+    return await LLMEscalation(client).escalate(request)
 
 
 async def test_http_errors_become_escalation_errors() -> None:
