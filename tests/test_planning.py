@@ -980,6 +980,12 @@ def test_a_number_right_before_a_word_naming_a_numeric_input_is_its_value() -> N
     quantity = FieldRef("place_order", "input", "quantity", "", "integer", True)
     assert read("place an order for pet 12, quantity 2").value(quantity) == 2
     assert read("order 3 quantity of pet 12").value(quantity) == 3
+    # A number after a word naming another input is that input's: "latitude 38.7 longitude".
+    latitude = FieldRef("weather", "input", "latitude", "", "number", True)
+    longitude = FieldRef("weather", "input", "longitude", "", "number", True)
+    at = read("weather at latitude 38.7 longitude -9.1")
+    both = frozenset({"latitud", "longitud"})
+    assert (at.value(latitude, both), at.value(longitude, both)) == (38.7, -9.1)
 
 
 def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:

@@ -358,7 +358,7 @@ class TaskText:
             return allowed
         written = None
         if field_ref.type in ("integer", "number"):
-            written = self._counted(field_ref)
+            written = self._counted(field_ref, others - words)
             if written is None:
                 written = self._amount(field_ref)
         if written is None and named:
@@ -407,12 +407,14 @@ class TaskText:
                     break
         return min(found, key=lambda f: f[0])[1] if found else None
 
-    def _counted(self, field_ref: FieldRef) -> Any:
+    def _counted(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
         """The number a task writes right before the word a numeric input counts, its name's
         last word: "a 30 minute meeting" (or "30-minute") gives ``duration_minutes``, "for 4
         nights" ``nights`` (also when "for 2 guests" follows); not ``reminder_minutes_before``
-        or a rate (``max_price_per_night``), nor across a clause's end ("pet 12, quantity 2").
-        None unless exactly one such number is written."""
+        or a rate (``max_price_per_night``), nor across a clause's end ("pet 12, quantity 2"),
+        nor a number written after a word naming another input (``others``): "latitude 38.7
+        longitude -9.1" gives 38.7 to the latitude, not to the longitude after it. None unless
+        exactly one such number is written."""
         named = identifier_words(field_ref.leaf).lower().split()
         if not named or "per" in named:
             return None
@@ -424,6 +426,8 @@ class TaskText:
                 unit = frozenset(field_tokens(counted["unit"]))
             elif counted is not None and n + 1 < len(self.pieces) and n not in self.ends:
                 # "30 minute"; not "pet 12, quantity 2", where the comma ends the clause
+                if n > 0 and self.pieces[n - 1] & others:
+                    continue  # "latitude 38.7 longitude": the value of the input named before
                 unit = self.pieces[n + 1]
             else:
                 continue
