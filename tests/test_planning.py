@@ -258,6 +258,15 @@ def test_text_the_caller_writes_is_fed_by_no_producer() -> None:
     assert [e.producer for e in edges.producers("create_incident", "service_id")] == [
         "get_incident"
     ]
+    # An e-mail's body, a ticket's description, a chat message: a fetched page has a body
+    # too, and "send an email saying hello" had planned fetch_url to write the e-mail.
+    fetch = skill("fetch_url", "Fetch a URL.", {"url": ""}, {"body": "Body text."})
+    send = skill("send_email", "Send an email.", {"to": "", "body": "Plain-text body."})
+    ticket = skill("create_ticket", "Open a ticket.", {"description": "What is wrong."})
+    describe = skill("describe_image", "Describe an image.", {"path": ""}, {"description": ""})
+    edges = derive_dependencies([fetch, send, ticket, describe], None)
+    assert edges.producers("send_email", "body") == []
+    assert edges.producers("create_ticket", "description") == []
 
 
 def test_output_fields_follow_local_refs_into_nested_records() -> None:

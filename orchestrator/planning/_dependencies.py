@@ -48,8 +48,9 @@ DEPENDENCY_FORMAT = 1
 # 7: fields are read through allOf, and an optional field's anyOf gives its type. 8: a person
 # noun in a field name is not its verb ("interviewer_id" is no "interview_id"). 9: text the
 # caller writes (a title, a note) is fed by nothing. 10: a list of records does not feed a list
-# of scalars, nor the other way round.
-DERIVATION_RULES = 10
+# of scalars, nor the other way round. 11: a body, description or message is text the caller
+# writes too.
+DERIVATION_RULES = 11
 _FILE = "dependencies.json"
 
 

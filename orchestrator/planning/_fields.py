@@ -40,9 +40,13 @@ ID_WORDS = frozenset(field_tokens("id ids identifier code number key"))
 # Words of an input saying where or how a result is written ("output_path", "output_format",
 # "destination"): the caller chooses it; no tool's output is meant to fill it.
 DESTINATION_WORDS = frozenset(field_tokens("output destination dest"))
-# The last words of an input the caller writes (``title``, ``note``, ``subject``): text to put
-# down, which no tool's output is meant to fill, though an incident's record has a title too.
-AUTHORED_WORDS = frozenset(field_tokens("title note notes subject comment caption headline"))
+# The last words of an input the caller writes (``title``, ``note``, ``subject``, an e-mail's
+# ``body``, a ticket's ``description``, a chat ``message``): text to put down, which no tool's
+# output is meant to fill, though an incident's record has a title too (and a fetched page a
+# body: "send an email saying hello" had planned fetch_url to write the e-mail).
+AUTHORED_WORDS = frozenset(
+    field_tokens("title note notes subject comment caption headline body description message")
+)
 
 
 @dataclass(frozen=True)
