@@ -32,6 +32,7 @@ __all__ = [
     "ScriptedEscalation",
     "ask_handler",
     "check_decision",
+    "has_choice",
 ]
 
 
@@ -125,6 +126,13 @@ def _actions(request: EscalationRequest) -> list[str]:
     if request.fallbacks:
         actions.append("demote")
     return [*actions, "give_up"]
+
+
+def has_choice(request: EscalationRequest) -> bool:
+    """Whether the handler has anything to decide: inputs to provide or a fallback to take.
+    Without either, giving up is the only answer, and asking a model for it cost a paid call
+    (and a failed call turned the escalation into a failed run)."""
+    return _actions(request) != ["give_up"]
 
 
 def _system_prompt(request: EscalationRequest) -> str:

@@ -54,6 +54,7 @@ from orchestrator.execution._escalation import (
     EscalationRequest,
     Provide,
     ask_handler,
+    has_choice,
 )
 from orchestrator.execution._failures import (
     Failure,
@@ -924,25 +925,22 @@ class _Run:
             spent = f"{reason}; {budget} escalations spent"
             self.log.record("escalate", self.goal, spent, **lacking)
             return "escalated"
-        fallbacks = self._reachable_fallbacks()
-        if not missing and not fallbacks:
-            # Giving up is the only answer left: asking a model for it cost a paid call, and a
-            # failed call (a 429, a timeout) turned this escalation into a failed run.
-            said = "no input to ask for, no fallback goal: nothing for the handler to decide"
-            self.log.record("escalate", self.goal, f"{reason}; {said}")
-            return "escalated"
-        self.escalations += 1
-        self.llm_calls += 1
         request = EscalationRequest(
             graph=self.graph.name,
             goal=self.goal,
             done=tuple(sorted(self.done)),
             failed=tuple((t, str(f.kind)) for t, f in self.failed.items()),
-            fallbacks=fallbacks,
+            fallbacks=self._reachable_fallbacks(),
             reason=reason,
             task=self._task() if missing else "",
             missing=missing,
         )
+        if not has_choice(request):
+            said = "no input to ask for, no fallback goal: nothing for the handler to decide"
+            self.log.record("escalate", self.goal, f"{reason}; {said}")
+            return "escalated"
+        self.escalations += 1
+        self.llm_calls += 1
         try:
             decision = await ask_handler(handler, request)
         except EscalationError as err:
