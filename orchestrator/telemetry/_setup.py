@@ -147,21 +147,15 @@ def _endpoint(signal: Signal, protocol: OtlpProtocol, given: str | None) -> str:
     return base if protocol == "grpc" else _http_url(base, path)
 
 
-@dataclass
-class _Stages:
-    """What the block's end shuts down, in order: the local destinations (their spans, then the
-    file's metrics and the file moved into place), then OTLP, which may wait on a collector."""
+def _in_order(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    """One call running ``steps`` in order: how a stage of the block's end runs, or is handed
+    on to run later."""
 
-    local: list[Callable[[], None]] = field(default_factory=list)
-    otlp: list[Callable[[], None]] = field(default_factory=list)
-
-    def end_local(self) -> None:
-        for step in self.local:
+    def run() -> None:
+        for step in steps:
             step()
 
-    def end_otlp(self) -> None:
-        for step in self.otlp:
-            step()
+    return run
 
 
 @contextmanager
@@ -233,7 +227,10 @@ def tracing(
     resource = Resource.create({} if named else {SERVICE_NAME: service_name})
     span_exporters: list[SpanExporter] = list(exporters)
     readers: list[MetricReader] = list(metric_readers)
-    stages = _Stages()
+    # What the block's end shuts down, in two stages: the local destinations (their spans, then
+    # the file's metrics and the file moved into place), then OTLP, which may wait on a collector.
+    local: list[Callable[[], None]] = []
+    otlp_stage: list[Callable[[], None]] = []
     tracer_provider = TracerProvider(resource=resource)
 
     def process(exporter: SpanExporter, stage: list[Callable[[], None]]) -> None:
@@ -242,7 +239,7 @@ def tracing(
         stage.append(processor.shutdown)
 
     for exporter in exporters:
-        process(exporter, stages.local)
+        process(exporter, local)
     chosen: OtlpProtocol | None = None
     metrics_protocol: OtlpProtocol | None = None
     if traces_otlp:
@@ -251,7 +248,7 @@ def tracing(
         chosen = _protocol("traces", protocol)
         otlp_exporter = otlp_span_exporter(chosen, _endpoint("traces", chosen, endpoint))
         span_exporters.append(otlp_exporter)
-        process(otlp_exporter, stages.otlp)
+        process(otlp_exporter, otlp_stage)
     if metrics_otlp:
         from orchestrator.telemetry._otlp import otlp_metric_reader
 
@@ -263,7 +260,7 @@ def tracing(
         lines = OtlpJsonLines(file)
         file_exporter = OtlpJsonSpanExporter(lines)
         span_exporters.append(file_exporter)
-        process(file_exporter, stages.local)
+        process(file_exporter, local)
         # Collected once, when the block ends: the file holds the run's totals after its spans.
         file_metrics = InMemoryMetricReader()
         readers.append(file_metrics)
@@ -273,13 +270,13 @@ def tracing(
             if collected is not None:
                 OtlpJsonMetricExporter(lines).export(collected)
 
-        stages.local += [write_metrics, lines.commit]
+        local += [write_metrics, lines.commit]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers) if readers else None
     # Spans before the final metrics collection; the local processors, already shut down, are
     # passed over.
-    stages.otlp.append(tracer_provider.shutdown)
+    otlp_stage.append(tracer_provider.shutdown)
     if meter_provider is not None:
-        stages.otlp.append(meter_provider.shutdown)
+        otlp_stage.append(meter_provider.shutdown)
     providers = Providers(
         tracer=tracer_provider.get_tracer(SCOPE),
         meter=meter_provider.get_meter(SCOPE) if meter_provider is not None else None,
@@ -299,9 +296,9 @@ def tracing(
     finally:
         pop(providers, token)
         try:
-            stages.end_local()
+            _in_order(local)()
         finally:
             if defer_otlp is not None:
-                defer_otlp(stages.end_otlp)
+                defer_otlp(_in_order(otlp_stage))
             else:
-                stages.end_otlp()
+                _in_order(otlp_stage)()
