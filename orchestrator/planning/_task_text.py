@@ -407,7 +407,7 @@ class TaskText:
                     break
         return min(found, key=lambda f: f[0])[1] if found else None
 
-    def _counted(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
+    def _counted(self, field_ref: FieldRef, others: frozenset[str]) -> Any:
         """The number a task writes right before the word a numeric input counts, its name's
         last word: "a 30 minute meeting" (or "30-minute") gives ``duration_minutes``, "for 4
         nights" ``nights`` (also when "for 2 guests" follows); not ``reminder_minutes_before``
