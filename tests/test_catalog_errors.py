@@ -223,6 +223,46 @@ def test_an_outputs_schema_that_is_no_json_schema_is_an_error_at_load_naming_its
     )
 
 
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+        {"type": ["string", "null"], "enum": ["a", None], "maxLength": 3},
+        {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 0}, True]}},
+        {"type": ["string", "string"]},  # types listed twice
+        {"type": []},
+        {"required": ["a", "a"]},
+        {"minLength": -1},
+        {"minimum": True},
+        {"anyOf": []},
+        {"properties": {"a": {"type": "HashMap"}}},
+        {"items": [{"type": "string"}]},  # draft 4's tuple form
+        {"prefixItems": [{"type": "string"}], "items": False},  # a keyword the fast path lacks
+        {"description": 3},
+    ],
+)
+def test_the_outputs_check_without_the_meta_schema_never_passes_what_it_refuses(
+    schema: dict[str, object],
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    from orchestrator._json_schema import _plainly_valid, schema_problem
+
+    valid = Draft202012Validator(Draft202012Validator.META_SCHEMA).is_valid(schema)
+    assert (schema_problem(schema) is None) == valid
+    if _plainly_valid(schema, 0):
+        assert valid
+
+
+def test_common_outputs_schemas_are_checked_without_the_meta_schema() -> None:
+    """The meta-schema takes a millisecond a schema, on every catalog load."""
+    from orchestrator._json_schema import _plainly_valid
+
+    skills = load_catalog(Path(__file__).resolve().parent.parent / "skills" / "sample.jsonl")
+    outputs = [skill.outputs for skill in skills if skill.outputs]
+    assert outputs and all(_plainly_valid(schema, 0) for schema in outputs)
+
+
 def test_near_miss_documents_say_what_they_are_not_that_a_name_is_missing(
     tmp_path: Path,
 ) -> None:
