@@ -19,6 +19,7 @@ from orchestrator.catalog._modules import is_python_catalog, module_skills
 from orchestrator.catalog._openapi import openapi_skills
 from orchestrator.catalog._origin import Loaded, Origin
 from orchestrator.errors import CatalogError
+from orchestrator.integrations.mcp._config import SERVERS_KEY
 
 __all__ = ["CATALOG_SUFFIXES", "document_skills", "file_skills", "record_skill"]
 
@@ -32,10 +33,6 @@ def record_skill(record: Any, origin: Origin) -> Loaded:
     return function_skill(record, origin)
 
 
-# The key of an MCP client config; such a file is read by ``load_catalog`` before any loader here.
-_SERVERS_KEY = "mcpServers"
-
-
 def _is_function_list(tools: Any) -> bool:
     """Whether a ``tools`` array is OpenAI's (``{"type": "function", ...}`` entries, as a chat
     request body holds them) rather than MCP's, whose tools have no ``type``."""
@@ -47,11 +44,12 @@ def document_skills(document: Any, origin: Origin) -> list[Loaded]:
     if isinstance(document, Mapping):
         if "openapi" in document or "swagger" in document:
             return openapi_skills(document, origin)
-        if _SERVERS_KEY in document:
-            # Not a tool record missing its name, as it would otherwise be reported.
-            servers = document[_SERVERS_KEY]
+        if SERVERS_KEY in document:
+            # An MCP client config, which only ``load_catalog`` reads (as its servers' tools):
+            # not a tool record missing its name, as it would otherwise be reported.
+            servers = document[SERVERS_KEY]
             if not isinstance(servers, Mapping):
-                raise origin.at(_SERVERS_KEY).mismatch("an object of MCP servers by name", servers)
+                raise origin.at(SERVERS_KEY).mismatch("an object of MCP servers by name", servers)
             raise origin.error(
                 "an mcpServers config is read from a .json file given as the catalog itself"
             )
