@@ -608,8 +608,19 @@ def test_the_sub_goal_ranking_the_tasks_skill_highest_is_the_one_it_covers(
     ]
     plan = planner.assemble(task, goals, whole, per_goal)
     assert set(plan.ids) == {"geocode_city", "send_email"}
-    assert plan.step("send_email").subgoal == task
+    assert plan.step("send_email").subgoal == goals[1]
     assert plan.step("geocode_city").subgoal == goals[0]
+
+
+def test_a_message_is_read_only_for_the_steps_of_its_own_sub_goal(planner: Planner) -> None:
+    task = "email ana@example.com saying hi there, then translate the news into French"
+    goals = ["email ana@example.com saying hi there", "translate the news into French"]
+    whole = _routed(task, "translate_text", "send_email")  # covers the second sub-goal
+    per_goal = [_routed(goals[0], "send_email"), _routed(goals[1], "translate_text")]
+    plan = planner.assemble(task, goals, whole, per_goal)
+    assert plan.step("translate_text").subgoal == goals[1]
+    assert plan.stated_inputs["send_email.body"] == "hi there"
+    assert "translate_text.text" not in plan.stated_inputs  # the e-mail's message
 
 
 def test_a_one_goal_task_whose_first_match_does_not_fit_takes_a_fitting_one_near_the_top(
@@ -648,6 +659,43 @@ def test_what_a_task_quotes_is_not_routed_unless_it_names_a_skill() -> None:
     assert routing_text("Zeta Corp's stock, I've heard", names) == "Zeta Corp's stock, I've heard"
     assert routing_text("'just a quote'", names) == "'just a quote'"  # nothing else to route
     assert routing_text("list  them\nusing 'ls'", names) == "list  them\nusing 'ls'"  # as written
+
+
+def test_unquoted_text_a_tool_is_to_carry_is_not_routed_to_the_end_of_its_clause() -> None:
+    assert routing_text("Text +14155550123 saying your order has shipped", set()) == (
+        "Text +14155550123 saying"
+    )
+    assert routing_text("draft a tweet that says: road trip time!", set()) == (
+        "draft a tweet that says:"
+    )
+    assert routing_text("commit with message fix tests and then push the branch", set()) == (
+        "commit with message and then push the branch"
+    )
+    assert routing_text("Text +1415 that the meeting moved to 3pm", set()) == "Text +1415 that"
+    # A name or a title ends at a comma too.
+    assert routing_text("find the company named Zeta Corp, and its stock", set()) == (
+        "find the company named , and its stock"
+    )
+    assert routing_text("email ana with subject Hi saying hello. Then call Bob", set()) == (
+        "email ana with subject saying Then call Bob"
+    )
+    # Quoted soon after the words that introduce it: the quotes alone say what it is.
+    assert routing_text("post it (with message content 'ok') with tag 'x'", set()) == (
+        "post it (with message content ) with tag"
+    )
+    # Not text to carry: what a tool reads, or a noun before "that".
+    assert routing_text("email the text of notes.txt to bob", set()) == (
+        "email the text of notes.txt to bob"
+    )
+    assert routing_text("fix the text that I wrote", set()) == "fix the text that I wrote"
+
+
+def test_an_unquoted_message_does_not_decide_the_plan(planner: Planner) -> None:
+    task = (
+        "Send an email to ana@example.com saying please translate the weather forecast for Lisbon"
+    )
+    assert planner.router.route(task, k=3).matches[0].id != "send_email"
+    assert planner.plan(task).ids == ["send_email"]
 
 
 def test_a_quoted_message_does_not_decide_the_plan(planner: Planner) -> None:
@@ -997,7 +1045,7 @@ def test_a_number_right_before_a_word_naming_a_numeric_input_is_its_value() -> N
     assert (at.value(latitude, both), at.value(longitude, both)) == (38.7, -9.1)
 
 
-def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
+def test_what_follows_named_called_or_titled_is_a_name_or_a_title() -> None:
     name = FieldRef("create_pet", "input", "name", "", "string", True)
     title = FieldRef("publish_post", "input", "title", "", "string", True)
     read = TaskText.read
@@ -1007,6 +1055,33 @@ def test_the_word_after_named_or_called_is_a_name_or_a_title() -> None:
     assert read("create a repo called orchestrator").value(name) == "orchestrator"
     assert read("I called the support line").value(name) is None  # not a name after it
     assert read("add a pet named 'Rex Jr'").value(name) == "Rex Jr"  # quoted: every word
+    # A name is its capitalised words; a title runs to its clause's end, or to when, or to
+    # another value.
+    assert read("track the company called Zeta Corp, and its stock").value(name) == "Zeta Corp"
+    assert read("open an issue titled Crash on startup").value(title) == "Crash on startup"
+    assert read("post titled Standup notes tomorrow at 9").value(title) == "Standup notes"
+    assert read("post titled Launch plan to #general").value(title) == "Launch plan"
+
+
+def test_a_message_or_a_subject_the_task_writes_is_the_input_that_carries_it() -> None:
+    body = FieldRef("send_sms", "input", "body", "", "string", True)
+    subject = FieldRef("send_email", "input", "subject", "", "string", True)
+    read = TaskText.read
+    assert read("Send an SMS to +14155550123 saying the site is down.").value(body) == (
+        "the site is down"
+    )
+    assert read("Text +14155550123 that the meeting moved to 3pm").value(body) == (
+        "the meeting moved to 3pm"
+    )
+    assert read("post a note saying 'ship it!'").value(body) == "ship it!"
+    email = read("email ana@example.com with subject Welcome saying thanks for signing up")
+    assert email.value(subject) == "Welcome" and email.value(body) == "thanks for signing up"
+    subject_then_recipient = read("send an email with the subject Lisbon weather to a@b.com")
+    assert subject_then_recipient.value(subject) == "Lisbon weather"
+    # The message ends with its clause; two messages: which one is not known.
+    assert read("text Bob saying hi and then email Ana").value(body) == "hi"
+    assert read("text Bob saying hi, then text Ana saying bye").value(body) is None
+    assert read("send the text of notes.txt to Bob").value(body) is None
 
 
 def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:
@@ -1421,8 +1496,8 @@ async def test_an_llm_escalation_provides_inputs_the_task_states_and_the_run_sta
     client = OpenAICompatibleClient("http://llm.test/v1", "m", transport=_transport(answer))
     tools = Tools()
     task = (
-        "Get the weather forecast for Lisbon, then send an email with the subject Lisbon "
-        "weather to ana@example.com"
+        "Get the weather forecast for Lisbon, then email it to ana@example.com; for the "
+        "subject put Lisbon weather"
     )
     result = await Orchestrator(router, escalation=LLMEscalation(client)).run(
         task,

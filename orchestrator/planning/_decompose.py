@@ -16,7 +16,7 @@ from orchestrator.errors import PlanningError
 from orchestrator.llm import LLMClient
 from orchestrator.llm._answer import json_answer
 
-__all__ = ["Decomposer", "LLMDecomposer", "RuleDecomposer", "split_subgoals"]
+__all__ = ["Decomposer", "LLMDecomposer", "RuleDecomposer", "clause_end", "split_subgoals"]
 
 # Verbs that open a new action after "and" / a comma: "find the order and refund it".
 _ACTION_VERBS = (
@@ -72,6 +72,14 @@ def _ordered(fragment: str) -> list[str]:
     if match and len(match.group(2).split()) >= 3:
         return [match.group(2), match.group(1)]
     return [fragment]
+
+
+def clause_end(text: str, start: int = 0) -> int:
+    """Where the part of ``text`` going on at ``start`` ends: at the next place
+    ``split_subgoals`` would cut (a sentence's end, a sequencing word, "and" before an action),
+    or at the end of ``text``."""
+    cuts = (pattern.search(text, start) for pattern in (_SENTENCE, _SEQUENCE, _AND_ACTION))
+    return min((cut.start() for cut in cuts if cut is not None), default=len(text))
 
 
 def split_subgoals(task: str, *, min_words: int = 2) -> list[str]:

@@ -86,7 +86,10 @@ class _Draft:
 class _Reading:
     """What a task writes for an input: read from the whole task, else, where the task writes
     several values of the input's kind, from the step's own sub-goal ("write a file A with
-    ..., then list the directory B": A is the write's path, B the listing's)."""
+    ..., then list the directory B": A is the write's path, B the listing's). A message,
+    subject or title is read only from the step's own sub-goal when there are several ("commit
+    with message 'bump version' and open a pull request titled Bump version": the message is
+    no pull request's body)."""
 
     task: TaskText
     goals: Mapping[str, TaskText]
@@ -94,7 +97,9 @@ class _Reading:
     def value(self, subgoal: str, field_ref: FieldRef, named: frozenset[str]) -> Any:
         value = self.task.value(field_ref, named)
         goal = self.goals.get(subgoal)
-        return value if value is not None or goal is None else goal.value(field_ref, named)
+        if goal is None or (value is not None and not self.task.carries(value)):
+            return value
+        return goal.value(field_ref, named)
 
 
 class Planner:
@@ -292,7 +297,9 @@ class Planner:
                 if best.id in _ids_with_duplicates([m])
             }
             covered = min(ranks, key=lambda n: (ranks[n], n)) if ranks else None
-            drafts[best.id] = self._draft(best, float(covered or 0), task, "the whole task")
+            # Its values are read from the sub-goal it covers (a message there is its own).
+            goal = goals[covered] if covered is not None and len(goals) > 1 else task
+            drafts[best.id] = self._draft(best, float(covered or 0), goal, "the whole task")
         else:
             covered = None
         if len(goals) > 1:

@@ -6,8 +6,12 @@ for it) and what the value is (a run passes it). A value counts only where readi
 right after the input is named, in the same clause, of the input's type and among its allowed
 values; an allowed value the task uses; the one e-mail address (URL, date, place after "in",
 currency, file, amount of money) it writes, for an input named like one, and each side of a pair
-it writes (a conversion's currencies, a span's dates) for the inputs of those sides; or the word
-after "named" for a name.
+it writes (a conversion's currencies, a span's dates) for the inputs of those sides; what
+follows "named" or "titled" for a name or title; the one message ("saying ...") or subject
+("with subject ...") for a message or subject input.
+
+It also says what of a task is text for a tool to carry (``carried_texts``), which the planner
+does not route (``routing_text``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from orchestrator.planning._decompose import clause_end
 from orchestrator.planning._fields import DESTINATION_WORDS, ID_WORDS, FieldRef
 from orchestrator.routing._text import field_tokens, identifier_words
 
-__all__ = ["TaskText", "naming_words", "routing_text"]
+__all__ = ["Carried", "TaskText", "carried_texts", "naming_words", "routing_text"]
 
 # Words saying an input takes a code, which a name written in the task ("in Boston") is not:
 # ``city_iata`` ("City IATA code") is named like a place but wants "BOS".
@@ -31,6 +36,7 @@ _CODE = re.compile(r"[A-Z0-9]{2,4}")
 # A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
 # I've") quote nothing.
 _QUOTED = r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\""
+_QUOTED_VALUE = re.compile(_QUOTED)
 # A value written in the task: a quoted string, a token with a digit, an e-mail address.
 _LITERAL = re.compile(rf"""{_QUOTED}|\b\w*\d\w*\b|\S+@\S+""")
 # What is not part of an unquoted value written in the task: punctuation at its edges, a
@@ -79,7 +85,10 @@ def _encloses(piece: str) -> bool:
 # Where a clause ends: a value written after it is not the input's named before it.
 _JOINING_WORDS = frozenset({"and", "then", "or", "but", "so", "while", "before", "after", "plus"})
 _CLAUSE_ENDS = frozenset(",;.!?")
-# "a pet named Rex": the word after one of these is a name, for an input named like one.
+# Inputs that take a message the task writes ("saying ...") or its subject ("with subject ...").
+_MESSAGE_INPUTS = frozenset(field_tokens("body text message content comment note caption msg"))
+_SUBJECTS = frozenset(field_tokens("subject"))
+# "a pet named Rex": what follows one of these is a name or a title, for an input named like one.
 _TITLING_WORDS = {
     "named": frozenset(field_tokens("name")),
     "called": frozenset(field_tokens("name title")),
@@ -269,8 +278,8 @@ class TaskText:
     joins: frozenset[int]  # pieces that join clauses ("and", "then"): no value at or after them
     ends: frozenset[int]  # pieces that end a clause ("payment,"): no value after them
     lowered: str  # the whole task, lower-cased: where an input's allowed values are looked for
-    # The word after "named", "called" or "titled" ("a pet named Rex"): a name or a title
-    # (the words of the inputs it can be), unquoted.
+    # What the task names after "named", "called" or "titled" ("a pet named Rex"): a name or a
+    # title, with the words of the inputs it can be.
     titles: tuple[tuple[frozenset[str], str], ...]
     # The e-mail addresses, URLs, dates, places and files written in the task, by kind
     # (_SHAPES), once each.
@@ -281,6 +290,9 @@ class TaskText:
     money: tuple[str, ...] = ()
     # Dates and times written as the end of a span ("until 2025-02-01", "by ...").
     span_ends: frozenset[str] = frozenset()
+    # The messages ("saying the site is down") and subjects ("with subject Hi") it writes.
+    messages: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, task: str) -> TaskText:
@@ -294,17 +306,21 @@ class TaskText:
                 values.setdefault(n, text[1:-1])
             else:  # the whole piece: "o-42", not the "42" in it
                 values.setdefault(n, _POSSESSIVE.sub("", _trimmed(found[n].group())))
+        # What a message, subject or title says is not another input's value ("titled Sale
+        # saying 20% off": 20% is no title).
+        carried = carried_texts(task)
+        for n, piece in enumerate(found):
+            if any(c.start <= piece.start() < c.end for c in carried if not c.quoted):
+                values.pop(n, None)
         raw = [m.group() for m in found]
         pieces = tuple(frozenset(field_tokens(piece)) for piece in raw)
         joins = frozenset(n for n, piece in enumerate(raw) if piece.lower() in _JOINING_WORDS)
         titles = tuple(
-            (_TITLING_WORDS[piece.lower()], _POSSESSIVE.sub("", _trimmed(raw[n + 1])))
-            for n, piece in enumerate(raw[:-1])
-            if piece.lower() in _TITLING_WORDS
-            and n + 1 not in values
-            and n + 1 not in joins
-            and pieces[n + 1]  # not "called the ..."
-        )
+            (_TITLING_WORDS[c.kind], _POSSESSIVE.sub("", task[c.start : c.end]))
+            for c in carried
+            if c.kind in _TITLING_WORDS
+            and (c.quoted or field_tokens(task[c.start : c.end].split()[0]))
+        )  # not "called the ..."
         shaped = {
             kind: tuple(
                 dict.fromkeys(m["value"].rstrip(_EDGES) for m in shape.pattern.finditer(task))
@@ -331,6 +347,8 @@ class TaskText:
             pairs={kind: found.pop() for kind, found in pairs.items() if len(found) == 1},
             money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
             span_ends=frozenset(m["value"] or m["zone"] for m in _SPAN_END.finditer(task)),
+            messages=tuple(task[c.start : c.end] for c in carried if c.kind == "message"),
+            subjects=tuple(task[c.start : c.end] for c in carried if c.kind == "subject"),
         )
 
     def value(self, field_ref: FieldRef, others: frozenset[str] = frozenset()) -> Any:
@@ -349,8 +367,10 @@ class TaskText:
         for ``customer_email``), the one number written right before a word naming a numeric
         input ("a 30 minute meeting"), the one amount of money ("100 USD") for an amount, the
         currencies of the conversion it writes ("USD to EUR") for the currencies converted from
-        and to, and the word after "named" or "called" for a name or a title ("a pet named
-        Rex"). None when it writes none."""
+        and to, what follows "named", "called" or "titled" for a name or a title ("a pet named
+        Rex"), and the one message or subject it writes ("saying the site is down", "with
+        subject Welcome") for a message or subject input (``carried_texts``). None when it
+        writes none."""
         words = naming_words(field_ref)
         named = bool(words) and all(any(w in piece for piece in self.pieces) for w in words)
         allowed = self._allowed(field_ref, named)
@@ -370,7 +390,9 @@ class TaskText:
         if written is not None or field_ref.type not in (None, "string"):
             return written
         shaped = self._shaped(field_ref)
-        return shaped if shaped is not None else self._titled(words)
+        if shaped is not None:
+            return shaped
+        return self._titled(words) or self._carried(field_ref)
 
     def is_shaped(self, value: Any) -> bool:
         """Whether ``value`` is one the task writes in a shape (an e-mail address, URL, date,
@@ -490,9 +512,23 @@ class TaskText:
                 return value
         return None
 
+    def carries(self, value: Any) -> bool:
+        """Whether ``value`` is a message, subject, name or title the task writes."""
+        titles = (title for _, title in self.titles)
+        return value in self.messages or value in self.subjects or value in titles
+
     def _titled(self, words: frozenset[str]) -> str | None:
-        """The word after "named" ("called", "titled") for a name or title: "a pet named Rex"."""
+        """What the task names after "named" ("called", "titled") for a name or title: "a pet
+        named Rex", "a meeting titled Roadmap review"."""
         return next((title for kinds, title in self.titles if words and words <= kinds), None)
+
+    def _carried(self, field_ref: FieldRef) -> str | None:
+        """The one message the task writes ("saying the site is down") for an input named as a
+        message (``body``, ``text``, ``message``), or the one subject for a subject."""
+        for written, names in ((self.messages, _MESSAGE_INPUTS), (self.subjects, _SUBJECTS)):
+            if len(written) == 1 and field_ref.last_words & names:
+                return written[0]
+        return None
 
     def _quotes(self, value: str) -> bool:
         """Whether the task writes ``value`` in quotes: as the user meant it, whatever it is."""
@@ -504,16 +540,128 @@ class TaskText:
         return re.search(rf"(?<!\w){re.escape(choice.lower())}(?!\w)", self.lowered) is not None
 
 
+# Words after which a task writes the text a tool is to carry rather than what the tool is to
+# do, often unquoted: a message ("saying the site is down", "with message fix tests") ...
+_MESSAGE = re.compile(
+    r"\b(?:saying|stating|(?:that|which)\s+(?:says|reads)|with\s+(?:the\s+|a\s+)?"
+    r"(?:message|text|body|note|comment|caption)(?!\s+(?:of|from)\b))\b[\s,:]*",
+    re.IGNORECASE,
+)
+# ... after a verb of telling, at the start of a request ("text +1415... that the meeting
+# moved"; not "the text that I wrote") ...
+_TOLD = re.compile(
+    r"(?:^|[,;]|\b(?:please|and|then|to|you)\b)\s*(?:text|tell|notify|inform|remind|warn|alert)"
+    r"\b(?:\s+[^\s.,;!?'\"]+){0,4}?\s+that\s+",
+    re.IGNORECASE,
+)
+# ... a subject ...
+_SUBJECT = re.compile(r"\bwith\s+(?:the\s+|a\s+)?subject(?:\s+line)?\b[\s,:]*", re.IGNORECASE)
+# ... or a name or title ("a ticket titled Login fails"), by the word introducing it.
+_TITLE = re.compile(
+    r"\b(?P<word>titled|entitled|called|named|with\s+(?:the\s+|a\s+)?title)\b[\s,:]*",
+    re.IGNORECASE,
+)
+_INTRODUCING = (("message", _MESSAGE), ("message", _TOLD), ("subject", _SUBJECT), ("", _TITLE))
+# Where a subject or title ends besides its clause: a comma, where the task goes on to say when
+# ("titled Standup tomorrow at 10:00", "titled Launch on 2025-05-01") or to give another value
+# ("with the subject Lisbon weather to ana@example.com"; not "titled Crash on startup").
+_TITLE_ENDS = re.compile(
+    r",|\s+(?=(?:today|tonight|tomorrow|yesterday|next|this|every)\b"
+    r"|(?:to|for|in|into|on|at|from|with|by|until|between|cc)\s+\S*[@\d/#])",
+    re.IGNORECASE,
+)
+# A name ("a pet named Rex to the store", "a company called Zeta Corp"): its capitalised words,
+# or its one word when it starts in lower case ("a folder called drafts").
+_NAME = re.compile(r"[A-Z][\w.'&-]*(?:\s+[A-Z0-9][\w.'&-]*)*|\S+")
+_CARRIED_EDGES = " \t\n.,;:!?"
+
+
+class Carried(NamedTuple):
+    """Text a task writes for a tool to carry: ``kind`` is "message", "subject" or the word
+    introducing a name or title ("named", "called", "titled"); the text is
+    ``task[start:end]``, inside the quotes when ``quoted``."""
+
+    kind: str
+    start: int
+    end: int
+    quoted: bool
+
+
+def carried_texts(task: str) -> list[Carried]:
+    """The texts ``task`` writes for a tool to carry, quoted or not, in order: a message after
+    "saying" or "with message", or after a verb of telling and "that"; a subject after "with
+    subject"; a name or title after "named", "called" or "titled". Unquoted, one runs to the end
+    of its clause (``clause_end``) or to the next such text; a subject or title also to a
+    comma, to when ("tomorrow", "at 10:00") or to another value ("to ana@example.com"); a name
+    is its capitalised words ("Zeta Corp") or one word. Words quoted right after the
+    introducing ones ("with message content 'healthy'") are left to the quotes."""
+    found = sorted(
+        (m.start(), m.end(), kind or _title_kind(m["word"]))
+        for kind, pattern in _INTRODUCING
+        for m in pattern.finditer(task)
+    )
+    texts: list[Carried] = []
+    done = 0
+    for n, (at, start, kind) in enumerate(found):
+        if at < done:
+            continue
+        quoted = _QUOTED_VALUE.match(task, start)
+        if quoted is not None:
+            texts.append(Carried(kind, start + 1, quoted.end() - 1, True))
+            done = quoted.end()
+            continue
+        end = min([clause_end(task, start), *(a for a, _, _ in found[n + 1 :] if a >= start)])
+        if kind in ("named", "called") and (name := _NAME.match(task, start, end)):
+            end = name.end()
+        elif kind != "message" and (stop := _TITLE_ENDS.search(task, start, end)):
+            end = stop.start()
+        quoted = _QUOTED_VALUE.search(task, start, end)
+        if quoted is not None and len(task[start : quoted.start()].split()) <= 2:
+            continue  # "with message content 'healthy'": the quotes say what it is
+        while end > start and task[end - 1] in _CARRIED_EDGES:
+            end -= 1
+        if end > start:
+            texts.append(Carried(kind, start, end, False))
+            done = end
+    return texts
+
+
+def _title_kind(word: str) -> str:
+    """The kind of a name or title by the word introducing it: "named", "called", or
+    "titled" (also for "entitled" and "with title")."""
+    word = word.lower()
+    return "titled" if word in ("entitled", "titled") or word.startswith("with") else word
+
+
+def _without_carried_text(text: str) -> str:
+    """``text`` without the unquoted text it gives a tool to carry (``carried_texts``):
+    "text +14155550123 saying your order has shipped" routes as "text +14155550123 saying",
+    or its words would rank order tools first. The words that introduce it stay: a message or a
+    subject is still what the tool takes."""
+    kept: list[str] = []
+    start = 0
+    for carried in carried_texts(text):
+        if not carried.quoted:
+            kept.append(f"{text[start : carried.start]} ")
+            start = carried.end
+            while text[start : start + 1] in (".", "!", "?"):
+                start += 1  # the sentence it ended
+    kept.append(text[start:])
+    return "".join(kept)
+
+
 def routing_text(text: str, skill_names: Collection[str]) -> str:
     """``text`` as it is routed: without the values it quotes, which are a tool's arguments (a
     file name, a message to send), not what the tool does, unless one names a skill ("list
-    them using 'ls'"). "send 'Order for SYNX is completed.' to Sarah" routes as "send to
-    Sarah": the message's words would rank order tools first. ``skill_names`` are lower-case.
+    them using 'ls'"), and without the text it writes unquoted for a tool to carry (a message
+    after "saying", a title after "titled"). "send 'Order for SYNX is completed.' to Sarah"
+    routes as "send to Sarah": the message's words would rank order tools first.
+    ``skill_names`` are lower-case.
     """
     kept = re.sub(
         _QUOTED,
         lambda quoted: quoted.group() if quoted.group()[1:-1].lower() in skill_names else " ",
-        text,
+        _without_carried_text(text),
     )
     if kept == text:  # nothing taken out: the text itself, as the caller wrote it
         return text
