@@ -741,13 +741,39 @@ def test_a_value_is_read_for_an_input_only_within_its_clause_and_of_its_type() -
     assert read("refund the order and then 2 more").value(order_id) is None
     assert read("find the user by email and then send 5 reminders").value(email) is None
     assert read("send count 5 reminders").value(count) == 5
-    # Another input named in between takes the value: the e-mail, not the customer id.
-    customer_id = FieldRef("create_ticket", "input", "customer_id", "", "string", False)
+    # Another input named in between takes the value: the e-mail, not the customer.
+    customer = FieldRef("create_ticket", "input", "customer", "", "string", False)
     by_email = read("open a ticket for the customer by email jane@example.com")
-    assert by_email.value(customer_id) == "jane@example.com"  # nothing else in play
-    assert by_email.value(customer_id, frozenset({"email", "subject"})) is None
+    assert by_email.value(customer) == "jane@example.com"  # nothing else in play
+    assert by_email.value(customer, frozenset({"email", "subject"})) is None
     assert by_email.value(email, frozenset({"email", "customer"})) == "jane@example.com"
     assert read("send count 'five' reminders").value(count) is None  # not this input's type
+
+
+def test_an_email_address_is_no_id_unless_the_id_says_it_is_one() -> None:
+    customer_id = FieldRef("list_orders", "input", "customer_id", "", "string", True)
+    task = TaskText.read("list the orders of customer jane@example.com")
+    assert task.value(customer_id) is None  # a lookup by e-mail produces the id
+    by_address = FieldRef("list_orders", "input", "customer_id", "E-mail address", "string", True)
+    assert task.value(by_address) == "jane@example.com"
+    assert TaskText.read("list the orders of customer C-17").value(customer_id) == "C-17"
+
+
+def test_the_addresses_a_task_writes_are_a_list_of_recipients_or_attendees() -> None:
+    def array(name: str, description: str = "") -> FieldRef:
+        return FieldRef("schedule", "input", name, description, "array", True, items="string")
+
+    task = TaskText.read("Schedule a meeting with alice@example.com and bob@example.com")
+    assert task.value(array("attendees")) == ["alice@example.com", "bob@example.com"]
+    assert task.value(array("to")) == ["alice@example.com", "bob@example.com"]
+    assert task.value(array("people", "Invitees' e-mail addresses")) == [
+        "alice@example.com",
+        "bob@example.com",
+    ]
+    assert task.value(array("cc", "Copied recipients")) is None  # nobody asked for copies
+    assert task.value(array("tags")) is None
+    copied = TaskText.read("Email alice@example.com and cc bob@example.com")
+    assert copied.value(array("to")) is None  # which one is copied is not read
 
 
 class Order(TypedDict):

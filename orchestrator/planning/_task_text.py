@@ -88,6 +88,15 @@ _CLAUSE_ENDS = frozenset(",;.!?")
 # Inputs that take a message the task writes ("saying ...") or its subject ("with subject ...").
 _MESSAGE_INPUTS = frozenset(field_tokens("body text message content comment note caption msg"))
 _SUBJECTS = frozenset(field_tokens("subject"))
+# Inputs that list e-mail addresses: ``to`` (no routing word), or by the words of their name or
+# description; not the copies (``cc``, ``bcc``).
+_COPIES = frozenset(field_tokens("cc bcc"))
+_ADDRESS_LIST_WORDS = frozenset(
+    field_tokens(
+        "email emails attendee attendees recipient recipients participant participants "
+        "invitee invitees guest guests"
+    )
+)
 # "a pet named Rex": what follows one of these is a name or a title, for an input named like one.
 _TITLING_WORDS = {
     "named": frozenset(field_tokens("name")),
@@ -387,6 +396,8 @@ class TaskText:
                 self._quotes(written) or _of_its_shape(field_ref, written)
             ):
                 written = None  # "email candidate cand_42": cand_42 is no address
+        if written is None and field_ref.type == "array":
+            return self._addresses(field_ref)
         if written is not None or field_ref.type not in (None, "string"):
             return written
         shaped = self._shaped(field_ref)
@@ -513,9 +524,28 @@ class TaskText:
         return None
 
     def carries(self, value: Any) -> bool:
-        """Whether ``value`` is a message, subject, name or title the task writes."""
+        """Whether ``value`` is a message, subject, name or title the task writes, or a list of
+        the addresses it writes: what a step reads from its own sub-goal."""
         titles = (title for _, title in self.titles)
-        return value in self.messages or value in self.subjects or value in titles
+        return (
+            isinstance(value, list)
+            or value in self.messages
+            or value in self.subjects
+            or value in titles
+        )
+
+    def _addresses(self, field_ref: FieldRef) -> list[str] | None:
+        """The e-mail addresses the task writes, for a list of them: an array of strings named
+        or described as addresses or people to reach (``attendees``, ``to``, ``recipients``):
+        "a meeting with alice@example.com and bob@example.com"."""
+        if field_ref.items not in (None, "string") or not self.shaped["email"]:
+            return None
+        if self._uses("cc") or self._uses("bcc") or field_ref.words & _COPIES:
+            return None  # which address is copied is not read
+        described = field_ref.words | frozenset(field_tokens(field_ref.description))
+        if field_ref.leaf.lower() == "to" or described & _ADDRESS_LIST_WORDS:
+            return list(self.shaped["email"])
+        return None
 
     def _titled(self, words: frozenset[str]) -> str | None:
         """What the task names after "named" ("called", "titled") for a name or title: "a pet
@@ -694,10 +724,19 @@ def _writes(field_ref: FieldRef) -> bool:
 
 
 def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
+    """Whether ``value`` can be the input's: an e-mail address (URL) input takes only an e-mail
+    address (URL), and an id takes none unless it says it is one ("find the customer
+    jane@example.com" gives no ``customer_id``: a lookup by e-mail produces it)."""
     last = field_ref.last_words
     for kind in _STRICT_SHAPES:
         shape = _SHAPES[kind]
         if last & shape.words and shape.pattern.fullmatch(value) is None:
+            return False
+        if (
+            last & ID_WORDS
+            and shape.pattern.fullmatch(value) is not None
+            and not (field_ref.words | frozenset(field_tokens(field_ref.description))) & shape.words
+        ):
             return False
     return True
 
