@@ -612,6 +612,24 @@ def test_the_sub_goal_ranking_the_tasks_skill_highest_is_the_one_it_covers(
     assert plan.step("geocode_city").subgoal == goals[0]
 
 
+def test_a_producer_the_task_does_not_rank_is_planned_when_it_runs_on_what_the_task_writes(
+    planner: Planner,
+) -> None:
+    # Routing ranks no geocoder; the task names a place a geocoder takes.
+    task = "Will it rain in Lisbon this weekend?"
+    routed = _routed(task, "weather_forecast")
+    plan = planner.assemble(task, [task], routed, [routed])
+    assert plan.ids == ["geocode_city", "weather_forecast"]
+    assert plan.stated_inputs["geocode_city.address"] == "Lisbon"
+    assert "made for it" not in plan.step("geocode_city").reason  # the only producer
+    # No place written: nothing a geocoder could run on, so no geocoder.
+    task = "Will it rain this weekend?"
+    routed = _routed(task, "weather_forecast")
+    plan = planner.assemble(task, [task], routed, [routed])
+    assert plan.ids == ["weather_forecast"]
+    assert plan.step("weather_forecast").open_inputs == ("latitude", "longitude")
+
+
 def test_a_message_is_read_only_for_the_steps_of_its_own_sub_goal(planner: Planner) -> None:
     task = "email ana@example.com saying hi there, then translate the news into French"
     goals = ["email ana@example.com saying hi there", "translate the news into French"]

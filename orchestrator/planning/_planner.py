@@ -502,8 +502,9 @@ class Planner:
 
         A producer qualifies when the task itself ranks it within the prerequisite window (the
         task needs what it does) or it is already in the plan; when none does, one that can run
-        on the caller's ``inputs`` alone. See ``_producer`` for which one is chosen. Its own
-        inputs are followed up to ``max_depth`` levels.
+        on the caller's ``inputs`` alone, else one that can run on them and what the task
+        writes. See ``_producer`` for which one is chosen. Its own inputs are followed up to
+        ``max_depth`` levels.
         """
         frontier = [(skill_id, 0) for skill_id in drafts]
         while frontier:
@@ -539,8 +540,18 @@ class Planner:
                     if len(possible) > 1:
                         chosen_by = f"; the one of its {len(possible)} producers made for it"
                 if not edges:
-                    # None the task ranks: one that can run on what the caller gave will do.
+                    # None the task ranks: one that can run on what the caller gave will do,
+                    # else the one made for the input of those that can run on what the task
+                    # writes ("sunrise in Reykjavik": a geocoder of the place it names).
                     edges = [e for e in possible if self._runs_on(e.producer, inputs)]
+                    if not edges and self.policy.mentioned_inputs_are_given:
+                        written = [
+                            e
+                            for e in possible
+                            if self._runs_on_written(e.producer, inputs, text, consumer.subgoal)
+                        ]
+                        if written:
+                            edges = self._made_for(consumer_id, field_ref, written)
                 edge = self._producer(edges, drafts, window)
                 if edge is None or self._creates_cycle(drafts, edge):
                     continue
@@ -641,6 +652,21 @@ class Planner:
         required input does not count: nothing ties it to what the caller gave)."""
         required = [f.name for f in input_fields(self._skills[skill_id]) if f.required]
         return bool(required) and all(given_input(inputs, skill_id, name) for name in required)
+
+    def _runs_on_written(
+        self, skill_id: str, inputs: Mapping[str, Any], text: _Reading, subgoal: str
+    ) -> bool:
+        """Whether every required input of ``skill_id`` is given by the caller or written in
+        the task in a shape that says what it is (a place, an e-mail address, a URL, a date, a
+        file: ``TaskText.is_shaped``), read for this skill alone. One with no required input
+        does not count."""
+        fields = [f for f in input_fields(self._skills[skill_id]) if f.required]
+        alone = self._input_words([skill_id])
+        return bool(fields) and all(
+            given_input(inputs, skill_id, f.name)
+            or text.task.is_shaped(text.value(subgoal, f, alone))
+            for f in fields
+        )
 
     def _echoes(self, edge: DependencyEdge, needed: FieldRef) -> bool:
         """Whether ``edge``'s producer takes the value it would supply, required or not: an
