@@ -327,7 +327,7 @@ class Planner:
         self._add_precedents(drafts)
         text = _Reading(TaskText.read(task), {g: TaskText.read(g) for g in goals if len(goals) > 1})
         stated: dict[str, Any] = {}  # what the task writes, by "skill_id.input"
-        self._close(drafts, window, dict(inputs or {}), text, stated)
+        self._close(drafts, window, dict(inputs or {}), text, stated, learned=bool(recalled))
         self._order_as_learned(drafts)
         self._add_stated(drafts, dict(inputs or {}), text, stated)
         return TaskPlan(
@@ -496,15 +496,18 @@ class Planner:
         inputs: Mapping[str, Any],
         text: _Reading,
         stated: dict[str, Any],
+        *,
+        learned: bool = False,
     ) -> None:
         """Add producers for the required inputs the plan cannot otherwise fill; those the task
         writes need none, and their values go to ``stated``.
 
         A producer qualifies when the task itself ranks it within the prerequisite window (the
         task needs what it does) or it is already in the plan; when none does, one that can run
-        on the caller's ``inputs`` alone, else one that can run on them and what the task
-        writes. See ``_producer`` for which one is chosen. Its own inputs are followed up to
-        ``max_depth`` levels.
+        on the caller's ``inputs`` alone, else, unless the plan was ``learned`` from similar
+        past tasks (which say what such tasks need), one that can run on them and what the
+        task writes. See ``_producer`` for which one is chosen. Its own inputs are followed up
+        to ``max_depth`` levels.
         """
         frontier = [(skill_id, 0) for skill_id in drafts]
         while frontier:
@@ -544,7 +547,7 @@ class Planner:
                     # else the one made for the input of those that can run on what the task
                     # writes ("sunrise in Reykjavik": a geocoder of the place it names).
                     edges = [e for e in possible if self._runs_on(e.producer, inputs)]
-                    if not edges and self.policy.mentioned_inputs_are_given:
+                    if not edges and not learned and self.policy.mentioned_inputs_are_given:
                         written = [
                             e
                             for e in possible
