@@ -1126,6 +1126,24 @@ def test_a_message_or_a_subject_the_task_writes_is_the_input_that_carries_it() -
     assert read("text Bob saying hi and then email Ana").value(body) == "hi"
     assert read("text Bob saying hi, then text Ana saying bye").value(body) is None
     assert read("send the text of notes.txt to Bob").value(body) is None
+    # A colon after a word for such text labels it.
+    review = read("What's the sentiment of this review: the food was cold and the waiter was rude")
+    text = FieldRef("analyze_sentiment", "input", "text", "", "string", True)
+    assert review.value(text) == "the food was cold and the waiter was rude"
+    assert routing_text(review.lowered, set()) == "what's the sentiment of this review:"
+    assert read("delete message id: 67410").value(body) is None  # an id, not a message
+
+
+def test_one_pair_of_coordinates_the_task_writes_is_a_latitude_and_a_longitude() -> None:
+    latitude = FieldRef("uv_index", "input", "latitude", "", "number", True)
+    longitude = FieldRef("uv_index", "input", "lon", "", "number", True)
+    read = TaskText.read
+    at = read("What's the UV index at 48.85, 2.29?")
+    assert (at.value(latitude), at.value(longitude)) == (48.85, 2.29)
+    assert read("UV index at 38.7,-9.1").value(longitude) == -9.1
+    assert read("UV index at 95.1, 2.29").value(latitude) is None  # no latitude
+    assert read("UV index at 48.85, 2.29 or 38.7, -9.1").value(latitude) is None  # which?
+    assert read("pet 12, quantity 2").value(latitude) is None
 
 
 def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:

@@ -88,6 +88,21 @@ _CLAUSE_ENDS = frozenset(",;.!?")
 # Inputs that take a message the task writes ("saying ...") or its subject ("with subject ...").
 _MESSAGE_INPUTS = frozenset(field_tokens("body text message content comment note caption msg"))
 _SUBJECTS = frozenset(field_tokens("subject"))
+# Coordinates written as a pair of decimal degrees, latitude first: "48.85, 2.29", "38.7,-9.1".
+_COORDINATES = re.compile(r"(?<![\w.,-])(-?\d{1,2}\.\d+)\s*,\s*(-?\d{1,3}\.\d+)(?![\w.,])")
+_LATITUDES = frozenset(field_tokens("lat latitude"))
+_LONGITUDES = frozenset(field_tokens("lon lng long longitude"))
+
+
+def _coordinates(task: str) -> tuple[float, float] | None:
+    """The one pair of coordinates ``task`` writes, when both are in range."""
+    found = {(float(m[1]), float(m[2])) for m in _COORDINATES.finditer(task)}
+    if len(found) != 1:
+        return None
+    latitude, longitude = found.pop()
+    return (latitude, longitude) if abs(latitude) <= 90 and abs(longitude) <= 180 else None
+
+
 # Inputs that list e-mail addresses: ``to`` (no routing word), or by the words of their name or
 # description; not the copies (``cc``, ``bcc``).
 _COPIES = frozenset(field_tokens("cc bcc"))
@@ -299,6 +314,8 @@ class TaskText:
     money: tuple[str, ...] = ()
     # Dates and times written as the end of a span ("until 2025-02-01", "by ...").
     span_ends: frozenset[str] = frozenset()
+    # The one pair of coordinates it writes ("at 48.85, 2.29"): latitude, longitude.
+    coordinates: tuple[float, float] | None = None
     # The messages ("saying the site is down") and subjects ("with subject Hi") it writes.
     messages: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
@@ -356,6 +373,7 @@ class TaskText:
             pairs={kind: found.pop() for kind, found in pairs.items() if len(found) == 1},
             money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
             span_ends=frozenset(m["value"] or m["zone"] for m in _SPAN_END.finditer(task)),
+            coordinates=_coordinates(task),
             messages=tuple(task[c.start : c.end] for c in carried if c.kind == "message"),
             subjects=tuple(task[c.start : c.end] for c in carried if c.kind == "subject"),
         )
@@ -390,6 +408,8 @@ class TaskText:
             written = self._counted(field_ref, others - words)
             if written is None:
                 written = self._amount(field_ref)
+            if written is None:
+                written = self._coordinate(field_ref)
         if written is None and named:
             written = self._after_name(field_ref, words, others - words)
             if isinstance(written, str) and not (
@@ -475,6 +495,16 @@ class TaskText:
         if len(self.money) != 1 or not field_ref.words & _AMOUNT_WORDS:
             return None
         return _typed(self.money[0], field_ref.type)
+
+    def _coordinate(self, field_ref: FieldRef) -> float | None:
+        """The latitude or longitude of the one pair of coordinates the task writes ("the UV
+        index at 48.85, 2.29"), for an input named as one."""
+        if self.coordinates is None:
+            return None
+        for n, names in enumerate((_LATITUDES, _LONGITUDES)):
+            if field_ref.last_words & names:
+                return self.coordinates[n]
+        return None
 
     def _paired(self, kind: str, field_ref: FieldRef) -> str | None:
         """For an input of a pair's first or second value (``from_currency``, ``end_date``),
@@ -584,6 +614,12 @@ _TOLD = re.compile(
     r"\b(?:\s+[^\s.,;!?'\"]+){0,4}?\s+that\s+",
     re.IGNORECASE,
 )
+# ... after a colon that labels it ("the sentiment of this review: the food was cold") ...
+_LABELLED = re.compile(
+    r"\b(?:review|text|message|comment|note|tweet|post|e-?mail|sms|reply|feedback|sentence|"
+    r"phrase|paragraph|passage)\s*:\s*",
+    re.IGNORECASE,
+)
 # ... a subject ...
 _SUBJECT = re.compile(r"\bwith\s+(?:the\s+|a\s+)?subject(?:\s+line)?\b[\s,:]*", re.IGNORECASE)
 # ... or a name or title ("a ticket titled Login fails"), by the word introducing it.
@@ -591,7 +627,13 @@ _TITLE = re.compile(
     r"\b(?P<word>titled|entitled|called|named|with\s+(?:the\s+|a\s+)?title)\b[\s,:]*",
     re.IGNORECASE,
 )
-_INTRODUCING = (("message", _MESSAGE), ("message", _TOLD), ("subject", _SUBJECT), ("", _TITLE))
+_INTRODUCING = (
+    ("message", _MESSAGE),
+    ("message", _TOLD),
+    ("message", _LABELLED),
+    ("subject", _SUBJECT),
+    ("", _TITLE),
+)
 # Where a subject or title ends besides its clause: a comma, where the task goes on to say when
 # ("titled Standup tomorrow at 10:00", "titled Launch on 2025-05-01") or to give another value
 # ("with the subject Lisbon weather to ana@example.com"; not "titled Crash on startup").
@@ -619,7 +661,8 @@ class Carried(NamedTuple):
 
 def carried_texts(task: str) -> list[Carried]:
     """The texts ``task`` writes for a tool to carry, quoted or not, in order: a message after
-    "saying" or "with message", or after a verb of telling and "that"; a subject after "with
+    "saying" or "with message", after a verb of telling and "that", or after a colon labelling
+    it ("this review: ..."); a subject after "with
     subject"; a name or title after "named", "called" or "titled". Unquoted, one runs to the end
     of its clause (``clause_end``) or to the next such text; a subject or title also to a
     comma, to when ("tomorrow", "at 10:00") or to another value ("to ana@example.com"); a name
