@@ -52,7 +52,7 @@ from orchestrator.planning import (
     split_subgoals,
 )
 from orchestrator.planning._fields import FieldRef
-from orchestrator.planning._task_text import TaskText, routing_text
+from orchestrator.planning._task_text import TaskText, carried_texts, routing_text
 from orchestrator.routing import Match, RouteResult, SkillRouter
 
 pytestmark = pytest.mark.anyio
@@ -689,7 +689,7 @@ def test_unquoted_text_a_tool_is_to_carry_is_not_routed_to_the_end_of_its_clause
     assert routing_text("commit with message fix tests and then push the branch", set()) == (
         "commit with message and then push the branch"
     )
-    assert routing_text("Text +1415 that the meeting moved to 3pm", set()) == "Text +1415 that"
+    assert routing_text("Text +14155550123 that we moved to 3pm", set()) == "Text +14155550123 that"
     # A name or a title ends at a comma too.
     assert routing_text("find the company named Zeta Corp, and its stock", set()) == (
         "find the company named , and its stock"
@@ -1134,6 +1134,70 @@ def test_a_message_or_a_subject_the_task_writes_is_the_input_that_carries_it() -
     assert read("delete message id: 67410").value(body) is None  # an id, not a message
 
 
+def test_text_to_carry_is_read_only_where_the_task_writes_one() -> None:
+    def field(name: str, kind: str = "string") -> FieldRef:
+        return FieldRef("tool", "input", name, "", kind, True)
+
+    read = TaskText.read
+    body, message, name, title = field("body"), field("message"), field("name"), field("title")
+    # "that" after a verb of telling only when whom it tells comes before it.
+    assert carried_texts("Tell me the orders that customer 4411 placed this month") == []
+    assert carried_texts("Tell me now that DST has ended what time it is in Sydney") == []
+    assert read("Remind me tomorrow at 9:00 that the report is due").value(field("text")) == (
+        "the report is due"
+    )
+    # What a message says may be another input's value; where it goes ends it.
+    alert = read("Alert the on-call engineer that ticket 8812 is still open and escalate it")
+    assert alert.value(field("ticket_id")) == "8812"
+    comment = read("Add a comment saying the fix is deployed to ticket 4521")
+    assert comment.value(body) == "the fix is deployed"
+    assert comment.value(field("ticket_id")) == "4521"
+    assert read("Send an SMS saying I am late to +14155550123").value(message) == "I am late"
+    assert read("Comment: charged twice for order 5521").value(body) == (
+        "charged twice for order 5521"
+    )
+    # A name inside a message is the message's; "called" as a verb names nothing.
+    assert read("Text Bob saying the plumber called and will come at 3").value(message) == (
+        "the plumber called and will come at 3"
+    )
+    assert read("Find the customer who called +14155550123 yesterday").value(name) is None
+    assert read("Open an issue: the so-called dark mode toggle is broken").value(title) is None
+    assert read("Find the product called iPhone 16 Pro Max").value(name) == "iPhone 16 Pro Max"
+    # No message: where it goes, what it is about, a form's field.
+    assert read("Update ticket 4521 with a note to the customer").value(field("note")) is None
+    assert read("Summarize what reviewers are saying about SKU-12").value(field("text")) is None
+    assert read("Find the customer, email: jane@example.com").value(body) is None
+    # A title ends where the task says when or to whom, not at any preposition.
+    assert read("an event titled Lunch with Maria on Friday").value(title) == "Lunch with Maria"
+    assert read("a pull request titled Bump version to 2.1.0").value(title) == (
+        "Bump version to 2.1.0"
+    )
+    assert read("an issue titled Make this button bigger").value(title) == (
+        "Make this button bigger"
+    )
+    assert read("a meeting titled Sync with alice@example.com").value(title) == "Sync"
+    email = read("Email bob@example.com with subject Invoice and body please pay by Friday")
+    assert email.value(field("subject")) == "Invoice"
+    assert email.value(body) == "please pay by Friday"
+
+
+def test_an_address_list_a_place_or_a_time_is_read_only_where_it_is_one() -> None:
+    attendees = FieldRef("meet", "input", "attendees", "", "array", True, items="string")
+    read = TaskText.read
+    assert (
+        read("a meeting with alice@a.com about the complaint from bob@b.com").value(attendees)
+        is None
+    )
+    assert read("a meeting with alice@a.com, not bob@b.com").value(attendees) is None
+    assert read("invite alice@a.com; her login is alice@a.com").value(attendees) == ["alice@a.com"]
+    address = FieldRef("geocode", "input", "address", "", "string", True)
+    assert read("What's the sunrise time in UTC").value(address) is None
+    assert read("Get the UV index in JSON format").value(address) is None
+    assert read("the sunrise time in Reykjavik").value(address) == "Reykjavik"
+    remind_at = FieldRef("set_reminder", "input", "remind_at", "", "string", True)
+    assert read("Remind alice@example.com that the invoice is due").value(remind_at) is None
+
+
 def test_one_pair_of_coordinates_the_task_writes_is_a_latitude_and_a_longitude() -> None:
     latitude = FieldRef("uv_index", "input", "latitude", "", "number", True)
     longitude = FieldRef("uv_index", "input", "lon", "", "number", True)
@@ -1144,6 +1208,12 @@ def test_one_pair_of_coordinates_the_task_writes_is_a_latitude_and_a_longitude()
     assert read("UV index at 95.1, 2.29").value(latitude) is None  # no latitude
     assert read("UV index at 48.85, 2.29 or 38.7, -9.1").value(latitude) is None  # which?
     assert read("pet 12, quantity 2").value(latitude) is None
+    # Decimals that are no coordinates: times with a place, versions, numbers.
+    assert read("the weather in Lisbon at 10.30, 11.30 tomorrow").value(latitude) is None
+    assert read("compare versions 3.11, 3.12").value(latitude) is None
+    assert read("the mean of 12.5, 14.75").value(latitude) is None
+    assert read("pharmacies near 48.85, 2.29 and 48.86, 2.35").value(latitude) is None
+    assert read("the timezone for 40.7128, -74.0060").value(longitude) == -74.006
 
 
 def test_a_run_passes_the_values_the_task_writes_and_the_callers_win(tmp_path: Path) -> None:

@@ -88,24 +88,36 @@ _CLAUSE_ENDS = frozenset(",;.!?")
 # Inputs that take a message the task writes ("saying ...") or its subject ("with subject ...").
 _MESSAGE_INPUTS = frozenset(field_tokens("body text message content comment note caption msg"))
 _SUBJECTS = frozenset(field_tokens("subject"))
-# Coordinates written as a pair of decimal degrees, latitude first: "48.85, 2.29", "38.7,-9.1".
-_COORDINATES = re.compile(r"(?<![\w.,-])(-?\d{1,2}\.\d+)\s*,\s*(-?\d{1,3}\.\d+)(?![\w.,])")
+# Coordinates written as a pair of decimal degrees, latitude first, after a word saying where:
+# "at 48.85, 2.29", "coordinates (38.7,-9.1)"; not "versions 3.11, 3.12" or "the mean of 12.5,
+# 14.75".
+_DECIMAL_PAIR = re.compile(r"(-?\d{1,3}\.\d+)\s*,\s*(-?\d{1,3}\.\d+)(?![\w.,])")
+_COORDINATES = re.compile(
+    r"\b(?:at|near|around|for|coordinates|location|position|point)\s*:?\s*\(?"
+    r"(-?\d{1,2}\.\d+)\s*,\s*(-?\d{1,3}\.\d+)(?![\w.,])"
+)
 _LATITUDES = frozenset(field_tokens("lat latitude"))
 _LONGITUDES = frozenset(field_tokens("lon lng long longitude"))
 
 
 def _coordinates(task: str) -> tuple[float, float] | None:
-    """The one pair of coordinates ``task`` writes, when both are in range."""
+    """The one pair of coordinates ``task`` writes, when both are in range and it writes no
+    other pair of decimals ("near 48.85, 2.29 and 48.86, 2.35": which one?)."""
     found = {(float(m[1]), float(m[2])) for m in _COORDINATES.finditer(task)}
-    if len(found) != 1:
+    if len(found) != 1 or len(_DECIMAL_PAIR.findall(task)) != 1:
         return None
     latitude, longitude = found.pop()
     return (latitude, longitude) if abs(latitude) <= 90 and abs(longitude) <= 180 else None
 
 
+# Words of an input that is a time, which no address or URL is (``start_time``; ``remind_at``
+# by its name's end, as "at" is no routing word).
+_TIME_WORDS = frozenset(field_tokens("time date datetime when"))
 # Inputs that list e-mail addresses: ``to`` (no routing word), or by the words of their name or
 # description; not the copies (``cc``, ``bcc``).
 _COPIES = frozenset(field_tokens("cc bcc"))
+_ADDRESS = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_ADDRESS_LIST = re.compile(rf"{_ADDRESS}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+){_ADDRESS})*")
 _ADDRESS_LIST_WORDS = frozenset(
     field_tokens(
         "email emails attendee attendees recipient recipients participant participants "
@@ -192,7 +204,9 @@ _SHAPES = {
         re.compile(
             r"\b(?:in|at|near)\s+(?P<value>(?!(?:January|February|March|April|May|June|July|"
             r"August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|"
-            r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin)\b)"
+            r"Friday|Saturday|Sunday|Celsius|Fahrenheit|Kelvin|UTC|GMT|JSON|XML|CSV|YAML|HTML|"
+            r"PDF|Markdown|English|Spanish|French|German|Italian|Portuguese|Dutch|Chinese|"
+            r"Japanese|Korean|Arabic|Russian|Hindi)\b)"
             r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}(?:,\s*[A-Z]{2}\b)?)(?![\w/])"
         ),
     ),
@@ -332,11 +346,16 @@ class TaskText:
                 values.setdefault(n, text[1:-1])
             else:  # the whole piece: "o-42", not the "42" in it
                 values.setdefault(n, _POSSESSIVE.sub("", _trimmed(found[n].group())))
-        # What a message, subject or title says is not another input's value ("titled Sale
-        # saying 20% off": 20% is no title).
+        # What a subject, name or title says is not another input's value ("titled Sale 20%
+        # off"); what a message says may be ("alert the engineer that ticket 8812 is open and
+        # escalate it").
         carried = carried_texts(task)
         for n, piece in enumerate(found):
-            if any(c.start <= piece.start() < c.end for c in carried if not c.quoted):
+            if any(
+                c.start <= piece.start() < c.end
+                for c in carried
+                if not c.quoted and c.kind != "message"
+            ):
                 values.pop(n, None)
         raw = [m.group() for m in found]
         pieces = tuple(frozenset(field_tokens(piece)) for piece in raw)
@@ -410,6 +429,8 @@ class TaskText:
                 written = self._amount(field_ref)
             if written is None:
                 written = self._coordinate(field_ref)
+        if written is None and field_ref.type in (None, "string"):
+            written = self._titled(words)  # "titled Sync with alice@...": not the address
         if written is None and named:
             written = self._after_name(field_ref, words, others - words)
             if isinstance(written, str) and not (
@@ -423,7 +444,7 @@ class TaskText:
         shaped = self._shaped(field_ref)
         if shaped is not None:
             return shaped
-        return self._titled(words) or self._carried(field_ref)
+        return self._carried(field_ref)
 
     def is_shaped(self, value: Any) -> bool:
         """Whether ``value`` is one the task writes in a shape (an e-mail address, URL, date,
@@ -498,8 +519,9 @@ class TaskText:
 
     def _coordinate(self, field_ref: FieldRef) -> float | None:
         """The latitude or longitude of the one pair of coordinates the task writes ("the UV
-        index at 48.85, 2.29"), for an input named as one."""
-        if self.coordinates is None:
+        index at 48.85, 2.29"), for an input named as one; none when it names a place too
+        ("the weather in Lisbon at 10.30, 11.30": times, not coordinates)."""
+        if self.coordinates is None or self.shaped["place"]:
             return None
         for n, names in enumerate((_LATITUDES, _LONGITUDES)):
             if field_ref.last_words & names:
@@ -573,9 +595,17 @@ class TaskText:
         if self._uses("cc") or self._uses("bcc") or field_ref.words & _COPIES:
             return None  # which address is copied is not read
         described = field_ref.words | frozenset(field_tokens(field_ref.description))
-        if field_ref.leaf.lower() == "to" or described & _ADDRESS_LIST_WORDS:
-            return list(self.shaped["email"])
-        return None
+        if field_ref.leaf.lower() != "to" and not described & _ADDRESS_LIST_WORDS:
+            return None
+        # One list, written together ("alice@... and bob@...", "a@..., b@... and c@..."): an
+        # address elsewhere is someone else's ("the complaint from bob@...", "not bob@...").
+        lists = {
+            frozenset(re.findall(_ADDRESS, run)) for run in _ADDRESS_LIST.findall(self.lowered)
+        }
+        if len(lists) != 1:
+            return None
+        listed = lists.pop()
+        return [a for a in self.shaped["email"] if a.lower() in listed]
 
     def _titled(self, words: frozenset[str]) -> str | None:
         """What the task names after "named" ("called", "titled") for a name or title: "a pet
@@ -601,30 +631,39 @@ class TaskText:
 
 
 # Words after which a task writes the text a tool is to carry rather than what the tool is to
-# do, often unquoted: a message ("saying the site is down", "with message fix tests") ...
+# do, often unquoted: a message ("saying the site is down", "with message fix tests", "and body
+# please pay") ...
 _MESSAGE = re.compile(
-    r"\b(?:saying|stating|(?:that|which)\s+(?:says|reads)|with\s+(?:the\s+|a\s+)?"
+    r"\b(?:saying|stating|(?:that|which)\s+(?:says|reads)|(?:with|and)\s+(?:the\s+|a\s+)?"
     r"(?:message|text|body|note|comment|caption)(?!\s+(?:of|from)\b))\b[\s,:]*",
     re.IGNORECASE,
 )
-# ... after a verb of telling, at the start of a request ("text +1415... that the meeting
-# moved"; not "the text that I wrote") ...
+# ... after a verb of telling and whom it tells, at the start of a request ("text +1415... that
+# the meeting moved", "alert the on-call engineer that"; not "the text that I wrote", "tell me
+# the orders that customer 4411 placed") ...
+_RECIPIENT = (
+    r"(?:me|us|him|her|them|everyone|everybody|all|\+?\d[\d-]{5,}|\S+@\S+|[#@]\S+|[A-Z]\w*"
+    r"|(?:the|my|our|your)(?:\s+[\w-]+){1,2})"
+)
 _TOLD = re.compile(
     r"(?:^|[,;]|\b(?:please|and|then|to|you)\b)\s*(?:text|tell|notify|inform|remind|warn|alert)"
-    r"\b(?:\s+[^\s.,;!?'\"]+){0,4}?\s+that\s+",
+    rf"\s+{_RECIPIENT}(?:\s+(?:on|via|by|over)\s+\w+)?"
+    r"(?:\s+(?:today|tonight|tomorrow|(?:at|on|by|next|this)\s+[\w:]+)){0,3}\s+that\s+",
     re.IGNORECASE,
 )
-# ... after a colon that labels it ("the sentiment of this review: the food was cold") ...
+# ... after a colon that labels it ("the sentiment of this review: the food was cold"; not a
+# form's "email: jane@example.com") ...
 _LABELLED = re.compile(
-    r"\b(?:review|text|message|comment|note|tweet|post|e-?mail|sms|reply|feedback|sentence|"
-    r"phrase|paragraph|passage)\s*:\s*",
+    r"\b(?:review|text|message|comment|note|tweet|post|e-?mail|reply|feedback|sentence|phrase|"
+    r"paragraph|passage)\s*:\s*",
     re.IGNORECASE,
 )
 # ... a subject ...
 _SUBJECT = re.compile(r"\bwith\s+(?:the\s+|a\s+)?subject(?:\s+line)?\b[\s,:]*", re.IGNORECASE)
-# ... or a name or title ("a ticket titled Login fails"), by the word introducing it.
+# ... or a name or title ("a ticket titled Login fails"), by the word introducing it (not
+# "so-called").
 _TITLE = re.compile(
-    r"\b(?P<word>titled|entitled|called|named|with\s+(?:the\s+|a\s+)?title)\b[\s,:]*",
+    r"(?<!-)\b(?P<word>titled|entitled|called|named|with\s+(?:the\s+|a\s+)?title)\b[\s,:]*",
     re.IGNORECASE,
 )
 _INTRODUCING = (
@@ -634,17 +673,35 @@ _INTRODUCING = (
     ("subject", _SUBJECT),
     ("", _TITLE),
 )
-# Where a subject or title ends besides its clause: a comma, where the task goes on to say when
-# ("titled Standup tomorrow at 10:00", "titled Launch on 2025-05-01") or to give another value
-# ("with the subject Lisbon weather to ana@example.com"; not "titled Crash on startup").
-_TITLE_ENDS = re.compile(
-    r",|\s+(?=(?:today|tonight|tomorrow|yesterday|next|this|every)\b"
-    r"|(?:to|for|in|into|on|at|from|with|by|until|between|cc)\s+\S*[@\d/#])",
+# What a message, subject or title goes on to say about where it goes: a preposition, then an
+# address, a channel, a phone number, a path or a numbered thing ("saying I am late to
+# +14155550123", "saying the fix is deployed to ticket 4521", "with the subject Lisbon weather to
+# ana@example.com"; not "moved to 3pm", "Bump version to 2.1.0").
+_TARGET_VALUE = (
+    r"\s+(?:the\s+)?(?:\S+@\S+|[#@]\w|\+\d|/\w"
+    r"|(?:ticket|order|issue|channel|customer|user|project|repo|file)\s+\S*\d))"
+)
+_TARGET = re.compile(rf"\s+(?=(?:to|on|in|into|for|at|from|with|cc){_TARGET_VALUE}", re.IGNORECASE)
+# A message says more ("charged twice for order 5521"): only where it is sent ends it.
+_MESSAGE_TARGET = re.compile(rf"\s+(?=(?:to|on|in|into|cc){_TARGET_VALUE}", re.IGNORECASE)
+# Where a subject or title ends besides: a comma, or where the task goes on to say when
+# ("titled Standup tomorrow at 10:00", "titled Launch on 2025-05-01", "on Friday"; not
+# "titled Make this button bigger").
+_WHEN = re.compile(
+    r",|\s+(?=(?:today|tonight|tomorrow|yesterday)\b|(?:this|next|every)\s+(?:morning|afternoon|"
+    r"evening|night|hour|day|weekday|week|weekend|month|quarter|year|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday)\b|(?:on|at|by|until|before|from|between)\s+(?:\d|(?:monday|"
+    r"tuesday|wednesday|thursday|friday|saturday|sunday)\b))",
     re.IGNORECASE,
 )
-# A name ("a pet named Rex to the store", "a company called Zeta Corp"): its capitalised words,
-# or its one word when it starts in lower case ("a folder called drafts").
-_NAME = re.compile(r"[A-Z][\w.'&-]*(?:\s+[A-Z0-9][\w.'&-]*)*|\S+")
+# Words a message does not start with: "with a note to the customer", "what reviewers are
+# saying about the product", "with text and an image" say where or what about, not what.
+_NOT_A_MESSAGE = re.compile(r"(?:to|about|of|for|on|in|and|or|from)\b", re.IGNORECASE)
+# A name ("a pet named Rex to the store", "a company called Zeta Corp", "a product called iPhone
+# 16 Pro"): its words with a capital or a digit, or its one word when it has none ("a folder
+# called drafts"); it starts with a letter or a digit (not "who called +14155550123").
+_NAME_WORD = r"[\w.'&-]*[A-Z0-9][\w.'&-]*"
+_NAME = re.compile(rf"(?=\w){_NAME_WORD}(?:\s+{_NAME_WORD})*|\w\S*")
 _CARRIED_EDGES = " \t\n.,;:!?"
 
 
@@ -661,21 +718,25 @@ class Carried(NamedTuple):
 
 def carried_texts(task: str) -> list[Carried]:
     """The texts ``task`` writes for a tool to carry, quoted or not, in order: a message after
-    "saying" or "with message", after a verb of telling and "that", or after a colon labelling
-    it ("this review: ..."); a subject after "with
-    subject"; a name or title after "named", "called" or "titled". Unquoted, one runs to the end
-    of its clause (``clause_end``) or to the next such text; a subject or title also to a
-    comma, to when ("tomorrow", "at 10:00") or to another value ("to ana@example.com"); a name
-    is its capitalised words ("Zeta Corp") or one word. Words quoted right after the
-    introducing ones ("with message content 'healthy'") are left to the quotes."""
+    "saying" or "with message", after a verb of telling and whom it tells and "that", or after
+    a colon labelling it ("this review: ..."); a subject after "with subject"; a name or title
+    after "named", "called" or "titled".
+
+    Unquoted, one runs to the end of its clause (``clause_end``), to the next message or
+    subject, or to where it goes ("to ticket 4521", "to +1415..."); a subject or title also to
+    a comma or to when ("tomorrow", "at 10:00"); a name is its words with a capital or a digit
+    ("Zeta Corp"), or one word. A name or title inside a message is the message's ("saying the
+    plumber called"). A message starting with "to", "about", "and" ... is none ("with a note
+    to the customer"), and words quoted right after the introducing ones ("with message content
+    'healthy'") are left to the quotes."""
     found = sorted(
-        (m.start(), m.end(), kind or _title_kind(m["word"]))
+        ((m.start(), m.end(), kind or _title_kind(m["word"]), pattern))
         for kind, pattern in _INTRODUCING
         for m in pattern.finditer(task)
     )
     texts: list[Carried] = []
     done = 0
-    for n, (at, start, kind) in enumerate(found):
+    for n, (at, start, kind, pattern) in enumerate(found):
         if at < done:
             continue
         quoted = _QUOTED_VALUE.match(task, start)
@@ -683,11 +744,20 @@ def carried_texts(task: str) -> list[Carried]:
             texts.append(Carried(kind, start + 1, quoted.end() - 1, True))
             done = quoted.end()
             continue
-        end = min([clause_end(task, start), *(a for a, _, _ in found[n + 1 :] if a >= start)])
-        if kind in ("named", "called") and (name := _NAME.match(task, start, end)):
-            end = name.end()
-        elif kind != "message" and (stop := _TITLE_ENDS.search(task, start, end)):
-            end = stop.start()
+        ends = [a for a, _, k, _ in found[n + 1 :] if a >= start and k in ("message", "subject")]
+        end = min([clause_end(task, start), *ends])
+        if pattern is _LABELLED and len(task[start:end].split()) < 2:
+            continue  # "email: jane@example.com": a form's field, not a message
+        if kind in ("named", "called"):
+            name = _NAME.match(task, start, end)
+            end = start if name is None else name.end()
+        else:
+            stops = (_MESSAGE_TARGET,) if kind == "message" else (_TARGET, _WHEN)
+            for stop in stops:
+                if (found_stop := stop.search(task, start, end)) is not None:
+                    end = found_stop.start()
+            if kind == "message" and _NOT_A_MESSAGE.match(task, start):
+                continue
         quoted = _QUOTED_VALUE.search(task, start, end)
         if quoted is not None and len(task[start : quoted.start()].split()) <= 2:
             continue  # "with message content 'healthy'": the quotes say what it is
@@ -768,7 +838,7 @@ def _writes(field_ref: FieldRef) -> bool:
 
 def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
     """Whether ``value`` can be the input's: an e-mail address (URL) input takes only an e-mail
-    address (URL), and an id takes none unless it says it is one ("find the customer
+    address (URL), and an id or a time takes none unless it says it is one ("find the customer
     jane@example.com" gives no ``customer_id``: a lookup by e-mail produces it)."""
     last = field_ref.last_words
     for kind in _STRICT_SHAPES:
@@ -776,7 +846,7 @@ def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
         if last & shape.words and shape.pattern.fullmatch(value) is None:
             return False
         if (
-            last & ID_WORDS
+            (last & (ID_WORDS | _TIME_WORDS) or field_ref.leaf.lower().endswith("_at"))
             and shape.pattern.fullmatch(value) is not None
             and not (field_ref.words | frozenset(field_tokens(field_ref.description))) & shape.words
         ):
