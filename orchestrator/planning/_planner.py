@@ -87,9 +87,9 @@ class _Reading:
     """What a task writes for an input: read from the whole task, else, where the task writes
     several values of the input's kind, from the step's own sub-goal ("write a file A with
     ..., then list the directory B": A is the write's path, B the listing's). A message,
-    subject or title is read only from the step's own sub-goal when there are several ("commit
-    with message 'bump version' and open a pull request titled Bump version": the message is
-    no pull request's body)."""
+    subject, title or list of addresses is read only from the step's own sub-goal when there
+    are several ("commit with message 'bump version' and open a pull request titled Bump
+    version": the message is no pull request's body)."""
 
     task: TaskText
     goals: Mapping[str, TaskText]
