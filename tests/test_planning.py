@@ -1198,6 +1198,18 @@ def test_an_address_list_a_place_or_a_time_is_read_only_where_it_is_one() -> Non
     assert read("Remind alice@example.com that the invoice is due").value(remind_at) is None
 
 
+def test_the_one_phone_number_a_task_writes_is_a_phone_or_an_sms_recipient() -> None:
+    to = FieldRef("send_sms", "input", "to", "Destination phone number in E.164", "string", True)
+    phone = FieldRef("find_customer", "input", "phone", "", "string", False)
+    read = TaskText.read
+    assert read("Text +14155550123 saying the site is down").value(to) == "+14155550123"
+    assert read("Find the customer who called +14155550123").value(phone) == "+14155550123"
+    email_to = FieldRef("send_email", "input", "to", "Recipient e-mail address", "string", True)
+    assert read("Text +14155550123 saying hi").value(email_to) is None  # not a phone's input
+    assert read("Text +14155550123 and +351912345678 saying hi").value(to) is None  # which?
+    assert read("Text Bob saying call 555 0123").value(to) is None  # no international form
+
+
 def test_one_pair_of_coordinates_the_task_writes_is_a_latitude_and_a_longitude() -> None:
     latitude = FieldRef("uv_index", "input", "latitude", "", "number", True)
     longitude = FieldRef("uv_index", "input", "lon", "", "number", True)

@@ -111,6 +111,11 @@ def _coordinates(task: str) -> tuple[float, float] | None:
     return (latitude, longitude) if abs(latitude) <= 90 and abs(longitude) <= 180 else None
 
 
+# A phone number in international form ("+14155550123", "+351 912 345 678"), and the inputs
+# that take one: named as a phone, or a recipient described as one.
+_PHONE = re.compile(r"(?<![\w+])\+\d(?:[ -]?\d){6,14}(?![\w.])")
+_PHONE_WORDS = frozenset(field_tokens("phone mobile msisdn"))
+_RECIPIENT_NAMES = frozenset({"to", "recipient", "destination", "number"})
 # Words of an input that is a time, which no address or URL is (``start_time``; ``remind_at``
 # by its name's end, as "at" is no routing word).
 _TIME_WORDS = frozenset(field_tokens("time date datetime when"))
@@ -329,6 +334,8 @@ class TaskText:
     money: tuple[str, ...] = ()
     # Dates and times written as the end of a span ("until 2025-02-01", "by ...").
     span_ends: frozenset[str] = frozenset()
+    # The phone numbers it writes in international form ("+14155550123"), once each.
+    phones: tuple[str, ...] = ()
     # The one pair of coordinates it writes ("at 48.85, 2.29"): latitude, longitude.
     coordinates: tuple[float, float] | None = None
     # The messages ("saying the site is down") and subjects ("with subject Hi") it writes.
@@ -393,6 +400,7 @@ class TaskText:
             pairs={kind: found.pop() for kind, found in pairs.items() if len(found) == 1},
             money=tuple(dict.fromkeys(a.replace(",", "") for a in money)),
             span_ends=frozenset(m["value"] or m["zone"] for m in _SPAN_END.finditer(task)),
+            phones=tuple(dict.fromkeys(m.group() for m in _PHONE.finditer(task))),
             coordinates=_coordinates(task),
             messages=tuple(task[c.start : c.end] for c in carried if c.kind == "message"),
             subjects=tuple(task[c.start : c.end] for c in carried if c.kind == "subject"),
@@ -431,7 +439,7 @@ class TaskText:
             if written is None:
                 written = self._coordinate(field_ref)
         if written is None and field_ref.type in (None, "string"):
-            written = self._titled(words)  # "titled Sync with alice@...": not the address
+            written = self._titled(words) or self._phone(field_ref)
         if written is None and named:
             written = self._after_name(field_ref, words, others - words)
             if isinstance(written, str) and not (
@@ -574,6 +582,19 @@ class TaskText:
             # An input it is not for still takes a value written as a code ("in LIS").
             if not described & shape.unless or _CODE.fullmatch(value):
                 return value
+        return None
+
+    def _phone(self, field_ref: FieldRef) -> str | None:
+        """The one phone number the task writes in international form ("text +14155550123
+        ..."), for an input named as a phone, or a recipient described as one (an SMS tool's
+        ``to``: "Destination phone number in E.164")."""
+        if len(self.phones) != 1:
+            return None
+        if field_ref.words & _PHONE_WORDS or (
+            field_ref.leaf.lower() in _RECIPIENT_NAMES
+            and frozenset(field_tokens(field_ref.description)) & _PHONE_WORDS
+        ):
+            return self.phones[0]
         return None
 
     def carries(self, value: Any) -> bool:
