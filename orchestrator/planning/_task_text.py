@@ -7,9 +7,10 @@ right after the input is named, in the same clause, of the input's type and amon
 values; an allowed value the task uses; the one e-mail address (URL, date, place after "in",
 currency, file, amount of money) it writes, for an input named like one, and each side of a pair
 it writes (a conversion's currencies, a span's dates) for the inputs of those sides; the one
-pair of coordinates for a latitude and a longitude; the e-mail addresses written as one list for
-a list of recipients; what follows "named" or "titled" for a name or title; the one message
-("saying ...") or subject ("with subject ...") for a message or subject input.
+phone number for a phone or an SMS recipient; the one pair of coordinates for a latitude and a
+longitude; the e-mail addresses written as one list for a list of recipients; what follows
+"named" or "titled" for a name or title; the one message ("saying ...") or subject ("with
+subject ...") for a message or subject input.
 
 It also says what of a task is text for a tool to carry (``carried_texts``), which the planner
 does not route (``routing_text``).
