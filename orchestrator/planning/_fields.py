@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from orchestrator.catalog import Skill
@@ -85,6 +86,11 @@ class FieldRef:
     def path_words(name: str) -> frozenset[str]:
         """Stemmed words of a whole dotted name (``target.timezone`` -> {"target", "timezone"})."""
         return frozenset(field_tokens(" ".join(identifier_words(p) for p in name.split("."))))
+
+    @cached_property
+    def described_words(self) -> frozenset[str]:
+        """Stemmed words of the leaf name and of the description: all it says of itself."""
+        return self.words | frozenset(field_tokens(self.description))
 
     @property
     def last_words(self) -> frozenset[str]:

@@ -35,6 +35,8 @@ __all__ = ["Carried", "TaskText", "carried_texts", "naming_words", "routing_text
 _CODE_WORDS = ID_WORDS | frozenset(field_tokens("iata icao"))
 # A value written as a code: "LIS", "BOS", "CA".
 _CODE = re.compile(r"[A-Z0-9]{2,4}")
+# An e-mail address.
+_ADDRESS = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 # A quoted value: a quote opens and closes at a word's edge, so apostrophes ("Corp's stock ...
 # I've") quote nothing.
 _QUOTED = r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\""
@@ -123,7 +125,6 @@ _TIME_WORDS = frozenset(field_tokens("time date datetime when"))
 # Inputs that list e-mail addresses: ``to`` (no routing word), or by the words of their name or
 # description; not the copies (``cc``, ``bcc``).
 _COPIES = frozenset(field_tokens("cc bcc"))
-_ADDRESS = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 _ADDRESS_LIST = re.compile(rf"{_ADDRESS}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+){_ADDRESS})*")
 _ADDRESS_LIST_WORDS = frozenset(
     field_tokens(
@@ -184,7 +185,7 @@ _SHAPES = {
     "email": _Shape(
         frozenset(field_tokens("email mail")),
         frozenset(),
-        re.compile(r"(?P<value>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"),
+        re.compile(rf"(?P<value>{_ADDRESS})"),
     ),
     "url": _Shape(
         frozenset(field_tokens("url uri link website")),
@@ -553,7 +554,6 @@ class TaskText:
         named like one: "refund jane@example.com's last order" gives ``customer_email``. Of a
         pair ("USD to EUR", "from ... to ..."), the value of the input's side; a writing
         skill's file is the one the task writes to."""
-        described: frozenset[str] | None = None  # its name's and description's words
         for kind, shape in _SHAPES.items():
             found = self.shaped[kind]
             if not field_ref.words & shape.words:
@@ -572,11 +572,10 @@ class TaskText:
             role = _pair_role(field_ref) if kind in _PAIRS_WRITTEN else None
             if role is not None and (role == 1) != (found[0] in self.span_ends):
                 continue  # one date starts a span ("since ..."), unless it ends one ("until")
-            if described is None:
-                described = field_ref.words | frozenset(field_tokens(field_ref.description))
             writer = _writes(field_ref)
             if kind == "file" and writer and self.shaped["destination"]:
                 continue  # a writing skill's file is the one written to, not the one read
+            described = field_ref.described_words  # read once, then cached
             if shape.need and not (described & shape.need or (kind == "destination" and writer)):
                 continue
             value = found[0]
@@ -592,8 +591,7 @@ class TaskText:
         if len(self.phones) != 1:
             return None
         if field_ref.words & _PHONE_WORDS or (
-            field_ref.leaf.lower() in _RECIPIENT_NAMES
-            and frozenset(field_tokens(field_ref.description)) & _PHONE_WORDS
+            field_ref.leaf.lower() in _RECIPIENT_NAMES and field_ref.described_words & _PHONE_WORDS
         ):
             return self.phones[0]
         return None
@@ -617,8 +615,7 @@ class TaskText:
             return None
         if self._uses("cc") or self._uses("bcc") or field_ref.words & _COPIES:
             return None  # which address is copied is not read
-        described = field_ref.words | frozenset(field_tokens(field_ref.description))
-        if field_ref.leaf.lower() != "to" and not described & _ADDRESS_LIST_WORDS:
+        if field_ref.leaf.lower() != "to" and not field_ref.described_words & _ADDRESS_LIST_WORDS:
             return None
         # One list, written together ("alice@... and bob@...", "a@..., b@... and c@..."): an
         # address elsewhere is someone else's ("the complaint from bob@...", "not bob@...").
@@ -767,6 +764,8 @@ def carried_texts(task: str) -> list[Carried]:
             texts.append(Carried(kind, start + 1, quoted.end() - 1, True))
             done = quoted.end()
             continue
+        if kind == "message" and _NOT_A_MESSAGE.match(task, start):
+            continue
         ends = [a for a, _, k, _ in found[n + 1 :] if a >= start and k in ("message", "subject")]
         end = min([clause_end(task, start), *ends])
         if pattern is _LABELLED and len(task[start:end].split()) < 2:
@@ -779,8 +778,6 @@ def carried_texts(task: str) -> list[Carried]:
             for stop in stops:
                 if (found_stop := stop.search(task, start, end)) is not None:
                     end = found_stop.start()
-            if kind == "message" and _NOT_A_MESSAGE.match(task, start):
-                continue
         quoted = _QUOTED_VALUE.search(task, start, end)
         if quoted is not None and len(task[start : quoted.start()].split()) <= 2:
             continue  # "with message content 'healthy'": the quotes say what it is
@@ -864,15 +861,15 @@ def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
     address (URL), and an id or a time takes none unless it says it is one ("find the customer
     jane@example.com" gives no ``customer_id``: a lookup by e-mail produces it)."""
     last = field_ref.last_words
+    an_id_or_a_time = bool(last & (ID_WORDS | _TIME_WORDS)) or field_ref.leaf.lower().endswith(
+        "_at"
+    )
     for kind in _STRICT_SHAPES:
         shape = _SHAPES[kind]
-        if last & shape.words and shape.pattern.fullmatch(value) is None:
+        of_the_shape = shape.pattern.fullmatch(value) is not None
+        if last & shape.words and not of_the_shape:
             return False
-        if (
-            (last & (ID_WORDS | _TIME_WORDS) or field_ref.leaf.lower().endswith("_at"))
-            and shape.pattern.fullmatch(value) is not None
-            and not (field_ref.words | frozenset(field_tokens(field_ref.description))) & shape.words
-        ):
+        if an_id_or_a_time and of_the_shape and not field_ref.described_words & shape.words:
             return False
     return True
 
