@@ -49,19 +49,26 @@ def _directory_skills(directory: Path) -> list[Loaded]:
             "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
             source=str(directory),
         )
-    for path in files:
-        _refuse_servers_config(path)
-    return _nonempty([loaded for path in files for loaded in file_skills(path)], directory)
+    return _nonempty([loaded for path in files for loaded in _folder_file_skills(path)], directory)
 
 
-def _refuse_servers_config(path: Path) -> None:
-    """An ``mcpServers`` config in a catalog folder is an error, not a catalog file.
+def _folder_file_skills(path: Path) -> list[Loaded]:
+    """The skills of one file of a catalog folder, where an ``mcpServers`` config is an error.
 
     Given as the catalog itself, its servers are started to list their tools, and a run
     (``Orchestrator``, ``orchestrator run``) starts them again to call those tools. Inside a
-    folder, the run would know nothing of the servers and could call none of their tools, and
-    merely loading the folder would start processes because some JSON file lies in it.
+    folder, the run would know nothing of the servers and could call none of their tools.
+    The file is read once; only when it fails to load is it asked whether it is such a config,
+    to say so in the folder's terms.
     """
+    try:
+        return file_skills(path)
+    except CatalogError:
+        _refuse_servers_config(path)
+        raise
+
+
+def _refuse_servers_config(path: Path) -> None:
     from orchestrator.integrations.mcp._config import is_servers_config_file
 
     if is_servers_config_file(path):
