@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-__all__ = ["SchemaProblem", "schema_problem"]
+__all__ = ["JSON_TYPES", "SchemaProblem", "schema_problem"]
 
 
 class SchemaProblem(NamedTuple):
@@ -38,7 +38,9 @@ def schema_problem(schema: Mapping[str, Any]) -> SchemaProblem | None:
     return _problem(json.dumps(schema, sort_keys=True, default=str))
 
 
-_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+# The JSON Schema types, as the meta-schema lists them.
+JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+_TYPES = frozenset(JSON_TYPES)
 
 
 def _is_text(value: Any) -> bool:
@@ -58,9 +60,9 @@ def _is_type(value: Any) -> bool:
         return (
             bool(value)
             and len(set(map(str, value))) == len(value)
-            and all(v in _TYPES for v in value)
+            and all(isinstance(v, str) and v in _TYPES for v in value)
         )
-    return value in _TYPES
+    return isinstance(value, str) and value in _TYPES  # not "in" first: {"a": 1} is unhashable
 
 
 def _is_names(value: Any) -> bool:

@@ -239,6 +239,8 @@ def test_an_outputs_schema_that_is_no_json_schema_is_an_error_at_load_naming_its
         {"items": [{"type": "string"}]},  # draft 4's tuple form
         {"prefixItems": [{"type": "string"}], "items": False},  # a keyword the fast path lacks
         {"description": 3},
+        {"type": {"a": 1}},  # unhashable: refused, not a TypeError
+        {"type": [["string"]]},
     ],
 )
 def test_the_outputs_check_without_the_meta_schema_never_passes_what_it_refuses(
@@ -254,10 +256,17 @@ def test_the_outputs_check_without_the_meta_schema_never_passes_what_it_refuses(
         assert valid
 
 
-def test_common_outputs_schemas_are_checked_without_the_meta_schema() -> None:
+def test_common_outputs_schemas_are_checked_without_the_meta_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The meta-schema takes a millisecond a schema, on every catalog load."""
+    import orchestrator._json_schema as json_schema
     from orchestrator._json_schema import _plainly_valid
 
+    def meta_schema_asked(schema: str) -> None:
+        raise AssertionError(f"the meta-schema was asked about {schema[:80]}")
+
+    monkeypatch.setattr(json_schema, "_problem", meta_schema_asked)
     skills = load_catalog(Path(__file__).resolve().parent.parent / "skills" / "sample.jsonl")
     outputs = [skill.outputs for skill in skills if skill.outputs]
     assert outputs and all(_plainly_valid(schema, 0) for schema in outputs)

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from orchestrator._json_schema import schema_problem
+from orchestrator._json_schema import JSON_TYPES, schema_problem
 from orchestrator.catalog._skill import Skill
 from orchestrator.errors import CatalogError
 
@@ -122,7 +122,7 @@ class Origin:
             return
         where = self.at(*problem.path)
         if problem.path[-1:] == ("type",) and isinstance(problem.value, str):
-            raise where.mismatch(f"a JSON Schema type ({', '.join(_JSON_TYPES)})", problem.value)
+            raise where.mismatch(f"a JSON Schema type ({', '.join(JSON_TYPES)})", problem.value)
         raise where.error(f"not a valid JSON Schema: {problem.message}")
 
     def _translate(self, exc: ValidationError, keys: Mapping[str, str]) -> CatalogError:
@@ -151,7 +151,6 @@ class Origin:
         )
 
 
-_JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 _EXPECTED = {
     "string_type": "a string",
     "string_too_short": "a non-empty string",
