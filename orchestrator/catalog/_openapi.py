@@ -235,9 +235,6 @@ def _operation_skill(op: Operation, origin: Origin, place: Origin) -> Loaded:
     duplicate report name that place, not the shared target (which named one place twice)."""
     parameters, places = _arguments(op)
     success = _success(op.responses)
-    if success is not None and success.schema is not None and success.schema_origin is not None:
-        # Checked where the response's schema is, rather than at the skill's "outputs".
-        success.schema_origin.json_schema(success.schema)
     prose = [t.strip() for t in dict.fromkeys((op.summary, op.description)) if t.strip()]
     skill_id = op.operation_id or _slug(op.method, op.path)
     http: dict[str, Any] = {"method": op.method.upper(), "path": op.path, "server": op.server}
@@ -256,7 +253,9 @@ def _operation_skill(op: Operation, origin: Origin, place: Origin) -> Loaded:
         "metadata": {"openapi": http, **({"deprecated": True} if op.deprecated else {})},
         **_METHOD_HINTS.get(op.method, {}),
     }
-    return Loaded(origin.skill(fields), place)
+    # Its outputs are checked where the response's schema is, not at a skill's "outputs".
+    outputs_at = success.schema_origin if success is not None else None
+    return Loaded(origin.skill(fields, outputs_at=outputs_at), place)
 
 
 def openapi_skills(document: Any, origin: Origin) -> list[Loaded]:

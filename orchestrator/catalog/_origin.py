@@ -94,12 +94,19 @@ class Origin:
             raise self.at(key).mismatch("a string", value)
         return value
 
-    def skill(self, fields: Mapping[str, Any], keys: Mapping[str, str] | None = None) -> Skill:
+    def skill(
+        self,
+        fields: Mapping[str, Any],
+        keys: Mapping[str, str] | None = None,
+        *,
+        outputs_at: Origin | None = None,
+    ) -> Skill:
         """Validate ``fields`` as a Skill, reporting pydantic errors at their place in the input.
 
         ``keys`` maps a Skill field to the input key it came from (MCP's ``inputSchema`` becomes
         ``parameters``), so the pointer names what the user wrote. A broken ``outputs`` schema
-        is refused here too (see :meth:`json_schema`).
+        is refused here too (see :meth:`json_schema`), at ``outputs_at`` when the outputs were
+        read from elsewhere (an OpenAPI response's schema).
         """
         keys = keys or {}
         try:
@@ -107,7 +114,8 @@ class Origin:
         except ValidationError as exc:
             raise self._translate(exc, keys) from exc
         if skill.outputs is not None:
-            self.at(keys.get("outputs", "outputs")).json_schema(skill.outputs)
+            at = outputs_at if outputs_at is not None else self.at(keys.get("outputs", "outputs"))
+            at.json_schema(skill.outputs)
         return skill
 
     def json_schema(self, schema: Mapping[str, Any]) -> None:
