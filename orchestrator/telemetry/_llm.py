@@ -89,11 +89,14 @@ def _error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 
 
-def _reasoning_tokens(usage: Any) -> int | None:
-    value = usage.get("reasoning_tokens") if isinstance(usage, Mapping) else None
-    if value is None:
-        value = getattr(usage, "reasoning_tokens", None)
+def _count(usage: Any, key: str) -> int | None:
+    """A token count of a usage mapping or object, by ``key``; None when it holds none."""
+    value = usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _reasoning_tokens(usage: Any) -> int | None:
+    return _count(usage, "reasoning_tokens")
 
 
 def usage_tokens(usage: Any) -> dict[str, int]:
@@ -106,8 +109,8 @@ def usage_tokens(usage: Any) -> dict[str, int]:
         return found
     for direction, keys in _TOKEN_KEYS.items():
         for key in keys:
-            value = usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)
-            if isinstance(value, int) and not isinstance(value, bool):
+            value = _count(usage, key)
+            if value is not None:
                 found[direction] = value
                 break
     return found if any(found.values()) else {}
@@ -173,25 +176,19 @@ class TracedLLMClient:
         effort = options.get("effort")
         if effort is None:  # the client's own setting, if it has one
             effort = _first_attribute(self.inner, ("reasoning_effort", "effort"))
-        server = _server(getattr(self.inner, "base_url", None))
-        attributes = {
-            OPERATION: "chat",
-            PROVIDER: self.provider,
-            REQUEST_MODEL: model,
-            REASONING_EFFORT: _text(effort),
-            **server,
-        }
-        # The metrics' attributes the conventions name for both GenAI client histograms.
+        # The metrics' attributes the conventions name for both GenAI client histograms; the
+        # span's add the effort.
         metric_attributes = {
             k: v
             for k, v in {
                 OPERATION: "chat",
                 PROVIDER: self.provider,
                 REQUEST_MODEL: model,
-                **server,
+                **_server(getattr(self.inner, "base_url", None)),
             }.items()
             if v is not None
         }
+        attributes = {**metric_attributes, REASONING_EFFORT: _text(effort)}
         started = time.perf_counter()
         tools = instruments()
         # CLIENT, as the GenAI conventions ask of a call to a model served elsewhere.
