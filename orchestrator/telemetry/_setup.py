@@ -195,12 +195,13 @@ def tracing(
     """
     traces_otlp, metrics_otlp = _otlp_for("traces", otlp), _otlp_for("metrics", otlp)
     use_otlp = traces_otlp or metrics_otlp
-    if _env_flag("OTEL_SDK_DISABLED") and file is not None:
+    disabled = _env_flag("OTEL_SDK_DISABLED")
+    if disabled and file is not None:
         # The file asked for stays as it was: say so, or a stale trace there reads as this run's.
         _LOG.warning("OTEL_SDK_DISABLED is set: no trace is written to %s", file)
-    if not _env_flag("OTEL_SDK_DISABLED"):
+    if not disabled:
         _warn_unsupported_exporters()
-    if _env_flag("OTEL_SDK_DISABLED") or not (file or use_otlp or exporters or metric_readers):
+    if disabled or not (file or use_otlp or exporters or metric_readers):
         yield Tracing(enabled=False)
         return
 
@@ -255,7 +256,6 @@ def tracing(
         metrics_protocol = _protocol("metrics", protocol)
         url = _endpoint("metrics", metrics_protocol, endpoint)
         readers.append(otlp_metric_reader(metrics_protocol, url))
-    lines = None
     if file is not None:
         lines = OtlpJsonLines(file)
         file_exporter = OtlpJsonSpanExporter(lines)
@@ -265,7 +265,7 @@ def tracing(
         file_metrics = InMemoryMetricReader()
         readers.append(file_metrics)
 
-        def write_metrics(lines: OtlpJsonLines = lines) -> None:
+        def write_metrics() -> None:
             collected = file_metrics.get_metrics_data()
             if collected is not None:
                 OtlpJsonMetricExporter(lines).export(collected)
