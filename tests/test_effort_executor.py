@@ -21,6 +21,7 @@ from orchestrator.execution import (
 )
 from orchestrator.graph import ToolGraph
 from orchestrator.llm import AnthropicClient, AnthropicEffort, LLMPolicy, OpenAICompatibleClient
+from orchestrator.planning import BindingInvoker, TaskPlan
 from orchestrator.policy import Policy
 
 pytestmark = pytest.mark.anyio
@@ -250,23 +251,28 @@ class FailsOnce:
         return {"tool": tool}
 
 
-@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize("wrapped", ["plain", "routed", "bound"])
 async def test_tools_that_take_no_effort_keep_their_retries_beside_an_effort_router(
-    wrapped: bool,
+    wrapped: str,
 ) -> None:
     """Their retries had become effort escalations: with the router starting at high, none
     was left, and one transient error of a plain function escalated the run."""
     hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
     learner = Recording(EffortPolicy(features="signals", prior=hopeless_low))
     plain = FailsOnce()
-    # Routed beside an invoker that does take an effort, as Orchestrator.run serves tools.
-    invoker = CompositeInvoker({"fetch": ThinkingTools()}, default=plain) if wrapped else plain
+    invoker: Any = plain
+    if wrapped != "plain":
+        # Routed beside an invoker that does take an effort, as Orchestrator.run serves tools,
+        # and there behind the plan's argument binding.
+        invoker = CompositeInvoker({"fetch": ThinkingTools()}, default=plain)
+    if wrapped == "bound":
+        invoker = BindingInvoker(invoker, TaskPlan(task="t", subgoals=("t",), steps=()), {})
     result = await Executor(graph(), invoker, policy=fast_policy(), effort=learner).run()
     assert result.outcome == "completed" and plain.calls.count("summarise") == 2
     assert result.retries == 1
     summarise = [d for d in result.log if d.tool == "summarise"]
     assert summarise and all("effort" not in d.data for d in summarise)
-    assert [s.tool for s in learner.seen] == (["fetch"] if wrapped else [])
+    assert [s.tool for s in learner.seen] == (["fetch"] if wrapped != "plain" else [])
 
 
 async def test_without_a_router_no_effort_is_logged() -> None:

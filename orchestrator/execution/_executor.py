@@ -236,6 +236,7 @@ class Executor:
         self.monitors = tuple(monitors)
         self.effort = effort
         self.clock = clock
+        self._takes_effort: dict[str, bool] = {}  # by tool: see takes_effort
         ex = policy.execution
         shared_stats = stats if stats is not None else {}
         shared_breakers = breakers if breakers is not None else {}
@@ -382,9 +383,13 @@ class Executor:
             raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
         timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
         tokens: float | None = None
-        # The protocol check only with an effort: every step of every run comes through here.
+        # The checks only with an effort: every step of every run comes through here.
         thinking = (
-            self.invoker if effort is not None and isinstance(self.invoker, EffortInvoker) else None
+            self.invoker
+            if effort is not None
+            and self.takes_effort(tool)
+            and isinstance(self.invoker, EffortInvoker)
+            else None
         )
         if thinking is None:
             step = None  # a call not made at the effort says nothing of what the effort does
@@ -446,6 +451,14 @@ class Executor:
         if self.effort is not None and step is not None and effort is not None:
             self.effort.observe(step, effort, success, tokens)
         return {"tokens": tokens}
+
+    def takes_effort(self, tool: str) -> bool:
+        """Whether calls of ``tool`` take a reasoning effort (``takes_effort_of`` the invoker),
+        asked once per tool: every step of every run asks."""
+        takes = self._takes_effort.get(tool)
+        if takes is None:
+            takes = self._takes_effort[tool] = takes_effort_of(self.invoker, tool)
+        return takes
 
     async def run_step(
         self,
@@ -737,7 +750,7 @@ class _Run:
         arguments = {"inputs": self.inputs, "upstream": self._upstream(needs)}
         # An effort is chosen only for a step whose tool takes one (a plain function does not:
         # its retries stay retries, not effort escalations).
-        takes = self.ex.effort is not None and takes_effort_of(self.ex.invoker, tool)
+        takes = self.ex.effort is not None and self.ex.takes_effort(tool)
         step = self._effort_step(tool) if takes else None
         with anyio.CancelScope() as self.scopes[tool]:
             try:
