@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -22,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from orchestrator._files import keep_mode
+from orchestrator._files import write_bytes_atomic
 from orchestrator.effort._features import SIGNALS, Matrix, TextEncoder, signals
 from orchestrator.effort._policy import EffortPolicy
 from orchestrator.effort._step import Effort, Step
@@ -360,35 +358,26 @@ class EffortRouter:
             arrays[f"x{i}"] = fitted.x
             arrays[f"success{i}"] = fitted.success
             arrays[f"tokens{i}"] = fitted.tokens
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+            archive.writestr(
+                _OBSERVATIONS,
+                "".join(json.dumps(_observation_json(o)) + "\n" for o in self.observations),
+            )
+            for name, array in arrays.items():
+                buffer = io.BytesIO()
+                np.save(buffer, array, allow_pickle=False)
+                archive.writestr(f"{name}.npy", buffer.getvalue())
         target = Path(path)
-        staging: str | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            with (
-                os.fdopen(fd, "wb") as handle,
-                zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
-            ):
-                archive.writestr("manifest.json", json.dumps(manifest, indent=2))
-                archive.writestr(
-                    _OBSERVATIONS,
-                    "".join(json.dumps(_observation_json(o)) + "\n" for o in self.observations),
-                )
-                for name, array in arrays.items():
-                    buffer = io.BytesIO()
-                    np.save(buffer, array, allow_pickle=False)
-                    archive.writestr(f"{name}.npy", buffer.getvalue())
-            keep_mode(target, Path(staging))
-            os.replace(staging, target)
-        except BaseException as exc:
-            if staging is not None:
-                Path(staging).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                # Called after a fit that may have taken long: say where, not a bare traceback.
-                raise EffortError(
-                    f"{target}: cannot save the effort router there ({exc.strerror or exc})"
-                ) from exc
-            raise
+            write_bytes_atomic(target, packed.getvalue())
+        except OSError as exc:
+            # Called after a fit that may have taken long: say where, not a bare traceback.
+            raise EffortError(
+                f"{target}: cannot save the effort router there ({exc.strerror or exc})"
+            ) from exc
 
     @classmethod
     def load(cls, path: str | Path, *, embedder: Embedder | None = None) -> EffortRouter:
