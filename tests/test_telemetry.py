@@ -681,6 +681,35 @@ class _RefusingCollector(BaseHTTPRequestHandler):
         pass
 
 
+def test_a_failing_otlp_exporter_warns_once_not_at_every_export(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from opentelemetry.sdk.metrics.export import MetricExportResult
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from orchestrator.telemetry._otlp import ReportedMetricExporter, ReportedSpanExporter
+
+    class Failing:
+        def __init__(self, failure: Any) -> None:
+            self.failure = failure
+            self._preferred_temporality: dict[Any, Any] = {}
+            self._preferred_aggregation: dict[Any, Any] = {}
+
+        def export(self, *_: Any, **__: Any) -> Any:
+            return self.failure
+
+    spans = ReportedSpanExporter(Failing(SpanExportResult.FAILURE), "http://c/v1/traces")
+    metrics = ReportedMetricExporter(Failing(MetricExportResult.FAILURE), "http://c/v1/metrics")
+    for _ in range(3):
+        assert spans.export([]) is SpanExportResult.FAILURE
+        assert metrics.export(None) is MetricExportResult.FAILURE  # type: ignore[arg-type]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "orchestrator.telemetry"]
+    assert [w.split(" failed")[0] for w in warnings] == [
+        "OTLP export of spans to http://c/v1/traces",
+        "OTLP export of metrics to http://c/v1/metrics",
+    ]
+
+
 @pytest.mark.anyio
 async def test_a_failed_otlp_export_is_a_warning_naming_the_endpoint(
     caplog: pytest.LogCaptureFixture,
