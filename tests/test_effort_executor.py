@@ -206,12 +206,17 @@ async def test_an_effort_the_clients_policy_does_not_map_fails_the_step_once_uns
         "claude-x", base_url="http://llm", transport=httpx.MockTransport(answer), policy=no_low
     )
     tools = Drafting(client)
-    result = await Executor(graph(), tools, policy=fast_policy(), effort=router()).run()
+    executor = Executor(graph(), tools, policy=fast_policy(), effort=router())
+    result = await executor.run()
     [fail] = [d for d in result.log if d.action == "fail"]
     assert fail.data.get("effort") == "low"
     assert "policy field llm.anthropic.effort: no mapping for effort 'low'" in fail.reason
     assert result.outcome == "escalated" and result.retries == 0
     assert sent == [] and client.calls == 0 and not result.silent_failures()
+    # A configuration error, not the model's: its health and breaker are as they were.
+    health = executor.stats["summarise"]
+    assert (health.calls, health.failures) == (0, 0)
+    assert executor.breakers["summarise"].state == "closed"
 
 
 class Recording(EffortRouter):
