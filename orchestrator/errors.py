@@ -38,6 +38,7 @@ can fix their input without reading our source.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "CatalogError",
@@ -241,7 +242,8 @@ class LLMError(EscalationError):
     the executor, which treats a step calling an LLM as any tool: ``status`` (the HTTP status
     answered), ``retry_after`` (seconds, from the answer's ``Retry-After``), ``timed_out`` (no
     answer in time: the request may have been served) and ``unreachable`` (no connection was
-    made).
+    made). ``answer`` is the ``Completion`` read before failing, when the model did answer but
+    refused or was cut at the token limit: its tokens were billed, and tracing records them.
     """
 
     def __init__(
@@ -252,12 +254,14 @@ class LLMError(EscalationError):
         retry_after: float | None = None,
         timed_out: bool = False,
         unreachable: bool = False,
+        answer: Any = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         self.timed_out = timed_out
         self.unreachable = unreachable
+        self.answer = answer  # an orchestrator.llm.Completion (not imported: llm imports us)
 
 
 class UnmappedEffortError(LLMError):

@@ -380,6 +380,41 @@ async def test_a_refusal_is_reported_as_the_model_refusing_naming_the_endpoint()
     )
 
 
+async def test_a_refused_call_still_counts_the_tokens_it_was_billed() -> None:
+    """The refusal was raised while the answer was read, before ``chat`` added its usage: the
+    client under-reported what the provider billed, and ``last`` kept the call before."""
+    refused = {
+        "choices": [
+            {
+                "message": {"role": "assistant", "content": None, "refusal": "No."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 3},
+    }
+    declined = {
+        "content": [],
+        "stop_reason": "refusal",
+        "usage": {"input_tokens": 7, "output_tokens": 1},
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=declined if "messages" in request.url.path else refused)
+
+    transport = httpx.MockTransport(answer)
+    openai = OpenAICompatibleClient("http://llm/v1", "m", transport=transport)
+    anthropic = AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    for client, billed, said in (
+        (openai, Usage(11, 3), "the model refused: No."),
+        (anthropic, Usage(7, 1), "the model refused (stop_reason 'refusal')"),
+    ):
+        with pytest.raises(LLMError) as info:
+            await client.complete(MESSAGES)
+        assert str(info.value).endswith(said)
+        assert client.usage == billed and client.calls == 1
+        assert client.last is not None and client.last.refusal is not None
+
+
 @pytest.mark.parametrize(
     ("api", "said"),
     [("openai", "finish_reason 'length'"), ("anthropic", "stop_reason 'max_tokens'")],

@@ -412,7 +412,9 @@ async def test_a_chat_call_records_request_and_response_model_server_and_reasoni
     def answer(request: httpx.Request) -> httpx.Response:
         body = {
             "model": "reasoner-2025-01-01",  # what the alias asked for resolved to
-            "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+            "choices": [
+                {"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+            ],
             "usage": {
                 "prompt_tokens": 10,
                 "completion_tokens": 7,
@@ -435,6 +437,7 @@ async def test_a_chat_call_records_request_and_response_model_server_and_reasoni
     assert chat.attributes["server.port"] == 8443
     assert chat.attributes["gen_ai.usage.output_tokens"] == 7
     assert chat.attributes["gen_ai.usage.reasoning.output_tokens"] == 4
+    assert chat.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     expected = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
@@ -485,6 +488,48 @@ async def test_a_failed_chat_call_has_the_providers_status_as_its_error_type(
     assert duration.attributes["error.type"] == error_type
     assert duration.attributes["gen_ai.request.model"] == "m"
     assert "gen_ai.response.model" not in duration.attributes
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("choice", "finish_reason"),
+    [
+        ({"message": {"content": '{"action": "de'}, "finish_reason": "length"}, "length"),
+        ({"message": {"content": None, "refusal": "No."}, "finish_reason": "stop"}, "stop"),
+    ],
+)
+async def test_an_answer_cut_short_or_refused_still_records_its_tokens_and_finish_reason(
+    choice: dict[str, Any], finish_reason: str
+) -> None:
+    """The span of a call that failed recorded no tokens: an answer cut at the limit (or a
+    refusal) is billed, and a trace summing tokens under-counted exactly the costly calls."""
+    body = {
+        "model": "m-1",
+        "choices": [choice],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 512},
+    }
+    inner = OpenAICompatibleClient(
+        "http://llm.test/v1",
+        "m",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body)),
+    )
+    memory, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        with pytest.raises(LLMError):
+            await TracedLLMClient(inner).complete([{"role": "user", "content": "hi"}])
+        metrics = reader.get_metrics_data()
+    [chat] = memory.get_finished_spans()
+    assert chat.status.status_code is StatusCode.ERROR
+    assert chat.attributes["gen_ai.usage.input_tokens"] == 9
+    assert chat.attributes["gen_ai.usage.output_tokens"] == 512
+    assert chat.attributes["gen_ai.response.model"] == "m-1"
+    assert chat.attributes["gen_ai.response.finish_reasons"] == (finish_reason,)
+    tokens = _points(metrics, "gen_ai.client.token.usage")
+    assert sorted((p.attributes["gen_ai.token.type"], p.sum) for p in tokens) == [
+        ("input", 9),
+        ("output", 512),
+    ]
+    assert all("error.type" not in p.attributes for p in tokens)
 
 
 @pytest.mark.anyio

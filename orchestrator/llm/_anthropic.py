@@ -96,13 +96,10 @@ class AnthropicClient(HttpLLMClient):
         stop = data.get("stop_reason")
         # model_context_window_exceeded: cut by the context window rather than max_tokens.
         truncated = stop in ("max_tokens", "model_context_window_exceeded")
-        if stop == "refusal":  # the model declined; any text is what it said before stopping
-            said = " ".join(t for t in texts if isinstance(t, str)).strip()
-            raise LLMError(
-                f"{self.shown_url}: the model refused (stop_reason 'refusal')"
-                + (f": {said[:300]}" if said else "")
-            )
-        if not texts and truncated:
+        refused = stop == "refusal"  # any text is what the model said before declining
+        if refused:
+            texts = [" ".join(t for t in texts if isinstance(t, str)).strip()]
+        elif not texts and truncated:
             texts = [""]  # cut while thinking: reported as cut short, by ``chat``
         if not texts or not all(isinstance(t, str) for t in texts):
             raise LLMError(f"{self.shown_url}: field content has no text block")
@@ -117,4 +114,5 @@ class AnthropicClient(HttpLLMClient):
             reasoning="".join(str(t) for t in thoughts) if thoughts else None,
             stop_reason=stop if isinstance(stop, str) else None,
             truncated=truncated,
+            refusal=texts[0] if refused else None,
         )

@@ -52,11 +52,12 @@ class OpenAICompatibleClient(HttpLLMClient):
             ) from exc
         stop = choice.get("finish_reason")
         refusal = message.get("refusal")
-        if isinstance(refusal, str) and refusal and not (isinstance(content, str) and content):
-            # OpenAI answers a refusal with content null and the reason beside it.
-            raise LLMError(f"{self.shown_url}: the model refused: {refusal[:300]}")
-        if content is None and stop == "length":
-            content = ""  # all spent on reasoning: reported as cut short, by ``chat``
+        # OpenAI answers a refusal with content null and the reason beside it.
+        refused = isinstance(refusal, str) and bool(refusal)
+        refused = refused and not (isinstance(content, str) and content)
+        if refused or (content is None and stop == "length"):
+            # Reported by ``chat``: a refusal, or all spent on reasoning (cut short).
+            content = ""
         if not isinstance(content, str):
             said = f" (finish_reason {stop!r})" if stop else ""
             raise LLMError(f"{self.shown_url}: field choices.0.message.content is not text{said}")
@@ -77,6 +78,7 @@ class OpenAICompatibleClient(HttpLLMClient):
             reasoning=reasoning if isinstance(reasoning, str) else None,
             stop_reason=stop if isinstance(stop, str) else None,
             truncated=stop == "length",
+            refusal=refusal if refused else None,
         )
 
 

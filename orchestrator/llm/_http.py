@@ -187,12 +187,20 @@ class HttpLLMClient:
         completion = self.read(data, effort)
         self.usage = self.usage + completion.usage
         self.last = completion
+        if completion.refusal is not None:
+            # Declined, and billed like any answer: counted above. A stop reason saying so
+            # (Anthropic's) is named, as its text may be empty.
+            stop = completion.stop_reason
+            why = f" ({self.stop_field} {stop!r})" if stop == "refusal" else ""
+            said = f": {completion.refusal[:300]}" if completion.refusal else ""
+            raise LLMError(f"{self.shown_url}: the model refused{why}{said}", answer=completion)
         if completion.truncated:
             # Not the whole answer: a caller reading it as one (a JSON decision) had reported
             # "not JSON", naming no limit. The tokens were spent: counted above.
             raise LLMError(
                 f"{self.shown_url}: the answer was cut at the token limit ({self.stop_field} "
                 f"{completion.stop_reason!r}, {completion.usage.output_tokens} output tokens): "
-                f"{completion.text[:200]!r}"
+                f"{completion.text[:200]!r}",
+                answer=completion,
             )
         return completion

@@ -49,8 +49,10 @@ class Completion:
 
     ``stop_reason`` is why the model stopped, in the provider's word (OpenAI's
     ``finish_reason``, Anthropic's ``stop_reason``); ``truncated`` says it stopped at the token
-    limit, so ``text`` is not the whole answer (``chat`` then raises, keeping this completion
-    as the client's ``last``).
+    limit, so ``text`` is not the whole answer; ``refusal`` is the model's reason for
+    declining (empty when it gave none), ``None`` when it did not decline. ``chat`` raises for
+    either, after counting the call's tokens and keeping this completion as the client's
+    ``last``: the provider bills a refused or cut answer like any other.
     """
 
     text: str
@@ -60,6 +62,7 @@ class Completion:
     reasoning: str | None = None
     stop_reason: str | None = None
     truncated: bool = False
+    refusal: str | None = None
 
 
 class LLMClient(Protocol):

@@ -3,9 +3,9 @@ in a ``chat {model}`` span with the GenAI attributes, token usage and reasoning 
 
 Clients differ in what they expose, so model, provider, server and effort are read
 defensively from attributes (``model``, ``provider``, ``base_url``, ``reasoning_effort``) unless
-the call says (``effort=``), and a call's usage and answering model from its ``Completion`` or a
-``last_usage`` attribute. What the clients do not report (finish reasons) is left out rather
-than guessed.
+the call says (``effort=``), and a call's usage, answering model and finish reason from its
+``Completion`` (or, for a refused or cut answer, the ``LLMError``'s) or a ``last_usage``
+attribute. What a client does not report is left out rather than guessed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = ["TracedLLMClient", "usage_tokens"]
 PROVIDER = "gen_ai.provider.name"
 REQUEST_MODEL = "gen_ai.request.model"
 RESPONSE_MODEL = "gen_ai.response.model"
+FINISH_REASONS = "gen_ai.response.finish_reasons"
 INPUT_TOKENS = "gen_ai.usage.input_tokens"
 OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 # Part of the output tokens, as the GenAI conventions count them.
@@ -200,30 +201,59 @@ class TracedLLMClient:
                 error_type = _error_type(exc)
                 current.set_attribute(ERROR_TYPE, error_type)
                 current.set_status(Status(StatusCode.ERROR, str(exc)))
+                # A refused or cut answer was billed: its tokens are recorded all the same.
+                answer = exc.answer if isinstance(exc, LLMError) else None
+                usage = _record_answer(current, answer, None, metric_attributes)
                 if tools is not None:
-                    tools.llm_calls.add(1, metric_attributes)
-                    tools.llm_duration.record(
-                        time.perf_counter() - started,
-                        {**metric_attributes, ERROR_TYPE: error_type},
-                    )
+                    _record_metrics(tools, metric_attributes, usage, started, error_type)
                 raise
-            own = result.usage if isinstance(result, Completion) else None
-            reported = own or getattr(self.inner, "last_usage", None)
-            usage = usage_tokens(reported)
-            if "input" in usage:
-                current.set_attribute(INPUT_TOKENS, usage["input"])
-            if "output" in usage:
-                current.set_attribute(OUTPUT_TOKENS, usage["output"])
-            reasoning = _reasoning_tokens(reported)
-            if reasoning is not None:
-                current.set_attribute(REASONING_TOKENS, reasoning)
-            if isinstance(result, Completion) and result.model:
-                # The model that answered, which a router or an alias may make another one.
-                current.set_attribute(RESPONSE_MODEL, result.model)
-                metric_attributes[RESPONSE_MODEL] = result.model
+            usage = _record_answer(
+                current, result, getattr(self.inner, "last_usage", None), metric_attributes
+            )
         if tools is not None:
-            tools.llm_calls.add(1, metric_attributes)
-            tools.llm_duration.record(time.perf_counter() - started, metric_attributes)
-            for direction, count in usage.items():
-                tools.token_usage.record(count, {**metric_attributes, TOKEN_TYPE: direction})
+            _record_metrics(tools, metric_attributes, usage, started)
         return result
+
+
+def _record_answer(
+    current: Any, answer: Any, last_usage: Any, metric_attributes: dict[str, Any]
+) -> dict[str, int]:
+    """Put what an answer reports on its span: tokens, the model that answered (also a metric
+    attribute) and why it stopped. The usage is the ``Completion``'s, else the client's
+    ``last_usage``; returned for the token histogram."""
+    completion = answer if isinstance(answer, Completion) else None
+    reported = completion.usage if completion is not None else last_usage
+    usage = usage_tokens(reported)
+    if "input" in usage:
+        current.set_attribute(INPUT_TOKENS, usage["input"])
+    if "output" in usage:
+        current.set_attribute(OUTPUT_TOKENS, usage["output"])
+    reasoning = _reasoning_tokens(reported)
+    if reasoning is not None:
+        current.set_attribute(REASONING_TOKENS, reasoning)
+    if completion is None:
+        return usage
+    if completion.model:
+        # The model that answered, which a router or an alias may make another one.
+        current.set_attribute(RESPONSE_MODEL, completion.model)
+        metric_attributes[RESPONSE_MODEL] = completion.model
+    if completion.stop_reason:
+        # A string array in the conventions: one reason per choice, and we read one choice.
+        current.set_attribute(FINISH_REASONS, [completion.stop_reason])
+    return usage
+
+
+def _record_metrics(
+    tools: Any,
+    attributes: Mapping[str, Any],
+    usage: Mapping[str, int],
+    started: float,
+    error_type: str | None = None,
+) -> None:
+    """One call, its duration and its tokens on the GenAI client metrics. Only the duration
+    takes ``error.type``, as the conventions list it for that histogram alone."""
+    tools.llm_calls.add(1, attributes)
+    failed = {**attributes, ERROR_TYPE: error_type} if error_type is not None else attributes
+    tools.llm_duration.record(time.perf_counter() - started, failed)
+    for direction, count in usage.items():
+        tools.token_usage.record(count, {**attributes, TOKEN_TYPE: direction})
