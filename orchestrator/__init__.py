@@ -10,6 +10,7 @@ from orchestrator._lazy import lazy_attributes
 from orchestrator.catalog import Skill, catalog_hash, load_catalog
 from orchestrator.effort import EffortRouter
 from orchestrator.errors import (
+    AnswerCutShortError,
     CatalogError,
     CircuitOpenError,
     ConnectionLostError,
@@ -98,6 +99,7 @@ __getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
+    "AnswerCutShortError",
     "AnthropicClient",
     "CallableInvoker",
     "CatalogError",

@@ -27,7 +27,8 @@ can fix their input without reading our source.
         │   ├── ToolNotServedError  nothing in this run can call the tool (no function given)
         │   └── ToolBusyError       its earlier, abandoned call still runs (a thread): not called
         ├── ToolCallError           the tool ran and reported an error
-        │   └── ToolAnswerError     its answer is an error (MCP isError): the same if called again
+        │   ├── ToolAnswerError     its answer is an error (MCP isError): the same if called again
+        │   └── AnswerCutShortError an LLM step's answer hit the token limit: same effort again
         ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
         ├── MalformedOutputError    the output does not match the tool's outputs schema
@@ -41,6 +42,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "AnswerCutShortError",
     "CatalogError",
     "CircuitOpenError",
     "ConnectionLostError",
@@ -176,6 +178,12 @@ class ToolAnswerError(ToolCallError):
     LangChain tool's error message): a missing file, a record not found. The same arguments
     get the same answer, so it is not retried, and the tool works, so its health is not
     blamed; the step is rerouted to its alternatives."""
+
+
+class AnswerCutShortError(ToolCallError):
+    """A step's LLM answer was cut at the token limit, so it is not the whole answer. Retried,
+    but at the same effort: a higher one spends more of the same limit on reasoning before it
+    answers, and made the cut likelier."""
 
 
 class ToolArgumentError(ToolFailure):

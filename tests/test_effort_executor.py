@@ -219,6 +219,68 @@ async def test_an_effort_the_clients_policy_does_not_map_fails_the_step_once_uns
     assert executor.breakers["summarise"].state == "closed"
 
 
+CUT = {
+    "choices": [{"message": {"content": "The Q3 numb"}, "finish_reason": "length"}],
+    "usage": {"completion_tokens": 4096},
+}
+REFUSED = {
+    "choices": [{"message": {"content": None, "refusal": "I can't."}, "finish_reason": "stop"}],
+    "usage": {"completion_tokens": 6},
+}
+
+
+class Observing(EffortRouter):
+    def __init__(self, policy: EffortPolicy) -> None:
+        super().__init__(policy)
+        self.outcomes: list[tuple[str, bool, float]] = []
+
+    def observe(self, step: Step, effort: str, success: bool, tokens: float) -> None:
+        self.outcomes.append((effort, success, tokens))
+        super().observe(step, effort, success, tokens)
+
+
+def _chat_client(*answers: dict[str, Any]) -> tuple[OpenAICompatibleClient, list[dict[str, Any]]]:
+    """A client whose calls get ``answers`` in turn (the last one again once they run out)."""
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=answers[min(len(sent), len(answers)) - 1])
+
+    transport = httpx.MockTransport(answer)
+    return OpenAICompatibleClient("http://llm/v1", "o-mini", transport=transport), sent
+
+
+async def test_an_answer_cut_at_the_token_limit_is_retried_at_the_same_effort() -> None:
+    """It was a generic error, retried one effort up: more reasoning spends more of the same
+    limit before the answer, so the cut came sooner. Its tokens were not observed either."""
+    client, sent = _chat_client(CUT, CHAT_OK)
+    learning = Observing(EffortPolicy(features="signals"))
+    result = await Executor(graph(), Drafting(client), policy=fast_policy(), effort=learning).run()
+    assert result.outcome == "completed" and result.outputs["summarise"] == "fine"
+    assert [b["reasoning_effort"] for b in sent] == ["low", "low"]
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data["kind"] == "error" and "cut at the token limit" in fail.reason
+    [retry] = [d for d in result.log if d.action == "retry"]
+    assert retry.data["effort"] == "low"
+    assert ("low", False, 4096.0) in learning.outcomes
+
+
+async def test_a_refused_answer_is_not_asked_again_nor_blamed_on_the_model() -> None:
+    """A refusal was a generic error: the same request was sent again at higher efforts, each
+    declined, and the model's breaker counted it as failing."""
+    client, sent = _chat_client(REFUSED)
+    learning = Observing(EffortPolicy(features="signals"))
+    executor = Executor(graph(), Drafting(client), policy=fast_policy(), effort=learning)
+    result = await executor.run()
+    assert len(sent) == 1 and result.retries == 0
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data["kind"] == "tool_error" and "the model refused: I can't." in fail.reason
+    assert result.outcome == "escalated" and not result.silent_failures()
+    assert executor.stats["summarise"].failures == 0
+    assert learning.outcomes[-1] == ("low", False, 6.0)
+
+
 class Recording(EffortRouter):
     def __init__(self, policy: EffortPolicy) -> None:
         super().__init__(policy)

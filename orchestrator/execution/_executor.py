@@ -33,6 +33,7 @@ from tenacity import (
 
 from orchestrator.effort import EffortRouter, Step
 from orchestrator.errors import (
+    AnswerCutShortError,
     CircuitOpenError,
     EscalationError,
     LLMError,
@@ -73,6 +74,7 @@ from orchestrator.execution._invoker import (
 from orchestrator.execution._log import Decision, DecisionLog, silent_failures
 from orchestrator.execution._monitors import DEFAULT_MONITORS, Condition, HealthMonitor, assess
 from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, plan_route
+from orchestrator.llm import Completion
 
 if TYPE_CHECKING:
     from orchestrator.policy import Policy
@@ -157,8 +159,19 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
     down, any other 4xx is the provider's answer to this request (not retried: the same
     request gets the same answer), and an effort the client's policy does not map is a call
     never sent (not retried). A 503 or 529 had been a generic error, retried after a
-    backoff of milliseconds whatever the server's ``Retry-After``, at a higher effort."""
+    backoff of milliseconds whatever the server's ``Retry-After``, at a higher effort.
+
+    When the model did answer, the failure carries the output tokens it was billed, for the
+    effort router: a refusal is its answer to this request (not retried, rerouted, the model
+    not blamed), and an answer cut at the token limit is retried at the same effort."""
     message = str(exc)
+    answer = exc.answer if isinstance(exc.answer, Completion) else None
+    tokens = answer.usage.output_tokens if answer is not None else None
+    if answer is not None and answer.refusal is not None:
+        # The model declined this request: asked again, it declines again, and it works.
+        return ToolAnswerError(message, tool=tool, tokens=tokens)
+    if answer is not None and answer.truncated:
+        return AnswerCutShortError(message, tool=tool, tokens=tokens)
     if isinstance(exc, UnmappedEffortError):
         # Nothing was sent, and the same effort is refused the same way: a configuration error,
         # reported once (not retried, nor escalated to an effort the policy may map no better),
@@ -496,8 +509,10 @@ class Executor:
             if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
                 return False
             if router is not None and step is not None:
-                if failure.kind not in _EFFORT_MAY_HELP:
-                    efforts.append(efforts[-1])  # a rate limit or a timeout: the same effort
+                if failure.kind not in _EFFORT_MAY_HELP or isinstance(exc, AnswerCutShortError):
+                    # A rate limit, a timeout or an answer cut at the token limit: the same
+                    # effort, as more thinking only takes longer and spends more of the limit.
+                    efforts.append(efforts[-1])
                     return True
                 tried = replace(step, tried=tuple(efforts), retries=len(efforts) - 1)
                 higher = router.escalate(tried, efforts[-1])
