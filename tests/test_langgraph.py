@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import runpy
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -419,6 +420,39 @@ async def test_a_timed_out_call_is_repeated_only_when_the_tool_is_safe_to_repeat
     )
     assert state["messages"][-1].status == "error"
     assert len(calls) == called
+
+
+def test_a_sync_graph_whose_timed_out_tool_never_returns_still_lets_the_script_exit(
+    tmp_path: Path,
+) -> None:
+    """The sync path ran the tool in an anyio worker thread, which is not a daemon: the run
+    answered with the timeout, then the interpreter waited at exit for the hung call for ever."""
+    script = tmp_path / "hung_graph.py"
+    script.write_text(
+        "import threading\n"
+        "from langchain_core.messages import AIMessage\n"
+        "from langgraph.graph import END, START, MessagesState, StateGraph\n"
+        "from orchestrator.integrations.langgraph import healing_tool_node\n"
+        "from orchestrator.policy import Policy\n"
+        "def lookup(query: str) -> str:\n"
+        '    """Look a query up."""\n'
+        "    threading.Event().wait()  # never returns\n"
+        "    return 'never'\n"
+        "policy = Policy.model_validate(\n"
+        "    {'execution': {'step_timeout_s': 0.1, 'retry': {'max_attempts': 1}}})\n"
+        "builder = StateGraph(MessagesState)\n"
+        "builder.add_node('tools', healing_tool_node([lookup], policy=policy))\n"
+        "builder.add_edge(START, 'tools')\n"
+        "builder.add_edge('tools', END)\n"
+        "call = {'name': 'lookup', 'args': {'query': 'x'}, 'id': 'c1'}\n"
+        "state = builder.compile().invoke({'messages': [AIMessage('', tool_calls=[call])]})\n"
+        "print(state['messages'][-1].status)\n",
+        encoding="utf-8",
+    )
+    finished = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert finished.stdout == "error\n" and finished.returncode == 0
 
 
 def test_plain_functions_and_any_tool_name_work_as_in_a_tool_node() -> None:

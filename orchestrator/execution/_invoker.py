@@ -6,8 +6,6 @@ fault injection wraps any of them (as httpx's ``MockTransport`` is one transport
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import inspect
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -15,10 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
-import anyio
-import anyio.from_thread
-import anyio.lowlevel
-
+from orchestrator._threads import in_daemon_thread
 from orchestrator.errors import ToolBusyError, ToolNotServedError
 
 __all__ = [
@@ -222,7 +217,7 @@ class CallableInvoker:
                     tool=tool,
                 )
         try:
-            return await _in_daemon_thread(run, name=f"orchestrator tool {tool}")
+            return await in_daemon_thread(run, name=f"orchestrator tool {tool}")
         except BaseException:  # cancelled (a timeout, the run done): a started thread runs on
             with ledger.lock:
                 given_up = True
@@ -230,37 +225,6 @@ class CallableInvoker:
                     abandoned = True
                     ledger.running[tool] = ledger.running.get(tool, 0) + 1
             raise
-
-
-async def _in_daemon_thread(call: Callable[[], Any], *, name: str) -> Any:
-    """``call()`` in a new daemon thread (with the caller's context variables), awaited;
-    cancelling the wait abandons the thread.
-
-    Why not ``anyio.to_thread``: its worker threads are not daemons, so the interpreter waits
-    for them at exit, and one abandoned call that never returns kept a finished script (or the
-    CLI, its result printed) from exiting.
-    """
-    await anyio.lowlevel.checkpoint_if_cancelled()  # a call already cancelled never starts
-    done = anyio.Event()
-    token = anyio.lowlevel.current_token()
-    context = contextvars.copy_context()
-    outcome: list[tuple[bool, Any]] = []
-
-    def target() -> None:
-        try:
-            outcome.append((True, context.run(call)))
-        except BaseException as exc:
-            outcome.append((False, exc))
-        # When the event loop has ended, nobody waits for this call any more.
-        with contextlib.suppress(Exception):
-            anyio.from_thread.run_sync(done.set, token=token)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    await done.wait()
-    succeeded, value = outcome[0]
-    if succeeded:
-        return value
-    raise value
 
 
 class CompositeInvoker:

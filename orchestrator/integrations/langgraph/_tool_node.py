@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import Any, cast
 
 import anyio
-import anyio.to_thread
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as as_tool
@@ -23,6 +22,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import AsyncToolCallWrapper, ToolCallRequest, ToolCallWrapper
 from langgraph.types import Command
 
+from orchestrator._threads import in_daemon_thread
 from orchestrator.catalog._langchain import langchain_risk_hints
 from orchestrator.catalog._skill import repeatable
 from orchestrator.execution import (
@@ -162,10 +162,14 @@ class SelfHealingToolCalls:
     def wrap(self, request: ToolCallRequest, execute: ExecuteSync) -> Answer:
         """The same healing for a graph run synchronously (``invoke``, ``stream``): LangGraph
         runs each call in a worker thread, where the executor gets an event loop of its own and
-        the tool runs in a thread of that loop's (so a step timeout can give up on it)."""
+        the tool runs in a daemon thread of its own (so a step timeout can give up on it, and a
+        call given up on that never returns does not keep the interpreter from exiting)."""
 
         async def run_in_thread(req: ToolCallRequest) -> Answer:
-            return await anyio.to_thread.run_sync(execute, req, abandon_on_cancel=True)
+            answer: Answer = await in_daemon_thread(
+                lambda: execute(req), name=f"orchestrator tool {req.tool_call['name']}"
+            )
+            return answer
 
         return anyio.run(self.__call__, request, run_in_thread)
 
