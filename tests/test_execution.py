@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -870,3 +871,145 @@ def test_default_policy_file_matches_the_built_in_defaults() -> None:
     assert ExecutionPolicy.model_validate(data["execution"]) == ExecutionPolicy()
     assert ExecutionPolicy().breaker.fail_max == 5
     assert ExecutionPolicy().breaker.reset_timeout_s == 60.0
+
+
+async def test_a_cancellation_raised_by_the_tool_itself_is_a_failure_rerouted_not_a_crash() -> None:
+    """A tool awaiting a task something else cancelled let ``CancelledError`` out: the run
+    crashed with an internal ``UnboundLocalError`` and logged nothing."""
+    g = support()
+    calls = Calls()
+
+    async def stripe(arguments: Mapping[str, Any]) -> Any:
+        shared = asyncio.create_task(asyncio.sleep(1))  # e.g. a shared connection's reader
+        shared.cancel()
+        return await shared
+
+    tools = {t: calls.tool(t) for t in g.tools()} | {"Stripe": stripe}
+    result = await Executor(g, CallableInvoker(tools), policy=fast_policy()).run()
+    assert result.outcome == "completed" and result.path == ["CRM", "Razorpay", "Email"]
+    fails = [d for d in result.log if d.action == "fail"]
+    assert fails and all("cancellation nobody asked of this call" in d.reason for d in fails)
+    assert ("reroute", "Stripe") in actions(result.log) and not result.silent_failures()
+
+
+async def test_a_run_cancelled_from_outside_still_ends_cancelled_while_a_tool_runs() -> None:
+    g = support()
+    calls = Calls({"Stripe": [5.0]})
+    with anyio.move_on_after(0.2) as scope:
+        await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert scope.cancelled_caught  # not turned into a failure of Stripe and a reroute
+    assert calls.count["Razorpay"] == 0
+
+
+async def test_a_tools_own_timeout_error_keeps_its_words_not_the_step_timeout() -> None:
+    g = support()
+    calls = Calls({"Stripe": [TimeoutError("upstream DB query exceeded 2 s")]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data["kind"] == "timeout"
+    assert fail.reason == "timeout: TimeoutError: upstream DB query exceeded 2 s"
+
+
+async def test_the_step_timeout_still_reads_as_no_answer_within_it() -> None:
+    g = support()
+    calls = Calls({"Stripe": [5.0]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(step_timeout_s=0.05)).run()
+    fail = next(d for d in result.log if d.action == "fail")
+    assert fail.reason == "timeout: no answer within 0.05 s"
+
+
+@pytest.mark.parametrize("lost", [ConnectionResetError, ConnectionAbortedError, BrokenPipeError])
+async def test_a_connection_broken_mid_call_is_never_repeated_on_a_tool_not_safe_to_repeat(
+    lost: type[ConnectionError],
+) -> None:
+    """Python's own errors for a connection broken once made were "down": the refund was
+    rerouted to the other provider although the first may have refunded already."""
+    definition = yaml.safe_load((GRAPHS / "customer_support.yaml").read_text())
+    definition["nodes"]["Stripe"]["idempotent"] = False  # a refund: not safe to repeat
+    g = graph_from_definition(definition)
+    calls = Calls({"Stripe": [lost("Connection reset by peer")]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "escalated"
+    assert calls.count["Stripe"] == 1 and calls.count["Razorpay"] == 0
+    escalate = next(d for d in result.log if d.action == "escalate")
+    assert "may already have taken" in escalate.reason
+
+
+async def test_a_refused_connection_is_still_down_and_rerouted() -> None:
+    g = support()
+    calls = Calls({"Stripe": [ConnectionRefusedError("connection refused")]})
+    result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "completed" and result.path == ["CRM", "Razorpay", "Email"]
+
+
+def test_a_half_open_breaker_lets_one_trial_call_through_until_it_ends() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(fail_max=1, reset_timeout=10.0, clock=clock)
+    breaker.record_failure()
+    clock.now = 10.0
+    assert breaker.allows_call() and breaker.begin_call()  # the trial
+    assert not breaker.allows_call() and not breaker.begin_call()  # everyone else
+    breaker.end_call()  # it ended recording nothing (a rate limit, a cancel)
+    assert breaker.begin_call()
+    breaker.record_success()
+    breaker.end_call()
+    assert breaker.state == STATE_CLOSED and breaker.begin_call() and breaker.begin_call()
+
+
+async def test_concurrent_runs_send_a_half_open_tool_one_trial_call_not_one_each() -> None:
+    """Every run sharing the breaker called the half-open tool at once (5 calls for 5 runs),
+    where the breaker is there to let one call probe it."""
+    g = support()
+    clock = Clock()
+    calls = Calls({"Stripe": [0.2]})
+    breakers: dict[str, CircuitBreaker] = {}
+    stats: dict[str, ToolStats] = {}
+
+    def executor() -> Executor:
+        policy = fast_policy(breaker={"fail_max": 1, "reset_timeout_s": 10.0})
+        return Executor(
+            g, calls.invoker(g), policy=policy, clock=clock, breakers=breakers, stats=stats
+        )
+
+    executor()  # makes the shared breakers
+    breakers["Stripe"].open()
+    clock.now = 10.0
+    results = []
+
+    async def run() -> None:
+        results.append(await executor().run())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(run)
+    assert calls.count["Stripe"] == 1
+    assert all(r.outcome == "completed" for r in results)
+    assert sorted(tuple(r.path) for r in results).count(("CRM", "Stripe", "Email")) == 1
+
+
+async def test_a_recovery_probe_that_raises_or_hangs_reads_unhealthy_not_a_crashed_run() -> None:
+    """A probe raising failed the run beside it with an ExceptionGroup, its finished steps
+    lost; one that hung held the monitors for ever."""
+    definition = yaml.safe_load((GRAPHS / "customer_support.yaml").read_text())
+    definition["nodes"]["CRM"]["timeout_ms"] = 5000  # the probes' bound is the step timeout
+    g = graph_from_definition(definition)
+    clock = Clock()
+
+    class Probing(CallableInvoker):
+        async def probe(self, tool: str) -> bool:
+            if tool == "Razorpay":
+                await anyio.sleep(60)
+            raise ConnectionRefusedError("health endpoint down")
+
+    calls = Calls({"CRM": [0.4]})  # slow enough for the monitors to probe both
+    policy = fast_policy(step_timeout_s=0.1, monitors={"interval_s": 0.01})
+    executor = Executor(
+        g, Probing({t: calls.tool(t) for t in g.tools()}), policy=policy, clock=clock
+    )
+    executor.breakers["SMS"].open()
+    executor.breakers["Razorpay"].open()
+    clock.now = 1000.0  # both half-open
+    result = await executor.run()
+    assert result.outcome == "completed" and result.path == ["CRM", "Stripe", "Email"]
+    assert executor.breakers["SMS"].state == STATE_OPEN  # the probe's failure re-opened it
+    assert executor.breakers["Razorpay"].state == STATE_OPEN

@@ -35,6 +35,7 @@ from orchestrator.effort import EffortRouter, Step
 from orchestrator.errors import (
     AnswerCutShortError,
     CircuitOpenError,
+    ConnectionLostError,
     EscalationError,
     LLMError,
     MalformedOutputError,
@@ -126,18 +127,28 @@ class RunResult:
         }
 
 
-def _as_tool_failure(exc: Exception, tool: str, timeout_s: float) -> ToolFailure:
+def _as_tool_failure(exc: Exception, tool: str) -> ToolFailure:
     if isinstance(exc, ToolFailure):
         if exc.tool is None:
             exc.tool = tool
         return exc
     if isinstance(exc, LLMError):
         return _llm_failure(exc, tool)
+    said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, TimeoutError):
-        return ToolTimeoutError(f"no answer within {timeout_s:.3g} s", tool=tool)
+        # The tool's own (the step's timeout raises ToolTimeoutError): its words say what timed
+        # out. Still a timeout: what it waited for may have acted.
+        return ToolTimeoutError(said, tool=tool)
+    if isinstance(exc, _CONNECTION_LOST):
+        return ConnectionLostError(said, tool=tool)
     if isinstance(exc, ConnectionError):
-        return ToolUnavailableError(f"{type(exc).__name__}: {exc}", tool=tool)
-    return ToolCallError(f"{type(exc).__name__}: {exc}", tool=tool)
+        return ToolUnavailableError(said, tool=tool)
+    return ToolCallError(said, tool=tool)
+
+
+# A connection that broke once made (reset, aborted, a pipe closed under a write), unlike one
+# refused: the call may have reached the tool and acted, so it is not repeated unless safe.
+_CONNECTION_LOST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
 # Failures more reasoning may mend: an error of the step's own, an answer that did not fit its
@@ -305,14 +316,28 @@ class Executor:
         while True:
             if isinstance(self.invoker, ProbingInvoker):
                 for tool, breaker in self.breakers.items():
-                    if breaker.state == STATE_HALF_OPEN:
-                        healthy = await self.invoker.probe(tool)
+                    # The probe is the half-open trial: not while a call is one.
+                    if breaker.state == STATE_HALF_OPEN and breaker.begin_call():
+                        try:
+                            healthy = await self._probe(self.invoker, tool)
+                        finally:
+                            breaker.end_call()
                         if healthy:
                             breaker.record_success()
                         else:
                             breaker.record_failure()
             self.assess()
             await anyio.sleep(interval)
+
+    async def _probe(self, invoker: ProbingInvoker, tool: str) -> bool:
+        """One recovery probe, bounded by the step timeout. A probe that raises or hangs says
+        the tool is not back; it had failed the run waiting beside it, or held it for ever."""
+        with anyio.move_on_after(self.policy.execution.step_timeout_s):
+            try:
+                return bool(await invoker.probe(tool))
+            except Exception:
+                return False
+        return False
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -388,12 +413,31 @@ class Executor:
         ToolFailure
             The classified failure (also logged as ``fail``).
         """
-        node = self.graph.node(tool)
         breaker = self.breakers[tool]
+        if not breaker.begin_call():
+            state = breaker.state
+            if breaker.trial_in_flight:
+                state += ", its trial call in flight"
+            chosen = {"effort": effort} if effort is not None else {}
+            log.record("fail", tool, f"down: breaker {state}, not called", **chosen)
+            raise CircuitOpenError(f"breaker {state}", tool=tool)
+        try:
+            return await self._call_step(tool, arguments, log, effort=effort, step=step)
+        finally:
+            breaker.end_call()
+
+    async def _call_step(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        log: DecisionLog,
+        *,
+        effort: str | None,
+        step: Step | None,
+    ) -> Any:
+        """``invoke_step`` once its breaker let the call through."""
+        node = self.graph.node(tool)
         chosen = {"effort": effort} if effort is not None else {}
-        if not breaker.allows_call():
-            log.record("fail", tool, f"down: breaker {breaker.state}, not called", **chosen)
-            raise CircuitOpenError(f"breaker {breaker.state}", tool=tool)
         timeout_s = node.timeout_s or self.policy.execution.step_timeout_s
         tokens: float | None = None
         # The checks only with an effort: every step of every run comes through here.
@@ -408,16 +452,29 @@ class Executor:
             step = None  # a call not made at the effort says nothing of what the effort does
         started = time.perf_counter()
         try:
-            with anyio.fail_after(timeout_s):
-                if effort is not None and thinking is not None:
-                    output = await thinking.invoke_with_effort(tool, arguments, effort)
-                else:
-                    output = await self.invoker.invoke(tool, arguments)
+            with anyio.move_on_after(timeout_s) as deadline:
+                try:
+                    if effort is not None and thinking is not None:
+                        output = await thinking.invoke_with_effort(tool, arguments, effort)
+                    else:
+                        output = await self.invoker.invoke(tool, arguments)
+                except anyio.get_cancelled_exc_class():
+                    if anyio.current_effective_deadline() == -math.inf:
+                        raise  # this call is cancelled: its timeout, or the run's end
+                    # Raised by the tool, not by a cancellation of ours: it awaited a task
+                    # something else cancelled. A failure of the call, not a run ended.
+                    raise ToolCallError(
+                        "the tool raised a cancellation nobody asked of this call (it awaited "
+                        "a task that was cancelled)",
+                        tool=tool,
+                    ) from None
+            if deadline.cancelled_caught:
+                raise ToolTimeoutError(f"no answer within {timeout_s:.3g} s", tool=tool)
             if isinstance(output, Reasoned):
                 tokens, output = float(output.tokens), output.output
             self._validate_output(tool, output)
         except Exception as exc:
-            failure_exc = _as_tool_failure(exc, tool, timeout_s)
+            failure_exc = _as_tool_failure(exc, tool)
             failure = classify(failure_exc)
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self._observe(tool, elapsed_ms, failure)
