@@ -195,6 +195,8 @@ expect:
         ),
         ("kind: down}", "kind: missing_input}", "field faults.0.inputs"),
         ("kind: down}", "kind: missing_input, inputs: []}", "field faults.0.inputs"),
+        # An empty list of passing outcomes loaded, then failed every run as an expectation.
+        ("outcome: [escalated, demoted]", "outcome: []", "field expect.outcome"),
     ],
 )
 def test_bad_scenario_files_name_the_file_and_field(

@@ -108,7 +108,7 @@ Fault = Annotated[InjectedFault, Field(discriminator="kind")]
 class Expectation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    outcome: list[Outcome]
+    outcome: list[Outcome] = Field(min_length=1, description="Any of these outcomes passes.")
     path: list[str] | None = None
     llm_calls: int | None = Field(default=None, ge=0, description="Maximum control-plane calls.")
 
