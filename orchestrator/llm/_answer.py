@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
@@ -31,7 +32,14 @@ def json_answer(answer: str, error: type[OrchestratorError], what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         pass
-    for found in (_fenced(text), _embedded(text, dict), _embedded(text, list)):
+
+    def candidates() -> Iterator[list[Any]]:  # in order, each read only when needed
+        yield _fenced(text)
+        objects, arrays = _embedded(text)
+        yield objects
+        yield arrays
+
+    for found in candidates():
         distinct = _distinct(found)
         if len(distinct) == 1:
             return distinct[0]
@@ -67,10 +75,10 @@ def _fenced(text: str) -> list[Any]:
     return values
 
 
-def _embedded(text: str, kind: type) -> list[Any]:
-    """The outermost JSON values of ``kind`` (``dict`` or ``list``) in prose, left to right."""
-    opener = "{" if kind is dict else "["
-    values = []
+def _embedded(text: str) -> tuple[list[Any], list[Any]]:
+    """The outermost JSON objects and arrays in prose, each left to right, in one scan."""
+    objects: list[Any] = []
+    arrays: list[Any] = []
     at = 0
     while (at := _next_value(text, at)) >= 0:
         try:
@@ -78,10 +86,9 @@ def _embedded(text: str, kind: type) -> list[Any]:
         except json.JSONDecodeError:
             at += 1
             continue
-        if text[at] == opener:
-            values.append(value)
+        (objects if text[at] == "{" else arrays).append(value)
         at = end  # what is inside a value is part of it, not another one
-    return values
+    return objects, arrays
 
 
 def _next_value(text: str, start: int) -> int:
