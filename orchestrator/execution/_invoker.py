@@ -38,7 +38,8 @@ class Invoker(Protocol):
     """Calls a tool by name with its arguments and returns its output, or raises ``ToolFailure``.
 
     Any other exception is classified by the executor (``TimeoutError`` as a timeout,
-    ``ConnectionError`` as down, anything else as an error).
+    ``ConnectionError`` as down, except a connection reset, aborted or a broken pipe: lost
+    mid-call, so the call may have acted; anything else as an error).
     """
 
     async def invoke(self, tool: str, arguments: Mapping[str, Any]) -> Any: ...
