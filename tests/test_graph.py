@@ -88,6 +88,42 @@ def test_observed_failures_raise_the_weight_online() -> None:
     assert "Razorpay" in plan_route(g, Weights(g, stats=stats)).steps
 
 
+def free_pair() -> ToolGraph:
+    """Two free tools on free edges: only their condition can tell them apart."""
+    g = ToolGraph(start="S", goal="G")
+    g.add_tool("Flaky", latency_ms=5000.0, reliability=0.06)
+    g.add_tool("Solid", latency_ms=10.0, reliability=0.999)
+    for tool in ("Flaky", "Solid"):
+        g.add_edge("S", tool, 0.0)
+        g.add_edge(tool, "G", 0.0)
+    return g
+
+
+def test_a_free_tool_on_a_free_edge_still_weighs_its_latency_and_reliability() -> None:
+    """A zero base cancelled every factor: the slow, failing tool was routed to as readily as
+    the sound one (the tie going to whichever came first)."""
+    g = free_pair()
+    assert plan_route(g, Weights(g)).steps == ("Solid", "G")
+    flaky = Weights(g).breakdown("S", "Flaky")
+    assert flaky.weight == pytest.approx(0.001 * 6.0 * (1 / 0.06))
+    assert "(0 + price 0, at least 0.001)" in flaky.describe()
+
+
+def test_observed_failures_of_a_free_tool_send_the_next_route_elsewhere() -> None:
+    g = free_pair()
+    stats = {t: ToolStats(latency_ms=10.0, failure_rate=0.0) for t in ("Flaky", "Solid")}
+    stats["Flaky"].observe(latency_ms=10.0, failed=True, rate_limited=False, alpha=0.3)
+    assert plan_route(g, Weights(g, stats=stats)).steps == ("Solid", "G")
+
+
+def test_the_cost_floor_leaves_edges_into_states_and_priced_routes_as_they_were() -> None:
+    g = linear()
+    plan = plan_route(g, Weights(g))
+    assert all(e.floor is None for e in plan.edges)  # every tool edge here costs more
+    legacy = Weights(g, GraphPolicy(min_tool_cost=0.0))
+    assert plan.cost == pytest.approx(plan_route(g, legacy).cost)
+
+
 def test_explanation_lists_every_edge_and_the_total() -> None:
     g = linear()
     plan = plan_route(g, Weights(g))
@@ -150,7 +186,8 @@ def test_a_join_step_is_charged_its_price_once_however_many_inputs_it_waits_for(
     g.add_edge("S", "Bulk", 0.0)
     g.add_edge("Bulk", "G", 0.0)
     plan = plan_route(g, Weights(g))
-    assert "Load" in plan.steps and plan.cost == pytest.approx(100.0)
+    # A, B and C are free: each weighs the policy's min_tool_cost.
+    assert "Load" in plan.steps and plan.cost == pytest.approx(100.0 + 3 * 0.001)
     assert sum(e.weight for e in plan.edges) == pytest.approx(plan.cost), "explain adds up"
 
 

@@ -1,6 +1,6 @@
 """The graph section of a policy: how a tool's condition turns an edge's base cost into a weight.
 
-    weight(u -> v) = (cost(u, v) + price_weight * price(v))
+    weight(u -> v) = max(min_tool_cost, cost(u, v) + price_weight * price(v))
                      * (1 + latency_weight * latency_ms(v) / latency_ref_ms)
                      * 1 / max(min_reliability, reliability(v))
                      * (1 + pressure_weight * pressure(v))
@@ -24,6 +24,13 @@ class GraphPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    min_tool_cost: float = Field(
+        default=0.001,
+        ge=0.0,
+        description="Floor of the base (edge cost plus price) of an edge into a tool: at 0, a "
+        "free edge into a free tool weighs 0 whatever the tool's latency, reliability or "
+        "observed failures, and a failing tool is routed to as readily as a sound one.",
+    )
     price_weight: float = Field(default=1.0, ge=0.0, description="Cost units per unit of price.")
     latency_ref_ms: float = Field(default=1000.0, gt=0.0, description="Latency that adds 1x.")
     latency_weight: float = Field(default=1.0, ge=0.0)

@@ -230,5 +230,5 @@ def _edge_set_cost(graph: ToolGraph, weights: Weights, edges: frozenset[tuple[st
     total = 0.0
     for target, own in base.items():
         price, latency, reliability, pressure = weights.factors(target)
-        total += (own + price) * latency * reliability * pressure
+        total += weights.base(target, own, price) * latency * reliability * pressure
     return total

@@ -87,10 +87,12 @@ class EdgeCost:
     reliability_factor: float
     pressure_factor: float
     weight: float
+    floor: float | None = None  # the policy's min_tool_cost, when it replaced base + price
 
     def describe(self) -> str:
+        floor = f", at least {self.floor:.3g}" if self.floor is not None else ""
         return (
-            f"{self.source} -> {self.target}: ({self.base:.3g} + price {self.price:.3g})"
+            f"{self.source} -> {self.target}: ({self.base:.3g} + price {self.price:.3g}{floor})"
             f" x latency {self.latency_factor:.3f} x 1/reliability {self.reliability_factor:.3f}"
             f" x pressure {self.pressure_factor:.3f} = {self.weight:.4g}"
         )
@@ -159,11 +161,19 @@ class Weights:
         self._factors[target] = result
         return result
 
+    def base(self, target: str, cost: float, price: float) -> float:
+        """The base of an edge into ``target``: its cost plus the price charged, at least the
+        policy's ``min_tool_cost`` into a tool, so the tool's condition still scales it."""
+        base = cost + price
+        if self._nodes[target]["node"].is_tool:
+            return max(base, self.policy.min_tool_cost)
+        return base
+
     def __call__(self, source: str, target: str, data: Mapping[str, Any]) -> float | None:
         if target in self.masked:
             return None
         price, latency, reliability, pressure = self.factors(target)
-        return (float(data["cost"]) + price) * latency * reliability * pressure
+        return self.base(target, float(data["cost"]), price) * latency * reliability * pressure
 
     def breakdown(self, source: str, target: str, *, price: bool = True) -> EdgeCost:
         """The weight of ``source -> target`` and its factors (the edge must exist).
@@ -172,6 +182,8 @@ class Weights:
         base = float(self.graph.digraph.edges[source, target]["cost"])
         charged, latency, reliability, pressure = self.factors(target)
         price_term = charged if price else 0.0
+        # The floor, like the price, is charged once per step: with its first input.
+        floored = self.base(target, base, price_term) if price else base
         return EdgeCost(
             source=source,
             target=target,
@@ -180,5 +192,6 @@ class Weights:
             latency_factor=latency,
             reliability_factor=reliability,
             pressure_factor=pressure,
-            weight=(base + price_term) * latency * reliability * pressure,
+            weight=floored * latency * reliability * pressure,
+            floor=floored if floored != base + price_term else None,
         )
