@@ -179,6 +179,26 @@ def test_mcp_jsonrpc_response_and_snake_case_dump_are_accepted() -> None:
     assert skill.source == "server:echo#/result/tools/0"
 
 
+def test_an_mcp_sdk_dump_with_unset_fields_as_null_loads(tmp_path: Path) -> None:
+    """The official SDK writes every unset field as null ("title": null): the loader refused
+    the file at /tools/0/title, expecting a string."""
+    import mcp.types
+
+    tools = [mcp.types.Tool(name="echo", inputSchema={"type": "object"})]
+    dump = tmp_path / "tools.json"
+    dump.write_text(mcp.types.ListToolsResult(tools=tools).model_dump_json(by_alias=True))
+    assert json.loads(dump.read_text())["tools"][0]["title"] is None
+    [skill] = load_catalog(dump)
+    assert skill.id == "echo" and skill.description == "" and "title" not in skill.metadata
+
+
+def test_a_function_record_with_null_optional_fields_reads_them_as_not_given() -> None:
+    [skill] = skills_from_functions(
+        [{"name": "ping", "description": None, "tags": None, "price": None}]
+    )
+    assert (skill.description, skill.tags, skill.price) == ("", (), Skill(name="x").price)
+
+
 # --- OpenAPI --------------------------------------------------------------------------------
 
 

@@ -18,6 +18,11 @@ __all__ = ["function_skill", "skills_from_functions"]
 # OpenAI's "strict" flag says how the model must fill arguments, not what the tool does: keep it
 # as metadata rather than rejecting it as an unknown field.
 _METADATA_KEYS = frozenset({"strict"})
+# Fields with a default that a record may give as null, as SDKs write a field left unset
+# ("description": null): null reads as not given, not as a wrong type.
+_NULL_IS_UNSET = frozenset(
+    {"id", "description", "body", "tags", "price", "latency_ms", "reliability", "metadata"}
+)
 
 
 def function_skill(record: Any, origin: Origin) -> Loaded:
@@ -41,6 +46,8 @@ def function_skill(record: Any, origin: Origin) -> Loaded:
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():
+        if value is None and key in _NULL_IS_UNSET:
+            continue
         if key in _METADATA_KEYS:
             extra[key] = value
         else:

@@ -84,11 +84,12 @@ class Origin:
         return value
 
     def string(self, obj: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
-        """``obj[key]`` as a string; missing is an error only when ``required``."""
-        if key not in obj:
-            if required:
-                raise self.error(f"missing required field {key!r}")
+        """``obj[key]`` as a string; missing is an error only when ``required``, and so is
+        null (how SDKs serialise a field left unset: the MCP SDK's ``"title": null``)."""
+        if obj.get(key) is None and not required:
             return None
+        if key not in obj:
+            raise self.error(f"missing required field {key!r}")
         value = obj[key]
         if not isinstance(value, str):
             raise self.at(key).mismatch("a string", value)
