@@ -118,6 +118,21 @@ def test_corrupt_manifest_is_a_clear_error_naming_the_file(index_copy: Path) -> 
         SkillRouter.from_index(index_copy)
 
 
+@pytest.mark.parametrize("manifest", ["[]", "null", "7", '"index"'])
+def test_a_manifest_that_is_no_json_object_is_a_clear_error_and_a_cache_heals_it(
+    tmp_path: Path, manifest: str
+) -> None:
+    """It crashed with AttributeError ('list' object has no attribute 'get'), a traceback, on
+    reading and on rebuilding alike."""
+    skills = [{"name": "get_weather", "description": "Current weather for a city."}]
+    SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+    (tmp_path / "i" / "manifest.json").write_text(manifest)
+    with pytest.raises(IndexFormatError, match="expected a JSON object"):
+        SkillRouter.from_index(tmp_path / "i")
+    SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+    assert SkillIndex.read_manifest(tmp_path / "i")["skills"] == 1
+
+
 def test_a_line_separator_inside_a_description_survives_the_saved_index(tmp_path: Path) -> None:
     """skills.jsonl was split with str.splitlines, which also breaks at U+2028 inside a JSON
     string: the saved index read back as corrupt and was rebuilt on every use."""
@@ -225,3 +240,28 @@ def test_a_model_retrained_in_place_gets_another_name_so_its_old_index_is_not_re
     data[-1] ^= 1  # new weights, same shapes and file size, same config files
     weights.write_bytes(bytes(data))
     assert _model_id(model, "m") != before
+
+
+def test_an_index_built_with_a_local_embedder_reopens_with_it_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
+    """`route --catalog C --index DIR` re-embedded an index built with `--embedder mymodel` with
+    the default model, unsaid, and `route --index DIR` alone could never open it."""
+    from orchestrator.routing._embedder import default_model_path
+
+    model = tmp_path / "mymodel"
+    shutil.copytree(default_model_path(), model)
+    skills = [{"name": "get_weather", "description": "Current weather for a city."}]
+    built = SkillRouter.from_catalog(skills, index_dir=tmp_path / "i", embedder=model)
+    assert built.embedder.name.startswith("mymodel@")
+    manifest = SkillIndex.read_manifest(tmp_path / "i")
+    assert manifest["embedder_path"] == str(model.resolve())
+    assert SkillRouter.from_index(tmp_path / "i").embedder.name == built.embedder.name
+    again = SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+    assert again.embedder.name == built.embedder.name
+    assert SkillIndex.read_manifest(tmp_path / "i") == manifest  # reused, not rewritten
+    # Naming another embedder is a choice: the cache is rebuilt with it.
+    counting = CountingEmbedder()  # the packaged model
+    SkillRouter.from_catalog(skills, index_dir=tmp_path / "i", embedder=counting)
+    assert counting.texts_embedded > 0
+    assert SkillIndex.read_manifest(tmp_path / "i")["embedder_path"] is None

@@ -127,6 +127,8 @@ class SentenceEmbedder:
         self, path: str | Path | None = None, *, device: str = "cpu", backend: Backend = "torch"
     ) -> None:
         model_path = Path(path) if path is not None else default_model_path()
+        # Recorded in an index's manifest, so the index reopens with this model.
+        self.path = model_path.resolve() if path is not None else None
         self._model: Any = load_sentence_transformer(model_path, device=device)
         label = "all-MiniLM-L6-v2" if path is None else model_path.name
         self._name = _model_id(model_path, label)
@@ -333,6 +335,7 @@ def embedder_for(
     *,
     skills: int,
     built_with: str | None = None,
+    built_from: str | None = None,
 ) -> Embedder:
     """The embedder a router over ``skills`` skills uses: ``embedder`` when given (an instance,
     or a local path), else the policy's ``embedder`` path, else the packaged model; run by the
@@ -340,12 +343,16 @@ def embedder_for(
 
     ``built_with`` names the embedder of an existing index; ``auto`` then keeps that index's
     backend, so a catalog grown past ``onnx_above`` keeps its vectors (and can be reopened)
-    instead of being re-embedded by the other backend.
+    instead of being re-embedded by the other backend. ``built_from`` is the folder that
+    index's embedder was loaded from, used when neither the call nor the policy names one: an
+    index built with a fine-tuned model had been re-embedded with the default, unsaid.
     """
     if isinstance(embedder, Embedder):
         return embedder
     if embedder is None and policy.embedder is not None:
         embedder = Path(policy.embedder).expanduser()
+    if embedder is None and built_from is not None and Path(built_from).is_dir():
+        embedder = Path(built_from)
     backend: Backend
     if policy.embedder_backend != "auto":
         backend = policy.embedder_backend

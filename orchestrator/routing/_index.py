@@ -57,6 +57,9 @@ class SkillIndex:
     bm25_signature: Any
     faiss_index: Any
     catalog_hash: str
+    # The local folder of the embedder, when it was not the packaged one: reopening the index
+    # without naming an embedder loads that one rather than the default.
+    embedder_path: str | None = None
     _row_of: dict[str, int] = field(init=False, repr=False)
     _first_vector: npt.NDArray[np.int64] = field(init=False, repr=False)
     _tokens: dict[tuple[int, bool], frozenset[str]] = field(
@@ -152,6 +155,7 @@ class SkillIndex:
             bm25_signature=bm25_signature,
             faiss_index=_build_faiss(vectors, policy),
             catalog_hash=catalog_hash(skills),
+            embedder_path=_path_of(embedder),
         )
 
     # ---------------------------------------------------------------- access
@@ -259,6 +263,7 @@ class SkillIndex:
                 "format": INDEX_FORMAT,
                 "orchestrator": _package_version(),
                 "model": self.embedder_name,
+                "embedder_path": self.embedder_path,
                 "dimension": int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0,
                 "catalog_hash": self.catalog_hash,
                 "skills": len(self.skills),
@@ -282,6 +287,11 @@ class SkillIndex:
             raise IndexFormatError(f"{path}: no index manifest here") from exc
         except (OSError, json.JSONDecodeError) as exc:
             raise IndexFormatError(f"{path}: unreadable index manifest: {exc}") from exc
+        if not isinstance(manifest, dict):
+            raise IndexFormatError(
+                f"{path}: unreadable index manifest: expected a JSON object, got "
+                f"{type(manifest).__name__}; rebuild the index with `orchestrator index`"
+            )
         if manifest.get("format") != INDEX_FORMAT:
             raise IndexFormatError(
                 f"{path}: field format: expected {INDEX_FORMAT}, got {manifest.get('format')!r}; "
@@ -321,7 +331,18 @@ class SkillIndex:
             bm25_signature=bm25_signature,
             faiss_index=dense,
             catalog_hash=str(manifest["catalog_hash"]),
+            embedder_path=_text_or_none(manifest.get("embedder_path")),
         )
+
+
+def _path_of(embedder: Embedder) -> str | None:
+    """Where ``embedder`` was loaded from, when it says (``SentenceEmbedder.path``)."""
+    path = getattr(embedder, "path", None)
+    return str(path) if isinstance(path, Path) else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _large_catalog(policy: IndexPolicy, skills: int) -> tuple[bool, int | None]:
@@ -400,10 +421,10 @@ def _swap_in(staging: Path, target: Path) -> None:
 
 
 def _manifest_is_ours(path: Path) -> bool:
-    """A manifest naming a catalog and a model; or none, or one that cannot be read, beside
-    nothing but index files: a damaged index, which a new one heals."""
+    """A manifest naming a catalog and a model; or none, or one that cannot be read or is no
+    JSON object, beside nothing but index files: a damaged index, which a new one heals."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return True
-    return isinstance(manifest, dict) and {"catalog_hash", "model"} <= manifest.keys()
+    return not isinstance(manifest, dict) or {"catalog_hash", "model"} <= manifest.keys()

@@ -129,6 +129,7 @@ class SkillRouter:
             embedder,
             skills=len(skills),
             built_with=previous.embedder_name if previous is not None else None,
+            built_from=previous.embedder_path if previous is not None else None,
         )
         if previous is not None and (
             previous.catalog_hash == catalog_hash(skills)
@@ -155,7 +156,11 @@ class SkillRouter:
         directory = Path(index_dir)
         index = SkillIndex.load(directory)
         model = embedder_for(
-            index.policy, embedder, skills=len(index), built_with=index.embedder_name
+            index.policy,
+            embedder,
+            skills=len(index),
+            built_with=index.embedder_name,
+            built_from=index.embedder_path,
         )
         if index.embedder_name != model.name:
             raise IndexFormatError(
