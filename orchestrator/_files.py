@@ -8,10 +8,13 @@ half-written catalog, cache or trace.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection
@@ -83,15 +86,51 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def replace_dir(staging: Path, target: Path) -> None:
-    """Swap the finished folder ``staging`` (a sibling of ``target``) in for ``target``: a
-    reader finds the old folder or the whole new one, never a mix; the old one is deleted."""
+    """Swap the finished folder ``staging`` (a sibling of ``target``) in for ``target``, then
+    delete the old one.
+
+    On Linux the two are exchanged in one step (``renameat2`` with ``RENAME_EXCHANGE``), so
+    ``target`` always exists; a reader that opened files of both (one read before, one after)
+    must check it read one version (``SkillIndex.load`` compares the manifest before and
+    after). Elsewhere, or on a file system without the exchange, the old folder is renamed
+    away first and ``target`` is missing for the moment between the two renames."""
     if not target.exists():
         os.replace(staging, target)
+        return
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # it now holds the old folder
         return
     retired = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
     os.replace(target, retired)
     os.replace(staging, target)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths with Linux's ``renameat2``; false where it is unavailable
+    (another system, an old C library, a file system that does not support it)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    done = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if done == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(second))
 
 
 def _one_line(text: str) -> str:

@@ -265,3 +265,48 @@ def test_an_index_built_with_a_local_embedder_reopens_with_it_unless_told_otherw
     SkillRouter.from_catalog(skills, index_dir=tmp_path / "i", embedder=counting)
     assert counting.texts_embedded > 0
     assert SkillIndex.read_manifest(tmp_path / "i")["embedder_path"] is None
+
+
+def test_a_reader_never_finds_the_index_missing_or_mixed_while_it_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """Refreshing renamed the old folder away, then the new one in: a reader between the two
+    found no index ("no index manifest here"), 1,864 times in a tester's loop of 150 saves."""
+    import threading
+
+    one = SkillRouter.from_catalog(
+        [{"name": "get_weather", "description": "Current weather for a city."}],
+        index_dir=tmp_path / "i",
+    ).index
+    two = SkillRouter.from_catalog(
+        [
+            {"name": "get_weather", "description": "Current weather for a city."},
+            {"name": "send_email", "description": "Send an email."},
+        ],
+        index_dir=tmp_path / "scratch",
+    ).index
+    stop = threading.Event()
+    errors: list[Exception] = []
+    sizes: set[int] = set()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                loaded = SkillIndex.load(tmp_path / "i")
+            except Exception as exc:  # every failure is the finding
+                errors.append(exc)
+                continue
+            sizes.add(len(loaded.skills))
+            if len(loaded.owners) != len(loaded.skills):  # files of two versions
+                errors.append(AssertionError(f"{len(loaded.skills)} skills, {loaded.owners}"))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in range(60):
+            (two if n % 2 else one).save(tmp_path / "i")
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    assert sizes <= {1, 2}

@@ -10,6 +10,7 @@ import json
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -271,6 +272,8 @@ class SkillIndex:
                 "dense_index": self.kind,
                 "policy": self.policy.model_dump(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                # Unique per save, so a reader tells two saves of the same content apart.
+                "build": uuid.uuid4().hex,
             }
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             _swap_in(staging, target)
@@ -301,8 +304,26 @@ class SkillIndex:
 
     @classmethod
     def load(cls, directory: str | Path) -> SkillIndex:
-        """Read an index written by :meth:`save`."""
+        """Read an index written by :meth:`save`, all from one version of it: when the index
+        was replaced while being read (its manifest changed), it is read again."""
         root = Path(directory)
+        for _ in range(_READ_ATTEMPTS):
+            before = _manifest_bytes(root)
+            try:
+                index = cls._load_files(root)
+            except IndexFormatError:
+                if _manifest_bytes(root) == before:
+                    raise  # the index is as read: damaged, or of another version
+                continue  # files of two versions: read the new one
+            if _manifest_bytes(root) == before:
+                return index
+        raise IndexFormatError(
+            f"{root}: the index kept changing while it was read ({_READ_ATTEMPTS} tries); "
+            "try again once it is rebuilt"
+        )
+
+    @classmethod
+    def _load_files(cls, root: Path) -> SkillIndex:
         manifest = cls.read_manifest(root)
         try:
             skills = [
@@ -333,6 +354,18 @@ class SkillIndex:
             catalog_hash=str(manifest["catalog_hash"]),
             embedder_path=_text_or_none(manifest.get("embedder_path")),
         )
+
+
+_READ_ATTEMPTS = 3
+
+
+def _manifest_bytes(root: Path) -> bytes | None:
+    """The manifest as stored (unique to each save: its ``build``), to tell whether two reads
+    of the folder saw the same index; None when unreadable (then loading says why)."""
+    try:
+        return (root / MANIFEST).read_bytes()
+    except OSError:
+        return None
 
 
 def _path_of(embedder: Embedder) -> str | None:
