@@ -86,6 +86,17 @@ def test_all_decides_which_functions_are_tools(tmp_path: Path) -> None:
         load_catalog(missing)
 
 
+def test_a_lambda_bound_at_the_top_level_is_a_helper_not_a_tool(tmp_path: Path) -> None:
+    """It failed the whole file with "python: expected a named function", naming neither the
+    file nor the variable."""
+    path = _write(tmp_path, "shop_lambda.py", SHOP + "\nclean = lambda text: text.strip()\n")
+    assert [s.id for s in load_catalog(path)] == ["find_order", "refund_order"]
+    source = SHOP + '\nclean = lambda t: t\n__all__ = ["clean"]\n'
+    named = _write(tmp_path, "shop_lambda_all.py", source)
+    with pytest.raises(CatalogError, match=r"lambda_all\.py: __all__ names 'clean', a lambda"):
+        load_catalog(named)
+
+
 def test_a_file_that_cannot_be_imported_is_a_clear_error(tmp_path: Path) -> None:
     broken = _write(tmp_path, "broken_tools.py", "def find(:\n    pass\n")
     with pytest.raises(CatalogError, match=r"broken_tools\.py: line 1: invalid Python"):

@@ -33,6 +33,9 @@ _IMPORTED: dict[Path, ModuleType] = {}
 """Python catalogs imported so far, by resolved path: each file's code runs once."""
 
 
+_LAMBDA = (lambda: None).__name__
+
+
 def is_python_catalog(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a Python source file (read by :func:`module_tools`)."""
     return Path(path).suffix.lower() == ".py"
@@ -44,7 +47,8 @@ def module_tools(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Those named in its ``__all__`` when it has one; otherwise every function defined at its top
     level (not imported) and every LangChain tool bound there, whose name does not start with
-    ``_``. Classes, constants and imported helper functions are not tools.
+    ``_``. Classes, constants, lambdas bound to a name and imported helper functions are not
+    tools.
 
     Raises
     ------
@@ -63,7 +67,11 @@ def module_tools(path: str | os.PathLike[str]) -> dict[str, Any]:
             if not name.startswith("_")
             and (
                 is_langchain_tool(value)
-                or (inspect.isfunction(value) and value.__module__ == module.__name__)
+                or (
+                    inspect.isfunction(value)
+                    and value.__module__ == module.__name__
+                    and value.__name__ != _LAMBDA  # a helper: a tool has a def and a docstring
+                )
             )
         ]
     else:
@@ -74,6 +82,12 @@ def module_tools(path: str | os.PathLike[str]) -> dict[str, Any]:
                     f"__all__ names {name!r}, which it does not define", source=str(path)
                 )
             value = getattr(module, name)
+            if inspect.isfunction(value) and value.__name__ == _LAMBDA:
+                raise CatalogError(
+                    f"__all__ names {name!r}, a lambda: expected a function defined with def "
+                    "(its name and docstring describe the skill)",
+                    source=str(path),
+                )
             if inspect.isfunction(value) or is_langchain_tool(value):
                 found.append(value)
             elif not inspect.isclass(value):
