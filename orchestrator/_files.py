@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,7 @@ __all__ = [
     "read_json_lines",
     "read_text",
     "replace_dir",
+    "staging_dir",
     "write_text_atomic",
 ]
 
@@ -83,6 +85,21 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def staging_dir(target: Path) -> Path:
+    """A new, empty sibling folder of ``target`` to build its replacement in (see
+    :func:`replace_dir`), with the permissions ``mkdir`` gives under the user's umask:
+    ``tempfile.mkdtemp`` makes folders only their owner can read, so an index built by CI or a
+    service account was unreadable to everyone else."""
+    for _ in range(100):
+        candidate = target.with_name(f".{target.name}.{secrets.token_hex(6)}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{target.parent}: no free name for a staging folder")
 
 
 def replace_dir(staging: Path, target: Path) -> None:

@@ -310,3 +310,20 @@ def test_a_reader_never_finds_the_index_missing_or_mixed_while_it_is_rebuilt(
         reader.join()
     assert errors == []
     assert sizes <= {1, 2}
+
+
+def test_an_index_folder_gets_the_permissions_mkdir_gives_not_owner_only(tmp_path: Path) -> None:
+    """Staged with tempfile.mkdtemp, every index folder was 0700: one built by CI or another
+    account was unreadable to everyone else."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        skills = [{"name": "get_weather", "description": "Current weather for a city."}]
+        SkillRouter.from_catalog(skills, index_dir=tmp_path / "i")
+        SkillRouter.from_catalog(
+            [*skills, {"name": "b", "description": "b"}], index_dir=tmp_path / "i"
+        )
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "i").stat().st_mode & 0o777 == 0o755

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from orchestrator._files import json_lines, replace_dir
+from orchestrator._files import json_lines, replace_dir, staging_dir
 from orchestrator.catalog import Skill, catalog_hash
 from orchestrator.errors import IndexFormatError
 from orchestrator.routing._embedder import Embedder
@@ -250,7 +249,7 @@ class SkillIndex:
                     "(give a folder path)"
                 )
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = staging_dir(target)
         try:
             with (staging / "skills.jsonl").open("w", encoding="utf-8") as out:
                 for skill in self.skills:

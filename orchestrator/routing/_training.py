@@ -13,7 +13,6 @@ import json
 import math
 import random
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator._files import read_json_lines, replace_dir
+from orchestrator._files import read_json_lines, replace_dir, staging_dir
 from orchestrator.catalog import Skill
 from orchestrator.errors import TrainingError
 from orchestrator.routing._duplicates import contract_of, is_duplicate
@@ -320,7 +319,7 @@ def _save_atomic(model: Any, target: Path, report: TrainingReport) -> None:
     """Save into a sibling folder, then swap it in: ``target`` is the old model or the whole new
     one, never a half-written mix."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = staging_dir(target)
     try:
         model.save(str(staging))
         (staging / TRAINING_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
