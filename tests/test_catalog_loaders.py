@@ -556,6 +556,19 @@ def test_agent_skill_front_matter_extras_go_to_metadata() -> None:
     assert "---" not in skill.body
 
 
+@pytest.mark.parametrize("written", ["[pdf, forms]", "pdf, forms"])
+def test_agent_skill_tags_in_the_front_matter_are_the_skills_tags(
+    tmp_path: Path, written: str
+) -> None:
+    """They went to metadata, where routing does not read them."""
+    (tmp_path / "fill").mkdir()
+    (tmp_path / "fill" / "SKILL.md").write_text(
+        f"---\nname: fill\ndescription: Fill a form.\ntags: {written}\n---\nSteps.\n"
+    )
+    skill = load_agent_skill(tmp_path / "fill")
+    assert skill.tags == ("pdf", "forms") and "tags" not in skill.metadata
+
+
 def test_files_inside_skill_folders_are_not_read_as_catalogs() -> None:
     # release-notes/templates/sections.json is not a function list and would fail if read as one.
     assert len(load_agent_skills(CATALOGS / "agent_skills")) == 2

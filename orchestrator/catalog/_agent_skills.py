@@ -42,14 +42,22 @@ def agent_skill(path: Path) -> Loaded:
         raise CatalogError("missing required field 'name' in the front matter", source=source)
     name = origin.string(meta, "name")
     description = origin.string(meta, "description", required=False) or ""
-    fields = {
+    fields: dict[str, object] = {
         "name": name,
         "description": description.strip(),
         "body": "".join(lines[end + 1 :]).strip(),
-        "metadata": {k: v for k, v in meta.items() if k not in ("name", "description")},
+        "metadata": {k: v for k, v in meta.items() if k not in _SKILL_FIELDS},
         "source": source,
     }
+    tags = meta.get("tags")
+    if tags is not None:
+        # A Skill's own field (routing reads it): "tags: [pdf, forms]" or "tags: pdf, forms".
+        fields["tags"] = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else tags
     return Loaded(origin.skill(fields), origin)
+
+
+# Front-matter keys read into the Skill's own fields; the others are kept as its metadata.
+_SKILL_FIELDS = frozenset({"name", "description", "tags"})
 
 
 def load_agent_skill(path: str | Path) -> Skill:
