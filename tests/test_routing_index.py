@@ -180,6 +180,17 @@ def test_refuses_to_overwrite_a_directory_that_is_not_an_index(tmp_path: Path) -
     assert (precious / "thesis.txt").read_text() == "years of work"
 
 
+def test_a_folder_that_is_not_an_index_is_refused_before_anything_is_embedded(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    embedder = CountingEmbedder()
+    with pytest.raises(IndexFormatError, match=r"it holds notes\.txt"):
+        SkillRouter.from_catalog(SAMPLE_CATALOG, index_dir=tmp_path / "mine", embedder=embedder)
+    assert embedder.texts_embedded == 0
+
+
 def test_another_programs_manifest_does_not_make_a_folder_an_index(tmp_path: Path) -> None:
     """A plugin folder with its own manifest.json was replaced, its skill files deleted."""
     skills = [{"name": "noop", "description": "does nothing"}]

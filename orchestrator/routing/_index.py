@@ -240,14 +240,7 @@ class SkillIndex:
         """Write the index to ``directory`` atomically: a reader sees the old index or the new
         one, never a mix; the manifest is written last, so a crash leaves no valid half-index."""
         target = Path(directory)
-        # A file where the index folder (or one above it) would go is the user's data.
-        for place in (target, *target.parents):
-            if place.exists() and not place.is_dir():
-                where = "is a file" if place == target else f"is under {place}, a file"
-                raise IndexFormatError(
-                    f"{target}: {where}, not a folder; refusing to write an index there "
-                    "(give a folder path)"
-                )
+        self.check_target(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_dir(target)
         try:
@@ -279,6 +272,30 @@ class SkillIndex:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+    @staticmethod
+    def check_target(directory: str | Path) -> None:
+        """Refuse a place :meth:`save` may not write: a file (or a path under one), or a folder
+        holding anything but an index, or another program's ``manifest.json``: the user's data
+        (replacing a plugin's folder had deleted its skill files). Routers check before they
+        build: checked only when saving, a 100K-skill build ran for minutes, then was refused."""
+        target = Path(directory)
+        for place in (target, *target.parents):
+            if place.exists() and not place.is_dir():
+                where = "is a file" if place == target else f"is under {place}, a file"
+                raise IndexFormatError(
+                    f"{target}: {where}, not a folder; refusing to write an index there "
+                    "(give a folder path)"
+                )
+        if target.is_dir() and any(target.iterdir()):
+            foreign = sorted(e.name for e in target.iterdir() if e.name not in _INDEX_ENTRIES)
+            if foreign or not _manifest_is_ours(target / MANIFEST):
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                what = f"it holds {shown}" if foreign else f"its {MANIFEST} is another program's"
+                raise IndexFormatError(
+                    f"{target}: exists and is not an orchestrator index ({what}); refusing to "
+                    "replace it (give an empty or new folder)"
+                )
 
     @staticmethod
     def read_manifest(directory: str | Path) -> dict[str, Any]:
@@ -437,18 +454,9 @@ _INDEX_ENTRIES = frozenset(
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    """Put the new index in place of ``target``, which is replaced only when it is empty or an
-    index (of any version, or damaged): a folder holding anything else, or another program's
-    ``manifest.json``, is the user's, and replacing it deleted a plugin's skill files."""
-    if target.is_dir() and any(target.iterdir()):
-        foreign = sorted(e.name for e in target.iterdir() if e.name not in _INDEX_ENTRIES)
-        if foreign or not _manifest_is_ours(target / MANIFEST):
-            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            what = f"it holds {shown}" if foreign else f"its {MANIFEST} is another program's"
-            raise IndexFormatError(
-                f"{target}: exists and is not an orchestrator index ({what}); refusing to "
-                "replace it (give an empty or new folder)"
-            )
+    """Put the new index in place of ``target``, checked again: what is there may have changed
+    while the index was built."""
+    SkillIndex.check_target(target)
     replace_dir(staging, target)
 
 

@@ -117,6 +117,8 @@ class SkillRouter:
         routing = _routing_policy(policy, cross_encoder)
         skills = load_catalog(catalog, dedupe=dedupe)
         directory = Path(index_dir) if index_dir is not None else None
+        if directory is not None:
+            SkillIndex.check_target(directory)  # before minutes of embedding, not after
         previous: SkillIndex | None = None
         if directory is not None and (directory / "manifest.json").exists():
             try:
