@@ -338,3 +338,30 @@ def test_an_index_folder_gets_the_permissions_mkdir_gives_not_owner_only(tmp_pat
     finally:
         os.umask(umask)
     assert (tmp_path / "i").stat().st_mode & 0o777 == 0o755
+
+
+def test_skills_added_as_dicts_are_read_as_a_catalog_and_their_duplicates_refused() -> None:
+    """add_skills took Skill objects only (a dict failed with AttributeError: 'dict' object has
+    no attribute 'id'), and of two added skills sharing an id kept the last, unsaid."""
+    from orchestrator.errors import DuplicateSkillError
+
+    router = SkillRouter.from_catalog([{"name": "get_weather", "description": "Weather now."}])
+    router.add_skills([{"name": "send_email", "description": "Send an email message."}])
+    assert [s.id for s in router.skills] == ["get_weather", "send_email"]
+    twice = [{"name": "ping", "description": "a"}, {"name": "ping", "description": "b"}]
+    with pytest.raises(DuplicateSkillError, match="ping"):
+        router.add_skills(twice)
+    assert [s.id for s in router.skills] == ["get_weather", "send_email"]
+
+
+def test_a_string_where_a_collection_of_ids_or_queries_goes_is_a_type_error(
+    sample_router: SkillRouter,
+) -> None:
+    """route(q, only="stripe_refund") was read one character per id and matched nothing, and
+    route_batch("weather") routed seven one-letter queries."""
+    with pytest.raises(TypeError, match="got the string 'stripe_create_refund'"):
+        sample_router.route("refund a payment", only="stripe_create_refund")
+    with pytest.raises(TypeError, match="got one string"):
+        sample_router.route_batch("weather")
+    allowed = sample_router.route("refund a payment", only=["stripe_create_refund"])
+    assert [m.id for m in allowed.matches] == ["stripe_create_refund"]

@@ -172,10 +172,13 @@ class SkillRouter:
         routing = _routing_policy(policy, cross_encoder)
         return cls(index, model, routing, index_dir=directory)
 
-    def add_skills(self, skills: Sequence[Skill], *, progress: Progress | None = None) -> None:
-        """Add (or replace, by id) skills; only they are embedded. Saved when index-backed."""
+    def add_skills(self, skills: CatalogSource, *, progress: Progress | None = None) -> None:
+        """Add (or replace, by id) skills; only they are embedded. Saved when index-backed.
+
+        ``skills`` is anything ``from_catalog`` reads (skills, dicts, callables, tools, or a
+        catalog file), and two of them sharing an id is an error, as in a catalog."""
         by_id = {s.id: s for s in self.index.skills}
-        for skill in skills:
+        for skill in load_catalog(skills):
             by_id[skill.id] = skill
         self.index = SkillIndex.build(
             list(by_id.values()),
@@ -214,6 +217,8 @@ class SkillRouter:
         """Route many queries; their embeddings are computed in batches, unless the caller
         already has them (``vectors``, one row per query, from this router's embedder)."""
         _check_k(k)
+        if isinstance(queries, str):
+            raise TypeError("route_batch: expected a sequence of queries, got one string")
         if vectors is None:
             vectors = self.embed_queries(queries)
         return [self._route(q, v, k, only) for q, v in zip(queries, vectors, strict=True)]
@@ -258,6 +263,8 @@ class SkillRouter:
     def _allowed_rows(self, only: Collection[str] | None) -> npt.NDArray[np.int64] | None:
         if only is None:
             return None
+        if isinstance(only, str):  # iterated, it was one id per character: nothing matched
+            raise TypeError(f"only: expected a collection of skill ids, got the string {only!r}")
         rows = [self.index.row(i) for i in only]
         return np.asarray(sorted(r for r in rows if r is not None), dtype=np.int64)
 
