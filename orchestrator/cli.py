@@ -231,7 +231,8 @@ def _result_line(result: Any, query_id: Any | None) -> dict[str, Any]:
             "id": m.skill.id,
             "name": m.skill.name,
             "score": round(m.score, 6),
-            "fit": round(m.scores.get("fit", 0.0), 6),
+            # None for a filler past the rerank, whose fit was not judged.
+            "fit": round(m.scores["fit"], 6) if "fit" in m.scores else None,
             "duplicates": [d.id for d in m.duplicates],
         }
         for m in result.matches
@@ -417,7 +418,7 @@ def _print_route(result: Any, query_id: Any | None) -> None:
         table.add_row(
             str(rank),
             escape(m.skill.id),
-            f"{m.scores.get('fit', 0.0):.2f}",
+            f"{m.scores['fit']:.2f}" if "fit" in m.scores else "-",
             f"{m.score:.3f}",
             *(f"{m.scores.get(column, 0.0):.2f}" for column in evidence),
             escape(", ".join(d.id for d in m.duplicates)),

@@ -112,6 +112,29 @@ def test_k_results_when_the_catalog_has_k_skills_even_if_some_are_near_duplicate
     assert len(router.route("weather in Paris", k=2).matches) == 2
 
 
+def test_a_near_duplicate_listed_to_fill_k_gets_its_own_fit_not_a_made_up_zero() -> None:
+    """Members filling k were given "fit": 0.0, which read as "does not fit" beside a twin at
+    0.27."""
+    weather = {"description": "Current weather for a city.", "parameters": {"type": "object"}}
+    router = SkillRouter.from_catalog(
+        [
+            {"name": "get_weather", **weather},
+            {"name": "get_weather_v2", **weather},
+            {"name": "send_sms", "description": "Send a text message to a phone number."},
+        ]
+    )
+    fits = {m.id: m.scores["fit"] for m in router.route("weather in Paris", k=3).matches}
+    assert fits["get_weather_v2"] == pytest.approx(fits["get_weather"], abs=0.05)
+    assert fits["get_weather_v2"] > fits["send_sms"]
+
+
+def test_a_match_past_the_rerank_has_no_fit_rather_than_zero(sample_router: SkillRouter) -> None:
+    matches = sample_router.route("refund a payment", k=len(sample_router.skills)).matches
+    unjudged = [m for m in matches if "fit" not in m.scores]
+    assert unjudged and all(set(m.scores) == {"rrf"} for m in unjudged)
+    assert "fit" in matches[0].scores
+
+
 @pytest.mark.parametrize("k", [0, -3])
 def test_k_below_one_is_an_error_not_an_answer(sample_router: SkillRouter, k: int) -> None:
     for route in (

@@ -46,7 +46,8 @@ RetrievalMethod = Literal["bm25", "dense", "rrf"]
 @dataclass(frozen=True, slots=True)
 class Match:
     """One routed skill. ``score`` is the stage-2 score that orders the matches; ``scores``
-    holds each stage's evidence and ``fit``, the probability that this skill fits the query;
+    holds each stage's evidence and ``fit``, the probability that this skill fits the query
+    (absent for a match past the rerank depth, added only so that ``k`` are listed);
     ``duplicates`` are the near-duplicates this match stands for, best first — alternatives
     an executor can fall back on."""
 
@@ -388,23 +389,30 @@ class SkillRouter:
                 if row in seen:
                     continue
                 seen.add(row)
-                matches.append(
-                    Match(
-                        self.index.skills[row], floor, {"rrf": stage.rrf.get(row, 0.0), "fit": 0.0}
-                    )
-                )
+                # Beyond the rerank: no fit was judged (none is made up), only its stage-1 rank.
+                evidence = {"rrf": stage.rrf.get(row, 0.0)}
+                matches.append(Match(self.index.skills[row], floor, evidence))
         # A catalog with fewer groups than k skills: its near-duplicates fill the rest, each a
-        # match of its own too, best first (they stay listed in their group).
+        # match of its own too, best first (they stay listed in their group), each with its own
+        # fit, judged as its leader's is: against the next group's leader.
         members = sorted(
-            (i for group in groups for i in group[1:]), key=lambda i: -ranking.scores[i]
-        )
-        for i in members[: max(0, k - len(matches))]:
-            score = min(ranking.scores[i], matches[-1].score)  # listed after every leader
-            scores = {"rrf": ranked[i].rrf, "fit": 0.0}
-            matches.append(Match(self.index.skills[ranked[i].row], score, scores))
+            ((n, i) for n, group in enumerate(groups) for i in group[1:]),
+            key=lambda member: -ranking.scores[member[1]],
+        )[: max(0, k - len(matches))]
+        if members:
+            leaders = ranking.leaders
+            rows = [
+                fit_features(ranked[i], leaders[n + 1] if n + 1 < len(leaders) else None)
+                for n, i in members
+            ]
+            member_fit = self.fit_model.probabilities(np.asarray(rows, dtype=np.float64))
+            for (_, i), fit_of in zip(members, member_fit, strict=True):
+                score = min(ranking.scores[i], matches[-1].score)  # listed after every leader
+                scores = {"rrf": ranked[i].rrf, "fit": float(fit_of)}
+                matches.append(Match(self.index.skills[ranked[i].row], score, scores))
         threshold = self.policy.no_fit.threshold
         matches = _deprecated_last(matches, threshold)
-        fits = bool(matches) and matches[0].scores["fit"] >= threshold
+        fits = bool(matches) and matches[0].scores.get("fit", 0.0) >= threshold
         return RouteResult(query=query, matches=tuple(matches), fits=fits, threshold=threshold)
 
     def _ranking(

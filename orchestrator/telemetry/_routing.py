@@ -35,7 +35,7 @@ class RoutingTrace:
         self.span.set_attribute("orchestrator.matches", [m.skill.id for m in matches])
         self.span.set_attribute("orchestrator.fits", bool(getattr(result, "fits", False)))
         if matches:
-            self.span.set_attribute("orchestrator.best_fit", float(matches[0].scores["fit"]))
+            self.span.set_attribute("orchestrator.best_fit", matches[0].scores.get("fit", 0.0))
 
 
 @contextmanager
