@@ -1330,6 +1330,22 @@ def test_a_skill_taking_what_it_returns_even_optionally_is_not_planned_to_produc
     assert plan.step("convert_currency").open_inputs == ("amount", "currency")
 
 
+def test_a_lone_namespaced_tool_does_not_overrule_a_clear_fit_as_the_tasks_provider(
+    tmp_path: Path,
+) -> None:
+    """The only namespaced id made its namespace the task's provider, and its tool (fit 0.06)
+    was planned, and run, over the weather tool (fit 0.76). A tester's finding."""
+    issue = skill(
+        "github.create_issue",
+        "Open an issue in a GitHub repository.",
+        {"repo": "owner/name", "title": "Issue title"},
+        {"number": "Issue number"},
+    )
+    router = SkillRouter.from_catalog([FORECAST, EMAIL, issue], index_dir=tmp_path / "i")
+    plan = Planner.from_router(router).plan("What is the weather forecast for Lisbon?")
+    assert plan.ids[-1] == "weather_forecast" and "github.create_issue" not in plan.ids
+
+
 def test_a_producer_the_task_does_not_rank_joins_when_it_runs_on_the_callers_inputs(
     planner: Planner,
 ) -> None:

@@ -371,11 +371,21 @@ class Planner:
         return max(sorted(votes), key=lambda v: votes[v])
 
     def _pick(self, result: RouteResult, provider: str | None) -> Match | None:
-        """The best match from ``provider`` within the provider depth of ``result``."""
+        """The best match from ``provider`` within the provider depth of ``result``, unless it
+        fits far worse than the ranking's best (``provider_margin``): the provider breaks
+        near-ties, never overrules a clear fit. A catalog of bare ids and one namespaced tool
+        had that tool the task's provider, and planned it (fit 0.06) over the weather tool
+        (0.76) for "what's the weather in Paris?"."""
         if provider is None:
             return None
         depth = self.policy.provider_depth
-        return next((m for m in result.matches[:depth] if namespace(m.id) == provider), None)
+        top = result.matches[:depth]
+        floor = max((m.scores.get("fit", 0.0) for m in top), default=0.0)
+        floor -= self.policy.provider_margin
+        return next(
+            (m for m in top if namespace(m.id) == provider and m.scores.get("fit", 0.0) >= floor),
+            None,
+        )
 
     def _choose(
         self, result: RouteResult, provider: str | None, window: Collection[str]

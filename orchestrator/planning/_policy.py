@@ -173,6 +173,13 @@ class PlanningPolicy(_Section):
         ge=1,
         description="How far down a ranking a skill of the task's provider is preferred.",
     )
+    provider_margin: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="The provider's skill is preferred only if its fit is within this much of "
+        "the ranking's best fit.",
+    )
     mentioned_inputs_are_given: bool = Field(
         default=True,
         description='An input the task writes a value for ("my access token is abc123", '
