@@ -262,9 +262,11 @@ def _read_queries(path: Path) -> list[tuple[Any, str]]:
                 source=str(path),
                 where=where,
             )
-        if not isinstance(item.get("query"), str):
+        if not isinstance(item.get("query"), str) or not item["query"].strip():
             raise CatalogError(
-                'field "query": expected the task text (a string)', source=str(path), where=where
+                'field "query": expected the task text (a non-empty string)',
+                source=str(path),
+                where=where,
             )
         key = json.dumps(item["id"])
         if key in seen:
@@ -309,6 +311,8 @@ def route(
             if query is None
             else "give either a task text or --queries FILE, not both"
         )
+    if query is not None and not query.strip():
+        raise typer.BadParameter("the task text is empty: say what the task is", param_hint="TASK")
     if usage is not None and not plan:
         raise typer.BadParameter(
             "a usage model only changes plans: add --plan", param_hint="--usage"
@@ -757,6 +761,8 @@ def run_command(
     from orchestrator.policy import load_policy
     from orchestrator.telemetry import tracing
 
+    if not task.strip():
+        raise typer.BadParameter("the task text is empty: say what the task is", param_hint="TASK")
     values: dict[str, Any] | None = None
     if inputs is not None:
         try:

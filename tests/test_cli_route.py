@@ -87,6 +87,7 @@ def test_a_queries_line_without_an_id_or_with_a_repeated_one_is_an_error(
         ('{"id": 1, "query": "ok"}\n{"query": "no id"}\n', 'line 2: missing field "id"'),
         ('{"id": "a", "query": "x"}\n{"id": "a", "query": "y"}\n', "first on line 1"),
         ('{"id": 1, "query": 7}\n', 'field "query": expected the task text'),
+        ('{"id": 1, "query": "  "}\n', 'field "query": expected the task text (a non-empty'),
         ('{"id": null, "query": "x"}\n', 'field "id": expected a string or a number, got null'),
         ('{"id": {"n": 1}, "query": "x"}\n', 'field "id": expected a string or a number'),
     ):
@@ -101,6 +102,13 @@ def test_route_needs_a_task_or_a_queries_file() -> None:
     assert result.exit_code != 0
     assert "give a task text or --queries FILE" in result.output
     assert "not both" not in result.output
+
+
+@pytest.mark.parametrize("command", ["route", "run"])
+def test_an_empty_task_is_a_usage_error_not_a_no_fit_answer(command: str) -> None:
+    """`route ""` exited 0 with a "no skill fits" ranking of every skill."""
+    result = runner.invoke(app, [command, "--catalog", str(SAMPLE_CATALOG), " "])
+    assert result.exit_code == 2 and "the task text is empty" in result.output
 
 
 def test_an_index_folder_that_holds_no_index_is_a_usage_error(index_dir: Path) -> None:
