@@ -1013,3 +1013,29 @@ async def test_a_recovery_probe_that_raises_or_hangs_reads_unhealthy_not_a_crash
     assert result.outcome == "completed" and result.path == ["CRM", "Stripe", "Email"]
     assert executor.breakers["SMS"].state == STATE_OPEN  # the probe's failure re-opened it
     assert executor.breakers["Razorpay"].state == STATE_OPEN
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("its __str__ is broken")
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [(_Unprintable(), "error: _Unprintable"), (SystemExit(3), "error: SystemExit: 3")],
+)
+async def test_a_tool_raising_an_unprintable_error_or_exiting_is_a_failure_rerouted(
+    raised: BaseException, reason: str
+) -> None:
+    """Both crashed the run: the first from inside its own failure handling (the message could
+    not be made), the second as a BaseExceptionGroup that ended the whole process."""
+    g = support()
+    calls = Calls()
+
+    def stripe(arguments: Mapping[str, Any]) -> Any:  # sync: run in a thread, as scripts are
+        raise raised
+
+    tools = {t: calls.tool(t) for t in g.tools()} | {"Stripe": stripe}
+    result = await Executor(g, CallableInvoker(tools), policy=fast_policy()).run()
+    assert result.outcome == "completed" and result.path == ["CRM", "Razorpay", "Email"]
+    assert next(d for d in result.log if d.action == "fail").reason == reason

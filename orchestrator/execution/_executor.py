@@ -127,14 +127,14 @@ class RunResult:
         }
 
 
-def _as_tool_failure(exc: Exception, tool: str) -> ToolFailure:
+def _as_tool_failure(exc: Exception | SystemExit, tool: str) -> ToolFailure:
     if isinstance(exc, ToolFailure):
         if exc.tool is None:
             exc.tool = tool
         return exc
     if isinstance(exc, LLMError):
         return _llm_failure(exc, tool)
-    said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    said = _said(exc)
     if isinstance(exc, TimeoutError):
         # The tool's own (the step's timeout raises ToolTimeoutError): its words say what timed
         # out. Still a timeout: what it waited for may have acted.
@@ -144,6 +144,16 @@ def _as_tool_failure(exc: Exception, tool: str) -> ToolFailure:
     if isinstance(exc, ConnectionError):
         return ToolUnavailableError(said, tool=tool)
     return ToolCallError(said, tool=tool)
+
+
+def _said(exc: BaseException) -> str:
+    """``Class: message``, or the class alone: an exception whose ``__str__`` itself fails
+    (a library's bug) had crashed the whole run from inside its own failure handling."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # A connection that broke once made (reset, aborted, a pipe closed under a write), unlike one
@@ -473,7 +483,8 @@ class Executor:
             if isinstance(output, Reasoned):
                 tokens, output = float(output.tokens), output.output
             self._validate_output(tool, output)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # A tool's sys.exit (a wrapped script's) is its failure: it had ended the process.
             failure_exc = _as_tool_failure(exc, tool)
             failure = classify(failure_exc)
             elapsed_ms = (time.perf_counter() - started) * 1000.0
