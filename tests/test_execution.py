@@ -826,6 +826,17 @@ async def test_latency_spike_is_logged_and_reweights_the_next_route() -> None:
     assert second.silent_failures() == []
 
 
+async def test_a_sub_millisecond_call_of_a_tool_declared_at_0_ms_is_no_latency_spike() -> None:
+    """Against a declared 0 ms, any call was a spike ("last call 0.1 ms vs 0.0 ms declared")."""
+    g = ToolGraph(start="Start", goal="Done")
+    g.add_tool("A", latency_ms=0.0, reliability=1.0)
+    g.add_edge("Start", "A", 1.0)
+    g.add_edge("A", "Done", 0.0)
+    result = await Executor(g, Calls().invoker(g), policy=fast_policy()).run()
+    assert result.outcome == "completed"
+    assert [d for d in result.log if d.action == "monitor"] == []
+
+
 async def test_rate_limit_pressure_is_logged_and_reweights_the_next_route() -> None:
     g = two_ways()
     calls = Calls({"A": [RateLimitedError("429", retry_after=0.001)] * 3})

@@ -82,7 +82,7 @@ class LatencySpikeMonitor:
         self, node: ToolNode, stats: ToolStats, breaker: CircuitBreaker, policy: MonitorPolicy
     ) -> Condition | None:
         last = stats.last_latency_ms
-        if last is None or stats.latency_ms <= 0:
+        if last is None or stats.latency_ms <= 0 or last < policy.latency_spike_min_ms:
             return None
         ratio = last / stats.latency_ms
         if ratio < policy.latency_spike_factor:

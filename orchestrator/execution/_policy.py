@@ -48,6 +48,12 @@ class MonitorPolicy(_Section):
 
     interval_s: float = Field(default=0.05, gt=0.0, description="How often monitors run.")
     latency_spike_factor: float = Field(default=3.0, gt=1.0)
+    latency_spike_min_ms: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="A call faster than this is no spike, whatever the ratio: against a tool "
+        "declared at 0 ms, a 0.1 ms call was one.",
+    )
     pressure_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     risk_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
 
