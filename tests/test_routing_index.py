@@ -365,3 +365,25 @@ def test_a_string_where_a_collection_of_ids_or_queries_goes_is_a_type_error(
         sample_router.route_batch("weather")
     allowed = sample_router.route("refund a payment", only=["stripe_create_refund"])
     assert [m.id for m in allowed.matches] == ["stripe_create_refund"]
+
+
+@pytest.mark.parametrize("copied", ["dense.faiss", "bm25", "vectors.npy"])
+def test_a_file_copied_in_from_another_index_is_caught_not_routed_over(
+    tmp_path: Path, copied: str
+) -> None:
+    """Only the skill and owner counts were checked: another index's dense.faiss (6 vectors in
+    a 43-skill index) or bm25 loaded without a word, and routing read the wrong rows."""
+    one = [{"name": "get_weather", "description": "Current weather for a city."}]
+    two = [*one, {"name": "send_email", "description": "Send an email message."}]
+    SkillRouter.from_catalog(one, index_dir=tmp_path / "one")
+    SkillRouter.from_catalog(two, index_dir=tmp_path / "two")
+    source, target = tmp_path / "one" / copied, tmp_path / "two" / copied
+    if source.is_dir():
+        shutil.rmtree(target)
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)
+    with pytest.raises(IndexFormatError, match=rf"{copied} holds 1"):
+        SkillIndex.load(tmp_path / "two")
+    SkillRouter.from_catalog(two, index_dir=tmp_path / "two")  # a cache rebuilds it
+    assert len(SkillIndex.load(tmp_path / "two").skills) == 2

@@ -355,8 +355,22 @@ class SkillIndex:
             policy = IndexPolicy.model_validate(manifest["policy"])
         except (OSError, EOFError, ValueError, KeyError, RuntimeError) as exc:
             raise IndexFormatError(f"{root}: corrupt index ({exc}); rebuild it") from exc
-        if len(skills) != manifest.get("skills") or len(owners) != manifest.get("vectors"):
-            raise IndexFormatError(f"{root}: index files disagree with the manifest; rebuild it")
+        # Counts every file holds, so that a file copied in from another index is caught.
+        counts = {
+            "skills.jsonl": (len(skills), manifest.get("skills")),
+            "owners.npy": (len(owners), manifest.get("vectors")),
+            "vectors.npy": (len(vectors), manifest.get("vectors")),
+            "dense.faiss": (int(dense.ntotal), manifest.get("vectors")),
+            "bm25": (_documents(bm25), max(len(skills), 1)),
+            "bm25-signature": (_documents(bm25_signature), max(len(skills), 1)),
+        }
+        wrong = [f"{name} holds {got}" for name, (got, want) in counts.items() if got != want]
+        if wrong:
+            raise IndexFormatError(
+                f"{root}: index files disagree with the manifest ({'; '.join(wrong)}; the "
+                f"manifest says {manifest.get('skills')} skills, {manifest.get('vectors')} "
+                "vectors); rebuild it"
+            )
         _apply_search_params(dense, policy)
         return cls(
             skills=skills,
@@ -373,6 +387,13 @@ class SkillIndex:
 
 
 _READ_ATTEMPTS = 3
+
+
+def _documents(bm25: Any) -> int | None:
+    """How many documents a BM25 index holds (bm25s keeps the count with its scores)."""
+    scores = getattr(bm25, "scores", None)
+    count = scores.get("num_docs") if isinstance(scores, dict) else None
+    return int(count) if isinstance(count, int | np.integer) else None
 
 
 def _manifest_bytes(root: Path) -> bytes | None:
