@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -1185,3 +1186,44 @@ async def test_a_reply_without_usage_records_no_token_counts() -> None:
     [chat] = memory.get_finished_spans()
     assert "gen_ai.usage.input_tokens" not in chat.attributes
     assert "gen_ai.client.token.usage" not in values
+
+
+@pytest.mark.anyio
+async def test_a_straggler_stopped_once_the_goal_is_reached_has_its_own_span() -> None:
+    """The slow branch a quorum no longer waits for was called but had no span (six calls, five
+    spans): only the end of a call made one, and a cancelled call has none."""
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        [result] = await _run(SCENARIOS / "rf10_slow_branch.yaml")
+    [cancel] = [d for d in result.log if d.action == "cancel"]
+    assert cancel.tool == "Exa" and cancel.data["duration_ms"] > 0
+    [exa] = _named(memory.get_finished_spans(), "execute_tool Exa")
+    assert [e.name for e in exa.events] == ["orchestrator.cancel"]
+    assert exa.status.status_code is StatusCode.UNSET  # stopped by the run, not its error
+
+
+@pytest.mark.anyio
+async def test_a_call_running_when_the_run_is_stopped_is_logged_and_traced() -> None:
+    """Ctrl-C or SIGTERM mid-call left the hung tool out of the trace: only CRM's span, not the
+    call of Stripe that had run for seconds."""
+    from orchestrator.execution import CallableInvoker
+    from orchestrator.graph import load_graph
+
+    graph = load_graph(SCENARIOS.parent.parent / "graphs" / "customer_support.yaml")
+
+    async def tool(arguments: Mapping[str, Any]) -> Any:
+        return {"refund_id": "r-1"}
+
+    async def hangs(arguments: Mapping[str, Any]) -> Any:
+        await anyio.sleep(60)
+
+    tools = {t: tool for t in graph.tools()} | {"Stripe": hangs}
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with tracing(exporters=[memory]), traced_run(log, "refund"):
+        with anyio.move_on_after(0.3):
+            await Executor(graph, CallableInvoker(tools)).run(log=log)
+    [stopped] = [d for d in log if d.action == "cancel"]
+    assert stopped.tool == "Stripe" and stopped.reason == "stopped mid-call: the run was stopped"
+    assert stopped.data["duration_ms"] >= 200
+    assert _named(memory.get_finished_spans(), "execute_tool Stripe")

@@ -271,6 +271,8 @@ class Executor:
         self.effort = effort
         self.clock = clock
         self._takes_effort: dict[str, bool] = {}  # by tool: see takes_effort
+        # When each call now in flight began (perf_counter), by its log and tool: see in_flight_ms.
+        self._in_flight: dict[tuple[int, str], float] = {}
         ex = policy.execution
         shared_stats = stats if stats is not None else {}
         shared_breakers = breakers if breakers is not None else {}
@@ -436,6 +438,12 @@ class Executor:
         finally:
             breaker.end_call()
 
+    def in_flight_ms(self, log: DecisionLog, tool: str) -> float | None:
+        """How long the call of ``tool`` logged to ``log`` has been running, if one is: a run
+        stopping it says so with its duration, and its trace then shows the call."""
+        started = self._in_flight.get((id(log), tool))
+        return None if started is None else (time.perf_counter() - started) * 1000.0
+
     async def _call_step(
         self,
         tool: str,
@@ -461,6 +469,8 @@ class Executor:
         if thinking is None:
             step = None  # a call not made at the effort says nothing of what the effort does
         started = time.perf_counter()
+        flight = (id(log), tool)
+        self._in_flight[flight] = started
         try:
             with anyio.move_on_after(timeout_s) as deadline:
                 try:
@@ -506,6 +516,8 @@ class Executor:
             if failure_exc is exc:
                 raise
             raise failure_exc from exc
+        finally:
+            self._in_flight.pop(flight, None)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._observe(tool, elapsed_ms, None)
         spent = self._learn(step, effort, True, tokens)
@@ -737,6 +749,12 @@ class _Run:
             )
             self.log.record("reroute", tool, f"known down ({detail}); avoided before any call")
 
+    def _mid_call(self, tool: str) -> dict[str, float]:
+        """The decision data of stopping ``tool``: how long its call ran, when one was running
+        (not when it waited between attempts)."""
+        elapsed = self.ex.in_flight_ms(self.log, tool)
+        return {} if elapsed is None else {"duration_ms": elapsed}
+
     async def drive(self) -> RunResult:
         """Start every step as soon as what it needs is done; replan after each completion.
 
@@ -754,6 +772,15 @@ class _Run:
             except Exception as exc:
                 # Raised below as itself, not wrapped in an ExceptionGroup beside the monitors.
                 error = exc
+            except BaseException:
+                # Stopped from outside (Ctrl-C, a cancelled task): the calls it stops are logged,
+                # so the log, and the trace made from it, show which tool was running, for how long.
+                for tool in list(self.running):
+                    mid_call = self._mid_call(tool)
+                    if mid_call:
+                        why = "stopped mid-call: the run was stopped"
+                        self.log.record("cancel", tool, why, **mid_call)
+                raise
             finally:
                 tg.cancel_scope.cancel()  # the monitors, if started; every step has finished
         if error is not None:
@@ -825,7 +852,12 @@ class _Run:
             if self.graph.node(tool).idempotent:
                 self.scopes[tool].cancel()
                 del self.running[tool]
-                self.log.record("cancel", tool, f"no longer needed: {self.goal} reached without it")
+                self.log.record(
+                    "cancel",
+                    tool,
+                    f"no longer needed: {self.goal} reached without it",
+                    **self._mid_call(tool),
+                )
 
     async def _step(
         self, tool: str, needs: tuple[str, ...], send: MemoryObjectSendStream[_StepResult]

@@ -175,9 +175,10 @@ def traced_run(
 class DecisionSpans:
     """A ``DecisionLog`` listener that writes each decision as spans under one root span.
 
-    ``execute`` and ``fail`` entries carry ``duration_ms``, so each step's span is opened after
-    the fact at its true start. A failed step's span stays open until the failure is answered
-    (retry, reroute, escalation, demotion), which is added to it as an event before it ends.
+    ``execute`` and ``fail`` entries carry ``duration_ms``, and so does a ``cancel`` that stopped
+    a call mid-way, so each attempt's span is opened after the fact at its true start. A failed
+    step's span stays open until the failure is answered (retry, reroute, escalation,
+    demotion), which is added to it as an event before it ends.
     """
 
     def __init__(
@@ -211,6 +212,8 @@ class DecisionSpans:
         if action in ("execute", "fail"):
             self._step(decision)
             return
+        if action == "cancel" and "duration_ms" in decision.data:
+            self._step(decision)  # a call stopped mid-way: its span, then the decision below
         attributes = _orchestrator_attributes(
             {"tool": decision.tool, "reason": decision.reason, **decision.data}
         )
@@ -274,6 +277,14 @@ class DecisionSpans:
             start_time=start_ns,
         )
         error_type = None
+        if decision.action == "cancel":
+            # Stopped by the run (no longer needed, or the run itself stopped): not the tool's
+            # error, so no error status; the span shows what ran, for how long, and why it ended.
+            attributes = {"orchestrator.reason": decision.reason}
+            step.add_event("orchestrator.cancel", attributes, timestamp=end_ns)
+            step.end(end_time=end_ns)
+            self.attempts[tool] = 0
+            return  # a cut call's duration is not the tool's: kept out of the histogram
         if decision.action == "execute":
             step.set_status(Status(StatusCode.OK))
             step.end(end_time=end_ns)
