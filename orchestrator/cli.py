@@ -85,13 +85,25 @@ def main() -> None:
     """Console-script entry point. SIGTERM (what ``timeout``, systemd and ``docker stop`` send)
     stops a command as Ctrl-C does, so the MCP servers it started are stopped with it (also
     where Ctrl-C is ignored, as in a background job of a script). Only from the main thread,
-    where Python handles signals; the handler before is restored after."""
+    where Python handles signals; the handler before is restored after. The exit status is
+    then 143 (128 + SIGTERM), as a process ended by the signal reports, not Ctrl-C's 130."""
     if threading.current_thread() is not threading.main_thread():
         app()
         return
-    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    terminated = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal terminated
+        terminated = True
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, stop)
     try:
         app()
+    except SystemExit:
+        if terminated:
+            raise SystemExit(128 + signal.SIGTERM) from None
+        raise
     finally:
         signal.signal(signal.SIGTERM, before)
 
