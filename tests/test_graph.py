@@ -287,6 +287,11 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
             "goal 'G' is not reachable from 'S' \\(join 'Load' needs 2 of its inputs, and "
             "'Audit' cannot be reached\\)",
         ),
+        # It said "goal 'S' is not reachable from 'S'".
+        (
+            {"start": "S", "goal": "S", "edges": [["S", "A", 1]]},
+            "goal and start are the same node 'S'",
+        ),
         # A typo on one side of a declaration: the run used a default tool, ignoring the hints.
         (
             {

@@ -176,6 +176,9 @@ class ToolGraph:
     def validate(self) -> None:
         """Check the structure; raise ``GraphError`` naming what is wrong."""
         label = self.name or "graph"
+        if self.goal == self.start:
+            # Dijkstra would answer "not reachable" (it found no edge from the start to itself).
+            raise GraphError(f"{label}: goal and start are the same node {self.start!r}")
         if self.digraph.in_degree(self.start) and self.node(self.start).join != "any":
             raise GraphError(f"{label}: start {self.start!r} cannot be a join")
         for node in self.nodes():
