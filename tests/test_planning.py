@@ -963,6 +963,20 @@ def test_a_value_read_after_an_inputs_name_keeps_its_brackets_and_fits_its_shape
     assert read("write to email 'ops@localhost'").value(email) == "ops@localhost"  # as quoted
 
 
+def test_a_conversions_bare_from_and_to_take_its_currencies_when_the_skill_says_currency() -> None:
+    """``convert_currency(amount, from, to)``, with no descriptions, left both sides open for
+    "convert 100 USD to EUR" (a tester's catalog)."""
+    task = TaskText.read("convert 100 USD to EUR")
+    source = FieldRef("convert_currency", "input", "from", "", "string", True)
+    target = FieldRef("convert_currency", "input", "to", "", "string", True)
+    assert (task.value(source), task.value(target)) == ("USD", "EUR")
+    described = FieldRef("fx", "input", "target", "Currency to convert into.", "string", True)
+    assert task.value(described) == "EUR"
+    # Not a currency unless the skill or the input says so: an e-mail's "to" stays unread.
+    email_to = FieldRef("send_email", "input", "to", "Recipient.", "string", True)
+    assert task.value(email_to) is None
+
+
 def test_a_writing_skills_file_is_the_one_written_to_and_a_generic_input_is_named() -> None:
     written = FieldRef("fs/write_file", "input", "path", "Path of the file.", "string", True)
     read_from = FieldRef("fs/read_text_file", "input", "path", "", "string", True)

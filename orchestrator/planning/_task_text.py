@@ -556,7 +556,7 @@ class TaskText:
         skill's file is the one the task writes to."""
         for kind, shape in _SHAPES.items():
             found = self.shaped[kind]
-            if not field_ref.words & shape.words:
+            if not field_ref.words & shape.words and not _currency_side(kind, field_ref):
                 continue
             if field_ref.words & shape.not_named:
                 continue
@@ -872,6 +872,16 @@ def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
         if an_id_or_a_time and of_the_shape and not field_ref.described_words & shape.words:
             return False
     return True
+
+
+def _currency_side(kind: str, field_ref: FieldRef) -> bool:
+    """Whether ``field_ref`` is a side of a currency pair named only ``from`` / ``to`` (or
+    ``source`` / ``target``), its description or its skill's name saying it is a currency:
+    ``convert_currency(amount, from, to)`` left both open for "convert 100 USD to EUR"."""
+    if kind != "currency" or _pair_role(field_ref) is None:
+        return False
+    said = field_ref.described_words | FieldRef.words_of(field_ref.skill)
+    return bool(said & _SHAPES["currency"].words)
 
 
 def _pair_role(field_ref: FieldRef) -> int | None:
