@@ -287,6 +287,20 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
             "goal 'G' is not reachable from 'S' \\(join 'Load' needs 2 of its inputs, and "
             "'Audit' cannot be reached\\)",
         ),
+        # Both loaded: a tool named "", and a demotion goal declared twice.
+        (
+            {"start": "S", "goal": "G", "edges": [["S", "", 1], ["", "G", 0]]},
+            "field edges.0.1: String should have at least 1 character",
+        ),
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "A", 1], ["A", "G", 0], ["A", "F", 1]],
+                "fallbacks": [{"goal": "F"}, {"goal": "F"}],
+            },
+            "field fallbacks.1: goal 'F' is declared twice",
+        ),
         # It said "goal 'S' is not reachable from 'S'".
         (
             {"start": "S", "goal": "S", "edges": [["S", "A", 1]]},

@@ -195,6 +195,9 @@ expect:
         ),
         ("kind: down}", "kind: missing_input}", "field faults.0.inputs"),
         ("kind: down}", "kind: missing_input, inputs: []}", "field faults.0.inputs"),
+        # Both loaded: a refusal waited for forever, and a missing input no reply could name.
+        ("kind: down}", "kind: rate_limited, retry_after_ms: .inf}", "faults.0.retry_after_ms"),
+        ("kind: down}", "kind: missing_input, inputs: ['']}", "field faults.0.inputs.0"),
         # An empty list of passing outcomes loaded, then failed every run as an expectation.
         ("outcome: [escalated, demoted]", "outcome: []", "field expect.outcome"),
     ],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,6 +42,10 @@ class _FallbackSpec(BaseModel):
     description: str = ""
 
 
+# A node's name: an empty one ("") had loaded, a tool nobody could name in a scenario or a log.
+_Name = Annotated[str, Field(min_length=1)]
+
+
 class _GraphSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,7 +55,7 @@ class _GraphSpec(BaseModel):
     start: str = Field(min_length=1)
     goal: str = Field(min_length=1)
     nodes: dict[str, _NodeSpec] = Field(default_factory=dict)
-    edges: list[tuple[str, str, float] | tuple[str, str]] = Field(min_length=1)
+    edges: list[tuple[_Name, _Name, float] | tuple[_Name, _Name]] = Field(min_length=1)
     fallbacks: list[_FallbackSpec] = Field(default_factory=list)
 
 
@@ -90,7 +94,9 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
             if graph.digraph.has_edge(source_node, target):
                 raise GraphError(f"field edges.{i}: duplicate edge {source_node} -> {target}")
             graph.add_edge(source_node, target, cost)
-        for fallback in spec.fallbacks:
+        for i, fallback in enumerate(spec.fallbacks):
+            if graph.fallback(fallback.goal) is not None:
+                raise GraphError(f"field fallbacks.{i}: goal {fallback.goal!r} is declared twice")
             graph.add_fallback(fallback.goal, fallback.description)
         graph.validate()
     except GraphError as exc:

@@ -81,7 +81,7 @@ class FlakyFault(_Fault):
 class RateLimitedFault(_Fault):
     kind: Literal["rate_limited"]
     times: int | None = Field(default=None, ge=1)
-    retry_after_ms: float | None = Field(default=None, ge=0)
+    retry_after_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class MissingInputFault(_Fault):
@@ -89,7 +89,7 @@ class MissingInputFault(_Fault):
     ``bad_arguments`` naming the absent ones, until an escalation reply provides them."""
 
     kind: Literal["missing_input"]
-    inputs: list[str] = Field(min_length=1)
+    inputs: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
 
 InjectedFault = (
