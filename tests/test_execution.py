@@ -946,6 +946,16 @@ async def test_a_connection_broken_mid_call_is_never_repeated_on_a_tool_not_safe
     assert "may already have taken" in escalate.reason
 
 
+def test_classify_reads_a_broken_connection_as_lost_mid_call_and_a_refused_one_as_down() -> None:
+    """The scenario baselines classify raw exceptions too: they must agree with the executor."""
+    from orchestrator.execution._failures import classify
+
+    for lost in (ConnectionResetError(), ConnectionAbortedError(), BrokenPipeError()):
+        assert classify(lost).ambiguous, type(lost).__name__
+    refused = classify(ConnectionRefusedError("connection refused"))
+    assert refused.kind == "down" and not refused.ambiguous
+
+
 async def test_a_refused_connection_is_still_down_and_rerouted() -> None:
     g = support()
     calls = Calls({"Stripe": [ConnectionRefusedError("connection refused")]})

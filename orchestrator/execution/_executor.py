@@ -59,6 +59,7 @@ from orchestrator.execution._escalation import (
     has_choice,
 )
 from orchestrator.execution._failures import (
+    BROKEN_CONNECTION_ERRORS,
     Failure,
     FailureKind,
     classify,
@@ -139,7 +140,7 @@ def _as_tool_failure(exc: Exception | SystemExit, tool: str) -> ToolFailure:
         # The tool's own (the step's timeout raises ToolTimeoutError): its words say what timed
         # out. Still a timeout: what it waited for may have acted.
         return ToolTimeoutError(said, tool=tool)
-    if isinstance(exc, _CONNECTION_LOST):
+    if isinstance(exc, BROKEN_CONNECTION_ERRORS):
         return ConnectionLostError(said, tool=tool)
     if isinstance(exc, ConnectionError):
         return ToolUnavailableError(said, tool=tool)
@@ -154,11 +155,6 @@ def _said(exc: BaseException) -> str:
     except Exception:
         text = ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# A connection that broke once made (reset, aborted, a pipe closed under a write), unlike one
-# refused: the call may have reached the tool and acted, so it is not repeated unless safe.
-_CONNECTION_LOST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
 # Failures more reasoning may mend: an error of the step's own, an answer that did not fit its

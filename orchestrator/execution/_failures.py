@@ -19,7 +19,19 @@ from orchestrator.errors import (
     ToolUnavailableError,
 )
 
-__all__ = ["Failure", "FailureKind", "classify", "missing_inputs", "satisfied"]
+__all__ = [
+    "BROKEN_CONNECTION_ERRORS",
+    "Failure",
+    "FailureKind",
+    "classify",
+    "missing_inputs",
+    "satisfied",
+]
+
+# Python's errors for a connection that broke once made (reset, aborted, a pipe closed under a
+# write), unlike one refused: the call may have reached the tool and acted, as with
+# ``ConnectionLostError``, so it is not repeated unless the tool is safe to repeat.
+BROKEN_CONNECTION_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
 class FailureKind(StrEnum):
@@ -68,7 +80,8 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, ToolNotServedError | ToolBusyError):
         return Failure(FailureKind.DOWN, message, reached=False)
     if isinstance(exc, ToolUnavailableError | CircuitOpenError | ConnectionError):
-        return Failure(FailureKind.DOWN, message, ambiguous=isinstance(exc, ConnectionLostError))
+        lost = isinstance(exc, (ConnectionLostError, *BROKEN_CONNECTION_ERRORS))
+        return Failure(FailureKind.DOWN, message, ambiguous=lost)
     if isinstance(exc, ToolTimeoutError | TimeoutError):
         return Failure(FailureKind.TIMEOUT, message, ambiguous=True)
     if isinstance(exc, MalformedOutputError):
