@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -127,18 +128,26 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
+@cache
+def _renameat2() -> Any:
+    """The C library's ``renameat2``, typed; None off Linux or with an older C library."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    path, at = ctypes.c_char_p, ctypes.c_int  # (dirfd, path) twice, then the flags
+    renameat2.argtypes = [at, path, at, path, ctypes.c_uint]
+    return renameat2
+
+
 def _exchange(first: Path, second: Path) -> bool:
     """Atomically swap two paths with Linux's ``renameat2``; false where it is unavailable
     (another system, an old C library, a file system that does not support it)."""
-    if not sys.platform.startswith("linux"):
+    renameat2 = _renameat2()
+    if renameat2 is None:
         return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
-    renameat2.argtypes += [ctypes.c_uint]
     done = renameat2(
         _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
     )

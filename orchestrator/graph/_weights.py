@@ -165,9 +165,12 @@ class Weights:
         """The base of an edge into ``target``: its cost plus the price charged, at least the
         policy's ``min_tool_cost`` into a tool, so the tool's condition still scales it."""
         base = cost + price
-        if self._nodes[target]["node"].is_tool:
-            return max(base, self.policy.min_tool_cost)
-        return base
+        floor = self.policy.min_tool_cost
+        # Every edge of every route search comes here: the node is looked up only for a base
+        # under the floor, which few edges have.
+        if base >= floor or not self._nodes[target]["node"].is_tool:
+            return base
+        return floor
 
     def __call__(self, source: str, target: str, data: Mapping[str, Any]) -> float | None:
         if target in self.masked:

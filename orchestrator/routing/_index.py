@@ -287,8 +287,9 @@ class SkillIndex:
                     f"{target}: {where}, not a folder; refusing to write an index there "
                     "(give a folder path)"
                 )
-        if target.is_dir() and any(target.iterdir()):
-            foreign = sorted(e.name for e in target.iterdir() if e.name not in _INDEX_ENTRIES)
+        entries = [e.name for e in target.iterdir()] if target.is_dir() else []
+        if entries:
+            foreign = sorted(name for name in entries if name not in _INDEX_ENTRIES)
             if foreign or not _manifest_is_ours(target / MANIFEST):
                 shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
                 what = f"it holds {shown}" if foreign else f"its {MANIFEST} is another program's"
