@@ -53,8 +53,8 @@ class OpenAICompatibleClient(HttpLLMClient):
         stop = choice.get("finish_reason")
         refusal = message.get("refusal")
         # OpenAI answers a refusal with content null and the reason beside it.
-        refused = isinstance(refusal, str) and bool(refusal)
-        refused = refused and not (isinstance(content, str) and content)
+        answered = isinstance(content, str) and bool(content)
+        refused = isinstance(refusal, str) and bool(refusal) and not answered
         if refused or (content is None and stop == "length"):
             # Reported by ``chat``: a refusal, or all spent on reasoning (cut short).
             content = ""
