@@ -22,6 +22,7 @@ import bisect
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from orchestrator.planning._decompose import clause_end
@@ -121,7 +122,7 @@ _PHONE_WORDS = frozenset(field_tokens("phone mobile msisdn"))
 _RECIPIENT_NAMES = frozenset({"to", "recipient", "destination", "number"})
 # Words of an input that is a time, which no address or URL is (``start_time``; ``remind_at``
 # by its name's end, as "at" is no routing word).
-_TIME_WORDS = frozenset(field_tokens("time date datetime when"))
+_TIME_WORDS = frozenset(field_tokens("time date datetime"))
 # Inputs that list e-mail addresses: ``to`` (no routing word), or by the words of their name or
 # description; not the copies (``cc``, ``bcc``).
 _COPIES = frozenset(field_tokens("cc bcc"))
@@ -136,8 +137,7 @@ _ADDRESS_LIST_WORDS = frozenset(
 _TITLING_WORDS = {
     "named": frozenset(field_tokens("name")),
     "called": frozenset(field_tokens("name title")),
-    "titled": frozenset(field_tokens("title")),
-    "entitled": frozenset(field_tokens("title")),
+    "titled": frozenset(field_tokens("title")),  # also "entitled" (see _title_kind)
 }
 
 
@@ -359,7 +359,7 @@ class TaskText:
         # What a subject, name or title says is not another input's value ("titled Sale 20%
         # off"); what a message says may be ("alert the engineer that ticket 8812 is open and
         # escalate it").
-        carried = carried_texts(task)
+        carried = _carried_texts(task)
         for n, piece in enumerate(found):
             if any(
                 c.start <= piece.start() < c.end
@@ -749,6 +749,13 @@ def carried_texts(task: str) -> list[Carried]:
     plumber called"). A message starting with "to", "about", "and" ... is none ("with a note
     to the customer"), and words quoted right after the introducing ones ("with message content
     'healthy'") are left to the quotes."""
+    return list(_carried_texts(task))
+
+
+@lru_cache(maxsize=1024)
+def _carried_texts(task: str) -> tuple[Carried, ...]:
+    """``carried_texts``, read once per text: a plan reads each of its task's texts twice, to
+    route it (``routing_text``) and to read its values (``TaskText.read``)."""
     found = sorted(
         ((m.start(), m.end(), kind or _title_kind(m["word"]), pattern))
         for kind, pattern in _INTRODUCING
@@ -786,7 +793,7 @@ def carried_texts(task: str) -> list[Carried]:
         if end > start:
             texts.append(Carried(kind, start, end, False))
             done = end
-    return texts
+    return tuple(texts)
 
 
 def _title_kind(word: str) -> str:
@@ -803,7 +810,7 @@ def _without_carried_text(text: str) -> str:
     subject is still what the tool takes."""
     kept: list[str] = []
     start = 0
-    for carried in carried_texts(text):
+    for carried in _carried_texts(text):
         if not carried.quoted:
             kept.append(f"{text[start : carried.start]} ")
             start = carried.end
@@ -821,8 +828,7 @@ def routing_text(text: str, skill_names: Collection[str]) -> str:
     routes as "send to Sarah": the message's words would rank order tools first.
     ``skill_names`` are lower-case.
     """
-    kept = re.sub(
-        _QUOTED,
+    kept = _QUOTED_VALUE.sub(
         lambda quoted: quoted.group() if quoted.group()[1:-1].lower() in skill_names else " ",
         _without_carried_text(text),
     )
