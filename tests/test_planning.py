@@ -1146,6 +1146,8 @@ def test_a_message_or_a_subject_the_task_writes_is_the_input_that_carries_it() -
     assert review.value(text) == "the food was cold and the waiter was rude"
     assert routing_text(review.lowered, set()) == "what's the sentiment of this review:"
     assert read("delete message id: 67410").value(body) is None  # an id, not a message
+    # A label needs text after it: one word after "message:" is a form's field, not a message.
+    assert read("delete message: 67410").value(body) is None
 
 
 def test_text_to_carry_is_read_only_where_the_task_writes_one() -> None:
