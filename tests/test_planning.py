@@ -977,6 +977,15 @@ def test_a_conversions_bare_from_and_to_take_its_currencies_when_the_skill_says_
     assert task.value(email_to) is None
 
 
+def test_a_currency_skills_dates_take_no_currency() -> None:
+    """Only an input named as no more than a pair's side takes a currency from its skill's
+    name: ``currency_history``'s ``start_date`` had been given "USD" when no date was written."""
+    task = TaskText.read("show the USD to EUR history")
+    start = FieldRef("currency_history", "input", "start_date", "", "string", True)
+    base = FieldRef("currency_history", "input", "base", "", "string", True)
+    assert (task.value(start), task.value(base)) == (None, "USD")
+
+
 def test_a_writing_skills_file_is_the_one_written_to_and_a_generic_input_is_named() -> None:
     written = FieldRef("fs/write_file", "input", "path", "Path of the file.", "string", True)
     read_from = FieldRef("fs/read_text_file", "input", "path", "", "string", True)

@@ -539,38 +539,27 @@ class TaskText:
                 return self.coordinates[n]
         return None
 
-    def _paired(self, kind: str, field_ref: FieldRef) -> str | None:
-        """For an input of a pair's first or second value (``from_currency``, ``end_date``),
-        its value of the pair of ``kind`` the task writes ("100 USD to EUR", "from 2025-08-04
-        to 2025-08-15")."""
-        role = _pair_role(field_ref)
-        pair = self.pairs.get(kind)
-        if pair is None or role is None:
-            return None
-        return pair[role]
-
     def _shaped(self, field_ref: FieldRef) -> str | None:
         """The one e-mail address (URL, date, place, file, ...) the task writes, for an input
         named like one: "refund jane@example.com's last order" gives ``customer_email``. Of a
-        pair ("USD to EUR", "from ... to ..."), the value of the input's side; a writing
-        skill's file is the one the task writes to."""
+        pair ("100 USD to EUR", "from 2025-08-04 to 2025-08-15"), the value of the input's
+        side (``from_currency``, ``end_date``); a writing skill's file is the one the task
+        writes to."""
+        side = _pair_role(field_ref)
         for kind, shape in _SHAPES.items():
             found = self.shaped[kind]
-            if not field_ref.words & shape.words and not _currency_side(kind, field_ref):
-                continue
-            if field_ref.words & shape.not_named:
-                continue
-            if kind == "currency" and _pair_role(field_ref) is not None:
+            if kind == "currency" and side is not None and _names_currency(field_ref):
                 # Not the one currency a task writes ("40 EUR" to convert, or to convert to?).
-                return self._paired(kind, field_ref)
-            if kind in self.pairs and len(found) == 2:
-                paired = self._paired(kind, field_ref)
-                if paired is not None:
-                    return paired
+                pair = self.pairs.get(kind)
+                return None if pair is None else pair[side]
+            if not field_ref.words & shape.words or field_ref.words & shape.not_named:
+                continue
+            if side is not None and kind in self.pairs and len(found) == 2:
+                return self.pairs[kind][side]
             if len(found) != 1:
                 continue
-            role = _pair_role(field_ref) if kind in _PAIRS_WRITTEN else None
-            if role is not None and (role == 1) != (found[0] in self.span_ends):
+            ends_span = found[0] in self.span_ends
+            if side is not None and kind in _PAIRS_WRITTEN and (side == 1) != ends_span:
                 continue  # one date starts a span ("since ..."), unless it ends one ("until")
             writer = _writes(field_ref)
             if kind == "file" and writer and self.shaped["destination"]:
@@ -880,14 +869,17 @@ def _of_its_shape(field_ref: FieldRef, value: str) -> bool:
     return True
 
 
-def _currency_side(kind: str, field_ref: FieldRef) -> bool:
-    """Whether ``field_ref`` is a side of a currency pair named only ``from`` / ``to`` (or
-    ``source`` / ``target``), its description or its skill's name saying it is a currency:
-    ``convert_currency(amount, from, to)`` left both open for "convert 100 USD to EUR"."""
-    if kind != "currency" or _pair_role(field_ref) is None:
+def _names_currency(field_ref: FieldRef) -> bool:
+    """Whether an input is a currency: by its name (``from_currency``), or, named only as a
+    pair's side (``from`` / ``to``, ``source`` / ``target``), by its description or its skill's
+    name (``convert_currency(amount, from, to)``; not ``start_date`` of ``currency_history``)."""
+    currency = _SHAPES["currency"].words
+    if field_ref.words & currency:
+        return True
+    named = set(identifier_words(field_ref.leaf).lower().split())
+    if not named <= _FROM_WORDS | _TO_WORDS:
         return False
-    said = field_ref.described_words | FieldRef.words_of(field_ref.skill)
-    return bool(said & _SHAPES["currency"].words)
+    return bool((field_ref.described_words | FieldRef.words_of(field_ref.skill)) & currency)
 
 
 def _pair_role(field_ref: FieldRef) -> int | None:
