@@ -142,8 +142,8 @@ class Orchestrator:
         Splits tasks into sub-goals; the rule-based one (no LLM) by default.
     effort
         Sets each step's reasoning effort (and raises it on retries), seeing each step's fit
-        and alternatives; it observes every call that reports its tokens (``Reasoned``), to be
-        fitted between runs. None by default.
+        and alternatives; it observes every call that reports its tokens (``Reasoned``; a refusal's
+        only logged), to be fitted between runs. None by default.
     usage
         What past successful runs did (a ``UsageModel`` or its file): plans add the
         prerequisites those runs show and the tools of similar past tasks (see

@@ -28,7 +28,8 @@ can fix their input without reading our source.
         │   └── ToolBusyError       its earlier, abandoned call still runs (a thread): not called
         ├── ToolCallError           the tool ran and reported an error
         │   ├── ToolAnswerError     its answer is an error (MCP isError): the same if called again
-        │   └── AnswerCutShortError an LLM step's answer hit the token limit: same effort again
+        │   ├── AnswerCutShortError an LLM step's answer hit the token limit: same effort again
+        │   └── ProviderError       the service behind it failed (HTTP 5xx): same effort again
         ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
         ├── MalformedOutputError    the output does not match the tool's outputs schema
@@ -39,7 +40,7 @@ can fix their input without reading our source.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "AnswerCutShortError",
@@ -59,6 +60,7 @@ __all__ = [
     "OrchestratorError",
     "PlanningError",
     "PolicyError",
+    "ProviderError",
     "RateLimitedError",
     "ScenarioError",
     "TelemetryError",
@@ -144,7 +146,12 @@ class ToolFailure(OrchestratorError):
 
     ``tokens`` is what a reasoning call spent before failing (a wrong or shallow answer), when it
     says: the executor's effort router learns from it (see ``EffortInvoker``).
+    ``effort_may_help`` says whether the executor's effort router may retry it at a higher
+    reasoning effort (for a failure of the kind more reasoning can mend: an error, a malformed
+    answer); a kind set false is retried at the same effort.
     """
+
+    effort_may_help: ClassVar[bool] = True
 
     def __init__(self, message: str, *, tool: str | None = None, tokens: float | None = None):
         self.tool = tool
@@ -184,6 +191,16 @@ class AnswerCutShortError(ToolCallError):
     """A step's LLM answer was cut at the token limit, so it is not the whole answer. Retried,
     but at the same effort: a higher one spends more of the same limit on reasoning before it
     answers, and made the cut likelier."""
+
+    effort_may_help = False
+
+
+class ProviderError(ToolCallError):
+    """The service behind a step failed to serve the call: an LLM provider answered with a
+    server error (HTTP 500, 502, 504, ...) or dropped the connection before answering. Retried,
+    at the same effort: the fault is the server's, and thinking harder does not mend it."""
+
+    effort_may_help = False
 
 
 class ToolArgumentError(ToolFailure):
@@ -249,9 +266,10 @@ class LLMError(EscalationError):
     as a failed escalation; other callers catch ``LLMError`` itself. What went wrong is kept for
     the executor, which treats a step calling an LLM as any tool: ``status`` (the HTTP status
     answered), ``retry_after`` (seconds, from the answer's ``Retry-After``), ``timed_out`` (no
-    answer in time: the request may have been served) and ``unreachable`` (no connection was
-    made). ``answer`` is the ``Completion`` read before failing, when the model did answer but
-    refused or was cut at the token limit: its tokens were billed, and tracing records them.
+    answer in time: the request may have been served), ``unreachable`` (no connection was
+    made) and ``dropped`` (the connection broke before the answer was read). ``answer`` is the
+    ``Completion`` read before failing, when the model did answer but refused or was cut at
+    the token limit: its tokens were billed, and tracing records them.
     """
 
     def __init__(
@@ -262,6 +280,7 @@ class LLMError(EscalationError):
         retry_after: float | None = None,
         timed_out: bool = False,
         unreachable: bool = False,
+        dropped: bool = False,
         answer: Any = None,
     ) -> None:
         super().__init__(message)
@@ -269,6 +288,7 @@ class LLMError(EscalationError):
         self.retry_after = retry_after
         self.timed_out = timed_out
         self.unreachable = unreachable
+        self.dropped = dropped
         self.answer = answer  # an orchestrator.llm.Completion (not imported: llm imports us)
 
 

@@ -278,7 +278,39 @@ async def test_a_refused_answer_is_not_asked_again_nor_blamed_on_the_model() -> 
     assert fail.data["kind"] == "tool_error" and "the model refused: I can't." in fail.reason
     assert result.outcome == "escalated" and not result.silent_failures()
     assert executor.stats["summarise"].failures == 0
-    assert learning.outcomes[-1] == ("low", False, 6.0)
+    # Its tokens are logged, but a refusal is given at any effort: nothing to learn of "low".
+    assert fail.data["tokens"] == 6.0 and learning.outcomes == []
+
+
+@pytest.mark.parametrize("failure", ["HTTP 500", "HTTP 502", "dropped"])
+async def test_a_providers_server_error_is_retried_at_the_same_effort(failure: str) -> None:
+    """A 500 (or a connection dropped mid-answer) was a generic error: retried one effort up as
+    if the step had reasoned too little, and, when the router's plan started at its top
+    effort, not retried at all, so one server hiccup ended the run escalated."""
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        if len(sent) > 1:
+            return httpx.Response(200, json=CHAT_OK)
+        if failure == "dropped":
+            raise httpx.RemoteProtocolError("peer closed connection without a response")
+        return httpx.Response(int(failure.split()[1]), json={"error": {"message": "oops"}})
+
+    client = OpenAICompatibleClient(
+        "http://llm/v1", "o-mini", transport=httpx.MockTransport(answer)
+    )
+    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
+    straight_high = EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
+    result = await Executor(
+        graph(), Drafting(client), policy=fast_policy(), effort=straight_high
+    ).run()
+    assert result.outcome == "completed" and result.outputs["summarise"] == "fine"
+    assert [b["reasoning_effort"] for b in sent] == ["high", "high"]
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data["kind"] == "error"
+    [retry] = [d for d in result.log if d.action == "retry"]
+    assert retry.data["effort"] == "high"
 
 
 class Recording(EffortRouter):

@@ -40,6 +40,7 @@ from orchestrator.errors import (
     LLMError,
     MalformedOutputError,
     NoPathError,
+    ProviderError,
     RateLimitedError,
     ToolAnswerError,
     ToolCallError,
@@ -162,6 +163,12 @@ def _said(exc: BaseException) -> str:
 _EFFORT_MAY_HELP = frozenset({FailureKind.ERROR, FailureKind.MALFORMED})
 
 
+def _effort_may_help(exc: BaseException) -> bool:
+    """Whether a failure of a kind more reasoning may mend is one: not an answer cut at the
+    token limit or a provider's server error (``ToolFailure.effort_may_help``)."""
+    return not isinstance(exc, ToolFailure) or exc.effort_may_help
+
+
 # Statuses by which a provider refuses a call for its load, not for what the call asked: 429
 # (this caller's rate limit), 503 (service unavailable) and Anthropic's 529 (overloaded_error).
 # The same request succeeds once the load passes, and no effort makes it pass sooner.
@@ -174,9 +181,12 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
     policy's cap, retried at the same effort, the breaker untouched), a timeout may have been
     served (a step not safe to repeat is not sent again), a refused connection is a provider
     down, any other 4xx is the provider's answer to this request (not retried: the same
-    request gets the same answer), and an effort the client's policy does not map is a call
-    never sent (not retried). A 503 or 529 had been a generic error, retried after a
-    backoff of milliseconds whatever the server's ``Retry-After``, at a higher effort.
+    request gets the same answer), any other server error (500, 502, 504, ...) or a connection
+    dropped before the answer is the provider's fault (retried at the same effort), and an
+    effort the client's policy does not map is a call never sent (not retried). A 503 or 529
+    had been a generic error, retried after a backoff of milliseconds whatever the server's
+    ``Retry-After``, at a higher effort; a 500 had been too, and, with an effort router whose
+    plan started at its top effort, not retried at all.
 
     When the model did answer, the failure carries the output tokens it was billed, for the
     effort router: a refusal is its answer to this request (not retried, rerouted, the model
@@ -202,6 +212,8 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
         return ToolUnavailableError(message, tool=tool)
     if exc.status is not None and 400 <= exc.status < 500 and exc.status != 408:
         return ToolAnswerError(message, tool=tool)
+    if exc.dropped or (exc.status is not None and exc.status >= 500):
+        return ProviderError(message, tool=tool)
     return ToolCallError(message, tool=tool)
 
 
@@ -497,7 +509,10 @@ class Executor:
             self._observe(tool, elapsed_ms, failure)
             if tokens is None and failure_exc.tokens is not None:
                 tokens = float(failure_exc.tokens)
-            spent = self._learn(step, effort, False, tokens)
+            # A refusal, or another answer of the model's own it gives at any effort, says
+            # nothing of the effort: its tokens are logged, not learnt from.
+            judged = failure.kind is not FailureKind.TOOL_ERROR
+            spent = self._learn(step, effort, False, tokens, judged=judged)
             # A tool nothing in the run serves was not called: no time spent in it, no price.
             reached = {"duration_ms": elapsed_ms} if failure.reached else {"served": False}
             log.record(
@@ -528,16 +543,23 @@ class Executor:
         return output
 
     def _learn(
-        self, step: Step | None, effort: str | None, success: bool, tokens: float | None
+        self,
+        step: Step | None,
+        effort: str | None,
+        success: bool,
+        tokens: float | None,
+        *,
+        judged: bool = True,
     ) -> dict[str, float]:
         """Tell the effort router how a call it chose the effort of went, when the call said what
-        it spent (a call that did not is no evidence of what its effort costs). Returns the
-        decision data to log: the tokens, when known. No reasoning call spends 0 tokens or
-        fewer: such a count (a provider that reports no usage reads as 0) is not known either,
-        and had taught the router that effort was free."""
+        it spent (a call that did not is no evidence of what its effort costs) and its outcome
+        is ``judged`` evidence of the effort. Returns the decision data to log: the tokens, when
+        known. No reasoning call spends 0 tokens or fewer: such a count (a provider that reports
+        no usage reads as 0) is not known either, and had taught the router that effort was
+        free."""
         if tokens is None or not math.isfinite(tokens) or tokens <= 0:
             return {}
-        if self.effort is not None and step is not None and effort is not None:
+        if judged and self.effort is not None and step is not None and effort is not None:
             self.effort.observe(step, effort, success, tokens)
         return {"tokens": tokens}
 
@@ -585,9 +607,10 @@ class Executor:
             if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
                 return False
             if router is not None and step is not None:
-                if failure.kind not in _EFFORT_MAY_HELP or isinstance(exc, AnswerCutShortError):
-                    # A rate limit, a timeout or an answer cut at the token limit: the same
-                    # effort, as more thinking only takes longer and spends more of the limit.
+                if failure.kind not in _EFFORT_MAY_HELP or not _effort_may_help(exc):
+                    # A rate limit, a timeout, a server error or an answer cut at the token
+                    # limit: the same effort, as more thinking mends none of them, only takes
+                    # longer and spends more of the limit.
                     efforts.append(efforts[-1])
                     return True
                 tried = replace(step, tried=tuple(efforts), retries=len(efforts) - 1)

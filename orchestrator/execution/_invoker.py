@@ -59,7 +59,9 @@ class EffortInvoker(Invoker, Protocol):
 
     To teach the router what each effort costs and achieves, return :class:`Reasoned` (the
     output and the tokens spent), and raise failures with ``tokens=`` (``ToolCallError("wrong
-    answer", tool=..., tokens=812)``): the executor observes every call that reports tokens.
+    answer", tool=..., tokens=812)``): the executor observes every call that reports tokens,
+    except an answer the model gives at any effort (a ``ToolAnswerError``, such as a refusal),
+    whose tokens it only logs.
     """
 
     async def invoke_with_effort(

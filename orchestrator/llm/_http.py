@@ -15,6 +15,10 @@ from orchestrator.llm._protocol import Completion, Message, Usage
 
 __all__ = ["HttpLLMClient", "post_json", "token_count", "unknown_effort"]
 
+# A connection that broke once made, before the answer was read (reset, closed mid-answer):
+# the server's fault, not the request's, unlike one never made (``ConnectError``).
+_DROPPED = (httpx.ReadError, httpx.WriteError, httpx.CloseError, httpx.RemoteProtocolError)
+
 
 async def post_json(
     url: str,
@@ -39,10 +43,11 @@ async def post_json(
                 timed_out=True,
             ) from exc
         except httpx.HTTPError as exc:
-            unreachable = isinstance(exc, httpx.ConnectError)
             said = str(exc).replace(url, shown)
             raise LLMError(
-                f"{shown}: {what} failed: {type(exc).__name__}: {said}", unreachable=unreachable
+                f"{shown}: {what} failed: {type(exc).__name__}: {said}",
+                unreachable=isinstance(exc, httpx.ConnectError),
+                dropped=isinstance(exc, _DROPPED),
             ) from exc
         if response.is_error:
             # A status httpx has no phrase for (Anthropic's 529) reads "HTTP 529", not "HTTP 529 ".
