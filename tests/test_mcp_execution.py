@@ -21,6 +21,7 @@ from orchestrator.errors import (
     RateLimitedError,
     ToolAnswerError,
     ToolArgumentError,
+    ToolCallError,
     ToolTimeoutError,
     ToolUnavailableError,
 )
@@ -72,6 +73,24 @@ async def test_each_failure_kind_is_classified(tmp_path: Path) -> None:
         with pytest.raises(ToolArgumentError, match=r"\['key'\]") as refused:
             await invoker.invoke("f/lookup_record", {})
         assert refused.value.missing == ("key",)
+
+
+@pytest.mark.parametrize("code", [-32000, -32001])
+async def test_a_servers_own_error_in_the_sdks_codes_is_the_tools_error(
+    tmp_path: Path, code: int
+) -> None:
+    """-32000 and -32001 open JSON-RPC's range for servers' own errors, and the SDK raises its
+    closed-connection and timeout errors with them: a server answering "database connection
+    refused" as -32000 was read as a lost connection (the server stopped, its message lost),
+    and as -32001 as a call that had timed out."""
+    specs = _specs({"f": faulty_server(tmp_path / "ledger")})
+    async with McpServers(specs, policy=FAST) as servers:
+        invoker = McpInvoker(servers)
+        with pytest.raises(ToolCallError, match="database connection refused") as failed:
+            await invoker.invoke("f/database_lookup", {"key": "a", "code": code})
+        assert type(failed.value) is ToolCallError
+        connection = servers.connection("f")
+        assert connection.state == "up" and connection.starts == 1
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,16 @@ def throttled_quote(symbol: str) -> str:
 
 
 @server.tool(
+    description="Look a record up; its database is down, said as a JSON-RPC error of the code "
+    "given (-32000 and -32001 are also the codes of the SDK's own closed and timed-out errors).",
+    annotations=ToolAnnotations(read_only_hint=True),
+)
+def database_lookup(key: str, code: int) -> str:
+    _arrive("database_lookup", {"key": key})
+    raise MCPError(code=code, message="database connection refused")
+
+
+@server.tool(
     description="Transfer money; always answers that the rate limit is exceeded.",
     annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False),
 )

@@ -58,6 +58,8 @@ __all__ = ["ServerConnection", "ServerState"]
 ServerState = Literal["up", "down", "open circuit"]
 
 _MAX_PAGES = 1000
+# The message of the SDK's own MCPError for a connection that closed under a request.
+_SDK_CLOSED = "Connection closed"
 _TAIL_CHARS = 600
 _TransportItem = SessionMessage | Exception
 
@@ -296,12 +298,16 @@ class ServerConnection:
         only it knows whether the tool is safe to call again.
         """
         session = await self.ensure_up(qualified)
+        started = time.monotonic()
         try:
             return await session.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
         except MCPError as exc:
-            if exc.code == CONNECTION_CLOSED:
+            # The SDK raises its own "connection closed" and "timed out" with the codes of
+            # JSON-RPC's server-error range (-32000, -32001) that servers also send for errors
+            # of their own ("database connection refused"): only the SDK's are the connection's.
+            if exc.code == CONNECTION_CLOSED and exc.message == _SDK_CLOSED:
                 raise self._lost(qualified) from exc
-            if exc.code == REQUEST_TIMEOUT:
+            if exc.code == REQUEST_TIMEOUT and time.monotonic() - started >= timeout_s:
                 raise ToolTimeoutError(
                     f"no answer within {timeout_s:.3g} s", tool=qualified
                 ) from exc
