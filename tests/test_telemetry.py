@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.errors import LLMError, TelemetryError
-from orchestrator.execution import DecisionLog, Executor, LLMEscalation
+from orchestrator.execution import DecisionLog, Executor, LLMEscalation, silent_failures
 from orchestrator.llm import OpenAICompatibleClient
 from orchestrator.scenarios import FaultInjector, SimulatedInvoker, load_scenario, run_scenario
 from orchestrator.telemetry import (
@@ -1169,6 +1169,26 @@ def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
     [root] = _named(memory.get_finished_spans(), "invoke_workflow orchestrator")
     assert root.attributes["orchestrator.outcome"] == "interrupted"
     assert root.status.status_code == StatusCode.ERROR
+
+
+def test_a_failure_awaiting_its_answer_when_the_run_is_stopped_is_not_silent() -> None:
+    """Ctrl-C while the escalation of a failure was asked had counted that failure as silent,
+    on the root span and in the "must stay 0" metric; a failure skipped before is still one."""
+    memory = InMemorySpanExporter()
+    log = DecisionLog()
+    with (
+        pytest.raises(KeyboardInterrupt),
+        tracing(exporters=[memory]),
+        traced_run(log, "refund"),
+    ):
+        log.record("fail", "CRM", "error: boom", duration_ms=1.0)
+        log.record("execute", "CRM", "ok", duration_ms=1.0)  # called again, no retry said
+        log.record("fail", "Razorpay", "down: refused", duration_ms=1.0)
+        raise KeyboardInterrupt
+    [root] = _named(memory.get_finished_spans(), "invoke_workflow orchestrator")
+    assert root.attributes["orchestrator.silent_failures"] == 1  # CRM's
+    assert [d.tool for d in silent_failures(log, ended=False)] == ["CRM"]
+    assert [d.tool for d in silent_failures(log)] == ["CRM", "Razorpay"]
 
 
 @pytest.mark.anyio

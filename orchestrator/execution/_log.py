@@ -105,19 +105,21 @@ class DecisionLog:
         return [d.to_dict() for d in self.entries]
 
 
-def silent_failures(decisions: Iterable[Decision]) -> list[Decision]:
+def silent_failures(decisions: Iterable[Decision], *, ended: bool = True) -> list[Decision]:
     """Every ``fail`` not answered by a retry or reroute of that tool, an escalation or a demotion.
 
     The answer must come before anything else happens to that tool and before the run completes,
     so a workflow that skips a failed stage and carries on is caught. ``monitor`` entries are
-    observations, neither an answer nor a next step.
+    observations, neither an answer nor a next step. Of a run stopped before it ended
+    (``ended=False``: Ctrl-C while an escalation was asked), a failure nothing followed was
+    still awaiting its answer, not skipped.
     """
     entries = list(decisions)
     silent = []
     for i, entry in enumerate(entries):
         if entry.action != "fail":
             continue
-        answered = False
+        answered = not ended  # unless something follows it, below
         for later in entries[i + 1 :]:
             if later.action == "monitor":
                 continue
@@ -125,6 +127,7 @@ def silent_failures(decisions: Iterable[Decision]) -> list[Decision]:
                 answered = True
                 break
             if later.action == "complete":
+                answered = False
                 break
             if later.tool == entry.tool:
                 answered = later.action in _ANSWERS

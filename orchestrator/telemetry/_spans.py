@@ -163,9 +163,11 @@ def traced_run(
     except BaseException as exc:
         # Stopped mid-run (Ctrl-C, SIGTERM, a cancelled task): the root had looked like a run
         # that was still fine, without an outcome. (An error is recorded by use_span.)
-        if not isinstance(exc, Exception) and root.is_recording():
+        interrupted = not isinstance(exc, Exception)
+        if interrupted and root.is_recording():
             root.set_attribute("orchestrator.outcome", "interrupted")
             root.set_status(Status(StatusCode.ERROR, f"run interrupted: {type(exc).__name__}"))
+        recorder.close(ended=not interrupted)
         raise
     finally:
         recorder.close()
@@ -309,17 +311,18 @@ class DecisionSpans:
                 metric_attributes[ERROR_TYPE] = error_type
             self.metrics.step_duration.record(duration_ms / 1000.0, metric_attributes)
 
-    def close(self) -> None:
-        """End what is still open and put the run's totals on the root span."""
+    def close(self, *, ended: bool = True) -> None:
+        """End what is still open and put the run's totals on the root span; ``ended`` is false
+        for a run stopped mid-way, whose last failures were still awaiting their answers."""
         if self.closed:
             return
         self.closed = True
-        for pending, ended in self.open_failures.values():
-            pending.end(end_time=ended)
+        for pending, end_ns in self.open_failures.values():
+            pending.end(end_time=end_ns)
         self.open_failures.clear()
         from orchestrator.execution import silent_failures
 
-        silent = silent_failures(self.decisions)
+        silent = silent_failures(self.decisions, ended=ended)
         counts = Counter(d.action for d in self.decisions)
         self.root.set_attributes(
             {
