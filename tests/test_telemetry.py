@@ -1209,6 +1209,28 @@ async def test_a_reply_without_usage_records_no_token_counts() -> None:
 
 
 @pytest.mark.anyio
+async def test_an_llm_call_cancelled_mid_way_says_so_on_its_span() -> None:
+    """A chat span cut by a timeout (or Ctrl-C) had ended looking like a call that worked: no
+    event, no status, nothing to tell it from a success without usage."""
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(5)
+        return httpx.Response(200, json={"choices": [{"message": {"content": "ok"}}]})
+
+    inner = OpenAICompatibleClient("http://llm.test/v1", "m", transport=httpx.MockTransport(answer))
+    memory, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    with tracing(exporters=[memory], metric_readers=[reader]):
+        with anyio.move_on_after(0.05):
+            await TracedLLMClient(inner).complete([{"role": "user", "content": "hi"}])
+        recorded = reader.get_metrics_data()  # None: no metric at all
+    [chat] = memory.get_finished_spans()
+    assert [e.name for e in chat.events] == ["orchestrator.cancel"]
+    assert "CancelledError" in chat.events[0].attributes["orchestrator.reason"]
+    assert chat.status.status_code is StatusCode.UNSET  # stopped, not the model's error
+    assert recorded is None or "gen_ai.client.operation.duration" not in _values(recorded)
+
+
+@pytest.mark.anyio
 async def test_a_straggler_stopped_once_the_goal_is_reached_has_its_own_span() -> None:
     """The slow branch a quorum no longer waits for was called but had no span (six calls, five
     spans): only the end of a call made one, and a cancelled call has none."""

@@ -207,6 +207,15 @@ class TracedLLMClient:
                 if tools is not None:
                     _record_metrics(tools, metric_attributes, usage, started, error_type)
                 raise
+            except BaseException as exc:
+                # Cancelled mid-call (the step's timeout, the run's end, Ctrl-C): not the
+                # model's error, so no error status, as for a tool's call stopped so; the span
+                # says why it ended, and its cut duration stays out of the histogram.
+                current.add_event(
+                    "orchestrator.cancel",
+                    {"orchestrator.reason": f"call cancelled ({type(exc).__name__})"},
+                )
+                raise
             usage = _record_answer(
                 current, result, getattr(self.inner, "last_usage", None), metric_attributes
             )
