@@ -270,7 +270,11 @@ async def test_config_file_loads_from_inside_an_event_loop(tmp_path: Path) -> No
 
 
 def test_replicas_are_servers_started_alike_or_declared_and_so_on_through_either() -> None:
+    from mcp_types import Tool
+
     from orchestrator.integrations.mcp import McpPolicy, McpServers, parse_servers_config
+    from orchestrator.integrations.mcp._tools import tool_skill
+    from orchestrator.planning._planner import provider_of
 
     fs = {"command": "mcp-server-filesystem"}
     config = {
@@ -284,3 +288,7 @@ def test_replicas_are_servers_started_alike_or_declared_and_so_on_through_either
     servers = McpServers(specs, policy=policy)  # not started: nothing is run, nothing is opened
     keys = {spec.name: servers.replica_key(spec) for spec in specs}
     assert keys["fs1"] == keys["fs2"] == keys["fs3"] != keys["other"]
+    # Replicas are one provider to the planner, which keeps a task's steps with one provider.
+    read = Tool(name="read_file", input_schema={"type": "object"})
+    skill = tool_skill("fs3", read, source="mcp:fs3", launch=keys["fs3"])
+    assert provider_of(skill) == keys["fs1"] and skill.id == "fs3/read_file"

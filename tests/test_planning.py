@@ -52,6 +52,7 @@ from orchestrator.planning import (
     split_subgoals,
 )
 from orchestrator.planning._fields import FieldRef
+from orchestrator.planning._planner import provider_of
 from orchestrator.planning._task_text import TaskText, carried_texts, routing_text
 from orchestrator.routing import Match, RouteResult, SkillRouter
 
@@ -1369,6 +1370,38 @@ def test_a_lone_namespaced_tool_does_not_overrule_a_clear_fit_as_the_tasks_provi
     router = SkillRouter.from_catalog([FORECAST, EMAIL, issue], index_dir=tmp_path / "i")
     plan = Planner.from_router(router).plan("What is the weather forecast for Lisbon?")
     assert plan.ids[-1] == "weather_forecast" and "github.create_issue" not in plan.ids
+
+
+def test_replicas_are_one_provider_so_a_denied_tool_falls_to_its_twin(tmp_path: Path) -> None:
+    """With ``fast_a``'s ``send_email`` denied, a gateway's plan e-mailed with another tool of
+    ``fast_a`` (fit 0.24) over ``fast_b``'s ``send_email`` (0.58): the first step came from
+    ``fast_a``, and ``fast_b`` counted as another provider though it is a replica (a tester's).
+    The catalog says who provides a skill (``metadata["provider"]``, as MCP tools do)."""
+    tools = [
+        ("c_to_f", "Convert a temperature from celsius to fahrenheit.", {"celsius": "Degrees."}),
+        ("send_email", "Send an email message to a recipient address.", {"to": "Recipient."}),
+        ("send_email_and_crash", "Send an email, then crash mid-call.", {"to": "Recipient."}),
+        ("slow_send", "Sleep and then send an email (slow).", {"to": "Recipient."}),
+        ("sleepy", "Sleep for some seconds then answer.", {"seconds": "How long."}),
+        ("delete_file", "Delete a file from disk permanently.", {"path": "File path."}),
+        ("weather_crash", "Look up weather for a city, crashing mid-call.", {"city": "City."}),
+    ]
+    catalog = [
+        skill(f"{server}/{name}", text, inputs).model_copy(
+            update={"name": name, "metadata": {"provider": "replicas:fast_a"}}
+        )
+        for server in ("fast_a", "fast_b")
+        for name, text, inputs in tools
+    ]
+    router = SkillRouter.from_catalog(catalog, index_dir=tmp_path / "i")
+    # A small catalog's fits are low: let every sub-goal's best skill join, as in a larger one.
+    planner = Planner.from_router(router, PlanningPolicy(subgoal_margin=-1.0))
+    allowed = [s.id for s in catalog if s.id != "fast_a/send_email"]
+    task = "convert 30 celsius to fahrenheit and then email the result to bob@example.com"
+    assert planner.plan(task).ids[-1] == "fast_a/send_email"
+    assert planner.plan(task, only=allowed).ids[-1] == "fast_b/send_email"
+    assert provider_of(catalog[0]) == "replicas:fast_a"
+    assert provider_of(skill("fast_a/sleepy", "Sleep.")) == "fast_a"  # else its namespace
 
 
 def test_a_producer_the_task_does_not_rank_joins_when_it_runs_on_the_callers_inputs(

@@ -46,6 +46,16 @@ def namespace(skill_id: str) -> str:
     return ""
 
 
+def provider_of(skill: Skill) -> str:
+    """Who provides a skill: its ``metadata["provider"]`` when the catalog says (an MCP tool's
+    is its server's replica group, so the same tool on two replicas has one provider), else
+    its id's namespace. With replicas ``fast_a`` and ``fast_b`` and ``fast_a``'s
+    ``send_email`` denied, a plan had e-mailed with ``fast_a``'s ``slow_send`` (fit 0.24)
+    over ``fast_b``'s ``send_email`` (0.58), since its first step came from ``fast_a``."""
+    declared = skill.metadata.get("provider")
+    return declared if isinstance(declared, str) and declared else namespace(skill.id)
+
+
 def _ids_with_duplicates(matches: Sequence[Match]) -> set[str]:
     return {skill_id for m in matches for skill_id in (m.id, *(d.id for d in m.duplicates))}
 
@@ -363,7 +373,7 @@ class Planner:
         votes: dict[str, float] = {}
         for result in results:
             for rank, match in enumerate(result.matches[:depth]):
-                space = namespace(match.id)
+                space = provider_of(match.skill)
                 if space:
                     votes[space] = votes.get(space, 0.0) + match.scores.get("fit", 0.0) / (rank + 1)
         if not votes:
@@ -383,7 +393,11 @@ class Planner:
         floor = max((m.scores.get("fit", 0.0) for m in top), default=0.0)
         floor -= self.policy.provider_margin
         return next(
-            (m for m in top if namespace(m.id) == provider and m.scores.get("fit", 0.0) >= floor),
+            (
+                m
+                for m in top
+                if provider_of(m.skill) == provider and m.scores.get("fit", 0.0) >= floor
+            ),
             None,
         )
 

@@ -59,8 +59,8 @@ def tool_skill(
 ) -> Skill:
     """The Skill of ``tool`` served by ``server``: its name stays the tool's own (so routing groups
     the same tool served twice), its id is qualified, and ``metadata`` keeps the server, its
-    replica group (``launch``) and program, the annotations and the wire form the gateway
-    returns."""
+    replica group (``launch``; also its ``provider``, for planning: replicas are one provider)
+    and program, the annotations and the wire form the gateway returns."""
     wire = _wire(tool)
     skill = mcp_tool_skill(wire, Origin(source)).skill
     return skill.model_copy(
@@ -70,7 +70,7 @@ def tool_skill(
             "metadata": {
                 **skill.metadata,
                 "server": server,
-                **({LAUNCH: launch} if launch is not None else {}),
+                **({LAUNCH: launch, "provider": launch} if launch is not None else {}),
                 **({PROGRAM: program} if program is not None else {}),
             },
         }
