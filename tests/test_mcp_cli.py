@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +39,25 @@ def test_status_of_a_malformed_config_is_one_clear_error(tmp_path: Path) -> None
     result = runner.invoke(app, ["mcp", "status", "--config", str(config)])
     assert result.exit_code == 2
     assert "/mcpServers/x" in result.stderr and "either 'command'" in result.stderr
+
+
+def test_serve_refuses_a_port_out_of_range_or_taken_before_starting_any_server(
+    tmp_path: Path,
+) -> None:
+    """Both had failed only after every server started and was indexed, in a traceback of
+    90 to 200 lines, with exit code 1."""
+    config = write_config(tmp_path / "servers.json", {"f": faulty_server(tmp_path / "ledger")})
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = taken.getsockname()[1]
+        for address, said in (
+            ("127.0.0.1:99999", "a port from 1 to 65535"),
+            (f"127.0.0.1:{busy}", "cannot listen on"),
+        ):
+            command = ["mcp", "serve", "--config", str(config), "--http", address]
+            result = runner.invoke(app, command)
+            assert result.exit_code == 2 and said in result.stderr, address
+            assert "Traceback" not in result.output
+    assert not psutil.Process().children(recursive=True)
 
 
 @pytest.mark.slow
