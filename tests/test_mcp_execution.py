@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import psutil
 import pytest
-from mcp_servers import broken_server, faulty_server, ledger_lines, time_server
+from mcp_servers import (
+    FAULTY,
+    broken_server,
+    faulty_server,
+    free_port,
+    ledger_lines,
+    time_server,
+)
 
 from orchestrator.errors import (
     CircuitOpenError,
@@ -25,7 +35,7 @@ from orchestrator.errors import (
     ToolTimeoutError,
     ToolUnavailableError,
 )
-from orchestrator.execution import CallableInvoker, DecisionLog, Executor
+from orchestrator.execution import CallableInvoker, DecisionLog, Executor, classify
 from orchestrator.graph import ToolGraph
 from orchestrator.integrations.mcp import (
     McpInvoker,
@@ -91,6 +101,45 @@ async def test_a_servers_own_error_in_the_sdks_codes_is_the_tools_error(
         assert type(failed.value) is ToolCallError
         connection = servers.connection("f")
         assert connection.state == "up" and connection.starts == 1
+
+
+async def test_an_http_server_that_refuses_the_calls_connection_did_not_receive_it(
+    tmp_path: Path,
+) -> None:
+    """The SDK ends the session on a refused POST as on a connection lost mid-call, so a tool
+    not safe to repeat was not rerouted to a replica though nothing had been delivered."""
+    port = free_port()
+    ledger = tmp_path / "ledger"
+    command = [sys.executable, str(FAULTY), "--ledger", str(ledger), "--port", str(port)]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        await _answering(url)
+        async with McpServers(_specs({"h": {"url": url}}), policy=FAST) as servers:
+            invoker = McpInvoker(servers)
+            assert await invoker.invoke("h/append_journal", {"text": "one"})
+            process.kill()
+            process.wait(timeout=10)
+            with pytest.raises(ToolUnavailableError, match="refused") as refused:
+                await invoker.invoke("h/append_journal", {"text": "two"})
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    assert not isinstance(refused.value, ConnectionLostError)
+    assert classify(refused.value).ambiguous is False
+    assert len(ledger_lines(ledger, "append_journal")) == 1
+
+
+async def _answering(url: str) -> None:
+    """Wait until the HTTP server at ``url`` answers (it takes a second or two to start)."""
+    with anyio.fail_after(20):
+        while True:
+            try:
+                async with httpx.AsyncClient() as client:
+                    await client.get(url, timeout=0.5)
+                return
+            except httpx.TransportError:
+                await anyio.sleep(0.1)
 
 
 @pytest.mark.parametrize(

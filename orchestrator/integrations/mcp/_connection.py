@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import anyio
+import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import ClientSession
 from mcp.client.session import IncomingMessage, MessageHandlerFnT
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import (
@@ -92,6 +93,7 @@ class ServerConnection:
         self._lock = anyio.Lock()
         self._group: TaskGroup | None = None
         self.stderr = StderrTail()  # every start's, a bounded tail
+        self._refusals = _Refusals()  # an HTTP server's refused connections
 
     @property
     def name(self) -> str:
@@ -226,8 +228,13 @@ class ServerConnection:
             errlog: TextIO = await self.stderr.capture(stack)  # closed after the process
             streams: Any = await stack.enter_async_context(stdio_client(params, errlog=errlog))
         else:
+            transport = self._refusals.watching(httpx2.AsyncHTTPTransport())
             client = await stack.enter_async_context(
-                create_mcp_http_client(headers=spec.headers or None)
+                httpx2.AsyncClient(
+                    timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+                    headers=spec.headers or None,
+                    transport=transport,
+                )
             )
             streams = await stack.enter_async_context(
                 streamable_http_client(str(spec.url), http_client=client)
@@ -306,7 +313,7 @@ class ServerConnection:
             # JSON-RPC's server-error range (-32000, -32001) that servers also send for errors
             # of their own ("database connection refused"): only the SDK's are the connection's.
             if exc.code == CONNECTION_CLOSED and exc.message == _SDK_CLOSED:
-                raise self._lost(qualified) from exc
+                raise self._lost(qualified, refused=self._refusals.since(started)) from exc
             if exc.code == REQUEST_TIMEOUT and time.monotonic() - started >= timeout_s:
                 raise ToolTimeoutError(
                     f"no answer within {timeout_s:.3g} s", tool=qualified
@@ -324,17 +331,54 @@ class ServerConnection:
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError) as exc:
             raise self._lost(qualified) from exc
 
-    def _lost(self, qualified: str) -> ConnectionLostError:
+    def _lost(self, qualified: str, *, refused: bool = False) -> ToolUnavailableError:
+        """The session ended under a call: a connection lost mid-call (it may have taken
+        effect), or, for an HTTP server that refused the call's connection, a server down that
+        never received it (so a tool not safe to repeat may still be rerouted)."""
+        why = "refused the call's connection" if refused else "the connection was lost mid-call"
         if self.session is not None or self.breaker.state != STATE_OPEN:
-            self._crashed("the connection was lost mid-call")
+            self._crashed(why)
         self.stop()
         tail = self.stderr_tail()
         detail = f"; stderr: {tail}" if tail else ""
+        if refused:
+            return ToolUnavailableError(
+                f"server {self.name} refused the connection, so the call was not delivered",
+                tool=qualified,
+            )
         return ConnectionLostError(
             f"connection to server {self.name} lost mid-call, so the call may have taken "
             f"effect{detail}",
             tool=qualified,
         )
+
+
+class _Refusals:
+    """When an HTTP server last refused a connection: the SDK reports a refused POST as the
+    session's end, as it does a connection lost mid-call, but a refused connection delivered
+    nothing."""
+
+    def __init__(self) -> None:
+        self.last = -math.inf
+
+    def since(self, started: float) -> bool:
+        return self.last >= started
+
+    def watching(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        refusals = self
+
+        class Watched(httpx2.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+                try:
+                    return await inner.handle_async_request(request)
+                except httpx2.ConnectError:
+                    refusals.last = time.monotonic()
+                    raise
+
+            async def aclose(self) -> None:
+                await inner.aclose()
+
+        return Watched()
 
 
 def _relist_on_change(relist: MemoryObjectSendStream[None]) -> MessageHandlerFnT:
