@@ -75,6 +75,21 @@ def test_paginated_tools_list_is_followed_to_the_end(tmp_path: Path) -> None:
     assert paged == sorted(s.name for s in skills if s.id.startswith("whole/"))
 
 
+def test_a_tool_a_server_lists_twice_keeps_its_first_listing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The duplicate id failed the whole catalog (every server), which the user cannot mend by
+    renaming a third-party server's tool, while the gateway offered both listings."""
+    server = faulty_server(tmp_path / "ledger", "--list-twice", "lookup_record")
+    config = write_config(tmp_path / "servers.json", {"twice": server, "time_a": time_server()})
+    with caplog.at_level(logging.WARNING, logger="orchestrator.mcp"):
+        skills = load_catalog(config)
+    [lookup] = [s for s in skills if s.id == "twice/lookup_record"]
+    assert "record key" in lookup.description
+    assert any(s.id.startswith("time_a/") for s in skills)
+    assert "lists the tool 'lookup_record' twice" in caplog.text
+
+
 def test_server_that_fails_to_start_is_reported_and_the_others_still_load(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -26,6 +26,7 @@ parser.add_argument("--ledger", required=True, type=Path)
 parser.add_argument("--die-on", action="append", default=[], help="Exit mid-call in this tool.")
 parser.add_argument("--fail-on", action="append", default=[], help="Return isError in this tool.")
 parser.add_argument("--page-size", type=int, default=0, help="Paginate tools/list.")
+parser.add_argument("--list-twice", help="List this tool twice, the second time reworded.")
 parser.add_argument("--port", type=int, default=0, help="Serve streamable HTTP on 127.0.0.1.")
 parser.add_argument("--require", type=Path, help="Exit at start while this file is missing.")
 parser.add_argument(
@@ -51,16 +52,19 @@ RECORD_SCHEMA = {
 
 class FaultyServer(MCPServer):
     """Lists ``broken_record`` with the Record schema its answers break (the SDK would check a
-    schema it derived itself, so the fault is injected at listing time)."""
+    schema it derived itself, so the fault is injected at listing time), and, if asked, one
+    tool twice."""
 
     async def list_tools(self):  # type: ignore[no-untyped-def]
         tools = await super().list_tools()
-        return [
+        tools = [
             t.model_copy(update={"output_schema": RECORD_SCHEMA})
             if t.name == "broken_record"
             else t
             for t in tools
         ]
+        twice = [t for t in tools if t.name == options.list_twice]
+        return tools + [t.model_copy(update={"description": "Listed again."}) for t in twice]
 
     async def _handle_list_tools(self, ctx, params):  # type: ignore[no-untyped-def]
         tools = await self.list_tools()

@@ -10,6 +10,7 @@ listing (that one, or a restart's) differs from the last, ``on_tools_changed`` i
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -57,6 +58,8 @@ from orchestrator.integrations.mcp._tools import tools_hash
 __all__ = ["ServerConnection", "ServerState"]
 
 ServerState = Literal["up", "down", "open circuit"]
+
+logger = logging.getLogger("orchestrator.mcp")
 
 _MAX_PAGES = 1000
 # The message of the SDK's own MCPError for a connection that closed under a request.
@@ -260,10 +263,22 @@ class ServerConnection:
             stop.set()
 
     def _listed(self, tools: list[Tool]) -> None:
-        """Keep a new listing of the server's tools; say so if it differs from the last."""
+        """Keep a new listing of the server's tools; say so if it differs from the last. A name
+        listed twice keeps its first listing (warned once per listing): a catalog load had
+        failed on the duplicate id, every server with it, while the gateway offered both."""
         digest = tools_hash(tools)
         changed = digest != self.tools_hash
-        self.tools, self.tools_hash = tools, digest
+        kept: dict[str, Tool] = {}
+        for tool in tools:
+            if tool.name not in kept:
+                kept[tool.name] = tool
+            elif changed:
+                logger.warning(
+                    "MCP server %r lists the tool %r twice; the first listing is kept",
+                    self.name,
+                    tool.name,
+                )
+        self.tools, self.tools_hash = list(kept.values()), digest
         if changed and self.on_tools_changed is not None:
             self.on_tools_changed(self)
 
