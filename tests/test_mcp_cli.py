@@ -12,7 +12,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from mcp_servers import broken_server, faulty_server, ledger_lines, time_server, write_config
+from mcp_servers import (
+    broken_server,
+    faulty_server,
+    ledger_lines,
+    listing_server,
+    time_server,
+    write_config,
+)
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -39,6 +46,17 @@ def test_status_of_a_malformed_config_is_one_clear_error(tmp_path: Path) -> None
     result = runner.invoke(app, ["mcp", "status", "--config", str(config)])
     assert result.exit_code == 2
     assert "/mcpServers/x" in result.stderr and "either 'command'" in result.stderr
+
+
+def test_a_listing_the_sdk_refuses_is_one_line_naming_the_tool(tmp_path: Path) -> None:
+    """A tool without inputSchema had put pydantic's multi-line dump, with a link to its docs,
+    in the server's last error."""
+    tools = [{"name": "ok", "inputSchema": {"type": "object"}}, {"name": "bare"}]
+    config = write_config(tmp_path / "servers.json", {"odd": listing_server(tools)})
+    result = runner.invoke(app, ["mcp", "status", "--config", str(config), "--json"])
+    [row] = json.loads(result.stdout)
+    assert row["state"] != "up" and "\n" not in row["last_error"]
+    assert "is not valid MCP: tool 1 ('bare'): inputSchema: Field required" in row["last_error"]
 
 
 def test_serve_refuses_a_port_out_of_range_or_taken_before_starting_any_server(

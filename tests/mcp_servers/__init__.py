@@ -1,5 +1,6 @@
-"""Real MCP servers for the MCP tests: the fault-injecting FastMCP server in this folder,
-``mcp-server-time`` (PyPI) and the npm reference servers installed by ``scripts/install.sh``."""
+"""Real MCP servers for the MCP tests: the fault-injecting FastMCP server in this folder, a
+hand-written one that lists any tools it is given, ``mcp-server-time`` (PyPI) and the npm
+reference servers installed by ``scripts/install.sh``."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ def time_server(**extra: Any) -> dict[str, Any]:
 
 def faulty_server(ledger: Path, *options: str) -> dict[str, Any]:
     return {"command": sys.executable, "args": [str(FAULTY), "--ledger", str(ledger), *options]}
+
+
+def listing_server(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A server listing ``tools`` as given, even ones no SDK server would send."""
+    listing = str(Path(__file__).with_name("listing_server.py"))
+    return {"command": sys.executable, "args": [listing, json.dumps(tools)]}
 
 
 def broken_server() -> dict[str, Any]:

@@ -38,6 +38,7 @@ from mcp_types import (
     Tool,
     ToolListChangedNotification,
 )
+from pydantic import ValidationError
 
 from orchestrator.errors import (
     CircuitOpenError,
@@ -443,5 +444,25 @@ def _describe(exc: BaseException) -> str:
         return "the server closed the connection during startup (exited or crashed)"
     if isinstance(exc, FileNotFoundError):
         return f"command not found ({exc.filename or exc})"
+    if isinstance(exc, ValidationError):
+        return _invalid_answer(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _invalid_answer(exc: ValidationError) -> str:
+    """An answer the SDK refused, on one line naming what is wrong where: a tool without an
+    ``inputSchema`` had read as pydantic's multi-line dump, with a link to its docs."""
+    problems = []
+    for error in exc.errors()[:3]:
+        where = list(error["loc"])
+        named = ""
+        if len(where) >= 2 and where[0] == "tools" and isinstance(where[1], int):
+            # The tool's name, when the value pydantic quotes is the tool itself.
+            quoted = error.get("input")
+            if error["type"] == "missing" and isinstance(quoted, dict) and "name" in quoted:
+                named = f" ({quoted['name']!r})"
+            where = [f"tool {where[1]}{named}:", *where[2:]]
+        problems.append(f"{'.'.join(str(w) for w in where)}: {error['msg']}".replace(":.", ": "))
+    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return f"the server's {exc.title} is not valid MCP: {'; '.join(problems)}{more}"
