@@ -235,6 +235,10 @@ async def test_dying_servers_read_only_tool_is_healed_on_its_twin(
         )
         assert again.structured_content == {"key": "k2", "value": "value-of-k2"}
         assert len(ledger_lines(flaky, "lookup_record")) == 1
+        # Said as the server's state: it had read "breaker open after 0 consecutive failures".
+        [avoided] = [d for d in decisions[4:] if "known down" in d.reason]
+        assert "server flaky circuit open (" in avoided.reason
+        assert "next restart in" in avoided.reason
 
 
 async def test_non_idempotent_tool_is_not_repeated_after_a_lost_connection(

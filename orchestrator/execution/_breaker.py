@@ -43,6 +43,7 @@ class CircuitBreaker:
         self._trial = False  # the one half-open call is in flight
         self._lock = threading.Lock()
         self.fail_counter = 0
+        self.opened_because = ""  # what opened it, last time it opened
 
     @property
     def state(self) -> str:
@@ -86,7 +87,10 @@ class CircuitBreaker:
         if self.state == STATE_HALF_OPEN or self.fail_counter >= self.fail_max:
             self.open()
 
-    def open(self) -> None:
+    def open(self, why: str | None = None) -> None:
+        """Open now; ``why`` says so when something other than this breaker's own failures
+        opened it (the server behind the tool is known down)."""
         self._state = STATE_OPEN
         self._opened_at = self._clock()
         self._trial = False
+        self.opened_because = why or f"breaker open after {self.fail_counter} consecutive failures"

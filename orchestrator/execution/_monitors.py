@@ -59,8 +59,7 @@ class ToolDownMonitor:
     ) -> Condition | None:
         if breaker.state != STATE_OPEN:
             return None
-        detail = f"breaker open after {breaker.fail_counter} consecutive failures"
-        return Condition("down", node.name, 1.0, 0, detail)
+        return Condition("down", node.name, 1.0, 0, breaker.opened_because)
 
 
 class RateLimitMonitor:
