@@ -25,6 +25,7 @@ from mcp_servers import (
     faulty_server,
     free_port,
     ledger_lines,
+    listing_server,
     npm_server,
     time_server,
     write_config,
@@ -428,6 +429,25 @@ async def test_a_failure_inside_the_gateway_reaches_the_client_as_a_clear_error(
     assert failed.is_error
     assert _text(failed).startswith("call_tool f/lookup_record: internal error in the gateway")
     assert "RuntimeError: trace exporter is down" in _text(failed)
+
+
+async def test_a_search_results_description_is_cut_to_the_policys_length(
+    embedder: Embedder, index_dir: Path
+) -> None:
+    """A server's 400,000-character description went whole into every search result, and so
+    into the client model's context."""
+    long = "Look up the weather forecast for a city. " + "Details. " * 2000
+    tools = [{"name": "forecast", "description": long, "inputSchema": {"type": "object"}}]
+    policy = load_policy().model_copy(update={"mcp": McpPolicy(max_description_chars=300)})
+    async with gateway_client({"w": listing_server(tools)}, embedder, index_dir, policy) as (
+        client,
+        _,
+    ):
+        found = await client.call_tool("search_tools", {"query": "weather forecast", "k": 1})
+    [tool] = found.structured_content["tools"]
+    assert tool["name"] == "w/forecast"
+    assert len(tool["description"]) == 300 and tool["description"].endswith("…")
+    assert tool["description"].startswith("Look up the weather forecast for a city.")
 
 
 async def test_denied_tools_are_hidden_from_search_and_refused_by_call(

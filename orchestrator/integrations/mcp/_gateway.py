@@ -197,12 +197,16 @@ class Gateway:
         only = None if len(self.allowed) == len(self.skills) else self.allowed
         result = await self.router.aroute(query, k, only=only)
         tools = []
+        cut = self.policy.mcp.max_description_chars
         for match in result.matches:
             skill = match.skill
+            description = skill.description
+            if len(description) > cut:
+                description = description[: cut - 1].rstrip() + "…"
             tools.append(
                 {
                     "name": skill.id,
-                    "description": skill.description,
+                    "description": description,
                     "inputSchema": skill.parameters,
                     "annotations": skill.metadata.get("annotations", {}),
                     "server": skill.metadata.get("server", split_name(skill.id)[0]),

@@ -78,9 +78,19 @@ class RestartPolicy(_Section):
 
 
 class McpPolicy(_Section):
-    call_timeout_s: float = Field(default=30.0, gt=0.0, description="Per tools/call.")
+    call_timeout_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Per tools/call attempt (a call_tool may retry and reroute to replicas).",
+    )
     startup_timeout_s: float = Field(
         default=30.0, gt=0.0, description="Start, initialize and list tools."
+    )
+    max_description_chars: int = Field(
+        default=2000,
+        gt=0,
+        description="A search_tools result's description is cut to this many characters: the "
+        "client's model reads every result (a server's 400,000-character one went through).",
     )
     restart: RestartPolicy = RestartPolicy()
     deny: tuple[DenyRule, ...] = ()
