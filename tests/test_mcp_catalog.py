@@ -145,6 +145,10 @@ def test_malformed_server_entry_names_the_field(tmp_path: Path) -> None:
     config = write_config(tmp_path / "servers.json", {"x": {"args": ["a"]}})
     with pytest.raises(CatalogError, match=r"servers.json: /mcpServers/x: .*either 'command'"):
         load_servers_config(config)
+    # A JSON pointer escapes "/" in a name: "/mcpServers/a/b" had read as field b of server a.
+    slashed = write_config(tmp_path / "slash.json", {"a/b": {"command": "srv"}})
+    with pytest.raises(CatalogError, match=r"slash.json: /mcpServers/a~1b: a server name cannot"):
+        load_servers_config(slashed)
 
 
 def test_keys_of_other_clients_are_ignored_with_a_warning_and_disabled_servers_skipped(

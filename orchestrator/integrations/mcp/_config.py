@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from orchestrator.catalog._origin import json_pointer
 from orchestrator.errors import CatalogError
 
 __all__ = [
@@ -124,7 +125,7 @@ def parse_servers_config(
         raise CatalogError(f"expected an object with an {SERVERS_KEY!r} object", source=source)
     specs = []
     for name, entry in document[SERVERS_KEY].items():
-        where = f"/{SERVERS_KEY}/{name}"
+        where = json_pointer(SERVERS_KEY, name)  # "a/b" as /mcpServers/a~1b, not field b of a
         if not isinstance(entry, Mapping):
             raise CatalogError(
                 f"expected an object, got {type(entry).__name__}", source=source, where=where
@@ -141,13 +142,11 @@ def parse_servers_config(
             spec = ServerSpec.model_validate({**fields, "name": name})
         except ValidationError as exc:
             first = exc.errors()[0]
-            loc = "/".join(str(p) for p in first["loc"])
+            loc = json_pointer(*first["loc"])
             # Our own checks' words, without pydantic's "Value error, " before them.
             error = first.get("ctx", {}).get("error")
             message = str(error) if first["type"] == "value_error" and error else first["msg"]
-            raise CatalogError(
-                message, source=source, where=f"{where}/{loc}" if loc else where
-            ) from exc
+            raise CatalogError(message, source=source, where=where + loc) from exc
         if not spec.disabled:
             specs.append(spec)
     return specs
