@@ -268,8 +268,8 @@ class LLMError(EscalationError):
     answered), ``retry_after`` (seconds, from the answer's ``Retry-After``), ``timed_out`` (no
     answer in time: the request may have been served), ``unreachable`` (no connection was
     made) and ``dropped`` (the connection broke before the answer was read). ``answer`` is the
-    ``Completion`` read before failing, when the model did answer but refused or was cut at
-    the token limit: its tokens were billed, and tracing records them.
+    ``Completion`` read before failing, when the model did answer but refused, was cut at the
+    token limit or gave no usable text: its tokens were billed, and tracing records them.
     """
 
     def __init__(

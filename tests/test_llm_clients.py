@@ -462,6 +462,44 @@ async def test_answer_without_text_is_an_llm_error(server: Server) -> None:
         await AnthropicClient("claude-x", base_url=server.url).complete(MESSAGES)
 
 
+async def test_an_answer_without_text_still_counts_the_tokens_it_was_billed() -> None:
+    """Only thinking, or only tool calls: the error was raised while the answer was read,
+    before its usage was added, so the client and the span under-reported the bill."""
+    thinking = {
+        "content": [{"type": "thinking", "thinking": "..."}],
+        "usage": {"input_tokens": 30, "output_tokens": 800},
+    }
+    tool_calls = {
+        "choices": [{"message": {"content": None, "tool_calls": [{"id": "c1"}]}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 40},
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=thinking if "messages" in request.url.path else tool_calls)
+
+    transport = httpx.MockTransport(answer)
+    anthropic = AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    openai = OpenAICompatibleClient("http://llm/v1", "m", transport=transport)
+    for client, billed in ((anthropic, Usage(30, 800)), (openai, Usage(12, 40))):
+        with pytest.raises(LLMError) as info:
+            await client.complete(MESSAGES)
+        assert client.usage == billed
+        assert info.value.answer is not None and info.value.answer.usage == billed
+
+
+async def test_usage_a_provider_misreports_and_a_model_it_does_not_name_are_not_guessed() -> None:
+    """A negative count reached spans (and the token histogram refused it); an answer naming
+    no model read as answered by the model asked, which a router may have replaced."""
+    chat = {
+        "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": -5, "completion_tokens": -1},
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=chat))
+    client = OpenAICompatibleClient("http://llm/v1", "gpt-x", transport=transport)
+    answer = await client.chat(MESSAGES)
+    assert answer.usage == Usage(0, 0) and answer.model is None
+
+
 def test_every_adapter_is_a_reasoning_client_naming_its_provider() -> None:
     clients = [
         OpenAICompatibleClient("http://127.0.0.1:1/v1", "a"),

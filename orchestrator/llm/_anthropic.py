@@ -3,13 +3,13 @@ or as a ``thinking`` token budget for models before adaptive thinking."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import HttpLLMClient, token_count, unknown_effort
+from orchestrator.llm._http import HttpLLMClient, answering_model, token_count, unknown_effort
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
@@ -85,6 +85,13 @@ class AnthropicClient(HttpLLMClient):
             headers["x-api-key"] = self.api_key
         return headers
 
+    def usage_of(self, data: Mapping[str, Any]) -> Usage:
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, Mapping) else {}
+        return Usage(
+            token_count(usage.get("input_tokens")), token_count(usage.get("output_tokens"))
+        )
+
     def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         blocks = data.get("content")
         if not isinstance(blocks, list):
@@ -103,13 +110,10 @@ class AnthropicClient(HttpLLMClient):
             texts = [""]  # cut while thinking: reported as cut short, by ``chat``
         if not texts or not all(isinstance(t, str) for t in texts):
             raise LLMError(f"{self.shown_url}: field content has no text block")
-        usage = data.get("usage") or {}
         return Completion(
             text="".join(texts),
-            usage=Usage(
-                token_count(usage.get("input_tokens")), token_count(usage.get("output_tokens"))
-            ),
-            model=str(data.get("model") or self.model),
+            usage=self.usage_of(data),
+            model=answering_model(data),
             effort=effort,
             reasoning="".join(str(t) for t in thoughts) if thoughts else None,
             stop_reason=stop if isinstance(stop, str) else None,

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import HttpLLMClient, token_count, unknown_effort
+from orchestrator.llm._http import HttpLLMClient, answering_model, token_count, unknown_effort
 from orchestrator.llm._protocol import Completion, Message, Usage
 
 __all__ = ["GptOssClient", "OpenAICompatibleClient", "QwenClient"]
@@ -41,6 +41,17 @@ class OpenAICompatibleClient(HttpLLMClient):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
+    def usage_of(self, data: Mapping[str, Any]) -> Usage:
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, Mapping) else {}
+        details = usage.get("completion_tokens_details")
+        reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+        return Usage(
+            token_count(usage.get("prompt_tokens")),
+            token_count(usage.get("completion_tokens")),
+            token_count(reasoning_tokens) if reasoning_tokens is not None else None,
+        )
+
     def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         try:
             choice = data["choices"][0]
@@ -63,17 +74,10 @@ class OpenAICompatibleClient(HttpLLMClient):
             raise LLMError(f"{self.shown_url}: field choices.0.message.content is not text{said}")
         # vLLM and SGLang return visible reasoning beside the content, under either name.
         reasoning = message.get("reasoning_content") or message.get("reasoning")
-        usage = data.get("usage") or {}
-        details = usage.get("completion_tokens_details") or {}
-        reasoning_tokens = details.get("reasoning_tokens")
         return Completion(
             text=content,
-            usage=Usage(
-                token_count(usage.get("prompt_tokens")),
-                token_count(usage.get("completion_tokens")),
-                token_count(reasoning_tokens) if reasoning_tokens is not None else None,
-            ),
-            model=str(data.get("model") or self.model),
+            usage=self.usage_of(data),
+            model=answering_model(data),
             effort=effort,
             reasoning=reasoning if isinstance(reasoning, str) else None,
             stop_reason=stop if isinstance(stop, str) else None,

@@ -13,7 +13,7 @@ from orchestrator.errors import LLMError, UnmappedEffortError
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
-__all__ = ["HttpLLMClient", "post_json", "token_count", "unknown_effort"]
+__all__ = ["HttpLLMClient", "answering_model", "post_json", "token_count", "unknown_effort"]
 
 # A connection that broke once made, before the answer was read (reset, closed mid-answer):
 # the server's fault, not the request's, unlike one never made (``ConnectError``).
@@ -103,10 +103,20 @@ def _retry_after(response: httpx.Response) -> float | None:
     return value if value >= 0 else None
 
 
+def answering_model(data: Mapping[str, Any]) -> str | None:
+    """The answer's ``model``: the model that answered, unless the answer does not say (not
+    the model asked, which a router or an alias may have answered with another)."""
+    model = data.get("model")
+    return model if isinstance(model, str) and model else None
+
+
 def token_count(value: Any) -> int:
-    """A usage field as a count: absent, null or not a number reads as 0 (a provider that does
-    not report usage), never as an error that would fail a call that worked."""
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    """A usage field as a count: absent, null, negative or not a number reads as 0 (a provider
+    that does not report usage, or misreports it), never as an error that would fail a call
+    that worked. A negative count had reached spans, and the token histogram refused it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return 0
+    return int(value)
 
 
 def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> UnmappedEffortError:
@@ -170,6 +180,10 @@ class HttpLLMClient:
     def headers(self) -> dict[str, str]:
         raise NotImplementedError
 
+    def usage_of(self, data: Mapping[str, Any]) -> Usage:
+        """The tokens an answer reports (billed whether or not its text can be used)."""
+        raise NotImplementedError
+
     def read(self, data: dict[str, Any], effort: str | None) -> Completion:
         raise NotImplementedError
 
@@ -189,7 +203,15 @@ class HttpLLMClient:
             transport=self.transport,
             what=self.what,
         )
-        completion = self.read(data, effort)
+        try:
+            completion = self.read(data, effort)
+        except LLMError as exc:
+            # No usable text (only thinking, only tool calls), but billed: its tokens count,
+            # and the error keeps them for tracing.
+            unusable = Completion("", self.usage_of(data), answering_model(data), effort=effort)
+            self.usage = self.usage + unusable.usage
+            exc.answer = exc.answer or unusable
+            raise
         self.usage = self.usage + completion.usage
         self.last = completion
         if completion.refusal is not None:

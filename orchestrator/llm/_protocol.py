@@ -52,12 +52,14 @@ class Completion:
     limit, so ``text`` is not the whole answer; ``refusal`` is the model's reason for
     declining (empty when it gave none), ``None`` when it did not decline. ``chat`` raises for
     either, after counting the call's tokens and keeping this completion as the client's
-    ``last``: the provider bills a refused or cut answer like any other.
+    ``last``: the provider bills a refused or cut answer like any other. ``model`` is the model
+    that answered, as the provider names it (an alias or a router may answer with another than
+    the one asked), or None when the answer does not say.
     """
 
     text: str
     usage: Usage
-    model: str
+    model: str | None
     effort: str | None = None
     reasoning: str | None = None
     stop_reason: str | None = None
