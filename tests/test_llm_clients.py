@@ -487,6 +487,21 @@ async def test_an_answer_without_text_still_counts_the_tokens_it_was_billed() ->
         assert info.value.answer is not None and info.value.answer.usage == billed
 
 
+async def test_an_anthropic_turn_paused_mid_way_is_no_answer() -> None:
+    """``pause_turn`` (a long turn with server tools, to be sent back to continue) had been
+    read as the whole answer."""
+    paused = {
+        "content": [{"type": "text", "text": "Let me search"}],
+        "stop_reason": "pause_turn",
+        "usage": {"input_tokens": 5, "output_tokens": 9},
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=paused))
+    client = AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    with pytest.raises(LLMError, match="paused its turn"):
+        await client.complete(MESSAGES)
+    assert client.usage == Usage(5, 9)
+
+
 async def test_usage_a_provider_misreports_and_a_model_it_does_not_name_are_not_guessed() -> None:
     """A negative count reached spans (and the token histogram refused it); an answer naming
     no model read as answered by the model asked, which a router may have replaced."""

@@ -101,6 +101,12 @@ class AnthropicClient(HttpLLMClient):
             b["thinking"] for b in blocks if isinstance(b, dict) and b.get("type") == "thinking"
         ]
         stop = data.get("stop_reason")
+        if stop == "pause_turn":
+            # A long turn paused (server tools), to be sent back to continue: not an answer.
+            raise LLMError(
+                f"{self.shown_url}: the model paused its turn (stop_reason 'pause_turn'), so "
+                "the answer is not complete; this client does not continue paused turns"
+            )
         # model_context_window_exceeded: cut by the context window rather than max_tokens.
         truncated = stop in ("max_tokens", "model_context_window_exceeded")
         refused = stop == "refusal"  # any text is what the model said before declining
