@@ -217,6 +217,12 @@ async def test_gpt_oss_effort_is_reasoning_effort_and_the_reasoning_line_of_the_
         MESSAGES[1],
     ]
     assert MESSAGES[0]["content"] == "You plan tool calls."  # the caller's list is untouched
+    # A reasoning line the caller wrote gives way to the step's: two had been sent.
+    own = [{"role": "system", "content": "Reasoning: low\nYou plan tool calls."}, MESSAGES[1]]
+    await client.complete(own, effort="high")
+    assert server.requests[-1].body["messages"][0]["content"] == (
+        "You plan tool calls.\nReasoning: high"
+    )
 
 
 async def test_qwen_effort_switches_enable_thinking(server: Server) -> None:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -86,6 +87,10 @@ class OpenAICompatibleClient(HttpLLMClient):
         )
 
 
+# A harmony system message's reasoning line, as a caller may have written it already.
+_REASONING_LINE = re.compile(r"^[ \t]*Reasoning:[ \t]*\w+[ \t]*$\n?", re.IGNORECASE | re.MULTILINE)
+
+
 class GptOssClient(OpenAICompatibleClient):
     """gpt-oss served behind chat completions: the effort goes out twice, as
     ``reasoning_effort`` and as the harmony system line ``Reasoning: low|medium|high``
@@ -105,7 +110,10 @@ class GptOssClient(OpenAICompatibleClient):
         line = f"Reasoning: {mapping[effort]}"
         sent: list[dict[str, str]] = body["messages"]
         if sent and sent[0].get("role") == "system":
-            sent[0]["content"] = f"{sent[0].get('content', '')}\n{line}".lstrip("\n")
+            # The step's effort replaces a reasoning line the caller wrote: two lines ("low",
+            # then "high") left the model to pick one.
+            kept = _REASONING_LINE.sub("", str(sent[0].get("content", ""))).strip("\n")
+            sent[0]["content"] = f"{kept}\n{line}".lstrip("\n")
         else:
             sent.insert(0, {"role": "system", "content": line})
         return body
