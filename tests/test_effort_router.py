@@ -292,6 +292,41 @@ def test_an_observed_token_count_must_be_a_finite_count() -> None:
             router.observe(step, "low", True, tokens)
 
 
+def test_an_observation_of_the_wrong_type_is_refused_as_load_refuses_it() -> None:
+    """``observe(step, "low", "no", 10)`` stored a success (``bool("no")``), and tokens of
+    "100" failed in float formatting, unnamed."""
+    router = signals_router()
+    step = world(n=1)[0].step
+    with pytest.raises(TypeError, match="success: expected True or False, got 'no'"):
+        router.observe(step, "low", "no", 10)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="tokens: expected a number, got '100'"):
+        router.observe(step, "low", True, "100")  # type: ignore[arg-type]
+    router.observe(step, "low", np.bool_(False), np.int64(12))  # numpy's own are numbers
+    assert router.observations[-1].success is False and router.observations == [
+        router.observations[-1]
+    ]
+
+
+def test_a_saved_router_whose_arrays_disagree_is_refused_at_load(tmp_path: Path) -> None:
+    """It loaded, then its first ``choose`` failed with numpy's "operands could not be
+    broadcast", naming no file."""
+    import io
+    import zipfile
+
+    saved, broken = tmp_path / "now.router", tmp_path / "broken.router"
+    signals_router().fit(world(n=2)).save(saved)
+    with zipfile.ZipFile(saved) as new, zipfile.ZipFile(broken, "w") as archive:
+        for name in new.namelist():
+            data = new.read(name)
+            if name == "mean.npy":
+                cut = io.BytesIO()
+                np.save(cut, np.load(io.BytesIO(data))[:-1])
+                data = cut.getvalue()
+            archive.writestr(name, data)
+    with pytest.raises(EffortError, match=r"broken\.router: arrays mean and scale: expected"):
+        EffortRouter.load(broken)
+
+
 def test_policy_rejects_levels_without_priors() -> None:
     with pytest.raises(ValueError, match=r"prior\.success: no value for levels \['max'\]"):
         EffortPolicy(levels=("low", "high", "max"))

@@ -10,7 +10,7 @@ import io
 import json
 import math
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from itertools import combinations
 from pathlib import Path
@@ -152,6 +152,11 @@ class EffortRouter:
         ``max_observations`` are kept. ``tokens`` must be a finite count >= 0 (a negative had
         been clamped to 1 token, a NaN read as not measured)."""
         self._check_level(effort)
+        if not isinstance(success, bool | np.bool_):
+            # bool("no") is True: a string stored as a success had taught the opposite.
+            raise TypeError(f"success: expected True or False, got {success!r}")
+        if isinstance(tokens, bool) or not isinstance(tokens, int | float | np.number):
+            raise TypeError(f"tokens: expected a number, got {tokens!r}")
         if not (math.isfinite(tokens) and tokens >= 0):
             raise ValueError(f"tokens: expected a finite count >= 0, got {tokens}")
         self.observations.append(Observation(step, effort, bool(success), float(tokens)))
@@ -433,6 +438,7 @@ class EffortRouter:
             }
         except KeyError as exc:
             raise EffortError(f"{source}: not a saved effort router: no array {exc}") from exc
+        _check_shapes(source, router._mean, router._scale, fitted_levels)
         router._fitted = {}
         for level, fitted in fitted_levels.items():
             if router.policy.model == "logistic":
@@ -443,12 +449,38 @@ class EffortRouter:
             o = _observation_from_json(line, where)
             try:
                 router.observe(o.step, o.effort, o.success, o.tokens)
-            except (EffortError, ValueError) as exc:
+            except (EffortError, ValueError, TypeError) as exc:
                 raise EffortError(f"{where}: {exc}") from exc
         return router
 
 
 _OBSERVATIONS = "observations.jsonl"
+
+
+def _check_shapes(
+    source: Path, mean: Matrix, scale: Matrix, levels: Mapping[Effort, _Level]
+) -> None:
+    """Every array of a saved router as ``save`` wrote it: one width of features, one row per
+    outcome. A file with one array cut short had loaded, then failed its first ``choose`` with
+    numpy's "operands could not be broadcast", naming no file."""
+    width = mean.shape[0] if mean.ndim == 1 else -1
+    if width < 1 or scale.shape != mean.shape:
+        raise EffortError(
+            f"{source}: arrays mean and scale: expected two vectors of one length, got shapes "
+            f"{mean.shape} and {scale.shape}; refit the router"
+        )
+    for level, fitted in levels.items():
+        rows = fitted.x.shape[0] if fitted.x.ndim == 2 else -1
+        if fitted.x.ndim != 2 or fitted.x.shape[1] != width:
+            raise EffortError(
+                f"{source}: level {level}: expected {width} features per row, got an array of "
+                f"shape {fitted.x.shape}; refit the router"
+            )
+        if fitted.success.shape != (rows,) or fitted.tokens.shape != (rows,):
+            raise EffortError(
+                f"{source}: level {level}: expected {rows} outcomes and token counts, got "
+                f"shapes {fitted.success.shape} and {fitted.tokens.shape}; refit the router"
+            )
 
 
 def _first_shown(step: Step) -> Step:
