@@ -39,6 +39,7 @@ from orchestrator.telemetry import (
     TracedLLMClient,
     current_tracer,
     read_spans,
+    render_traces,
     span,
     traced_run,
     tracing,
@@ -1010,6 +1011,22 @@ def test_trace_show_reads_hand_written_otlp_json_and_skips_metric_lines(tmp_path
     assert record.attributes == {"orchestrator.attempt": 2}
     assert record.events == [(2_000_000, "orchestrator.retry", {})]
     assert record.duration_ms == pytest.approx(2.0)
+
+
+def test_trace_show_shows_spans_whose_parents_form_a_loop(tmp_path: Path) -> None:
+    """Two spans naming each other as parent reached no root: the header said 3 spans and the
+    tree showed one."""
+    spans = [
+        {**_SPAN, "spanId": "a1", "parentSpanId": "b2", "name": "A"},
+        {**_SPAN, "spanId": "b2", "parentSpanId": "a1", "name": "B"},
+        {**_SPAN, "spanId": "c3", "name": "C"},
+    ]
+    trace = tmp_path / "loop.jsonl"
+    trace.write_text("\n".join(json.dumps(_request(span)) for span in spans))
+    lines = render_traces(read_spans(trace))
+    assert lines[0].startswith("trace ab  3 spans")
+    assert [line.split()[0] for line in lines[1:]] == ["C", "A", "B"]
+    assert lines[3].startswith("    B")  # under A, where the loop was cut
 
 
 # -- routing ----------------------------------------------------------------------------------

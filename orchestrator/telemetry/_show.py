@@ -292,7 +292,10 @@ def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
             + (f"  service {service}" if service else "")
         )
 
-        def walk(node: SpanRecord, depth: int, t0: int = t0) -> None:
+        walked: set[int] = set()
+
+        def walk(node: SpanRecord, depth: int, t0: int = t0, walked: set[int] = walked) -> None:
+            walked.add(id(node))
             pad = "  " * depth
             status = "" if node.status in ("unset", "ok") else f"  [{node.status}]"
             shown = [
@@ -314,4 +317,12 @@ def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
 
         for root in roots:
             walk(root, 1)
+        # Spans whose parents form a cycle reach no root: each such loop is cut at its first
+        # span, shown as a root (they had been dropped, under a header counting them).
+        for s in sorted(members, key=lambda s: (s.start_ns, s.end_ns)):
+            if id(s) not in walked:
+                parent = by_id.get(s.parent_id)
+                if parent is not None:
+                    parent.children.remove(s)
+                walk(s, 1)
     return out
