@@ -523,6 +523,37 @@ async def test_llm_escalation_over_an_openai_compatible_endpoint() -> None:
     assert "RefundTicketed" in asked[0]["messages"][1]["content"]
 
 
+@pytest.mark.parametrize("refusal", [429, 500, 400])
+async def test_an_escalations_model_refusing_for_load_or_failing_is_asked_again(
+    refusal: int,
+) -> None:
+    """A one-second rate limit on the escalation's one call had ended the run failed, while
+    a step's call waits it out; a 400 (the request itself is refused) is not asked again."""
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if len(asked) == 1:
+            return httpx.Response(refusal, headers={"Retry-After": "0.05"}, json={"error": "x"})
+        answer = {"action": "demote", "fallback": "RefundTicketed", "reason": "providers down"}
+        return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(answer)}}]})
+
+    client = OpenAICompatibleClient("http://llm/v1", "m", transport=httpx.MockTransport(handler))
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    escalation = LLMEscalation(client)
+    result = await Executor(g, calls.invoker(g), policy=fast_policy(), escalation=escalation).run()
+    if refusal == 400:
+        assert result.outcome == "failed" and len(asked) == 1 and result.llm_calls == 1
+        return
+    assert result.outcome == "demoted" and len(asked) == 2
+    assert client.calls == result.llm_calls == 2
+    [retry] = [d for d in result.log if d.action == "retry"]
+    assert retry.reason.startswith("escalation: ") and f"HTTP {refusal}" in retry.reason
+    assert retry.data["delay_ms"] >= (50.0 if refusal == 429 else 0.0)
+    assert result.silent_failures() == []
+
+
 async def test_no_model_is_asked_when_giving_up_is_the_only_answer() -> None:
     """No input to ask for and no fallback goal: the model could only say "give up". Asking
     cost a paid call, and a failed one (here every call is a 500) ended the run failed."""

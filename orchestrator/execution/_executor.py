@@ -54,6 +54,7 @@ from orchestrator.execution._breaker import STATE_HALF_OPEN, CircuitBreaker
 from orchestrator.execution._escalation import (
     Demote,
     Escalation,
+    EscalationDecision,
     EscalationRequest,
     Provide,
     ask_handler,
@@ -80,6 +81,7 @@ from orchestrator.graph import Fallback, Plan, ToolGraph, ToolStats, Weights, pl
 from orchestrator.llm import Completion
 
 if TYPE_CHECKING:
+    from orchestrator.execution._policy import RetryPolicy
     from orchestrator.policy import Policy
 
 __all__ = ["RUN_CONTEXT_KEYS", "Executor", "Outcome", "RunResult"]
@@ -215,6 +217,18 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
     if exc.dropped or (exc.status is not None and exc.status >= 500):
         return ProviderError(message, tool=tool)
     return ToolCallError(message, tool=tool)
+
+
+def _ask_again_after(err: LLMError, attempt: int, retry: RetryPolicy) -> float | None:
+    """How long to wait before asking an escalation's model again, or None not to: only for a
+    refusal for load (within ``max_retry_after_s``) or a failure to serve the question."""
+    backoff = min(retry.max_s, retry.initial_s * 2.0 ** (attempt - 1))
+    if err.status in _LOAD_REFUSALS:
+        if err.retry_after is not None and err.retry_after > retry.max_retry_after_s:
+            return None
+        return max(backoff, err.retry_after or 0.0)
+    served_badly = err.status is not None and err.status >= 500
+    return backoff if served_badly or err.dropped or err.timed_out else None
 
 
 def _route_text(plan: Plan) -> str:
@@ -1040,6 +1054,31 @@ class _Run:
             reachable.append(fallback)
         return tuple(reachable)
 
+    async def _ask(self, handler: Escalation, request: EscalationRequest) -> EscalationDecision:
+        """The handler's decision; a model refusing the question for load (429, 503, 529), or
+        failing to serve it (a server error, a dropped connection, a timeout), is asked again
+        as a step's call would be: up to ``retry.max_attempts``, waiting its ``Retry-After`` up
+        to ``max_retry_after_s``. A one-second rate limit had ended the run ``failed``."""
+        retry = self.ex.policy.execution.retry
+        for attempt in range(1, retry.max_attempts + 1):
+            self.llm_calls += 1
+            try:
+                return await ask_handler(handler, request)
+            except LLMError as err:
+                delay = _ask_again_after(err, attempt, retry)
+                if delay is None or attempt == retry.max_attempts:
+                    raise
+                self.log.record(
+                    "retry",
+                    self.goal,
+                    f"escalation: {err}; attempt {attempt + 1} of {retry.max_attempts} "
+                    f"after {delay * 1000.0:.0f} ms",
+                    attempt=attempt + 1,
+                    delay_ms=delay * 1000.0,
+                )
+                await anyio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     def _take_inputs(self, provided: Provide, reason: str) -> None:
         """Add what the handler provided to the run's inputs, and unmask the steps that lacked
         nothing more: the next plan may call them again."""
@@ -1087,9 +1126,8 @@ class _Run:
             self.log.record("escalate", self.goal, f"{reason}; {said}")
             return "escalated"
         self.escalations += 1
-        self.llm_calls += 1
         try:
-            decision = await ask_handler(handler, request)
+            decision = await self._ask(handler, request)
         except EscalationError as err:
             self.log.record("escalate", self.goal, f"{reason}; handler failed: {err}")
             return "failed"
