@@ -176,6 +176,9 @@ async def test_retry_after_beyond_the_cap_reroutes_instead_of_waiting() -> None:
     result = await Executor(g, calls.invoker(g), policy=fast_policy()).run()
     assert result.retries == 0
     assert result.path == ["CRM", "Razorpay", "Email"]
+    # The log says why it was not waited for: the wait asked had not been in it.
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.reason == "rate_limited: 429 (retry after 600 s)"
 
 
 async def test_step_timeout_cancels_a_hung_call() -> None:

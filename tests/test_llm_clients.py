@@ -258,6 +258,23 @@ async def test_http_error_is_an_llm_error_that_escalation_still_catches(server: 
         await anthropic.complete(MESSAGES)
 
 
+async def test_a_retry_after_written_as_an_http_date_is_read() -> None:
+    """RFC 9110 allows a date; it had been ignored, and the refusal retried at once. It is
+    counted from the answer's own Date header: the server's clock, not ours."""
+    headers = {
+        "Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT",
+        "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
+    }
+    for sent, expected in ((headers, 30.0), ({"Retry-After": "soon"}, None)):
+        transport = httpx.MockTransport(
+            lambda request, sent=sent: httpx.Response(429, headers=sent)
+        )
+        client = OpenAICompatibleClient("http://llm/v1", "m", transport=transport)
+        with pytest.raises(LLMError) as refused:
+            await client.complete(MESSAGES)
+        assert refused.value.retry_after == expected
+
+
 async def test_a_failed_call_keeps_the_status_the_providers_reason_and_retry_after() -> None:
     """Every failure had been one bare message ("Client error '400 Bad Request'", or nothing
     after "failed:" for a timeout), which the executor could only retry as a generic error."""

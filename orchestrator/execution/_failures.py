@@ -69,7 +69,10 @@ class Failure:
         return self.reached and self.kind not in (FailureKind.BAD_ARGUMENTS, FailureKind.TOOL_ERROR)
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.message}"
+        """What the log says: the kind, the message, and the wait the tool asked for (which
+        decides whether the call is waited for and retried, or rerouted)."""
+        wait = f" (retry after {self.retry_after:.3g} s)" if self.retry_after is not None else ""
+        return f"{self.kind}: {self.message}{wait}"
 
 
 def classify(exc: BaseException) -> Failure:

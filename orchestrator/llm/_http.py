@@ -3,6 +3,8 @@ client skeleton that sends a body, reads the answer and keeps the usage."""
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -95,11 +97,23 @@ def _said(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds, when given as a number (an HTTP date is not read)."""
+    """``Retry-After`` in seconds: a number of seconds, or an HTTP date (RFC 9110), counted from
+    the answer's own ``Date`` when it has one (the server's clock, not ours). A date had been
+    ignored, and the refusal retried at once."""
+    given = response.headers.get("retry-after", "").strip()
     try:
-        value = float(response.headers.get("retry-after", ""))
+        value = float(given)
     except ValueError:
-        return None
+        try:
+            until = email.utils.parsedate_to_datetime(given)
+            sent = response.headers.get("date")
+            now = email.utils.parsedate_to_datetime(sent) if sent else None
+        except (TypeError, ValueError, IndexError):
+            return None
+        if until.tzinfo is None or (now is not None and now.tzinfo is None):
+            return None
+        value = (until - (now or datetime.datetime.now(datetime.UTC))).total_seconds()
+        return max(value, 0.0)
     return value if value >= 0 else None
 
 
