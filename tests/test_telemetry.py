@@ -781,6 +781,28 @@ async def test_a_failed_otlp_export_is_a_warning_naming_the_endpoint(
     assert "OTEL_EXPORTER_OTLP_TIMEOUT" in warnings[0]
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "not-a-url"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "localhost:4318/v1/traces"),
+    ],
+)
+def test_an_otlp_http_endpoint_that_is_no_url_is_refused_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """It was posted to, every export failed, and the warning asked whether a collector was
+    listening there."""
+    monkeypatch.setenv(variable, value)
+    refused = rf"{variable}: expected an http:// or https:// URL"
+    with pytest.raises(TelemetryError, match=refused), tracing(otlp=True):
+        pass
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")  # a gRPC target needs no scheme
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.2")
+    with tracing(otlp=True):
+        pass
+
+
 @pytest.mark.anyio
 async def test_a_deferred_otlp_export_runs_after_the_block_has_put_the_trace_file_in_place(
     tmp_path: Path, http_collector: tuple[str, list[tuple[str, bytes]]]

@@ -33,7 +33,8 @@ _LOG = logging.getLogger("orchestrator.telemetry")
 
 def _warn_failed(what: str, url: str) -> None:
     _LOG.warning(
-        "OTLP export of %s to %s failed; they are lost (is a collector listening there? "
+        "OTLP export of %s to %s failed; they are lost (the exporter's message above says "
+        "why: nothing listening there, or the collector refused the export; "
         "OTEL_EXPORTER_OTLP_TIMEOUT, in seconds, bounds how long each export waits)",
         what,
         url,

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from orchestrator.errors import TelemetryError
 from orchestrator.telemetry._state import SCOPE, Providers, pop, push
@@ -138,13 +139,28 @@ def _endpoint(signal: Signal, protocol: OtlpProtocol, given: str | None) -> str:
     """The URL the signal is sent to, resolved here (not by the SDK) so a failure can name it:
     ``given`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` as a base URL, the per-signal variable as is."""
     path = f"/v1/{signal}"
+    own_variable = f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
     if given is None:
-        own = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+        own = os.environ.get(own_variable, "").strip()
         if own:
-            return own
+            return _checked_url(own, protocol, own_variable)
     base = given or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    base = base or _DEFAULT_ENDPOINTS[protocol]
+    named = "endpoint" if given else "OTEL_EXPORTER_OTLP_ENDPOINT"
+    base = _checked_url(base, protocol, named) if base else _DEFAULT_ENDPOINTS[protocol]
     return base if protocol == "grpc" else _http_url(base, path)
+
+
+def _checked_url(url: str, protocol: OtlpProtocol, named: str) -> str:
+    """An OTLP/HTTP endpoint must be an http(s) URL with a host: "not-a-url" had been posted
+    to, failed every export, and was reported as a collector not listening."""
+    if protocol == "grpc":
+        return url  # "localhost:4317" is a gRPC target as it is
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TelemetryError(
+            f"{named}: expected an http:// or https:// URL for OTLP over HTTP, got {url!r}"
+        )
+    return url
 
 
 def _in_order(steps: list[Callable[[], None]]) -> Callable[[], None]:
