@@ -37,6 +37,7 @@ __all__ = [
     "read_text",
     "replace_dir",
     "staging_dir",
+    "unwritable_because",
     "write_text_atomic",
 ]
 
@@ -64,6 +65,19 @@ def _umask() -> int | None:
         return None
     line = next((ln for ln in status.splitlines() if ln.startswith("Umask:")), None)
     return int(line.split()[1], 8) if line is not None else None
+
+
+def unwritable_because(target: Path) -> str | None:
+    """Why a file cannot be written at ``target``, as far as the paths show before any work:
+    a folder there, or a file where one of its folders should be (created if missing)."""
+    if target.is_dir():
+        return f"{target} is a folder; give a file path"
+    for folder in target.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder: {target} cannot be written there"
+            return None
+    return None
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from orchestrator._files import unwritable_because
 from orchestrator._resources import data_path
 from orchestrator.errors import OrchestratorError
 
@@ -1058,19 +1059,6 @@ effort_app = typer.Typer(help="Per-step reasoning effort: evaluate the effort ro
 app.add_typer(effort_app, name="effort")
 
 
-def _unwritable_because(target: Path) -> str | None:
-    """Why a file cannot be written at ``target``, as far as the paths show before any work:
-    a folder there, or a file where one of its folders should be (created if missing)."""
-    if target.is_dir():
-        return f"{target} is a folder; give a file path"
-    for folder in target.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                return f"{folder} is a file, not a folder: {target} cannot be written there"
-            return None
-    return None
-
-
 @effort_app.command("replay")
 def effort_replay(
     test: Annotated[Path, typer.Argument(help="Replay JSONL to walk (outcomes hidden).")],
@@ -1090,7 +1078,7 @@ def effort_replay(
 
     # Checked before the fit, which may take a while: these failed only after it.
     for option, target in (("--choices", choices), ("--save", save)):
-        problem = _unwritable_because(target) if target is not None else None
+        problem = unwritable_because(target) if target is not None else None
         if problem is not None:
             raise typer.BadParameter(problem, param_hint=option)
     with _errors_exit():

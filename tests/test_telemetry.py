@@ -126,9 +126,11 @@ def test_an_unknown_otlp_protocol_is_an_error_naming_the_choices() -> None:
 
 
 def test_a_trace_file_that_cannot_be_created_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A file where a folder should be read "cannot write the trace file (File exists)"."""
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    with pytest.raises(TelemetryError, match="not-a-dir"), tracing(blocker / "trace.jsonl"):
+    said = r"not-a-dir is a file, not a folder: .*trace\.jsonl cannot be written there"
+    with pytest.raises(TelemetryError, match=said), tracing(blocker / "trace.jsonl"):
         pass
 
 
@@ -136,7 +138,7 @@ def test_a_folder_as_the_trace_file_is_refused_before_the_block_runs(tmp_path: P
     """It was found out only when the file was moved into place: after a run's tools had run,
     and the run's result was not printed."""
     ran = []
-    with pytest.raises(TelemetryError, match="it is a folder"), tracing(tmp_path):
+    with pytest.raises(TelemetryError, match="is a folder; give a file path"), tracing(tmp_path):
         ran.append(True)
     assert ran == []
 

@@ -24,7 +24,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from orchestrator._files import keep_mode
+from orchestrator._files import keep_mode, unwritable_because
 from orchestrator.errors import TelemetryError
 
 __all__ = ["OtlpJsonLines", "OtlpJsonMetricExporter", "OtlpJsonSpanExporter", "otlp_json"]
@@ -61,11 +61,11 @@ class OtlpJsonLines:
         self.path = Path(path)
         self._lock = threading.Lock()
         directory = self.path.parent
-        if self.path.is_dir():
-            # Found out only at commit, the run's result was lost after its tools had run.
-            raise TelemetryError(
-                f"{self.path}: cannot write the trace file there: it is a folder (give a file path)"
-            )
+        problem = unwritable_because(self.path)
+        if problem is not None:
+            # Found out only at commit, the run's result was lost after its tools had run; and
+            # a file where a folder should be read as "File exists".
+            raise TelemetryError(f"cannot write the trace file: {problem}")
         try:
             directory.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
