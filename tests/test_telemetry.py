@@ -1043,7 +1043,12 @@ def test_trace_show_shows_spans_whose_parents_form_a_loop(tmp_path: Path) -> Non
     spans = [
         {**_SPAN, "spanId": "a1", "parentSpanId": "b2", "name": "A"},
         {**_SPAN, "spanId": "b2", "parentSpanId": "a1", "name": "B"},
-        {**_SPAN, "spanId": "c3", "name": "C"},
+        {
+            **_SPAN,
+            "spanId": "c3",
+            "name": "C",
+            "attributes": [{"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}}],
+        },
     ]
     trace = tmp_path / "loop.jsonl"
     trace.write_text("\n".join(json.dumps(_request(span)) for span in spans))
@@ -1051,6 +1056,7 @@ def test_trace_show_shows_spans_whose_parents_form_a_loop(tmp_path: Path) -> Non
     assert lines[0].startswith("trace ab  3 spans")
     assert [line.split()[0] for line in lines[1:]] == ["C", "A", "B"]
     assert lines[3].startswith("    B")  # under A, where the loop was cut
+    assert lines[1].endswith("provider=openai")  # it had read "name=openai"
 
 
 # -- routing ----------------------------------------------------------------------------------

@@ -19,24 +19,25 @@ from orchestrator.errors import TelemetryError
 
 __all__ = ["SpanRecord", "read_spans", "render_traces"]
 
-# Attributes worth a glance in the tree; the rest stay in the file.
-_SHOWN_ATTRIBUTES = (
-    "gen_ai.tool.call.id",
-    "orchestrator.attempt",
-    "error.type",
-    "gen_ai.request.model",
-    "gen_ai.provider.name",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "orchestrator.reasoning_effort",
-    "orchestrator.effort",
-    "orchestrator.tokens",
-    "orchestrator.task",
-    "orchestrator.outcome",
-    "orchestrator.silent_failures",
-    "gen_ai.retrieval.query.text",
-    "orchestrator.matches",
-)
+# Attributes worth a glance in the tree, by the label shown; the rest stay in the file. The
+# label is the name's last word unless that is ambiguous ("name=openai" was the provider).
+_SHOWN_ATTRIBUTES = {
+    "gen_ai.tool.call.id": "call_id",
+    "orchestrator.attempt": "attempt",
+    "error.type": "error",
+    "gen_ai.request.model": "model",
+    "gen_ai.provider.name": "provider",
+    "gen_ai.usage.input_tokens": "input_tokens",
+    "gen_ai.usage.output_tokens": "output_tokens",
+    "orchestrator.reasoning_effort": "reasoning_effort",
+    "orchestrator.effort": "effort",
+    "orchestrator.tokens": "tokens",
+    "orchestrator.task": "task",
+    "orchestrator.outcome": "outcome",
+    "orchestrator.silent_failures": "silent_failures",
+    "gen_ai.retrieval.query.text": "query",
+    "orchestrator.matches": "matches",
+}
 
 
 @dataclass
@@ -299,8 +300,8 @@ def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
             pad = "  " * depth
             status = "" if node.status in ("unset", "ok") else f"  [{node.status}]"
             shown = [
-                f"{key.split('.')[-1]}={_format(node.attributes[key])}"
-                for key in _SHOWN_ATTRIBUTES
+                f"{label}={_format(node.attributes[key])}"
+                for key, label in _SHOWN_ATTRIBUTES.items()
                 if key in node.attributes
             ]
             extra = ("  " + " ".join(shown)) if shown else ""
