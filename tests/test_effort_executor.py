@@ -151,6 +151,12 @@ class Drafting:
         return Reasoned(answer.text, tokens=answer.usage.output_tokens)
 
 
+def straight_high() -> EffortRouter:
+    """A router whose plan starts at its top effort: low and medium are hopeless to it."""
+    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
+    return EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
+
+
 OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 CHAT_OK = {"choices": [{"message": {"content": "fine"}}], "usage": {"completion_tokens": 9}}
 MESSAGES_OK = {"content": [{"type": "text", "text": "fine"}], "usage": {"output_tokens": 9}}
@@ -178,10 +184,8 @@ async def test_a_provider_overloaded_is_a_rate_limit_waited_for_and_retried_at_t
         if provider == "openai"
         else AnthropicClient("claude-x", base_url="http://llm", transport=transport)
     )
-    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
-    straight_high = EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
     result = await Executor(
-        graph(), Drafting(client), policy=fast_policy(), effort=straight_high
+        graph(), Drafting(client), policy=fast_policy(), effort=straight_high()
     ).run()
     assert result.outcome == "completed" and result.outputs["summarise"] == "fine"
     [fail] = [d for d in result.log if d.action == "fail"]
@@ -300,10 +304,8 @@ async def test_a_providers_server_error_is_retried_at_the_same_effort(failure: s
     client = OpenAICompatibleClient(
         "http://llm/v1", "o-mini", transport=httpx.MockTransport(answer)
     )
-    hopeless_low = EffortPrior(success={"low": 0.0, "medium": 0.0, "high": 0.9})
-    straight_high = EffortRouter(EffortPolicy(features="signals", prior=hopeless_low))
     result = await Executor(
-        graph(), Drafting(client), policy=fast_policy(), effort=straight_high
+        graph(), Drafting(client), policy=fast_policy(), effort=straight_high()
     ).run()
     assert result.outcome == "completed" and result.outputs["summarise"] == "fine"
     assert [b["reasoning_effort"] for b in sent] == ["high", "high"]

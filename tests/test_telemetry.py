@@ -1203,7 +1203,8 @@ def test_the_service_is_named_orchestrator_unless_the_environment_names_one(
     assert routed.resource.attributes["service.name"] == service
 
 
-def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
+def _stopped_run(*decisions: tuple[str, str, str]) -> tuple[Any, DecisionLog]:
+    """A traced run that logs ``decisions`` and is stopped by Ctrl-C: its root span, its log."""
     memory = InMemorySpanExporter()
     log = DecisionLog()
     with (
@@ -1211,9 +1212,15 @@ def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
         tracing(exporters=[memory]),
         traced_run(log, "refund"),
     ):
-        log.record("execute", "CRM", "ok", duration_ms=1.0)
+        for action, tool, reason in decisions:
+            log.record(action, tool, reason, duration_ms=1.0)  # type: ignore[arg-type]
         raise KeyboardInterrupt
     [root] = _named(memory.get_finished_spans(), "invoke_workflow orchestrator")
+    return root, log
+
+
+def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
+    root, _ = _stopped_run(("execute", "CRM", "ok"))
     assert root.attributes["orchestrator.outcome"] == "interrupted"
     assert root.status.status_code == StatusCode.ERROR
 
@@ -1221,18 +1228,11 @@ def test_a_run_stopped_mid_way_is_marked_interrupted() -> None:
 def test_a_failure_awaiting_its_answer_when_the_run_is_stopped_is_not_silent() -> None:
     """Ctrl-C while the escalation of a failure was asked had counted that failure as silent,
     on the root span and in the "must stay 0" metric; a failure skipped before is still one."""
-    memory = InMemorySpanExporter()
-    log = DecisionLog()
-    with (
-        pytest.raises(KeyboardInterrupt),
-        tracing(exporters=[memory]),
-        traced_run(log, "refund"),
-    ):
-        log.record("fail", "CRM", "error: boom", duration_ms=1.0)
-        log.record("execute", "CRM", "ok", duration_ms=1.0)  # called again, no retry said
-        log.record("fail", "Razorpay", "down: refused", duration_ms=1.0)
-        raise KeyboardInterrupt
-    [root] = _named(memory.get_finished_spans(), "invoke_workflow orchestrator")
+    root, log = _stopped_run(
+        ("fail", "CRM", "error: boom"),
+        ("execute", "CRM", "ok"),  # called again, no retry said
+        ("fail", "Razorpay", "down: refused"),
+    )
     assert root.attributes["orchestrator.silent_failures"] == 1  # CRM's
     assert [d.tool for d in silent_failures(log, ended=False)] == ["CRM"]
     assert [d.tool for d in silent_failures(log)] == ["CRM", "Razorpay"]
