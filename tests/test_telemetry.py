@@ -32,7 +32,14 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.errors import LLMError, TelemetryError
-from orchestrator.execution import DecisionLog, Executor, LLMEscalation, silent_failures
+from orchestrator.execution import (
+    CallableInvoker,
+    DecisionLog,
+    Executor,
+    LLMEscalation,
+    silent_failures,
+)
+from orchestrator.graph import ToolGraph
 from orchestrator.llm import OpenAICompatibleClient
 from orchestrator.scenarios import FaultInjector, SimulatedInvoker, load_scenario, run_scenario
 from orchestrator.telemetry import (
@@ -367,6 +374,29 @@ async def test_llm_calls_are_chat_spans_with_model_provider_usage_and_effort() -
     assert values["orchestrator.llm.calls"] == 2
     assert values["gen_ai.client.token.usage"] == 2  # input and output of the one success
     assert client.reasoning_effort == "low"  # other attributes pass through
+
+
+@pytest.mark.anyio
+async def test_an_llm_call_made_by_a_tool_names_that_tool_on_its_span() -> None:
+    """A chat span made inside a step was a sibling of the step's span, under the root (the
+    step's span is written once the call is over): which step asked could only be guessed."""
+    client = TracedLLMClient(_ScriptedClient(["ok", "Q3 went well."]))
+
+    async def summarise(_: Any) -> str:
+        return await client.complete([{"role": "user", "content": "summarise Q3"}])
+
+    graph = ToolGraph(start="Start", goal="Done")
+    graph.add_tool("summarise")
+    graph.add_edge("Start", "summarise")
+    graph.add_edge("summarise", "Done")
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        await client.complete([{"role": "user", "content": "before the run"}])
+        result = await Executor(graph, CallableInvoker({"summarise": summarise})).run()
+    assert result.outcome == "completed"
+    outside, inside = _named(memory.get_finished_spans(), "chat gpt-test")
+    assert inside.attributes["orchestrator.tool"] == "summarise"
+    assert "orchestrator.tool" not in outside.attributes
 
 
 @pytest.mark.anyio

@@ -19,7 +19,13 @@ from orchestrator.execution._escalation import (
     check_decision,
     parse_decision,
 )
-from orchestrator.execution._executor import RUN_CONTEXT_KEYS, Executor, Outcome, RunResult
+from orchestrator.execution._executor import (
+    RUN_CONTEXT_KEYS,
+    Executor,
+    Outcome,
+    RunResult,
+    calling_tool,
+)
 from orchestrator.execution._failures import (
     Failure,
     FailureKind,
@@ -117,6 +123,7 @@ __all__ = [
     "ScriptedEscalation",
     "ToolDownMonitor",
     "ask_handler",
+    "calling_tool",
     "check_decision",
     "classify",
     "invoke_at",

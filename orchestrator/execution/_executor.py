@@ -15,6 +15,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -84,7 +85,18 @@ if TYPE_CHECKING:
     from orchestrator.execution._policy import RetryPolicy
     from orchestrator.policy import Policy
 
-__all__ = ["RUN_CONTEXT_KEYS", "Executor", "Outcome", "RunResult"]
+__all__ = ["RUN_CONTEXT_KEYS", "Executor", "Outcome", "RunResult", "calling_tool"]
+
+# The tool whose call this task (and what it starts: tasks, threads) is making. An LLM call made
+# inside it (an LLM-backed tool) is traced with the tool's name, as the step's own span is
+# written only once the call is over and cannot be its parent.
+_CALLING: ContextVar[str | None] = ContextVar("orchestrator_calling_tool", default=None)
+
+
+def calling_tool() -> str | None:
+    """The tool the executor is calling in this context, if any."""
+    return _CALLING.get()
+
 
 # Run inputs that describe the run to the control plane (the task's text, routing signals for
 # the effort router) rather than feed a tool: never passed on as a tool's arguments by name.
@@ -493,6 +505,7 @@ class Executor:
         started = time.perf_counter()
         flight = (id(log), tool)
         self._in_flight[flight] = started
+        calling = _CALLING.set(tool)
         try:
             with anyio.move_on_after(timeout_s) as deadline:
                 try:
@@ -542,6 +555,7 @@ class Executor:
                 raise
             raise failure_exc from exc
         finally:
+            _CALLING.reset(calling)
             self._in_flight.pop(flight, None)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._observe(tool, elapsed_ms, None)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from orchestrator.errors import LLMError
+from orchestrator.execution import calling_tool
 from orchestrator.llm import Completion, ReasoningClient
 from orchestrator.telemetry._metrics import instruments
 from orchestrator.telemetry._spans import OPERATION, span
@@ -189,7 +190,12 @@ class TracedLLMClient:
             }.items()
             if v is not None
         }
-        attributes = {**metric_attributes, REASONING_EFFORT: _text(effort)}
+        # The step whose call made this one (an LLM-backed tool): its span cannot be the parent.
+        attributes = {
+            **metric_attributes,
+            REASONING_EFFORT: _text(effort),
+            "orchestrator.tool": calling_tool(),
+        }
         started = time.perf_counter()
         tools = instruments()
         # CLIENT, as the GenAI conventions ask of a call to a model served elsewhere.
