@@ -438,7 +438,8 @@ class EffortRouter:
             }
         except KeyError as exc:
             raise EffortError(f"{source}: not a saved effort router: no array {exc}") from exc
-        _check_shapes(source, router._mean, router._scale, fitted_levels)
+        text = router.policy.features == "text"
+        _check_shapes(source, router._mean, router._scale, fitted_levels, text=text)
         router._fitted = {}
         for level, fitted in fitted_levels.items():
             if router.policy.model == "logistic":
@@ -458,24 +459,28 @@ _OBSERVATIONS = "observations.jsonl"
 
 
 def _check_shapes(
-    source: Path, mean: Matrix, scale: Matrix, levels: Mapping[Effort, _Level]
+    source: Path, mean: Matrix, scale: Matrix, levels: Mapping[Effort, _Level], *, text: bool
 ) -> None:
-    """Every array of a saved router as ``save`` wrote it: one width of features, one row per
-    outcome. A file with one array cut short had loaded, then failed its first ``choose`` with
-    numpy's "operands could not be broadcast", naming no file."""
-    width = mean.shape[0] if mean.ndim == 1 else -1
-    if width < 1 or scale.shape != mean.shape:
+    """Every array of a saved router as ``save`` wrote it: a mean and scale per signal, one
+    width of features for every level (the signals, after the text's embedding when the
+    features are ``text``), one outcome and token count per row. A file with one array cut
+    short had loaded, then failed its first ``choose`` with numpy's "operands could not be
+    broadcast", naming no file."""
+    expected = (len(SIGNALS),)
+    if mean.shape != expected or scale.shape != expected:
         raise EffortError(
-            f"{source}: arrays mean and scale: expected two vectors of one length, got shapes "
-            f"{mean.shape} and {scale.shape}; refit the router"
+            f"{source}: arrays mean and scale: expected {len(SIGNALS)} values each (one per "
+            f"signal), got shapes {mean.shape} and {scale.shape}; refit the router"
         )
+    widths = {fitted.x.shape[1] for fitted in levels.values() if fitted.x.ndim == 2}
     for level, fitted in levels.items():
-        rows = fitted.x.shape[0] if fitted.x.ndim == 2 else -1
-        if fitted.x.ndim != 2 or fitted.x.shape[1] != width:
+        width = fitted.x.shape[1] if fitted.x.ndim == 2 else -1
+        if width < len(SIGNALS) or len(widths) > 1 or (not text and width != len(SIGNALS)):
             raise EffortError(
-                f"{source}: level {level}: expected {width} features per row, got an array of "
-                f"shape {fitted.x.shape}; refit the router"
+                f"{source}: level {level}: its feature rows (array of shape {fitted.x.shape}) "
+                f"do not match the other levels' or the {len(SIGNALS)} signals; refit the router"
             )
+        rows = fitted.x.shape[0]
         if fitted.success.shape != (rows,) or fitted.tokens.shape != (rows,):
             raise EffortError(
                 f"{source}: level {level}: expected {rows} outcomes and token counts, got "
