@@ -15,6 +15,7 @@ import pytest
 from mcp_servers import (
     broken_server,
     faulty_server,
+    free_port,
     ledger_lines,
     listing_server,
     time_server,
@@ -98,6 +99,34 @@ def test_run_over_an_mcp_servers_config_calls_its_live_servers(tmp_path: Path) -
     # The server's answer, not a simulation of its output schema.
     answer = report["outputs"]["time_a/get_current_time"]
     assert answer["timezone"] == "Asia/Tokyo" and answer["datetime"][:2] == "20"
+
+
+def test_sigterm_stops_a_gateway_serving_http_as_it_stops_one_on_stdio(tmp_path: Path) -> None:
+    """Over HTTP, uvicorn catches the signal and raises it again inside the server's task
+    group: the gateway ended in an 86-line traceback with exit code 1."""
+    config = write_config(tmp_path / "servers.json", {"f": faulty_server(tmp_path / "ledger")})
+    port = free_port()
+    command = [sys.executable, "-c", "from orchestrator.cli import main; main()", "mcp",
+               "serve", "--config", str(config), "--index", str(tmp_path / "index"),
+               "--http", f"127.0.0.1:{port}"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as gateway:
+        assert gateway.stderr is not None
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                assert gateway.poll() is None, gateway.stderr.read().decode()
+                time.sleep(0.2)
+            else:
+                pytest.fail("the gateway never listened")
+            gateway.terminate()
+            assert gateway.wait(timeout=30) == 143
+            assert b"Traceback" not in gateway.stderr.read()
+        finally:
+            if gateway.poll() is None:
+                gateway.kill()
 
 
 def test_sigterm_stops_a_run_and_the_mcp_servers_it_started(tmp_path: Path) -> None:

@@ -109,6 +109,14 @@ def serve_command(
         )
     except OrchestratorError as exc:
         raise _fail(exc) from exc
+    except BaseExceptionGroup as group:
+        # Over HTTP, uvicorn catches SIGTERM and Ctrl-C and raises them again once it has
+        # stopped, inside the server's task group: the stop arrives wrapped, and had ended in
+        # an 86-line traceback with exit code 1 instead of the stop it is.
+        stopped, rest = group.split(KeyboardInterrupt)
+        if stopped is not None and rest is None:
+            raise KeyboardInterrupt from None
+        raise
 
 
 @mcp_app.command("status")
