@@ -494,6 +494,10 @@ def _parse_fault(spec: str) -> Any:
             f"({expected})",
             param_hint="--fail",
         )
+    if kind not in kinds:  # pydantic's own list names kinds this option does not take
+        raise typer.BadParameter(
+            f"{spec!r}: no fault kind {kind!r} ({expected})", param_hint="--fail"
+        )
     if kind == "down" and times:
         raise typer.BadParameter(
             f"{spec!r}: a down tool stays down ({expected})", param_hint="--fail"
@@ -718,7 +722,11 @@ def run_command(
     ] = None,
     fail: Annotated[
         list[str] | None,
-        typer.Option("--fail", help="Inject a fault: TOOL:KIND[:TIMES] (repeatable)."),
+        typer.Option(
+            "--fail",
+            help="Inject a fault: TOOL:KIND[:TIMES] (repeatable), KIND one of down, error, "
+            "timeout, malformed, rate_limited; TIMES failing calls before it recovers.",
+        ),
     ] = None,
     inputs: Annotated[
         str | None,
@@ -795,17 +803,17 @@ def run_command(
         with redirect_stdout(sys.stderr):
             own = catalog_tools(catalog)  # none for no catalog (routing from --index)
         servers = config_servers(catalog)
+        if learn and graph is not None:  # the first reason: binding tools would not help
+            raise typer.BadParameter(
+                "counts plans of the catalog; a run on your --graph is not one",
+                param_hint="--learn",
+            )
         if learn and not (own or chosen or servers):
             # A dry run shows what would happen; counting it as a past success would teach
             # plans from calls that never ran.
             raise typer.BadParameter(
                 "counts real runs, and every tool of this catalog is simulated: bind tools with "
                 "--tool, or use a Python catalog or an mcpServers config",
-                param_hint="--learn",
-            )
-        if learn and graph is not None:
-            raise typer.BadParameter(
-                "counts plans of the catalog; a run on your --graph is not one",
                 param_hint="--learn",
             )
         policy_used = load_policy(policy)
