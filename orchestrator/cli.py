@@ -215,8 +215,8 @@ def index(
     dedupe: DedupeOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Index a catalog into DIR (atomically, with a manifest). An existing index there is
-    updated incrementally: only new or changed skills are embedded."""
+    """Index a catalog into the --out folder (atomically, with a manifest). An existing index
+    there is updated incrementally: only new or changed skills are embedded."""
     from orchestrator.routing import SkillIndex
 
     with _errors_exit():
@@ -925,8 +925,17 @@ def _demo_faults(plan: Any) -> list[Any]:
 @app.command()
 def demo(
     ctx: typer.Context,
-    catalog: CatalogOption = None,
-    k: Annotated[int, typer.Option("-k", min=1)] = 3,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog",
+            "-c",
+            help="Catalog file or folder (default: the shipped sample catalog, which the demo's "
+            "tasks are written for).",
+            show_default=False,
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="Matches listed per task.")] = 3,
     trace_file: TraceFileOption = None,
     json_out: JsonOption = False,
 ) -> None:
