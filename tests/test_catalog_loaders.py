@@ -17,7 +17,7 @@ from orchestrator.catalog import (
     skills_from_mcp_tools,
     skills_from_openapi,
 )
-from orchestrator.errors import DuplicateSkillError
+from orchestrator.errors import CatalogError, DuplicateSkillError
 
 CATALOGS = Path(__file__).parent / "fixtures" / "catalogs"
 GOOD = CATALOGS / "good"
@@ -660,3 +660,12 @@ def test_skill_fields_beside_an_openai_function_wrapper_are_read(tmp_path: Path)
     path.write_text(json.dumps(record) + "\n")
     [skill] = load_catalog(path)
     assert skill.outputs == record["outputs"] and skill.price == 0.01
+    # An error in one of them points where it was written, not inside "function".
+    for beside, said in (
+        ({"outputs": {"type": "text"}}, "at /outputs/type, got the string 'text'"),
+        ({"price": "cheap"}, "at /price, got the string 'cheap'"),
+    ):
+        path.write_text(json.dumps({**record, **beside}) + "\n")
+        with pytest.raises(CatalogError) as refused:
+            load_catalog(path)
+        assert said in str(refused.value) and "/function/" not in str(refused.value)

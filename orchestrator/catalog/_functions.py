@@ -28,6 +28,7 @@ _NULL_IS_UNSET = frozenset(
 def function_skill(record: Any, origin: Origin) -> Loaded:
     """One OpenAI, BFCL or native function record as a skill."""
     obj = origin.mapping(record)
+    placed: dict[str, Origin] = {}  # fields found beside "function": errors point there
     if "type" in obj:
         if obj["type"] != "function":
             raise origin.at("type").mismatch("'function'", obj["type"])
@@ -35,8 +36,10 @@ def function_skill(record: Any, origin: Origin) -> Loaded:
             # The fields OpenAI's format lacks (outputs, body, tags, cost hints) may sit beside
             # "function"; the function's own win.
             beside = {k: v for k, v in obj.items() if k not in ("type", "function")}
-            origin = origin.at("function")
-            obj = {**beside, **origin.mapping(obj["function"])}
+            record_origin, origin = origin, origin.at("function")
+            own = origin.mapping(obj["function"])
+            placed = {key: record_origin for key in beside if key not in own}
+            obj = {**beside, **own}
         else:  # the Responses API puts the function fields next to "type"
             obj = {k: v for k, v in obj.items() if k != "type"}
     # Checked before pydantic, whose id-defaults-to-name step would report a bad name as a bad id.
@@ -56,12 +59,12 @@ def function_skill(record: Any, origin: Origin) -> Loaded:
         if fields.get(key) is None:
             fields.pop(key, None)
         else:
-            schema = origin.at(keys.get(key, key)).mapping(fields[key])
+            schema = placed.get(key, origin).at(keys.get(key, key)).mapping(fields[key])
             fields[key] = normalise_bfcl_schema(schema)
     if extra and isinstance(fields.get("metadata", {}), Mapping):
         fields["metadata"] = {**extra, **fields.get("metadata", {})}
     fields.setdefault("source", origin.location)
-    return Loaded(origin.skill(fields, keys), origin)
+    return Loaded(origin.skill(fields, keys, placed=placed), origin)
 
 
 def skills_from_functions(records: Sequence[Any], *, source: str = "<functions>") -> list[Skill]:

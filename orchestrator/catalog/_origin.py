@@ -101,21 +101,25 @@ class Origin:
         keys: Mapping[str, str] | None = None,
         *,
         outputs_at: Origin | None = None,
+        placed: Mapping[str, Origin] | None = None,
     ) -> Skill:
         """Validate ``fields`` as a Skill, reporting pydantic errors at their place in the input.
 
         ``keys`` maps a Skill field to the input key it came from (MCP's ``inputSchema`` becomes
-        ``parameters``), so the pointer names what the user wrote. A broken ``outputs`` schema
-        is refused here too (see :meth:`json_schema`), at ``outputs_at`` when the outputs were
-        read from elsewhere (an OpenAPI response's schema).
+        ``parameters``), so the pointer names what the user wrote. ``placed`` maps a field read
+        from another object than this one (OpenAI's fields beside ``function``) to that object.
+        A broken ``outputs`` schema is refused here too (see :meth:`json_schema`), at
+        ``outputs_at`` when the outputs were read from elsewhere (an OpenAPI response's schema).
         """
         keys = keys or {}
+        placed = placed or {}
         try:
             skill = Skill.model_validate(dict(fields))
         except ValidationError as exc:
-            raise self._translate(exc, keys) from exc
+            field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+            raise placed.get(field, self)._translate(exc, keys) from exc
         if skill.outputs is not None:
-            at = outputs_at if outputs_at is not None else self.at(keys.get("outputs", "outputs"))
+            at = outputs_at or placed.get("outputs", self).at(keys.get("outputs", "outputs"))
             at.json_schema(skill.outputs)
         return skill
 
