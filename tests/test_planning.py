@@ -2045,6 +2045,63 @@ def test_a_similar_past_tasks_tools_join_the_plan_in_their_order(router: SkillRo
     assert "used by 100% of the most similar past tasks" in plan.step("send_email").reason
 
 
+class _ShopUser(TypedDict):
+    user_id: str
+    email: str
+
+
+class _ShopOrder(TypedDict):
+    order_id: str
+    total_cents: int
+
+
+class _ShopRefund(TypedDict):
+    refund_id: str
+    order_id: str
+    amount_cents: int
+
+
+def _refund_functions() -> list[Any]:
+    """Two providers of one refund, and what finds the order to refund (a tester's shop)."""
+
+    def find_user(email: str) -> _ShopUser:
+        """Find a customer account by e-mail address."""
+        return {"user_id": "u-1", "email": email}
+
+    def get_latest_order(user_id: str) -> _ShopOrder:
+        """Get the most recent order placed by a customer, by user id."""
+        return {"order_id": "o-42", "total_cents": 1999}
+
+    def stripe_refund(order_id: str, amount_cents: int) -> _ShopRefund:
+        """Refund an order's payment through Stripe."""
+        return {"refund_id": "re_1", "order_id": order_id, "amount_cents": amount_cents}
+
+    def paypal_refund(order_id: str, amount_cents: int) -> _ShopRefund:
+        """Refund an order's payment through PayPal."""
+        return {"refund_id": "re_2", "order_id": order_id, "amount_cents": amount_cents}
+
+    return [find_user, get_latest_order, stripe_refund, paypal_refund]
+
+
+def test_a_past_runs_near_duplicate_of_a_step_is_that_step_not_one_more(tmp_path: Path) -> None:
+    """Past runs refunded through Stripe, routing chose PayPal with Stripe as its alternative:
+    the plan held both refunds, and the run refunded the order twice (a tester's)."""
+    router = SkillRouter.from_catalog(_refund_functions(), index_dir=tmp_path / "i")
+    task = "issue a refund for bob@example.com's latest order"
+    routed = Planner.from_router(router).plan(task)
+    [refund] = [s for s in routed.steps if s.id.endswith("_refund")]
+    other = refund.alternatives[0]
+    assert other.endswith("_refund")
+    past = ("find_user", "get_latest_order", other)
+    recalled = UsageModel.fit([PastRun("refund jane@example.com's latest order", past)])
+    # Nor is a precedent (what past runs of a step called before it) that is the step itself.
+    before = UsageModel.fit([PastRun("", (other, refund.id))] * 3)
+    for usage in (recalled, before):
+        plan = Planner.from_router(router, usage=usage).plan(task)
+        refunds = [s.id for s in plan.steps if s.id.endswith("_refund")]
+        assert len(refunds) == 1, plan.ids
+
+
 def test_a_task_unlike_any_past_one_is_planned_from_routing_alone(router: SkillRouter) -> None:
     task = "Is the service healthy? Translate 'hi' to Spanish"
     planner = Planner.from_router(router, usage=UsageModel.fit([WEATHER_MAIL]))

@@ -90,6 +90,13 @@ class _Draft:
     # Steps it must follow without taking an input from them (a state change, learned).
     follows: list[str] = field(default_factory=list)
     fit: float | None = None  # the fit model's probability, for a step routed to
+    # The skill's whole near-duplicate group, for a step routed to (``alternatives`` keeps
+    # the first few): what the step stands for.
+    group: frozenset[str] = frozenset()
+
+    def stands_for(self, skill_id: str) -> bool:
+        """Whether ``skill_id`` is this step's skill, an alternative or a near-duplicate."""
+        return skill_id == self.skill.id or skill_id in self.alternatives or skill_id in self.group
 
 
 @dataclass(frozen=True)
@@ -361,6 +368,7 @@ class Planner:
             match.score,
             alternatives=[d.id for d in match.duplicates][: self.policy.alternatives],
             fit=fit,
+            group=frozenset(d.id for d in match.duplicates),
         )
 
     def _provider(self, results: Sequence[RouteResult]) -> str | None:
@@ -455,14 +463,19 @@ class Planner:
             for skill_id in unused:
                 del drafts[skill_id]
         for tool, share in added.items():
-            if tool not in drafts:
-                drafts[tool] = _Draft(
-                    self._skills[tool],
-                    float(end),
-                    task,
-                    f"used by {share:.0%} of the most similar past tasks",
-                    share,
-                )
+            reason = f"used by {share:.0%} of the most similar past tasks"
+            # A near-duplicate or alternative of a step is that step: added as one more, a
+            # refund to PayPal planned and run with a refund to Stripe refunded twice. The
+            # step takes the tool past runs used, the one routed becoming its alternative.
+            covering = next((s for s, d in drafts.items() if d.stands_for(tool)), None)
+            if covering is None:
+                drafts[tool] = _Draft(self._skills[tool], float(end), task, reason, share)
+            elif covering != tool:
+                step = drafts.pop(covering)
+                step.alternatives = [covering, *(a for a in step.alternatives if a != tool)]
+                step.alternatives = step.alternatives[: self.policy.alternatives]
+                step.skill, step.reason = self._skills[tool], f"{reason} (over {covering})"
+                drafts[tool] = step
 
     def _order_as_learned(self, drafts: Mapping[str, _Draft]) -> None:
         """Put each pair of steps in the order past successful runs called them, where they
@@ -492,9 +505,11 @@ class Planner:
             ):
                 if precedent.tool not in self._skills:
                     continue
-                if precedent.tool in drafts:
-                    if self._orders_before(drafts, precedent.tool, consumer_id):
-                        consumer.follows.append(precedent.tool)
+                # A step that stands for it (itself, or its near-duplicate) is that precedent.
+                present = next((s for s, d in drafts.items() if d.stands_for(precedent.tool)), None)
+                if present is not None:
+                    if present != consumer_id and self._orders_before(drafts, present, consumer_id):
+                        consumer.follows.append(present)
                     continue
                 drafts[precedent.tool] = _Draft(
                     self._skills[precedent.tool],
