@@ -2540,6 +2540,37 @@ async def test_a_graph_of_your_own_runs_plain_functions_with_the_inputs_you_gave
     assert calls == [(n, {"order_id": "42"}) for n in ("CRM", "Stripe", "Email")]
 
 
+async def test_a_graph_step_the_plan_does_not_hold_takes_what_the_step_before_returned(
+    tmp_path: Path,
+) -> None:
+    """On your own graph, a step got an earlier step's output only if the task's plan held it:
+    a refund task's graph through a support ticket failed for want of the user_id that
+    find_user had just returned (a tester's)."""
+    from orchestrator.graph import ToolGraph
+
+    tickets: list[str] = []
+
+    def create_support_ticket(user_id: str, subject: str) -> dict[str, str]:
+        """Open a support ticket for a customer."""
+        tickets.append(user_id)
+        return {"ticket_id": "t-1"}
+
+    orchestrator = Orchestrator(
+        [*_refund_functions(), create_support_ticket], index_dir=tmp_path / "i"
+    )
+    task = "issue a refund for jane@example.com's latest order"
+    assert "create_support_ticket" not in (await orchestrator.aplan(task)).ids
+    graph = ToolGraph(start="Start", goal="Done")
+    for tool in ("find_user", "create_support_ticket"):
+        graph.add_tool(tool)
+    graph.add_edge("Start", "find_user")
+    graph.add_edge("find_user", "create_support_ticket")
+    graph.add_edge("create_support_ticket", "Done")
+    inputs = {"email": "jane@example.com", "subject": "refund"}
+    result = await orchestrator.run(task, graph=graph, inputs=inputs)
+    assert result.outcome == "completed" and tickets == ["u-1"]
+
+
 async def test_runs_sharing_a_decision_log_each_report_their_own_calls(tmp_path: Path) -> None:
     attempts: list[str] = []
 

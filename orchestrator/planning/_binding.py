@@ -118,7 +118,7 @@ class BindingInvoker:
         self, tool: str, name: str, step: PlanStep | None, upstream: Mapping[str, Any]
     ) -> Any:
         if step is None:
-            return _MISSING
+            return self._from_any_producer(tool, name, upstream)
         for binding in step.bindings:
             if binding.input != name:
                 continue
@@ -136,4 +136,21 @@ class BindingInvoker:
                     value = read_field(output, binding.output)
                 if value is not _MISSING:
                     return value
+        return _MISSING
+
+    def _from_any_producer(self, tool: str, name: str, upstream: Mapping[str, Any]) -> Any:
+        """For a tool the plan has no step for (a node of a graph you gave, a fallback goal's
+        step): an output of a step that ran before it that can feed the input (a dependency
+        edge), else one named as the input. The ticket of a graph's fallback had failed for
+        want of the ``user_id`` the step before it had just returned."""
+        for producer, output in reversed(list(upstream.items())):  # the nearest first
+            if self.dependencies is not None:
+                for edge in self.dependencies.between(producer, tool):
+                    if edge.input == name:
+                        value = read_field(output, edge.output)
+                        if value is not _MISSING:
+                            return value
+            value = read_field(output, name)
+            if value is not _MISSING:
+                return value
         return _MISSING
