@@ -53,7 +53,7 @@ from orchestrator.planning import (
 )
 from orchestrator.planning._fields import FieldRef
 from orchestrator.planning._planner import provider_of
-from orchestrator.planning._task_text import TaskText, carried_texts, routing_text
+from orchestrator.planning._task_text import TaskText, carried_texts, naming_words, routing_text
 from orchestrator.routing import Match, RouteResult, SkillRouter
 
 pytestmark = pytest.mark.anyio
@@ -1111,6 +1111,14 @@ def test_a_number_right_before_a_word_naming_a_numeric_input_is_its_value() -> N
     at = read("weather at latitude 38.7 longitude -9.1")
     both = frozenset({"latitud", "longitud"})
     assert (at.value(latitude, both), at.value(longitude, both)) == (38.7, -9.1)
+    # A number right before a word naming another input counts that one: the service had
+    # been given "5" (a tester's), and the real function called with it.
+    service = FieldRef("scale_service", "input", "service", "", "string", True)
+    replicas = FieldRef("scale_service", "input", "replicas", "", "integer", True)
+    scale = read("scale the checkout service to 5 replicas")
+    named = naming_words(service) | naming_words(replicas)
+    assert (scale.value(service, named), scale.value(replicas, named)) == (None, 5)
+    assert read("scale service web-1 to 5 replicas").value(service, named) == "web-1"
 
 
 def test_what_follows_named_called_or_titled_is_a_name_or_a_title() -> None:

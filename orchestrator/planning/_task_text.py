@@ -473,7 +473,9 @@ class TaskText:
         self, field_ref: FieldRef, words: frozenset[str], others: frozenset[str]
     ) -> Any:
         """The value nearest after a piece naming the input, within the window and the clause,
-        before another input is named; None when none is of the input's type and choices."""
+        before another input is named, and not one counting another input named right after
+        it ("scale the checkout service to 5 replicas": 5 is the replicas', not the
+        service's); None when none is of the input's type and choices."""
         found: list[tuple[int, Any]] = []
         for n, piece in enumerate(self.pieces):
             if not piece & words:
@@ -482,6 +484,11 @@ class TaskText:
                 if at > n and at in self.joins:
                     break
                 if at in self.values:
+                    # "service to 5 replicas": the count of the input named right after it;
+                    # right after its own name, it is this input's ("latitude 38.7 longitude").
+                    counts_next = at + 1 < len(self.pieces) and self.pieces[at + 1] & others
+                    if at > n + 1 and counts_next:
+                        break
                     value = _typed(self.values[at], field_ref.type)
                     if field_ref.choices:  # one of them, as the schema spells it
                         value = _choice(str(value), field_ref.choices)
