@@ -9,13 +9,14 @@ and to escalate when no path is left.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -50,6 +51,7 @@ from orchestrator.planning import (
     TaskPlan,
     UsageModel,
 )
+from orchestrator.planning._decompose import split_subgoals
 from orchestrator.planning._plan import GOAL, given_input, split_input_key
 from orchestrator.policy import Policy, load_policy
 from orchestrator.telemetry import span, traced_run
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
     from orchestrator.routing import Embedder, SkillRouter
 
 __all__ = ["Orchestrator", "TaskResult"]
+
+T = TypeVar("T")
 
 TaskOutcome = Literal["completed", "demoted", "escalated", "failed"]
 
@@ -229,8 +233,15 @@ class Orchestrator:
         )
 
     def plan(self, task: str, *, inputs: Mapping[str, Any] | None = None) -> TaskPlan:
-        """``aplan`` for scripts."""
-        return anyio.run(partial(self.aplan, task, inputs=inputs))
+        """``aplan`` for scripts and notebooks. With the rule-based decomposer (or none) no
+        event loop is needed, so it also works where one runs (Jupyter); an LLM decomposer's
+        plan is awaited in a loop of its own (``aplan`` inside a running one)."""
+        if isinstance(self.decomposer, RuleDecomposer):
+            subgoals = split_subgoals(task, min_words=self.decomposer.min_words)
+            return self.planner.plan(task, subgoals=subgoals, inputs=inputs)
+        if self.decomposer is None:
+            return self.planner.plan(task, inputs=inputs)
+        return _run_in_new_loop("plan", "aplan", partial(self.aplan, task, inputs=inputs))
 
     # -- running --------------------------------------------------------------------------------
 
@@ -378,9 +389,12 @@ class Orchestrator:
         plan: TaskPlan | None = None,
         graph: ToolGraph | None = None,
     ) -> TaskResult:
-        """``run`` for scripts (starts its own event loop)."""
-        return anyio.run(
-            partial(self.run, task, tools=tools, inputs=inputs, plan=plan, graph=graph)
+        """``run`` for scripts (starts its own event loop; inside a running one, await
+        ``run``)."""
+        return _run_in_new_loop(
+            "run_sync",
+            "run",
+            partial(self.run, task, tools=tools, inputs=inputs, plan=plan, graph=graph),
         )
 
     async def _inputs_to_start(
@@ -524,3 +538,17 @@ def check_tools(
             near = difflib.get_close_matches(key, sorted(names), n=3)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise ValueError(f"tools[{key!r}]: no skill has that id or name{hint}")
+
+
+def _run_in_new_loop(name: str, awaited: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` in an event loop of its own, as the sync methods do; inside a running loop
+    (async code, Jupyter) anyio's bare "Already running asyncio in this thread" had said
+    nothing of what to do instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(call)
+    raise RuntimeError(
+        f"{name}() starts an event loop of its own, and one is running here: "
+        f"use `await orchestrator.{awaited}(...)` instead"
+    )

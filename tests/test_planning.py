@@ -2579,6 +2579,16 @@ async def test_a_graph_step_the_plan_does_not_hold_takes_what_the_step_before_re
     assert result.outcome == "completed" and tickets == ["u-1"]
 
 
+async def test_the_sync_methods_inside_a_running_event_loop(tmp_path: Path) -> None:
+    """Both failed with anyio's bare "Already running asyncio in this thread" (in a notebook,
+    say): plan() needs no loop unless an LLM decomposes, and run_sync() says what to await."""
+    orchestrator = Orchestrator(_refund_functions(), index_dir=tmp_path / "i")
+    task = "issue a refund for jane@example.com's latest order"
+    assert orchestrator.plan(task).ids == (await orchestrator.aplan(task)).ids
+    with pytest.raises(RuntimeError, match=r"use `await orchestrator\.run\(\.\.\.\)` instead"):
+        orchestrator.run_sync(task)
+
+
 async def test_runs_sharing_a_decision_log_each_report_their_own_calls(tmp_path: Path) -> None:
     attempts: list[str] = []
 
