@@ -156,6 +156,9 @@ class Orchestrator:
     learn
         Count each completed run in ``usage`` (one is created when none is given), and save it
         to the ``usage`` file, if one was given, after each.
+    dedupe
+        Keep the first of skills (functions) sharing an id instead of refusing the catalog, as
+        the CLI's ``--dedupe`` does.
 
     Tool health outlives a run: each tool's circuit breaker and its observed latency, failure
     rate and rate-limit pressure (``breakers``, ``stats``, by skill id) are shared by every run
@@ -182,6 +185,7 @@ class Orchestrator:
         effort: EffortRouter | None = None,
         usage: UsageModel | str | Path | None = None,
         learn: bool = False,
+        dedupe: bool = False,
     ) -> None:
         from orchestrator.routing import SkillRouter
 
@@ -193,7 +197,7 @@ class Orchestrator:
             self.router = catalog
         else:
             self.router = SkillRouter.from_catalog(
-                catalog, policy=self.policy, index_dir=index_dir, embedder=embedder
+                catalog, policy=self.policy, index_dir=index_dir, embedder=embedder, dedupe=dedupe
             )
             self.tools = catalog_tools(catalog)
             self.servers = config_servers(catalog)

@@ -20,7 +20,12 @@ import pytest
 from pydantic import BaseModel
 
 from orchestrator import Orchestrator, Policy, Skill, load_catalog
-from orchestrator.errors import EscalationError, IndexFormatError, PlanningError
+from orchestrator.errors import (
+    DuplicateSkillError,
+    EscalationError,
+    IndexFormatError,
+    PlanningError,
+)
 from orchestrator.execution import (
     CallableInvoker,
     CheckingInvoker,
@@ -2577,6 +2582,37 @@ async def test_a_graph_step_the_plan_does_not_hold_takes_what_the_step_before_re
     inputs = {"email": "jane@example.com", "subject": "refund"}
     result = await orchestrator.run(task, graph=graph, inputs=inputs)
     assert result.outcome == "completed" and tickets == ["u-1"]
+
+
+def test_an_orchestrator_keeps_the_first_of_two_functions_sharing_a_name_when_asked(
+    tmp_path: Path,
+) -> None:
+    """The duplicate error said "keep the first with --dedupe / dedupe=True", which the
+    Orchestrator did not take; and the catalog's tools kept the last function of the two."""
+    called: list[str] = []
+
+    def first() -> Any:
+        def get_latest_order(user_id: str) -> dict[str, str]:
+            """Get the most recent order placed by a customer, by user id."""
+            called.append("first")
+            return {"order_id": "o-1"}
+
+        return get_latest_order
+
+    def second() -> Any:
+        def get_latest_order(user_id: str) -> dict[str, str]:
+            """Get the latest order of a customer."""
+            called.append("second")
+            return {"order_id": "o-2"}
+
+        return get_latest_order
+
+    functions = [first(), second()]
+    with pytest.raises(DuplicateSkillError, match="dedupe=True"):
+        Orchestrator(functions, index_dir=tmp_path / "a")
+    orchestrator = Orchestrator(functions, index_dir=tmp_path / "b", dedupe=True)
+    result = orchestrator.run_sync("get the latest order of user u-7")
+    assert result.outcome == "completed" and called == ["first"]
 
 
 async def test_the_sync_methods_inside_a_running_event_loop(tmp_path: Path) -> None:

@@ -118,9 +118,12 @@ def catalog_tools(source: object) -> dict[str, Any]:
     if isinstance(source, str | os.PathLike):
         return module_tools(source) if is_python_catalog(source) else {}
     if isinstance(source, Sequence):
-        return {
-            _tool_id(item): item for item in source if callable(item) or is_langchain_tool(item)
-        }
+        tools: dict[str, Any] = {}
+        for item in source:
+            if callable(item) or is_langchain_tool(item):
+                # The first of two sharing an id, as deduplication keeps its skill.
+                tools.setdefault(_tool_id(item), item)
+        return tools
     return {}
 
 
