@@ -306,6 +306,25 @@ def test_graph_from_skills_takes_their_cost_hints() -> None:
             {"start": "S", "goal": "S", "edges": [["S", "A", 1]]},
             "goal and start are the same node 'S'",
         ),
+        # Loaded: a demotion to the goal itself (the handler was never asked, unsaid why), a
+        # tool leading to itself and an edge back into the start.
+        (
+            {
+                "start": "S",
+                "goal": "G",
+                "edges": [["S", "A", 1], ["A", "G", 0]],
+                "fallbacks": [{"goal": "G"}],
+            },
+            "field fallbacks.0: goal 'G' is the graph's goal; a fallback is a lesser goal",
+        ),
+        (
+            {"start": "S", "goal": "G", "edges": [["S", "A", 1], ["A", "A", 1], ["A", "G", 0]]},
+            "field edges.1: A -> A leads nowhere",
+        ),
+        (
+            {"start": "S", "goal": "G", "edges": [["S", "A", 1], ["A", "S", 1], ["A", "G", 0]]},
+            "field edges.1: an edge into the start 'S'",
+        ),
         # A typo on one side of a declaration: the run used a default tool, ignoring the hints.
         (
             {

@@ -93,10 +93,21 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
             cost = edge[2] if len(edge) == 3 else 1.0
             if graph.digraph.has_edge(source_node, target):
                 raise GraphError(f"field edges.{i}: duplicate edge {source_node} -> {target}")
+            if source_node == target:
+                raise GraphError(f"field edges.{i}: {source_node} -> {target} leads nowhere")
+            if target == spec.start:
+                raise GraphError(f"field edges.{i}: an edge into the start {target!r}")
             graph.add_edge(source_node, target, cost)
         for i, fallback in enumerate(spec.fallbacks):
             if graph.fallback(fallback.goal) is not None:
                 raise GraphError(f"field fallbacks.{i}: goal {fallback.goal!r} is declared twice")
+            if fallback.goal in (spec.goal, spec.start):
+                # A demotion to the goal itself is none: no handler was asked, with no word why.
+                which = "goal" if fallback.goal == spec.goal else "start"
+                raise GraphError(
+                    f"field fallbacks.{i}: goal {fallback.goal!r} is the graph's {which}; a "
+                    "fallback is a lesser goal than the goal"
+                )
             graph.add_fallback(fallback.goal, fallback.description)
         graph.validate()
     except GraphError as exc:
