@@ -6,6 +6,8 @@ section by section, so a file that sets only ``routing.no_fit.threshold`` keeps 
 
 from __future__ import annotations
 
+import difflib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from orchestrator._files import field_path, read_document
 from orchestrator._resources import data_path
+from orchestrator.catalog._origin import describe_value
 from orchestrator.effort._policy import EffortPolicy
 from orchestrator.errors import PolicyError
 from orchestrator.execution._policy import ExecutionPolicy
@@ -120,13 +123,69 @@ def load_policy(path: str | Path | None = None) -> Policy:
     if path is not None:
         source = Path(path)
         data = _deep_merge(data, _relative_to(source, _read_yaml(source)))
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = field_path(first["loc"])
-        # A check across sections (loc empty) names its fields itself, without pydantic's prefix.
-        said = str(first["msg"]).removeprefix("Value error, ")
-        raise PolicyError(
-            f"{source}: field {where}: {said}" if where else f"{source}: {said}"
-        ) from exc
+    problems = _not_numbers(data, Policy, ())
+    if not problems:
+        try:
+            return Policy.model_validate(data)
+        except ValidationError as exc:
+            problems = [_problem(error) for error in exc.errors()]
+    # Every problem at once (up to a few): a file with four had been mended one run at a time.
+    shown = "; ".join(problems[:_SHOWN_PROBLEMS])
+    more = len(problems) - _SHOWN_PROBLEMS
+    raise PolicyError(f"{source}: {shown}" + (f" (and {more} more)" if more > 0 else ""))
+
+
+_SHOWN_PROBLEMS = 5
+
+
+def _problem(error: Any) -> str:
+    """One validation error as ``field PATH: what is wrong``, with the nearest known name for a
+    key the policy does not have (``step_timout_s``: did you mean ``step_timeout_s``?)."""
+    loc = tuple(error["loc"])
+    where = field_path(loc)
+    # A check across sections (loc empty) names its fields itself, without pydantic's prefix.
+    said = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        known = _model_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), list(known.model_fields), n=1)
+        said = f"unknown field{f'; did you mean {close[0]!r}?' if close else ''}"
+    return f"field {where}: {said}" if where else said
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The policy section at ``loc`` (the policy itself where the path leaves the sections)."""
+    model: type[BaseModel] = Policy
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return model
+        model = annotation
+    return model
+
+
+def _not_numbers(data: Any, model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+    """Numbers written as text or booleans: pydantic reads "3" as 3 and true as 1.0, and a
+    policy with ``step_timeout_s: true`` had run with a one-second timeout."""
+    if not isinstance(data, Mapping):
+        return []
+    problems = []
+    for key, value in data.items():
+        field = model.model_fields.get(str(key))
+        if field is None:
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            problems += _not_numbers(value, annotation, (*loc, str(key)))
+        elif _is_number(annotation) and isinstance(value, bool | str):
+            problems.append(
+                f"field {field_path((*loc, str(key)))}: expected a number, got "
+                f"{describe_value(value)}"
+            )
+    return problems
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether a field holds a number (``int``, ``float``, or either or None)."""
+    kinds = set(typing.get_args(annotation)) - {type(None)} or {annotation}
+    return bool(kinds) and kinds <= {int, float}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "BreakerPolicy",
@@ -34,6 +34,15 @@ class RetryPolicy(_Section):
         default=5.0, ge=0.0, description="A longer retry_after is treated as a hard failure."
     )
     transient: tuple[FailureName, ...] = ("error", "timeout", "rate_limited")
+
+    @model_validator(mode="after")
+    def _first_backoff_within_the_cap(self) -> RetryPolicy:
+        if self.initial_s > self.max_s:
+            raise ValueError(
+                f"initial_s ({self.initial_s}) is more than max_s ({self.max_s}), the cap of "
+                "every backoff"
+            )
+        return self
 
 
 class BreakerPolicy(_Section):

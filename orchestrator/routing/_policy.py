@@ -73,6 +73,17 @@ class IndexPolicy(_Section):
     )
     max_tokens: int = Field(default=64, ge=8, description="Token cap of max_tokens_above.")
 
+    @model_validator(mode="after")
+    def _chunks_advance(self) -> IndexPolicy:
+        """Each chunk must start after the one before: an overlap of a whole chunk or more had
+        loaded, to cut bodies into chunks that never move on."""
+        if self.chunk_overlap >= self.chunk_words:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be less than chunk_words "
+                f"({self.chunk_words})"
+            )
+        return self
+
 
 class RetrievalPolicy(_Section):
     """Stage 1: how many candidates each retriever proposes and how they are fused."""
