@@ -1122,7 +1122,9 @@ def effort_replay(
             f"{row['attempts_per_step']:.2f}",
         )
     console.print(table)
-    console.print(f"choices written to {choices}")
+    console.print(f"choices written to {choices}", soft_wrap=True, highlight=False)
+    if save is not None:
+        console.print(f"router saved to {save}", soft_wrap=True, highlight=False)
 
 
 # --- training ---

@@ -120,9 +120,10 @@ def test_cli_replay_prints_the_comparison_and_writes_choices(
     ]
     assert len(choices.read_text().splitlines()) == len(rows)
     assert EffortRouter.load(saved).fitted
-    table = runner.invoke(app, [*args, *policy])
+    table = runner.invoke(app, [*args, *policy, "--save", str(saved)])
     assert table.exit_code == 0
     assert "fixed-medium" in table.output and "oracle" in table.output
+    assert f"router saved to {saved}" in table.output  # it had said nothing of the save
 
 
 def test_malformed_replay_line_names_file_line_and_field(tmp_path: Path) -> None:

@@ -716,7 +716,15 @@ def test_an_exporter_other_than_otlp_or_none_is_named_in_a_warning(
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
     with tracing() as handle:
         assert not handle.enabled  # console is not ours to start, and OTLP was not asked for
-    assert "OTEL_TRACES_EXPORTER names console: only otlp and none are supported" in caplog.text
+    # It had said "ignored", which read as if OTLP went on: the traces went nowhere.
+    said = "OTEL_TRACES_EXPORTER names console: only otlp and none are supported here; traces"
+    assert f"{said} are not exported" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console,otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.2")
+    with tracing() as handle:
+        assert handle.otlp is not None
+    assert "names console: only otlp and none are supported here; ignored" in caplog.text
 
 
 @pytest.mark.anyio

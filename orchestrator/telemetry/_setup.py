@@ -96,12 +96,16 @@ def otlp_configured(signal: Signal | None = None) -> bool:
 def _warn_unsupported_exporters() -> None:
     signals: tuple[Signal, ...] = ("traces", "metrics")
     for signal in signals:
-        unsupported = sorted(_exporter_names(signal) - {"otlp", "none"})
+        names = _exporter_names(signal)
+        unsupported = sorted(names - {"otlp", "none"})
         if unsupported:
+            # Said as what follows: without otlp beside them, the signal goes nowhere.
+            outcome = "ignored" if "otlp" in names else f"{signal} are not exported"
             _LOG.warning(
-                "OTEL_%s_EXPORTER names %s: only otlp and none are supported here; ignored",
+                "OTEL_%s_EXPORTER names %s: only otlp and none are supported here; %s",
                 signal.upper(),
                 ", ".join(unsupported),
+                outcome,
             )
 
 
