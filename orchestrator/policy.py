@@ -124,11 +124,13 @@ def load_policy(path: str | Path | None = None) -> Policy:
         source = Path(path)
         data = _deep_merge(data, _relative_to(source, _read_yaml(source)))
     problems = _not_numbers(data, Policy, ())
-    if not problems:
-        try:
-            return Policy.model_validate(data)
-        except ValidationError as exc:
-            problems = [_problem(error) for error in exc.errors()]
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems += [_problem(error) for error in exc.errors()]
+    else:
+        if not problems:
+            return policy
     # Every problem at once (up to a few): a file with four had been mended one run at a time.
     shown = "; ".join(problems[:_SHOWN_PROBLEMS])
     more = len(problems) - _SHOWN_PROBLEMS
@@ -147,20 +149,27 @@ def _problem(error: Any) -> str:
     said = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         known = _model_at(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), list(known.model_fields), n=1)
+        names = list(known.model_fields) if known is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
         said = f"unknown field{f'; did you mean {close[0]!r}?' if close else ''}"
     return f"field {where}: {said}" if where else said
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
-    """The policy section at ``loc`` (the policy itself where the path leaves the sections)."""
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The policy section at ``loc``, through lists of sections (``mcp.deny.0``); None where
+    the path leaves them, so no name is suggested from another section."""
     model: type[BaseModel] = Policy
     for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list of sections: the section is the list's
         field = model.model_fields.get(str(part))
-        annotation = field.annotation if field is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return model
-        model = annotation
+        if field is None:
+            return None
+        inner = [field.annotation, *typing.get_args(field.annotation)]
+        found = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if found is None:
+            return None
+        model = found
     return model
 
 

@@ -181,3 +181,17 @@ def test_every_problem_of_a_policy_file_is_named_at_once_with_the_nearest_field(
         f"{policy}: field execution.step_timeout_s: expected a number, got true; "
         "field execution.retry.max_attempts: expected a number, got the string '3'"
     )
+    # Both kinds together; no name suggested from another section (restart is mcp's, not a
+    # deny rule's); and a YAML 1.2 float without a dot is the number it says.
+    policy.write_text(
+        "execution:\n  step_timeout_s: '3'\n  retry:\n    max_attemps: 3\n"
+        "mcp:\n  deny:\n    - {restar: x}\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    message = str(info.value)
+    assert "step_timeout_s: expected a number" in message
+    assert "did you mean 'max_attempts'" in message
+    assert message.endswith("field mcp.deny.0.restar: unknown field")
+    policy.write_text("execution:\n  retry:\n    initial_s: 1e-3\n")
+    assert load_policy(policy).execution.retry.initial_s == 0.001
