@@ -1269,11 +1269,13 @@ def test_a_failure_awaiting_its_answer_when_the_run_is_stopped_is_not_silent() -
     root, log = _stopped_run(
         ("fail", "CRM", "error: boom"),
         ("execute", "CRM", "ok"),  # called again, no retry said
+        ("fail", "Stripe", "down: refused"),
+        ("execute", "Email", "ok"),  # carried on past Stripe's failure
         ("fail", "Razorpay", "down: refused"),
     )
-    assert root.attributes["orchestrator.silent_failures"] == 1  # CRM's
-    assert [d.tool for d in silent_failures(log, ended=False)] == ["CRM"]
-    assert [d.tool for d in silent_failures(log)] == ["CRM", "Razorpay"]
+    assert root.attributes["orchestrator.silent_failures"] == 2  # CRM's and Stripe's
+    assert [d.tool for d in silent_failures(log, ended=False)] == ["CRM", "Stripe"]
+    assert [d.tool for d in silent_failures(log)] == ["CRM", "Stripe", "Razorpay"]
 
 
 @pytest.mark.anyio

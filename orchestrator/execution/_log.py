@@ -119,19 +119,20 @@ def silent_failures(decisions: Iterable[Decision], *, ended: bool = True) -> lis
     for i, entry in enumerate(entries):
         if entry.action != "fail":
             continue
-        answered = not ended  # unless something follows it, below
+        answered = False
+        followed = False  # by anything but observations
         for later in entries[i + 1 :]:
             if later.action == "monitor":
                 continue
+            followed = True
             if later.action in ("escalate", "demote"):
                 answered = True
                 break
             if later.action == "complete":
-                answered = False
                 break
             if later.tool == entry.tool:
                 answered = later.action in _ANSWERS
                 break
-        if not answered:
+        if not answered and (ended or followed):
             silent.append(entry)
     return silent
