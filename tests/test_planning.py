@@ -2113,6 +2113,11 @@ def test_a_past_runs_near_duplicate_of_a_step_is_that_step_not_one_more(tmp_path
         plan = Planner.from_router(router, usage=usage).plan(task)
         refunds = [s.id for s in plan.steps if s.id.endswith("_refund")]
         assert len(refunds) == 1, plan.ids
+    # The step takes the tool past runs used; the one routed becomes its alternative.
+    [step] = [
+        s for s in Planner.from_router(router, usage=recalled).plan(task).steps if s.id == other
+    ]
+    assert step.alternatives[0] == refund.id and step.fit is None
 
 
 def test_a_task_unlike_any_past_one_is_planned_from_routing_alone(router: SkillRouter) -> None:

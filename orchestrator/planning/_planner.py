@@ -89,7 +89,7 @@ class _Draft:
     bindings: list[Binding] = field(default_factory=list)
     # Steps it must follow without taking an input from them (a state change, learned).
     follows: list[str] = field(default_factory=list)
-    fit: float | None = None  # the fit model's probability, for a step routed to
+    fit: float | None = None  # the fit model's probability, for the skill routed to
     # The skill's whole near-duplicate group, for a step routed to (``alternatives`` keeps
     # the first few): what the step stands for.
     group: frozenset[str] = frozenset()
@@ -462,6 +462,7 @@ class Planner:
         if rules.drop_unrecalled and (added or len(unused) < len(drafts)):
             for skill_id in unused:
                 del drafts[skill_id]
+        taken: set[str] = set()  # steps a recalled tool took: the most used one keeps them
         for tool, share in added.items():
             reason = f"used by {share:.0%} of the most similar past tasks"
             # A near-duplicate or alternative of a step is that step: added as one more, a
@@ -470,12 +471,14 @@ class Planner:
             covering = next((s for s, d in drafts.items() if d.stands_for(tool)), None)
             if covering is None:
                 drafts[tool] = _Draft(self._skills[tool], float(end), task, reason, share)
-            elif covering != tool:
+            elif covering != tool and covering not in taken:
                 step = drafts.pop(covering)
                 step.alternatives = [covering, *(a for a in step.alternatives if a != tool)]
                 step.alternatives = step.alternatives[: self.policy.alternatives]
                 step.skill, step.reason = self._skills[tool], f"{reason} (over {covering})"
+                step.fit = None  # the fit model judged the routed skill, not this one
                 drafts[tool] = step
+            taken.add(tool)
 
     def _order_as_learned(self, drafts: Mapping[str, _Draft]) -> None:
         """Put each pair of steps in the order past successful runs called them, where they
