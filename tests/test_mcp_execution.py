@@ -130,6 +130,45 @@ async def test_an_http_server_that_refuses_the_calls_connection_did_not_receive_
     assert len(ledger_lines(ledger, "append_journal")) == 1
 
 
+async def test_a_call_running_when_its_http_server_dies_is_lost_and_one_after_it_refused(
+    tmp_path: Path,
+) -> None:
+    """The SDK words a streamed call's end as "SSE stream ended without a response" (code
+    -32000). Read as the server's own error since 56a1c69, a call running when the server died
+    was no longer "lost mid-call", so a tool not safe to repeat could be retried (found by a
+    reviewer). A call made once the server is gone is refused: it was not delivered."""
+    port = free_port()
+    ledger = tmp_path / "ledger"
+    command = [sys.executable, str(FAULTY), "--ledger", str(ledger), "--port", str(port)]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    outcomes: dict[str, BaseException] = {}
+
+    async def call(invoker: McpInvoker, tool: str, arguments: dict[str, Any]) -> None:
+        try:
+            await invoker.invoke(tool, arguments)
+        except Exception as exc:
+            outcomes[tool] = exc
+
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        await _answering(url)
+        async with McpServers(_specs({"h": {"url": url}}), policy=FAST) as servers:
+            invoker = McpInvoker(servers, timeout_s=10.0)
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, invoker, "h/slow_echo", {"text": "hi", "seconds": 5})
+                with anyio.fail_after(10):
+                    while not ledger_lines(ledger, "slow_echo"):
+                        await anyio.sleep(0.05)
+                process.kill()
+                process.wait(timeout=10)
+                await call(invoker, "h/append_journal", {"text": "two"})
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    assert isinstance(outcomes["h/slow_echo"], ConnectionLostError)
+    assert not isinstance(outcomes["h/append_journal"], ConnectionLostError)
+
+
 async def _answering(url: str) -> None:
     """Wait until the HTTP server at ``url`` answers (it takes a second or two to start)."""
     with anyio.fail_after(20):

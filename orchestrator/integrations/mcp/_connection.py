@@ -10,6 +10,7 @@ listing (that one, or a restart's) differs from the last, ``on_tools_changed`` i
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -63,8 +64,9 @@ ServerState = Literal["up", "down", "open circuit"]
 logger = logging.getLogger("orchestrator.mcp")
 
 _MAX_PAGES = 1000
-# The message of the SDK's own MCPError for a connection that closed under a request.
-_SDK_CLOSED = "Connection closed"
+# How the SDK words its own -32000 for a request whose answer can no longer come: the
+# connection closed, or (streamable HTTP) the response stream broke or ended without it.
+_SDK_CLOSED = ("Connection closed", "SSE stream ", "server answered a request with 202")
 _TAIL_CHARS = 600
 _TransportItem = SessionMessage | Exception
 
@@ -328,9 +330,11 @@ class ServerConnection:
             # The SDK raises its own "connection closed" and "timed out" with the codes of
             # JSON-RPC's server-error range (-32000, -32001) that servers also send for errors
             # of their own ("database connection refused"): only the SDK's are the connection's.
-            if exc.code == CONNECTION_CLOSED and exc.message == _SDK_CLOSED:
-                raise self._lost(qualified, refused=self._refusals.since(started)) from exc
-            if exc.code == REQUEST_TIMEOUT and time.monotonic() - started >= timeout_s:
+            if exc.code == CONNECTION_CLOSED and exc.message.startswith(_SDK_CLOSED):
+                refused = self._refusals.refused(tool, arguments, since=started)
+                raise self._lost(qualified, refused=refused) from exc
+            # Timers may fire a clock tick early: 5% of slack, far from a server's own -32001.
+            if exc.code == REQUEST_TIMEOUT and time.monotonic() - started >= 0.95 * timeout_s:
                 raise ToolTimeoutError(
                     f"no answer within {timeout_s:.3g} s", tool=qualified
                 ) from exc
@@ -370,15 +374,17 @@ class ServerConnection:
 
 
 class _Refusals:
-    """When an HTTP server last refused a connection: the SDK reports a refused POST as the
-    session's end, as it does a connection lost mid-call, but a refused connection delivered
-    nothing."""
+    """The ``tools/call`` requests an HTTP server refused the connection of, by tool and
+    arguments, and when: the SDK reports a refused POST as the session's end, as it does a
+    connection lost mid-call, but a refused connection delivered nothing. Only the call's own
+    POST counts: a refusal of another request (another call's, the SDK's reconnecting event
+    stream) says nothing of whether this one arrived."""
 
     def __init__(self) -> None:
-        self.last = -math.inf
+        self._at: dict[tuple[str, str], float] = {}
 
-    def since(self, started: float) -> bool:
-        return self.last >= started
+    def refused(self, tool: str, arguments: Any, *, since: float) -> bool:
+        return self._at.get(_call_key(tool, arguments), -math.inf) >= since
 
     def watching(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
         refusals = self
@@ -388,13 +394,33 @@ class _Refusals:
                 try:
                     return await inner.handle_async_request(request)
                 except httpx2.ConnectError:
-                    refusals.last = time.monotonic()
+                    key = _refused_call(request)
+                    if key is not None:
+                        refusals._at[key] = time.monotonic()
                     raise
 
             async def aclose(self) -> None:
                 await inner.aclose()
 
         return Watched()
+
+
+def _call_key(tool: str, arguments: Any) -> tuple[str, str]:
+    return tool, json.dumps(arguments, sort_keys=True, default=str)
+
+
+def _refused_call(request: httpx2.Request) -> tuple[str, str] | None:
+    """The tool and arguments of a ``tools/call`` POST, as ``_call_key`` keys them."""
+    try:
+        message = json.loads(request.content)
+    except (ValueError, httpx2.RequestNotRead):
+        return None
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return None
+    params = message.get("params")
+    if not isinstance(params, dict) or not isinstance(params.get("name"), str):
+        return None
+    return _call_key(params["name"], params.get("arguments") or {})
 
 
 def _relist_on_change(relist: MemoryObjectSendStream[None]) -> MessageHandlerFnT:
@@ -462,7 +488,9 @@ def _invalid_answer(exc: ValidationError) -> str:
             quoted = error.get("input")
             if error["type"] == "missing" and isinstance(quoted, dict) and "name" in quoted:
                 named = f" ({quoted['name']!r})"
-            where = [f"tool {where[1]}{named}:", *where[2:]]
-        problems.append(f"{'.'.join(str(w) for w in where)}: {error['msg']}".replace(":.", ": "))
+            where = [f"tool {where[1]}{named}", *where[2:]]
+        head, *rest = [str(w) for w in where] or ["the answer"]
+        field = f"{head}: {'.'.join(rest)}" if rest else head  # "tool 1 ('bare'): inputSchema"
+        problems.append(f"{field}: {error['msg']}")
     more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return f"the server's {exc.title} is not valid MCP: {'; '.join(problems)}{more}"
