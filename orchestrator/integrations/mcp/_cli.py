@@ -42,17 +42,22 @@ def _host_port(value: str) -> tuple[str, int]:
     """HOST:PORT, checked before any server starts: a port out of range or taken had failed
     only once every server ran and its tools were indexed, in a traceback of 90-200 lines."""
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise typer.BadParameter(
-            "expected HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:8765",
+            "expected HOST:PORT with a port from 0 (any free one) to 65535, e.g. "
+            "127.0.0.1:8765 or [::1]:8765",
             param_hint="--http",
         )
     try:
-        # Bound and let go: the gateway binds it again once its servers are up.
-        socket.create_server((host.strip("[]"), int(port))).close()
+        # Bound and let go: the gateway binds it again once its servers are up. The family is
+        # the host's own, so an IPv6 host ("[::1]") binds too.
+        family, *_, address = socket.getaddrinfo(
+            host.strip("[]"), int(port), type=socket.SOCK_STREAM
+        )[0]
+        socket.create_server(address[:2], family=family).close()
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on {value}: {exc}", param_hint="--http") from exc
-    return host, int(port)
+    return host.strip("[]"), int(port)
 
 
 def _fail(exc: OrchestratorError) -> typer.Exit:
