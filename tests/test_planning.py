@@ -2566,11 +2566,13 @@ async def test_a_graph_step_the_plan_does_not_hold_takes_what_the_step_before_re
     find_user had just returned (a tester's)."""
     from orchestrator.graph import ToolGraph
 
-    tickets: list[str] = []
+    tickets: list[tuple[str, str | None]] = []
 
-    def create_support_ticket(user_id: str, subject: str) -> dict[str, str]:
-        """Open a support ticket for a customer."""
-        tickets.append(user_id)
+    def create_support_ticket(
+        user_id: str, subject: str, email: str | None = None
+    ) -> dict[str, str]:
+        """Open a support ticket for a customer (copied to an e-mail address, if given)."""
+        tickets.append((user_id, email))
         return {"ticket_id": "t-1"}
 
     orchestrator = Orchestrator(
@@ -2584,9 +2586,11 @@ async def test_a_graph_step_the_plan_does_not_hold_takes_what_the_step_before_re
     graph.add_edge("Start", "find_user")
     graph.add_edge("find_user", "create_support_ticket")
     graph.add_edge("create_support_ticket", "Done")
-    inputs = {"email": "jane@example.com", "subject": "refund"}
+    inputs = {"find_user.email": "jane@example.com", "subject": "refund"}
     result = await orchestrator.run(task, graph=graph, inputs=inputs)
-    assert result.outcome == "completed" and tickets == ["u-1"]
+    # The required user_id from find_user; not the optional e-mail find_user also returned,
+    # which a name alone does not make the ticket's.
+    assert result.outcome == "completed" and tickets == [("u-1", None)]
 
 
 def test_an_orchestrator_keeps_the_first_of_two_functions_sharing_a_name_when_asked(

@@ -94,9 +94,10 @@ class BindingInvoker:
         self, tool: str, inputs: Mapping[str, Any], upstream: Mapping[str, Any]
     ) -> dict[str, Any]:
         """``tool``'s arguments: ``inputs["tool.param"]``, else ``inputs["param"]``, else the
-        bound producer's output field; parameters with none of these are left out. A tool the
-        catalog does not describe (a node of a graph you gave) gets the caller's inputs. The
-        run's own context is not an argument (``given``)."""
+        bound producer's output field (for a tool the plan has no step for, an earlier step's
+        output that can feed it, see ``_from_any_producer``); parameters with none of these
+        are left out. A tool the catalog does not describe (a node of a graph you gave) gets
+        the caller's inputs. The run's own context is not an argument (``given``)."""
         context = self.context_keys
         skill = self.skills.get(tool)
         if skill is None:
@@ -141,8 +142,12 @@ class BindingInvoker:
     def _from_any_producer(self, tool: str, name: str, upstream: Mapping[str, Any]) -> Any:
         """For a tool the plan has no step for (a node of a graph you gave, a fallback goal's
         step): an output of a step that ran before it that can feed the input (a dependency
-        edge), else one named as the input. The ticket of a graph's fallback had failed for
-        want of the ``user_id`` the step before it had just returned."""
+        edge), else, for a required input, one named as the input. The ticket of a graph's
+        fallback had failed for want of the ``user_id`` the step before it had just
+        returned. An optional input is not filled by a name alone: an order's ``status``
+        ("shipped") is no ticket's."""
+        skill = self.skills.get(tool)
+        required = skill is not None and name in skill.required_parameters()
         for producer, output in reversed(list(upstream.items())):  # the nearest first
             if self.dependencies is not None:
                 for edge in self.dependencies.between(producer, tool):
@@ -150,7 +155,7 @@ class BindingInvoker:
                         value = read_field(output, edge.output)
                         if value is not _MISSING:
                             return value
-            value = read_field(output, name)
+            value = read_field(output, name) if required else _MISSING
             if value is not _MISSING:
                 return value
         return _MISSING
