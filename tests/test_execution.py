@@ -553,8 +553,21 @@ async def test_an_escalations_model_refusing_for_load_or_failing_is_asked_again(
     assert client.calls == result.llm_calls == 2
     [retry] = [d for d in result.log if d.action == "retry"]
     assert retry.reason.startswith("escalation: ") and f"HTTP {refusal}" in retry.reason
-    assert retry.data["delay_ms"] >= (50.0 if refusal == 429 else 0.0)
+    if refusal == 429:
+        assert retry.data["delay_ms"] >= 50.0  # its Retry-After
+    # An LLM call asked again, not a tool's retry: the run's retries count tools only.
+    assert retry.data["escalation"] is True and result.retries == 0
     assert result.silent_failures() == []
+    # A policy that retries nothing transient does not ask again either.
+    asked.clear()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    strict = fast_policy().model_copy(deep=True)
+    none_transient = strict.execution.retry.model_copy(update={"transient": ()})
+    strict = strict.model_copy(
+        update={"execution": strict.execution.model_copy(update={"retry": none_transient})}
+    )
+    failed = await Executor(g, calls.invoker(g), policy=strict, escalation=escalation).run()
+    assert failed.outcome == "failed" and len(asked) == 1
 
 
 async def test_no_model_is_asked_when_giving_up_is_the_only_answer() -> None:

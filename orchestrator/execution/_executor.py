@@ -236,11 +236,15 @@ def _ask_again_after(err: LLMError, attempt: int, retry: RetryPolicy) -> float |
     refusal for load (within ``max_retry_after_s``) or a failure to serve the question."""
     backoff = min(retry.max_s, retry.initial_s * 2.0 ** (attempt - 1))
     if err.status in _LOAD_REFUSALS:
+        if "rate_limited" not in retry.transient:
+            return None
         if err.retry_after is not None and err.retry_after > retry.max_retry_after_s:
             return None
         return max(backoff, err.retry_after or 0.0)
-    served_badly = err.status is not None and err.status >= 500
-    return backoff if served_badly or err.dropped or err.timed_out else None
+    served_badly = (err.status is not None and err.status >= 500) or err.dropped
+    if served_badly and "error" in retry.transient:
+        return backoff
+    return backoff if err.timed_out and "timeout" in retry.transient else None
 
 
 def _route_text(plan: Plan) -> str:
@@ -1089,6 +1093,7 @@ class _Run:
                     f"after {delay * 1000.0:.0f} ms",
                     attempt=attempt + 1,
                     delay_ms=delay * 1000.0,
+                    escalation=True,  # no tool's retry (DecisionLog.count)
                 )
                 await anyio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Action", "Decision", "DecisionListener", "DecisionLog", "silent_failures"]
+__all__ = [
+    "Action",
+    "Decision",
+    "DecisionListener",
+    "DecisionLog",
+    "is_escalation_retry",
+    "silent_failures",
+]
 
 Action = Literal[
     "execute", "fail", "retry", "reroute", "escalate", "demote", "complete", "monitor", "cancel"
@@ -82,8 +89,12 @@ class DecisionLog:
         return decision
 
     def count(self, action: Action, *, start: int = 0) -> int:
-        """How many ``action`` decisions there are, from entry ``start`` on."""
-        return sum(1 for d in self.entries[start:] if d.action == action)
+        """How many ``action`` decisions there are, from entry ``start`` on. An escalation's
+        model asked again is logged as a ``retry`` of the goal, but is no tool's retry: it is
+        not counted (it is an LLM call, counted as one)."""
+        return sum(
+            1 for d in self.entries[start:] if d.action == action and not is_escalation_retry(d)
+        )
 
     def since(self, start: int) -> DecisionLog:
         """The decisions from entry ``start`` on, as a log of their own: one run's record,
@@ -103,6 +114,11 @@ class DecisionLog:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [d.to_dict() for d in self.entries]
+
+
+def is_escalation_retry(decision: Decision) -> bool:
+    """Whether ``decision`` asks an escalation's model again (not a tool's retry)."""
+    return decision.action == "retry" and decision.data.get("escalation") is True
 
 
 def silent_failures(decisions: Iterable[Decision], *, ended: bool = True) -> list[Decision]:

@@ -17,6 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
+from orchestrator.execution._log import is_escalation_retry
 from orchestrator.telemetry._metrics import Instruments, instruments
 from orchestrator.telemetry._state import attribute_value, current_tracer
 
@@ -238,7 +239,7 @@ class DecisionSpans:
             # A step's own answer stays on its span; run-level decisions go on the root.
             self.root.add_event(event, attributes)
         if self.metrics is not None:
-            if action in ("reroute", "retry"):
+            if action in ("reroute", "retry") and not is_escalation_retry(decision):
                 counter = self.metrics.reroutes if action == "reroute" else self.metrics.retries
                 counter.add(1, {TOOL_NAME: decision.tool})
             elif action == "escalate":
@@ -323,7 +324,7 @@ class DecisionSpans:
         from orchestrator.execution import silent_failures
 
         silent = silent_failures(self.decisions, ended=ended)
-        counts = Counter(d.action for d in self.decisions)
+        counts = Counter(d.action for d in self.decisions if not is_escalation_retry(d))
         self.root.set_attributes(
             {
                 "orchestrator.steps": self.calls,
