@@ -29,6 +29,7 @@ from orchestrator.llm import (
     ReasoningClient,
     Usage,
 )
+from orchestrator.llm._http import token_count
 from orchestrator.policy import load_policy
 
 pytestmark = pytest.mark.anyio
@@ -536,6 +537,7 @@ async def test_usage_a_provider_misreports_and_a_model_it_does_not_name_are_not_
     client = OpenAICompatibleClient("http://llm/v1", "gpt-x", transport=transport)
     answer = await client.chat(MESSAGES)
     assert answer.usage == Usage(0, 0) and answer.model is None
+    assert token_count(json.loads("1e400")) == 0  # inf: an OverflowError had failed the call
 
 
 def test_every_adapter_is_a_reasoning_client_naming_its_provider() -> None:

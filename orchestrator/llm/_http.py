@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -128,9 +129,9 @@ def token_count(value: Any) -> int:
     """A usage field as a count: absent, null, negative or not a number reads as 0 (a provider
     that does not report usage, or misreports it), never as an error that would fail a call
     that worked. A negative count had reached spans, and the token histogram refused it."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return int(value)
+    return int(value) if 0 < value < math.inf else 0  # 1e400 reads as inf: no count
 
 
 def unknown_effort(field: str, effort: str, known: Mapping[str, Any]) -> UnmappedEffortError:
