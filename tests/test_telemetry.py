@@ -1088,12 +1088,17 @@ def test_trace_show_shows_spans_whose_parents_form_a_loop(tmp_path: Path) -> Non
             "attributes": [{"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}}],
         },
     ]
+    # D hangs below the loop and started first: the loop is cut at A, its earliest span, not
+    # at D (a reviewer's).
+    spans.append(
+        {**_SPAN, "spanId": "d4", "parentSpanId": "a1", "name": "D", "startTimeUnixNano": "500000"}
+    )
     trace = tmp_path / "loop.jsonl"
     trace.write_text("\n".join(json.dumps(_request(span)) for span in spans))
     lines = render_traces(read_spans(trace))
-    assert lines[0].startswith("trace ab  3 spans")
-    assert [line.split()[0] for line in lines[1:]] == ["C", "A", "B"]
-    assert lines[3].startswith("    B")  # under A, where the loop was cut
+    assert lines[0].startswith("trace ab  4 spans")
+    assert [line.split()[0] for line in lines[1:]] == ["C", "A", "D", "B"]
+    assert lines[2].startswith("  A") and lines[4].startswith("    B")  # under A: cut there
     assert lines[1].endswith("provider=openai")  # it had read "name=openai"
 
 

@@ -268,6 +268,20 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def _in_the_loop(span: SpanRecord, by_id: Mapping[str, SpanRecord]) -> SpanRecord:
+    """The earliest span of the loop ``span``'s parents lead into (``span`` may hang below
+    the loop rather than be in it)."""
+    seen: list[SpanRecord] = []
+    node: SpanRecord | None = span
+    while node is not None and all(node is not s for s in seen):
+        seen.append(node)
+        node = by_id.get(node.parent_id)
+    if node is None:  # it reaches a root after all
+        return span
+    loop = seen[next(i for i, s in enumerate(seen) if s is node) :]
+    return min(loop, key=lambda s: (s.start_ns, s.end_ns))
+
+
 def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
     """Each trace as lines of an indented tree: offset from the trace start, duration, status,
     a few key attributes, and (``events``) the decisions recorded on each span."""
@@ -318,12 +332,14 @@ def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
 
         for root in roots:
             walk(root, 1)
-        # Spans whose parents form a cycle reach no root: each such loop is cut at its first
-        # span, shown as a root (they had been dropped, under a header counting them).
+        # Spans whose parents form a loop reach no root (they had been dropped, under a
+        # header counting them): each loop is cut at its earliest span, shown as a root with
+        # the spans below it.
         for s in sorted(members, key=lambda s: (s.start_ns, s.end_ns)):
             if id(s) not in walked:
-                parent = by_id.get(s.parent_id)
-                if parent is not None:
-                    parent.children.remove(s)
-                walk(s, 1)
+                cut = _in_the_loop(s, by_id)
+                parent = by_id.get(cut.parent_id)
+                if parent is not None and parent is not cut:
+                    parent.children.remove(cut)
+                walk(cut, 1)
     return out
