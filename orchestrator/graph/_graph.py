@@ -181,6 +181,16 @@ class ToolGraph:
             raise GraphError(f"{label}: goal and start are the same node {self.start!r}")
         if self.digraph.in_degree(self.start) and self.node(self.start).join != "any":
             raise GraphError(f"{label}: start {self.start!r} cannot be a join")
+        for source, target in nx.selfloop_edges(self.digraph):
+            raise GraphError(f"{label}: edge {source} -> {target} leads nowhere")
+        for fallback in self.fallbacks:
+            # A demotion to the goal itself is none: no handler was asked, with no word why.
+            if fallback.goal in (self.goal, self.start):
+                which = "goal" if fallback.goal == self.goal else "start"
+                raise GraphError(
+                    f"{label}: fallback {fallback.goal!r} is the graph's {which}; a fallback is "
+                    "a lesser goal than the goal"
+                )
         for node in self.nodes():
             if node.join == "quorum" and (node.quorum or 0) > self.digraph.in_degree(node.name):
                 raise GraphError(

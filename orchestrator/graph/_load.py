@@ -93,10 +93,8 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
             cost = edge[2] if len(edge) == 3 else 1.0
             if graph.digraph.has_edge(source_node, target):
                 raise GraphError(f"field edges.{i}: duplicate edge {source_node} -> {target}")
-            if source_node == target:
+            if source_node == target:  # validate() refuses it too; here the field is known
                 raise GraphError(f"field edges.{i}: {source_node} -> {target} leads nowhere")
-            if target == spec.start:
-                raise GraphError(f"field edges.{i}: an edge into the start {target!r}")
             graph.add_edge(source_node, target, cost)
         for i, fallback in enumerate(spec.fallbacks):
             if graph.fallback(fallback.goal) is not None:
