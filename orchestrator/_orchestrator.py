@@ -158,7 +158,8 @@ class Orchestrator:
         to the ``usage`` file, if one was given, after each.
     dedupe
         Keep the first of skills (functions) sharing an id instead of refusing the catalog, as
-        the CLI's ``--dedupe`` does.
+        the CLI's ``--dedupe`` does (a ``SkillRouter`` given as ``catalog`` was built already,
+        with or without it).
 
     Tool health outlives a run: each tool's circuit breaker and its observed latency, failure
     rate and rate-limit pressure (``breakers``, ``stats``, by skill id) are shared by every run
@@ -240,8 +241,10 @@ class Orchestrator:
         """``aplan`` for scripts and notebooks. With the rule-based decomposer (or none) no
         event loop is needed, so it also works where one runs (Jupyter); an LLM decomposer's
         plan is awaited in a loop of its own (``aplan`` inside a running one)."""
-        if isinstance(self.decomposer, RuleDecomposer):
-            subgoals = split_subgoals(task, min_words=self.decomposer.min_words)
+        rules = self.decomposer
+        if isinstance(rules, RuleDecomposer) and type(rules).decompose is RuleDecomposer.decompose:
+            # Its own split, not a subclass's decompose, which only aplan awaits.
+            subgoals = split_subgoals(task, min_words=rules.min_words)
             return self.planner.plan(task, subgoals=subgoals, inputs=inputs)
         if self.decomposer is None:
             return self.planner.plan(task, inputs=inputs)

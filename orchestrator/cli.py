@@ -474,6 +474,10 @@ def _import_tool(spec: str) -> tuple[str, Any]:
     return skill, function
 
 
+# The fault kinds --fail takes (the others need more than TIMES: scenario files).
+_FAULT_KINDS = ("down", "error", "timeout", "malformed", "rate_limited")
+
+
 def _parse_fault(spec: str) -> Any:
     """``TOOL:KIND[:TIMES]`` -> an injected fault (kinds as in scenario files)."""
     from pydantic import TypeAdapter, ValidationError
@@ -482,7 +486,7 @@ def _parse_fault(spec: str) -> Any:
 
     tool, _, rest = spec.partition(":")
     kind, _, times = rest.partition(":")
-    kinds = ("down", "error", "timeout", "malformed", "rate_limited")
+    kinds = _FAULT_KINDS
     expected = (
         f"expected TOOL:KIND[:TIMES], KIND one of {', '.join(kinds)}, "
         "TIMES (failing calls, then it recovers) for all but down; other faults go in scenario "
@@ -724,8 +728,8 @@ def run_command(
         list[str] | None,
         typer.Option(
             "--fail",
-            help="Inject a fault: TOOL:KIND[:TIMES] (repeatable), KIND one of down, error, "
-            "timeout, malformed, rate_limited; TIMES failing calls before it recovers.",
+            help="Inject a fault: TOOL:KIND[:TIMES] (repeatable), KIND one of "
+            f"{', '.join(_FAULT_KINDS)}; TIMES failing calls before it recovers.",
         ),
     ] = None,
     inputs: Annotated[

@@ -446,7 +446,7 @@ async def test_a_search_results_description_is_cut_to_the_policys_length(
         found = await client.call_tool("search_tools", {"query": "weather forecast", "k": 1})
     [tool] = found.structured_content["tools"]
     assert tool["name"] == "w/forecast"
-    assert len(tool["description"]) == 300 and tool["description"].endswith("…")
+    assert len(tool["description"]) <= 300 and tool["description"].endswith("…")
     assert tool["description"].startswith("Look up the weather forecast for a city.")
 
 

@@ -172,14 +172,13 @@ def _said(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-# Failures more reasoning may mend: an error of the step's own, an answer that did not fit its
-# schema. Thinking harder does not lift a rate limit, and makes a timeout likelier.
-_EFFORT_MAY_HELP = frozenset({FailureKind.ERROR, FailureKind.MALFORMED})
-
-
-def _effort_may_help(exc: BaseException) -> bool:
-    """Whether a failure of a kind more reasoning may mend is one: not an answer cut at the
-    token limit or a provider's server error (``ToolFailure.effort_may_help``)."""
+def _more_effort_may_mend(failure: Failure, exc: BaseException) -> bool:
+    """Whether a retry at a higher effort may mend a failure: an error of the step's own or an
+    answer that did not fit its schema may; a rate limit is not lifted by thinking harder, a
+    timeout made likelier, and an answer cut at the token limit or a provider's server error
+    is not mended either (``ToolFailure.effort_may_help``)."""
+    if failure.kind not in (FailureKind.ERROR, FailureKind.MALFORMED):
+        return False
     return not isinstance(exc, ToolFailure) or exc.effort_may_help
 
 
@@ -639,7 +638,7 @@ class Executor:
             if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
                 return False
             if router is not None and step is not None:
-                if failure.kind not in _EFFORT_MAY_HELP or not _effort_may_help(exc):
+                if not _more_effort_may_mend(failure, exc):
                     # A rate limit, a timeout, a server error or an answer cut at the token
                     # limit: the same effort, as more thinking mends none of them, only takes
                     # longer and spends more of the limit.

@@ -71,7 +71,8 @@ class Failure:
     def describe(self) -> str:
         """What the log says: the kind, the message, and the wait the tool asked for (which
         decides whether the call is waited for and retried, or rerouted)."""
-        wait = f" (retry after {self.retry_after:.3g} s)" if self.retry_after is not None else ""
+        said = self.retry_after is None or "retry after" in self.message.lower()
+        wait = "" if said else f" (retry after {self.retry_after:.3g} s)"
         return f"{self.kind}: {self.message}{wait}"
 
 

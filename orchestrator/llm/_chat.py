@@ -87,8 +87,9 @@ class OpenAICompatibleClient(HttpLLMClient):
         )
 
 
-# A harmony system message's reasoning line, as a caller may have written it already.
-_REASONING_LINE = re.compile(r"^[ \t]*Reasoning:[ \t]*\w+[ \t]*$\n?", re.IGNORECASE | re.MULTILINE)
+# A harmony system message's reasoning line, as a caller may have written it already: the
+# line gpt-oss reads, "Reasoning: low|medium|high", not any line starting with the word.
+_REASONING_LINE = re.compile(r"^[ \t]*Reasoning:[ \t]*(?:low|medium|high)[ \t]*(?:\n|$)", re.M)
 
 
 class GptOssClient(OpenAICompatibleClient):
@@ -112,7 +113,9 @@ class GptOssClient(OpenAICompatibleClient):
         if sent and sent[0].get("role") == "system":
             # The step's effort replaces a reasoning line the caller wrote: two lines ("low",
             # then "high") left the model to pick one.
-            kept = _REASONING_LINE.sub("", str(sent[0].get("content", ""))).strip("\n")
+            said = str(sent[0].get("content", ""))
+            kept, replaced = _REASONING_LINE.subn("", said)
+            kept = kept.rstrip("\n") if replaced else said  # the caller's text as it was
             sent[0]["content"] = f"{kept}\n{line}".lstrip("\n")
         else:
             sent.insert(0, {"role": "system", "content": line})

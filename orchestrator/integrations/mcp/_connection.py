@@ -122,6 +122,14 @@ class ServerConnection:
             return 0.0
         return max(1e-3, self.breaker.reset_timeout - (self._clock() - self._opened_at))
 
+    def circuit_reason(self) -> str:
+        """Why calls of this server fail fast now: its open circuit, its last error and when
+        it may be restarted."""
+        return (
+            f"server {self.name} circuit open ({self.last_error}); next restart in "
+            f"{self.circuit_remaining_s():.1f} s"
+        )
+
     def stderr_tail(self) -> str:
         """The last few hundred characters the server wrote to stderr, on one line."""
         return self.stderr.text(_TAIL_CHARS)
@@ -159,11 +167,7 @@ class ServerConnection:
         if session is not None:
             return session
         if not self.breaker.allows_call():
-            raise CircuitOpenError(
-                f"server {self.name} circuit open ({self.last_error}); next restart in "
-                f"{self.circuit_remaining_s():.1f} s",
-                tool=tool,
-            )
+            raise CircuitOpenError(self.circuit_reason(), tool=tool)
         if self._group is None:
             raise ToolUnavailableError(f"server {self.name} was never started", tool=tool)
         try:

@@ -275,12 +275,8 @@ class Gateway:
             if connection is not None and connection.state == "open circuit":
                 # Its server crashed and waits out its restart backoff: avoid it in this call (an
                 # open breaker of the call's own; the shared one keeps the tool's history).
-                remaining = connection.circuit_remaining_s()
-                executor.breakers[tool] = CircuitBreaker(1, remaining)
-                executor.breakers[tool].open(
-                    f"server {connection.name} circuit open ({connection.last_error}); "
-                    f"next restart in {remaining:.1f} s"
-                )
+                executor.breakers[tool] = CircuitBreaker(1, connection.circuit_remaining_s())
+                executor.breakers[tool].open(connection.circuit_reason())
         return executor
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
