@@ -157,6 +157,14 @@ def test_a_cross_encoder_rerank_without_its_path_is_refused_at_load_naming_the_f
     )
 
 
+def _refused(policy: Path, text: str) -> str:
+    """The error loading a policy file of ``text`` raises."""
+    policy.write_text(text)
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy)
+    return str(info.value)
+
+
 def test_every_problem_of_a_policy_file_is_named_at_once_with_the_nearest_field(
     tmp_path: Path,
 ) -> None:
@@ -164,32 +172,26 @@ def test_every_problem_of_a_policy_file_is_named_at_once_with_the_nearest_field(
     as text or booleans were read as numbers (step_timeout_s: true ran one-second steps); and
     a first backoff over its cap, or chunks overlapping whole, loaded."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text(
+    message = _refused(
+        policy,
         "execution:\n  step_timout_s: 3\n  retry:\n    initial_s: 5\n    max_s: 1\n"
-        "routing:\n  index:\n    chunk_overlap: 200\n"
+        "routing:\n  index:\n    chunk_overlap: 200\n",
     )
-    with pytest.raises(PolicyError) as info:
-        load_policy(policy)
-    message = str(info.value)
     assert "field execution.step_timout_s: unknown field; did you mean 'step_timeout_s'?" in message
     assert "field execution.retry: initial_s (5.0) is more than max_s (1.0)" in message
     assert "field routing.index: chunk_overlap (200) must be less than chunk_words" in message
-    policy.write_text("execution:\n  step_timeout_s: true\n  retry:\n    max_attempts: '3'\n")
-    with pytest.raises(PolicyError) as info:
-        load_policy(policy)
-    assert str(info.value) == (
+    text = "execution:\n  step_timeout_s: true\n  retry:\n    max_attempts: '3'\n"
+    assert _refused(policy, text) == (
         f"{policy}: field execution.step_timeout_s: expected a number, got true; "
         "field execution.retry.max_attempts: expected a number, got the string '3'"
     )
     # Both kinds together; no name suggested from another section (restart is mcp's, not a
     # deny rule's); and a YAML 1.2 float without a dot is the number it says.
-    policy.write_text(
+    message = _refused(
+        policy,
         "execution:\n  step_timeout_s: '3'\n  retry:\n    max_attemps: 3\n"
-        "mcp:\n  deny:\n    - {restar: x}\n"
+        "mcp:\n  deny:\n    - {restar: x}\n",
     )
-    with pytest.raises(PolicyError) as info:
-        load_policy(policy)
-    message = str(info.value)
     assert "step_timeout_s: expected a number" in message
     assert "did you mean 'max_attempts'" in message
     assert message.endswith("field mcp.deny.0.restar: unknown field")
