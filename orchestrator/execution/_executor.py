@@ -231,19 +231,20 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
 
 
 def _ask_again_after(err: LLMError, attempt: int, retry: RetryPolicy) -> float | None:
-    """How long to wait before asking an escalation's model again, or None not to: only for a
-    refusal for load (within ``max_retry_after_s``) or a failure to serve the question."""
+    """How long to wait before asking an escalation's model again, or None not to: the LLM
+    failure read as a step's call is (``_llm_failure``), asked again only for a kind the
+    policy retries and, of errors, only for the provider's own (a 5xx, a dropped
+    connection): a refusal for load within ``max_retry_after_s``, a timeout."""
+    failed = _llm_failure(err, "escalation")
+    failure = classify(failed)
+    if failure.kind not in retry.transient:
+        return None
+    if failure.kind is FailureKind.ERROR and not isinstance(failed, ProviderError):
+        return None  # an answer that could not be read is asked no better a second time
+    if failure.retry_after is not None and failure.retry_after > retry.max_retry_after_s:
+        return None
     backoff = min(retry.max_s, retry.initial_s * 2.0 ** (attempt - 1))
-    if err.status in _LOAD_REFUSALS:
-        if "rate_limited" not in retry.transient:
-            return None
-        if err.retry_after is not None and err.retry_after > retry.max_retry_after_s:
-            return None
-        return max(backoff, err.retry_after or 0.0)
-    served_badly = (err.status is not None and err.status >= 500) or err.dropped
-    if served_badly and "error" in retry.transient:
-        return backoff
-    return backoff if err.timed_out and "timeout" in retry.transient else None
+    return max(backoff, failure.retry_after or 0.0)
 
 
 def _route_text(plan: Plan) -> str:
