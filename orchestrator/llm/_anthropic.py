@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import HttpLLMClient, answering_model, token_count, unknown_effort
+from orchestrator.llm._http import (
+    HttpLLMClient,
+    answering_model,
+    token_count,
+    unknown_effort,
+    usage_fields,
+)
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
@@ -86,8 +92,7 @@ class AnthropicClient(HttpLLMClient):
         return headers
 
     def usage_of(self, data: Mapping[str, Any]) -> Usage:
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, Mapping) else {}
+        usage = usage_fields(data)
         return Usage(
             token_count(usage.get("input_tokens")), token_count(usage.get("output_tokens"))
         )

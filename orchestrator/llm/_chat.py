@@ -9,7 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.errors import LLMError
-from orchestrator.llm._http import HttpLLMClient, answering_model, token_count, unknown_effort
+from orchestrator.llm._http import (
+    HttpLLMClient,
+    answering_model,
+    token_count,
+    unknown_effort,
+    usage_fields,
+)
 from orchestrator.llm._protocol import Completion, Message, Usage
 
 __all__ = ["GptOssClient", "OpenAICompatibleClient", "QwenClient"]
@@ -43,8 +49,7 @@ class OpenAICompatibleClient(HttpLLMClient):
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def usage_of(self, data: Mapping[str, Any]) -> Usage:
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, Mapping) else {}
+        usage = usage_fields(data)
         details = usage.get("completion_tokens_details")
         reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
         return Usage(

@@ -16,7 +16,14 @@ from orchestrator.errors import LLMError, UnmappedEffortError
 from orchestrator.llm._policy import LLMPolicy
 from orchestrator.llm._protocol import Completion, Message, Usage
 
-__all__ = ["HttpLLMClient", "answering_model", "post_json", "token_count", "unknown_effort"]
+__all__ = [
+    "HttpLLMClient",
+    "answering_model",
+    "post_json",
+    "token_count",
+    "unknown_effort",
+    "usage_fields",
+]
 
 # A connection that broke once made, before the answer was read (reset, closed mid-answer):
 # the server's fault, not the request's, unlike one never made (``ConnectError``).
@@ -123,6 +130,12 @@ def answering_model(data: Mapping[str, Any]) -> str | None:
     the model asked, which a router or an alias may have answered with another)."""
     model = data.get("model")
     return model if isinstance(model, str) and model else None
+
+
+def usage_fields(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An answer's ``usage`` object, or an empty one where it has none (or not an object)."""
+    usage = data.get("usage")
+    return usage if isinstance(usage, Mapping) else {}
 
 
 def token_count(value: Any) -> int:

@@ -390,6 +390,12 @@ class _Refusals:
     def refused(self, tool: str, arguments: Any, *, since: float) -> bool:
         return self._at.get(_call_key(tool, arguments), -math.inf) >= since
 
+    def note(self, request: httpx2.Request) -> None:
+        """Keep when ``request``, if it is a ``tools/call``, was refused."""
+        key = _refused_call(request)
+        if key is not None:
+            self._at[key] = time.monotonic()
+
     def watching(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
         refusals = self
 
@@ -398,9 +404,7 @@ class _Refusals:
                 try:
                     return await inner.handle_async_request(request)
                 except httpx2.ConnectError:
-                    key = _refused_call(request)
-                    if key is not None:
-                        refusals._at[key] = time.monotonic()
+                    refusals.note(request)
                     raise
 
             async def aclose(self) -> None:
