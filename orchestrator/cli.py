@@ -325,7 +325,7 @@ def route(
             else "give either a task text or --queries FILE, not both"
         )
     if query is not None and not query.strip():
-        raise typer.BadParameter("the task text is empty: say what the task is", param_hint="TASK")
+        raise _empty_task()
     if usage is not None and not plan:
         raise typer.BadParameter(
             "a usage model only changes plans: add --plan", param_hint="--usage"
@@ -474,6 +474,12 @@ def _import_tool(spec: str) -> tuple[str, Any]:
     return skill, function
 
 
+def _empty_task() -> typer.BadParameter:
+    """The usage error of a task with no text (route and run): routed, it had matched whatever
+    the empty query met first."""
+    return typer.BadParameter("the task text is empty: say what the task is", param_hint="TASK")
+
+
 # The fault kinds --fail takes (the others need more than TIMES: scenario files).
 _FAULT_KINDS = ("down", "error", "timeout", "malformed", "rate_limited")
 
@@ -486,9 +492,8 @@ def _parse_fault(spec: str) -> Any:
 
     tool, _, rest = spec.partition(":")
     kind, _, times = rest.partition(":")
-    kinds = _FAULT_KINDS
     expected = (
-        f"expected TOOL:KIND[:TIMES], KIND one of {', '.join(kinds)}, "
+        f"expected TOOL:KIND[:TIMES], KIND one of {', '.join(_FAULT_KINDS)}, "
         "TIMES (failing calls, then it recovers) for all but down; other faults go in scenario "
         "files"
     )
@@ -498,7 +503,7 @@ def _parse_fault(spec: str) -> Any:
             f"({expected})",
             param_hint="--fail",
         )
-    if kind not in kinds:  # pydantic's own list names kinds this option does not take
+    if kind not in _FAULT_KINDS:  # pydantic's own list names kinds this option does not take
         raise typer.BadParameter(
             f"{spec!r}: no fault kind {kind!r} ({expected})", param_hint="--fail"
         )
@@ -787,7 +792,7 @@ def run_command(
     from orchestrator.telemetry import tracing
 
     if not task.strip():
-        raise typer.BadParameter("the task text is empty: say what the task is", param_hint="TASK")
+        raise _empty_task()
     values: dict[str, Any] | None = None
     if inputs is not None:
         try:

@@ -472,10 +472,10 @@ def _check_shapes(
             f"{source}: arrays mean and scale: expected {len(SIGNALS)} values each (one per "
             f"signal), got shapes {mean.shape} and {scale.shape}; refit the router"
         )
-    widths = {fitted.x.shape[1] for fitted in levels.values() if fitted.x.ndim == 2}
+    widths = {fitted.x.shape[1] if fitted.x.ndim == 2 else -1 for fitted in levels.values()}
     for level, fitted in levels.items():
         width = fitted.x.shape[1] if fitted.x.ndim == 2 else -1
-        if width < len(SIGNALS) or len(widths) > 1 or (not text and width != len(SIGNALS)):
+        if len(widths) > 1 or width < len(SIGNALS) or (not text and width != len(SIGNALS)):
             raise EffortError(
                 f"{source}: level {level}: its feature rows (array of shape {fitted.x.shape}) "
                 f"do not match the other levels' or the {len(SIGNALS)} signals; refit the router"
