@@ -272,9 +272,11 @@ def _in_the_loop(span: SpanRecord, by_id: Mapping[str, SpanRecord]) -> SpanRecor
     """The earliest span of the loop ``span``'s parents lead into (``span`` may hang below
     the loop rather than be in it)."""
     seen: list[SpanRecord] = []
+    visited: set[int] = set()
     node: SpanRecord | None = span
-    while node is not None and all(node is not s for s in seen):
+    while node is not None and id(node) not in visited:
         seen.append(node)
+        visited.add(id(node))
         node = by_id.get(node.parent_id)
     if node is None:  # it reaches a root after all
         return span
@@ -293,7 +295,8 @@ def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
     for trace_id, members in by_trace.items():
         by_id = {s.span_id: s for s in members}
         roots = []
-        for s in sorted(members, key=lambda s: (s.start_ns, s.end_ns)):
+        ordered = sorted(members, key=lambda s: (s.start_ns, s.end_ns))
+        for s in ordered:
             parent = by_id.get(s.parent_id)
             if parent is not None and parent is not s:
                 parent.children.append(s)
@@ -335,7 +338,7 @@ def render_traces(spans: list[SpanRecord], *, events: bool = True) -> list[str]:
         # Spans whose parents form a loop reach no root (they had been dropped, under a
         # header counting them): each loop is cut at its earliest span, shown as a root with
         # the spans below it.
-        for s in sorted(members, key=lambda s: (s.start_ns, s.end_ns)):
+        for s in ordered:
             if id(s) not in walked:
                 cut = _in_the_loop(s, by_id)
                 parent = by_id.get(cut.parent_id)
