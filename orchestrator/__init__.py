@@ -40,6 +40,7 @@ from orchestrator.errors import (
     ToolTimeoutError,
     ToolUnavailableError,
     TrainingError,
+    UnknownInputError,
     UnmappedEffortError,
     UsageFormatError,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "ToolUnavailableError",
     "TracedLLMClient",
     "TrainingError",
+    "UnknownInputError",
     "UnmappedEffortError",
     "UsageFormatError",
     "UsageModel",

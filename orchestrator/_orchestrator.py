@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,7 +26,7 @@ from orchestrator._serving import Tool, serving, tools_invoker
 from orchestrator.catalog import Skill
 from orchestrator.catalog._langchain import is_langchain_tool
 from orchestrator.catalog._modules import catalog_tools
-from orchestrator.errors import EscalationError
+from orchestrator.errors import EscalationError, UnknownInputError
 from orchestrator.execution import (
     AbandonedCalls,
     CheckingInvoker,
@@ -228,6 +228,7 @@ class Orchestrator:
     async def aplan(self, task: str, *, inputs: Mapping[str, Any] | None = None) -> TaskPlan:
         """Plan ``task``; a decomposer (if given) is awaited here, and counted as an LLM call
         unless it is the rule-based one."""
+        check_inputs(inputs, self.skills)
         subgoals = None
         llm_calls = 0
         if self.decomposer is not None:
@@ -241,6 +242,7 @@ class Orchestrator:
         """``aplan`` for scripts and notebooks. With the rule-based decomposer (or none) no
         event loop is needed, so it also works where one runs (Jupyter); an LLM decomposer's
         plan is awaited in a loop of its own (``aplan`` inside a running one)."""
+        check_inputs(inputs, self.skills)
         rules = self.decomposer
         if isinstance(rules, RuleDecomposer) and type(rules).decompose is RuleDecomposer.decompose:
             # Its own split, not a subclass's decompose, which only aplan awaits.
@@ -279,9 +281,11 @@ class Orchestrator:
         functions, and an ``mcpServers`` config its servers' tools (the servers started for the
         run); ``tools`` replace or add some. Other catalogs need ``tools``.
         ``inputs`` are values the task already has, by parameter name (or
-        ``"skill_id.param"``); the values the task writes (``plan.stated_inputs``) join them,
-        the caller's winning. ``plan`` reuses a plan made earlier (``aplan``) for this task;
-        ``graph`` runs a tool graph you defined instead of the plan's.
+        ``"skill_id.param"``); one no skill of the catalog takes is refused
+        (``UnknownInputError``) unless a ``graph`` is run. The values the task writes
+        (``plan.stated_inputs``) join them, the caller's winning. ``plan`` reuses a plan made
+        earlier (``aplan``) for this task; ``graph`` runs a tool graph you defined instead of
+        the plan's.
         A task that nothing in the catalog fits ends ``escalated`` without running anything; so
         does a plan with a step none of whose skills can be called with the inputs and what the
         steps before it produce (``blocked_steps``), where the invoker can tell before any call:
@@ -291,6 +295,8 @@ class Orchestrator:
         """
         if tools is not None and not isinstance(tools, Invoker):
             check_tools(tools, self.skills, graph)
+        if graph is None:  # a graph's own tools take whatever inputs their functions name
+            check_inputs(inputs, self.skills)
         if self.servers is not None and not isinstance(tools, Invoker):
             # An mcpServers config: its servers run for this task, and serve what tools do not.
             own = {**self.tools, **(tools or {})}
@@ -545,6 +551,45 @@ def check_tools(
             near = difflib.get_close_matches(key, sorted(names), n=3)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise ValueError(f"tools[{key!r}]: no skill has that id or name{hint}")
+
+
+def check_inputs(inputs: Mapping[str, Any] | None, skills: Mapping[str, Skill]) -> None:
+    """Refuse an input that no skill of the catalog takes, by name (``order_id``) or as
+    ``"skill_id.name"``: it would be bound to nothing, silently, and the step it was meant for
+    would run without it (or the run would stop for want of it)."""
+    names = {name for skill in skills.values() for name in skill.parameter_names()}
+    for key in inputs or {}:
+        if key in names:
+            continue
+        skill_id, name = split_input_key(key)
+        skill = skills.get(skill_id)
+        if skill is not None and name in skill.parameter_names():
+            continue
+        raise UnknownInputError(f"inputs[{key!r}]: {_unknown_input(skill_id, name, skills, names)}")
+
+
+def _unknown_input(
+    skill_id: str, name: str, skills: Mapping[str, Skill], names: Collection[str]
+) -> str:
+    """Why no skill takes input ``name`` (of ``skill_id``, when the key named one), and the
+    nearest key that one does."""
+
+    def nearest(word: str, known: Collection[str], shown: Callable[[str], str] = str) -> str:
+        near = difflib.get_close_matches(word, sorted(known), n=3)
+        return f"; did you mean {', '.join(shown(n) for n in near)}?" if near else ""
+
+    if not skill_id:
+        return f"no skill in the catalog takes an input of that name{nearest(name, names)}"
+    skill = skills.get(skill_id)
+    if skill is not None:
+        known = skill.parameter_names()
+        said = f"skill {skill_id!r} has no input {name!r}"
+        hint = nearest(name, known, lambda n: f"{skill_id}.{n}")
+        return said + (hint or f"; it takes {', '.join(known) or 'none'}")
+    by_name = [s.id for s in skills.values() if s.name == skill_id]
+    if by_name:
+        return f"an input of one skill is keyed by the skill's id: {by_name[0]}.{name}"
+    return f"no skill has the id {skill_id!r}{nearest(skill_id, skills)}"
 
 
 def _run_in_new_loop(name: str, awaited: str, call: Callable[[], Awaitable[T]]) -> T:

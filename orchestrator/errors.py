@@ -13,7 +13,8 @@ can fix their input without reading our source.
     ├── GraphError              a tool-graph definition is malformed
     ├── NoPathError             no healthy path from the current state to the goal
     ├── PlanningError           a task cannot be planned (nothing fits, or a bad decomposition)
-    │   └── UsageFormatError    a saved usage model (past runs) is malformed
+    │   ├── UsageFormatError    a saved usage model (past runs) is malformed
+    │   └── UnknownInputError   an input given names no input of any skill in the catalog
     ├── ScenarioError           a scenario file is malformed
     ├── EscalationError         the escalation handler failed or answered nonsense
     │   └── LLMError            an LLM call failed or its answer is malformed
@@ -73,6 +74,7 @@ __all__ = [
     "ToolTimeoutError",
     "ToolUnavailableError",
     "TrainingError",
+    "UnknownInputError",
     "UnmappedEffortError",
     "UsageFormatError",
 ]
@@ -304,3 +306,9 @@ class EffortError(OrchestratorError):
 
 class UsageFormatError(PlanningError):
     """A saved usage model (what past runs called, in which order) is malformed or missing."""
+
+
+class UnknownInputError(PlanningError):
+    """An input given to ``plan`` or ``run`` names no input of any skill in the catalog (a
+    misspelled ``order_idd``, a ``skill.param`` of no such skill): it would be bound to
+    nothing, so a step would run without it or the run would stop for want of it."""

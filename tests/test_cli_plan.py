@@ -321,6 +321,18 @@ def test_a_run_lacking_an_input_says_how_to_give_it(tmp_path: Path) -> None:
     assert _invoke(*args, "--inputs", given).exit_code == 0
 
 
+def test_a_misspelled_input_is_a_usage_error_naming_the_nearest_one(tmp_path: Path) -> None:
+    catalog = tmp_path / "shop_typo_tools.py"
+    catalog.write_text(SHOP)
+    result = _invoke("run", "refund the customer's last order", "--catalog", str(catalog),
+                     "--index", str(tmp_path / "index"), "--inputs",
+                     '{"customer_mail": "jane@example.com"}')  # fmt: skip
+    assert result.exit_code == 2
+    assert "inputs['customer_mail']" in result.stderr
+    assert "did you mean customer_email?" in result.stderr
+    assert "Traceback" not in result.output
+
+
 # The server's base URL, the requests it received, the answers it gives in turn.
 ChatServer = tuple[str, list[dict[str, Any]], list[str]]
 

@@ -25,6 +25,7 @@ from orchestrator.errors import (
     EscalationError,
     IndexFormatError,
     PlanningError,
+    UnknownInputError,
 )
 from orchestrator.execution import (
     CallableInvoker,
@@ -2679,3 +2680,35 @@ async def test_a_skill_parameter_named_task_is_not_given_the_task_text(tmp_path:
     assert done.outcome == "completed" and added == [("buy milk", None)]
     given = await orchestrator.run("add a todo", inputs={"title": "call", "task": "errands"})
     assert given.outcome == "completed" and added[-1] == ("call", "errands")
+
+
+async def test_an_input_no_skill_takes_is_refused_with_the_nearest_one(tmp_path: Path) -> None:
+    refunded: list[str] = []
+
+    def refund_order(order_id: str) -> str:
+        """Refund an order by its id."""
+        refunded.append(order_id)
+        return "refunded"
+
+    orchestrator = Orchestrator([refund_order], index_dir=tmp_path / "index")
+    with pytest.raises(UnknownInputError, match=r"inputs\['order_idd'\]: .*did you mean order_id"):
+        await orchestrator.run("refund the order", inputs={"order_idd": "o-1"})
+    with pytest.raises(UnknownInputError, match="skill 'refund_order' has no input 'id'; it takes"):
+        orchestrator.plan("refund the order", inputs={"refund_order.id": "o-1"})
+    with pytest.raises(UnknownInputError, match="no skill has the id 'refund_ordr'; did you mean"):
+        await orchestrator.aplan("refund the order", inputs={"refund_ordr.order_id": "o-1"})
+    assert refunded == []  # nothing ran on a misspelled input
+    done = await orchestrator.run("refund the order", inputs={"refund_order.order_id": "o-1"})
+    assert done.outcome == "completed" and refunded == ["o-1"]
+
+
+def test_an_input_keyed_by_a_skill_name_is_told_to_use_the_skills_id(tmp_path: Path) -> None:
+    skill = Skill(
+        id="billing.refund",
+        name="refund_order",
+        description="Refund an order by its id.",
+        parameters={"type": "object", "properties": {"order_id": {"type": "string"}}},
+    )
+    orchestrator = Orchestrator([skill], index_dir=tmp_path / "index")
+    with pytest.raises(UnknownInputError, match=r"skill.s id: billing\.refund\.order_id"):
+        orchestrator.plan("refund the order", inputs={"refund_order.order_id": "o-1"})
