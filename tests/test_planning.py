@@ -2121,6 +2121,14 @@ def test_a_past_runs_near_duplicate_of_a_step_is_that_step_not_one_more(tmp_path
     assert step.alternatives[0] == refund.id and step.fit is None
 
 
+def test_a_sub_goal_a_recalled_step_covers_is_not_left_unplanned(router: SkillRouter) -> None:
+    task = "Look up the weather in Faro, then tell Rui"
+    alone = Planner.from_router(router).plan(task)
+    assert "send_email" not in alone.ids and alone.unplanned == ("tell Rui",)
+    recalled = Planner.from_router(router, usage=UsageModel.fit([WEATHER_MAIL])).plan(task)
+    assert "send_email" in recalled.ids and recalled.unplanned == ()
+
+
 def test_a_task_unlike_any_past_one_is_planned_from_routing_alone(router: SkillRouter) -> None:
     task = "Is the service healthy? Translate 'hi' to Spanish"
     planner = Planner.from_router(router, usage=UsageModel.fit([WEATHER_MAIL]))

@@ -341,6 +341,7 @@ class Planner:
         if recalled:
             ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
             self._add_recalled(drafts, recalled, ranked, len(goals), task)
+            unplanned = self._still_unplanned(unplanned, goals, per_goal, drafts)
         self._add_precedents(drafts)
         text = _Reading(TaskText.read(task), {g: TaskText.read(g) for g in goals if len(goals) > 1})
         stated: dict[str, Any] = {}  # what the task writes, by "skill_id.input"
@@ -479,6 +480,29 @@ class Planner:
                 step.fit = None  # the fit model judged the routed skill, not this one
                 drafts[tool] = step
             taken.add(tool)
+
+    def _still_unplanned(
+        self,
+        unplanned: Sequence[str],
+        goals: Sequence[str],
+        per_goal: Sequence[RouteResult],
+        drafts: Mapping[str, _Draft],
+    ) -> list[str]:
+        """The sub-goals routing left unplanned that no recalled step covers either: a task
+        with steps at all is planned, and a sub-goal whose own ranking holds a planned step
+        near its top (``subgoal_depth``) is that step's, though nothing there fitted alone."""
+        if not drafts:
+            return list(unplanned)
+        if len(goals) == 1:
+            return []
+        planned = {i for skill_id, d in drafts.items() for i in (skill_id, *d.alternatives)}
+        ranking = dict(zip(goals, per_goal, strict=True))
+        depth = self.policy.subgoal_depth
+        return [
+            goal
+            for goal in unplanned
+            if not _ids_with_duplicates(ranking[goal].matches[:depth]) & planned
+        ]
 
     def _order_as_learned(self, drafts: Mapping[str, _Draft]) -> None:
         """Put each pair of steps in the order past successful runs called them, where they
