@@ -29,7 +29,7 @@ can fix their input without reading our source.
         │   └── ToolBusyError       its earlier, abandoned call still runs (a thread): not called
         ├── ToolCallError           the tool ran and reported an error
         │   ├── ToolAnswerError     its answer is an error (MCP isError): the same if called again
-        │   ├── AnswerCutShortError an LLM step's answer hit the token limit: same effort again
+        │   ├── AnswerCutShortError an LLM step's answer hit the token limit: not a higher effort
         │   └── ProviderError       the service behind it failed (HTTP 5xx): same effort again
         ├── ToolArgumentError       the arguments do not fit the tool (one missing, one unknown)
         ├── ToolTimeoutError        the call outlived its step timeout
@@ -191,10 +191,23 @@ class ToolAnswerError(ToolCallError):
 
 class AnswerCutShortError(ToolCallError):
     """A step's LLM answer was cut at the token limit, so it is not the whole answer. Retried,
-    but at the same effort: a higher one spends more of the same limit on reasoning before it
-    answers, and made the cut likelier."""
+    but not at a higher effort: a higher one spends more of the same limit on reasoning before
+    it answers, and made the cut likelier. ``before_answer`` says the limit was spent before
+    any answer text (all of it on reasoning): that is retried one effort lower, where there is
+    one, since the same effort had spent it the same way again."""
 
     effort_may_help = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str | None = None,
+        tokens: float | None = None,
+        before_answer: bool = False,
+    ):
+        super().__init__(message, tool=tool, tokens=tokens)
+        self.before_answer = before_answer
 
 
 class ProviderError(ToolCallError):

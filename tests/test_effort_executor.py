@@ -270,6 +270,29 @@ async def test_an_answer_cut_at_the_token_limit_is_retried_at_the_same_effort() 
     assert ("low", False, 4096.0) in learning.outcomes
 
 
+REASONED_AWAY = {
+    "choices": [{"message": {"content": None}, "finish_reason": "length"}],
+    "usage": {"completion_tokens": 4096, "completion_tokens_details": {"reasoning_tokens": 4096}},
+}
+
+
+async def test_an_answer_cut_before_any_text_is_retried_one_effort_lower() -> None:
+    """The whole limit spent on reasoning, the same effort was asked again until the attempts
+    ran out, spending it the same way each time; one lower leaves room for the answer."""
+    client, sent = _chat_client(REASONED_AWAY, CHAT_OK)
+    result = await Executor(
+        graph(), Drafting(client), policy=fast_policy(), effort=straight_high()
+    ).run()
+    assert result.outcome == "completed" and result.outputs["summarise"] == "fine"
+    assert [b["reasoning_effort"] for b in sent] == ["high", "medium"]
+    [retry] = [d for d in result.log if d.action == "retry"]
+    assert retry.data["effort"] == "medium"
+    # At the lowest effort there is none lower: asked again at it.
+    client, sent = _chat_client(REASONED_AWAY, CHAT_OK)
+    result = await Executor(graph(), Drafting(client), policy=fast_policy(), effort=router()).run()
+    assert result.outcome == "completed" and [b["reasoning_effort"] for b in sent] == ["low", "low"]
+
+
 async def test_a_refused_answer_is_not_asked_again_nor_blamed_on_the_model() -> None:
     """A refusal was a generic error: the same request was sent again at higher efforts, each
     declined, and the model's breaker counted it as failing."""

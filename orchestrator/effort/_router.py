@@ -334,6 +334,14 @@ class EffortRouter:
         plan = self.plan(retried)
         return plan[0] if plan else None
 
+    def lower(self, effort: Effort) -> Effort | None:
+        """The level just below ``effort``, or None at the lowest: where an answer was cut
+        before any text, its whole token limit spent on reasoning, a lower effort leaves room
+        for the answer."""
+        self._check_level(effort)
+        at = self.levels.index(effort)
+        return self.levels[at - 1] if at > 0 else None
+
     def _check_level(self, effort: Effort) -> None:
         if effort not in self.levels:
             raise EffortError(f"effort {effort!r}: expected one of {list(self.levels)}")

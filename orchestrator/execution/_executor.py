@@ -211,7 +211,8 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
         # The model declined this request: asked again, it declines again, and it works.
         return ToolAnswerError(message, tool=tool, tokens=tokens)
     if answer is not None and answer.truncated:
-        return AnswerCutShortError(message, tool=tool, tokens=tokens)
+        before = not answer.text.strip()
+        return AnswerCutShortError(message, tool=tool, tokens=tokens, before_answer=before)
     if isinstance(exc, UnmappedEffortError):
         # Nothing was sent, and the same effort is refused the same way: a configuration error,
         # reported once (not retried, nor escalated to an effort the policy may map no better),
@@ -639,6 +640,10 @@ class Executor:
             if failure.retry_after is not None and failure.retry_after > policy.max_retry_after_s:
                 return False
             if router is not None and step is not None:
+                if isinstance(exc, AnswerCutShortError) and exc.before_answer:
+                    # The whole limit went on reasoning: the same effort spends it so again.
+                    efforts.append(router.lower(efforts[-1]) or efforts[-1])
+                    return True
                 if not _more_effort_may_mend(failure, exc):
                     # A rate limit, a timeout, a server error or an answer cut at the token
                     # limit: the same effort, as more thinking mends none of them, only takes
