@@ -293,6 +293,30 @@ async def test_an_answer_cut_before_any_text_is_retried_one_effort_lower() -> No
     assert result.outcome == "completed" and [b["reasoning_effort"] for b in sent] == ["low", "low"]
 
 
+async def test_a_turn_the_model_paused_is_not_asked_again_at_a_higher_effort() -> None:
+    """Anthropic's ``pause_turn`` was a generic error, sent again one effort up, where the
+    turn paused the same way; the client cannot continue it, so the step is rerouted."""
+    paused = {
+        "content": [{"type": "text", "text": "Let me search"}],
+        "stop_reason": "pause_turn",
+        "usage": {"input_tokens": 5, "output_tokens": 9},
+    }
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=paused)
+
+    transport = httpx.MockTransport(answer)
+    client = AnthropicClient("claude-x", base_url="http://llm", transport=transport)
+    executor = Executor(graph(), Drafting(client), policy=fast_policy(), effort=router())
+    result = await executor.run()
+    assert len(sent) == 1 and result.retries == 0
+    [fail] = [d for d in result.log if d.action == "fail"]
+    assert fail.data["kind"] == "tool_error" and "paused its turn" in fail.reason
+    assert fail.data["tokens"] == 9.0 and executor.stats["summarise"].failures == 0
+
+
 async def test_a_refused_answer_is_not_asked_again_nor_blamed_on_the_model() -> None:
     """A refusal was a generic error: the same request was sent again at higher efforts, each
     declined, and the model's breaker counted it as failing."""

@@ -203,12 +203,15 @@ def _llm_failure(exc: LLMError, tool: str) -> ToolFailure:
 
     When the model did answer, the failure carries the output tokens it was billed, for the
     effort router: a refusal is its answer to this request (not retried, rerouted, the model
-    not blamed), and an answer cut at the token limit is retried at the same effort."""
+    not blamed), as is a turn paused for the client to continue (Anthropic's ``pause_turn``,
+    which this client does not), and an answer cut at the token limit is not retried at a
+    higher effort."""
     message = str(exc)
     answer = exc.answer if isinstance(exc.answer, Completion) else None
     tokens = answer.usage.output_tokens if answer is not None else None
-    if answer is not None and answer.refusal is not None:
-        # The model declined this request: asked again, it declines again, and it works.
+    if answer is not None and (answer.refusal is not None or answer.stop_reason == "pause_turn"):
+        # The model declined this request, or paused a turn the client cannot continue: asked
+        # again, it answers the same, and it works.
         return ToolAnswerError(message, tool=tool, tokens=tokens)
     if answer is not None and answer.truncated:
         before = not answer.text.strip()

@@ -108,9 +108,14 @@ class AnthropicClient(HttpLLMClient):
         stop = data.get("stop_reason")
         if stop == "pause_turn":
             # A long turn paused (server tools), to be sent back to continue: not an answer.
+            # Its stop reason rides along: asked again, the turn pauses again.
+            paused = Completion(
+                "", self.usage_of(data), answering_model(data), effort, stop_reason=stop
+            )
             raise LLMError(
                 f"{self.shown_url}: the model paused its turn (stop_reason 'pause_turn'), so "
-                "the answer is not complete; this client does not continue paused turns"
+                "the answer is not complete; this client does not continue paused turns",
+                answer=paused,
             )
         # model_context_window_exceeded: cut by the context window rather than max_tokens.
         truncated = stop in ("max_tokens", "model_context_window_exceeded")
