@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -568,6 +569,33 @@ async def test_an_escalations_model_refusing_for_load_or_failing_is_asked_again(
     )
     failed = await Executor(g, calls.invoker(g), policy=strict, escalation=escalation).run()
     assert failed.outcome == "failed" and len(asked) == 1
+
+
+async def test_an_escalations_model_is_asked_again_after_a_jittered_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its backoff had no jitter, unlike a step's retries: runs refused together by one
+    provider all came back at the same instant."""
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if len(asked) == 1:
+            return httpx.Response(500, json={"error": "x"})
+        answer = {"action": "demote", "fallback": "RefundTicketed", "reason": "providers down"}
+        return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(answer)}}]})
+
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the most jitter
+    base = Policy().model_dump()
+    base["execution"]["retry"].update({"initial_s": 0.001, "max_s": 1.0, "jitter_s": 0.04})
+    policy = Policy.model_validate(base)
+    client = OpenAICompatibleClient("http://llm/v1", "m", transport=httpx.MockTransport(handler))
+    g = support()
+    calls = Calls({"Stripe": [down("Stripe")], "Razorpay": [down("Razorpay")]})
+    escalation = LLMEscalation(client)
+    result = await Executor(g, calls.invoker(g), policy=policy, escalation=escalation).run()
+    [retry] = [d for d in result.log if d.action == "retry"]
+    assert result.outcome == "demoted" and retry.data["delay_ms"] == pytest.approx(41.0)
 
 
 async def test_no_model_is_asked_when_giving_up_is_the_only_answer() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -247,7 +248,10 @@ def _ask_again_after(err: LLMError, attempt: int, retry: RetryPolicy) -> float |
         return None  # an answer that could not be read is asked no better a second time
     if failure.retry_after is not None and failure.retry_after > retry.max_retry_after_s:
         return None
-    backoff = min(retry.max_s, retry.initial_s * 2.0 ** (attempt - 1))
+    # The step retries' backoff, jitter included: callers refused together do not all come
+    # back at the same instant.
+    jitter = random.uniform(0.0, retry.jitter_s)
+    backoff = min(retry.max_s, retry.initial_s * 2.0 ** (attempt - 1) + jitter)
     return max(backoff, failure.retry_after or 0.0)
 
 
