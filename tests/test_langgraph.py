@@ -489,6 +489,79 @@ def test_alternatives_in_a_pydantic_state_are_rerouted_to() -> None:
     assert state["messages"][-1].response_metadata["answered_by"] == "post_note_backup"
 
 
+class PhrasingsState(MessagesState):
+    alternatives: list[str]  # the graph's own field: other phrasings of the question
+
+
+def test_a_states_own_alternatives_field_of_another_shape_is_not_read() -> None:
+    """Its list had crashed every tool call (AttributeError); LangGraph's ToolNode ran it."""
+    builder = StateGraph(PhrasingsState)
+    twins = {"post_note": ["post_note_backup"]}
+    builder.add_node("tools", healing_tool_node([post_note, post_note_backup], alternatives=twins))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    call = _call("post_note", {"text": "hi"}, "c1")
+    state = builder.compile().invoke({"messages": [call], "alternatives": ["plan B"]})
+    assert str(state["messages"][-1].content).endswith("\nposted hi")
+    # One alternative given as a name alone is that name, not its letters.
+    healer = SelfHealingToolCalls([post_note, post_note_backup])
+    assert healer.candidates("post_note", {"alternatives": {"post_note": "post_note_backup"}}) == (
+        "post_note",
+        "post_note_backup",
+    )
+
+
+@pytest.mark.anyio
+async def test_a_tools_own_message_keeps_its_id_and_metadata() -> None:
+    """Rebuilt from its content, it had lost its id, additional_kwargs and response_metadata,
+    which LangGraph's ToolNode passes on."""
+
+    @tool
+    def lookup(q: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> ToolMessage:
+        """Look a question up in the knowledge base."""
+        return ToolMessage(
+            content=f"result {q}",
+            tool_call_id=tool_call_id,
+            id="msg-1",
+            additional_kwargs={"citations": ["doc-7"]},
+            response_metadata={"source": "kb"},
+        )
+
+    graph = _tool_graph(healing_tool_node([lookup]))
+    state = await graph.ainvoke({"messages": [_call("lookup", {"q": "x"}, "c1")]})
+    reply = state["messages"][-1]
+    assert (reply.id, reply.content, reply.tool_call_id) == ("msg-1", "result x", "c1")
+    assert reply.additional_kwargs == {"citations": ["doc-7"]}
+    assert reply.response_metadata == {"source": "kb"}
+
+
+@pytest.mark.anyio
+async def test_a_call_kept_off_by_an_open_breaker_is_not_said_to_have_been_tried() -> None:
+    """The model was told "no alternative worked (tried fetch). Failures: ." of a tool
+    nothing had called."""
+    down = {"yes": True}
+    calls: list[str] = []
+
+    @tool
+    async def fetch_page(url: str) -> str:
+        """Fetch a web page."""
+        calls.append(url)
+        if down["yes"]:
+            raise ConnectionError("refused")
+        return "page"
+
+    graph = _tool_graph(healing_tool_node([fetch_page]))
+    for n in range(5):  # the breaker opens
+        await graph.ainvoke({"messages": [_call("fetch_page", {"url": "u"}, f"c{n}")]})
+    down["yes"] = False
+    before = len(calls)
+    state = await graph.ainvoke({"messages": [_call("fetch_page", {"url": "u"}, "c9")]})
+    reply = str(state["messages"][-1].content)
+    assert len(calls) == before
+    assert "not called, as fetch_page and any alternative are avoided" in reply
+    assert "tried" not in reply and "Failures: ." not in reply
+
+
 @tool
 def add_to_cart(item: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> list[Any]:
     """Add an item to the cart."""

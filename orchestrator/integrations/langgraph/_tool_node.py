@@ -116,14 +116,25 @@ class SelfHealingToolCalls:
         self.logs: deque[DecisionLog] = deque(maxlen=KEPT_LOGS)
 
     def candidates(self, tool: str, state: Any) -> tuple[str, ...]:
-        """The requested tool, then its known alternatives that are registered tools."""
+        """The requested tool, then its known alternatives that are registered tools.
+
+        The state's ``alternatives`` count only as ``{tool: [names]}`` (or ``{tool: name}``):
+        a graph's own field of that name holding something else (a list of phrasings) is not
+        ours to read, and had crashed every tool call."""
         known = (
             state.get(ALTERNATIVES_KEY)
             if isinstance(state, Mapping)
             else getattr(state, ALTERNATIVES_KEY, None)  # a pydantic or dataclass state
         )
-        extra: Sequence[str] = (known or {}).get(tool, ())
-        ordered = [tool, *self.alternatives.get(tool, ()), *extra]
+        given = known.get(tool, ()) if isinstance(known, Mapping) else ()
+        extra = [given] if isinstance(given, str) else given
+        if not isinstance(extra, Sequence):
+            extra = []
+        ordered = [
+            tool,
+            *self.alternatives.get(tool, ()),
+            *(n for n in extra if isinstance(n, str)),
+        ]
         seen: list[str] = []
         for name in ordered:
             if name not in seen and (name == tool or name in self.tools):
@@ -230,18 +241,14 @@ def _answer(result: RunResult, requested: str, call_id: str) -> Answer:
         output = result.outputs[answered_by]
         if isinstance(output, Command | list):
             return output  # the tool's own update of the graph state (or several), as written
-        message = (
-            output
-            if isinstance(output, ToolMessage)
-            else ToolMessage(content=str(output), tool_call_id=call_id)
-        )
+        if isinstance(output, ToolMessage):
+            # The tool's own message, as LangGraph passes it on: its id, additional_kwargs
+            # (citations) and response_metadata had been dropped by a rebuilt one.
+            message = output.model_copy(update={"tool_call_id": call_id, "name": requested})
+        else:
+            message = ToolMessage(content=str(output), tool_call_id=call_id, name=requested)
         if answered_by == requested:
-            return ToolMessage(
-                content=message.content,
-                artifact=message.artifact,
-                tool_call_id=call_id,
-                name=requested,
-            )
+            return message
         # The model asked for one tool and another answered: say so, and why.
         reasons = [d.reason for d in fails if d.tool == requested]
         if reasons:
@@ -251,12 +258,15 @@ def _answer(result: RunResult, requested: str, call_id: str) -> Answer:
             note = f"{requested} failed ({why})"
         else:  # never called: its earlier failures (or an open breaker) kept it off the route
             note = f"{requested} not called: avoided after recent failures"
-        return ToolMessage(
-            content=f"[{note}; answered by {answered_by} instead]\n{message.content}",
-            artifact=message.artifact,
-            tool_call_id=call_id,
-            name=requested,
-            response_metadata={"answered_by": answered_by, "rerouted_from": requested},
+        return message.model_copy(
+            update={
+                "content": f"[{note}; answered by {answered_by} instead]\n{message.content}",
+                "response_metadata": {
+                    **message.response_metadata,
+                    "answered_by": answered_by,
+                    "rerouted_from": requested,
+                },
+            }
         )
     bad = FailureKind.BAD_ARGUMENTS  # a StrEnum: equal to the kind the log holds as text
     refused = [d.reason for d in fails if d.tool == requested and d.data.get("kind") == bad]
@@ -273,10 +283,16 @@ def _answer(result: RunResult, requested: str, call_id: str) -> Answer:
     escalations = [d.reason for d in result.log if d.action == "escalate"]
     escalation = escalations[-1] if escalations else ""
     tried = sorted({d.tool for d in fails})
+    if tried:
+        said = (
+            f", and no alternative worked (tried {', '.join(tried)}). "
+            f"Failures: {'; '.join(failures)}"
+        )
+    else:  # nothing was called: every candidate's breaker was open
+        said = f": not called, as {requested} and any alternative are avoided after recent failures"
     return ToolMessage(
         content=(
-            f"Error: the call to {requested} could not be completed, and no alternative worked "
-            f"(tried {', '.join(tried) or requested}). Failures: {'; '.join(failures)}. "
+            f"Error: the call to {requested} could not be completed{said}. "
             f"{escalation}. Do not retry this call; answer without it or ask the user."
         ),
         tool_call_id=call_id,
