@@ -102,6 +102,15 @@ def test_fault_starts_after_n_successes_and_stops_after_times() -> None:
     assert outcomes == ["ok", "ok", "ToolCallError", "ToolCallError", "ok", "ok"]
 
 
+def test_a_malformed_answer_is_no_success_a_later_fault_counts_after() -> None:
+    faults = [
+        {"tool": "Stripe", "kind": "malformed", "times": 1},
+        {"tool": "Stripe", "kind": "error", "after": 1, "times": 1},
+    ]
+    outcomes = anyio.run(_outcomes, _injector(faults), "Stripe", 4)
+    assert outcomes == ["ok", "ok", "ToolCallError", "ok"]  # the first "ok" is the garbled one
+
+
 def test_flaky_fault_is_reproducible_from_the_seed() -> None:
     def draw(seed: int) -> list[str]:
         injector = _injector([{"tool": "Stripe", "kind": "flaky", "p": 0.5}], seed=seed)

@@ -96,8 +96,10 @@ class FaultInjector:
             if isinstance(fault, MalformedFault):
                 garble = True
         output = await self.inner.invoke(tool, arguments)
+        if garble:
+            return {"garbled": True}  # a failed call: no success for a later fault's ``after``
         self.successes[tool] += 1
-        return {"garbled": True} if garble else output
+        return output
 
     def refusal(self, tool: str, names: Collection[str]) -> ArgumentRefusal | None:
         """The wrapped invoker's answer: faults strike at call time, not before."""
