@@ -229,6 +229,9 @@ class Orchestrator:
         """Plan ``task``; a decomposer (if given) is awaited here, and counted as an LLM call
         unless it is the rule-based one."""
         check_inputs(inputs, self.skills)
+        return await self._aplan(task, inputs)
+
+    async def _aplan(self, task: str, inputs: Mapping[str, Any] | None) -> TaskPlan:
         subgoals = None
         llm_calls = 0
         if self.decomposer is not None:
@@ -319,7 +322,7 @@ class Orchestrator:
         with traced_run(log, task) as traced:
             if plan is None:
                 with span("plan", {"gen_ai.operation.name": "plan"}) as plan_span:
-                    plan = await self.aplan(task, inputs=inputs)
+                    plan = await self._aplan(task, inputs)  # inputs checked above
                     plan_span.set_attribute("orchestrator.plan.steps", plan.ids)
                     plan_span.set_attribute("orchestrator.plan.unplanned", list(plan.unplanned))
                     plan_span.set_attribute(
