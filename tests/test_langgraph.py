@@ -489,6 +489,23 @@ def test_alternatives_in_a_pydantic_state_are_rerouted_to() -> None:
     assert state["messages"][-1].response_metadata["answered_by"] == "post_note_backup"
 
 
+def test_an_async_only_tool_under_invoke_is_raised_as_a_tool_node_raises_it() -> None:
+    """It had been retried as a transient error, held against the tool's health, and answered
+    by its alternative: a tool that never ran under ``invoke``, and nothing said why."""
+
+    async def lookup(q: str) -> str:
+        return f"found {q}"
+
+    async_only = StructuredTool.from_function(coroutine=lookup, name="lookup", description="x")
+    twins = {"lookup": ["post_note_backup"]}
+    node = healing_tool_node([async_only, post_note_backup], alternatives=twins)
+    call = _call("lookup", {"q": "x"}, "c1")
+    with pytest.raises(NotImplementedError, match="does not support sync invocation"):
+        _tool_graph(node).invoke({"messages": [call]})
+    with pytest.raises(NotImplementedError, match="does not support sync invocation"):
+        _tool_graph(ToolNode([async_only])).invoke({"messages": [call]})
+
+
 class PhrasingsState(MessagesState):
     alternatives: list[str]  # the graph's own field: other phrasings of the question
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import anyio
 from langchain_core.messages import ToolCall, ToolMessage
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import ToolNode
@@ -52,12 +52,20 @@ KEPT_LOGS = 100
 
 
 class _BubbleUp(BaseException):
-    """Carries LangGraph's control flow (``interrupt()``, a parent ``Command``) out of the
-    executor, which takes every ``Exception`` from a tool for a failure to heal."""
+    """Carries out of the executor, which takes every ``Exception`` from a tool for a failure
+    to heal, what is none: LangGraph's control flow (``interrupt()``, a parent ``Command``),
+    and a tool that cannot run the way the graph runs (an async-only tool under ``invoke``),
+    the caller's mistake, raised to them as LangGraph's ``ToolNode`` raises it."""
 
-    def __init__(self, signal: GraphBubbleUp) -> None:
+    def __init__(self, signal: BaseException) -> None:
         super().__init__(signal)
         self.signal = signal
+
+
+def _runs_sync(tool: BaseTool | None) -> bool:
+    """Whether ``tool`` can be called synchronously: a ``StructuredTool`` made from a
+    coroutine alone cannot ("StructuredTool does not support sync invocation")."""
+    return not (isinstance(tool, StructuredTool) and tool.func is None)
 
 
 Answer = ToolMessage | Command[Any] | list[ToolMessage | Command[Any]]
@@ -176,9 +184,17 @@ class SelfHealingToolCalls:
         the tool runs in a daemon thread of its own (so a step timeout can give up on it, and a
         call given up on that never returns does not keep the interpreter from exiting)."""
 
+        def call(req: ToolCallRequest) -> Answer:
+            try:
+                return execute(req)
+            except NotImplementedError as exc:
+                if _runs_sync(req.tool):
+                    raise
+                raise _BubbleUp(exc) from None
+
         async def run_in_thread(req: ToolCallRequest) -> Answer:
             answer: Answer = await in_daemon_thread(
-                lambda: execute(req), name=f"orchestrator tool {req.tool_call['name']}"
+                lambda: call(req), name=f"orchestrator tool {req.tool_call['name']}"
             )
             return answer
 
@@ -221,9 +237,9 @@ class SelfHealingToolCalls:
         return _answer(result, name, call_id)
 
 
-def _signal_in(exc: BaseException) -> GraphBubbleUp | None:
-    """The LangGraph control flow a tool raised, if ``exc`` carries one (the executor's task
-    group wraps it in an exception group)."""
+def _signal_in(exc: BaseException) -> BaseException | None:
+    """What a tool raised that is no failure to heal (``_BubbleUp``), if ``exc`` carries it
+    (the executor's task group wraps it in an exception group)."""
     if isinstance(exc, _BubbleUp):
         return exc.signal
     if isinstance(exc, BaseExceptionGroup):
