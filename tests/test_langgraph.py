@@ -657,6 +657,33 @@ async def test_the_healing_node_runs_tools_as_langgraph_does() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_call_paused_by_interrupt_is_logged_and_traced_as_paused_not_failed() -> None:
+    """Its log had been empty and its trace an error ("interrupted"), with no span of the
+    call: a human-in-the-loop pause looked like a crash."""
+    healer = SelfHealingToolCalls([approve_payment])
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", ToolNode([approve_payment], awrap_tool_call=healer))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    memory = InMemorySpanExporter()
+    with tracing(exporters=[memory]):
+        asked = await graph.ainvoke(
+            {"messages": [_call("approve_payment", {"amount": 7}, "c1")]},
+            {"configurable": {"thread_id": "paused"}},
+        )
+    assert asked["__interrupt__"][0].value == {"approve": 7.0}
+    [paused] = healer.logs[-1]
+    assert (paused.action, paused.tool) == ("cancel", "approve_payment")
+    assert "paused by interrupt()" in paused.reason and paused.data["duration_ms"] >= 0.0
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    root = spans["invoke_workflow tool_call approve_payment"]
+    assert root.attributes["orchestrator.outcome"] == "paused"
+    assert root.status.status_code.name == "UNSET"
+    assert "execute_tool approve_payment" in spans
+
+
+@pytest.mark.anyio
 async def test_a_call_of_an_unknown_tool_gets_langgraphs_answer_naming_the_tools() -> None:
     healer = SelfHealingToolCalls([send_email, send_email_backup])
     graph = _tool_graph(ToolNode([send_email, send_email_backup], awrap_tool_call=healer))

@@ -17,7 +17,7 @@ import anyio
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
-from langgraph.errors import GraphBubbleUp
+from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import AsyncToolCallWrapper, ToolCallRequest, ToolCallWrapper
 from langgraph.types import Command
@@ -218,15 +218,36 @@ class SelfHealingToolCalls:
             try:
                 return await execute(replace(request, tool_call=asked, tool=tool))
             except GraphBubbleUp as signal:
+                if isinstance(signal, GraphInterrupt):
+                    # A pause for a human, not a failure: the log (and the trace) say where the
+                    # call stood; LangGraph runs the node again, from the start, on resume.
+                    elapsed = executor.in_flight_ms(log, tool.name)
+                    log.record(
+                        "cancel",
+                        tool.name,
+                        "paused by interrupt(): called again when the graph resumes",
+                        **({} if elapsed is None else {"duration_ms": elapsed}),
+                    )
                 raise _BubbleUp(signal) from None
 
         token = CALL_RUNNER.set(run_as_langgraph)
+        paused: BaseException | None = None
         try:
             with traced_run(
                 log, name, workflow=f"tool_call {name}", call_id=call_id, executor=executor
             ) as traced:
-                result = await executor.run(inputs, log=log)
-                traced.set_result(result)
+                try:
+                    result = await executor.run(inputs, log=log)
+                except BaseException as exc:
+                    if isinstance(_signal_in(exc), GraphInterrupt):
+                        traced.set_outcome("paused")  # not "interrupted" by an error
+                        paused = exc
+                    else:
+                        raise
+                else:
+                    traced.set_result(result)
+            if paused is not None:
+                raise paused
         except BaseException as exc:
             signal = _signal_in(exc)
             if signal is not None:
