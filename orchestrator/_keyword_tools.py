@@ -172,10 +172,11 @@ def _adapt(
                 "produces it)",
                 tool=tool,
                 missing=refused.missing,
+                sent=False,
             )
         wrong = _wrong_value(values, arguments) if values is not None else None
         if wrong is not None:
-            raise ToolArgumentError(wrong, tool=tool)
+            raise ToolArgumentError(wrong, tool=tool, sent=False)
         return arguments
 
     if inspect.iscoroutinefunction(fn):

@@ -223,10 +223,21 @@ class ToolArgumentError(ToolFailure):
     the same call would fail again, so it is not retried, and the tool's health is not blamed.
 
     ``missing`` names the required arguments the call lacked, where the tool says which: the
-    values an escalation handler may provide, after which the step is called again."""
+    values an escalation handler may provide, after which the step is called again. ``sent``
+    is false when the arguments were refused before any call went out (checked against the
+    function's signature or the tool's schema): nothing reached the tool, so nothing is billed.
+    """
 
-    def __init__(self, message: str, *, tool: str | None = None, missing: Iterable[str] = ()):
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str | None = None,
+        missing: Iterable[str] = (),
+        sent: bool = True,
+    ):
         self.missing = tuple(missing)
+        self.sent = sent
         super().__init__(message, tool=tool)
 
 

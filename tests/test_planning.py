@@ -2339,6 +2339,37 @@ async def test_an_argument_of_the_wrong_type_is_refused_before_the_call_not_held
     assert right.outcome == "completed" and calls == [42]
 
 
+async def test_a_call_whose_arguments_are_refused_before_it_goes_out_is_not_billed(
+    tmp_path: Path,
+) -> None:
+    """The run's cost counted a refused call's price, as if the tool had been called."""
+    calls: list[Any] = []
+
+    def refund(order_id: int) -> str:
+        calls.append(order_id)
+        return "refunded"
+
+    skill = Skill(
+        id="refund_order",
+        name="refund_order",
+        description="Refund an order by its numeric id.",
+        parameters={
+            "type": "object",
+            "properties": {"order_id": {"type": "integer"}},
+            "required": ["order_id"],
+        },
+        price=0.5,
+    )
+    orchestrator = Orchestrator([skill], index_dir=tmp_path / "index")
+    tools = {"refund_order": refund}
+    refused = await orchestrator.run("refund the order", tools=tools, inputs={"order_id": "42"})
+    [fail] = [d for d in refused.log if d.action == "fail"]
+    assert fail.data["kind"] == "bad_arguments" and fail.data["sent"] is False
+    assert "duration_ms" not in fail.data and calls == [] and refused.cost == 0.0
+    done = await orchestrator.run("refund the order", tools=tools, inputs={"order_id": 42})
+    assert done.outcome == "completed" and done.cost == 0.5 and calls == [42]
+
+
 async def test_a_null_argument_is_refused_unless_the_function_defaults_to_none(
     tmp_path: Path,
 ) -> None:

@@ -552,8 +552,14 @@ class Executor:
             # nothing of the effort: its tokens are logged, not learnt from.
             judged = failure.kind is not FailureKind.TOOL_ERROR
             spent = self._learn(step, effort, False, tokens, judged=judged)
-            # A tool nothing in the run serves was not called: no time spent in it, no price.
-            reached = {"duration_ms": elapsed_ms} if failure.reached else {"served": False}
+            # A tool nothing in the run serves, or a call whose arguments were refused before it
+            # went out, was not called: no time spent in it, no price.
+            if failure.reached:
+                reached: dict[str, Any] = {"duration_ms": elapsed_ms}
+            elif failure.kind is FailureKind.BAD_ARGUMENTS:
+                reached = {"sent": False}
+            else:
+                reached = {"served": False}
             log.record(
                 "fail",
                 tool,

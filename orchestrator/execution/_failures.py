@@ -51,7 +51,8 @@ class Failure:
     ``ambiguous`` failures (a timeout, a connection lost mid-call) leave open whether the call took
     effect, so only a tool safe to repeat may be retried or rerouted after one. ``missing`` are
     the required arguments a ``bad_arguments`` call lacked, when the tool named them.
-    ``reached`` is false when no call reached the tool (nothing in the run serves it).
+    ``reached`` is false when no call reached the tool (nothing in the run serves it, or its
+    arguments were refused before the call went out).
     """
 
     kind: FailureKind
@@ -93,7 +94,7 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, ToolAnswerError):
         return Failure(FailureKind.TOOL_ERROR, message)
     if isinstance(exc, ToolArgumentError):
-        return Failure(FailureKind.BAD_ARGUMENTS, message, missing=exc.missing)
+        return Failure(FailureKind.BAD_ARGUMENTS, message, missing=exc.missing, reached=exc.sent)
     return Failure(FailureKind.ERROR, message)
 
 

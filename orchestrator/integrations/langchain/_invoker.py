@@ -85,7 +85,9 @@ class LangChainToolInvoker:
             absent = (e["loc"][0] for e in errors if e["type"] == "missing" and e["loc"])
             # "amount: Input should be a valid number", as LangGraph's ToolNode words it.
             reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-            raise ToolArgumentError(reason, tool=tool, missing=map(str, absent)) from exc
+            raise ToolArgumentError(
+                reason, tool=tool, missing=map(str, absent), sent=False
+            ) from exc
         except ToolException as exc:
             raise ToolAnswerError(str(exc) or type(exc).__name__, tool=tool) from exc
         # A tool that handles its own errors answers with an error message instead of raising.

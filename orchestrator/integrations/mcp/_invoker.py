@@ -198,7 +198,7 @@ class McpInvoker:
         is sent: the server would refuse it as an error, which the executor would retry."""
         refused = self._unfit(tool, arguments)
         if refused is not None:
-            raise ToolArgumentError(refused.why, tool=tool, missing=refused.missing)
+            raise ToolArgumentError(refused.why, tool=tool, missing=refused.missing, sent=False)
 
     def _validate(self, tool: str, result: CallToolResult) -> None:
         """Check ``structuredContent`` against the tool's ``outputSchema``, whatever the server
