@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, NotRequired, Optional, TypedDict
 
 import pytest
+from jsonschema import Draft202012Validator, ValidationError
 from langchain_core.tools import BaseTool, StructuredTool, tool
+from pydantic import BaseModel
 
 from orchestrator.catalog import (
     Skill,
@@ -241,6 +244,56 @@ def test_typed_dicts_and_dataclasses_map_to_object_schemas_with_their_fields() -
     assert place["properties"]["at"] == schema_for_annotation(Coordinates)  # nested, inline
     assert place["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
     assert place["properties"]["parent"] == {"type": ["object", "null"]}
+
+
+class _Address(BaseModel):
+    street: str
+    city: str
+
+
+class _Customer(BaseModel):
+    name: str
+    address: _Address
+
+
+class _Folder(BaseModel):
+    name: str
+    children: list[_Folder] = []
+
+
+@dataclasses.dataclass
+class _Page:
+    customers: list[_Customer]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "holding"),
+    [
+        (list[_Customer], lambda c: [c]),
+        (dict[str, _Customer], lambda c: {"c1": c}),
+        (_Page, lambda c: {"customers": [c]}),
+        (_Customer | None, lambda c: c),
+        (_Customer, lambda c: c),
+    ],
+)
+def test_a_pydantic_model_nested_anywhere_is_described_without_dangling_refs(
+    annotation: Any, holding: Any
+) -> None:
+    """Its schema's ``#/$defs/_Address`` pointed at a root without ``$defs`` when the model sat
+    in a list, a mapping or a record: every output failed validation (PointerToNowhere)."""
+    schema = schema_for_annotation(annotation)
+    assert "$ref" not in json.dumps(schema) and "$defs" not in json.dumps(schema)
+    validator = Draft202012Validator(schema)
+    address = {"street": "Rua A", "city": "Lisbon"}
+    validator.validate(holding({"name": "Ana", "address": address}))
+    with pytest.raises(ValidationError, match="'city' is a required property"):
+        validator.validate(holding({"name": "Ana", "address": {"street": "Rua A"}}))
+
+
+def test_a_recursive_pydantic_model_is_cut_at_its_second_visit() -> None:
+    folder = schema_for_annotation(list[_Folder])["items"]
+    assert folder["properties"]["children"]["items"] == {"type": "object"}
+    assert "$ref" not in json.dumps(folder)
 
 
 def test_a_function_returning_a_typed_dict_feeds_the_one_that_takes_its_fields() -> None:

@@ -129,6 +129,33 @@ def _record_schema(annotation: Any) -> dict[str, Any]:
     return schema
 
 
+def _self_contained(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic model's schema with its ``$defs`` inlined: nested in a list, a mapping, a
+    record or an argument, its ``#/$defs/Address`` pointed at a root that has no ``$defs``,
+    and every output it described failed validation. A model met again inside itself is
+    ``{"type": "object"}``, as a recursive record is."""
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict):
+        return schema
+
+    def inline(node: Any, expanding: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [inline(v, expanding) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        rest = {k: inline(v, expanding) for k, v in node.items() if k not in ("$ref", "$defs")}
+        if not (isinstance(ref, str) and ref.startswith("#/$defs/")):
+            return rest if ref is None else {**rest, "$ref": ref}
+        name = ref.removeprefix("#/$defs/")
+        if name in expanding or name not in defs:
+            return {"type": "object", **rest}
+        return {**inline(defs[name], (*expanding, name)), **rest}
+
+    inlined: dict[str, Any] = inline(schema, ())
+    return inlined
+
+
 def schema_for_annotation(annotation: Any) -> dict[str, Any]:
     """The JSON Schema of values of type ``annotation``; ``{}`` when it cannot be said."""
     if annotation in _SCALARS:
@@ -145,7 +172,7 @@ def schema_for_annotation(annotation: Any) -> dict[str, Any]:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return _enum_schema([member.value for member in annotation])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation.model_json_schema()
+        return _self_contained(annotation.model_json_schema())
     if typing.is_typeddict(annotation) or (
         isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
     ):
