@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -505,6 +507,31 @@ def test_openapi_recursive_schema_is_cut_not_expanded_forever(petstore: dict[str
     parent = outputs["properties"]["parent"]
     assert "$ref" not in json.dumps(outputs)
     assert parent["description"] == "recursive reference to Pet (#/components/schemas/Pet)"
+
+
+def test_openapi_references_shared_without_a_cycle_stop_growing_past_the_size_limit() -> None:
+    """Each shared reference was copied at every use: a 6 KB document of 30 schemas, each
+    pointing twice at the next, never finished loading (Stripe's real one neither)."""
+    schemas: dict[str, Any] = {}
+    for i in range(30):
+        below = {"$ref": f"#/components/schemas/S{i + 1}"} if i < 29 else {"type": "string"}
+        schemas[f"S{i}"] = {"type": "object", "properties": {"left": below, "right": below}}
+    ok = {
+        "description": "ok",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/S0"}}},
+    }
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/thing": {"get": {"operationId": "getThing", "responses": {"200": ok}}}},
+        "components": {"schemas": schemas},
+    }
+    started = time.perf_counter()
+    [skill] = skills_from_openapi(doc)
+    assert time.perf_counter() - started < 10.0
+    text = json.dumps(skill.outputs)
+    assert "$ref" not in text and len(text) < 500_000
+    assert skill.outputs is not None and skill.outputs["properties"]["left"]["title"] == "S1"
+    assert "(#/components/schemas/S1), not expanded: the schema is too large" in text
 
 
 def test_openapi_body_renders_method_path_server_and_docs(petstore: dict[str, Skill]) -> None:

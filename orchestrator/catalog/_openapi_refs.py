@@ -1,7 +1,8 @@
 """Local ``$ref`` resolution for OpenAPI documents, with cycle guards and pointed errors.
 
 Skills must be self-contained (routing and execution never see the document again), so schema
-references are inlined; a recursive schema is cut at its second visit instead of looping forever.
+references are inlined; a recursive schema is cut at its second visit instead of looping forever,
+and a schema that would grow past ``MAX_INLINED_NODES`` is cut at the references beyond it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from urllib.parse import unquote
 
 from orchestrator.catalog._origin import Origin, json_pointer
 
-__all__ = ["RefResolver"]
+__all__ = ["MAX_INLINED_NODES", "RefResolver"]
+
+# How many schema objects one inlined schema may hold. References shared without a cycle are
+# copied at every use, so the copies multiply with the depth of the sharing: Stripe's
+# ``GET /v1/account`` grew past gigabytes. Beyond it, a reference is cut to its name, type and
+# description: routing and planning read a schema's top levels, and a cut part is checked
+# only as its type (far fewer objects than a cut would save are in any operation people call).
+MAX_INLINED_NODES = 1_000
 
 
 class RefResolver:
@@ -51,29 +59,51 @@ class RefResolver:
             value, origin = self.lookup(ref, origin.at("$ref"))
         return origin.mapping(value), origin
 
-    def inline(self, schema: Any, origin: Origin) -> Any:
-        """``schema`` with every ``$ref`` replaced by its target, recursively."""
-        return self._inline(schema, origin, ())
+    def inline(self, schema: Any, origin: Origin, *, max_nodes: int = MAX_INLINED_NODES) -> Any:
+        """``schema`` with every ``$ref`` replaced by its target, recursively, until it holds
+        ``max_nodes`` schema objects; references met after that are cut (``MAX_INLINED_NODES``).
+        """
+        return _Inlining(self, max_nodes).inline(schema, origin, ())
 
-    def _inline(self, value: Any, origin: Origin, stack: tuple[str, ...]) -> Any:
+
+class _Inlining:
+    """One schema's inlining, counting the objects it has made."""
+
+    def __init__(self, refs: RefResolver, max_nodes: int) -> None:
+        self.refs = refs
+        self.left = max_nodes
+
+    def inline(self, value: Any, origin: Origin, stack: tuple[str, ...]) -> Any:
         if isinstance(value, list):
-            return [self._inline(v, origin.at(i), stack) for i, v in enumerate(value)]
+            return [self.inline(v, origin.at(i), stack) for i, v in enumerate(value)]
         if not isinstance(value, Mapping):
             return value
+        self.left -= 1
         ref = value.get("$ref")
         if isinstance(ref, str):
-            target, target_origin = self.lookup(ref, origin.at("$ref"))
+            target, target_origin = self.refs.lookup(ref, origin.at("$ref"))
             name = ref.rsplit("/", 1)[-1]
             if ref in stack:
                 # A recursive schema: describe the cut rather than expand forever.
-                cut = {"description": f"recursive reference to {name} ({ref})"}
-                if isinstance(target, Mapping) and isinstance(target.get("type"), str):
-                    cut["type"] = target["type"]
-                return {"title": name, **cut}
-            resolved = self._inline(target, target_origin, (*stack, ref))
+                return _cut(name, target, f"recursive reference to {name} ({ref})")
+            if self.left <= 0:
+                return _cut(name, target, f"{name} ({ref}), not expanded: the schema is too large")
+            resolved = self.inline(target, target_origin, (*stack, ref))
             siblings = {k: v for k, v in value.items() if k != "$ref"}
             if isinstance(resolved, Mapping):
                 # Keep the component name: "Pet" tells a reader more than an anonymous object.
-                return {"title": name, **resolved, **self._inline(siblings, origin, stack)}
+                return {"title": name, **resolved, **self.inline(siblings, origin, stack)}
             return resolved
-        return {k: self._inline(v, origin.at(k), stack) for k, v in value.items()}
+        return {k: self.inline(v, origin.at(k), stack) for k, v in value.items()}
+
+
+def _cut(name: str, target: Any, why: str) -> dict[str, Any]:
+    """What stands for a reference not expanded: its name, its type, and why; its own
+    description first, when it has one."""
+    cut: dict[str, Any] = {"title": name}
+    if isinstance(target, Mapping):
+        if isinstance(target.get("type"), str):
+            cut["type"] = target["type"]
+        if isinstance(target.get("description"), str) and target["description"].strip():
+            why = f"{target['description'].strip()} ({why})"
+    return {**cut, "description": why}
