@@ -534,6 +534,37 @@ def test_openapi_references_shared_without_a_cycle_stop_growing_past_the_size_li
     assert "(#/components/schemas/S1), not expanded: the schema is too large" in text
 
 
+def test_openapi_yaml_is_read_as_yaml_1_2_so_no_and_on_stay_words(tmp_path: Path) -> None:
+    """YAML 1.1 made Norway's code "NO" false and an output named "on" the key true, which
+    crashed indexing with a traceback."""
+    path = tmp_path / "countries.yaml"
+    path.write_text(
+        """openapi: 3.0.3
+info: {title: Nordics, version: "1"}
+paths:
+  /lamp:
+    get:
+      operationId: lampState
+      parameters:
+        - {name: country, in: query, schema: {type: string, enum: [DK, FI, NO, SE]}}
+        - {name: zip, in: query, schema: {type: string, example: 01234}}
+      responses:
+        "200":
+          description: The lamp
+          content:
+            application/json:
+              schema: {type: object, properties: {on: {type: boolean}, mode: {enum: [yes, no]}}}
+""",
+        encoding="utf-8",
+    )
+    [skill] = load_catalog(path)
+    assert skill.parameters["properties"]["country"]["enum"] == ["DK", "FI", "NO", "SE"]
+    assert skill.outputs is not None and set(skill.outputs["properties"]) == {"on", "mode"}
+    assert skill.outputs["properties"]["mode"]["enum"] == ["yes", "no"]
+    assert skill.parameters["properties"]["zip"]["example"] == 1234  # 1.2: decimal, not octal
+    assert skill.fingerprint()  # it had raised comparing str and bool keys
+
+
 def test_openapi_body_renders_method_path_server_and_docs(petstore: dict[str, Skill]) -> None:
     body = petstore["listPets"].body
     assert body.splitlines()[:2] == ["GET /pets", "Server: https://eu.petstore.example.com/v1"]
