@@ -1155,6 +1155,11 @@ def test_a_message_or_a_subject_the_task_writes_is_the_input_that_carries_it() -
     assert read("Text +14155550123 that the meeting moved to 3pm").value(body) == (
         "the meeting moved to 3pm"
     )
+    # Named "text" (Vonage's, Twilio's is "body"), it had taken the number after the verb.
+    sms_text = FieldRef("send_sms", "input", "text", "", "string", True)
+    assert read("text +14155550123 that the meeting moved").value(sms_text) == "the meeting moved"
+    assert read("send a text to +14155550123 saying hi there").value(sms_text) == "hi there"
+    assert read("text '+1 is my number' to Bob").value(sms_text) == "+1 is my number"
     assert read("post a note saying 'ship it!'").value(body) == "ship it!"
     email = read("email ana@example.com with subject Welcome saying thanks for signing up")
     assert email.value(subject) == "Welcome" and email.value(body) == "thanks for signing up"

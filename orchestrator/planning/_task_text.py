@@ -448,6 +448,10 @@ class TaskText:
                 self._quotes(written) or _of_its_shape(field_ref, written)
             ):
                 written = None  # "email candidate cand_42": cand_42 is no address
+            if written is not None and not self._quotes(str(written)):
+                # "text +14155550123 that the meeting moved": the word was the verb, and a
+                # message input's value is the message the task carries, not the number.
+                written = self._carried(field_ref) or written
         if written is None and field_ref.type == "array":
             return self._addresses(field_ref)
         if written is not None or field_ref.type not in (None, "string"):
