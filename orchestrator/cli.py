@@ -138,9 +138,15 @@ def _errors_exit() -> Iterator[None]:
         raise typer.Exit(code=2) from exc
 
 
-def _default_index_dir(catalog: Path) -> Path:
+def _default_index_dir(catalog: Path, embedder: str | Path | None = None) -> Path:
+    """The cached index of ``catalog`` embedded by ``embedder`` (the packaged model when None):
+    one per model, since an index keeps routing with the model it was built with, and one
+    ``--embedder`` run had made every later run on the catalog use that model, unsaid."""
     root = Path(os.environ.get("ORCHESTRATOR_CACHE") or Path.home() / ".cache" / "orchestrator")
-    digest = hashlib.sha256(str(catalog.resolve()).encode()).hexdigest()[:16]
+    key = str(catalog.resolve())
+    if embedder is not None:
+        key += f"\0{Path(embedder).expanduser().resolve()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return root / "indexes" / f"{catalog.stem}-{digest}"
 
 
@@ -181,6 +187,7 @@ def _open_router(
     Without a catalog, an index given by ``--index`` is routed as it is, and a folder holding
     no index is a usage error (a mistyped path had routed over the sample catalog, built
     there); with neither, the sample catalog."""
+    from orchestrator.policy import Policy, load_policy
     from orchestrator.routing import SkillRouter
 
     if catalog is None and index is not None:
@@ -194,11 +201,15 @@ def _open_router(
             index, policy=policy, embedder=embedder, cross_encoder=cross_encoder
         )
     catalog = catalog or SAMPLE_CATALOG
+    if index is None:
+        loaded = policy if isinstance(policy, Policy) or policy is None else load_policy(policy)
+        named = embedder or (loaded.routing.index.embedder if loaded is not None else None)
+        index = _default_index_dir(catalog, named)
     with redirect_stdout(sys.stderr), _progress_bar(show_progress) as progress:
         return SkillRouter.from_catalog(
             catalog,
             policy=policy,
-            index_dir=index if index is not None else _default_index_dir(catalog),
+            index_dir=index,
             embedder=embedder,
             cross_encoder=cross_encoder,
             progress=progress,
@@ -1254,8 +1265,11 @@ def train_no_fit(
         calibration = calibrate_no_fit(router, labelled, keep=keep, refit_weights=refit_weights)
         overlay = read_policy_overlay(policy) if policy is not None else {}
         routing = overlay.setdefault("routing", {})
-        if embedder is not None:
-            routing.setdefault("index", {})["embedder"] = str(embedder.absolute())
+        # The model the shares were measured with: the one asked for, or the one the index
+        # named by --index was built with (a policy naming none would route with another).
+        used = embedder.absolute() if embedder is not None else router.index.embedder_path
+        if used is not None:
+            routing.setdefault("index", {})["embedder"] = str(used)
         routing["no_fit"] = calibration.policy.model_dump()
         header = f"# No-fit model calibrated on {queries} by `orchestrator train no-fit`.\n"
         out.parent.mkdir(parents=True, exist_ok=True)

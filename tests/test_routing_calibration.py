@@ -177,3 +177,49 @@ def test_train_no_fit_help_states_the_refit_minimum_the_code_applies() -> None:
     assert f"at least {MIN_UNRELATED_TO_REFIT} queries nothing fits" in " ".join(
         result.output.split()
     )
+
+
+def test_one_run_with_another_embedder_does_not_change_the_model_later_runs_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog's cached index kept the model of one `--embedder` run: later runs naming
+    none routed with it, and `train no-fit` calibrated on it but wrote a policy naming none,
+    whose shares were then not what the file gave (a tester's 24 of 24 fitting, then 20)."""
+    from orchestrator.routing._embedder import default_model_path
+
+    monkeypatch.setenv("ORCHESTRATOR_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "mymodel"
+    shutil.copytree(default_model_path(), model)
+    catalog = tmp_path / "tools.jsonl"
+    catalog.write_text(
+        '{"name": "get_weather", "description": "Current weather for a city."}\n'
+        '{"name": "send_email", "description": "Send an email to a recipient."}\n'
+    )
+    runner = CliRunner()
+    route = ["route", "--catalog", str(catalog), "-k", "1", "weather in Oslo"]
+    assert runner.invoke(app, [*route, "--embedder", str(model)]).exit_code == 0
+    assert runner.invoke(app, route).exit_code == 0
+    manifests = [
+        json.loads(m.read_text()) for m in (tmp_path / "cache" / "indexes").glob("*/manifest.json")
+    ]
+    assert sorted(str(m["embedder_path"]) for m in manifests) == sorted(
+        ["None", str(model.resolve())]
+    )
+    # Calibrated on an index built with the model, the policy names the model.
+    index = tmp_path / "index"
+    built = ["index", str(catalog), "--out", str(index), "--embedder", str(model)]
+    assert runner.invoke(app, built).exit_code == 0
+    queries = tmp_path / "q.jsonl"
+    asked = ["weather in Oslo", "is it raining in Rome", "forecast for Lisbon today"]
+    asked += ["email Ana the report", "send a mail to bob@example.com", "write to the team"]
+    gold = ["get_weather"] * 3 + ["send_email"] * 3
+    queries.write_text(
+        "".join(
+            json.dumps({"query": q, "gold": [g]}) + "\n" for q, g in zip(asked, gold, strict=True)
+        )
+    )
+    out = tmp_path / "policy.yaml"
+    calibrate = ["train", "no-fit", "-q", str(queries), "-o", str(out), "--catalog", str(catalog)]
+    result = runner.invoke(app, [*calibrate, "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    assert load_policy(out).routing.index.embedder == str(model.resolve())
