@@ -8,14 +8,16 @@ serves both: a catalog checked as it loads costs nothing more when its plans are
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
 
-__all__ = ["JSON_TYPES", "SchemaProblem", "schema_problem"]
+__all__ = ["JSON_TYPES", "SchemaProblem", "schema_problem", "schema_validator", "validator_class"]
 
 
 class SchemaProblem(NamedTuple):
@@ -26,8 +28,24 @@ class SchemaProblem(NamedTuple):
     value: Any
 
 
+def validator_class(schema: Mapping[str, Any] | bool) -> type[Validator]:
+    """The validator of the draft ``schema`` names in ``$schema`` (draft-07, as MCP servers
+    written with zod emit it, with tuples as ``items: [...]``), else draft 2020-12: every
+    tuple schema of such a server had been refused, and its whole catalog with it."""
+    with warnings.catch_warnings():  # an unknown $schema: 2020-12, without a warning
+        warnings.simplefilter("ignore", DeprecationWarning)
+        found: type[Validator] = validators.validator_for(schema, default=Draft202012Validator)
+    return found
+
+
+def schema_validator(schema: Mapping[str, Any] | bool) -> Validator:
+    """A validator of values against ``schema``, by its draft (``validator_class``)."""
+    return validator_class(schema)(schema)
+
+
 def schema_problem(schema: Mapping[str, Any]) -> SchemaProblem | None:
-    """What makes ``schema`` no JSON Schema (draft 2020-12, as execution validates), or None.
+    """What makes ``schema`` no JSON Schema (by its ``$schema`` draft, else 2020-12, as
+    execution validates), or None.
 
     A schema written with the common keywords only, each of the right kind, is valid without
     asking the meta-schema (``_plainly_valid``): that check takes a millisecond a schema, and
@@ -138,8 +156,9 @@ def _plainly_valid(schema: Any, depth: int) -> bool:
 def _problem(schema: str) -> SchemaProblem | None:
     # Keyed by the JSON text: checking against the meta-schema takes about a millisecond or two
     # a schema, and a plan's graph is built for every run from the same skills.
+    document = json.loads(schema)
     try:
-        Draft202012Validator.check_schema(json.loads(schema))
+        validator_class(document).check_schema(document)
     except SchemaError as exc:
         return SchemaProblem(tuple(exc.absolute_path), exc.message, exc.instance)
     return None

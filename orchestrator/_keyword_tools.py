@@ -14,10 +14,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from enum import Enum
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.protocols import Validator
 from pydantic import BaseModel
 
+from orchestrator._json_schema import schema_validator, validator_class
 from orchestrator.catalog import Skill
 from orchestrator.errors import ToolArgumentError
 from orchestrator.execution import AbandonedCalls, ArgumentRefusal, CallableInvoker
@@ -87,7 +88,7 @@ def _own_parameters(skills: Mapping[str, Skill], skill_id: str) -> frozenset[str
     return frozenset(skill.parameter_names()) if skill is not None else frozenset()
 
 
-ValueCheckers = dict[str, Draft202012Validator]
+ValueCheckers = dict[str, Validator]
 
 
 def _value_checker(skill: Skill | None) -> ValueCheckers | None:
@@ -97,17 +98,17 @@ def _value_checker(skill: Skill | None) -> ValueCheckers | None:
     properties = skill.parameters.get("properties") if skill is not None else None
     if skill is None or not isinstance(properties, Mapping):
         return None
-    shared = {k: v for k, v in skill.parameters.items() if k in ("$defs", "definitions")}
+    shared = {k: v for k, v in skill.parameters.items() if k in ("$defs", "definitions", "$schema")}
     checkers: ValueCheckers = {}
     for name, spec in properties.items():
         if not isinstance(spec, Mapping):
             continue
         document = {**shared, **spec}
         try:
-            Draft202012Validator.check_schema(document)
+            validator_class(document).check_schema(document)
         except SchemaError:
             continue  # the function will tell
-        checkers[name] = Draft202012Validator(document)
+        checkers[name] = schema_validator(document)
     return checkers or None
 
 

@@ -565,6 +565,35 @@ paths:
     assert skill.fingerprint()  # it had raised comparing str and bool keys
 
 
+def test_an_mcp_output_schema_of_draft_07_is_read_by_its_own_draft() -> None:
+    """zod-to-json-schema writes tuples as draft-07 ``items: [...]``, which draft 2020-12
+    refuses: such a tool's whole catalog had failed to load."""
+    from orchestrator._json_schema import schema_validator
+
+    draft7 = "http://json-schema.org/draft-07/schema#"
+    pair = {"type": "array", "items": [{"type": "number"}, {"type": "number"}], "maxItems": 2}
+    tool = {
+        "name": "get_bounds",
+        "description": "Bounding box of a place",
+        "inputSchema": {"type": "object", "properties": {"place": {"type": "string"}}},
+        "outputSchema": {"$schema": draft7, "type": "object", "properties": {"southwest": pair}},
+    }
+    [skill] = skills_from_mcp_tools({"tools": [tool]})
+    assert skill.outputs is not None
+    validator = schema_validator(skill.outputs)
+    assert validator.is_valid({"southwest": [38.7, -9.1]})
+    assert not validator.is_valid({"southwest": ["north", -9.1]})  # positions are checked
+    # Without $schema, 2020-12 is read: the same tuple is no schema there.
+    with pytest.raises(CatalogError, match="not a valid JSON Schema"):
+        skills_from_mcp_tools(
+            {
+                "tools": [
+                    {**tool, "outputSchema": {"type": "object", "properties": {"southwest": pair}}}
+                ]
+            }
+        )
+
+
 def test_openapi_body_renders_method_path_server_and_docs(petstore: dict[str, Skill]) -> None:
     body = petstore["listPets"].body
     assert body.splitlines()[:2] == ["GET /pets", "Server: https://eu.petstore.example.com/v1"]

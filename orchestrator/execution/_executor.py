@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 from tenacity import (
     AsyncRetrying,
@@ -33,6 +33,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from orchestrator._json_schema import schema_validator
 from orchestrator.effort import EffortRouter, Step
 from orchestrator.errors import (
     AnswerCutShortError,
@@ -335,7 +336,7 @@ class Executor:
             self.stats[t] = shared_stats[t]
             self.breakers[t] = shared_breakers[t]
         self.conditions: list[Condition] = []
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, Validator] = {}
 
     # -- health ---------------------------------------------------------------------------------
 
@@ -420,7 +421,7 @@ class Executor:
             return
         validator = self._validators.get(tool)
         if validator is None:
-            validator = self._validators[tool] = Draft202012Validator(dict(schema))
+            validator = self._validators[tool] = schema_validator(dict(schema))
         with contextlib.suppress(PydanticSerializationError):  # no JSON form: checked as is
             output = to_jsonable_python(output)
         error = best_match(validator.iter_errors(output))

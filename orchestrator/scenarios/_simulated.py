@@ -8,8 +8,8 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import anyio
-from jsonschema import Draft202012Validator
 
+from orchestrator._json_schema import schema_validator
 from orchestrator.catalog import Skill
 from orchestrator.catalog._schema import resolve_ref
 from orchestrator.errors import ToolNotServedError
@@ -62,7 +62,7 @@ def _errors(schema: Mapping[str, Any], value: Any) -> set[tuple[Any, ...]]:
     """Where ``value`` breaks ``schema``: the top-level field of each error (``()`` for the
     value as a whole); none for a schema the validator cannot read (nor can the executor)."""
     try:
-        errors = Draft202012Validator(schema).iter_errors(value)
+        errors = schema_validator(schema).iter_errors(value)
         return {tuple(error.absolute_path)[:1] for error in errors}
     except Exception:
         return set()

@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 
+from orchestrator._json_schema import schema_validator
 from orchestrator.catalog import Skill
 from orchestrator.errors import (
     MalformedOutputError,
@@ -111,7 +112,7 @@ class McpInvoker:
         self.arguments_of = arguments_of
         self.timeout_s = timeout_s if timeout_s is not None else servers.policy.call_timeout_s
         self.output = output
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, Validator] = {}
 
     def use_skills(self, skills: Mapping[str, Skill]) -> None:
         """Check calls against these tools' schemas from now on (the servers re-listed them)."""
@@ -208,7 +209,7 @@ class McpInvoker:
             return
         validator = self._validators.get(tool)
         if validator is None:
-            validator = self._validators[tool] = Draft202012Validator(skill.outputs)
+            validator = self._validators[tool] = schema_validator(skill.outputs)
         if result.structured_content is None:
             raise MalformedOutputError(
                 "no structuredContent, but the tool declares an outputSchema", tool=tool
