@@ -661,6 +661,22 @@ def test_files_inside_skill_folders_are_not_read_as_catalogs() -> None:
     assert len(load_agent_skills(CATALOGS / "agent_skills")) == 2
 
 
+def test_a_catalog_file_beside_skill_folders_is_said_to_be_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It had vanished from the catalog, and from its index, without a word."""
+    (tmp_path / "fill").mkdir()
+    (tmp_path / "fill" / "SKILL.md").write_text("---\nname: fill\ndescription: Fill a form.\n---\n")
+    (tmp_path / "fill" / "fields.json").write_text("{}")  # the skill's own: not a catalog
+    (tmp_path / "tools.jsonl").write_text('{"name": "get_weather", "description": "Weather."}\n')
+    with caplog.at_level("WARNING", logger="orchestrator.catalog._load"):
+        skills = load_catalog(tmp_path)
+    assert [s.id for s in skills] == ["fill"]
+    [said] = caplog.messages
+    assert "not read: tools.jsonl (give them as a catalog of their own)" in said
+    assert "fields.json" not in said
+
+
 def test_skill_folders_linked_into_a_tree_are_loaded_once_even_through_a_loop(
     tmp_path: Path,
 ) -> None:

@@ -7,6 +7,7 @@ sources describe the same tool and routing would otherwise split its score betwe
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,18 +33,34 @@ CatalogSource: TypeAlias = "str | os.PathLike[str] | Sequence[CatalogItem]"
 
 _OBJECTS = "<objects>"
 
+logger = logging.getLogger(__name__)
+
 
 def _directory_skills(directory: Path) -> list[Loaded]:
     skill_mds = skill_files(directory)
-    if skill_mds:
-        # A folder of Agent Skills: its other files (scripts, references) are not catalogs.
-        return [agent_skill(path) for path in skill_mds]
     # A routing index kept inside the catalog's folder holds the index's own files.
     below = files_below(directory)
     indexes = {p.parent for p in below if p.name == _INDEX_MANIFEST and _is_index(p.parent)}
     files = [
         p for p in below if p.suffix.lower() in CATALOG_SUFFIXES and indexes.isdisjoint(p.parents)
     ]
+    if skill_mds:
+        # A folder of Agent Skills: its other files (scripts, references) are not catalogs.
+        # One outside every skill's folder is said to be left out: a catalog file beside the
+        # skills had vanished from the catalog (and from its index) without a word.
+        folders = {path.parent for path in skill_mds}
+        outside = [p for p in files if folders.isdisjoint(p.parents)]
+        if outside:
+            shown = ", ".join(str(p.relative_to(directory)) for p in outside[:5])
+            more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+            logger.warning(
+                "%s: a folder of Agent Skills (SKILL.md); its catalog files outside the skills' "
+                "folders are not read: %s%s (give them as a catalog of their own)",
+                directory,
+                shown,
+                more,
+            )
+        return [agent_skill(path) for path in skill_mds]
     if not files:
         raise CatalogError(
             "no SKILL.md and no catalog files (" + ", ".join(CATALOG_SUFFIXES) + ") found",
