@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, NotRequired, Optional, TypedDict
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 from langchain_core.tools import BaseTool, StructuredTool, tool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from orchestrator.catalog import (
     Skill,
@@ -227,6 +227,34 @@ class Place:
     at: Coordinates
     tags: list[str] = dataclasses.field(default_factory=list)
     parent: Place | None = None  # recursive: described once, then as any object
+
+
+def test_pydantic_field_descriptions_bounds_and_defaults_describe_the_parameters() -> None:
+    """Written with ``Field`` (FastMCP's and pydantic-ai's style), they had been lost: only a
+    plain string in ``Annotated`` was read."""
+
+    def search_tickets(
+        query: Annotated[str, Field(description="Full-text query")],
+        limit: Annotated[int, Field(ge=1, le=100, description="Most hits")] = 10,
+        status: str = Field(default="open", description="Only tickets in this status"),
+        owner: str = Field(description="Whose tickets"),
+    ) -> list[str]:
+        """Search support tickets."""
+        return []
+
+    [skill] = skills_from_callables([search_tickets])
+    properties = skill.parameters["properties"]
+    assert properties["query"] == {"type": "string", "description": "Full-text query"}
+    assert properties["limit"] == {
+        "type": "integer",
+        "description": "Most hits",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 10,
+    }
+    assert properties["status"]["default"] == "open"
+    assert properties["status"]["description"] == "Only tickets in this status"
+    assert skill.parameters["required"] == ["query", "owner"]  # a Field without a default
 
 
 def test_typed_dicts_and_dataclasses_map_to_object_schemas_with_their_fields() -> None:

@@ -14,7 +14,10 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from orchestrator.catalog._docstrings import parse_docstring
 from orchestrator.catalog._origin import Loaded, Origin
@@ -178,15 +181,22 @@ def _parameters(func: Callable[..., Any], origin: Origin, docs: dict[str, str]) 
     for param in signature.parameters.values():
         if param.kind in _SKIPPED_KINDS:
             continue
-        schema = schema_for_annotation(hints.get(param.name, Any))
+        hint = hints.get(param.name, Any)
+        default = param.default
+        if isinstance(default, FieldInfo):
+            # ``status: str = Field(default="open", description=...)``: its description and
+            # bounds are the value's, its default the parameter's.
+            hint = Annotated[hint, default]
+            default = inspect.Parameter.empty if default.is_required() else default.default
+        schema = schema_for_annotation(hint)
         if param.name in docs and "description" not in schema:
             schema["description"] = docs[param.name]
-        if param.default is inspect.Parameter.empty:
+        if default is inspect.Parameter.empty:
             required.append(param.name)
-        else:
-            serialisable, default = _json_default(param.default)
+        elif default is not PydanticUndefined:
+            serialisable, value = _json_default(default)
             if serialisable:
-                schema["default"] = default
+                schema["default"] = value
         properties[param.name] = schema
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:

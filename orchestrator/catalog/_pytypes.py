@@ -15,7 +15,9 @@ import typing
 from contextvars import ContextVar
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from annotated_types import BaseMetadata
+from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo
 
 __all__ = ["schema_for_annotation"]
 
@@ -129,6 +131,25 @@ def _record_schema(annotation: Any) -> dict[str, Any]:
     return schema
 
 
+# What pydantic's ``Field(...)`` and annotated-types constraints add to a value's schema.
+_CONSTRAINTS = frozenset(
+    {"description", "examples", "format", "pattern", "multipleOf", "uniqueItems"}
+    | {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+    | {"minLength", "maxLength", "minItems", "maxItems"}
+)
+
+
+def _constraints(annotation: Any) -> dict[str, Any]:
+    """The description and bounds an ``Annotated[int, Field(ge=1, le=100, description=...)]``
+    writes, as pydantic renders them (FastMCP's and pydantic-ai's style): they had been lost,
+    only a plain string annotation read."""
+    try:
+        schema = TypeAdapter(annotation).json_schema()
+    except Exception:  # a type pydantic cannot render: the base schema stands
+        return {}
+    return {key: value for key, value in schema.items() if key in _CONSTRAINTS}
+
+
 def _self_contained(schema: dict[str, Any]) -> dict[str, Any]:
     """A pydantic model's schema with its ``$defs`` inlined: nested in a list, a mapping, a
     record or an argument, its ``#/$defs/Address`` pointed at a root that has no ``$defs``,
@@ -164,6 +185,8 @@ def schema_for_annotation(annotation: Any) -> dict[str, Any]:
     if origin is typing.Annotated:
         schema = schema_for_annotation(args[0])
         doc = next((a for a in args[1:] if isinstance(a, str)), None)
+        if any(isinstance(a, FieldInfo | BaseMetadata) for a in args[1:]):
+            schema = {**schema, **_constraints(annotation)}
         return {**schema, "description": doc} if doc else schema
     if origin is Union or origin is types.UnionType:
         return _union(args)
