@@ -1175,7 +1175,7 @@ def train_embedder(
     epochs: Annotated[int, typer.Option(help="Passes over the examples.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Examples per step (in-batch negatives).")] = 32,
     hard_negatives: Annotated[
-        int, typer.Option(help="Mined look-alike skills per example that do not fit.")
+        int, typer.Option(min=0, help="Mined look-alike skills per example that do not fit.")
     ] = 1,
     seed: Annotated[int, typer.Option(help="Seed for shuffling and initialisation.")] = 0,
     index_dir: IndexOption = None,
@@ -1189,6 +1189,13 @@ def train_embedder(
     from orchestrator.policy import load_policy
     from orchestrator.routing import fine_tune_embedder, read_labelled_queries, training_examples
 
+    # Checked before minutes of training, which had been lost to a traceback after them.
+    below_a_file = next((f for f in out.parents if f.exists() and not f.is_dir()), None)
+    if below_a_file is not None:
+        raise typer.BadParameter(
+            f"{below_a_file} is a file, not a folder: {out} cannot be written there",
+            param_hint="--out",
+        )
     with _errors_exit():
         labelled = read_labelled_queries(queries)
         if base is None and (configured := load_policy(policy).routing.index.embedder):
@@ -1258,6 +1265,9 @@ def train_no_fit(
     from orchestrator.policy import read_policy_overlay
     from orchestrator.routing import calibrate_no_fit, read_labelled_queries
 
+    problem = unwritable_because(out)  # before the routing of every query, not after it
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--out")
     with _errors_exit():
         labelled = read_labelled_queries(queries)
         show = not json_out

@@ -282,3 +282,34 @@ def test_train_command_reports_a_bad_labelled_file_without_a_traceback(tmp_path:
     assert result.exit_code == 2
     assert "labelled.jsonl:1: 'gold' must be a list" in result.output
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("command", ["embedder", "no-fit"])
+def test_train_refuses_an_output_it_cannot_write_before_any_work(
+    tmp_path: Path, command: str
+) -> None:
+    """A folder as no-fit's policy file, or an output under a file, failed with a traceback
+    after the routing of every query (after training, for the embedder)."""
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text('{"query": "refund it", "gold": ["no_such_skill"]}\n')
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    targets = [a_file / "out"] + ([tmp_path] if command == "no-fit" else [])
+    for target in targets:
+        result = CliRunner().invoke(
+            app,
+            ["train", command, "--queries", str(labelled), "--out", str(target)],
+            env={"COLUMNS": "400"},
+        )
+        assert result.exit_code == 2, result.output
+        said = result.output
+        assert "notes.txt is a file, not a folder" in said or "is a folder; give a file" in said
+        assert "no_such_skill" not in said  # refused before the queries were read
+
+
+def test_train_embedder_refuses_a_negative_number_of_hard_negatives(tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text('{"query": "refund it", "gold": ["refund_payment"]}\n')
+    args = ["train", "embedder", "-q", str(labelled), "-o", str(tmp_path / "m")]
+    result = CliRunner().invoke(app, [*args, "--hard-negatives", "-1"])
+    assert result.exit_code == 2 and "--hard-negatives" in result.output
