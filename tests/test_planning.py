@@ -2043,6 +2043,34 @@ WEATHER_MAIL = PastRun(
 )
 
 
+SUPPORT_DESK = Path(__file__).parent / "fixtures" / "support_desk.jsonl"
+
+
+@pytest.fixture(scope="module")
+def support_desk(tmp_path_factory: pytest.TempPathFactory) -> Planner:
+    index = tmp_path_factory.mktemp("support") / "index"
+    return Planner.from_router(SkillRouter.from_catalog(SUPPORT_DESK, index_dir=index))
+
+
+def test_a_sub_goal_another_ones_step_takes_is_unplanned_when_it_ranks_its_own_first(
+    support_desk: Planner,
+) -> None:
+    """Its best fit was the refund the first sub-goal planned, so the ticket it ranks first
+    was dropped without a word (a tester's): the run "completed" without opening it."""
+    plan = support_desk.plan("refund order o-1, then open a support ticket about the refund")
+    assert plan.ids == ["refund_order"]
+    assert plan.unplanned == ("open a support ticket about the refund",)
+
+
+def test_a_lookup_by_e_mail_produces_the_id_it_is_named_after(support_desk: Planner) -> None:
+    """find_customer(customer_email) -> customer_id was taken for a skill passing on the
+    customer it was given (its input holds "customer"), so list_orders' customer_id was left
+    to the caller and the run escalated without a call; named ``email``, it was planned."""
+    plan = support_desk.plan("refund the last order of jane@example.com")
+    assert plan.ids == ["find_customer", "list_orders", "refund_order"]
+    assert plan.step("list_orders").open_inputs == ()
+
+
 def test_a_state_prerequisite_past_runs_show_is_planned_first(router: SkillRouter) -> None:
     task = "Translate this text into French: good morning"
     assert Planner.from_router(router).plan(task).ids == ["translate_text"]

@@ -38,6 +38,9 @@ GENERIC_NAMES = frozenset(
 
 # Words that name the kind of a value, not what it is about: "payment_id" is about a payment.
 ID_WORDS = frozenset(field_tokens("id ids identifier code number key"))
+# Words of an input by which a thing is looked up other than by its id: ``customer_email``,
+# ``user_name``, ``contact_phone``.
+LOOKUP_KEY_WORDS = frozenset(field_tokens("email mail name username login handle phone"))
 # Words of an input saying where or how a result is written ("output_path", "output_format",
 # "destination"): the caller chooses it; no tool's output is meant to fill it.
 DESTINATION_WORDS = frozenset(field_tokens("output destination dest"))
