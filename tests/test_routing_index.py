@@ -387,3 +387,16 @@ def test_a_file_copied_in_from_another_index_is_caught_not_routed_over(
         SkillIndex.load(tmp_path / "two")
     SkillRouter.from_catalog(two, index_dir=tmp_path / "two")  # a cache rebuilds it
     assert len(SkillIndex.load(tmp_path / "two").skills) == 2
+
+
+def test_an_embedder_path_that_is_a_file_is_said_to_be_one(tmp_path: Path) -> None:
+    """It was said not to exist, though it did (a catalog given as --embedder)."""
+    from orchestrator import ModelLoadError
+    from orchestrator.routing._embedder import load_sentence_transformer
+
+    catalog = tmp_path / "tools.jsonl"
+    catalog.write_text("{}\n")
+    with pytest.raises(ModelLoadError, match=r"tools\.jsonl: is a file, not a model directory"):
+        load_sentence_transformer(catalog)
+    with pytest.raises(ModelLoadError, match="missing: does not exist"):
+        load_sentence_transformer(tmp_path / "missing")

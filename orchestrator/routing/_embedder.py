@@ -105,9 +105,10 @@ def _model_id(path: Path, label: str) -> str:
 def load_sentence_transformer(path: Path, *, device: str = "cpu") -> Any:
     """A fresh ``SentenceTransformer`` read from the local directory ``path``, never a hub."""
     if not path.is_dir():
+        what = "is a file, not a model directory" if path.exists() else "does not exist"
         raise ModelLoadError(
-            f"{path}: embedder model directory does not exist; pass the local path "
-            "of a sentence-transformers model (models are never downloaded)"
+            f"{path}: {what}; pass the local directory of a sentence-transformers model "
+            "(models are never downloaded)"
         )
     force_offline()
     from sentence_transformers import SentenceTransformer
