@@ -594,6 +594,104 @@ def test_an_mcp_output_schema_of_draft_07_is_read_by_its_own_draft() -> None:
         )
 
 
+def test_openapi_argument_names_that_collide_are_all_kept() -> None:
+    """The body's id, renamed body_id beside the path's id, overwrote a header named body_id."""
+    string = {"type": "string"}
+    body = {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}
+    doc = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/items/{id}": {
+                "put": {
+                    "operationId": "putItem",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": string},
+                        {"name": "body_id", "in": "header", "schema": string},
+                    ],
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                }
+            }
+        },
+    }
+    [skill] = skills_from_openapi(doc)
+    wire = skill.metadata["openapi"]["arguments"]
+    assert {k: (v["in"], v["name"]) for k, v in wire.items()} == {
+        "id": ("path", "id"),
+        "body_id": ("header", "body_id"),
+        "body_id_2": ("body", "id"),
+    }
+    assert skill.parameters["properties"]["body_id_2"] == {"type": "integer"}
+
+
+def test_openapi_a_body_whose_required_is_no_list_is_an_error_at_its_pointer() -> None:
+    """``required: payment_intent`` was read by substring: ``intent`` became required too."""
+    body = {
+        "type": "object",
+        "properties": {"payment_intent": {"type": "string"}, "intent": {"type": "string"}},
+        "required": "payment_intent",
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/refunds": {
+                "post": {
+                    "operationId": "createRefund",
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                }
+            }
+        },
+    }
+    with pytest.raises(CatalogError, match="an array of field names") as refused:
+        skills_from_openapi(doc)
+    assert "requestBody/content/application~1json/schema/required" in str(refused.value)
+
+
+def test_openapi_an_operation_without_words_takes_its_path_items() -> None:
+    doc = {
+        "openapi": "3.1.0",
+        "paths": {"/pets": {"summary": "Pets in the store", "get": {"operationId": "listPets"}}},
+    }
+    [skill] = skills_from_openapi(doc)
+    assert skill.description == "Pets in the store"
+
+
+def test_a_legacy_chat_request_body_with_functions_is_a_function_list() -> None:
+    """``{"functions": [...]}`` (OpenAI's older API) said only "missing required field 'name'"."""
+    request = {
+        "model": "gpt-3.5-turbo",
+        "functions": [{"name": "get_weather", "description": "Weather.", "parameters": {}}],
+    }
+    from orchestrator.catalog._documents import document_skills
+    from orchestrator.catalog._origin import Origin
+
+    [loaded] = document_skills(request, Origin("request.json"))
+    assert loaded.skill.id == "get_weather"
+
+
+def test_an_mcp_tools_annotation_title_is_its_title_when_it_has_no_other() -> None:
+    tool = {
+        "name": "create_issue",
+        "description": "Creates an issue.",
+        "inputSchema": {"type": "object"},
+        "annotations": {"title": "Create GitHub issue"},
+    }
+    [skill] = skills_from_mcp_tools({"tools": [tool]})
+    assert skill.metadata["title"] == "Create GitHub issue"
+    assert skill.description.startswith("Create GitHub issue")
+
+
+def test_an_indented_fence_inside_a_front_matter_block_is_its_text(tmp_path: Path) -> None:
+    """It had closed the front matter: the description was cut and the rest leaked into the body."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "SKILL.md").write_text(
+        "---\nname: notes\ndescription: |\n  Take notes in this layout:\n  ---\n"
+        "  Attendees and decisions.\n---\nBody text.\n"
+    )
+    skill = load_agent_skill(tmp_path / "notes")
+    assert skill.description == "Take notes in this layout:\n---\nAttendees and decisions."
+    assert skill.body.strip() == "Body text."
+
+
 def test_openapi_body_renders_method_path_server_and_docs(petstore: dict[str, Skill]) -> None:
     body = petstore["listPets"].body
     assert body.splitlines()[:2] == ["GET /pets", "Server: https://eu.petstore.example.com/v1"]

@@ -28,7 +28,8 @@ def agent_skill(path: Path) -> Loaded:
             source=source,
             where="line 1",
         )
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() in (_FENCE, "...")), None)
+    # The closing line starts at its first column: an indented "---" is a block scalar's text.
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in (_FENCE, "...")), None)
     if end is None:
         raise CatalogError(
             "front matter opened on line 1 is never closed by a '---' line",

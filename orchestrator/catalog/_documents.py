@@ -53,6 +53,10 @@ def document_skills(document: Any, origin: Origin) -> list[Loaded]:
             raise origin.error(
                 "an mcpServers config is read from a .json file given as the catalog itself"
             )
+        if isinstance(document.get("functions"), list) and "name" not in document:
+            # A chat request body of OpenAI's older API ("functions": [...]), each a function.
+            functions = origin.at("functions")
+            return [function_skill(f, functions.at(i)) for i, f in enumerate(document["functions"])]
         if "jsonrpc" not in document and _is_function_list(document.get("tools")):
             tools = origin.at("tools")
             return [function_skill(t, tools.at(i)) for i, t in enumerate(document["tools"])]

@@ -87,6 +87,9 @@ def mcp_tool_skill(record: Any, origin: Origin) -> Loaded:
     if annotations is not None:
         annotations = origin.at("annotations").mapping(annotations)
     metadata = {k: v for k, v in obj.items() if k not in _HANDLED and v is not None}
+    if not title and annotations is not None:
+        # The 2025-03-26 spec's only title, kept in annotations; later ones add a top-level one.
+        title = origin.at("annotations").string(annotations, "title", required=False)
     if title:
         metadata["title"] = title
         # The title is often the only human wording of what the tool does, so routing should see it.

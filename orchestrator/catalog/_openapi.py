@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.catalog._openapi_refs import RefResolver
@@ -144,6 +145,13 @@ class _OperationReader:
                 schema_origin = media_origin.at("schema")
                 schema = self.schema(media_obj["schema"], schema_origin)
                 schema = without_properties_marked(schema, "writeOnly" if status else "readOnly")
+                needed = schema.get("required", [])
+                if not status and not (
+                    isinstance(needed, list) and all(isinstance(n, str) for n in needed)
+                ):
+                    # Its fields become the skill's arguments: "payment_intent" read as a
+                    # list had made "intent" required too, by substring.
+                    raise schema_origin.at("required").mismatch("an array of field names", needed)
         required = obj.get("required") is True
         return Payload(media, schema, description, required, status, schema_origin)
 
@@ -205,6 +213,9 @@ def _arguments(op: Operation) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
 
     def add(name: str, schema: dict[str, Any], place: str, wire: str | None, need: bool) -> None:
         key = name if name not in properties else f"{place}_{name}"
+        n = 2
+        while key in properties:  # a header named body_id, and the body's own id
+            key, n = f"{place}_{name}_{n}", n + 1
         properties[key] = schema
         places[key] = {"in": place, "name": wire}
         if need:
@@ -288,6 +299,14 @@ def openapi_skills(document: Any, origin: Origin) -> list[Loaded]:
             if method in item:
                 op_origin = item_origin.at(method)
                 op = reader.operation(method, path, item[method], op_origin, shared, path_server)
+                if not (op.summary or op.description):
+                    # The path item's own words ("summary: Pets"), which OpenAPI applies to
+                    # all its operations: the description had been "GET /pets" alone.
+                    op = replace(
+                        op,
+                        summary=item_origin.string(item, "summary", required=False) or "",
+                        description=item_origin.string(item, "description", required=False) or "",
+                    )
                 loaded.append(_operation_skill(op, op_origin, site.at(method)))
     return loaded
 
