@@ -2057,9 +2057,15 @@ def test_a_sub_goal_another_ones_step_takes_is_unplanned_when_it_ranks_its_own_f
 ) -> None:
     """Its best fit was the refund the first sub-goal planned, so the ticket it ranks first
     was dropped without a word (a tester's): the run "completed" without opening it."""
-    plan = support_desk.plan("refund order o-1, then open a support ticket about the refund")
+    task = "refund order o-1, then open a support ticket about the refund"
+    plan = support_desk.plan(task)
     assert plan.ids == ["refund_order"]
     assert plan.unplanned == ("open a support ticket about the refund",)
+    # A usage model recalling the refund it planned anyway does not cover the ticket (it had).
+    usage = UsageModel.fit([PastRun("refund order o-7, then tell me", ("refund_order",))])
+    wide = PlanningPolicy(usage=UsagePolicy(prerequisite_window=5))  # as without recall
+    learned = Planner.from_router(support_desk.router, wide, usage=usage).plan(task)
+    assert learned.ids == ["refund_order"] and learned.unplanned == plan.unplanned
 
 
 def test_a_lookup_by_e_mail_produces_the_id_it_is_named_after(support_desk: Planner) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "DESTINATION_WORDS",
     "GENERIC_NAMES",
     "ID_WORDS",
+    "LOOKUP_KEY_WORDS",
     "FieldRef",
     "input_fields",
     "output_fields",

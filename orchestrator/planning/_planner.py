@@ -340,8 +340,10 @@ class Planner:
 
         if recalled:
             ranked = {m.id for r in (whole, *per_goal) for m in r.matches}
+            routed = set(drafts)
             self._add_recalled(drafts, recalled, ranked, len(goals), task)
-            unplanned = self._still_unplanned(unplanned, goals, per_goal, drafts)
+            added = {s: d for s, d in drafts.items() if s not in routed}
+            unplanned = self._still_unplanned(unplanned, goals, per_goal, added)
         self._add_precedents(drafts)
         text = _Reading(TaskText.read(task), {g: TaskText.read(g) for g in goals if len(goals) > 1})
         stated: dict[str, Any] = {}  # what the task writes, by "skill_id.input"
@@ -508,16 +510,18 @@ class Planner:
         unplanned: Sequence[str],
         goals: Sequence[str],
         per_goal: Sequence[RouteResult],
-        drafts: Mapping[str, _Draft],
+        recalled: Mapping[str, _Draft],
     ) -> list[str]:
-        """The sub-goals routing left unplanned that no recalled step covers either: a task
-        with steps at all is planned, and a sub-goal whose own ranking holds a planned step
-        near its top (``subgoal_depth``) is that step's, though nothing there fitted alone."""
-        if not drafts:
+        """The sub-goals routing left unplanned that no ``recalled`` step (one recall added)
+        covers either: a task with no sub-goals is planned by them, and a sub-goal whose own
+        ranking holds one near its top (``subgoal_depth``) is that step's, though nothing
+        there fitted alone. A step routing planned covers no more than it did: a sub-goal it
+        left out (``_elsewhere``) stays out."""
+        if not recalled:
             return list(unplanned)
         if len(goals) == 1:
             return []
-        planned = {i for skill_id, d in drafts.items() for i in (skill_id, *d.alternatives)}
+        planned = {i for skill_id, d in recalled.items() for i in (skill_id, *d.alternatives)}
         ranking = dict(zip(goals, per_goal, strict=True))
         depth = self.policy.subgoal_depth
         return [
@@ -774,7 +778,8 @@ class Planner:
         def holds(words: frozenset[str]) -> bool:
             # An id looked up by another key of the same thing (its e-mail, name, phone) is no
             # echo: find_customer's customer_email gives the customer_id it had been taken to
-            # pass on. Other words are no key: place_order's order_type gives an order anew.
+            # pass on. Other words keep it one, as before: counting place_order's order_type
+            # as a key made it the producer of the order_id a cancellation needs.
             keyed = named & ID_WORDS and words - named and words - named <= LOOKUP_KEY_WORDS
             return bool(core) and core <= words and not keyed
 
