@@ -534,6 +534,30 @@ def test_openapi_references_shared_without_a_cycle_stop_growing_past_the_size_li
     assert "(#/components/schemas/S1), not expanded: the schema is too large" in text
 
 
+def test_openapi_a_reference_cut_for_size_keeps_its_type_and_nullability(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cut nullable object read as an object alone: the API's real null failed the call."""
+    from orchestrator._json_schema import schema_validator
+    from orchestrator.catalog import _openapi_refs
+
+    monkeypatch.setattr(_openapi_refs, "MAX_INLINED_NODES", 2)
+    owner = {"type": "object", "nullable": True, "description": "Who owns it"}
+    ok = {"description": "ok", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"owner": {"$ref": "#/components/schemas/Owner"}},
+    }}}}  # fmt: skip
+    doc = {
+        "openapi": "3.0.3",
+        "paths": {"/thing": {"get": {"operationId": "getThing", "responses": {"200": ok}}}},
+        "components": {"schemas": {"Owner": owner}},
+    }
+    [skill] = skills_from_openapi(doc)
+    assert skill.outputs is not None
+    cut = skill.outputs["properties"]["owner"]
+    assert cut["description"].startswith("Who owns it (Owner (#/components/schemas/Owner), not")
+    assert schema_validator(skill.outputs).is_valid({"owner": None})
+
+
 def test_openapi_yaml_is_read_as_yaml_1_2_so_no_and_on_stay_words(tmp_path: Path) -> None:
     """YAML 1.1 made Norway's code "NO" false and an output named "on" the key true, which
     crashed indexing with a traceback."""

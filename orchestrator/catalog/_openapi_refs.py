@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from orchestrator.catalog._origin import Origin, json_pointer
 
-__all__ = ["MAX_INLINED_NODES", "RefResolver"]
+__all__ = ["RefResolver"]
 
 # How many schema objects one inlined schema may hold. References shared without a cycle are
 # copied at every use, so the copies multiply with the depth of the sharing: Stripe's
@@ -59,11 +59,10 @@ class RefResolver:
             value, origin = self.lookup(ref, origin.at("$ref"))
         return origin.mapping(value), origin
 
-    def inline(self, schema: Any, origin: Origin, *, max_nodes: int = MAX_INLINED_NODES) -> Any:
+    def inline(self, schema: Any, origin: Origin) -> Any:
         """``schema`` with every ``$ref`` replaced by its target, recursively, until it holds
-        ``max_nodes`` schema objects; references met after that are cut (``MAX_INLINED_NODES``).
-        """
-        return _Inlining(self, max_nodes).inline(schema, origin, ())
+        ``MAX_INLINED_NODES`` schema objects; references met after that are cut."""
+        return _Inlining(self, MAX_INLINED_NODES).inline(schema, origin, ())
 
 
 class _Inlining:
@@ -102,8 +101,9 @@ def _cut(name: str, target: Any, why: str) -> dict[str, Any]:
     description first, when it has one."""
     cut: dict[str, Any] = {"title": name}
     if isinstance(target, Mapping):
-        if isinstance(target.get("type"), str):
-            cut["type"] = target["type"]
+        # Its type, and whether it may be null (3.0's nullable, 3.1's type list): a real null
+        # checked against a cut "object" had failed the call as malformed.
+        cut.update({k: target[k] for k in ("type", "nullable") if k in target})
         if isinstance(target.get("description"), str) and target["description"].strip():
             why = f"{target['description'].strip()} ({why})"
     return {**cut, "description": why}
