@@ -560,13 +560,17 @@ def check_inputs(inputs: Mapping[str, Any] | None, skills: Mapping[str, Skill]) 
     """Refuse an input that no skill of the catalog takes, by name (``order_id``) or as
     ``"skill_id.name"``: it would be bound to nothing, silently, and the step it was meant for
     would run without it (or the run would stop for want of it)."""
-    names = {name for skill in skills.values() for name in skill.parameter_names()}
-    for key in inputs or {}:
-        if key in names:
-            continue
+    if not inputs:
+        return  # every plan and run asks: a 100K-skill catalog's names took 70 ms to gather
+    names: set[str] | None = None
+    for key in inputs:
         skill_id, name = split_input_key(key)
         skill = skills.get(skill_id)
         if skill is not None and name in skill.parameter_names():
+            continue
+        if names is None:
+            names = {n for s in skills.values() for n in s.parameter_names()}
+        if key in names:
             continue
         raise UnknownInputError(f"inputs[{key!r}]: {_unknown_input(skill_id, name, skills, names)}")
 
@@ -589,7 +593,7 @@ def _unknown_input(
         said = f"skill {skill_id!r} has no input {name!r}"
         hint = nearest(name, known, lambda n: f"{skill_id}.{n}")
         return said + (hint or f"; it takes {', '.join(known) or 'none'}")
-    by_name = [s.id for s in skills.values() if s.name == skill_id]
+    by_name = [s.id for s in skills.values() if s.name == skill_id and name in s.parameter_names()]
     if by_name:
         return f"an input of one skill is keyed by the skill's id: {by_name[0]}.{name}"
     return f"no skill has the id {skill_id!r}{nearest(skill_id, skills)}"
