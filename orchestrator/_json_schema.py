@@ -32,6 +32,8 @@ def validator_class(schema: Mapping[str, Any] | bool) -> type[Validator]:
     """The validator of the draft ``schema`` names in ``$schema`` (draft-07, as MCP servers
     written with zod emit it, with tuples as ``items: [...]``), else draft 2020-12: every
     tuple schema of such a server had been refused, and its whole catalog with it."""
+    if not isinstance(schema, Mapping) or not isinstance(schema.get("$schema", ""), str):
+        return Draft202012Validator  # whose meta-schema says what is wrong with a $schema of 7
     with warnings.catch_warnings():  # an unknown $schema: 2020-12, without a warning
         warnings.simplefilter("ignore", DeprecationWarning)
         found: type[Validator] = validators.validator_for(schema, default=Draft202012Validator)

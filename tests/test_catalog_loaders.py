@@ -607,6 +607,10 @@ def test_an_mcp_output_schema_of_draft_07_is_read_by_its_own_draft() -> None:
     validator = schema_validator(skill.outputs)
     assert validator.is_valid({"southwest": [38.7, -9.1]})
     assert not validator.is_valid({"southwest": ["north", -9.1]})  # positions are checked
+    # A $schema that is no string is the meta-schema's to report, not a crash.
+    odd = {**tool, "outputSchema": {"$schema": 7, "type": "object"}}
+    with pytest.raises(CatalogError, match="7 is not of type 'string'"):
+        skills_from_mcp_tools({"tools": [odd]})
     # Without $schema, 2020-12 is read: the same tuple is no schema there.
     with pytest.raises(CatalogError, match="not a valid JSON Schema"):
         skills_from_mcp_tools(
