@@ -25,7 +25,7 @@ from langgraph.types import Command, interrupt
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel, Field
 
-from orchestrator import ToolArgumentError
+from orchestrator import ToolArgumentError, ToolCallError
 from orchestrator.catalog import Skill, load_catalog
 from orchestrator.execution import ArgumentRefusal, Provide, ScriptedEscalation
 from orchestrator.integrations.langgraph import (
@@ -249,6 +249,32 @@ async def test_arguments_a_tool_schema_refuses_are_bad_arguments_not_a_retried_e
     assert invoker.refusal("fax", []) == ArgumentRefusal.not_served(
         "no LangChain tool of that name"
     )
+
+
+@pytest.mark.anyio
+async def test_a_validation_error_the_tools_own_body_raises_is_its_failure_not_bad_arguments() -> (
+    None
+):
+    """It read as arguments refused before the call (not sent, not billed): the body had run."""
+
+    class Quote(BaseModel):
+        price: float
+
+    ran: list[str] = []
+
+    @tool
+    def get_quote(symbol: str) -> float:
+        """Get a stock quote."""
+        ran.append(symbol)
+        return Quote.model_validate({"price": "n/a"}).price  # the API answered oddly
+
+    invoker = LangChainToolInvoker([get_quote])
+    with pytest.raises(ToolCallError, match="price"):
+        await invoker.invoke("get_quote", {"symbol": "ACME"})
+    assert ran == ["ACME"]
+    with pytest.raises(ToolArgumentError) as refused:  # the schema's refusal: nothing ran
+        await invoker.invoke("get_quote", {"symbol": 5})
+    assert refused.value.sent is False and ran == ["ACME"]
 
 
 @pytest.mark.anyio

@@ -12,7 +12,12 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.errors import ToolAnswerError, ToolArgumentError, ToolNotServedError
+from orchestrator.errors import (
+    ToolAnswerError,
+    ToolArgumentError,
+    ToolCallError,
+    ToolNotServedError,
+)
 from orchestrator.execution import ArgumentRefusal, step_inputs
 
 __all__ = ["CALL_RUNNER", "TOOL_CALL", "LangChainToolInvoker", "ToolCallRunner"]
@@ -80,7 +85,11 @@ class LangChainToolInvoker:
                 result = await found.ainvoke(
                     {"type": "tool_call", "name": tool, "args": call["args"], "id": call["id"]}
                 )
-        except ValidationError as exc:  # the tool's args_schema refused the arguments
+        except ValidationError as exc:
+            if not _refuses_arguments(found, exc):
+                # Raised in the tool's own body (it parsed an API's answer): it ran and failed.
+                raise ToolCallError(str(exc), tool=tool) from exc
+            # The tool's args_schema refused the arguments: nothing ran.
             errors = exc.errors(include_url=False)
             absent = (e["loc"][0] for e in errors if e["type"] == "missing" and e["loc"])
             # "amount: Input should be a valid number", as LangGraph's ToolNode words it.
@@ -113,6 +122,13 @@ def _call_schema(tool: BaseTool) -> Mapping[str, Any]:
     if issubclass(schema, BaseModel):
         return schema.model_json_schema()
     return schema.schema()  # a pydantic v1 model
+
+
+def _refuses_arguments(tool: BaseTool, exc: ValidationError) -> bool:
+    """Whether ``exc`` is the tool's argument schema refusing a call (titled after it), not an
+    error the tool's own body raised while it ran."""
+    schemas = (tool.args_schema, tool.tool_call_schema)
+    return exc.title in {s.__name__ for s in schemas if isinstance(s, type)}
 
 
 def _check_call_arguments(tool: BaseTool, arguments: Mapping[str, Any]) -> None:
