@@ -407,6 +407,24 @@ def test_a_schema_limiting_what_may_be_there_still_gets_a_valid_simulated_output
     Draft202012Validator(schema).validate(sample_output("t", schema))
 
 
+def test_a_tuple_is_simulated_one_value_per_position() -> None:
+    """Sampled as [], a tuple (zod's draft-07 items list, or 2020-12's prefixItems, with the
+    minItems both write) failed its own schema: dry runs over such tools ended malformed."""
+    from orchestrator._json_schema import schema_validator
+
+    pair = [{"type": "number"}, {"type": "number"}]
+    draft7 = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"southwest": {"type": "array", "items": pair, "minItems": 2}},
+        "required": ["southwest"],
+    }
+    modern = {"type": "array", "prefixItems": pair, "minItems": 2, "maxItems": 2}
+    for schema in (draft7, modern):
+        output = sample_output("get_bounds", schema)
+        assert schema_validator(schema).is_valid(output), output
+
+
 def test_every_sample_catalog_skill_is_simulated_with_a_valid_output() -> None:
     for skill in load_catalog(SAMPLE_CATALOG):
         if skill.outputs:

@@ -113,6 +113,11 @@ def _sample(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int, *, f
         if full and depth <= _FULL_DEPTH and schema.get("maxItems", 1) >= 1:
             count = max(count, 1)  # one record for a plan to read ("orders.id")
         items = schema.get("items")
+        # A tuple (2020-12's prefixItems, draft-07's list of items): one value per position,
+        # as its minItems asks; sampled as [], it had failed its own schema.
+        positions = items if isinstance(items, list) else schema.get("prefixItems")
+        if isinstance(positions, list) and depth < _MAX_DEPTH:
+            return [_sample(_schema_of(p), root, depth + 1, full=full) for p in positions]
         if not count or not isinstance(items, Mapping) or depth >= _MAX_DEPTH:
             return []
         return [_sample(items, root, depth + 1, full=full)] * count
