@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.protocols import Validator
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from orchestrator._json_schema import schema_validator, validator_class
 from orchestrator.catalog import Skill
@@ -178,7 +179,7 @@ def _adapt(
         wrong = _wrong_value(values, arguments) if values is not None else None
         if wrong is not None:
             raise ToolArgumentError(wrong, tool=tool, sent=False)
-        return arguments
+        return {**_field_defaults(signature, arguments), **arguments}
 
     if inspect.iscoroutinefunction(fn):
 
@@ -191,6 +192,23 @@ def _adapt(
         return as_plain_shape(fn(**check(arguments)))
 
     return call
+
+
+def _field_defaults(
+    signature: inspect.Signature | None, arguments: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The defaults of parameters written ``status: str = Field(default="open")`` that the
+    call leaves out: called without them, a plain function had got the ``FieldInfo`` itself
+    (pydantic's ``validate_call`` fills them; a bare call does not)."""
+    if signature is None:
+        return {}
+    return {
+        p.name: p.default.get_default(call_default_factory=True)
+        for p in signature.parameters.values()
+        if isinstance(p.default, FieldInfo)
+        and not p.default.is_required()
+        and p.name not in arguments
+    }
 
 
 def as_plain_shape(output: Any) -> Any:

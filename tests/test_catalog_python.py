@@ -257,6 +257,31 @@ def test_pydantic_field_descriptions_bounds_and_defaults_describe_the_parameters
     assert skill.parameters["required"] == ["query", "owner"]  # a Field without a default
 
 
+def test_a_field_default_is_what_a_call_leaving_the_parameter_out_passes() -> None:
+    """The function had been called with the ``FieldInfo`` itself in its place."""
+    import anyio
+
+    from orchestrator._keyword_tools import KeywordInvoker
+
+    seen: list[Any] = []
+
+    def search_tickets(
+        query: str,
+        status: str = Field(default="open"),
+        tags: list[str] = Field(default_factory=list),  # noqa: B008  (the style under test)
+    ) -> str:
+        """Search support tickets."""
+        seen.append((status, tags))
+        return "found"
+
+    invoker = KeywordInvoker({"search_tickets": search_tickets}, {})
+    assert anyio.run(invoker.invoke, "search_tickets", {"query": "x"}) == "found"
+    assert (
+        anyio.run(invoker.invoke, "search_tickets", {"query": "x", "status": "closed"}) == "found"
+    )
+    assert seen == [("open", []), ("closed", [])]
+
+
 def test_typed_dicts_and_dataclasses_map_to_object_schemas_with_their_fields() -> None:
     assert schema_for_annotation(Coordinates) == {
         "type": "object",
