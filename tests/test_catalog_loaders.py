@@ -587,6 +587,12 @@ paths:
     assert skill.outputs["properties"]["mode"]["enum"] == ["yes", "no"]
     assert skill.parameters["properties"]["zip"]["example"] == 1234  # 1.2: decimal, not octal
     assert skill.fingerprint()  # it had raised comparing str and bool keys
+    # An explicit !!int still reads YAML 1.1's forms, and text that is none is a located error.
+    from orchestrator.catalog._files import parse_yaml
+
+    assert parse_yaml("a: !!int 0b101", "x.yaml") == {"a": 5}
+    with pytest.raises(CatalogError, match=r"x\.yaml: line 1, column 4: .*not an integer: 'zz'"):
+        parse_yaml("a: !!int zz", "x.yaml")
 
 
 def test_an_mcp_output_schema_of_draft_07_is_read_by_its_own_draft() -> None:

@@ -30,9 +30,19 @@ class _JsonSafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         text = str(self.construct_scalar(node))
-        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
         base = 8 if digits.startswith("0o") else 16 if digits.startswith("0x") else 10
-        return sign * int(digits[2:] if base != 10 else digits, base)
+        try:
+            return sign * int(digits[2:] if base != 10 else digits, base)
+        except ValueError:
+            # Only an explicit "!!int" tag gets here with other text: YAML 1.1's forms
+            # ("0b101", "1_000") as before, or an error pointing at it.
+            try:
+                return int(super().construct_yaml_int(node))
+            except (ValueError, IndexError) as exc:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"not an integer: {text!r}", node.start_mark
+                ) from exc
 
 
 _JsonSafeLoader.yaml_implicit_resolvers = {}
