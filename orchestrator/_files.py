@@ -67,15 +67,16 @@ def _umask() -> int | None:
     return int(line.split()[1], 8) if line is not None else None
 
 
-def unwritable_because(target: Path) -> str | None:
-    """Why a file cannot be written at ``target``, as far as the paths show before any work:
-    a folder there, or a file where one of its folders should be (created if missing)."""
-    if target.is_dir():
+def unwritable_because(target: Path, *, folder: bool = False) -> str | None:
+    """Why a file (a ``folder``) cannot be written at ``target``, as far as the paths show
+    before any work: a folder where a file is to go, or a file where one of its folders
+    should be (created if missing)."""
+    if target.is_dir() and not folder:
         return f"{target} is a folder; give a file path"
-    for folder in target.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                return f"{folder} is a file, not a folder: {target} cannot be written there"
+    for above in target.parents:
+        if above.exists():
+            if not above.is_dir():
+                return f"{above} is a file, not a folder: {target} cannot be written there"
             return None
     return None
 

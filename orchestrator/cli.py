@@ -1190,12 +1190,9 @@ def train_embedder(
     from orchestrator.routing import fine_tune_embedder, read_labelled_queries, training_examples
 
     # Checked before minutes of training, which had been lost to a traceback after them.
-    below_a_file = next((f for f in out.parents if f.exists() and not f.is_dir()), None)
-    if below_a_file is not None:
-        raise typer.BadParameter(
-            f"{below_a_file} is a file, not a folder: {out} cannot be written there",
-            param_hint="--out",
-        )
+    problem = unwritable_because(out, folder=True)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--out")
     with _errors_exit():
         labelled = read_labelled_queries(queries)
         if base is None and (configured := load_policy(policy).routing.index.embedder):
