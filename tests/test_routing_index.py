@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -316,6 +317,9 @@ def test_a_reader_never_finds_the_index_missing_or_mixed_while_it_is_rebuilt(
     try:
         for n in range(60):
             (two if n % 2 else one).save(tmp_path / "i")
+            # A breath between rebuilds, as real ones have: back to back on a loaded machine,
+            # a reader could meet a new save on each of its tries and be told to try later.
+            time.sleep(0.02)
     finally:
         stop.set()
         reader.join()
