@@ -278,6 +278,24 @@ async def test_a_validation_error_the_tools_own_body_raises_is_its_failure_not_b
 
 
 @pytest.mark.anyio
+async def test_a_tool_that_answers_its_errors_as_text_fails_as_its_own_error() -> None:
+    """With ``handle_tool_error``, its error text came back as the step's result: a run
+    "completed" on "invalid sender id"."""
+    from orchestrator import ToolAnswerError
+
+    @tool
+    def send_sms(phone: str, text: str) -> str:
+        """Send an SMS."""
+        raise ToolException("invalid sender id")
+
+    send_sms.handle_tool_error = True
+    invoker = LangChainToolInvoker([send_sms])
+    with pytest.raises(ToolAnswerError, match="invalid sender id"):
+        await invoker.invoke("send_sms", {"phone": "+14155550123", "text": "hi"})
+    assert send_sms.handle_tool_error is True  # the caller's tool is left as it was
+
+
+@pytest.mark.anyio
 async def test_a_tool_argument_named_inputs_is_passed_as_it_is() -> None:
     @tool
     def score_features(inputs: dict[str, Any]) -> str:

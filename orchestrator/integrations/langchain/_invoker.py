@@ -76,7 +76,7 @@ class LangChainToolInvoker:
         runner = CALL_RUNNER.get()
         try:
             if not isinstance(call, Mapping):
-                return await found.ainvoke(dict(inputs))
+                return await _raising(found).ainvoke(dict(inputs))
             call = {**call, "args": _with_provided(found, call["args"], inputs)}
             if runner is not None:
                 _check_call_arguments(found, call["args"])
@@ -122,6 +122,17 @@ def _call_schema(tool: BaseTool) -> Mapping[str, Any]:
     if issubclass(schema, BaseModel):
         return schema.model_json_schema()
     return schema.schema()  # a pydantic v1 model
+
+
+def _raising(tool: BaseTool) -> BaseTool:
+    """``tool`` raising its ``ToolException`` where it would answer with the error's text
+    (``handle_tool_error``): called with plain arguments, that text came back as the step's
+    result, a run "completed" on "invalid sender id". Raised, it is the tool's own error
+    answer (``tool_error``): rerouted, the tool's health not blamed. (Called as a tool call,
+    LangChain marks such an answer ``status="error"``, read below.)"""
+    if not tool.handle_tool_error:
+        return tool
+    return tool.model_copy(update={"handle_tool_error": False})
 
 
 def _refuses_arguments(tool: BaseTool, exc: ValidationError) -> bool:
