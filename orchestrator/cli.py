@@ -235,11 +235,16 @@ def index(
             catalog, out, policy, embedder, None, show_progress=not json_out, dedupe=dedupe
         )
         manifest = SkillIndex.read_manifest(out)
+    # What this run did: the same line after a full build, an update and no change had left
+    # a user unable to tell that only changed skills are embedded.
+    embedded = router.index.embedded
     if json_out:
-        print(json.dumps(manifest))
+        print(json.dumps({**manifest, "embedded": embedded}))
         return
+    skills = len(router.skills)
+    done = "unchanged" if embedded is None else f"{embedded} embedded, {skills - embedded} reused"
     console.print(
-        f"indexed [bold]{len(router.skills)}[/] skills ({manifest['vectors']} vectors, "
+        f"indexed [bold]{skills}[/] skills ({done}; {manifest['vectors']} vectors, "
         f"{manifest['dense_index']} faiss index, model {escape(manifest['model'])}) into "
         f"{escape(str(out))}"
     )

@@ -133,6 +133,7 @@ def test_index_command_writes_a_manifest_and_reports_it(tmp_path: Path) -> None:
     result = runner.invoke(app, ["index", str(catalog), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     manifest = json.loads(result.stdout)
+    assert manifest.pop("embedded") == 2  # this run's work, beside the manifest
     assert manifest["skills"] == 2 and manifest["dimension"] == 384
     assert json.loads((out / "manifest.json").read_text()) == manifest
     # Without --catalog, route reads the index as it is: it had rebuilt it over the sample
@@ -141,6 +142,19 @@ def test_index_command_writes_a_manifest_and_reports_it(tmp_path: Path) -> None:
     assert routed.exit_code == 0, routed.output
     assert {r["id"] for r in json.loads(routed.stdout)["results"]} == {"get_weather", "send_sms"}
     assert json.loads((out / "manifest.json").read_text()) == manifest
+
+
+def test_index_command_says_how_many_skills_it_embedded_and_reused(tmp_path: Path) -> None:
+    """A full build, an update and no change had all printed the same line."""
+    catalog = tmp_path / "tools.jsonl"
+    weather = '{"name": "get_weather", "description": "Current weather for a city."}\n'
+    catalog.write_text(weather + '{"name": "send_sms", "description": "Send a text message."}\n')
+    args = ["index", str(catalog), "--out", str(tmp_path / "idx")]
+    wide = {"COLUMNS": "300"}
+    assert "(2 embedded, 0 reused;" in runner.invoke(app, args, env=wide).stdout
+    assert "(unchanged;" in runner.invoke(app, args, env=wide).stdout
+    catalog.write_text(weather + '{"name": "send_sms", "description": "Send an SMS."}\n')
+    assert "(1 embedded, 1 reused;" in runner.invoke(app, args, env=wide).stdout
 
 
 def test_bad_catalog_is_one_clear_error_line(tmp_path: Path) -> None:

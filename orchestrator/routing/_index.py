@@ -60,6 +60,9 @@ class SkillIndex:
     # The local folder of the embedder, when it was not the packaged one: reopening the index
     # without naming an embedder loads that one rather than the default.
     embedder_path: str | None = None
+    # How many skills this index's build embedded (the others' vectors were reused); None for
+    # an index read from disk as it was. Not saved: it says what the build did, for its report.
+    embedded: int | None = field(default=None, compare=False)
     _row_of: dict[str, int] = field(init=False, repr=False)
     _first_vector: npt.NDArray[np.int64] = field(init=False, repr=False)
     _tokens: dict[tuple[int, bool], frozenset[str]] = field(
@@ -156,6 +159,7 @@ class SkillIndex:
             faiss_index=_build_faiss(vectors, policy),
             catalog_hash=catalog_hash(skills),
             embedder_path=_path_of(embedder),
+            embedded=total,
         )
 
     # ---------------------------------------------------------------- access
