@@ -262,6 +262,16 @@ def _refusal(
     ``parameters`` it lacks."""
     if signature is None:
         return None
+    # ``owner: str = Field(description=...)``: required, though the signature shows a default
+    # (the FieldInfo, which the function had been called with).
+    unset = [
+        p.name
+        for p in signature.parameters.values()
+        if isinstance(p.default, FieldInfo) and p.default.is_required() and p.name not in names
+    ]
+    if unset:
+        missing = tuple(n for n in unset if n in parameters)
+        return ArgumentRefusal(f"missing a required argument: {unset[0]!r}", missing)
     try:
         signature.bind(**dict.fromkeys(names))
     except TypeError as exc:

@@ -282,6 +282,32 @@ def test_a_field_default_is_what_a_call_leaving_the_parameter_out_passes() -> No
     assert seen == [("open", []), ("closed", [])]
 
 
+def test_a_field_without_a_default_is_required_by_a_call_too() -> None:
+    """Its signature shows a default (the FieldInfo), so a call without it had been made, with
+    the FieldInfo as the value."""
+    import anyio
+
+    from orchestrator._keyword_tools import KeywordInvoker
+    from orchestrator.errors import ToolArgumentError
+    from orchestrator.execution import ArgumentRefusal
+
+    assigned: list[Any] = []
+
+    def assign(ticket_id: str, owner: str = Field(description="Who takes it")) -> str:
+        """Assign a ticket to someone."""
+        assigned.append(owner)
+        return "assigned"
+
+    [skill] = skills_from_callables([assign])
+    invoker = KeywordInvoker({"assign": assign}, {"assign": skill})
+    assert invoker.refusal("assign", ["ticket_id"]) == ArgumentRefusal(
+        "missing a required argument: 'owner'", ("owner",)
+    )
+    with pytest.raises(ToolArgumentError, match="owner"):
+        anyio.run(invoker.invoke, "assign", {"ticket_id": "t-1"})
+    assert assigned == []
+
+
 def test_typed_dicts_and_dataclasses_map_to_object_schemas_with_their_fields() -> None:
     assert schema_for_annotation(Coordinates) == {
         "type": "object",
