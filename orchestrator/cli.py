@@ -202,8 +202,9 @@ def _open_router(
         )
     catalog = catalog or SAMPLE_CATALOG
     if index is None:
-        loaded = policy if isinstance(policy, Policy) or policy is None else load_policy(policy)
-        named = embedder or (loaded.routing.index.embedder if loaded is not None else None)
+        # Read once here, for the model the cache is kept by, and handed on as read.
+        policy = policy if isinstance(policy, Policy) or policy is None else load_policy(policy)
+        named = embedder or (policy.routing.index.embedder if policy is not None else None)
         index = _default_index_dir(catalog, named)
     with redirect_stdout(sys.stderr), _progress_bar(show_progress) as progress:
         return SkillRouter.from_catalog(
