@@ -173,6 +173,14 @@ class ToolGraph:
         """Whether any node needs more than one predecessor, so plans are sets, not paths."""
         return any(n.join != "any" for n in self.nodes())
 
+    def fallback_problem(self, goal: str) -> str | None:
+        """Why ``goal`` cannot be a fallback of this graph (None when it can): a demotion to
+        the goal itself, or to the start, is none, and no handler was asked, with no word why."""
+        if goal not in (self.goal, self.start):
+            return None
+        which = "goal" if goal == self.goal else "start"
+        return f"is the graph's {which}; a fallback is a lesser goal than the goal"
+
     def validate(self) -> None:
         """Check the structure; raise ``GraphError`` naming what is wrong."""
         label = self.name or "graph"
@@ -184,13 +192,9 @@ class ToolGraph:
         for source, target in nx.selfloop_edges(self.digraph):
             raise GraphError(f"{label}: edge {source} -> {target} leads nowhere")
         for fallback in self.fallbacks:
-            # A demotion to the goal itself is none: no handler was asked, with no word why.
-            if fallback.goal in (self.goal, self.start):
-                which = "goal" if fallback.goal == self.goal else "start"
-                raise GraphError(
-                    f"{label}: fallback {fallback.goal!r} is the graph's {which}; a fallback is "
-                    "a lesser goal than the goal"
-                )
+            problem = self.fallback_problem(fallback.goal)
+            if problem is not None:
+                raise GraphError(f"{label}: fallback {fallback.goal!r} {problem}")
         for node in self.nodes():
             if node.join == "quorum" and (node.quorum or 0) > self.digraph.in_degree(node.name):
                 raise GraphError(

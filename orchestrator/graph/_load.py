@@ -99,13 +99,9 @@ def graph_from_definition(data: Any, *, source: str = "<graph>") -> ToolGraph:
         for i, fallback in enumerate(spec.fallbacks):
             if graph.fallback(fallback.goal) is not None:
                 raise GraphError(f"field fallbacks.{i}: goal {fallback.goal!r} is declared twice")
-            if fallback.goal in (spec.goal, spec.start):
-                # A demotion to the goal itself is none: no handler was asked, with no word why.
-                which = "goal" if fallback.goal == spec.goal else "start"
-                raise GraphError(
-                    f"field fallbacks.{i}: goal {fallback.goal!r} is the graph's {which}; a "
-                    "fallback is a lesser goal than the goal"
-                )
+            problem = graph.fallback_problem(fallback.goal)  # as validate(), with the field
+            if problem is not None:
+                raise GraphError(f"field fallbacks.{i}: goal {fallback.goal!r} {problem}")
             graph.add_fallback(fallback.goal, fallback.description)
         graph.validate()
     except GraphError as exc:
