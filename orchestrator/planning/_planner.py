@@ -99,6 +99,11 @@ class _Draft:
         return skill_id == self.skill.id or skill_id in self.alternatives or skill_id in self.group
 
 
+def _step_standing_for(drafts: Mapping[str, _Draft], skill_id: str) -> str | None:
+    """The planned step ``skill_id`` is (its skill, an alternative or a near-duplicate), if any."""
+    return next((s for s, d in drafts.items() if d.stands_for(skill_id)), None)
+
+
 @dataclass(frozen=True)
 class _Reading:
     """What a task writes for an input: read from the whole task, else, where the task writes
@@ -493,7 +498,7 @@ class Planner:
             # A near-duplicate or alternative of a step is that step: added as one more, a
             # refund to PayPal planned and run with a refund to Stripe refunded twice. The
             # step takes the tool past runs used, the one routed becoming its alternative.
-            covering = next((s for s, d in drafts.items() if d.stands_for(tool)), None)
+            covering = _step_standing_for(drafts, tool)
             if covering is None:
                 drafts[tool] = _Draft(self._skills[tool], float(end), task, reason, share)
             elif covering != tool and covering not in taken:
@@ -559,7 +564,7 @@ class Planner:
                 if precedent.tool not in self._skills:
                     continue
                 # A step that stands for it (itself, or its near-duplicate) is that precedent.
-                present = next((s for s, d in drafts.items() if d.stands_for(precedent.tool)), None)
+                present = _step_standing_for(drafts, precedent.tool)
                 if present is not None:
                     if present != consumer_id and self._orders_before(drafts, present, consumer_id):
                         consumer.follows.append(present)
