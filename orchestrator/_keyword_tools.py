@@ -164,6 +164,7 @@ def _adapt(
     and its skill's parameter schema: a call that cannot start (an argument missing, or of the
     wrong type: "42" for an ``int``) raises ``ToolArgumentError`` naming what is wrong, instead
     of a ``TypeError`` retried as if the tool had failed and held against its health."""
+    defaulted = _defaulted_fields(signature)  # read once: every executed step calls check
 
     def check(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
         arguments = {k: arguments[k] for k in _passed(signature, parameters, arguments)}
@@ -179,7 +180,11 @@ def _adapt(
         wrong = _wrong_value(values, arguments) if values is not None else None
         if wrong is not None:
             raise ToolArgumentError(wrong, tool=tool, sent=False)
-        return {**_field_defaults(signature, arguments), **arguments}
+        left_out = [n for n in defaulted if n not in arguments]
+        if not left_out:
+            return arguments
+        filled = {n: defaulted[n].get_default(call_default_factory=True) for n in left_out}
+        return {**filled, **arguments}
 
     if inspect.iscoroutinefunction(fn):
 
@@ -194,20 +199,16 @@ def _adapt(
     return call
 
 
-def _field_defaults(
-    signature: inspect.Signature | None, arguments: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The defaults of parameters written ``status: str = Field(default="open")`` that the
-    call leaves out: called without them, a plain function had got the ``FieldInfo`` itself
+def _defaulted_fields(signature: inspect.Signature | None) -> dict[str, FieldInfo]:
+    """The parameters written ``status: str = Field(default="open")``, whose default a call
+    leaving them out is given: without it, a plain function had got the ``FieldInfo`` itself
     (pydantic's ``validate_call`` fills them; a bare call does not)."""
     if signature is None:
         return {}
     return {
-        p.name: p.default.get_default(call_default_factory=True)
+        p.name: p.default
         for p in signature.parameters.values()
-        if isinstance(p.default, FieldInfo)
-        and not p.default.is_required()
-        and p.name not in arguments
+        if isinstance(p.default, FieldInfo) and not p.default.is_required()
     }
 
 
