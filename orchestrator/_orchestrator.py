@@ -51,7 +51,6 @@ from orchestrator.planning import (
     TaskPlan,
     UsageModel,
 )
-from orchestrator.planning._decompose import split_subgoals
 from orchestrator.planning._plan import GOAL, given_input, split_input_key
 from orchestrator.policy import Policy, load_policy
 from orchestrator.telemetry import span, traced_run
@@ -249,8 +248,7 @@ class Orchestrator:
         rules = self.decomposer
         if isinstance(rules, RuleDecomposer) and type(rules).decompose is RuleDecomposer.decompose:
             # Its own split, not a subclass's decompose, which only aplan awaits.
-            subgoals = split_subgoals(task, min_words=rules.min_words)
-            return self.planner.plan(task, subgoals=subgoals, inputs=inputs)
+            return self.planner.plan(task, subgoals=rules.split(task), inputs=inputs)
         if self.decomposer is None:
             return self.planner.plan(task, inputs=inputs)
         return _run_in_new_loop("plan", "aplan", partial(self.aplan, task, inputs=inputs))

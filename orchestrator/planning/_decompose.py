@@ -115,8 +115,12 @@ class RuleDecomposer:
         self.min_words = min_words
         self.calls = 0
 
-    async def decompose(self, task: str) -> list[str]:
+    def split(self, task: str) -> list[str]:
+        """The sub-goals, without an event loop (``Orchestrator.plan`` in a notebook)."""
         return split_subgoals(task, min_words=self.min_words)
+
+    async def decompose(self, task: str) -> list[str]:
+        return self.split(task)
 
 
 _PROMPT = (
