@@ -30,7 +30,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from orchestrator._json_schema import schema_validator
@@ -249,11 +248,15 @@ def _ask_again_after(err: LLMError, attempt: int, retry: RetryPolicy) -> float |
         return None  # an answer that could not be read is asked no better a second time
     if failure.retry_after is not None and failure.retry_after > retry.max_retry_after_s:
         return None
-    # The step retries' backoff, jitter included: callers refused together do not all come
-    # back at the same instant.
-    jitter = random.uniform(0.0, retry.jitter_s)
-    backoff = min(retry.max_s, retry.initial_s * 2.0 ** (attempt - 1) + jitter)
-    return max(backoff, failure.retry_after or 0.0)
+    return max(_backoff_s(retry, attempt), failure.retry_after or 0.0)
+
+
+def _backoff_s(retry: RetryPolicy, attempt: int) -> float:
+    """The wait before try ``attempt + 1`` (a step's, or an escalation's question): doubling
+    from ``initial_s``, plus up to ``jitter_s`` so that callers refused together do not all
+    come back at the same instant, and at most ``max_s``."""
+    doubled = retry.initial_s * 2.0 ** min(attempt - 1, 64)
+    return min(retry.max_s, doubled + random.uniform(0.0, retry.jitter_s))
 
 
 def _route_text(plan: Plan) -> str:
@@ -641,9 +644,6 @@ class Executor:
         if router is not None and step is not None:
             efforts.append(router.choose(step))
         policy = self.policy.execution.retry
-        backoff = wait_exponential_jitter(
-            multiplier=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
-        )
 
         def transient(exc: BaseException) -> bool:
             failure = classify(exc)
@@ -685,7 +685,7 @@ class Executor:
             return transient(exc)
 
         def wait(state: RetryCallState) -> float:
-            delay = float(backoff(state))
+            delay = _backoff_s(policy, state.attempt_number)
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
