@@ -116,8 +116,8 @@ class Origin:
         try:
             skill = Skill.model_validate(dict(fields))
         except ValidationError as exc:
-            field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
-            raise placed.get(field, self)._translate(exc, keys) from exc
+            loc = exc.errors()[0]["loc"]
+            raise placed.get(str(loc[0]) if loc else "", self)._translate(exc, keys) from exc
         if skill.outputs is not None:
             at = outputs_at or placed.get("outputs", self).at(keys.get("outputs", "outputs"))
             at.json_schema(skill.outputs)
